@@ -1,0 +1,23 @@
+"""Alembic environment: always run from code with an open connection (valhalla_cli.migrate).
+
+No logging.fileConfig (there is no ini file, and it would silence the application's loggers) and
+no URL in the config (configparser interpolation breaks on '%').
+"""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import valhalla_cli.models  # noqa: F401  (registers every table on the metadata)
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `valhalla db upgrade`, which passes a connection")
+
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

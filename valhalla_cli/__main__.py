@@ -1,0 +1,3 @@
+from valhalla_cli.app import main
+
+main()

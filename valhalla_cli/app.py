@@ -1,0 +1,150 @@
+"""The `valhalla` command: the root Typer app, global options and the error boundary.
+
+Importing this module must stay cheap (it runs on every Tab press of shell completion): it
+imports Typer and the command modules, which import only Typer. A test asserts that SQLAlchemy,
+SQLModel and Alembic stay out of `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from typer import _click as click
+from typer.core import TyperGroup
+
+from valhalla_cli import __version__
+from valhalla_cli.commands import (
+    audit,
+    config,
+    db,
+    golive,
+    kpi,
+    runbook,
+)
+from valhalla_cli.commands._common import GlobalOptions
+from valhalla_cli.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CODES_HELP,
+    EXIT_INTERNAL,
+    ValhallaError,
+)
+
+
+class ValhallaGroup(TyperGroup):
+    """Turns every error into one line on standard error and an exit code (SPEC section 5)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        code = run_guarded(lambda: super(ValhallaGroup, self).main(
+            args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
+            standalone_mode=False, **extra))
+        sys.exit(code)
+
+
+def run_guarded(invoke: Any) -> int:
+    from valhalla_cli.output import error_line
+    from valhalla_cli.settings import debug_enabled
+
+    try:
+        result = invoke()
+        return result if isinstance(result, int) else 0
+    except click.exceptions.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.format_message() + "\n")
+        return 0
+    except click.exceptions.UsageError as exc:
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        error_line(exc.format_message() + where)
+        return EXIT_BAD_INPUT
+    except typer.Abort:
+        error_line("aborted")
+        return 130
+    except ValhallaError as exc:
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exc()
+        error_line(exc.message)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader (head, a sender) went away: not an error of ours.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exc()
+        translated = _database_error(exc)
+        if translated is not None:
+            error_line(translated.message)
+            return translated.exit_code
+        error_line(f"internal error ({type(exc).__name__}: {exc}); "
+                   "run again with VALHALLA_DEBUG=1 for the traceback")
+        return EXIT_INTERNAL
+
+
+def _database_error(exc: Exception) -> ValhallaError | None:
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from valhalla_cli.db import describe_db_error
+
+    return describe_db_error(exc)
+
+
+app = typer.Typer(
+    name="valhalla",
+    cls=ValhallaGroup,
+    help="Valhalla: operations toolkit for a Canada-wide real-estate wholesaling business.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"valhalla {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config_path: Annotated[Optional[str], typer.Option(
+        "--config", metavar="PATH", help="Config file (default: the XDG config directory).")
+    ] = None,
+    db_url: Annotated[Optional[str], typer.Option(
+        "--db", metavar="URL", help="Database URL (sqlite:///PATH or postgresql+psycopg://...).")
+    ] = None,
+    actor: Annotated[Optional[str], typer.Option(
+        "--actor", metavar="NAME", help="Who is acting, for the audit log (default: OS user).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silence messages (not errors).")
+                     ] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Valhalla: operations toolkit for a Canada-wide real-estate wholesaling business."""
+    ctx.obj = GlobalOptions(config=config_path, db=db_url, actor=actor, quiet=quiet)
+
+
+app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
+app.command("init")(config.init_command)
+app.command("audit")(audit.audit_command)
+app.add_typer(golive.app, name="golive")
+app.add_typer(kpi.app, name="kpi")
+app.add_typer(runbook.app, name="runbook")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="valhalla")

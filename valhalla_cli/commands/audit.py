@@ -1,0 +1,44 @@
+"""`valhalla audit`: the append-only audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import FormatOpt, JsonOpt, database, emit, fmt_of, settings
+
+COLUMNS = ("id", "at", "actor", "pack", "action", "subject", "before", "after", "reason")
+PACKS = ("golive", "risk", "heimdall", "regression", "kpi", "market", "ladder", "liquidity",
+         "offer")
+
+
+def audit_command(
+    ctx: typer.Context,
+    since: Annotated[Optional[str], typer.Option(
+        "--since", metavar="DATETIME", help="Only events at or after this instant (ISO 8601).")
+    ] = None,
+    pack: Annotated[Optional[str], typer.Option("--pack", help="Only this pack's events.")
+                    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the audit log, newest first: who changed what, when and why.
+
+    \b
+    Example:
+      valhalla audit --pack golive --since 2027-01-01
+    """
+    from valhalla_cli.clock import parse_instant
+    from valhalla_cli.errors import BadInput
+    from valhalla_cli.services import audit
+
+    output = fmt_of(fmt, as_json)
+    if pack is not None and pack not in PACKS:
+        raise BadInput(f"--pack must be one of {', '.join(PACKS)}, not {pack!r}")
+    since_at = (parse_instant(since, settings(ctx).business_timezone, option="--since")
+                if since else None)
+    with database(ctx) as db, db.transaction() as session:
+        events = audit.list_events(session, since=since_at, pack=pack, limit=limit)
+    emit(events, output, columns=COLUMNS)

@@ -1,0 +1,254 @@
+"""`valhalla golive`: the production switch, the kill switch and the sign-off checklist."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    FormatOpt,
+    JsonOpt,
+    ReasonOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    refuse,
+    settings,
+    warn,
+)
+
+app = typer.Typer(help="Go-live (Prime Law): enable production, kill switch, checklist.",
+                  no_args_is_help=True)
+kill_switch_app = typer.Typer(help="Engage or release the emergency stop.", no_args_is_help=True)
+checklist_app = typer.Typer(help="Manual sign-off items that must be signed before go-live.",
+                            invoke_without_command=True)
+app.add_typer(kill_switch_app, name="kill-switch")
+app.add_typer(checklist_app, name="checklist")
+
+STATE_COLUMNS = ("enabled", "kill_switch", "live", "enforce", "last_change")
+
+
+def _state_row(view) -> dict:  # type: ignore[no-untyped-def]
+    from valhalla_cli.output import jsonable
+
+    return jsonable(view)
+
+
+@app.command("state")
+def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the go-live state: enabled, kill switch, live, enforcement and the last change.
+
+    \b
+    Example:
+      valhalla golive state --json
+    """
+    from valhalla_cli.services import golive
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        view = golive.get_state(session, enforce=cfg.golive_enforce)
+    if not cfg.golive_enforce:
+        warn(ctx, "go-live enforcement is off (development only)")
+    emit(_state_row(view), output)
+
+
+def _switch(ctx: typer.Context, action: str, reason: str, at: str | None, fmt: str | None,
+            as_json: bool) -> None:
+    from valhalla_cli.services import golive, runbook
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        common = dict(actor=cfg.actor, at=when, reason=reason, enforce=cfg.golive_enforce)
+        if action == "enable":
+            result = golive.enable(
+                session, **common,
+                failing_runbook_checks=lambda: runbook.failing_checks(session, cfg, at=when),
+            )
+        else:
+            result = getattr(golive, action)(session, **common)
+    emit(result, output)
+    if result.refused:
+        refuse("go-live not enabled: the runbook has failing checks: "
+               + ", ".join(result.failing_checks) + " (see `valhalla runbook status`)")
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, reason: ReasonOpt, at: AtOpt = None, fmt: FormatOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Enable production execution (refused unless `runbook status` is OK).
+
+    \b
+    Example:
+      valhalla golive enable --reason "runbook green, DNCL signed"
+    """
+    _switch(ctx, "enable", reason, at, fmt, as_json)
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, reason: ReasonOpt, at: AtOpt = None, fmt: FormatOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """Disable production execution.
+
+    \b
+    Example:
+      valhalla golive disable --reason "end of pilot"
+    """
+    _switch(ctx, "disable", reason, at, fmt, as_json)
+
+
+@kill_switch_app.command("engage")
+def engage(ctx: typer.Context, reason: ReasonOpt, at: AtOpt = None, fmt: FormatOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Engage the kill switch: stop all production execution at once. Never blocked.
+
+    \b
+    Example:
+      valhalla golive kill-switch engage --reason "sender sending duplicates"
+    """
+    _switch(ctx, "engage_kill_switch", reason, at, fmt, as_json)
+
+
+@kill_switch_app.command("release")
+def release(ctx: typer.Context, reason: ReasonOpt, at: AtOpt = None, fmt: FormatOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """Release the kill switch.
+
+    \b
+    Example:
+      valhalla golive kill-switch release --reason "sender fixed and verified"
+    """
+    _switch(ctx, "release_kill_switch", reason, at, fmt, as_json)
+
+
+CHECKLIST_COLUMNS = ("key", "title", "signed", "signed_by", "signed_at", "note")
+
+
+@checklist_app.callback()
+def checklist(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Manual sign-off items (listed when no subcommand is given).
+
+    \b
+    Example:
+      valhalla golive checklist
+    """
+    if ctx.invoked_subcommand is None:
+        _list_checklist(ctx, fmt, as_json)
+
+
+@checklist_app.command("list")
+def checklist_list(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """List the checklist items with who signed them and when.
+
+    \b
+    Example:
+      valhalla golive checklist list --json
+    """
+    _list_checklist(ctx, fmt, as_json)
+
+
+def _list_checklist(ctx: typer.Context, fmt: str | None, as_json: bool) -> None:
+    from valhalla_cli.services import golive
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        items = golive.list_checklist(session)
+    emit(items, output, columns=CHECKLIST_COLUMNS)
+
+
+@checklist_app.command("add")
+def checklist_add(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Short key, e.g. dncl-subscription.")],
+    title: Annotated[str, typer.Option("--title", "-t", help="What must be true.")],
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Add a sign-off item (unsigned until someone signs it).
+
+    \b
+    Example:
+      valhalla golive checklist add dncl --title "DNCL subscription active"
+    """
+    from valhalla_cli.services import golive
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        item = golive.add_checklist_item(session, key=key, title=title, actor=cfg.actor, at=when)
+    emit(item, output)
+
+
+@checklist_app.command("sign")
+def checklist_sign(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The item's key.")],
+    note: Annotated[Optional[str], typer.Option("--note", help="Evidence or remark.")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Sign an item off as the acting operator.
+
+    \b
+    Example:
+      valhalla golive checklist sign dncl --note "account 4411, renewed 2026-11-01"
+    """
+    from valhalla_cli.services import golive
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        item = golive.sign_checklist_item(session, key=key, note=note, actor=cfg.actor, at=when)
+    emit(item, output)
+
+
+@checklist_app.command("unsign")
+def checklist_unsign(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The item's key.")],
+    reason: ReasonOpt,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Withdraw a sign-off (the runbook fails again until it is re-signed).
+
+    \b
+    Example:
+      valhalla golive checklist unsign dncl --reason "subscription lapsed"
+    """
+    from valhalla_cli.services import golive
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        item = golive.unsign_checklist_item(session, key=key, reason=reason, actor=cfg.actor,
+                                            at=when)
+    emit(item, output)
+
+
+AUDIT_COLUMNS = ("id", "at", "actor", "action", "subject", "before", "after", "reason")
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """The go-live audit events, newest first.
+
+    \b
+    Example:
+      valhalla golive history --limit 10
+    """
+    from valhalla_cli.services import golive
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        events = golive.history(session, limit=limit)
+    emit(events, output, columns=AUDIT_COLUMNS)

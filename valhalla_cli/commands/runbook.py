@@ -1,0 +1,74 @@
+"""`valhalla runbook`: the pre-go-live checklist that every pack contributes a check to."""
+
+from __future__ import annotations
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    JsonOpt,
+    ReportFormatOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    refuse,
+    settings,
+)
+
+app = typer.Typer(help="Pre-go-live runbook: is it OK to enable go-live?", no_args_is_help=True)
+
+CHECK_COLUMNS = ("name", "status", "detail", "fix")
+
+
+def render_report(report, output: str) -> None:  # type: ignore[no-untyped-def]
+    """Print a runbook report; `status` and `markdown` share this."""
+    from valhalla_cli.output import jsonable, markdown_table
+
+    if output == "markdown":
+        verdict = "OK to enable go-live" if report.ok_to_enable_go_live else "NOT OK to enable"
+        rows = jsonable(report.checks)
+        for row in rows:
+            row["fix"] = f"`{row['fix']}`" if row["fix"] else ""
+        typer.echo(f"# Valhalla runbook: {verdict}\n\nGenerated {jsonable(report.generated_at)}."
+                   f"\n\n" + markdown_table(rows, CHECK_COLUMNS), nl=False)
+    elif output in ("json",):
+        emit(report, output)
+    else:
+        emit(report.checks, output, columns=CHECK_COLUMNS)
+
+
+def _status(ctx: typer.Context, output: str, at: str | None) -> None:
+    from valhalla_cli.services import runbook
+
+    cfg = settings(ctx)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        report = runbook.run_checks(session, cfg, at=when)
+    render_report(report, output)
+    if not report.ok_to_enable_go_live:
+        failing = [c.name for c in report.checks if c.status == "fail"]
+        refuse("not OK to enable go-live: failing checks: " + ", ".join(failing))
+
+
+@app.command("status")
+def status(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+           at: AtOpt = None) -> None:
+    """Run the local checks; exit 0 when it is OK to enable go-live, 1 otherwise.
+
+    \b
+    Example:
+      valhalla runbook status --json
+    """
+    _status(ctx, fmt_of(fmt, as_json, markdown=True), at)
+
+
+@app.command("markdown")
+def markdown(ctx: typer.Context, at: AtOpt = None) -> None:
+    """The runbook as Markdown, for pasting into a ticket (same as status --format markdown).
+
+    \b
+    Example:
+      valhalla runbook markdown > runbook.md
+    """
+    _status(ctx, "markdown", at)

@@ -1,0 +1,228 @@
+"""Engine, sessions and the schema gate.
+
+Nothing here runs at import time: the CLI opens a `Database` inside a command body, so `--help`
+and shell completion never import SQLAlchemy.
+
+SQLite (the embedded default): WAL, foreign keys, a 5 s busy timeout, synchronous=NORMAL, and
+write transactions that start with BEGIN IMMEDIATE so two processes never deadlock on a lock
+upgrade. PostgreSQL (teams): psycopg 3, pool_pre_ping, READ COMMITTED with atomic conditional
+updates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput, DatabaseUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_WRITE = "valhalla_write"
+
+
+def migrations_dir() -> Path:
+    """Installed wheels carry the migrations inside the package; a checkout has them at the top."""
+    packaged = Path(__file__).parent / "migrations"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+_REVISION = re.compile(r"^revision\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision\s*(?::[^=]+)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def known_head_revision() -> str:
+    """The head revision of the migrations shipped with the package, read without Alembic.
+
+    The chain is linear: the head is the revision no other revision names as its parent.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (migrations_dir() / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = _REVISION.search(source)
+        if found:
+            revisions.add(found.group(1))
+        parent = _DOWN.search(source)
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations must have exactly one head, found {sorted(heads)}")
+    return heads.pop()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for in-memory or other engines)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event below emit BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """Build an engine for a URL; a missing driver or a malformed URL is exit 4 / 2."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise BadInput(f"database URL {url!r} is not a valid SQLAlchemy URL") from None
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            _configure_sqlite(engine)
+        elif backend == "postgresql":
+            engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        else:
+            raise BadInput(f"unsupported database {backend!r}: use sqlite or postgresql+psycopg")
+    except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
+        raise DatabaseUnavailable(
+            f"the database driver for {backend} is not installed ({exc}); "
+            "for PostgreSQL install valhalla-cli[postgres]"
+        ) from exc
+    return engine
+
+
+def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
+    """Translate a driver error into a user-facing exit-4 error, or None when it is a bug."""
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    detail = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    lowered = first.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return DatabaseUnavailable(
+            "the database is locked by another valhalla process past the timeout; try again"
+        )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable(f"lost the database connection: {first}")
+    markers = ("unable to open", "connection", "could not connect", "no such table",
+               "does not exist", "server closed", "timeout", "disk i/o", "readonly")
+    if any(m in lowered for m in markers):
+        return DatabaseUnavailable(f"database unavailable: {first}")
+    return None
+
+
+@dataclass
+class Database:
+    """An open database: an engine and the unit-of-work factory over it."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Session]:
+        """A unit of work: commit on success, roll back on any error.
+
+        `write=True` starts SQLite transactions with BEGIN IMMEDIATE (the write lock is taken up
+        front and waits for the busy timeout instead of failing on a lock upgrade).
+        """
+        bind = self.engine.execution_options(**{_WRITE: True}) if write else self.engine
+        session = Session(bind=bind, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision in `alembic_version`, or None for an empty / unversioned database."""
+    with engine.connect() as conn:
+        try:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        except DBAPIError as exc:
+            message = str(exc.orig).lower()
+            if "alembic_version" in message and ("no such table" in message or
+                                                 "does not exist" in message):
+                conn.rollback()
+                return None
+            raise
+    return row[0] if row else None
+
+
+def open_database(url: str, *, check_schema: bool = True, create_missing: bool = True) -> Database:
+    """Open the database at `url`.
+
+    A SQLite file that does not exist yet is created at the latest schema with its seeds. Any
+    other database whose schema is not at the package's head is refused (exit 4) unless
+    `check_schema` is off (the `db` commands).
+    """
+    path = sqlite_path(url)
+    is_new_file = path is not None and not path.exists()
+    if is_new_file and not create_missing:
+        raise DatabaseUnavailable(f"database file {path} does not exist: run `valhalla init`")
+    if is_new_file:
+        assert path is not None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot create {path.parent}: {exc.strerror}") from exc
+    engine = make_engine(url)
+    database = Database(engine=engine, url=url)
+    try:
+        if is_new_file:
+            from valhalla_cli.migrate import upgrade
+
+            upgrade(database, "head")
+        elif check_schema:
+            ensure_at_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return database
+
+
+def ensure_at_head(engine: Engine) -> None:
+    head = known_head_revision()
+    try:
+        found = current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise describe_db_error(exc) or DatabaseUnavailable(f"database unavailable: {exc}") from exc
+    if found != head:
+        at = f"at revision {found}" if found else "not initialised (no schema revision)"
+        raise DatabaseUnavailable(
+            f"the database schema is {at}, this valhalla needs {head}: run `valhalla db upgrade`"
+        )

@@ -1,0 +1,63 @@
+"""Domain errors and the exit codes they map to (SPEC section 5).
+
+Services raise these; the CLI's entry point turns them into one line on standard error and the
+exit code. Nothing here imports anything heavy.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NO = 1
+EXIT_BAD_INPUT = 2
+EXIT_CONFIG = 3
+EXIT_DATABASE = 4
+EXIT_INTERNAL = 5
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success or yes; 1 no (denied, refused, blocked, check failed); "
+    "2 bad input, nothing changed; 3 configuration error; "
+    "4 database unavailable, locked or schema out of date; "
+    "5 internal error (VALHALLA_DEBUG=1 shows the traceback)."
+)
+
+
+class ValhallaError(Exception):
+    """Base of every error a user may see. `exit_code` decides the process exit status."""
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(ValhallaError):
+    """The user gave a value that cannot be accepted. Nothing was changed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ConfigError(ValhallaError):
+    """The configuration file or environment is malformed."""
+
+    exit_code = EXIT_CONFIG
+
+
+class DatabaseUnavailable(ValhallaError):
+    """The database cannot be reached, is locked past the timeout, or is not at head."""
+
+    exit_code = EXIT_DATABASE
+
+
+class NotFound(BadInput):
+    """A named thing (task, reservation, recommendation) does not exist."""
+
+
+class Refused(ValhallaError):
+    """A "no" that carries no structured answer (most refusals return a result with a reason)."""
+
+    exit_code = EXIT_NO
+
+    def __init__(self, message: str, reason: str = "refused") -> None:
+        super().__init__(message)
+        self.reason = reason

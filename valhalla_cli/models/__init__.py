@@ -1,0 +1,19 @@
+"""Every table, imported in one place so mappers and Alembic see the whole metadata."""
+
+from valhalla_cli.models.audit import AuditEvent
+from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
+from valhalla_cli.models.kpi import KpiEvent
+from valhalla_cli.models.regression_state import RegressionState
+from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
+
+__all__ = [
+    "AuditEvent",
+    "GoLiveChecklistItem",
+    "GoLiveState",
+    "KpiEvent",
+    "RegressionState",
+    "RiskEvent",
+    "RiskLedger",
+    "RiskPolicy",
+    "RiskReservation",
+]

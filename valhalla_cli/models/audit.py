@@ -1,0 +1,28 @@
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from valhalla_cli.models.types import BigIntPK, UTCDateTime
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only log of every state change: who, when, what (before -> after) and why.
+
+    A trigger rejects UPDATE and DELETE on both engines (see models/ddl.py).
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_pack_at", "pack", "at"),)
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    actor: str = Field(max_length=200)
+    pack: str = Field(max_length=40)
+    action: str = Field(max_length=80)
+    subject: Optional[str] = Field(default=None, max_length=200)
+    before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    after: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    reason: Optional[str] = Field(default=None)

@@ -1,0 +1,79 @@
+"""The append-only audit log. Every state change writes here in its own transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.models import AuditEvent
+from valhalla_cli.output import jsonable
+
+
+def record(
+    session: Session,
+    *,
+    pack: str,
+    action: str,
+    actor: str,
+    at: datetime,
+    subject: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append one audit event in the caller's transaction (so it commits with the change)."""
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            pack=pack,
+            action=action,
+            subject=subject,
+            before=jsonable(before) if before is not None else None,
+            after=jsonable(after) if after is not None else None,
+            reason=reason,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    pack: str
+    action: str
+    subject: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+
+
+def list_events(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    pack: str | None = None,
+    actions: tuple[str, ...] | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Newest first."""
+    query = select(AuditEvent)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if pack is not None:
+        query = query.where(AuditEvent.pack == pack)
+    if actions:
+        query = query.where(AuditEvent.action.in_(actions))
+    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    return [
+        AuditEntry(
+            id=row.id, at=row.at, actor=row.actor, pack=row.pack, action=row.action,
+            subject=row.subject, before=row.before, after=row.after, reason=row.reason,
+        )
+        for row in session.scalars(query)
+    ]

@@ -1,0 +1,114 @@
+"""The configuration file: the starting template, writing it atomically, describing settings."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from valhalla_cli.errors import BadInput
+from valhalla_cli.settings import (
+    DEFAULT_BUSINESS_TIMEZONE,
+    DEFAULT_FAST_SLA_MINUTES,
+    DEFAULT_LADDER_STEPS,
+    DEFAULT_LEASE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_SLA_MINUTES,
+    Settings,
+    mask_url_password,
+)
+
+_SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
+    ("database", [
+        "Where the data lives. Default: SQLite file valhalla.db in the XDG data directory.",
+        "For a team, PostgreSQL through psycopg 3, for example:",
+        '# url = "postgresql+psycopg://valhalla:secret@db.internal/valhalla"',
+        "Overridden by --db and VALHALLA_DATABASE_URL.",
+    ], {}),
+    ("operator", [
+        "Who acts, for the audit log. Default: the OS user name.",
+        '# name = "alice"',
+        "Overridden by --actor and VALHALLA_ACTOR.",
+    ], {}),
+    ("business", [
+        "The business time zone defines 'today' for loss caps, reports and --at values given",
+        "without an offset.",
+    ], {"timezone": DEFAULT_BUSINESS_TIMEZONE}),
+    ("golive", [
+        "Go-live enforcement. Turn off only on a development machine: commands then warn and",
+        "act as if live. Overridden by VALHALLA_GOLIVE_ENFORCE=0/1.",
+    ], {"enforce": True}),
+    ("ladder", [
+        "The follow-up ladder: steps as 'CHANNEL OFFSET' (m = elapsed minutes, d = days at the",
+        "start's local wall-clock time), the dispatch lease, how many expired leases make a task",
+        "failed, and the SLA thresholds in minutes.",
+    ], {
+        "steps": list(DEFAULT_LADDER_STEPS),
+        "lease": DEFAULT_LEASE,
+        "max_attempts": DEFAULT_MAX_ATTEMPTS,
+        "sla_minutes": DEFAULT_SLA_MINUTES,
+        "fast_sla_minutes": DEFAULT_FAST_SLA_MINUTES,
+    }),
+]
+
+
+def config_template() -> str:
+    """The commented starting file (also committed as config.example.toml)."""
+    parts = [
+        "# Valhalla configuration. Precedence: command-line flags > VALHALLA_* environment >",
+        "# this file > built-in defaults. Policies (caps, windows, thresholds) live in the",
+        "# database and change through audited commands, not here.",
+        "",
+    ]
+    for section, comments, values in _SECTIONS:
+        parts.extend(c if c.startswith("#") else f"# {c}" for c in comments)
+        body = tomli_w.dumps({section: values}, multiline_strings=False, indent=4)
+        parts.append(body.rstrip("\n") if values else f"[{section}]")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write_config(path: Path, *, force: bool) -> Path:
+    """Write the template atomically; refuse to overwrite an existing file without force."""
+    if path.exists() and not force:
+        raise BadInput(f"{path} already exists: pass --force to overwrite it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(config_template())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror}") from exc
+    return path
+
+
+@dataclass(frozen=True)
+class SettingView:
+    setting: str
+    value: object
+    source: str
+
+
+def describe(settings: Settings) -> list[SettingView]:
+    s = settings.sources
+    ladder = settings.ladder
+    return [
+        SettingView("config_path", str(settings.config_path), s.get("config_path", "default")),
+        SettingView("database_url", mask_url_password(settings.database_url),
+                    s.get("database_url", "default")),
+        SettingView("actor", settings.actor, s.get("actor", "default")),
+        SettingView("business_timezone", settings.business_timezone,
+                    s.get("timezone", "default")),
+        SettingView("golive_enforce", settings.golive_enforce, s.get("golive_enforce",
+                                                                     "default")),
+        SettingView("ladder_steps", list(ladder.steps), s.get("ladder", "default")),
+        SettingView("ladder_lease", ladder.lease, s.get("ladder", "default")),
+        SettingView("ladder_max_attempts", ladder.max_attempts, s.get("ladder", "default")),
+        SettingView("ladder_sla_minutes", ladder.sla_minutes, s.get("ladder", "default")),
+        SettingView("ladder_fast_sla_minutes", ladder.fast_sla_minutes,
+                    s.get("ladder", "default")),
+    ]

@@ -1,0 +1,167 @@
+"""KPI events: the metrics packs emit and the regression tripwire watches."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput
+from valhalla_cli.models import KpiEvent
+
+PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
+_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
+
+
+def check_metric(metric: str) -> str:
+    if not _METRIC.match(metric or ""):
+        raise BadInput(f"metric {metric!r} must be snake_case (a-z, 0-9, _), e.g. ladder_created")
+    return metric
+
+
+def check_province(province: str | None) -> str | None:
+    if province is None:
+        return None
+    code = province.strip().upper()
+    if code not in PROVINCES:
+        raise BadInput(f"unknown province {province!r}: use one of {' '.join(PROVINCES)}")
+    return code
+
+
+def check_value(value: float) -> float:
+    if not math.isfinite(value):
+        raise BadInput(f"KPI value {value!r} must be a finite number")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class KpiView:
+    id: int
+    metric: str
+    value: float
+    occurred_at: datetime
+    province: str | None
+    market: str | None
+    ref: str | None
+    source: str | None
+
+
+def _view(row: KpiEvent) -> KpiView:
+    return KpiView(id=row.id, metric=row.metric, value=row.value, occurred_at=row.occurred_at,
+                   province=row.province, market=row.market, ref=row.ref, source=row.source)
+
+
+def emit(
+    session: Session,
+    *,
+    metric: str,
+    at: datetime,
+    value: float = 1.0,
+    province: str | None = None,
+    market: str | None = None,
+    ref: str | None = None,
+    source: str | None = None,
+) -> KpiView:
+    """Record one KPI event in the caller's transaction. Packs call this for their metrics."""
+    row = KpiEvent(
+        metric=check_metric(metric), value=check_value(value), occurred_at=at,
+        province=check_province(province), market=market.upper() if market else None,
+        ref=ref, source=source,
+    )
+    session.add(row)
+    session.flush()
+    return _view(row)
+
+
+def insert_many(session: Session, rows: list[dict]) -> int:
+    """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
+    if rows:
+        session.execute(insert(KpiEvent), rows)
+    return len(rows)
+
+
+def list_events(
+    session: Session, *, metric: str | None = None, since: datetime | None = None,
+    until: datetime | None = None, limit: int = 100,
+) -> list[KpiView]:
+    query = select(KpiEvent)
+    if metric:
+        query = query.where(KpiEvent.metric == check_metric(metric))
+    if since:
+        query = query.where(KpiEvent.occurred_at >= since)
+    if until:
+        query = query.where(KpiEvent.occurred_at <= until)
+    query = query.order_by(KpiEvent.occurred_at.desc(), KpiEvent.id.desc()).limit(limit)
+    return [_view(r) for r in session.scalars(query)]
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    metric: str
+    day: date
+    count: int
+    mean: float | None
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    metric: str
+    count: int
+    mean: float | None
+    days: list[DailySummary]
+
+
+def summary(session: Session, *, at: datetime, days: int, business_timezone: str
+            ) -> list[MetricSummary]:
+    """Counts and means per metric per business day over the `days` days ending at `at`.
+
+    Aggregated in SQL over the (metric, occurred_at) index, bucketed by UTC hour and then folded
+    into business days in Python, so every time zone (half-hour ones too) buckets exactly.
+    """
+    from valhalla_cli.clock import business_date, start_of_business_day
+
+    if days < 1 or days > 366:
+        raise BadInput("--days must be between 1 and 366")
+    last_day = business_date(at, business_timezone)
+    first_day = last_day - timedelta(days=days - 1)
+    since = start_of_business_day(first_day, business_timezone)
+    until = start_of_business_day(last_day + timedelta(days=1), business_timezone)
+    until = min(until, at + timedelta(microseconds=1))
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect == "sqlite":
+        bucket = func.strftime("%Y-%m-%d %H:%M", KpiEvent.occurred_at)
+    else:
+        bucket = func.to_char(func.timezone("UTC", KpiEvent.occurred_at), "YYYY-MM-DD HH24:MI")
+    # Bucket by the minute: exact for any zone offset, and still O(window) rows.
+    rows = session.execute(
+        select(KpiEvent.metric, bucket, func.count(), func.sum(KpiEvent.value))
+        .where(KpiEvent.occurred_at >= since, KpiEvent.occurred_at < until)
+        .group_by(KpiEvent.metric, bucket)
+    ).all()
+    from datetime import UTC
+
+    per_day: dict[tuple[str, date], list[float]] = {}
+    for metric, minute, count, total in rows:
+        instant = datetime.strptime(minute, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        key = (metric, business_date(instant, business_timezone))
+        acc = per_day.setdefault(key, [0, 0.0])
+        acc[0] += count
+        acc[1] += float(total or 0.0)
+    result = []
+    for metric in sorted({m for m, _ in per_day}):
+        daily = []
+        total_count, total_sum = 0, 0.0
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            count, value_sum = per_day.get((metric, day), [0, 0.0])
+            daily.append(DailySummary(metric, day, int(count),
+                                      value_sum / count if count else None))
+            total_count += int(count)
+            total_sum += value_sum
+        result.append(MetricSummary(metric, total_count,
+                                    total_sum / total_count if total_count else None, daily))
+    return result

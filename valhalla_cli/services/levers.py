@@ -1,0 +1,41 @@
+"""Levers the regression tripwire can throttle, read by the packs that obey them.
+
+`followups` throttled: `ladder dispatch` refuses. `offers` throttled: `offer compute` computes but
+reports `throttled: true` and exits 1 ("do not send").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from valhalla_cli.models import RegressionState
+
+LEVERS = ("followups", "offers")
+
+
+@dataclass(frozen=True)
+class LeverThrottle:
+    lever: str
+    since: datetime | None
+    metric: str | None
+    drop_pct: float | None
+    reason: str | None
+
+    @property
+    def message(self) -> str:
+        since = self.since.strftime("%Y-%m-%d %H:%M UTC") if self.since else "unknown time"
+        return (f"the '{self.lever}' lever is throttled by the regression tripwire since {since}"
+                + (f" ({self.reason})" if self.reason else "")
+                + f"; release with `valhalla regression release {self.lever} --reason ...`")
+
+
+def throttled_lever(session: Session, lever: str) -> LeverThrottle | None:
+    """The lever's throttle if it is throttled now, else None."""
+    state = session.get(RegressionState, lever)
+    if state is None or not state.throttled:
+        return None
+    return LeverThrottle(lever=lever, since=state.since, metric=state.metric,
+                         drop_pct=state.drop_pct, reason=state.reason)

@@ -1,0 +1,234 @@
+"""Settings, resolved in one place: flags > VALHALLA_* environment > TOML file > defaults.
+
+This is the only module that reads `os.environ` (SPEC section 3). It imports nothing heavy so that
+`--help` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from valhalla_cli.errors import ConfigError
+
+DEFAULT_BUSINESS_TIMEZONE = "America/Toronto"
+DEFAULT_LADDER_STEPS = ("SMS 0m", "CALL 5m", "SMS 1d", "CALL 2d", "SMS 4d", "CALL 7d")
+DEFAULT_LEASE = "15m"
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_SLA_MINUTES = 120
+DEFAULT_FAST_SLA_MINUTES = 30
+
+# Every key the config file may hold: section -> key -> (type, what is expected)
+CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
+    "database": {"url": (str, "a SQLAlchemy URL string, e.g. 'sqlite:////path/valhalla.db'")},
+    "operator": {"name": (str, "a non-empty string naming the operator")},
+    "business": {"timezone": (str, "an IANA time zone name, e.g. 'America/Toronto'")},
+    "golive": {"enforce": (bool, "true or false")},
+    "ladder": {
+        "steps": (list, "a list of 'CHANNEL OFFSET' strings, e.g. ['SMS 0m', 'CALL 5m']"),
+        "lease": (str, "a duration such as '15m', '2h' or '1d'"),
+        "max_attempts": (int, "a whole number of at least 1"),
+        "sla_minutes": (int, "a whole number of minutes"),
+        "fast_sla_minutes": (int, "a whole number of minutes"),
+    },
+}
+
+
+def debug_enabled() -> bool:
+    """True when the user asked for tracebacks with VALHALLA_DEBUG=1."""
+    return os.environ.get("VALHALLA_DEBUG", "") not in ("", "0")
+
+
+def default_config_path() -> Path:
+    """`typer.get_app_dir("valhalla")/config.toml`, honouring XDG_CONFIG_HOME."""
+    import typer
+
+    return Path(typer.get_app_dir("valhalla")) / "config.toml"
+
+
+def default_database_path() -> Path:
+    """`valhalla.db` in the user data directory, honouring XDG_DATA_HOME."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("valhalla", appauthor=False)) / "valhalla.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_database_path()}"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers): still audit something honest
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class LadderSettings:
+    steps: tuple[str, ...] = DEFAULT_LADDER_STEPS
+    lease: str = DEFAULT_LEASE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    sla_minutes: int = DEFAULT_SLA_MINUTES
+    fast_sla_minutes: int = DEFAULT_FAST_SLA_MINUTES
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings, and for each the source it came from."""
+
+    config_path: Path
+    database_url: str
+    actor: str
+    business_timezone: str
+    golive_enforce: bool
+    ladder: LadderSettings = field(default_factory=LadderSettings)
+    quiet: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_default_database(self) -> bool:
+        return self.sources.get("database_url") == "default"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse and validate the TOML file; a missing file is an empty configuration."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    for section, values in data.items():
+        if section not in CONFIG_SCHEMA:
+            known = ", ".join(sorted(CONFIG_SCHEMA))
+            raise ConfigError(f"config file {path}: unknown section [{section}] (known: {known})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: '{section}' must be a table [{section}]")
+        for key, value in values.items():
+            schema = CONFIG_SCHEMA[section]
+            if key not in schema:
+                known = ", ".join(sorted(schema))
+                raise ConfigError(
+                    f"config file {path}: unknown key '{section}.{key}' (known: {known})"
+                )
+            expected_type, expected = schema[key]
+            # bool is a subclass of int: a `true` where a number is expected is still wrong
+            wrong_bool = isinstance(value, bool) and expected_type is not bool
+            if wrong_bool or not isinstance(value, expected_type):
+                raise ConfigError(f"config file {path}: '{section}.{key}' must be {expected}")
+            if expected_type is list and not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"config file {path}: '{section}.{key}' must be {expected}")
+    return data
+
+
+def _env_bool(name: str, value: str) -> bool:
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"environment variable {name} must be 0 or 1, not {value!r}")
+
+
+def resolve_settings(
+    *,
+    config: str | None = None,
+    db: str | None = None,
+    actor: str | None = None,
+    quiet: bool = False,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting with its source. Flags are the keyword arguments."""
+    env = os.environ if environ is None else environ
+    sources: dict[str, str] = {}
+
+    if config:
+        config_path, sources["config_path"] = Path(config), "flag"
+    elif env.get("VALHALLA_CONFIG"):
+        config_path, sources["config_path"] = Path(env["VALHALLA_CONFIG"]), "env"
+    else:
+        config_path, sources["config_path"] = default_config_path(), "default"
+    if sources["config_path"] != "default" and not config_path.exists():
+        raise ConfigError(f"config file {config_path} does not exist")
+    data = read_config_file(config_path)
+
+    def pick(flag_value: Any, env_name: str | None, section: str, key: str, default: Any) -> Any:
+        name = key if section in ("database", "operator", "business") else f"{section}_{key}"
+        setting = {"database": "database_url", "operator": "actor"}.get(section, name)
+        if flag_value not in (None, ""):
+            sources[setting] = "flag"
+            return flag_value
+        if env_name and env.get(env_name, "") != "":
+            sources[setting] = "env"
+            return env[env_name]
+        if key in data.get(section, {}):
+            sources[setting] = "file"
+            return data[section][key]
+        sources[setting] = "default"
+        return default() if callable(default) else default
+
+    database_url = pick(db, "VALHALLA_DATABASE_URL", "database", "url", default_database_url)
+    actor_name = pick(actor, "VALHALLA_ACTOR", "operator", "name", _os_user)
+    if not str(actor_name).strip():
+        raise ConfigError("the actor name (--actor, VALHALLA_ACTOR, operator.name) is empty")
+    business_tz = pick(None, None, "business", "timezone", DEFAULT_BUSINESS_TIMEZONE)
+    enforce = pick(None, "VALHALLA_GOLIVE_ENFORCE", "golive", "enforce", True)
+    if isinstance(enforce, str):
+        enforce = _env_bool("VALHALLA_GOLIVE_ENFORCE", enforce)
+
+    ladder_data = data.get("ladder", {})
+    ladder = LadderSettings(
+        steps=tuple(ladder_data.get("steps", DEFAULT_LADDER_STEPS)),
+        lease=ladder_data.get("lease", DEFAULT_LEASE),
+        max_attempts=ladder_data.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
+        sla_minutes=ladder_data.get("sla_minutes", DEFAULT_SLA_MINUTES),
+        fast_sla_minutes=ladder_data.get("fast_sla_minutes", DEFAULT_FAST_SLA_MINUTES),
+    )
+    sources["ladder"] = "file" if ladder_data else "default"
+
+    _check_timezone_name(config_path, business_tz)
+    return Settings(
+        config_path=config_path,
+        database_url=str(database_url),
+        actor=str(actor_name).strip(),
+        business_timezone=business_tz,
+        golive_enforce=bool(enforce),
+        ladder=ladder,
+        quiet=quiet,
+        sources=sources,
+    )
+
+
+def _check_timezone_name(config_path: Path, name: str) -> None:
+    from valhalla_cli.tz import is_valid_zone
+
+    if not is_valid_zone(name):
+        raise ConfigError(
+            f"config file {config_path}: 'business.timezone' must be an IANA time zone name, "
+            f"not {name!r}"
+        )
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password of a database URL: scheme://user:***@host/db."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, location = rest.rpartition("@")
+    if ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}"
+
+
+def resolve_config_env() -> str | None:
+    """VALHALLA_CONFIG when set (for commands that must locate a file that may not exist)."""
+    return os.environ.get("VALHALLA_CONFIG") or None
