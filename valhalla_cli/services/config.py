@@ -24,14 +24,13 @@ from valhalla_cli.settings import (
 _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
     ("database", [
         "Where the data lives. Default: SQLite file valhalla.db in the XDG data directory.",
-        "For a team, PostgreSQL through psycopg 3, for example:",
-        '# url = "postgresql+psycopg://valhalla:secret@db.internal/valhalla"',
-        "Overridden by --db and VALHALLA_DATABASE_URL.",
+        "For a team, PostgreSQL through psycopg 3. Overridden by --db and VALHALLA_DATABASE_URL.",
+        '@# url = "postgresql+psycopg://valhalla:secret@db.internal/valhalla"',
     ], {}),
     ("operator", [
-        "Who acts, for the audit log. Default: the OS user name.",
-        '# name = "alice"',
-        "Overridden by --actor and VALHALLA_ACTOR.",
+        "Who acts, for the audit log. Default: the OS user name. Overridden by --actor and",
+        "VALHALLA_ACTOR.",
+        '@# name = "alice"',
     ], {}),
     ("business", [
         "The business time zone defines 'today' for loss caps, reports and --at values given",
@@ -64,9 +63,11 @@ def config_template() -> str:
         "",
     ]
     for section, comments, values in _SECTIONS:
-        parts.extend(c if c.startswith("#") else f"# {c}" for c in comments)
+        # Lines starting with '@' are commented-out examples that belong under the header.
+        parts.extend(f"# {c}" for c in comments if not c.startswith("@"))
         body = tomli_w.dumps({section: values}, multiline_strings=False, indent=4)
         parts.append(body.rstrip("\n") if values else f"[{section}]")
+        parts.extend(c[1:] for c in comments if c.startswith("@"))
         parts.append("")
     return "\n".join(parts)
 

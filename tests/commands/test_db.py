@@ -1,0 +1,125 @@
+"""`valhalla db` and the schema gate: migrations, head checks, immutability, engine errors."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import db_count
+
+
+def test_schema_behind_head_is_refused_until_upgraded(cli):
+    assert cli("db", "downgrade", "base").exit_code == 0
+    assert cli("db", "current", "--json").json["current"] is None
+    refused = cli("golive", "state")
+    assert refused.exit_code == 4
+    assert "valhalla db upgrade" in refused.stderr
+    assert cli("runbook", "status").exit_code == 4
+    assert cli("db", "upgrade").exit_code == 0
+    current = cli("db", "current", "--json").json
+    assert current["at_head"] is True
+    # seeds came back with the schema
+    assert cli("golive", "state", "--json").json["enabled"] is False
+    assert cli("runbook", "status").exit_code == 0
+
+
+def test_downgrade_removes_tables_and_seeds(cli, db):
+    cli("db", "downgrade", "base")
+    from sqlalchemy import inspect
+
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_history_marks_current_and_head(cli):
+    rows = cli("db", "history", "--json").json
+    assert rows[0]["is_head"] is True and rows[0]["is_current"] is True
+    assert rows[-1]["revision"] == "0001"
+
+
+def test_unknown_revision_is_bad_input(cli):
+    result = cli("db", "downgrade", "nope")
+    assert result.exit_code == 2 and "unknown revision" in result.stderr
+
+
+def test_models_and_migrations_agree(db):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import valhalla_cli.models  # noqa: F401
+
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []
+
+
+def test_known_head_matches_alembic():
+    from valhalla_cli.db import known_head_revision
+    from valhalla_cli.migrate import head_revision
+
+    assert known_head_revision() == head_revision()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_event SET actor = 'mallory'",
+                                       "DELETE FROM audit_event"])
+def test_audit_event_is_append_only(cli, db, statement):
+    cli("golive", "kill-switch", "engage", "--reason", "drill")
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event") == 1
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text(statement))
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE actor = 'tester'") == 1
+
+
+def test_new_default_sqlite_file_is_created_at_head(cli_nodb, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "fresh"))
+    result = cli_nodb("runbook", "status", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json["ok_to_enable_go_live"] is True
+    assert (tmp_path / "fresh" / "valhalla" / "valhalla.db").exists()
+
+
+def test_unreachable_postgres_is_exit_4(cli_nodb, tmp_path):
+    url = f"postgresql+psycopg://nobody@/valhalla?host={tmp_path}&port=1"
+    result = cli_nodb("--db", url, "golive", "state")
+    assert result.exit_code == 4
+    assert "unavailable" in result.stderr
+
+
+def test_unsupported_engine_is_bad_input(cli_nodb):
+    result = cli_nodb("--db", "mysql://x@localhost/db", "golive", "state")
+    assert result.exit_code == 2 and "unsupported database" in result.stderr
+
+
+def test_locked_sqlite_past_the_timeout_is_exit_4(tmp_path, sqlite_template):
+    import shutil
+
+    from conftest import run_valhalla
+
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(30)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        result = run_valhalla("--db", f"sqlite:///{path}", "golive", "kill-switch", "engage",
+                              "--reason", "x", check_clean=False)
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 4, result.stderr
+    assert "locked" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert waited >= 5  # it waited for the busy timeout before giving up

@@ -1,0 +1,81 @@
+"""The root command: start-up cost, the help tree, error boundary and exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from valhalla_cli.app import app
+
+
+def _python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, check=True).stdout.strip()
+
+
+def test_importing_the_app_loads_no_data_layer():
+    loaded = _python(
+        "import sys, valhalla_cli.app; "
+        "print(' '.join(m for m in ('sqlalchemy', 'sqlmodel', 'alembic', 'rich.table', "
+        "'holidays', 'valhalla_cli.services', 'valhalla_cli.db') if m in sys.modules))"
+    )
+    assert loaded == ""
+
+
+def test_help_lists_groups_and_exit_codes(cli_nodb):
+    result = cli_nodb("--help")
+    assert result.exit_code == 0
+    for group in ("golive", "kpi", "runbook", "config", "db", "audit", "init"):
+        assert group in result.stdout
+    assert "Exit codes" in result.stdout and "VALHALLA_DEBUG=1" in result.stdout
+
+
+def _walk(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _walk(sub, (*path, name))
+
+
+def test_every_command_has_a_one_line_help_and_an_example():
+    import typer.main
+
+    root = typer.main.get_command(app)
+    missing = []
+    for path, command in _walk(root):
+        if not path:
+            continue
+        help_text = command.help or ""
+        leaf = not getattr(command, "commands", None)
+        if not help_text.strip():
+            missing.append(" ".join(path) + ": no help")
+        elif leaf and "Example" not in help_text:
+            missing.append(" ".join(path) + ": no example")
+    assert missing == []
+
+
+def test_version(cli_nodb):
+    result = cli_nodb("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("valhalla ")
+
+
+@pytest.mark.parametrize("args", [["golive", "bogus"], ["--nope"], ["golive", "enable", "--x"]])
+def test_usage_errors_are_one_line_exit_2(cli_nodb, args):
+    result = cli_nodb(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("valhalla: error:")
+
+
+def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
+    # A directory where the SQLite file should be: the driver cannot open it.
+    target = tmp_path / "dir.db"
+    target.mkdir()
+    from conftest import run_valhalla
+
+    result = run_valhalla("--db", f"sqlite:///{target}", "golive", "state", check_clean=False)
+    assert result.exit_code in (4, 5)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    debug = run_valhalla("--db", f"sqlite:///{target}", "golive", "state",
+                         env={"VALHALLA_DEBUG": "1"}, check_clean=False)
+    assert "Traceback" in debug.stderr
