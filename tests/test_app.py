@@ -79,3 +79,50 @@ def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
     debug = run_valhalla("--db", f"sqlite:///{target}", "golive", "state",
                          env={"VALHALLA_DEBUG": "1"}, check_clean=False)
     assert "Traceback" in debug.stderr
+
+
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "valhalla_cli.services")
+
+
+def _modules_after(argv: list[str], env: dict | None = None) -> tuple[str, list[str]]:
+    """Run the CLI in a fresh interpreter; return its stdout and the heavy modules it loaded."""
+    import json
+    import os
+
+    code = (
+        "import sys, json, io, contextlib\n"
+        f"sys.argv = {['valhalla', *argv]!r}\n"
+        "from valhalla_cli.app import main\n"
+        "out = io.StringIO()\n"
+        "try:\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(json.dumps([out.getvalue(), heavy]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, env={**os.environ, **(env or {})}, check=True)
+    stdout, heavy = json.loads(proc.stdout.strip().splitlines()[-1])
+    return stdout, heavy
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["golive", "--help"],
+                                  ["golive", "kill-switch", "--help"]])
+def test_help_imports_nothing_heavy(argv):
+    stdout, heavy = _modules_after(argv)
+    assert "Usage:" in stdout
+    assert heavy == []
+
+
+@pytest.mark.parametrize(("words", "cword", "expected"), [
+    ("valhalla gol", "1", "golive"),
+    ("valhalla golive kil", "2", "kill-switch"),
+    ("valhalla golive kill-switch eng", "3", "engage"),
+])
+def test_shell_completion_offers_commands_without_heavy_imports(words, cword, expected):
+    env = {"_VALHALLA_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
+    stdout, heavy = _modules_after([], env=env)
+    assert expected in stdout.split()
+    assert heavy == []

@@ -8,10 +8,12 @@ SQLModel and Alembic stay out of `sys.modules`.
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 from typing import Annotated, Any, Optional
 
 import typer
 from typer import _click as click
+from typer._coercion import RuntimeParam
 from typer.core import TyperGroup
 
 from valhalla_cli import __version__
@@ -31,6 +33,41 @@ from valhalla_cli.errors import (
     ValhallaError,
 )
 
+HELP_OPTION_NAMES = ["-h", "--help"]
+
+
+class _PassThrough(RuntimeParam):
+    """Coerce a text or flag option by returning it as given."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        return value if value is None else self.annotation(value)
+
+
+def _skip_pydantic_for_group_options(group: Any, help_names: list[str]) -> None:
+    """Typer coerces every option through a Pydantic TypeAdapter, built lazily on first use.
+
+    The options of the root and of each group (their --help included) are processed on every
+    invocation, on `--help` of a sub-command and on every Tab of shell completion; importing
+    Pydantic for them would cost more than the rest of the start-up. They are plain text and
+    flags, so they get a pass-through coercion. Leaf commands keep Typer's own coercion.
+    """
+    for param in group.params:
+        _pass_through(param)
+    help_option = group.get_help_option(SimpleNamespace(help_option_names=help_names))
+    if help_option is not None:
+        _pass_through(help_option)
+    for sub in getattr(group, "commands", {}).values():
+        if getattr(sub, "commands", None) is not None:
+            _skip_pydantic_for_group_options(sub, help_names)
+
+
+def _pass_through(param: Any) -> Any:
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None and descriptor.annotation in (str, bool):
+        param._runtime_param = _PassThrough(parameter_info=descriptor.parameter_info,
+                                            annotation=descriptor.annotation)
+    return param
+
 
 class ValhallaGroup(TyperGroup):
     """Turns every error into one line on standard error and an exit code (SPEC section 5)."""
@@ -38,6 +75,7 @@ class ValhallaGroup(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
+        _skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
         code = run_guarded(lambda: super(ValhallaGroup, self).main(
             args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
             standalone_mode=False, **extra))
@@ -105,7 +143,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 
