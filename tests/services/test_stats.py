@@ -10,8 +10,8 @@ from valhalla_cli.services.stats import (
     WILSON_Z,
     is_significant,
     welch_z,
-    window_figures,
     wilson_lower_bound,
+    window_figures,
     z_threshold,
 )
 
