@@ -22,7 +22,9 @@ from valhalla_cli.commands import (
     config,
     db,
     golive,
+    heimdall,
     kpi,
+    regression,
     runbook,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -179,7 +181,9 @@ app.add_typer(db.app, name="db")
 app.command("init")(config.init_command)
 app.command("audit")(audit.audit_command)
 app.add_typer(golive.app, name="golive")
+app.add_typer(heimdall.app, name="heimdall")
 app.add_typer(kpi.app, name="kpi")
+app.add_typer(regression.app, name="regression")
 app.add_typer(runbook.app, name="runbook")
 
 

@@ -2,7 +2,13 @@
 
 from valhalla_cli.models.audit import AuditEvent
 from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
+from valhalla_cli.models.heimdall import (
+    HeimdallPolicy,
+    HeimdallRecommendation,
+    HeimdallScorecard,
+)
 from valhalla_cli.models.kpi import KpiEvent
+from valhalla_cli.models.regression import RegressionPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 
@@ -10,7 +16,11 @@ __all__ = [
     "AuditEvent",
     "GoLiveChecklistItem",
     "GoLiveState",
+    "HeimdallPolicy",
+    "HeimdallRecommendation",
+    "HeimdallScorecard",
     "KpiEvent",
+    "RegressionPolicy",
     "RegressionState",
     "RiskEvent",
     "RiskLedger",

@@ -1,0 +1,149 @@
+"""`valhalla regression`: the KPI regression tripwire and the levers it throttles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    DryRunOpt,
+    FormatOpt,
+    JsonOpt,
+    ReasonOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    refuse,
+    settings,
+)
+
+app = typer.Typer(help="Regression tripwire: throttle a lever when a KPI drops.",
+                  no_args_is_help=True)
+
+POLICY_COLUMNS = ("metric", "lever", "statistic", "recent_window", "baseline_window",
+                  "max_drop_pct", "confidence", "enabled", "updated_at", "updated_by")
+EVAL_COLUMNS = ("metric", "lever", "statistic", "baseline", "recent", "drop_pct", "z", "status")
+STATE_COLUMNS = ("lever", "throttled", "since", "metric", "statistic", "baseline", "recent",
+                 "drop_pct", "z", "reason", "released_at", "released_by", "release_reason")
+
+
+@app.command("evaluate")
+def evaluate(ctx: typer.Context, at: AtOpt = None, dry_run: DryRunOpt = False,
+             fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Evaluate every enabled policy; exit 1 while any lever is throttled (cron mails it).
+
+    \b
+    Example:
+      valhalla regression evaluate --format tsv || echo "a lever is throttled"
+    """
+    from valhalla_cli.services import regression
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=not dry_run) as session:
+        run = regression.evaluate(session, at=when, actor=cfg.actor, dry_run=dry_run)
+    emit(run.results, output, columns=EVAL_COLUMNS)
+    if run.throttled_levers:
+        prefix = "dry run: would leave" if dry_run else "throttled"
+        refuse(f"{prefix} lever(s) {', '.join(run.throttled_levers)}; see `valhalla regression "
+               "state`, release with `valhalla regression release LEVER --reason ...`")
+
+
+@app.command("state")
+def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """List the levers: throttled or not, since when, which metric, its figures and why.
+
+    \b
+    Example:
+      valhalla regression state --json
+    """
+    from valhalla_cli.services import regression
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        rows = regression.state(session)
+    emit(rows, output, columns=STATE_COLUMNS)
+
+
+@app.command("release")
+def release(
+    ctx: typer.Context,
+    lever: Annotated[str, typer.Argument(help="followups or offers.")],
+    reason: ReasonOpt,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Clear a lever's throttle (a human decision, audited).
+
+    \b
+    Example:
+      valhalla regression release followups --reason "SMS provider outage fixed"
+    """
+    from valhalla_cli.services import regression
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = regression.release(session, lever=lever, reason=reason, actor=cfg.actor,
+                                    at=when)
+    emit(result, output)
+
+
+@app.command("policies")
+def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """List the regression policies (one per metric).
+
+    \b
+    Example:
+      valhalla regression policies --json
+    """
+    from valhalla_cli.services import regression
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        rows = regression.list_policies(session)
+    emit(rows, output, columns=POLICY_COLUMNS)
+
+
+@app.command("policy-set")
+def policy_set(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="The KPI metric, e.g. followup_completed.")],
+    lever: Annotated[Optional[str], typer.Option("--lever", help="followups or offers.")] = None,
+    statistic: Annotated[Optional[str], typer.Option(
+        "--statistic", help="mean (of the values) or rate (events per hour).")] = None,
+    recent: Annotated[Optional[int], typer.Option(
+        "--recent", help="Events in the recent window.")] = None,
+    baseline: Annotated[Optional[int], typer.Option(
+        "--baseline", help="Events in the baseline window.")] = None,
+    max_drop_pct: Annotated[Optional[float], typer.Option(
+        "--max-drop-pct", help="Throttle at this drop, in percent.")] = None,
+    confidence: Annotated[Optional[float], typer.Option(
+        "--confidence", help="One-sided significance level; 0 turns the test off.")] = None,
+    enabled: Annotated[Optional[bool], typer.Option("--enable/--disable",
+                                                    help="Evaluate this policy or not.")] = None,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", "-r", help="Why (recorded in the audit log).")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Change (or create) a metric's regression policy. Audited.
+
+    \b
+    Example:
+      valhalla regression policy-set buyer_feedback --max-drop-pct 25 --confidence 0.995
+    """
+    from valhalla_cli.services import regression
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = regression.set_policy(
+            session, metric=metric, actor=cfg.actor, at=when, lever=lever, statistic=statistic,
+            recent_window=recent, baseline_window=baseline, max_drop_pct=max_drop_pct,
+            confidence=confidence, enabled=enabled, reason=reason)
+    emit(result.policy, output, columns=POLICY_COLUMNS)
