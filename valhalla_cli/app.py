@@ -21,6 +21,7 @@ from valhalla_cli.commands import (
     db,
     golive,
     kpi,
+    risk,
     runbook,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -142,6 +143,7 @@ app.command("init")(config.init_command)
 app.command("audit")(audit.audit_command)
 app.add_typer(golive.app, name="golive")
 app.add_typer(kpi.app, name="kpi")
+app.add_typer(risk.app, name="risk")
 app.add_typer(runbook.app, name="runbook")
 
 
