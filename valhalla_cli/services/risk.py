@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 PACK = "risk"
 GLOBAL = GLOBAL_ENGINE
 MAX_AMOUNT = Decimal("1000000000.00")  # one billion dollars: anything above is a typo
+_PLAIN_AMOUNT = re.compile(r"^[+-]?(\d[\d_]*)?(\.\d*)?$")
 _ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _LEDGER = RiskLedger.__table__
 _RESERVATION = RiskReservation.__table__
@@ -66,7 +67,10 @@ def normalize_engine(name: str) -> str:
 
 def parse_amount(value: str | Decimal, *, field: str, allow_zero: bool = False,
                  allow_negative: bool = False) -> int:
-    """An amount in dollars as whole cents (bad input: non-numeric, > 2 decimals, sign, size)."""
+    """An amount in dollars as whole cents (bad input: non-numeric, > 2 decimals, sign, size,
+    exponent notation such as 1e3)."""
+    if isinstance(value, str) and not _PLAIN_AMOUNT.match(value.strip()):
+        raise BadInput(f"{field}: {value!r} is not an amount (e.g. 1250.50)")
     amount = parse_money(value, field=field, allow_zero=allow_zero,
                          allow_negative=allow_negative)
     if abs(amount) > MAX_AMOUNT:
