@@ -252,10 +252,11 @@ def _ensure_ledger_rows(session: Session, day: date, engines: list[str]) -> None
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    for engine in sorted(set(engines), key=lambda e: (e == GLOBAL, e)):
-        stmt = insert(_LEDGER).values(day=day, engine=engine, reserved_cents=0,
-                                      realized_loss_cents=0, realized_profit_cents=0)
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["day", "engine"]))
+    rows = [dict(day=day, engine=engine, reserved_cents=0, realized_loss_cents=0,
+                 realized_profit_cents=0)
+            for engine in sorted(set(engines), key=lambda e: (e == GLOBAL, e))]
+    stmt = insert(_LEDGER).values(rows).on_conflict_do_nothing(index_elements=["day", "engine"])
+    session.execute(stmt)
 
 
 def _ledger(session: Session, day: date, engines: list[str] | None = None) -> dict[str, Any]:
@@ -310,10 +311,10 @@ def _same_request(existing: RiskReservation, *, engine: str, amount_cents: int) 
 
 
 def _replay(session: Session, existing: RiskReservation, *, engine: str, amount_cents: int,
-            warning: str | None) -> ReserveOutcome:
+            warning: str | None, caps: dict[str, RiskPolicy] | None = None) -> ReserveOutcome:
     """Same ref, same engine and amount: return that reservation and reserve nothing."""
     _same_request(existing, engine=engine, amount_cents=amount_cents)
-    policies = _policies(session, [existing.engine, GLOBAL])
+    policies = caps if caps is not None else _policies(session, [existing.engine, GLOBAL])
     engine_room, global_room = _headrooms(session, existing.day, existing.engine, policies)
     view = ReservationView(
         reservation_id=existing.id, engine=existing.engine,
@@ -327,10 +328,10 @@ def _replay(session: Session, existing: RiskReservation, *, engine: str, amount_
 
 def _deny(session: Session, *, engine: str, amount_cents: int, ref: str, day: date,
           at: datetime, actor: str, reason: str, binding_cap: str | None, message: str,
-          warning: str | None) -> ReserveOutcome:
+          warning: str | None, caps: dict[str, RiskPolicy] | None) -> ReserveOutcome:
     _add_event(session, at=at, day=day, engine=engine, kind="deny", amount_cents=amount_cents,
                ref=ref, binding_cap=binding_cap, reason=reason, actor=actor)
-    policies = _policies(session, [engine, GLOBAL])
+    policies = caps if caps is not None else _policies(session, [engine, GLOBAL])
     engine_room, global_room = _headrooms(session, day, engine, policies)
     view = ReservationView(
         reservation_id=None, engine=engine, amount=from_cents(amount_cents), ref=ref, day=day,
@@ -353,23 +354,25 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
     ref = _ref(ref)
     day = business_date(at, business_timezone)
 
-    engine = _known_engine(session, engine)
+    # Share-lock both policies (PostgreSQL) so a concurrent cap change waits for this decision.
+    caps = _policies(session, [engine, GLOBAL], lock="share")
+    if engine not in caps:
+        raise NotFound(f"unknown engine {engine!r} (see `valhalla risk policies`)")
     existing = _by_ref(session, ref)
     if existing is not None:
         _same_request(existing, engine=engine, amount_cents=amount_cents)
 
     status = golive.live_status(session, enforce=enforce)
     common = dict(engine=engine, amount_cents=amount_cents, ref=ref, day=day, at=at, actor=actor,
-                  warning=status.warning)
+                  warning=status.warning, caps=caps)
     if not status.live:
         assert status.reason is not None and status.message is not None
         return _deny(session, reason=status.reason, binding_cap=None,
                      message=f"reservation refused: {status.message}", **common)
     if existing is not None:
         return _replay(session, existing, engine=engine, amount_cents=amount_cents,
-                       warning=status.warning)
+                       warning=status.warning, caps=caps)
 
-    caps = _policies(session, [engine, GLOBAL], lock="share")
     for name in (engine, GLOBAL):
         if name not in caps:  # fail closed: never evaluated without both caps
             return _deny(session, reason="policy_missing", binding_cap=name,
@@ -383,17 +386,22 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
 
     _ensure_ledger_rows(session, day, [engine, GLOBAL])
     binding: str | None = None
+    room: dict[str, int] = {}
     for name in (engine, GLOBAL):  # the lock order: engine row first, then GLOBAL
         cap = caps[name].daily_cap_cents
+        exposure = _LEDGER.c.reserved_cents + _LEDGER.c.realized_loss_cents
         stmt = (
             update(_LEDGER)
             .where(_LEDGER.c.day == day, _LEDGER.c.engine == name,
-                   _LEDGER.c.reserved_cents + _LEDGER.c.realized_loss_cents + amount_cents <= cap)
+                   exposure + amount_cents <= cap)
             .values(reserved_cents=_LEDGER.c.reserved_cents + amount_cents)
+            .returning(exposure)
         )
-        if session.execute(stmt).rowcount != 1:
+        after = session.execute(stmt).scalar()
+        if after is None:  # the condition failed: this cap binds
             binding = name
             break
+        room[name] = headroom_cents(cap, after)
 
     if binding is not None:
         session.rollback()  # undo the engine increment if GLOBAL said no; fresh transaction
@@ -401,8 +409,8 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
         if raced is not None:  # another process took this ref meanwhile and used the room
             return _replay(session, raced, engine=engine, amount_cents=amount_cents,
                            warning=status.warning)
-        caps = _policies(session, [engine, GLOBAL])
         cap = from_cents(caps[binding].daily_cap_cents)
+        common["caps"] = None  # re-read after the rollback
         return _deny(session, reason="cap_exceeded", binding_cap=binding,
                      message=f"reservation of {from_cents(amount_cents)} on {engine} denied: "
                      f"it would take {binding} past its daily cap of {cap} on {day}", **common)
@@ -423,11 +431,11 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
                        warning=status.warning)
     _add_event(session, at=at, day=day, engine=engine, kind="reserve", amount_cents=amount_cents,
                ref=ref, reservation_id=reservation.id, actor=actor)
-    engine_room, global_room = _headrooms(session, day, engine, caps)
     view = ReservationView(
         reservation_id=reservation.id, engine=engine, amount=from_cents(amount_cents), ref=ref,
         day=day, status="reserved", reason=None, binding_cap=None, replayed=False,
-        reservation_status=OPEN, engine_headroom=engine_room, global_headroom=global_room,
+        reservation_status=OPEN, engine_headroom=from_cents(room[engine]),
+        global_headroom=from_cents(room[GLOBAL]),
     )
     return ReserveOutcome(view, warning=status.warning)
 
