@@ -46,7 +46,9 @@ def reserve(
                                      help="Idempotency key: the same ref reserves once.")],
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Reserve an amount against the engine's and GLOBAL's daily caps (exit 1 when denied).
+    """Reserve against an engine's and GLOBAL's cap.
+
+    Exits 0 when reserved (or when --ref already holds this reservation), 1 when denied.
 
     \b
     Example:
@@ -94,7 +96,10 @@ def settle(
     ref: RefOpt = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Close an open reservation with its P&L; a loss counts on the settlement day.
+    """Close a reservation with its profit or loss.
+
+    Its amount leaves the exposure of the day it was reserved; a loss counts on the
+    settlement day and may breach a cap (never refused for headroom).
 
     \b
     Example:
@@ -110,7 +115,7 @@ def release(
     ref: RefOpt = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Cancel an open reservation with no P&L (its amount leaves the day's exposure).
+    """Cancel an open reservation with no P&L.
 
     \b
     Example:
@@ -126,7 +131,9 @@ def snapshot(
         "--day", metavar="YYYY-MM-DD", help="Business day (default: today).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Caps, reserved, realized loss and profit, exposure, headroom and breaches for a day.
+    """Exposure, headroom and breaches of a day.
+
+    Per engine: cap, reserved, realized loss and profit, exposure, headroom, utilization.
 
     \b
     Example:
@@ -156,7 +163,7 @@ def snapshot(
 
 @app.command("policies")
 def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
-    """List every engine's daily cap (GLOBAL first) and whether it is enabled.
+    """List the daily caps, GLOBAL first.
 
     \b
     Example:
@@ -184,7 +191,10 @@ def policy_set(
         "--reason", "-r", help="Why (recorded in the audit log).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Set an engine's daily cap or enable/disable it; a new engine name creates it (audited).
+    """Set or create an engine's cap (audited).
+
+    A new engine name creates the engine. An engine cap above GLOBAL's, or a GLOBAL cap below
+    an engine's, is refused. Lowering a cap never cancels reservations.
 
     \b
     Example:
@@ -211,7 +221,9 @@ def events(
                                                   help="Only this engine.")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """The money journal of a day: reservations, denials, settlements, releases, cap changes.
+    """The money journal of a day.
+
+    Reservations, denials, settlements, releases and cap changes, oldest first.
 
     \b
     Example:
