@@ -25,6 +25,7 @@ from valhalla_cli.commands import (
     heimdall,
     kpi,
     regression,
+    risk,
     runbook,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -184,6 +185,7 @@ app.add_typer(golive.app, name="golive")
 app.add_typer(heimdall.app, name="heimdall")
 app.add_typer(kpi.app, name="kpi")
 app.add_typer(regression.app, name="regression")
+app.add_typer(risk.app, name="risk")
 app.add_typer(runbook.app, name="runbook")
 
 

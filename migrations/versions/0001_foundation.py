@@ -116,6 +116,9 @@ def upgrade() -> None:
     sa.Column('reserved_cents', sa.BigInteger(), nullable=False),
     sa.Column('realized_loss_cents', sa.BigInteger(), nullable=False),
     sa.Column('realized_profit_cents', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint('realized_loss_cents >= 0', name='ck_risk_ledger_loss'),
+    sa.CheckConstraint('realized_profit_cents >= 0', name='ck_risk_ledger_profit'),
+    sa.CheckConstraint('reserved_cents >= 0', name='ck_risk_ledger_reserved'),
     sa.PrimaryKeyConstraint('day', 'engine')
     )
     op.create_table('risk_policy',

@@ -30,6 +30,11 @@ class RiskLedger(SQLModel, table=True):
     """
 
     __tablename__ = "risk_ledger"
+    __table_args__ = (
+        CheckConstraint("reserved_cents >= 0", name="ck_risk_ledger_reserved"),
+        CheckConstraint("realized_loss_cents >= 0", name="ck_risk_ledger_loss"),
+        CheckConstraint("realized_profit_cents >= 0", name="ck_risk_ledger_profit"),
+    )
 
     day: date = Field(primary_key=True)
     engine: str = Field(primary_key=True, max_length=40)

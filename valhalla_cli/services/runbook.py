@@ -23,6 +23,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("database", "valhalla_cli.services.runbook:check_database"),
     ("timezones", "valhalla_cli.services.runbook:check_timezones"),
     ("golive", "valhalla_cli.services.runbook:check_golive"),
+    ("risk", "valhalla_cli.services.risk:runbook_check"),
     ("heimdall", "valhalla_cli.services.heimdall:runbook_check"),
     ("regression", "valhalla_cli.services.regression:runbook_check"),
 )
