@@ -21,6 +21,8 @@ from valhalla_cli.commands import (
     db,
     golive,
     kpi,
+    liquidity,
+    offer,
     runbook,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -142,6 +144,8 @@ app.command("init")(config.init_command)
 app.command("audit")(audit.audit_command)
 app.add_typer(golive.app, name="golive")
 app.add_typer(kpi.app, name="kpi")
+app.add_typer(liquidity.app, name="liquidity")
+app.add_typer(offer.app, name="offer")
 app.add_typer(runbook.app, name="runbook")
 
 

@@ -3,14 +3,20 @@
 from valhalla_cli.models.audit import AuditEvent
 from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.models.kpi import KpiEvent
+from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
+from valhalla_cli.models.offer import OfferEvidence, OfferPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 
 __all__ = [
     "AuditEvent",
+    "BuyerFeedbackEvent",
+    "BuyerLiquidityNode",
     "GoLiveChecklistItem",
     "GoLiveState",
     "KpiEvent",
+    "OfferEvidence",
+    "OfferPolicy",
     "RegressionState",
     "RiskEvent",
     "RiskLedger",

@@ -23,6 +23,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("database", "valhalla_cli.services.runbook:check_database"),
     ("timezones", "valhalla_cli.services.runbook:check_timezones"),
     ("golive", "valhalla_cli.services.runbook:check_golive"),
+    ("offers", "valhalla_cli.services.offer:runbook_check"),
 )
 
 
