@@ -24,6 +24,8 @@ from valhalla_cli.commands import (
     golive,
     heimdall,
     kpi,
+    liquidity,
+    offer,
     regression,
     risk,
     runbook,
@@ -186,6 +188,8 @@ app.add_typer(heimdall.app, name="heimdall")
 app.add_typer(kpi.app, name="kpi")
 app.add_typer(regression.app, name="regression")
 app.add_typer(risk.app, name="risk")
+app.add_typer(liquidity.app, name="liquidity")
+app.add_typer(offer.app, name="offer")
 app.add_typer(runbook.app, name="runbook")
 
 

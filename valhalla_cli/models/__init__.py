@@ -8,18 +8,24 @@ from valhalla_cli.models.heimdall import (
     HeimdallScorecard,
 )
 from valhalla_cli.models.kpi import KpiEvent
+from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
+from valhalla_cli.models.offer import OfferEvidence, OfferPolicy
 from valhalla_cli.models.regression import RegressionPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 
 __all__ = [
     "AuditEvent",
+    "BuyerFeedbackEvent",
+    "BuyerLiquidityNode",
     "GoLiveChecklistItem",
     "GoLiveState",
     "HeimdallPolicy",
     "HeimdallRecommendation",
     "HeimdallScorecard",
     "KpiEvent",
+    "OfferEvidence",
+    "OfferPolicy",
     "RegressionPolicy",
     "RegressionState",
     "RiskEvent",

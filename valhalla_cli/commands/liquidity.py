@@ -1,0 +1,160 @@
+"""`valhalla liquidity`: buyer feedback per market and the liquidity score built from it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    FormatOpt,
+    JsonOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    options,
+    say,
+    settings,
+    warn,
+)
+
+app = typer.Typer(help="Buyer liquidity: record buyer feedback, score markets.",
+                  no_args_is_help=True)
+
+ProvinceArg = Annotated[str, typer.Argument(help="Province code, e.g. ON.", show_default=False)]
+MarketOpt = Annotated[str, typer.Option("--market", "-m", help="Market name, e.g. TORONTO.")]
+TypeOpt = Annotated[Optional[str], typer.Option(
+    "--type", "-t", help="Property type: SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR).")]
+
+SCORE_COLUMNS = ("province", "market", "property_type", "window_start", "window_end", "sent",
+                 "responded", "closed", "response_rate", "close_rate", "score", "band")
+NODE_COLUMNS = (*SCORE_COLUMNS, "last_feedback_on")
+FEEDBACK_COLUMNS = ("id", "created", "at", "business_date", "province", "market",
+                    "property_type", "buyer", "responded", "closed", "deal_ref", "liquidity")
+
+
+@app.command("feedback")
+def feedback(
+    ctx: typer.Context,
+    province: ProvinceArg,
+    market: MarketOpt,
+    buyer: Annotated[str, typer.Option("--buyer", "-b", help="The cash buyer (name or id).")],
+    responded: Annotated[Optional[bool], typer.Option(
+        "--responded/--no-response", help="Whether the buyer responded to the deal (required).",
+        show_default=False)] = None,
+    closed: Annotated[bool, typer.Option("--closed", help="The buyer went to contract.")
+                      ] = False,
+    property_type: TypeOpt = None,
+    deal_ref: Annotated[Optional[str], typer.Option(
+        "--deal-ref", help="The deal sent; with it a repeat of the same feedback is a no-op.")
+    ] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Record a buyer's reaction to a deal sent to them (emits the buyer_feedback KPI).
+
+    \b
+    Example:
+      valhalla liquidity feedback ON --market TORONTO --buyer acme --responded --deal-ref D-1042
+    """
+    from valhalla_cli.services import liquidity
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = liquidity.record_feedback(
+            session, province=province, market=market, buyer=buyer,
+            property_type=property_type, responded=responded, closed=closed, deal_ref=deal_ref,
+            at=when, actor=cfg.actor, business_timezone=cfg.business_timezone)
+    if not result.created:
+        say(ctx, f"already recorded as event {result.id}: nothing changed")
+    emit(result, output, columns=FEEDBACK_COLUMNS)
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Import buyer feedback in bulk (columns: province, market, buyer, responded, at; optional
+    property_type, closed, deal_ref).
+
+    A malformed row rejects the whole file, naming its line; nothing is imported. A row whose
+    deal_ref and buyer are already recorded is skipped and reported.
+
+    \b
+    Example:
+      valhalla liquidity import feedback.csv
+    """
+    import sys
+    from pathlib import Path
+
+    from valhalla_cli.services import liquidity
+
+    output = fmt_of(fmt, as_json)
+    cfg = settings(ctx)
+    show_progress = sys.stderr.isatty() and not options(ctx).quiet
+    with database(ctx) as db:
+        result = liquidity.import_file(db, Path(path), business_timezone=cfg.business_timezone,
+                                       actor=cfg.actor, progress=show_progress)
+    say(ctx, f"imported {result.imported} feedback events from {path}")
+    if result.skipped:
+        warn(ctx, f"skipped {result.skipped} rows already recorded (first: line "
+             f"{result.skipped_rows[0].line}: {result.skipped_rows[0].detail})")
+    emit(result, output)
+
+
+@app.command("score")
+def score(
+    ctx: typer.Context,
+    province: ProvinceArg,
+    market: MarketOpt,
+    property_type: TypeOpt = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """A market's liquidity score over the 90 business dates ending with --at.
+
+    Score 0-100 (100 = 60% of buyers respond and 25% close); hot >= 80, warm >= 50, cold below,
+    unknown (no score) with fewer than 10 events.
+
+    \b
+    Example:
+      valhalla liquidity score ON --market TORONTO --type SFR --json
+    """
+    from valhalla_cli.services import liquidity
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        result = liquidity.score(session, province=province, market=market,
+                                 property_type=property_type, at=when,
+                                 business_timezone=cfg.business_timezone)
+    emit(result, output, columns=SCORE_COLUMNS)
+
+
+@app.command("nodes")
+def nodes(
+    ctx: typer.Context,
+    province: Annotated[Optional[str], typer.Option("--province", "-p",
+                                                    help="Only this province.")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Every market with buyer feedback in the 90 business dates ending with --at, scored.
+
+    \b
+    Example:
+      valhalla liquidity nodes --province ON
+    """
+    from valhalla_cli.services import liquidity
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        result = liquidity.nodes(session, province=province, at=when,
+                                 business_timezone=cfg.business_timezone)
+    emit(result, output, columns=NODE_COLUMNS)
