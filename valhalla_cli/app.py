@@ -21,6 +21,8 @@ from valhalla_cli.commands import (
     db,
     golive,
     kpi,
+    ladder,
+    market,
     runbook,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -143,6 +145,9 @@ app.command("audit")(audit.audit_command)
 app.add_typer(golive.app, name="golive")
 app.add_typer(kpi.app, name="kpi")
 app.add_typer(runbook.app, name="runbook")
+app.add_typer(market.app, name="market")
+app.add_typer(ladder.app, name="ladder")
+app.add_typer(ladder.app, name="followups", hidden=True, help="Alias of 'ladder'.")
 
 
 def main() -> None:

@@ -3,14 +3,19 @@
 from valhalla_cli.models.audit import AuditEvent
 from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.models.kpi import KpiEvent
+from valhalla_cli.models.ladder import FollowupTask
+from valhalla_cli.models.market import ContactSuppression, MarketPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 
 __all__ = [
     "AuditEvent",
+    "ContactSuppression",
+    "FollowupTask",
     "GoLiveChecklistItem",
     "GoLiveState",
     "KpiEvent",
+    "MarketPolicy",
     "RegressionState",
     "RiskEvent",
     "RiskLedger",

@@ -23,6 +23,8 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("database", "valhalla_cli.services.runbook:check_database"),
     ("timezones", "valhalla_cli.services.runbook:check_timezones"),
     ("golive", "valhalla_cli.services.runbook:check_golive"),
+    ("market", "valhalla_cli.services.market:runbook_check"),
+    ("followups", "valhalla_cli.services.ladder:runbook_check"),
 )
 
 
