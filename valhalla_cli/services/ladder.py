@@ -586,7 +586,8 @@ def due(session: Session, *, at: datetime, limit: int, config: LadderConfig) -> 
                       check_controls=False)
     status_of = dict(session.execute(
         select(FollowupTask.id, FollowupTask.status)
-        .where(FollowupTask.id.in_([c.task_id for c in result.tasks])))) if result.tasks else {}
+        .where(FollowupTask.id.in_([c.task_id for c in result.tasks]))).all()
+    ) if result.tasks else {}
     return [DueTask(c.task_id, c.ladder_id, c.lead_id, c.step, c.channel, c.province, c.market,
                     c.owner, c.due_at, status_of.get(c.task_id, "pending"), c.attempt - 1)
             for c in result.tasks]
@@ -645,7 +646,8 @@ def complete(
         return refused("already_finished")
     if claim_token is not None and (task.status != "claimed" or task.claim_token != claim_token):
         return refused("lease_lost")
-    response = round((at - task.due_at).total_seconds() / 60, 2)
+    # completed before it was due: it was answered at once (0), not in negative time
+    response = max(0.0, round((at - task.due_at).total_seconds() / 60, 2))
     within = response <= config.sla_minutes
     guard = [FollowupTask.id == task.id, FollowupTask.status == task.status]
     if claim_token is not None:
