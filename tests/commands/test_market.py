@@ -1,7 +1,6 @@
 """`valhalla market`: seeded policies, overrides, contact answers, suppression."""
 
 import json
-import os
 
 from conftest import db_count, run_valhalla, snapshot_tables
 
