@@ -239,11 +239,19 @@ def zone_states(rules: ChannelRules, instant: datetime) -> list[ZoneState]:
     return [zone_state(rules, name, instant) for name in rules.timezones]
 
 
+def _zone_open(rules: ChannelRules, name: str, instant: datetime) -> bool:
+    local = instant.astimezone(zone(name))
+    second = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    if not any(s * 60 <= second < e * 60 for s, e in rules.spans[local.weekday()]):
+        return False
+    return not (rules.quiet_on_holidays and is_holiday(rules.province, local.date()))
+
+
 def is_open(rules: ChannelRules, instant: datetime) -> bool:
     """Open in every zone (and, with quiet_on_holidays, no zone's local date is a holiday)."""
     if not rules.timezones:
         return False
-    return all(zone_state(rules, name, instant).open for name in rules.timezones)
+    return all(_zone_open(rules, name, instant) for name in rules.timezones)
 
 
 def _local_instant(day: date, minute: int, name: str) -> datetime:
@@ -256,22 +264,20 @@ def _local_instant(day: date, minute: int, name: str) -> datetime:
 
 def zone_next_open(rules: ChannelRules, name: str, instant: datetime,
                    horizon: datetime) -> datetime | None:
-    """The first instant >= `instant` at which this one zone is open (None before horizon)."""
+    """The first instant >= `instant` at which this one zone is open (None after horizon)."""
     tz = zone(name)
     day = instant.astimezone(tz).date()
-    while True:
-        start_of_day = _local_instant(day, 0, name)
-        if start_of_day > horizon:
-            return None
+    last_day = horizon.astimezone(tz).date()
+    while day <= last_day:
         if not (rules.quiet_on_holidays and is_holiday(rules.province, day)):
             for s, e in rules.spans[day.weekday()]:
                 end = _local_instant(day, e, name)
                 if end <= instant:
                     continue
-                begin = _local_instant(day, s, name)
-                found = max(begin, instant)
+                found = max(_local_instant(day, s, name), instant)
                 return found if found <= horizon else None
         day += timedelta(days=1)
+    return None
 
 
 def next_open_at(rules: ChannelRules, instant: datetime,
@@ -282,6 +288,8 @@ def next_open_at(rules: ChannelRules, instant: datetime,
     if not rules.timezones:
         return None
     instant = instant.astimezone(UTC)
+    if is_open(rules, instant):  # the common case, at a fraction of the cost
+        return instant
     limit = instant + horizon
     current = instant
     for _ in range(10_000):

@@ -26,7 +26,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     literal_column,
     or_,
     select,
@@ -144,15 +143,48 @@ def _lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
 
 
 def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
+    """lead -> its active ladder. Filtered on lead_id only (the lead index), so the planner can
+    never prefer the status index and scan every active task."""
     found: dict[str, str] = {}
     for i in range(0, len(lead_ids), 500):
         chunk = lead_ids[i:i + 500]
         rows = session.execute(
-            select(FollowupTask.lead_id, FollowupTask.ladder_id)
-            .where(FollowupTask.lead_id.in_(chunk), FollowupTask.status.in_(ACTIVE_STATUSES)))
-        for lead, ladder in rows:
-            found.setdefault(lead, ladder)
+            select(FollowupTask.lead_id, FollowupTask.ladder_id, FollowupTask.status)
+            .where(FollowupTask.lead_id.in_(chunk)))
+        for lead, ladder, status in rows:
+            if status in ACTIVE_STATUSES:
+                found.setdefault(lead, ladder)
     return found
+
+
+_TASK_COLUMNS = ("ladder_id", "lead_id", "province", "market", "owner", "lead_score", "step",
+                 "channel", "planned_at", "due_at", "status", "ready", "attempt", "status_reason",
+                 "created_at", "created_by")
+_INSTANTS = {"planned_at", "due_at", "created_at"}
+
+
+def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One driver-level executemany (bulk import speed): instants as the UTCDateTime column
+    stores them (SQLite: naive UTC text; PostgreSQL: aware timestamptz)."""
+    from datetime import UTC
+
+    dialect = session.bind.dialect.name
+    marker = "?" if dialect == "sqlite" else "%s"
+
+    seen: dict[datetime, Any] = {}
+
+    def instant(value: datetime) -> Any:
+        if value not in seen:
+            utc = value.astimezone(UTC)
+            seen[value] = (utc.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+                           if dialect == "sqlite" else utc)
+        return seen[value]
+
+    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
+           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
+    params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
+              for row in rows]
+    session.connection().exec_driver_sql(sql, params)
 
 
 @dataclass
@@ -237,7 +269,7 @@ def create_many(
         active[req.lead_id] = ladder_id
         out.ladder_id, out.created = ladder_id, True
     if rows:
-        session.execute(insert(FollowupTask), rows)
+        _insert_tasks(session, rows)
     return outcomes
 
 
@@ -693,9 +725,9 @@ def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: st
     lead = check_lead(lead_id)
     if reason is None or not reason.strip():
         raise BadInput("--reason must not be empty")
-    ladders = sorted(set(session.scalars(
-        select(FollowupTask.ladder_id).where(FollowupTask.lead_id == lead,
-                                             FollowupTask.status.in_(ACTIVE_STATUSES)))))
+    ladders = sorted({ladder for ladder, status in session.execute(
+        select(FollowupTask.ladder_id, FollowupTask.status).where(FollowupTask.lead_id == lead))
+        if status in ACTIVE_STATUSES})
     cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
                                     reason=f"stopped: {reason.strip()}")
     if cancelled:

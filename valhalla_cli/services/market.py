@@ -309,14 +309,21 @@ def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) ->
 
 def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason: str,
                         ladder_id: str | None = None) -> int:
-    """Cancel the lead's pending and claimed follow-up tasks (optionally of one ladder)."""
-    stmt = (update(FollowupTask)
-            .where(FollowupTask.lead_id == lead_id, FollowupTask.status.in_(ACTIVE_STATUSES))
-            .values(status="cancelled", status_reason=reason, completed_at=None,
-                    claim_token=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False))
+    """Cancel the lead's pending and claimed follow-up tasks (optionally of one ladder).
+
+    The lead's tasks are found by the lead index alone, then cancelled by id with the status
+    re-checked in the same UPDATE."""
+    query = select(FollowupTask.id, FollowupTask.status).where(FollowupTask.lead_id == lead_id)
     if ladder_id is not None:
-        stmt = stmt.where(FollowupTask.ladder_id == ladder_id)
+        query = query.where(FollowupTask.ladder_id == ladder_id)
+    ids = [task_id for task_id, status in session.execute(query) if status in ACTIVE_STATUSES]
+    if not ids:
+        return 0
+    stmt = (update(FollowupTask)
+            .where(FollowupTask.id.in_(ids), FollowupTask.status.in_(ACTIVE_STATUSES))
+            .values(status="cancelled", status_reason=reason, claim_token=None,
+                    lease_expires_at=None)
+            .execution_options(synchronize_session=False))
     return session.execute(stmt).rowcount or 0
 
 
