@@ -63,7 +63,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('ladder_id', 'step', name='uq_followup_task_ladder_step')
     )
     with op.batch_alter_table('followup_task', schema=None) as batch_op:
-        batch_op.create_index('ix_followup_task_completed_at', ['completed_at'], unique=False)
+        batch_op.create_index('ix_followup_task_completed_at', ['completed_at', 'response_minutes'], unique=False)
         batch_op.create_index('ix_followup_task_lead_id', ['lead_id'], unique=False)
         batch_op.create_index('ix_followup_task_status_ready_due_at', ['status', 'ready', 'due_at'], unique=False)
         batch_op.create_index('ux_followup_task_active_lead_step', ['lead_id', 'step'], unique=True, sqlite_where=sa.text("status IN ('pending', 'claimed')"), postgresql_where=sa.text("status IN ('pending', 'claimed')"))
