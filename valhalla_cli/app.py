@@ -24,7 +24,9 @@ from valhalla_cli.commands import (
     golive,
     heimdall,
     kpi,
+    ladder,
     liquidity,
+    market,
     offer,
     regression,
     risk,
@@ -179,18 +181,22 @@ def root(
     ctx.obj = GlobalOptions(config=config_path, db=db_url, actor=actor, quiet=quiet)
 
 
+# Operations packs first, then the control plane, then housekeeping (the order of --help).
+app.add_typer(market.app, name="market")
+app.add_typer(ladder.app, name="ladder")
+app.add_typer(ladder.app, name="followups", hidden=True, help="Alias of 'ladder'.")
+app.add_typer(liquidity.app, name="liquidity")
+app.add_typer(offer.app, name="offer")
+app.add_typer(golive.app, name="golive")
+app.add_typer(risk.app, name="risk")
+app.add_typer(heimdall.app, name="heimdall")
+app.add_typer(regression.app, name="regression")
+app.add_typer(kpi.app, name="kpi")
+app.add_typer(runbook.app, name="runbook")
+app.command("audit")(audit.audit_command)
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("init")(config.init_command)
-app.command("audit")(audit.audit_command)
-app.add_typer(golive.app, name="golive")
-app.add_typer(heimdall.app, name="heimdall")
-app.add_typer(kpi.app, name="kpi")
-app.add_typer(regression.app, name="regression")
-app.add_typer(risk.app, name="risk")
-app.add_typer(liquidity.app, name="liquidity")
-app.add_typer(offer.app, name="offer")
-app.add_typer(runbook.app, name="runbook")
 
 
 def main() -> None:

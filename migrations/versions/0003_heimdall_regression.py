@@ -1,7 +1,7 @@
 """heimdall and regression: confidence gates and the tripwire, with their seeds (SPEC 13)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 23:53:05.807899
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import valhalla_cli.models.types
 
 
 revision: str = '0003'
-down_revision: str | None = '0001'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

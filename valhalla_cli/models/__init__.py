@@ -8,7 +8,9 @@ from valhalla_cli.models.heimdall import (
     HeimdallScorecard,
 )
 from valhalla_cli.models.kpi import KpiEvent
+from valhalla_cli.models.ladder import FollowupTask
 from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
+from valhalla_cli.models.market import ContactSuppression, MarketPolicy
 from valhalla_cli.models.offer import OfferEvidence, OfferPolicy
 from valhalla_cli.models.regression import RegressionPolicy
 from valhalla_cli.models.regression_state import RegressionState
@@ -18,12 +20,15 @@ __all__ = [
     "AuditEvent",
     "BuyerFeedbackEvent",
     "BuyerLiquidityNode",
+    "ContactSuppression",
+    "FollowupTask",
     "GoLiveChecklistItem",
     "GoLiveState",
     "HeimdallPolicy",
     "HeimdallRecommendation",
     "HeimdallScorecard",
     "KpiEvent",
+    "MarketPolicy",
     "OfferEvidence",
     "OfferPolicy",
     "RegressionPolicy",

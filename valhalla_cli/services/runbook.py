@@ -26,6 +26,8 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("risk", "valhalla_cli.services.risk:runbook_check"),
     ("heimdall", "valhalla_cli.services.heimdall:runbook_check"),
     ("regression", "valhalla_cli.services.regression:runbook_check"),
+    ("market", "valhalla_cli.services.market:runbook_check"),
+    ("followups", "valhalla_cli.services.ladder:runbook_check"),
     ("offers", "valhalla_cli.services.offer:runbook_check"),
 )
 

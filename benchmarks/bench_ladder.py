@@ -1,0 +1,256 @@
+"""Ladder benchmarks (SPEC section 15): dispatch, SLA and import at scale.
+
+    python benchmarks/bench_ladder.py                        # 50k, 500k and 5M rows, 5 runs
+    python benchmarks/bench_ladder.py --sizes 50000 --runs 3  # quick
+
+Builds SQLite files under benchmarks/data/ (git-ignored) with bulk SQL (INSERT ... SELECT over
+a recursive CTE, secondary indexes rebuilt afterwards). Every size has the same live part (8 000
+active ladders across the 13 provinces, step 1 due now) on top of a history of finished ladders
+spread over two years, so the dispatch figures show how cost grows with the table.
+
+Figures: `dispatch` = one `ladder.dispatch(limit=500)` claim transaction in-process (the
+command's own work); `dispatch cli` = the whole `valhalla ladder dispatch --limit 500` process
+(interpreter start and imports included); `sla month` = `ladder.sla` over 30 business days;
+`import` = the whole `valhalla ladder import` process for 10 000 leads (60 000 tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)  # Tuesday 11:00 in Toronto
+ACTIVE_LADDERS = 8_000
+PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
+HISTORY_DAYS = 730
+
+
+def _fmt(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _province_sql(expr: str) -> str:
+    cases = " ".join(f"WHEN {i} THEN '{p}'" for i, p in enumerate(PROVINCES))
+    return f"CASE ({expr}) % 13 {cases} END"
+
+
+def build(rows: int) -> Path:
+    """A SQLite file with `rows` follow-up tasks (reused when it already exists)."""
+
+    from valhalla_cli.db import open_database
+    from valhalla_cli.models import FollowupTask
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"ladder_{rows}.db"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".building")
+    for leftover in DATA.glob(tmp.name + "*"):
+        leftover.unlink()
+    db = open_database(f"sqlite:///{tmp}")
+    history = rows - 6 * ACTIVE_LADDERS
+    assert history > 0 and history % 6 == 0, "rows must be 48 000 + a multiple of 6"
+    ladders = history // 6
+    first = NOW - timedelta(days=HISTORY_DAYS + 8)
+    spacing = HISTORY_DAYS * 86400 / ladders  # seconds between two historical ladders
+    t0 = time.perf_counter()
+    indexes = [ix for ix in FollowupTask.__table__.indexes]
+    with db.engine.begin() as conn:
+        for ix in indexes:
+            conn.exec_driver_sql(f"DROP INDEX {ix.name}")
+        # History: finished ladders, 6 steps at 0m/5m/1d/2d/4d/7d, answered within 0-239 min.
+        conn.exec_driver_sql(f"""
+            WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq
+                                      WHERE n < {history - 1}),
+            t AS (
+              SELECT n, n / 6 AS l, n % 6 AS s,
+                     strftime('%s', '{_fmt(first)}') + CAST((n / 6) * {spacing} AS INTEGER)
+                       + (CASE n % 6 WHEN 0 THEN 0 WHEN 1 THEN 300 WHEN 2 THEN 86400
+                          WHEN 3 THEN 172800 WHEN 4 THEN 345600 ELSE 604800 END) AS due_s,
+                     (n * 37) % 240 AS resp
+              FROM seq)
+            INSERT INTO followup_task (ladder_id, lead_id, province, market, owner, lead_score,
+                step, channel, planned_at, due_at, status, ready, attempt, completed_at, outcome,
+                response_minutes, created_at, created_by)
+            SELECT printf('h%015d', l), printf('lead-h%09d', l), {_province_sql('l')}, NULL,
+                   printf('owner-%02d', l % 20), 50, s + 1,
+                   CASE s % 2 WHEN 0 THEN 'SMS' ELSE 'CALL' END,
+                   strftime('%Y-%m-%d %H:%M:%S.000000', due_s, 'unixepoch'),
+                   strftime('%Y-%m-%d %H:%M:%S.000000', due_s, 'unixepoch'),
+                   'done', 0, 1,
+                   strftime('%Y-%m-%d %H:%M:%S.000000', due_s + resp * 60, 'unixepoch'),
+                   CASE WHEN s = 5 THEN 'not_interested' ELSE 'no_answer' END,
+                   resp, strftime('%Y-%m-%d %H:%M:%S.000000', due_s, 'unixepoch'), 'bench'
+            FROM t""")
+        # Live part: 4 000 ladders started in the last hour; step 1 due and ready.
+        conn.exec_driver_sql(f"""
+            WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq
+                                      WHERE n < {6 * ACTIVE_LADDERS - 1}),
+            t AS (
+              SELECT n, n / 6 AS l, n % 6 AS s,
+                     strftime('%s', '{_fmt(NOW - timedelta(hours=1))}') + (n / 6) % 3000
+                       + (CASE n % 6 WHEN 0 THEN 0 WHEN 1 THEN 300 WHEN 2 THEN 86400
+                          WHEN 3 THEN 172800 WHEN 4 THEN 345600 ELSE 604800 END) AS due_s
+              FROM seq)
+            INSERT INTO followup_task (ladder_id, lead_id, province, market, owner, lead_score,
+                step, channel, planned_at, due_at, status, ready, attempt, created_at, created_by)
+            SELECT printf('a%015d', l), printf('lead-a%09d', l), {_province_sql('l')}, NULL,
+                   printf('owner-%02d', l % 20), 50, s + 1,
+                   CASE s % 2 WHEN 0 THEN 'SMS' ELSE 'CALL' END,
+                   strftime('%Y-%m-%d %H:%M:%S.000000', due_s, 'unixepoch'),
+                   strftime('%Y-%m-%d %H:%M:%S.000000', due_s, 'unixepoch'),
+                   'pending', CASE s WHEN 0 THEN 1 ELSE 0 END, 0,
+                   strftime('%Y-%m-%d %H:%M:%S.000000', due_s, 'unixepoch'), 'bench'
+            FROM t""")
+        for ix in indexes:
+            ix.create(conn)
+        conn.exec_driver_sql("ANALYZE")
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    tmp.rename(path)
+    print(f"built {path.name}: {rows:,} tasks in {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
+    return path
+
+
+def _config():
+    from valhalla_cli.services.ladder import ladder_config
+    from valhalla_cli.settings import LadderSettings
+
+    return ladder_config(LadderSettings())
+
+
+def reset_live(path: Path) -> None:
+    """Put the live part back (step 1 due and ready, nothing claimed) between benchmarks."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("""UPDATE followup_task SET status = 'pending', ready = (step = 1), attempt = 0,
+                    claim_token = NULL, claimed_by = NULL, claimed_at = NULL,
+                    lease_expires_at = NULL, status_reason = NULL, due_at = planned_at
+                    WHERE ladder_id >= 'a' AND ladder_id < 'b'""")
+    conn.commit()
+    conn.close()
+
+
+def bench_dispatch(path: Path, runs: int) -> tuple[list[float], int]:
+    """In-process dispatch of 500 (each run claims fresh tasks)."""
+    from valhalla_cli.db import open_database
+    from valhalla_cli.services import ladder
+
+    reset_live(path)
+    db = open_database(f"sqlite:///{path}")
+    times, claimed = [], 0
+    for run in range(runs):
+        start = time.perf_counter()
+        with db.transaction(write=True) as session:
+            result = ladder.dispatch(session, at=NOW + timedelta(seconds=run), limit=500,
+                                     lease=timedelta(minutes=15), worker="bench",
+                                     config=_config(), dry_run=False, enforce=False,
+                                     actor="bench")
+        times.append(time.perf_counter() - start)
+        claimed += len(result.tasks)
+    db.dispose()
+    return times, claimed
+
+
+def bench_dispatch_cli(path: Path, runs: int) -> list[float]:
+    reset_live(path)
+    work = path
+    times = []
+    for run in range(runs):
+        at = (NOW + timedelta(minutes=1, seconds=run)).isoformat()
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "valhalla_cli", "--db", f"sqlite:///{work}", "ladder",
+             "dispatch", "--limit", "500", "--at", at, "--format", "jsonl"],
+            capture_output=True, text=True, cwd=ROOT,
+            env={"VALHALLA_GOLIVE_ENFORCE": "0", "PATH": "/usr/bin:/bin"})
+        times.append(time.perf_counter() - start)
+        assert proc.returncode == 0, proc.stderr
+        assert len(proc.stdout.splitlines()) == 500, proc.stderr
+    return times
+
+
+def bench_sla(path: Path, runs: int) -> list[float]:
+    from valhalla_cli.db import open_database
+    from valhalla_cli.services import ladder
+
+    db = open_database(f"sqlite:///{path}")
+    times = []
+    until = date(2027, 5, 31)
+    for _ in range(runs):
+        start = time.perf_counter()
+        with db.transaction() as session:
+            rows = ladder.sla(session, at=NOW, since=until - timedelta(days=29), until=until,
+                              by=None, business_timezone="America/Toronto", config=_config())
+        times.append(time.perf_counter() - start)
+    db.dispose()
+    assert rows[0].completed > 0
+    return times
+
+
+def bench_import(runs: int) -> list[float]:
+    from valhalla_cli.db import open_database
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    csv = DATA / "leads_10000.csv"
+    with csv.open("w", encoding="utf-8") as fh:
+        fh.write("lead_id,province,market,owner,lead_score,start_at\n")
+        for n in range(10_000):
+            start = (NOW + timedelta(minutes=7 * n)).isoformat() if n % 2 else ""
+            fh.write(f"imp-{n},{PROVINCES[n % 13]},,owner-{n % 20},{n % 100},{start}\n")
+    empty = DATA / "empty.db"
+    if not empty.exists():
+        open_database(f"sqlite:///{empty}").dispose()
+    times = []
+    for _ in range(runs):
+        target = DATA / "import.work.db"
+        shutil.copy(empty, target)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "valhalla_cli", "--db", f"sqlite:///{target}", "ladder",
+             "import", str(csv), "--at", NOW.isoformat(), "--json"],
+            capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin"})
+        times.append(time.perf_counter() - start)
+        assert proc.returncode == 0, proc.stderr
+        assert '"created": 10000' in proc.stdout, proc.stdout[:300]
+        target.unlink()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="50004,500004,5000004",
+                        help="comma-separated table sizes (48 000 + a multiple of 6)")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    med = statistics.median
+    print("| tasks in table | dispatch 500 (claim) | dispatch cli (process) | sla month |")
+    print("|---:|---:|---:|---:|")
+    for rows in (int(s) for s in args.sizes.split(",")):
+        path = build(rows)
+        d, claimed = bench_dispatch(path, args.runs)
+        assert claimed >= 500 * min(args.runs, 3)
+        c = bench_dispatch_cli(path, args.runs)
+        s = bench_sla(path, args.runs)
+        print(f"| {rows:,} | {med(d) * 1000:.0f} ms | {med(c) * 1000:.0f} ms | "
+              f"{med(s) * 1000:.0f} ms |", flush=True)
+    i = bench_import(max(1, min(args.runs, 3)))
+    print(f"\n`ladder import` of 10 000 leads (60 000 tasks): median {med(i):.2f} s "
+          f"over {len(i)} runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Exactly-once hand-out with real processes, on SQLite and PostgreSQL."""
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import REPO, db_count, run_valhalla
+
+pytestmark = pytest.mark.slow
+
+START = datetime(2027, 1, 18, 15, 0, tzinfo=UTC)  # Monday 10:00 in Toronto
+
+
+def _config():
+    from valhalla_cli.services.ladder import ladder_config
+    from valhalla_cli.settings import LadderSettings
+
+    return ladder_config(LadderSettings())
+
+
+def _seed_ladders(db, count: int) -> None:
+    from valhalla_cli.services.ladder import CreateRequest, create_many
+
+    with db.transaction(write=True) as session:
+        requests = [CreateRequest(lead_id=f"lead-{n:05d}", province="ON") for n in range(count)]
+        outcomes = create_many(session, requests, config=_config(), at=START, actor="seed")
+        assert all(o.created for o in outcomes)
+
+
+def _dispatch_worker(url: str, name: str, barrier, queue) -> None:
+    from valhalla_cli.db import open_database
+    from valhalla_cli.services import ladder
+
+    db = open_database(url)
+    barrier.wait()
+    taken: list[int] = []
+    config = _config()
+    while True:
+        with db.transaction(write=True) as session:
+            result = ladder.dispatch(session, at=START + timedelta(minutes=1), limit=40,
+                                     lease=timedelta(minutes=15), worker=name, config=config,
+                                     dry_run=False, enforce=False, actor=name)
+        if not result.tasks:
+            break
+        taken.extend(t.task_id for t in result.tasks)
+    db.dispose()
+    queue.put((name, taken))
+
+
+def test_four_overlapping_dispatchers_hand_out_each_of_1000_tasks_exactly_once(db, db_url):
+    _seed_ladders(db, 1000)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_dispatch_worker, args=(db_url, f"w{i}", barrier, queue))
+             for i in range(4)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    handed = [task for _, taken in results for task in taken]
+    assert len(handed) == 1000
+    assert len(set(handed)) == 1000
+    assert sum(1 for _, taken in results if taken) >= 2  # the runs really overlapped
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'claimed' "
+                        "AND attempt = 1 AND step = 1") == 1000
+    assert db_count(db, "SELECT COUNT(DISTINCT claim_token) FROM followup_task "
+                        "WHERE status = 'claimed'") == 1000
+
+
+def _create_worker(url: str, barrier, queue) -> None:
+    from valhalla_cli.db import open_database
+    from valhalla_cli.services import ladder
+
+    db = open_database(url)
+    barrier.wait()
+    with db.transaction(write=True) as session:
+        result = ladder.create(session, lead_id="lead-race", province="ON", market=None,
+                               owner=None, lead_score=None, at=START, actor="racer",
+                               config=_config())
+    db.dispose()
+    queue.put((result.ladder_id, result.created))
+
+
+def test_concurrent_creates_make_one_ladder_per_lead(db, db_url):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_create_worker, args=(db_url, barrier, queue)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert len({ladder_id for ladder_id, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE lead_id = 'lead-race'") == 6
+
+
+KILLED_WORKER = """
+import sys, time
+from datetime import datetime, timedelta, timezone
+from valhalla_cli.db import open_database
+from valhalla_cli.services import ladder
+from valhalla_cli.services.ladder import ladder_config
+from valhalla_cli.settings import LadderSettings
+
+db = open_database(sys.argv[1])
+at = datetime.fromisoformat(sys.argv[2])
+commit = sys.argv[3] == "commit"
+session_cm = db.transaction(write=True)
+session = session_cm.__enter__()
+result = ladder.dispatch(session, at=at, limit=100, lease=timedelta(minutes=15), worker="doomed",
+                         config=ladder_config(LadderSettings()), dry_run=False, enforce=False,
+                         actor="doomed")
+if commit:
+    session_cm.__exit__(None, None, None)
+print(len(result.tasks), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("phase", ["after_commit", "before_commit"])
+def test_dispatch_killed_with_sigkill_loses_no_task(db, db_url, phase):
+    _seed_ladders(db, 5)
+    at = START + timedelta(minutes=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WORKER, db_url, at.isoformat(),
+         "commit" if phase == "after_commit" else "hold"],
+        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ})
+    try:
+        assert proc.stdout.readline().strip() == "5"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    env = {"VALHALLA_GOLIVE_ENFORCE": "0"}
+    args = ("ladder", "dispatch", "--format", "jsonl", "--limit", "100")
+    if phase == "before_commit":
+        # The claim never committed: the tasks are still pending, first attempt.
+        again = run_valhalla(*args, "--at", at.isoformat(), db_url=db_url, env=env)
+        assert sorted(c["attempt"] for c in _lines(again.stdout)) == [1] * 5
+        return
+    soon = run_valhalla(*args, "--at", (at + timedelta(minutes=5)).isoformat(), db_url=db_url,
+                        env=env)
+    assert soon.exit_code == 0 and soon.stdout == ""  # leases still held by the dead run
+    later = run_valhalla(*args, "--at", (at + timedelta(minutes=16)).isoformat(),
+                         db_url=db_url, env=env)
+    claims = _lines(later.stdout)
+    assert len(claims) == 5 and {c["attempt"] for c in claims} == {2}
+    assert len({c["task_id"] for c in claims}) == 5
+
+
+def _lines(text: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

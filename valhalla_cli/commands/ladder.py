@@ -1,0 +1,301 @@
+"""`valhalla ladder` (alias `valhalla followups`): the six-step follow-up ladder and its SLA."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    DryRunOpt,
+    FormatOpt,
+    JsonOpt,
+    ReasonOpt,
+    ReportFormatOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    options,
+    refuse,
+    say,
+    settings,
+    warn,
+)
+
+app = typer.Typer(help="Follow-up ladder: six contact attempts per lead, dispatched exactly "
+                  "once, with SLA reporting.", no_args_is_help=True)
+
+CLAIM_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
+                 "owner", "due_at", "claim_token", "lease_expires_at", "attempt",
+                 "idempotency_key")
+DUE_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
+               "owner", "due_at", "status", "attempt")
+SLA_COLUMNS = ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
+               "p90_response_minutes", "overdue_now", "target_within_2h_pct", "meets_target",
+               "since", "until")
+
+LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
+
+
+def _config(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from valhalla_cli.services.ladder import ladder_config
+
+    return ladder_config(settings(ctx).ladder)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    lead: LeadArg,
+    province: Annotated[str, typer.Option("--province", "-p", help="Province code, e.g. ON.")],
+    market_name: Annotated[Optional[str], typer.Option("--market", "-m",
+                                                       help="Market, e.g. TORONTO.")] = None,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Who works the lead.")] = None,
+    lead_score: Annotated[Optional[int], typer.Option(
+        "--lead-score", metavar="N", help="Lead score 0-100 (required when the policy has a "
+        "minimum).")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Create the lead's six follow-up tasks (or return its active ladder).
+
+    \b
+    Example:
+      valhalla ladder create lead-4411 --province ON --market TORONTO --owner alice
+    """
+    from valhalla_cli.services import ladder
+
+    cfg = settings(ctx)
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = ladder.create(session, lead_id=lead, province=province, market=market_name,
+                               owner=owner, lead_score=lead_score, at=when, actor=cfg.actor,
+                               config=config)
+    emit(result, output, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
+    if result.reason is not None:
+        refuse(f"ladder not created for {result.lead_id}: {result.reason}")
+    if not result.created:
+        say(ctx, f"lead {result.lead_id} already has an active ladder {result.ladder_id}")
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Create ladders in bulk (columns: lead_id, province, market, owner, lead_score, start_at;
+    the first two are required).
+
+    A malformed row rejects the whole file, naming its line; nothing is imported. Valid rows
+    refused by a rule (suppressed, disabled policy, low score) are reported with their reason.
+
+    \b
+    Example:
+      valhalla ladder import leads.csv --json
+    """
+    import sys
+    from pathlib import Path
+
+    from valhalla_cli.services import ladder_import
+
+    cfg = settings(ctx)
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    show_progress = sys.stderr.isatty() and not options(ctx).quiet
+    with database(ctx) as db:
+        result = ladder_import.import_file(db, Path(path), config=config, at=when,
+                                           actor=cfg.actor,
+                                           business_timezone=cfg.business_timezone,
+                                           progress=show_progress)
+    say(ctx, f"{path}: {result.created} ladders created, {result.existing} already active, "
+        f"{result.refused} refused")
+    emit(result, output)
+
+
+@app.command("show")
+def show(ctx: typer.Context, lead: LeadArg, fmt: FormatOpt = None,
+         as_json: JsonOpt = False) -> None:
+    """The lead's ladders and their tasks.
+
+    \b
+    Example:
+      valhalla ladder show lead-4411 --json
+    """
+    from valhalla_cli.services import ladder
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        ladders = ladder.show(session, lead_id=lead)
+    if output in ("json",):
+        emit(ladders, output)
+    else:
+        rows = [{"ladder_id": lad.ladder_id, "lead_id": lad.lead_id, "active": lad.active,
+                 **{k: v for k, v in task.__dict__.items()}} for lad in ladders
+                for task in lad.tasks]
+        emit(rows, output)
+
+
+@app.command("due")
+def due(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Tasks that could be dispatched now, without claiming them.
+
+    \b
+    Example:
+      valhalla ladder due --limit 20
+    """
+    from valhalla_cli.services import ladder
+
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        tasks = ladder.due(session, at=when, limit=limit, config=config)
+    emit(tasks, output, columns=DUE_COLUMNS)
+
+
+@app.command("dispatch")
+def dispatch(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Claim at most this many.")
+                     ] = 100,
+    lease: Annotated[Optional[str], typer.Option(
+        "--lease", metavar="DURATION", help="Lease per claim, e.g. 15m (default from "
+        "the [ladder] config).")] = None,
+    worker: Annotated[Optional[str], typer.Option(
+        "--worker", metavar="NAME", help="Who claims (default: actor@host:pid).")] = None,
+    at: AtOpt = None, dry_run: DryRunOpt = False, fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Claim due tasks for the sender (the cron job); one line per task with --format jsonl.
+
+    Refused (exit 1, nothing claimed, nothing on standard output) when not live or when the
+    followups lever is throttled. A summary goes to standard error.
+
+    \b
+    Example:
+      valhalla followups dispatch --limit 500 --format jsonl | sender
+    """
+    from valhalla_cli.clock import parse_duration
+    from valhalla_cli.services import ladder
+
+    cfg = settings(ctx)
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    lease_for = parse_duration(lease, option="--lease") if lease is not None else config.lease
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = ladder.dispatch(
+            session, at=when, limit=limit, lease=lease_for,
+            worker=worker if worker is not None else ladder.default_worker(cfg.actor),
+            config=config, dry_run=dry_run, enforce=cfg.golive_enforce, actor=cfg.actor)
+    if result.refused:
+        refuse(result.message or "not dispatching")
+    if result.warning:
+        warn(ctx, result.warning)
+    if result.tasks:  # nothing to dispatch: no output at all
+        emit(result.tasks, output, columns=CLAIM_COLUMNS)
+    say(ctx, result.summary)
+
+
+@app.command("complete")
+def complete(
+    ctx: typer.Context,
+    task: Annotated[int, typer.Argument(help="The task id.")],
+    outcome: Annotated[str, typer.Option(
+        "--outcome", "-o", help="sent, no_answer, voicemail (continue); contacted, "
+        "appointment, not_interested, wrong_number (stop); opt_out (stop and suppress).")],
+    claim_token: Annotated[Optional[str], typer.Option(
+        "--claim-token", metavar="TOKEN", help="The token from dispatch: a stale one is "
+        "refused.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="Free text.")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Record a task's outcome (exit 1 when the lease was lost or the task is finished).
+
+    \b
+    Example:
+      valhalla ladder complete 1042 --outcome voicemail --claim-token 3f9c...
+    """
+    from valhalla_cli.services import ladder
+
+    cfg = settings(ctx)
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = ladder.complete(session, task_id=task, outcome=outcome, claim_token=claim_token,
+                                 note=note, at=when, actor=cfg.actor, config=config)
+    emit(result, output)
+    if result.reason == "lease_lost":
+        refuse(f"task {task}: lease lost (the claim token is not the task's current one); "
+               "nothing changed")
+    if result.reason is not None:
+        refuse(f"task {task} is already finished ({result.status}); nothing changed")
+
+
+@app.command("stop")
+def stop(ctx: typer.Context, lead: LeadArg, reason: ReasonOpt, at: AtOpt = None,
+         fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Cancel the lead's remaining tasks.
+
+    \b
+    Example:
+      valhalla ladder stop lead-4411 --reason "deal closed"
+    """
+    from valhalla_cli.services import ladder
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = ladder.stop(session, lead_id=lead, reason=reason, at=when, actor=cfg.actor)
+    emit(result, output)
+
+
+@app.command("sla")
+def sla(
+    ctx: typer.Context,
+    since: Annotated[Optional[str], typer.Option(
+        "--since", metavar="DATE", help="First business date, inclusive (default: 29 days "
+        "before --until).")] = None,
+    until: Annotated[Optional[str], typer.Option(
+        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
+    ] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Group by owner, province or step.")
+                  ] = None,
+    at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Response times of completed tasks against the SLA (target: 90 % within 2 h).
+
+    \b
+    Example:
+      valhalla ladder sla --since 2027-01-01 --until 2027-01-31 --by owner
+    """
+    from valhalla_cli.clock import parse_date
+    from valhalla_cli.services import ladder
+
+    cfg = settings(ctx)
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json, markdown=True)
+    when = at_instant(ctx, at)
+    first = parse_date(since, option="--since") if since else None
+    last = parse_date(until, option="--until") if until else None
+    with database(ctx) as db, db.transaction() as session:
+        rows = ladder.sla(session, at=when, since=first, until=last, by=by,
+                          business_timezone=cfg.business_timezone, config=config)
+    if by is None:
+        data = {k: v for k, v in rows[0].__dict__.items() if k != "group"}
+        emit(data, output, columns=SLA_COLUMNS, title="Follow-up SLA")
+    else:
+        data = [{by: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
+                for r in rows]
+        emit(data, output, columns=(by, *SLA_COLUMNS), title=f"Follow-up SLA by {by}")

@@ -1,0 +1,194 @@
+"""`valhalla market`: province routing policies and contact compliance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    FormatOpt,
+    JsonOpt,
+    ReasonOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    refuse,
+    settings,
+)
+
+app = typer.Typer(help="Market policy (province routing) and contact compliance.",
+                  no_args_is_help=True)
+
+POLICY_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
+                  "quiet_on_holidays", "enabled", "updated_at", "updated_by")
+EFFECTIVE_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
+                     "quiet_on_holidays", "enabled", "sources")
+SUPPRESSION_COLUMNS = ("id", "lead_id", "phone", "reason", "at", "actor")
+
+ProvinceArg = Annotated[str, typer.Argument(help="Province or territory code, e.g. ON.")]
+MarketOpt = Annotated[Optional[str], typer.Option("--market", "-m",
+                                                  help="Market name, e.g. TORONTO.")]
+
+
+@app.command("policies")
+def policies(
+    ctx: typer.Context,
+    province: Annotated[Optional[str], typer.Option("--province", "-p",
+                                                    help="Only this province.")] = None,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List the stored policies (province-wide rows have market '*'; NULL means inherited).
+
+    \b
+    Example:
+      valhalla market policies --province BC --json
+    """
+    from valhalla_cli.services import market
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        rows = market.list_policies(session, province=province)
+    emit(rows, output, columns=POLICY_COLUMNS)
+
+
+@app.command("policy-set")
+def policy_set(
+    ctx: typer.Context,
+    province: ProvinceArg,
+    market_name: MarketOpt = None,
+    timezone: Annotated[Optional[list[str]], typer.Option(
+        "--timezone", metavar="ZONE", help="IANA zone (repeat for several; replaces the list).")
+    ] = None,
+    window: Annotated[Optional[list[str]], typer.Option(
+        "--window", metavar="'CHANNEL DAYS HH:MM-HH:MM'",
+        help="A contact window, e.g. 'SMS mon-fri 09:00-20:00' (repeat; replaces that "
+        "channel's windows; must be inside CRTC hours).")] = None,
+    channels: Annotated[Optional[str], typer.Option(
+        "--channels", metavar="LIST", help="Allowed channels, e.g. SMS,CALL.")] = None,
+    min_lead_score: Annotated[Optional[int], typer.Option(
+        "--min-lead-score", metavar="N", help="Minimum lead score, 0-100.")] = None,
+    holidays: Annotated[Optional[bool], typer.Option(
+        "--holidays/--no-holidays", help="Quiet on the province's statutory holidays.")] = None,
+    enable: Annotated[Optional[bool], typer.Option("--enable/--disable",
+                                                   help="Enable or disable the policy.")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Create or update a policy; only the fields given change (audited).
+
+    \b
+    Example:
+      valhalla market policy-set ON --market TORONTO --timezone America/Toronto \\
+        --window "SMS mon-fri 10:00-19:00" --min-lead-score 40
+    """
+    from valhalla_cli.services import market
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        row = market.policy_set(
+            session, province=province, market=market_name, timezones=timezone, windows=window,
+            channels=channels, min_lead_score=min_lead_score, quiet_on_holidays=holidays,
+            enabled=enable, actor=cfg.actor, at=when,
+        )
+    emit(row, output, columns=POLICY_COLUMNS)
+
+
+@app.command("effective")
+def effective(ctx: typer.Context, province: ProvinceArg, market_name: MarketOpt = None,
+              fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """The merged policy for a province or market, with the source of each field.
+
+    \b
+    Example:
+      valhalla market effective ON --market TORONTO --json
+    """
+    from valhalla_cli.services import market
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        policy = market.effective_policy(session, province=province, market=market_name)
+    emit(policy, output, columns=EFFECTIVE_COLUMNS)
+
+
+@app.command("can-contact")
+def can_contact(
+    ctx: typer.Context,
+    province: ProvinceArg,
+    channel: Annotated[str, typer.Option("--channel", "-c", help="SMS or CALL.")],
+    market_name: MarketOpt = None,
+    lead_score: Annotated[Optional[int], typer.Option(
+        "--lead-score", metavar="N", help="The lead's score, 0-100 (required when the policy "
+        "has a minimum).")] = None,
+    lead: Annotated[Optional[str], typer.Option("--lead", metavar="LEAD",
+                                                help="Lead id (checks suppression).")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """May this lead be contacted on this channel now? Exit 0 allowed, 1 denied.
+
+    \b
+    Example:
+      valhalla market can-contact ON --market TORONTO --channel CALL --lead-score 60 && dial
+    """
+    from valhalla_cli.services import market
+
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        answer = market.can_contact(session, province=province, market=market_name,
+                                    channel=channel, at=when, lead_score=lead_score,
+                                    lead_id=lead)
+    emit(answer, output, columns=("allowed", "reason", "zones", "next_open_at"))
+    if not answer.allowed:
+        refuse(f"contact not allowed: {answer.reason}")
+
+
+@app.command("suppress")
+def suppress(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="The lead id.")],
+    reason: ReasonOpt,
+    phone: Annotated[Optional[str], typer.Option("--phone", metavar="N",
+                                                 help="The phone number that opted out.")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Suppress a lead on every channel, at once (its remaining follow-ups are cancelled).
+
+    \b
+    Example:
+      valhalla market suppress lead-4411 --phone +14165550100 --reason "replied STOP"
+    """
+    from valhalla_cli.services import market
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        row = market.suppress(session, lead_id=lead, phone=phone, reason=reason,
+                              actor=cfg.actor, at=when)
+    emit(row, output)
+
+
+@app.command("suppressions")
+def suppressions(
+    ctx: typer.Context,
+    lead: Annotated[Optional[str], typer.Option("--lead", metavar="LEAD",
+                                                help="Only this lead.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List suppressed leads, newest first.
+
+    \b
+    Example:
+      valhalla market suppressions --json
+    """
+    from valhalla_cli.services import market
+
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        rows = market.list_suppressions(session, lead_id=lead, limit=limit)
+    emit(rows, output, columns=SUPPRESSION_COLUMNS)

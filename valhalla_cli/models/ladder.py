@@ -1,0 +1,58 @@
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Column, Float, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from valhalla_cli.models.types import BigIntPK, UTCDateTime
+
+ACTIVE_STATUSES = ("pending", "claimed")
+FINISHED_STATUSES = ("done", "skipped", "cancelled", "failed")
+
+
+class FollowupTask(SQLModel, table=True):
+    """One step of a follow-up ladder; a ladder is the tasks sharing a `ladder_id`.
+
+    `ready` is set when the previous step is finished (done, skipped, cancelled or failed), so the
+    dispatch scan (status, ready, due_at) never re-reads tasks still waiting for a predecessor.
+    The partial unique index on (lead_id, step) over active tasks makes "one active ladder per
+    lead" a database invariant on both engines.
+    """
+
+    __tablename__ = "followup_task"
+    __table_args__ = (
+        UniqueConstraint("ladder_id", "step", name="uq_followup_task_ladder_step"),
+        Index("ix_followup_task_status_ready_due_at", "status", "ready", "due_at"),
+        Index("ix_followup_task_lead_id", "lead_id"),
+        Index("ix_followup_task_completed_at", "completed_at", "response_minutes"),
+        Index("ux_followup_task_active_lead_step", "lead_id", "step", unique=True,
+              sqlite_where=text("status IN ('pending', 'claimed')"),
+              postgresql_where=text("status IN ('pending', 'claimed')")),
+    )
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    ladder_id: str = Field(max_length=32)
+    lead_id: str = Field(max_length=200)
+    province: str = Field(max_length=2)
+    market: Optional[str] = Field(default=None, max_length=80)
+    owner: Optional[str] = Field(default=None, max_length=200)
+    lead_score: Optional[int] = Field(default=None)
+    step: int
+    channel: str = Field(max_length=8)
+    planned_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    status: str = Field(max_length=12)  # pending claimed done skipped cancelled failed
+    ready: bool = Field(default=False)
+    attempt: int = Field(default=0)
+    claim_token: Optional[str] = Field(default=None, max_length=64)
+    claimed_by: Optional[str] = Field(default=None, max_length=200)
+    claimed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    lease_expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    completed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    outcome: Optional[str] = Field(default=None, max_length=20)
+    response_minutes: Optional[float] = Field(default=None, sa_column=Column(Float))
+    note: Optional[str] = Field(default=None)
+    status_reason: Optional[str] = Field(default=None)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_by: str = Field(max_length=200)

@@ -1,0 +1,46 @@
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from valhalla_cli.models.types import BigIntPK, UTCDateTime
+
+
+class MarketPolicy(SQLModel, table=True):
+    """Contact policy for a province (market '*') or one market of it.
+
+    On a market row a NULL field means "inherit the province-wide value"; `windows` is inherited
+    channel by channel ({channel: {day: [[start, end], ...]}}).
+    """
+
+    __tablename__ = "market_policy"
+    __table_args__ = (UniqueConstraint("province", "market", name="uq_market_policy_scope"),)
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    province: str = Field(max_length=2)
+    market: str = Field(max_length=80)  # '*' = province-wide
+    timezones: Optional[list[str]] = Field(default=None, sa_column=Column(JSON))
+    windows: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    channels: Optional[list[str]] = Field(default=None, sa_column=Column(JSON))
+    min_lead_score: Optional[int] = Field(default=None)
+    quiet_on_holidays: Optional[bool] = Field(default=None)
+    enabled: Optional[bool] = Field(default=None)
+    updated_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    updated_by: Optional[str] = Field(default=None, max_length=200)
+
+
+class ContactSuppression(SQLModel, table=True):
+    """A lead that must never be contacted again, on any channel (opt-out, do-not-call)."""
+
+    __tablename__ = "contact_suppression"
+    __table_args__ = (Index("ix_contact_suppression_lead_id", "lead_id"),)
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    lead_id: str = Field(max_length=200)
+    phone: Optional[str] = Field(default=None, max_length=40)
+    reason: str
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(max_length=200)

@@ -1,0 +1,927 @@
+"""The follow-up ladder (SPEC section 9): six tasks per lead, dispatched exactly once.
+
+Exactly-once hand-out: a claim is one atomic conditional write. On SQLite the whole dispatch runs
+inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`; on
+PostgreSQL the candidates are read `FOR UPDATE SKIP LOCKED` (overlapping runs skip each other's
+rows) and claimed by the same conditional UPDATE. Each claim writes a fresh token; completion with
+`--claim-token` checks it, so a worker whose lease expired cannot complete the newer attempt.
+
+Cost grows with the batch, not the table: candidates come from the (status, ready, due_at) index,
+`ready` is set only when the previous step finishes, and a due task outside its window gets its
+`due_at` moved to the next opening so it is not examined again before then.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput, ConfigError, NotFound
+from valhalla_cli.models import FollowupTask
+from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
+from valhalla_cli.services import audit, kpi
+from valhalla_cli.services.contact_rules import (
+    StepSpec,
+    check_market,
+    check_province,
+    check_score,
+    is_open,
+    next_open_at,
+    parse_steps,
+    planned_at,
+)
+from valhalla_cli.services.market import PolicyCache, cancel_active_tasks, check_lead
+
+PACK = "ladder"
+CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
+STOP_OUTCOMES = ("contacted", "appointment", "not_interested", "wrong_number")
+OPT_OUT = "opt_out"
+OUTCOMES = (*CONTINUE_OUTCOMES, *STOP_OUTCOMES, OPT_OUT)
+RECHECK_BLOCKED = timedelta(hours=1)  # a task with no known opening is looked at again hourly
+GROUPS = ("owner", "province", "step")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LadderConfig:
+    steps: list[StepSpec]
+    lease: timedelta
+    max_attempts: int
+    sla_minutes: int
+    fast_sla_minutes: int
+
+
+def ladder_config(ladder_settings: Any) -> LadderConfig:
+    """Validate the `[ladder]` settings; a bad value is a configuration error (exit 3)."""
+    from valhalla_cli.clock import parse_duration
+
+    try:
+        steps = parse_steps(list(ladder_settings.steps))
+    except ValueError as exc:
+        raise ConfigError(f"ladder.steps: {exc}") from None
+    try:
+        lease = parse_duration(str(ladder_settings.lease), option="ladder.lease")
+    except BadInput as exc:
+        raise ConfigError(exc.message) from None
+    if ladder_settings.max_attempts < 1:
+        raise ConfigError("ladder.max_attempts must be at least 1")
+    if ladder_settings.sla_minutes < 1:
+        raise ConfigError("ladder.sla_minutes must be at least 1")
+    if not 1 <= ladder_settings.fast_sla_minutes <= ladder_settings.sla_minutes:
+        raise ConfigError("ladder.fast_sla_minutes must be between 1 and ladder.sla_minutes")
+    return LadderConfig(steps, lease, int(ladder_settings.max_attempts),
+                        int(ladder_settings.sla_minutes), int(ladder_settings.fast_sla_minutes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Read models
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskBrief:
+    task_id: int
+    step: int
+    channel: str
+    due_at: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    ladder_id: str | None
+    lead_id: str
+    created: bool
+    tasks: list[TaskBrief]
+    reason: str | None = None  # set when refused
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    lead_id: str
+    province: str
+    market: str | None = None
+    owner: str | None = None
+    lead_score: int | None = None
+    start_at: datetime | None = None
+    line: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Creation (single and bulk share one path)
+# ---------------------------------------------------------------------------------------------
+
+def _lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
+    """PostgreSQL: serialise creations per lead (SQLite's BEGIN IMMEDIATE already does)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    ids = sorted(set(lead_ids))
+    if ids:
+        session.execute(text(
+            "SELECT pg_advisory_xact_lock(hashtext(x)) FROM "
+            "(SELECT unnest(CAST(:ids AS text[])) AS x ORDER BY 1) AS s"), {"ids": ids})
+
+
+def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
+    """lead -> its active ladder. Filtered on lead_id only (the lead index), so the planner can
+    never prefer the status index and scan every active task."""
+    found: dict[str, str] = {}
+    for i in range(0, len(lead_ids), 500):
+        chunk = lead_ids[i:i + 500]
+        rows = session.execute(
+            select(FollowupTask.lead_id, FollowupTask.ladder_id, FollowupTask.status)
+            .where(FollowupTask.lead_id.in_(chunk)))
+        for lead, ladder, status in rows:
+            if status in ACTIVE_STATUSES:
+                found.setdefault(lead, ladder)
+    return found
+
+
+_TASK_COLUMNS = ("ladder_id", "lead_id", "province", "market", "owner", "lead_score", "step",
+                 "channel", "planned_at", "due_at", "status", "ready", "attempt", "status_reason",
+                 "created_at", "created_by")
+_INSTANTS = {"planned_at", "due_at", "created_at"}
+
+
+def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One driver-level executemany (bulk import speed): instants as the UTCDateTime column
+    stores them (SQLite: naive UTC text; PostgreSQL: aware timestamptz)."""
+    from datetime import UTC
+
+    dialect = session.bind.dialect.name
+    marker = "?" if dialect == "sqlite" else "%s"
+
+    seen: dict[datetime, Any] = {}
+
+    def instant(value: datetime) -> Any:
+        if value not in seen:
+            utc = value.astimezone(UTC)
+            seen[value] = (utc.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+                           if dialect == "sqlite" else utc)
+        return seen[value]
+
+    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
+           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
+    params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
+              for row in rows]
+    session.connection().exec_driver_sql(sql, params)
+
+
+@dataclass
+class _Outcome:
+    request: CreateRequest
+    ladder_id: str | None = None
+    created: bool = False
+    reason: str | None = None
+
+
+def create_many(
+    session: Session,
+    requests: list[CreateRequest],
+    *,
+    config: LadderConfig,
+    at: datetime,
+    actor: str,
+    cache: PolicyCache | None = None,
+    score_required_is_bad_input: bool = False,
+) -> list[_Outcome]:
+    """Create ladders for validated requests in the caller's transaction.
+
+    Per request: suppressed -> refused; an active ladder -> returned (`created` false); disabled
+    policy, no allowed channel or score below the minimum -> refused; else six tasks.
+    """
+    from valhalla_cli.services.market import suppressed_among
+
+    cache = cache or PolicyCache(session)
+    leads = [r.lead_id for r in requests]
+    _lock_leads(session, leads)
+    suppressed = suppressed_among(session, leads)
+    active = _active_ladders(session, list(set(leads)))
+    rows: list[dict[str, Any]] = []
+    outcomes: list[_Outcome] = []
+    opening: dict[tuple[str, str | None, str, datetime], datetime | None] = {}
+    for req in requests:
+        out = _Outcome(req)
+        outcomes.append(out)
+        policy = cache.effective(req.province, req.market)
+        if req.lead_id in suppressed:
+            out.reason = "suppressed"
+            continue
+        if req.lead_id in active:
+            out.ladder_id = active[req.lead_id]
+            continue
+        if not policy.enabled:
+            out.reason = "policy_disabled"
+            continue
+        if policy.min_lead_score > 0 and req.lead_score is None and score_required_is_bad_input:
+            raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} "
+                           f"policy has a minimum lead score of {policy.min_lead_score}")
+        if policy.min_lead_score > 0 and (req.lead_score is None
+                                          or req.lead_score < policy.min_lead_score):
+            out.reason = "lead_score_below_minimum"
+            continue
+        if not any(s.channel in policy.channels for s in config.steps):
+            out.reason = "channel_not_allowed"
+            continue
+        ladder_id = uuid.uuid4().hex
+        start = req.start_at or at
+        first_zone = policy.timezones[0] if policy.timezones else "UTC"
+        ready_given = False
+        for spec in config.steps:
+            planned = planned_at(start, spec, first_zone)
+            if spec.channel in policy.channels:
+                key = (req.province, req.market, spec.channel, planned)
+                if key not in opening:
+                    rules = cache.rules(req.province, req.market, spec.channel)
+                    opening[key] = next_open_at(rules, planned)
+                due, status, reason = opening[key] or planned, "pending", None
+                ready = not ready_given
+                ready_given = True
+            else:
+                due, status, reason, ready = planned, "skipped", "channel_not_allowed", False
+            rows.append({
+                "ladder_id": ladder_id, "lead_id": req.lead_id, "province": req.province,
+                "market": req.market, "owner": req.owner, "lead_score": req.lead_score,
+                "step": spec.step, "channel": spec.channel, "planned_at": planned,
+                "due_at": due, "status": status, "ready": ready, "attempt": 0,
+                "status_reason": reason, "created_at": at, "created_by": actor,
+            })
+        active[req.lead_id] = ladder_id
+        out.ladder_id, out.created = ladder_id, True
+    if rows:
+        _insert_tasks(session, rows)
+    return outcomes
+
+
+def _briefs(session: Session, ladder_id: str) -> list[TaskBrief]:
+    rows = session.scalars(select(FollowupTask).where(FollowupTask.ladder_id == ladder_id)
+                           .order_by(FollowupTask.step))
+    return [TaskBrief(r.id, r.step, r.channel, r.due_at, r.status) for r in rows]
+
+
+def create(
+    session: Session,
+    *,
+    lead_id: str,
+    province: str,
+    market: str | None,
+    owner: str | None,
+    lead_score: int | None,
+    at: datetime,
+    actor: str,
+    config: LadderConfig,
+) -> LadderResult:
+    """Create the lead's ladder, or return its active one (`created: false`)."""
+    req = CreateRequest(lead_id=check_lead(lead_id), province=check_province(province),
+                        market=check_market(market), owner=_check_owner(owner),
+                        lead_score=check_score(lead_score))
+    out = create_many(session, [req], config=config, at=at, actor=actor,
+                      score_required_is_bad_input=True)[0]
+    if out.reason is not None:
+        return LadderResult(None, req.lead_id, False, [], out.reason)
+    assert out.ladder_id is not None
+    if out.created:
+        session.flush()
+        kpi.emit(session, metric="ladder_created", value=1, at=at, province=req.province,
+                 market=req.market, ref=out.ladder_id, source="ladder")
+        audit.record(session, pack=PACK, action="create", actor=actor, at=at,
+                     subject=req.lead_id, after={"ladder_id": out.ladder_id,
+                                                 "province": req.province,
+                                                 "market": req.market, "owner": req.owner})
+    return LadderResult(out.ladder_id, req.lead_id, out.created, _briefs(session, out.ladder_id))
+
+
+def _check_owner(owner: str | None) -> str | None:
+    if owner is None or not owner.strip():
+        return None
+    if len(owner.strip()) > 200:
+        raise BadInput("--owner must be at most 200 characters")
+    return owner.strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Readiness: a step becomes dispatchable when every earlier step is finished
+# ---------------------------------------------------------------------------------------------
+
+_ADVANCE = text("""
+UPDATE followup_task SET ready = :yes
+WHERE ladder_id = :ladder_id AND status = 'pending' AND ready = :no
+  AND step = (SELECT MIN(n.step) FROM followup_task n
+              WHERE n.ladder_id = :ladder_id AND n.status IN ('pending', 'claimed'))
+""")
+
+
+def _advance(session: Session, ladder_ids: Iterable[str]) -> None:
+    """Mark the lowest unfinished step of each ladder ready (earlier steps are all finished)."""
+    params = [{"ladder_id": lid, "yes": True, "no": False} for lid in set(ladder_ids)]
+    if params:
+        session.execute(_ADVANCE, params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    task_id: int
+    ladder_id: str
+    lead_id: str
+    step: int
+    channel: str
+    province: str
+    market: str | None
+    owner: str | None
+    due_at: datetime
+    claim_token: str | None
+    lease_expires_at: datetime | None
+    attempt: int
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    refused: bool
+    reason: str | None
+    message: str | None
+    warning: str | None
+    dry_run: bool
+    worker: str
+    tasks: list[Claim] = field(default_factory=list)
+    retimed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+
+    @property
+    def summary(self) -> str:
+        verb = "would dispatch" if self.dry_run else "dispatched"
+        return (f"{verb} {len(self.tasks)} task(s) as {self.worker}; {self.retimed} re-timed to "
+                f"their next opening, {self.failed} failed after max attempts, "
+                f"{self.cancelled} cancelled (suppressed), {self.skipped} skipped")
+
+
+def default_worker(actor: str) -> str:
+    return f"{actor}@{socket.gethostname()}:{os.getpid()}"
+
+
+_COLUMNS = (FollowupTask.id, FollowupTask.ladder_id, FollowupTask.lead_id, FollowupTask.step,
+            FollowupTask.channel, FollowupTask.province, FollowupTask.market,
+            FollowupTask.owner, FollowupTask.due_at, FollowupTask.status, FollowupTask.attempt)
+
+
+def _token_sql(dialect: str):  # type: ignore[no-untyped-def]
+    if dialect == "postgresql":
+        return literal_column("replace(CAST(gen_random_uuid() AS text), '-', '')")
+    return literal_column("lower(hex(randomblob(16)))")
+
+
+class _Evaluator:
+    """Decides, for candidate tasks at one instant, claim / re-time / skip / cancel."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
+        self.cache = PolicyCache(session)
+        self._open: dict[tuple[str, str | None, str], tuple[bool, datetime | None, str]] = {}
+
+    def window(self, province: str, market: str | None, channel: str
+               ) -> tuple[bool, datetime | None, str]:
+        """(open now, next opening, why not) for a scope and channel, cached per run."""
+        key = (province, market, channel)
+        if key not in self._open:
+            policy = self.cache.effective(province, market)
+            if not policy.enabled:
+                result: tuple[bool, datetime | None, str] = (
+                    False, self.now + RECHECK_BLOCKED, "policy_disabled")
+            elif channel not in policy.channels:
+                result = (False, None, "channel_not_allowed")
+            else:
+                rules = self.cache.rules(province, market, channel)
+                if is_open(rules, self.now):
+                    result = (True, None, "")
+                else:
+                    nxt = next_open_at(rules, self.now)
+                    result = (False, nxt or self.now + RECHECK_BLOCKED, "outside_window")
+            self._open[key] = result
+        return self._open[key]
+
+
+def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
+                after: tuple[datetime, int] | None, batch: int, lock: bool) -> list[Any]:
+    query = select(*_COLUMNS)
+    if source == "expired":
+        query = query.where(FollowupTask.status == "claimed",
+                            FollowupTask.lease_expires_at <= now,
+                            FollowupTask.attempt < max_attempts)
+    else:
+        query = query.where(FollowupTask.status == "pending", FollowupTask.ready.is_(True),
+                            FollowupTask.due_at <= now)
+    if after is not None:
+        query = query.where(or_(FollowupTask.due_at > after[0],
+                                and_(FollowupTask.due_at == after[0], FollowupTask.id > after[1])))
+    query = query.order_by(FollowupTask.due_at, FollowupTask.id).limit(batch)
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=FollowupTask)
+    return list(session.execute(query))
+
+
+def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int) -> int:
+    """Claims whose lease expired on the last allowed attempt become `failed`."""
+    rows = session.execute(
+        update(FollowupTask)
+        .where(FollowupTask.status == "claimed", FollowupTask.lease_expires_at <= now,
+               FollowupTask.attempt >= max_attempts)
+        .values(status="failed", claim_token=None, completed_at=now,
+                status_reason=f"lease expired {max_attempts} time(s)")
+        .returning(FollowupTask.ladder_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    _advance(session, [r[0] for r in rows])
+    return len(rows)
+
+
+def dispatch(
+    session: Session,
+    *,
+    at: datetime,
+    limit: int,
+    lease: timedelta,
+    worker: str,
+    config: LadderConfig,
+    dry_run: bool,
+    enforce: bool,
+    actor: str,
+    check_controls: bool = True,
+) -> DispatchResult:
+    """Claim up to `limit` dispatchable tasks (see the module docstring)."""
+    from valhalla_cli.services import golive, levers
+    from valhalla_cli.services.market import suppressed_among
+
+    if limit < 1 or limit > 100_000:
+        raise BadInput("--limit must be between 1 and 100000")
+    worker = (worker or "").strip()
+    if not worker or len(worker) > 200:
+        raise BadInput("--worker must be 1-200 characters")
+    result = DispatchResult(False, None, None, None, dry_run, worker)
+    if check_controls:
+        status = golive.live_status(session, enforce=enforce)
+        if not status.live and not dry_run:
+            return replace(result, refused=True, reason=status.reason,
+                           message=f"not dispatching: {status.message}")
+        if not status.live:
+            result = replace(result, warning=f"dry run while not live ({status.message})")
+        elif status.warning:
+            result = replace(result, warning=status.warning)
+        throttle = levers.throttled_lever(session, "followups")
+        if throttle is not None:
+            return replace(result, refused=True, reason="followups_throttled",
+                           message=f"not dispatching: {throttle.message}")
+
+    dialect = session.bind.dialect.name
+    lock = dialect == "postgresql" and not dry_run
+    failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts)
+    evaluator = _Evaluator(session, at)
+    claims: list[Claim] = []
+    retimed = cancelled = skipped = 0
+    examined, max_examined = 0, max(5_000, 10 * limit)
+    for source in ("expired", "pending"):
+        after: tuple[datetime, int] | None = None
+        while len(claims) < limit and examined < max_examined:
+            want = limit - len(claims)
+            batch = min(max(2 * want, 50), 1_000)
+            rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
+                               after=after, batch=batch, lock=lock)
+            if not rows:
+                break
+            examined += len(rows)
+            after = (rows[-1].due_at, rows[-1].id)
+            suppressed = suppressed_among(session, {r.lead_id for r in rows})
+            eligible, moves, skips, to_cancel = [], [], [], set()
+            for row in rows:
+                if row.lead_id in suppressed:
+                    to_cancel.add(row.lead_id)
+                    continue
+                open_now, nxt, why = evaluator.window(row.province, row.market, row.channel)
+                if open_now:
+                    eligible.append(row)
+                elif why == "channel_not_allowed":
+                    skips.append(row)
+                else:
+                    moves.append({"task_id": row.id, "due": nxt, "why": why})
+            eligible = eligible[:want]
+            if dry_run:
+                claims.extend(Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province,
+                                    r.market, r.owner, r.due_at, None, None, r.attempt + 1,
+                                    f"task-{r.id}") for r in eligible)
+                retimed += len(moves)
+                skipped += len(skips)
+                cancelled += len(to_cancel)
+                continue
+            for lead in sorted(to_cancel):
+                cancelled += cancel_active_tasks(session, lead_id=lead, at=at,
+                                                 reason="suppressed")
+            if skips:
+                session.execute(
+                    update(FollowupTask)
+                    .where(FollowupTask.id.in_([r.id for r in skips]))
+                    .values(status="skipped", status_reason="channel_not_allowed",
+                            claim_token=None, lease_expires_at=None)
+                    .execution_options(synchronize_session=False))
+                _advance(session, [r.ladder_id for r in skips])
+                skipped += len(skips)
+            if moves:
+                session.execute(
+                    update(FollowupTask.__table__)
+                    .where(FollowupTask.__table__.c.id == bindparam("task_id"))
+                    .values(due_at=bindparam("due"), status_reason=bindparam("why"),
+                            status="pending", claim_token=None, lease_expires_at=None),
+                    moves)
+                retimed += len(moves)
+            if eligible:
+                claims.extend(_claim(session, [r.id for r in eligible], at=at, lease=lease,
+                                     worker=worker, max_attempts=config.max_attempts,
+                                     dialect=dialect))
+    claims.sort(key=lambda c: (c.due_at, c.task_id))
+    result = replace(result, tasks=claims, retimed=retimed, failed=failed, cancelled=cancelled,
+                     skipped=skipped)
+    if not dry_run and (claims or retimed or failed or cancelled or skipped):
+        audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
+                     after={"claimed": len(claims), "retimed": retimed, "failed": failed,
+                            "cancelled": cancelled, "skipped": skipped,
+                            "first_task": claims[0].task_id if claims else None})
+    return result
+
+
+def _claim(session: Session, ids: list[int], *, at: datetime, lease: timedelta, worker: str,
+           max_attempts: int, dialect: str) -> list[Claim]:
+    """The claim: ONE conditional write that re-checks claimability and returns what it took."""
+    table = FollowupTask
+    stmt = (
+        update(table)
+        .where(table.id.in_(ids),
+               or_(and_(table.status == "pending", table.ready.is_(True)),
+                   and_(table.status == "claimed", table.lease_expires_at <= at,
+                        table.attempt < max_attempts)))
+        .values(status="claimed", claim_token=_token_sql(dialect), claimed_by=worker,
+                claimed_at=at, lease_expires_at=at + lease, attempt=table.attempt + 1,
+                status_reason=None)
+        .returning(table.id, table.ladder_id, table.lead_id, table.step, table.channel,
+                   table.province, table.market, table.owner, table.due_at, table.claim_token,
+                   table.lease_expires_at, table.attempt)
+        .execution_options(synchronize_session=False)
+    )
+    return [Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province, r.market,
+                  r.owner, r.due_at, r.claim_token, r.lease_expires_at, r.attempt,
+                  f"task-{r.id}") for r in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class DueTask:
+    task_id: int
+    ladder_id: str
+    lead_id: str
+    step: int
+    channel: str
+    province: str
+    market: str | None
+    owner: str | None
+    due_at: datetime
+    status: str
+    attempt: int
+
+
+def due(session: Session, *, at: datetime, limit: int, config: LadderConfig) -> list[DueTask]:
+    """Tasks a dispatch would claim now (window open, predecessor finished, not suppressed),
+    without claiming or changing anything."""
+    result = dispatch(session, at=at, limit=limit, lease=config.lease, worker="due",
+                      config=config, dry_run=True, enforce=False, actor="due",
+                      check_controls=False)
+    status_of = dict(session.execute(
+        select(FollowupTask.id, FollowupTask.status)
+        .where(FollowupTask.id.in_([c.task_id for c in result.tasks]))).all()
+    ) if result.tasks else {}
+    return [DueTask(c.task_id, c.ladder_id, c.lead_id, c.step, c.channel, c.province, c.market,
+                    c.owner, c.due_at, status_of.get(c.task_id, "pending"), c.attempt - 1)
+            for c in result.tasks]
+
+
+# ---------------------------------------------------------------------------------------------
+# Completion, stop, show
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompleteResult:
+    task_id: int
+    status: str
+    outcome: str | None
+    response_minutes: float | None
+    within_sla: bool | None
+    ladder_stopped: bool
+    reason: str | None = None  # set when refused: already_finished | lease_lost
+
+
+def _check_outcome(outcome: str) -> str:
+    value = (outcome or "").strip().lower()
+    if value not in OUTCOMES:
+        raise BadInput(f"unknown outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+    return value
+
+
+def complete(
+    session: Session,
+    *,
+    task_id: int,
+    outcome: str,
+    claim_token: str | None,
+    note: str | None,
+    at: datetime,
+    actor: str,
+    config: LadderConfig,
+) -> CompleteResult:
+    """Finish a task with an outcome. A stale claim token or a finished task is refused."""
+    outcome = _check_outcome(outcome)
+    if task_id < 1:
+        raise BadInput(f"task id must be a positive whole number, not {task_id}")
+    if claim_token is not None and not claim_token.strip():
+        raise BadInput("--claim-token must not be empty")
+    task = session.scalars(select(FollowupTask).where(FollowupTask.id == task_id)
+                           .with_for_update()).first()
+    if task is None:
+        raise NotFound(f"no follow-up task {task_id}")
+
+    def refused(reason: str) -> CompleteResult:
+        return CompleteResult(task.id, task.status, task.outcome, task.response_minutes,
+                              None if task.response_minutes is None
+                              else task.response_minutes <= config.sla_minutes, False, reason)
+
+    if task.status in FINISHED_STATUSES:
+        return refused("already_finished")
+    if claim_token is not None and (task.status != "claimed" or task.claim_token != claim_token):
+        return refused("lease_lost")
+    # completed before it was due: it was answered at once (0), not in negative time
+    response = max(0.0, round((at - task.due_at).total_seconds() / 60, 2))
+    within = response <= config.sla_minutes
+    guard = [FollowupTask.id == task.id, FollowupTask.status == task.status]
+    if claim_token is not None:
+        guard.append(FollowupTask.claim_token == claim_token)
+    changed = session.execute(
+        update(FollowupTask).where(*guard)
+        .values(status="done", outcome=outcome, completed_at=at, response_minutes=response,
+                note=note, claim_token=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:  # pragma: no cover - the row lock above makes this unreachable
+        return refused("lease_lost")
+    stopped = False
+    if outcome in STOP_OUTCOMES:
+        cancel_active_tasks(session, lead_id=task.lead_id, at=at, ladder_id=task.ladder_id,
+                            reason=f"ladder stopped: {outcome}")
+        stopped = True
+    elif outcome == OPT_OUT:
+        from valhalla_cli.services import market
+
+        market.suppress(session, lead_id=task.lead_id, phone=None, reason="opt_out",
+                        actor=actor, at=at)
+        stopped = True
+    else:
+        _advance(session, [task.ladder_id])
+    kpi.emit(session, metric="followup_completed", value=1 if within else 0, at=at,
+             province=task.province, market=task.market, ref=f"task-{task.id}", source="ladder")
+    audit.record(session, pack=PACK, action="complete", actor=actor, at=at,
+                 subject=f"task-{task.id}", before={"status": task.status},
+                 after={"status": "done", "outcome": outcome, "ladder_stopped": stopped},
+                 reason=note)
+    return CompleteResult(task.id, "done", outcome, response, within, stopped)
+
+
+@dataclass(frozen=True)
+class StopResult:
+    lead_id: str
+    cancelled: int
+    ladder_ids: list[str]
+
+
+def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: str) -> StopResult:
+    """Cancel the lead's remaining tasks (safe to run twice: the second cancels nothing)."""
+    lead = check_lead(lead_id)
+    if reason is None or not reason.strip():
+        raise BadInput("--reason must not be empty")
+    ladders = sorted({ladder for ladder, status in session.execute(
+        select(FollowupTask.ladder_id, FollowupTask.status).where(FollowupTask.lead_id == lead))
+        if status in ACTIVE_STATUSES})
+    cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
+                                    reason=f"stopped: {reason.strip()}")
+    if cancelled:
+        audit.record(session, pack=PACK, action="stop", actor=actor, at=at, subject=lead,
+                     after={"cancelled": cancelled, "ladder_ids": ladders}, reason=reason.strip())
+    return StopResult(lead, cancelled, ladders)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task_id: int
+    step: int
+    channel: str
+    planned_at: datetime
+    due_at: datetime
+    status: str
+    attempt: int
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+    completed_at: datetime | None
+    outcome: str | None
+    response_minutes: float | None
+    status_reason: str | None
+
+
+@dataclass(frozen=True)
+class LadderView:
+    ladder_id: str
+    lead_id: str
+    province: str
+    market: str | None
+    owner: str | None
+    created_at: datetime
+    active: bool
+    tasks: list[TaskView]
+
+
+def show(session: Session, *, lead_id: str) -> list[LadderView]:
+    lead = check_lead(lead_id)
+    rows = list(session.scalars(select(FollowupTask).where(FollowupTask.lead_id == lead)
+                                .order_by(FollowupTask.created_at, FollowupTask.ladder_id,
+                                          FollowupTask.step)))
+    if not rows:
+        raise NotFound(f"no ladder for lead {lead!r}")
+    ladders: dict[str, list[FollowupTask]] = {}
+    for row in rows:
+        ladders.setdefault(row.ladder_id, []).append(row)
+    return [
+        LadderView(ladder_id=lid, lead_id=lead, province=tasks[0].province,
+                   market=tasks[0].market, owner=tasks[0].owner,
+                   created_at=tasks[0].created_at,
+                   active=any(t.status in ACTIVE_STATUSES for t in tasks),
+                   tasks=[TaskView(t.id, t.step, t.channel, t.planned_at, t.due_at, t.status,
+                                   t.attempt, t.claimed_by, t.lease_expires_at, t.completed_at,
+                                   t.outcome, t.response_minutes, t.status_reason)
+                          for t in tasks])
+        for lid, tasks in ladders.items()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# SLA report
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlaRow:
+    group: str | None
+    since: date
+    until: date
+    completed: int
+    within_30m_pct: float | None
+    within_2h_pct: float | None
+    median_response_minutes: float | None
+    p90_response_minutes: float | None
+    overdue_now: int
+    target_within_2h_pct: float
+    meets_target: bool | None
+
+
+def sla(
+    session: Session,
+    *,
+    at: datetime,
+    since: date | None,
+    until: date | None,
+    by: str | None,
+    business_timezone: str,
+    config: LadderConfig,
+) -> list[SlaRow]:
+    """Response-time figures over tasks completed in [since, until] (business dates, inclusive),
+    aggregated in SQL (counts, then the median and p90 ranks with window functions)."""
+    from valhalla_cli.clock import business_date, start_of_business_day
+
+    if by is not None and by not in GROUPS:
+        raise BadInput(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
+    until = until or business_date(at, business_timezone)
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise BadInput("--since must not be after --until")
+    if (until - since).days > 3660:
+        raise BadInput("the period may span at most 10 years")
+    lo = start_of_business_day(since, business_timezone)
+    hi = start_of_business_day(until + timedelta(days=1), business_timezone)
+    t = FollowupTask
+    grouped = by is not None
+    group = getattr(t, by) if grouped else literal_column("'all'")
+    label = group.label("grp")
+    # Only `done` tasks have a response time: the (completed_at, response_minutes) index covers
+    # the ungrouped report.
+    period = [t.completed_at >= lo, t.completed_at < hi, t.response_minutes.is_not(None)]
+
+    def per_group(query):  # type: ignore[no-untyped-def]
+        return query.group_by(group) if grouped else query
+
+    counts = {
+        row.grp: row for row in session.execute(per_group(
+            select(label, func.count().label("n"),
+                   func.sum(case((t.response_minutes <= config.fast_sla_minutes, 1),
+                                 else_=0)).label("fast"),
+                   func.sum(case((t.response_minutes <= config.sla_minutes, 1),
+                                 else_=0)).label("ok"))
+            .where(*period))) if row.n
+    }
+    over = {"partition_by": group} if grouped else {}
+    ranked = (
+        select(label, t.response_minutes.label("v"),
+               func.row_number().over(order_by=t.response_minutes, **over).label("rn"),
+               func.count().over(**over).label("n"))
+        .where(*period).subquery()
+    )
+    n = ranked.c.n
+    picks = session.execute(
+        select(ranked.c.grp, ranked.c.rn, ranked.c.v)
+        .where(or_(ranked.c.rn == (n + 1) // 2, ranked.c.rn == (n + 2) // 2,
+                   ranked.c.rn == (9 * n + 9) // 10))).all()
+    marks: dict[Any, dict[int, float]] = {}
+    for grp, rn, value in picks:
+        marks.setdefault(grp, {})[int(rn)] = float(value)
+    overdue_cut = at - timedelta(minutes=config.sla_minutes)
+    overdue = {grp: k for grp, k in session.execute(per_group(
+        select(label, func.count())
+        .where(t.status == "pending", t.ready.in_([True, False]), t.due_at < overdue_cut)))
+        if k}
+    keys = sorted(set(counts) | set(overdue), key=lambda k: (k is None, str(k)))
+    if not grouped:
+        keys = ["all"]
+    rows = []
+    for key in keys:
+        c = counts.get(key)
+        total = int(c.n) if c else 0
+        m = marks.get(key, {})
+        median = p90 = None
+        if total:
+            median = round((m[(total + 1) // 2] + m[(total + 2) // 2]) / 2, 2)
+            p90 = round(m[(9 * total + 9) // 10], 2)
+        within = round(100.0 * int(c.ok or 0) / total, 2) if total else None
+        rows.append(SlaRow(
+            group=None if not grouped or key is None else str(key), since=since, until=until,
+            completed=total,
+            within_30m_pct=round(100.0 * int(c.fast or 0) / total, 2) if total else None,
+            within_2h_pct=within, median_response_minutes=median, p90_response_minutes=p90,
+            overdue_now=int(overdue.get(key, 0)), target_within_2h_pct=90.0,
+            meets_target=None if within is None else within >= 90.0))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Runbook
+# ---------------------------------------------------------------------------------------------
+
+def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+    """Fails when the [ladder] configuration is invalid or tasks are stuck claimed past their
+    lease."""
+    from valhalla_cli.services.runbook import FAIL, OK, CheckResult
+
+    try:
+        config = ladder_config(settings.ladder)
+    except ConfigError as exc:
+        return CheckResult("followups", FAIL, f"invalid ladder configuration: {exc.message}",
+                           f"fix the [ladder] table in {settings.config_path}")
+    t = FollowupTask
+    stuck = session.execute(
+        select(func.count(), func.min(t.lease_expires_at))
+        .where(t.status == "claimed", t.ready.in_([True, False]), t.lease_expires_at < at)
+    ).one()
+    if stuck[0]:
+        oldest = session.execute(
+            select(t.id, t.lead_id).where(t.status == "claimed", t.lease_expires_at < at)
+            .order_by(t.lease_expires_at).limit(1)).one()
+        return CheckResult(
+            "followups", FAIL,
+            f"{stuck[0]} task(s) stuck claimed past their lease (oldest task {oldest.id}, "
+            f"lead {oldest.lead_id}); a live dispatch reclaims them",
+            f"valhalla ladder complete {oldest.id} --outcome no_answer")
+    steps = ", ".join(s.label for s in config.steps)
+    return CheckResult("followups", OK, f"ladder {steps}; lease {settings.ladder.lease}, "
+                       f"max {config.max_attempts} attempts; no stuck claims")

@@ -1,0 +1,130 @@
+"""`ladder import`: create ladders in bulk from a CSV / JSON-lines file.
+
+All or nothing for malformed rows (one transaction; a bad row anywhere rolls everything back and
+names its line). Valid rows refused by a rule (suppressed lead, disabled policy, score below the
+minimum) are reported with their reason while the rest are taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from valhalla_cli.db import Database
+from valhalla_cli.errors import BadInput
+from valhalla_cli.importing import (
+    FileProgress,
+    RowError,
+    chunked,
+    count_lines,
+    iter_rows,
+    validated,
+)
+from valhalla_cli.services import audit, kpi
+from valhalla_cli.services.contact_rules import check_market, check_province, check_score
+from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
+from valhalla_cli.services.market import PolicyCache, check_lead
+
+REQUIRED = ("lead_id", "province")
+OPTIONAL = ("market", "owner", "lead_score", "start_at")
+CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class Refusal:
+    line: int
+    lead_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LadderImportResult:
+    file: str
+    created: int
+    existing: int
+    refused: int
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
+    from valhalla_cli.clock import parse_instant
+
+    def check(name: str, fn, value):  # type: ignore[no-untyped-def]
+        try:
+            return fn(value)
+        except BadInput as exc:
+            raise RowError(name, exc.message) from None
+
+    def score(value: Any) -> int | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.lstrip("-").isdigit():
+            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100")
+        return check("lead_score", lambda v: check_score(int(v), option="lead_score"), text)
+
+    def validate(row: dict[str, Any]) -> CreateRequest:
+        start = row.get("start_at")
+        start_at = None if start is None else check(
+            "start_at", lambda v: parse_instant(str(v), business_timezone, option="start_at"),
+            start)
+        owner = row.get("owner")
+        if owner is not None and len(str(owner)) > 200:
+            raise RowError("owner", "must be at most 200 characters")
+        return CreateRequest(
+            lead_id=check("lead_id", lambda v: check_lead(str(v), option="lead_id"),
+                          row["lead_id"]),
+            province=check("province", check_province, str(row["province"])),
+            market=check("market", check_market,
+                         None if row.get("market") is None else str(row["market"])),
+            owner=None if owner is None else str(owner).strip() or None,
+            lead_score=score(row.get("lead_score")),
+            start_at=start_at,
+        )
+
+    return validate
+
+
+def import_file(db: Database, path: Path, *, config: LadderConfig, at: datetime, actor: str,
+                business_timezone: str, progress: bool = False) -> LadderImportResult:
+    total_lines = count_lines(path) if progress else 0
+    created = existing = 0
+    refusals: list[Refusal] = []
+    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL),
+                     _row_validator(business_timezone))
+    with FileProgress(path, "ladder import", enabled=progress) as bar, \
+            db.transaction(write=True) as session:
+        cache = PolicyCache(session)
+        for batch in chunked(rows, CHUNK):
+            requests = [replace_line(req, line) for line, req in batch]
+            outcomes = create_many(session, requests, config=config, at=at, actor=actor,
+                                   cache=cache)
+            events = []
+            for out in outcomes:
+                if out.reason is not None:
+                    refusals.append(Refusal(out.request.line or 0, out.request.lead_id,
+                                            out.reason))
+                elif out.created:
+                    created += 1
+                    events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
+                                   "province": out.request.province,
+                                   "market": out.request.market, "ref": out.ladder_id,
+                                   "source": "ladder import"})
+                else:
+                    existing += 1
+            kpi.insert_many(session, events)
+            bar.update(created + existing + len(refusals),
+                       batch[-1][0] / total_lines if total_lines else 0.0)
+        audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=str(path),
+                     after={"created": created, "existing": existing,
+                            "refused": len(refusals)})
+    return LadderImportResult(file=str(path), created=created, existing=existing,
+                              refused=len(refusals), refusals=refusals)
+
+
+def replace_line(req: CreateRequest, line: int) -> CreateRequest:
+    from dataclasses import replace
+
+    return replace(req, line=line)
