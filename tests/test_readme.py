@@ -1,0 +1,45 @@
+"""Every `valhalla` command the README shows runs, in order, with the exit code it claims."""
+
+import re
+import shlex
+
+from conftest import REPO, Cli
+
+README = (REPO / "README.md").read_text()
+BLOCK = re.compile(r"```(console|crontab)\n(.*?)```", re.S)
+
+
+def readme_commands() -> list[tuple[str, list[str], set[int]]]:
+    """(kind, argv after 'valhalla', allowed exit codes) for each command in the README."""
+    commands = []
+    for kind, body in BLOCK.findall(README):
+        for line in body.splitlines():
+            if kind == "console":
+                if not line.startswith("$ valhalla "):
+                    continue
+                text = line[len("$ valhalla "):]
+            else:
+                if line.startswith("#") or " valhalla " not in line:
+                    continue
+                text = line.split(" valhalla ", 1)[1]
+                text = re.split(r"\s(?:\||>>|2>)", text)[0]
+            text, _, comment = text.partition("  # ")
+            expected = {1} if comment.strip() == "exit 1" else {0}
+            if kind == "crontab":
+                expected = {0, 1}  # cron mails on 1: either answer is a correct run
+            commands.append((kind, shlex.split(text), expected))
+    return commands
+
+
+def test_readme_shows_commands():
+    kinds = [kind for kind, _, _ in readme_commands()]
+    assert kinds.count("console") >= 30
+    assert kinds.count("crontab") >= 2
+
+
+def test_every_readme_command_runs_as_documented(cli_nodb: Cli):
+    for kind, argv, expected in readme_commands():
+        if kind == "crontab":
+            argv = [a for a in argv if a not in ("-q", "--quiet")]
+        result = cli_nodb(*argv)
+        assert result.exit_code in expected, (argv, result.exit_code, result.stderr)
