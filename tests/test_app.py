@@ -26,7 +26,8 @@ def test_importing_the_app_loads_no_data_layer():
 def test_help_lists_groups_and_exit_codes(cli_nodb):
     result = cli_nodb("--help")
     assert result.exit_code == 0
-    for group in ("golive", "kpi", "runbook", "config", "db", "audit", "init"):
+    for group in ("market", "ladder", "liquidity", "offer", "golive", "risk", "heimdall",
+                  "regression", "kpi", "runbook", "audit", "config", "db", "init"):
         assert group in result.stdout
     assert "Exit codes" in result.stdout and "VALHALLA_DEBUG=1" in result.stdout
 
