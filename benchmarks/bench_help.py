@@ -41,14 +41,14 @@ def main() -> None:
         bare_help = median_seconds(lambda: run_command([python, str(bare), "--help"]), repeat)
     valhalla = [python, "-m", "valhalla_cli"]
     help_time = median_seconds(lambda: run_command([*valhalla, "--help"]), repeat)
-    sub_help = median_seconds(lambda: run_command([*valhalla, "golive", "--help"]), repeat)
+    sub_help = median_seconds(lambda: run_command([*valhalla, "ladder", "--help"]), repeat)
     completion_env = {"_VALHALLA_COMPLETE": "complete_bash", "COMP_WORDS": "valhalla lad",
                       "COMP_CWORD": "1"}
     completion = median_seconds(lambda: run_command(valhalla, env=completion_env), repeat)
     report("python -c 'import typer'", baseline_import)
     report("bare Typer app with the same groups --help", bare_help)
     report("valhalla --help", help_time, f"< 1.3 x bare = {bare_help * 1300:.0f} ms")
-    report("valhalla golive --help", sub_help)
+    report("valhalla ladder --help", sub_help)
     report("completion of 'valhalla lad<TAB>'", completion)
     print(f"ratio valhalla --help / bare app --help: {help_time / bare_help:.2f}")
     print(f"ratio valhalla --help / import typer:    {help_time / baseline_import:.2f}")

@@ -127,3 +127,13 @@ def test_shell_completion_offers_commands_without_heavy_imports(words, cword, ex
     stdout, heavy = _modules_after([], env=env)
     assert expected in stdout.split()
     assert heavy == []
+
+
+def test_command_modules_keep_real_annotations():
+    """String annotations make Typer eval every signature on each start (see commands/__init__)."""
+    offenders = [
+        path.name for path in (REPO / "valhalla_cli" / "commands").glob("*.py")
+        if path.name != "_common.py"
+        and "from __future__ import annotations" in path.read_text()
+    ]
+    assert offenders == []

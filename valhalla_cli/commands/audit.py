@@ -1,6 +1,5 @@
 """`valhalla audit`: the append-only audit log."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

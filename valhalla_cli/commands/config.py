@@ -1,6 +1,5 @@
 """`valhalla config` and `valhalla init`: the configuration file and first-run set-up."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

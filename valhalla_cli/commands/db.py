@@ -1,6 +1,5 @@
 """`valhalla db`: schema migrations (Alembic, run from code)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

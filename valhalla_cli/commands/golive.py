@@ -1,6 +1,5 @@
 """`valhalla golive`: the production switch, the kill switch and the sign-off checklist."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

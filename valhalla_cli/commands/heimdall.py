@@ -1,6 +1,5 @@
 """`valhalla heimdall`: confidence gates for AI recommendations (sandbox -> production)."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

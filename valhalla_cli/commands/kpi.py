@@ -1,6 +1,5 @@
 """`valhalla kpi`: business metrics that packs emit and the regression tripwire watches."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

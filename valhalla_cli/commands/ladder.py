@@ -1,6 +1,5 @@
 """`valhalla ladder` (alias `valhalla followups`): the six-step follow-up ladder and its SLA."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

@@ -1,6 +1,5 @@
 """`valhalla liquidity`: buyer feedback per market and the liquidity score built from it."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

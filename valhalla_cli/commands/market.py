@@ -1,6 +1,5 @@
 """`valhalla market`: province routing policies and contact compliance."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

@@ -1,6 +1,5 @@
 """`valhalla offer`: bounded offers (MAO), their policies and their immutable evidence."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Optional
 

@@ -1,6 +1,5 @@
 """`valhalla regression`: the KPI regression tripwire and the levers it throttles."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

@@ -1,6 +1,5 @@
 """`valhalla risk`: daily loss caps per engine and GLOBAL; reserve, settle, release, snapshot."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

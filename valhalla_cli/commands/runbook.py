@@ -1,6 +1,5 @@
 """`valhalla runbook`: the pre-go-live checklist that every pack contributes a check to."""
 
-from __future__ import annotations
 
 import typer
 
