@@ -80,7 +80,7 @@ def emit(
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
     if rows:
-        session.execute(insert(KpiEvent), rows)
+        session.execute(insert(KpiEvent.__table__), rows)
     return len(rows)
 
 
