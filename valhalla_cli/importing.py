@@ -57,16 +57,20 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
             if unknown:
                 raise BadInput(f"{path}:1: unknown column {unknown[0]!r} "
                                f"(known: {', '.join(sorted(known))})")
+            width = len(header)
             try:
                 for values in reader:
+                    if not "".join(values).strip():
+                        continue  # a blank line
                     line = reader.line_num
-                    if not values or all(not v.strip() for v in values):
-                        continue
-                    if len(values) != len(header):
-                        raise BadInput(f"{path}:{line}: expected {len(header)} fields, "
+                    if len(values) != width:
+                        raise BadInput(f"{path}:{line}: expected {width} fields, "
                                        f"found {len(values)}")
                     row = {k: (v.strip() or None) for k, v in zip(header, values, strict=True)}
-                    _require(path, line, row, required)
+                    for name in required:
+                        if row[name] is None:
+                            raise BadInput(
+                                f"{path}:{line}: field {name!r}: required value is missing")
                     yield line, row
             except csv.Error as exc:
                 raise BadInput(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
