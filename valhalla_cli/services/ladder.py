@@ -894,6 +894,33 @@ def sla(
     return rows
 
 
+@dataclass(frozen=True)
+class TaskCounts:
+    """Open work at an instant (for `valhalla status`)."""
+
+    due: int  # pending, due at or before the instant (whatever their predecessor)
+    ready: int  # of those, the ones whose previous step is finished (what dispatch looks at)
+    overdue: int  # pending more than sla_minutes past due (the SLA report's `overdue_now`)
+    claimed: int  # handed out and not completed yet
+
+
+def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> TaskCounts:
+    """One index-only query: the (status, ready, due_at) index serves the four ranges
+    status IN (pending, claimed) x ready IN (false, true), due_at <= at, so the cost grows with
+    the open backlog, not with the finished history."""
+    t = FollowupTask
+    pending = t.status == "pending"
+    cut = at - timedelta(minutes=config.sla_minutes)
+    row = session.execute(
+        select(func.count(case((pending, 1))),
+               func.count(case((and_(pending, t.ready.is_(True)), 1))),
+               func.count(case((and_(pending, t.due_at < cut), 1))),
+               func.count(case((t.status == "claimed", 1))))
+        .where(t.status.in_(ACTIVE_STATUSES), t.ready.in_([True, False]), t.due_at <= at)
+    ).one()
+    return TaskCounts(*(int(v) for v in row))
+
+
 # ---------------------------------------------------------------------------------------------
 # Runbook
 # ---------------------------------------------------------------------------------------------
