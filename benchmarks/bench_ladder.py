@@ -1,7 +1,8 @@
 """Ladder benchmarks (SPEC section 15): dispatch, SLA and import at scale.
 
     python benchmarks/bench_ladder.py                        # 50k, 500k and 5M rows, 5 runs
-    python benchmarks/bench_ladder.py --sizes 50000 --runs 3  # quick
+    python benchmarks/bench_ladder.py --sizes 50004 --runs 3  # quick
+    python benchmarks/bench_ladder.py --sizes 5000004 --runs 7 --sla-only  # SLA, plain and --by
 
 Builds SQLite files under benchmarks/data/ (git-ignored) with bulk SQL (INSERT ... SELECT over
 a recursive CTE, secondary indexes rebuilt afterwards). Every size has the same live part (8 000
@@ -10,7 +11,8 @@ spread over two years, so the dispatch figures show how cost grows with the tabl
 
 Figures: `dispatch` = one `ladder.dispatch(limit=500)` claim transaction in-process (the
 command's own work); `dispatch cli` = the whole `valhalla ladder dispatch --limit 500` process
-(interpreter start and imports included); `sla month` = `ladder.sla` over 30 business days;
+(interpreter start and imports included); `sla month` = `ladder.sla` over 30 business days
+(`--sla-only` adds the same report grouped `--by owner`, `province` and `step`);
 `import` = the whole `valhalla ladder import` process for 10 000 leads (60 000 tasks).
 """
 
@@ -183,7 +185,7 @@ def bench_dispatch_cli(path: Path, runs: int) -> list[float]:
     return times
 
 
-def bench_sla(path: Path, runs: int) -> list[float]:
+def bench_sla(path: Path, runs: int, by: str | None = None) -> list[float]:
     from valhalla_cli.db import open_database
     from valhalla_cli.services import ladder
 
@@ -194,7 +196,7 @@ def bench_sla(path: Path, runs: int) -> list[float]:
         start = time.perf_counter()
         with db.transaction() as session:
             rows = ladder.sla(session, at=NOW, since=until - timedelta(days=29), until=until,
-                              by=None, business_timezone="America/Toronto", config=_config())
+                              by=by, business_timezone="America/Toronto", config=_config())
         times.append(time.perf_counter() - start)
     db.dispose()
     assert rows[0].completed > 0
@@ -235,8 +237,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="50004,500004,5000004",
                         help="comma-separated table sizes (48 000 + a multiple of 6)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sla-only", action="store_true",
+                        help="only the SLA month report: plain and --by owner|province|step")
     args = parser.parse_args()
     med = statistics.median
+    if args.sla_only:
+        print("| tasks in table | sla month | by owner | by province | by step |")
+        print("|---:|---:|---:|---:|---:|")
+        for rows in (int(s) for s in args.sizes.split(",")):
+            path = build(rows)
+            figures = [med(bench_sla(path, args.runs, by)) * 1000
+                       for by in (None, "owner", "province", "step")]
+            print(f"| {rows:,} | " + " | ".join(f"{f:.0f} ms" for f in figures) + " |",
+                  flush=True)
+        return
     print("| tasks in table | dispatch 500 (claim) | dispatch cli (process) | sla month |")
     print("|---:|---:|---:|---:|")
     for rows in (int(s) for s in args.sizes.split(",")):

@@ -31,6 +31,7 @@ from valhalla_cli.commands import (
     regression,
     risk,
     runbook,
+    status,
 )
 from valhalla_cli.commands._common import GlobalOptions
 from valhalla_cli.errors import (
@@ -193,6 +194,7 @@ app.add_typer(heimdall.app, name="heimdall")
 app.add_typer(regression.app, name="regression")
 app.add_typer(kpi.app, name="kpi")
 app.add_typer(runbook.app, name="runbook")
+app.command("status")(status.status_command)
 app.command("audit")(audit.audit_command)
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")

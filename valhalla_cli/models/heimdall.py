@@ -38,7 +38,10 @@ class HeimdallRecommendation(SQLModel, table=True):
                         name="ck_heimdall_recommendation_confidence"),
         CheckConstraint("outcome IS NULL OR outcome IN ('success', 'failure')",
                         name="ck_heimdall_recommendation_outcome"),
-        Index("ix_heimdall_recommendation_domain_outcome_at", "domain", "mode", "outcome_at"),
+        # The scorecard and promotion counts (domain, mode, outcome period, confidence at or
+        # above the minimum, success or failure) read this index only.
+        Index("ix_heimdall_recommendation_scorecard", "domain", "mode", "outcome_at",
+              "confidence", "outcome"),
     )
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,

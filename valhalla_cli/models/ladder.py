@@ -24,7 +24,9 @@ class FollowupTask(SQLModel, table=True):
         UniqueConstraint("ladder_id", "step", name="uq_followup_task_ladder_step"),
         Index("ix_followup_task_status_ready_due_at", "status", "ready", "due_at"),
         Index("ix_followup_task_lead_id", "lead_id"),
-        Index("ix_followup_task_completed_at", "completed_at", "response_minutes"),
+        # The SLA report: period range, response time and every --by column, index-only.
+        Index("ix_followup_task_sla", "completed_at", "response_minutes", "owner", "province",
+              "step"),
         Index("ux_followup_task_active_lead_step", "lead_id", "step", unique=True,
               sqlite_where=text("status IN ('pending', 'claimed')"),
               postgresql_where=text("status IN ('pending', 'claimed')")),

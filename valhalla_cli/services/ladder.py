@@ -792,6 +792,11 @@ def show(session: Session, *, lead_id: str) -> list[LadderView]:
 # SLA report
 # ---------------------------------------------------------------------------------------------
 
+def _sla_ranks(n: int) -> tuple[int, int, int]:
+    """1-based ranks of the two middle values (median) and of the p90 value among n."""
+    return (n + 1) // 2, (n + 2) // 2, (9 * n + 9) // 10
+
+
 @dataclass(frozen=True)
 class SlaRow:
     group: str | None
@@ -835,8 +840,8 @@ def sla(
     grouped = by is not None
     group = getattr(t, by) if grouped else literal_column("'all'")
     label = group.label("grp")
-    # Only `done` tasks have a response time: the (completed_at, response_minutes) index covers
-    # the ungrouped report.
+    # Only `done` tasks have a response time: the (completed_at, response_minutes, owner,
+    # province, step) index covers the report, grouped or not.
     period = [t.completed_at >= lo, t.completed_at < hi, t.response_minutes.is_not(None)]
 
     def per_group(query):  # type: ignore[no-untyped-def]
@@ -851,18 +856,18 @@ def sla(
                                  else_=0)).label("ok"))
             .where(*period))) if row.n
     }
+    # The ranks of the medians and p90s are known from the counts: one window (row_number)
+    # picks them; a second window for the partition size would cost another sort.
+    ranks = sorted({rank for c in counts.values() for rank in _sla_ranks(int(c.n))})
     over = {"partition_by": group} if grouped else {}
     ranked = (
         select(label, t.response_minutes.label("v"),
-               func.row_number().over(order_by=t.response_minutes, **over).label("rn"),
-               func.count().over(**over).label("n"))
+               func.row_number().over(order_by=t.response_minutes, **over).label("rn"))
         .where(*period).subquery()
     )
-    n = ranked.c.n
     picks = session.execute(
-        select(ranked.c.grp, ranked.c.rn, ranked.c.v)
-        .where(or_(ranked.c.rn == (n + 1) // 2, ranked.c.rn == (n + 2) // 2,
-                   ranked.c.rn == (9 * n + 9) // 10))).all()
+        select(ranked.c.grp, ranked.c.rn, ranked.c.v).where(ranked.c.rn.in_(ranks))
+    ).all() if ranks else []
     marks: dict[Any, dict[int, float]] = {}
     for grp, rn, value in picks:
         marks.setdefault(grp, {})[int(rn)] = float(value)
@@ -881,8 +886,9 @@ def sla(
         m = marks.get(key, {})
         median = p90 = None
         if total:
-            median = round((m[(total + 1) // 2] + m[(total + 2) // 2]) / 2, 2)
-            p90 = round(m[(9 * total + 9) // 10], 2)
+            low, high, p90_rank = _sla_ranks(total)
+            median = round((m[low] + m[high]) / 2, 2)
+            p90 = round(m[p90_rank], 2)
         within = round(100.0 * int(c.ok or 0) / total, 2) if total else None
         rows.append(SlaRow(
             group=None if not grouped or key is None else str(key), since=since, until=until,
@@ -892,6 +898,33 @@ def sla(
             overdue_now=int(overdue.get(key, 0)), target_within_2h_pct=90.0,
             meets_target=None if within is None else within >= 90.0))
     return rows
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    """Open work at an instant (for `valhalla status`)."""
+
+    due: int  # pending, due at or before the instant (whatever their predecessor)
+    ready: int  # of those, the ones whose previous step is finished (what dispatch looks at)
+    overdue: int  # pending more than sla_minutes past due (the SLA report's `overdue_now`)
+    claimed: int  # handed out and not completed yet
+
+
+def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> TaskCounts:
+    """One index-only query: the (status, ready, due_at) index serves the four ranges
+    status IN (pending, claimed) x ready IN (false, true), due_at <= at, so the cost grows with
+    the open backlog, not with the finished history."""
+    t = FollowupTask
+    pending = t.status == "pending"
+    cut = at - timedelta(minutes=config.sla_minutes)
+    row = session.execute(
+        select(func.count(case((pending, 1))),
+               func.count(case((and_(pending, t.ready.is_(True)), 1))),
+               func.count(case((and_(pending, t.due_at < cut), 1))),
+               func.count(case((t.status == "claimed", 1))))
+        .where(t.status.in_(ACTIVE_STATUSES), t.ready.in_([True, False]), t.due_at <= at)
+    ).one()
+    return TaskCounts(*(int(v) for v in row))
 
 
 # ---------------------------------------------------------------------------------------------

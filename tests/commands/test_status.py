@@ -1,0 +1,204 @@
+"""`valhalla status`: the Monday overview, on a fresh install and after work moved the figures."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import snapshot_tables
+
+from valhalla_cli.services import kpi
+
+AT = "2027-06-15T11:00:00-04:00"  # a Tuesday in Toronto, contact windows open
+T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
+
+TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
+            "risk", "throttled_levers", "levers", "heimdall", "sla", "tasks", "runbook"}
+
+
+def status(cli, *extra, at=AT):
+    return cli("status", "--at", at, *extra)
+
+
+def test_fresh_install(cli, db):
+    before = snapshot_tables(db)
+    result = status(cli, "--json")
+    assert result.exit_code == 0, result.stderr
+    view = result.json
+    assert set(view) == TOP_KEYS
+    assert view["ok"] is True and view["reason"] is None
+    assert view["generated_at"] == "2027-06-15T15:00:00Z"
+    assert view["business_date"] == "2027-06-15"
+    assert view["business_timezone"] == "America/Toronto"
+    assert view["golive"] == {"enabled": False, "kill_switch": False, "live": False,
+                              "enforce": True, "reason": "golive_disabled", "last_change": None}
+    engines = {e["engine"]: e for e in view["risk"]["engines"]}
+    assert {n: (e["cap"], e["exposure"], e["headroom"]) for n, e in engines.items()} == {
+        "GLOBAL": ("50000.00", "0.00", "50000.00"),
+        "acquisitions": ("25000.00", "0.00", "25000.00"),
+        "marketing": ("15000.00", "0.00", "15000.00"),
+        "dispositions": ("10000.00", "0.00", "10000.00"),
+    }
+    assert view["risk"]["day"] == "2027-06-15" and view["risk"]["breaches"] == []
+    assert view["throttled_levers"] == []
+    assert [(lv["lever"], lv["throttled"]) for lv in view["levers"]] == [
+        ("followups", False), ("offers", False)]
+    assert {(d["domain"], d["mode"], d["enabled"], d["samples"], d["eligible"])
+            for d in view["heimdall"]} == {
+        (d, "sandbox", True, 0, False)
+        for d in ("lead_scoring", "offer_pricing", "buyer_matching", "followup_timing")}
+    assert view["sla"]["since"] == "2027-06-09" and view["sla"]["until"] == "2027-06-15"
+    assert view["sla"]["completed"] == 0 and view["sla"]["within_2h_pct"] is None
+    assert view["tasks"] == {"due": 0, "ready": 0, "overdue": 0, "claimed": 0}
+    book = view["runbook"]
+    assert book["ok_to_enable_go_live"] is True and book["failing"] == []
+    assert book["warnings"] == ["offers"]  # no offer policy enabled on a fresh install
+    assert [c["name"] for c in book["checks"]] == [
+        "database", "timezones", "golive", "risk", "heimdall", "regression", "market",
+        "followups", "offers"]
+    assert result.stderr == ""
+    assert snapshot_tables(db) == before  # read-only
+
+
+def test_today_is_the_business_date_of_at(cli):
+    # 02:00 UTC on the 15th is still the 14th in Toronto.
+    view = status(cli, "--json", at="2027-06-15T02:00:00Z").json
+    assert view["business_date"] == "2027-06-14" and view["risk"]["day"] == "2027-06-14"
+    assert (view["sla"]["since"], view["sla"]["until"]) == ("2027-06-08", "2027-06-14")
+
+
+def _drop_0_8_to_0_6():
+    return [1.0] * 160 + [0.0] * 40 + [1.0] * 30 + [0.0] * 20
+
+
+def test_figures_move_with_reservations_ladders_and_throttles(cli, db):
+    assert cli("golive", "enable", "--reason", "monday", "--at", AT).exit_code == 0
+    reserved = cli("risk", "reserve", "acquisitions", "1000.00", "--ref", "emd-1", "--at", AT)
+    assert reserved.exit_code == 0, reserved.stderr
+    # A ladder started at 11:00: step 1 due at once, step 2 five minutes later.
+    assert cli("ladder", "create", "lead-1", "--province", "ON", "--at", AT).exit_code == 0
+    claims = cli("ladder", "dispatch", "--at", (T + timedelta(minutes=10)).isoformat(),
+                 "--format", "jsonl").jsonl
+    assert [c["step"] for c in claims] == [1]
+
+    claimed = status(cli, "--json", at=(T + timedelta(minutes=15)).isoformat()).json
+    assert claimed["tasks"] == {"due": 1, "ready": 0, "overdue": 0, "claimed": 1}
+
+    done = cli("ladder", "complete", str(claims[0]["task_id"]), "--outcome", "no_answer",
+               "--claim-token", claims[0]["claim_token"],
+               "--at", (T + timedelta(minutes=20)).isoformat())
+    assert done.exit_code == 0, done.stderr
+
+    later = (T + timedelta(hours=3)).isoformat()
+    result = status(cli, "--json", at=later)
+    assert result.exit_code == 0, result.stderr
+    view = result.json
+    assert view["golive"]["live"] is True and view["golive"]["reason"] is None
+    assert view["golive"]["last_change"]["what"] == "enabled"
+    engines = {e["engine"]: e for e in view["risk"]["engines"]}
+    assert (engines["acquisitions"]["exposure"], engines["acquisitions"]["headroom"]) == (
+        "1000.00", "24000.00")
+    assert engines["GLOBAL"]["headroom"] == "49000.00"
+    assert engines["acquisitions"]["utilization_pct"] == pytest.approx(4.0)
+    # Step 2 (due 11:05) is ready now and more than 2 h late at 14:00.
+    assert view["tasks"] == {"due": 1, "ready": 1, "overdue": 1, "claimed": 0}
+    sla = view["sla"]
+    assert sla["completed"] == 1 and sla["median_response_minutes"] == 20.0
+    assert sla["within_30m_pct"] == 100.0 and sla["meets_target"] is True
+    assert sla["overdue_now"] == 1
+
+    # The followups lever trips on a drop of followup_completed (events before the ladder's).
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    with db.transaction(write=True) as session:
+        kpi.insert_many(session, [
+            {"metric": "followup_completed", "value": v,
+             "occurred_at": start + i * timedelta(minutes=10), "source": "test"}
+            for i, v in enumerate(_drop_0_8_to_0_6())])
+    assert cli("regression", "evaluate", "--at", "2027-03-01T00:00:00Z").exit_code == 1
+
+    before = snapshot_tables(db)
+    refused = status(cli, "--json", at=later)
+    assert refused.exit_code == 1
+    view = refused.json  # the whole answer is printed before the "no"
+    assert view["ok"] is False and view["reason"] == "runbook_not_ok"
+    assert view["throttled_levers"] == ["followups"]
+    lever = next(lv for lv in view["levers"] if lv["lever"] == "followups")
+    assert lever["throttled"] is True and lever["drop_pct"] == pytest.approx(25.0)
+    assert view["runbook"]["failing"] == ["regression"]
+    assert refused.stderr.strip() == (
+        "valhalla: not OK to enable go-live: failing checks: regression "
+        "(see `valhalla runbook status`)")
+    assert snapshot_tables(db) == before
+
+
+def test_kill_switch_is_a_no(cli):
+    assert cli("golive", "kill-switch", "engage", "--reason", "fire drill",
+               "--at", AT).exit_code == 0
+    result = status(cli, "--json")
+    assert result.exit_code == 1
+    assert result.json["golive"]["reason"] == "kill_switch_engaged"
+    assert result.json["golive"]["last_change"]["reason"] == "fire drill"
+    assert result.json["runbook"]["failing"] == ["golive"]
+    assert "golive" in result.stderr
+
+
+def test_markdown_is_a_ticket_ready_report(cli):
+    result = status(cli, "--format", "markdown")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert text.startswith("# Valhalla status: OK to enable go-live\n\n"
+                           "Generated 2027-06-15T15:00:00Z; business date 2027-06-15 "
+                           "(America/Toronto).\n")
+    for heading in ("## Go-live", "## Risk today (2027-06-15)", "## Regression levers",
+                    "## Heimdall", "## Follow-up SLA, last 7 days", "## Follow-up tasks",
+                    "## Runbook"):
+        assert f"\n{heading}\n\n| " in text, heading
+    assert "| engine | cap | exposure | headroom | utilization_pct | enabled |" in text
+    assert "| GLOBAL | 50000.00 | 0.00 | 50000.00 | 0.0 | true |" in text
+    assert "| offers | warn |" in text and "`valhalla offer policy-set ON --enable`" in text
+
+
+def test_tsv_is_one_key_value_line_per_figure(cli):
+    lines = status(cli, "--format", "tsv").stdout.splitlines()
+    assert lines[0] == "key\tvalue"
+    pairs = dict(line.split("\t", 1) for line in lines[1:])
+    assert len(pairs) == len(lines) - 1  # keys are unique
+    assert pairs["ok"] == "true"
+    assert pairs["risk.engines.GLOBAL.headroom"] == "50000.00"
+    assert pairs["levers.offers.throttled"] == "false"
+    assert pairs["heimdall.lead_scoring.mode"] == "sandbox"
+    assert pairs["tasks.overdue"] == "0"
+    assert pairs["runbook.checks.offers.status"] == "warn"
+
+
+def test_table_and_jsonl(cli):
+    table = cli("status", "--at", AT, "--format", "table", env={"COLUMNS": "100"})
+    assert table.exit_code == 0
+    for title in ("Go-live  NOT LIVE (golive_disabled)", "Runbook  OK to enable go-live",
+                  "Risk today 2027-06-15", "Heimdall", "Follow-ups: SLA 2027-06-09 to "
+                  "2027-06-15", "Runbook checks not ok"):
+        assert title in table.stdout, title
+    assert max(len(line) for line in table.stdout.splitlines()) <= 100  # fits 100 columns
+    (line,) = status(cli, "--format", "jsonl").jsonl
+    assert set(line) == TOP_KEYS
+
+
+def test_invalid_ladder_config_still_shows_the_rest(cli, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[ladder]\nsla_minutes = 0\n")
+    result = cli("--config", str(config), "status", "--at", AT, "--json")
+    assert result.exit_code == 1
+    assert result.json["sla"] is None and result.json["tasks"] is None
+    assert result.json["runbook"]["failing"] == ["followups"]
+
+
+@pytest.mark.parametrize("args", [
+    ("--at", "next monday"),
+    ("--at", "2027-13-01"),
+    ("--format", "yaml"),
+    ("--json", "--format", "tsv"),
+])
+def test_bad_input_is_exit_2_and_changes_nothing(cli, db, args):
+    before = snapshot_tables(db)
+    result = cli("status", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert snapshot_tables(db) == before
