@@ -1,6 +1,5 @@
 """`valhalla status`: the one-screen overview for the Monday review."""
 
-from __future__ import annotations
 
 from typing import Any
 
