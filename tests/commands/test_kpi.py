@@ -84,3 +84,11 @@ def test_summary_counts_and_means_per_business_day(cli):
         ("2027-01-14", 1, 1.0), ("2027-01-15", 2, 0.5)]
     table = cli("kpi", "summary", "--days", "2", "--at", "2027-01-15T12:00", "--format", "table")
     assert "buyer_feedback" in table.stdout
+
+
+def test_summary_table_of_an_empty_period_still_has_its_header(cli):
+    table = cli("kpi", "summary", "--days", "3", "--at", "2027-01-15T12:00", "--format", "table")
+    assert table.exit_code == 0
+    assert "metric" in table.stdout and "per_day" in table.stdout
+    tsv = cli("kpi", "summary", "--days", "3", "--at", "2027-01-15T12:00", "--format", "tsv")
+    assert tsv.stdout == "metric\tday\tcount\tmean\n"

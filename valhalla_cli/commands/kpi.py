@@ -149,7 +149,9 @@ def summary(
                  "mean": None if m.mean is None else round(m.mean, 4),
                  "per_day": sparkline([d.count for d in m.days]),
                  "first_day": m.days[0].day, "last_day": m.days[-1].day} for m in metrics]
-        emit(rows, output)
+        # Columns named so that a period with no events still prints the table's header.
+        emit(rows, output, columns=("metric", "count", "mean", "per_day", "first_day",
+                                    "last_day"))
     elif output in ("json",):
         emit(metrics, output)
     else:
