@@ -304,3 +304,47 @@ def test_every_example_names_its_command_and_parses(path):
         # Parse (not run) the arguments: unknown options and missing required ones fail here.
         ctx = command.make_context(" ".join(path), list(rest), resilient_parsing=False)
         assert ctx.command is command
+
+
+# --- the other formats -------------------------------------------------------------------------
+
+def _run_case(cli, tmp_path: Path, path: tuple[str, ...], fmt: str):
+    case = MINIMAL[_canonical(path)]
+    values = {"tmp": str(tmp_path)}
+    for name, content in case.files.items():
+        (tmp_path / name).write_text(content)
+    if case.setup is not None:
+        values.update(case.setup(cli, tmp_path))
+    return case, cli(*path, *[a.format(**values) for a in case.args], "--format", fmt)
+
+
+@pytest.mark.parametrize("path", [p for p in FORMAT_PATHS if _canonical(p) in MINIMAL],
+                         ids=lambda p: "-".join(p))
+def test_jsonl_tsv_and_table_agree_with_json(sqlite_template, tmp_path, path):
+    """Rendering does not depend on the engine: SQLite only, a fresh copy per format."""
+    import shutil
+
+    from conftest import Cli
+
+    outputs = {}
+    for fmt in ("json", "jsonl", "tsv", "table"):
+        where = tmp_path / fmt
+        where.mkdir()
+        shutil.copy(sqlite_template, where / "valhalla.db")
+        case, result = _run_case(Cli(f"sqlite:///{where / 'valhalla.db'}"), where, path, fmt)
+        assert result.exit_code in (0, 1), (fmt, result.exit_code, result.stderr)
+        outputs[fmt] = result.stdout
+    if case.refused_silently:
+        assert set(outputs.values()) == {""}
+        return
+    body = json.loads(outputs["json"])
+    items = body if isinstance(body, list) else [body]
+    lines = [json.loads(line) for line in outputs["jsonl"].splitlines()]
+    assert all(isinstance(line, dict) for line in lines)
+    # Tabular formats may flatten a report (a ladder's tasks, the runbook's checks): the rows
+    # differ in number, but never in whether there is anything to show.
+    assert bool(lines) == bool(items)
+    rows = outputs["tsv"].splitlines()
+    assert rows, "tsv prints at least its header"
+    assert len({len(row.split("\t")) for row in rows}) == 1, "tsv rows have the header's width"
+    assert outputs["table"].strip()
