@@ -131,6 +131,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("offer", "compute"): Case(("ON", "--arv", "450000", "--repairs", "50000", "--at", AT)),
     ("offer", "policies"): Case(),
     ("offer", "policy-set"): Case(("ON", "--enable", *R, "--at", AT)),
+    ("offer", "evidence"): Case(setup=_evidence),
     ("offer", "evidence", "list"): Case(setup=_evidence),
     ("offer", "evidence", "show"): Case(("{evidence}",), setup=_evidence),
     ("golive", "state"): Case(),
@@ -139,6 +140,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("golive", "history"): Case(),
     ("golive", "kill-switch", "engage"): Case((*R, "--at", AT)),
     ("golive", "kill-switch", "release"): Case((*R, "--at", AT)),
+    ("golive", "checklist"): Case(setup=_checklist_item),
     ("golive", "checklist", "list"): Case(setup=_checklist_item),
     ("golive", "checklist", "add"): Case(("dncl", "--title", "DNCL active", "--at", AT)),
     ("golive", "checklist", "sign"): Case(("dncl", "--at", AT), setup=_checklist_item),
@@ -178,7 +180,8 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("db", "history"): Case(),
 }
 
-FORMAT_PATHS = sorted(p for p, c in _leaves() if _takes_format(c))
+# Leaves, and the groups that list something when called without a subcommand.
+FORMAT_PATHS = sorted(p for p, c in _walk(_root()) if p and _takes_format(c))
 
 
 def test_every_command_with_format_is_in_the_table():
@@ -348,3 +351,61 @@ def test_jsonl_tsv_and_table_agree_with_json(sqlite_template, tmp_path, path):
     assert rows, "tsv prints at least its header"
     assert len({len(row.split("\t")) for row in rows}) == 1, "tsv rows have the header's width"
     assert outputs["table"].strip()
+
+
+# --- integers the database cannot hold -----------------------------------------------------------
+
+BIG = str(2**63)  # one past BIGINT's maximum
+
+
+def _command(path: tuple[str, ...]):
+    command = _root()
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+def _int_params(command) -> list:
+    return [p for p in command.params
+            if getattr(getattr(p, "type_descriptor", None), "annotation", None) is int]
+
+
+INT_PATHS = sorted(p for p, c in _walk(_root())
+                   if p and p[0] not in ALIASES and _int_params(c))
+
+
+class _AnyId(dict):
+    def __missing__(self, key):
+        return "1"
+
+
+def test_every_integer_parameter_is_in_the_table():
+    assert [" ".join(p) for p in INT_PATHS if p not in MINIMAL] == []
+
+
+@pytest.mark.parametrize("path", INT_PATHS, ids=lambda p: "-".join(p))
+def test_an_integer_no_bigint_can_hold_is_bad_input(cli, db, tmp_path, path):
+    """2**63 as an id or a limit: exit 2 with one line, not a driver overflow; nothing changes."""
+    from conftest import snapshot_tables
+
+    command = _command(path)
+    case = MINIMAL[path]
+    for name, content in case.files.items():
+        (tmp_path / name).write_text(content)
+    base = [a.format_map(_AnyId(tmp=str(tmp_path))) for a in case.args]
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
+    before = snapshot_tables(db)
+    for param in _int_params(command):
+        args = list(base)
+        if param.param_type_name == "argument":
+            assert arguments[0] is param, "only a first positional integer is handled here"
+            if args and not args[0].startswith("-"):
+                args[0] = BIG
+            else:
+                args.insert(0, BIG)
+        else:
+            args += [param.opts[0], BIG]
+        result = cli(*path, *args, "--format", "json")
+        assert result.exit_code == 2, (param.name, result.exit_code, result.stderr)
+        assert result.stdout == ""
+    assert snapshot_tables(db) == before

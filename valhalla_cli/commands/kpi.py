@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -90,7 +91,8 @@ def list_command(
                                                  help="At or after this instant.")] = None,
     until: Annotated[Optional[str], typer.Option("--until", metavar="DATETIME",
                                                  help="At or before this instant.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
     fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """List KPI events, newest first.
