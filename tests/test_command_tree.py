@@ -4,6 +4,10 @@
 any setup it needs). A test fails when a command with `--format` appears that is not in the
 table, so JSON coverage cannot drop silently when a pack adds a command. The hidden `followups`
 alias mounts the same sub-app as `ladder` and reuses its rows.
+
+With the same table: `--format json` is valid JSON that follows SPEC 5 (both engines); jsonl,
+tsv and table render too (SQLite: rendering does not touch the database); and every integer
+parameter refuses a value no BIGINT can hold with exit 2 (both engines).
 """
 
 from __future__ import annotations
@@ -210,8 +214,8 @@ INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
 
 
 def _convention_breaks(body) -> list[str]:
-    """SPEC 5: snake_case keys, instants in UTC with Z (local times say so), rates 0..1,
-    `_pct` 0..100."""
+    """SPEC 5: snake_case keys, instants in UTC with Z (local times say so), rates numbers in
+    0..1, `_pct` fields numbers (a drop or a breach may leave 0..100)."""
     bad = []
     for where, key, value in _items(body):
         if DATA_KEYED.search(where):
