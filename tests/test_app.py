@@ -1,5 +1,6 @@
 """The root command: start-up cost, the help tree, error boundary and exit codes."""
 
+import shutil
 import subprocess
 import sys
 
@@ -121,6 +122,9 @@ def test_help_imports_nothing_heavy(argv):
     ("valhalla gol", "1", "golive"),
     ("valhalla golive kil", "2", "kill-switch"),
     ("valhalla golive kill-switch eng", "3", "engage"),
+    ("valhalla lad", "1", "ladder"),
+    ("valhalla ladder dis", "2", "dispatch"),
+    ("valhalla regression rel", "2", "release"),
 ])
 def test_shell_completion_offers_commands_without_heavy_imports(words, cword, expected):
     env = {"_VALHALLA_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
@@ -137,3 +141,55 @@ def test_command_modules_keep_real_annotations():
         and "from __future__ import annotations" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_shell_completion_hides_the_followups_alias():
+    env = {"_VALHALLA_COMPLETE": "complete_bash", "COMP_WORDS": "valhalla f", "COMP_CWORD": "1"}
+    stdout, heavy = _modules_after([], env=env)
+    assert "followups" not in stdout.split()
+    assert heavy == []
+
+
+@pytest.mark.parametrize("shell_env", [None, "/bin/bash"])
+def test_show_completion_prints_the_bash_script(shell_env):
+    """`valhalla --show-completion bash` works with or without $SHELL, and stays light."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "SHELL"}
+    if shell_env:
+        env["SHELL"] = shell_env
+    proc = subprocess.run([sys.executable, "-m", "valhalla_cli", "--show-completion", "bash"],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "_VALHALLA_COMPLETE=complete_bash" in proc.stdout
+    assert "complete -o default -F _valhalla_completion valhalla" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    stdout, heavy = _modules_after(["--show-completion", "bash"])
+    assert "_VALHALLA_COMPLETE" in stdout and heavy == []
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_bash_really_completes_with_the_generated_script(tmp_path):
+    """Source the script in bash and press Tab (call the completion function) twice."""
+    import os
+    from pathlib import Path
+
+    # `valhalla` on PATH, as the installed console script would be.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    launcher = bindir / "valhalla"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m valhalla_cli "$@"\n')
+    launcher.chmod(0o755)
+    script = (
+        "source <(valhalla --show-completion bash)\n"
+        "COMP_WORDS=(valhalla lad); COMP_CWORD=1; _valhalla_completion valhalla\n"
+        'echo "1:${COMPREPLY[*]}"\n'
+        "COMP_WORDS=(valhalla ladder dis); COMP_CWORD=2; _valhalla_completion valhalla\n"
+        'echo "2:${COMPREPLY[*]}"\n'
+    )
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(Path(REPO))}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["1:ladder", "2:dispatch"], proc.stdout

@@ -67,6 +67,8 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                         raise BadInput(f"{path}:{line}: expected {width} fields, "
                                        f"found {len(values)}")
                     row = {k: (v.strip() or None) for k, v in zip(header, values, strict=True)}
+                    if "\x00" in "".join(values):
+                        _no_nul(path, line, row)
                     for name in required:
                         if row[name] is None:
                             raise BadInput(
@@ -88,8 +90,16 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                 if unknown:
                     raise BadInput(f"{path}:{line}: unknown field {unknown[0]!r}")
                 row = {k: (None if v == "" else v) for k, v in data.items()}
+                _no_nul(path, line, row)
                 _require(path, line, row, required)
                 yield line, row
+
+
+def _no_nul(path: Path, line: int, row: dict[str, Any]) -> None:
+    """A NUL character is never valid text; PostgreSQL refuses it (SQLite would store it)."""
+    for name, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise BadInput(f"{path}:{line}: field {name!r}: contains a NUL character")
 
 
 def _require(path: Path, line: int, row: dict[str, Any], required: tuple[str, ...]) -> None:

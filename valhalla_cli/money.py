@@ -7,6 +7,8 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from valhalla_cli.errors import BadInput
 
 CENT = Decimal("0.01")
+# The largest amount whose cents fit a BIGINT column.
+MAX_MONEY = Decimal(2**63 - 1) / 100
 
 
 def parse_money(
@@ -20,12 +22,16 @@ def parse_money(
     if isinstance(value, float):  # a float has already lost the cents
         raise BadInput(f"{field}: amounts must be given as text or Decimal, not float")
     text = str(value).strip().replace("_", "")
+    if not text.isascii():  # Decimal() would read Arabic-Indic or full-width digits
+        raise BadInput(f"{field}: {value!r} is not an amount (e.g. 1250.50)")
     try:
         amount = Decimal(text)
     except InvalidOperation:
         raise BadInput(f"{field}: {value!r} is not an amount (e.g. 1250.50)") from None
     if not amount.is_finite():
         raise BadInput(f"{field}: {value!r} is not an amount (e.g. 1250.50)")
+    if abs(amount) > MAX_MONEY:  # beyond it, quantize() raises or the cents overflow BIGINT
+        raise BadInput(f"{field}: {value!r} is too large (at most {MAX_MONEY:,.2f})")
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise BadInput(f"{field}: {value!r} has more than two decimal places")

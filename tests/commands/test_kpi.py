@@ -84,3 +84,36 @@ def test_summary_counts_and_means_per_business_day(cli):
         ("2027-01-14", 1, 1.0), ("2027-01-15", 2, 0.5)]
     table = cli("kpi", "summary", "--days", "2", "--at", "2027-01-15T12:00", "--format", "table")
     assert "buyer_feedback" in table.stdout
+
+
+def test_summary_table_of_an_empty_period_still_has_its_header(cli):
+    table = cli("kpi", "summary", "--days", "3", "--at", "2027-01-15T12:00", "--format", "table")
+    assert table.exit_code == 0
+    assert "metric" in table.stdout and "per_day" in table.stdout
+    tsv = cli("kpi", "summary", "--days", "3", "--at", "2027-01-15T12:00", "--format", "tsv")
+    assert tsv.stdout == "metric\tday\tcount\tmean\n"
+
+
+def test_a_nul_character_in_any_import_is_bad_input_on_every_engine(cli, db, tmp_path):
+    """PostgreSQL cannot store NUL in text (SQLite can): refuse it up front, naming the line
+    and the field, for every importer and both file types; nothing is imported."""
+    cases = [
+        ("kpi", "events.csv", "metric,value,occurred_at,ref\n"
+         "ladder_created,1,2027-01-15T10:00:00Z,ok\nladder_created,1,2027-01-15T10:00:00Z,a\0b\n",
+         ":3", "ref"),
+        ("kpi", "events.jsonl", json.dumps({"metric": "ladder_created", "value": 1,
+                                            "occurred_at": "2027-01-15T10:00:00Z",
+                                            "source": "crm\u0000"}) + "\n", ":1", "source"),
+        ("liquidity", "feedback.csv", "province,market,buyer,responded,at\n"
+         "ON,TORONTO,B\0 1,true,2027-01-15T10:00:00Z\n", ":2", "buyer"),
+        ("ladder", "leads.csv", "lead_id,province,owner\nL-1,ON,va\0\n", ":2", "owner"),
+    ]
+    before = snapshot_tables(db)
+    for pack, name, text, where, field in cases:
+        path = tmp_path / name
+        path.write_text(text)
+        result = cli(pack, "import", str(path), "--json")
+        assert result.exit_code == 2, (pack, name, result.stderr)
+        assert f"{name}{where}" in result.stderr and field in result.stderr, result.stderr
+        assert "NUL" in result.stderr
+    assert snapshot_tables(db) == before

@@ -266,3 +266,36 @@ def test_runbook_offers_check(cli, db):
     assert (code, result["status"]) == (1, "fail")
     assert "ON" in result["detail"] and "arv_pct" in result["detail"]
     assert result["fix"] == "valhalla offer policy-set ON --disable"
+
+
+def test_amounts_beyond_a_billion_are_bad_input_and_extremes_refuse_cleanly(cli, db, tmp_path):
+    """Huge amounts used to crash the insert (exit 5: BIGINT overflow / Decimal precision)."""
+    assert cli("offer", "policy-set", "ON", "--enable", "--reason", "pilot").exit_code == 0
+    comps = tmp_path / "comps.csv"
+    comps.write_text("address,sold_price,sqft,sold_on\n1 Main,500000,1000,2027-01-02\n")
+    before = snapshot_tables(db)
+    for args in [
+        ("offer", "compute", "ON", "--arv", "1e400", "--repairs", "0"),
+        ("offer", "compute", "ON", "--arv", "1000000000.01", "--repairs", "0"),
+        ("offer", "compute", "ON", "--arv", "450000", "--repairs", "99999999999999999999"),
+        ("offer", "compute", "ON", "--arv", "450000", "--repairs", "0", "--assignment-fee",
+         "9999999999999999999"),
+        ("offer", "compute", "ON", "--comps", str(comps), "--sqft", "999999999999999999",
+         "--repairs", "0"),
+        ("offer", "policy-set", "ON", "--closing-costs", "99999999999999999999999", "--reason",
+         "typo"),
+        ("offer", "policy-set", "ON", "--min-arv", "1000000000.01", "--reason", "typo"),
+    ]:
+        result = cli(*args, "--at", "2027-01-15T10:00", "--json")
+        assert result.exit_code == 2, (args, result.stderr)
+    assert snapshot_tables(db) == before
+    # Every input at the largest allowed amount: a refusal (no viable offer), not a crash.
+    big = "1000000000"
+    assert cli("offer", "policy-set", "ON", "--assignment-fee", big, "--closing-costs", big,
+               "--holding-costs", big, "--reason", "stress").exit_code == 0
+    refused = cli("offer", "compute", "ON", "--arv", big, "--repairs", big, "--at",
+                  "2027-01-15T10:00", "--json")
+    assert refused.exit_code == 1
+    assert refused.json["reason"] == "no_viable_offer"
+    assert refused.json["mao"] == "-3300000000.00"
+    assert db_count(db, "SELECT COUNT(*) FROM offer_evidence") == 1

@@ -102,6 +102,16 @@ def refuse(text: str, *, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+def bigint(value: int | None) -> int | None:
+    """Callback for integer ids and limits: a value no BIGINT column can hold is bad input
+    (exit 2), not a driver overflow (exit 5). A callback rather than `max=` keeps help clean."""
+    if value is not None and not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
+        raise typer.BadParameter(f"is out of range (at most {BIGINT_MAX})")
+    return value
+
 # Reusable option declarations (Annotated aliases keep every command's signature short).
 FormatOpt = Annotated[
     Optional[str],

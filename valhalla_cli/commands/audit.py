@@ -5,7 +5,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from valhalla_cli.commands._common import FormatOpt, JsonOpt, database, emit, fmt_of, settings
+from valhalla_cli.commands._common import (
+    FormatOpt,
+    JsonOpt,
+    bigint,
+    database,
+    emit,
+    fmt_of,
+    settings,
+)
 
 COLUMNS = ("id", "at", "actor", "pack", "action", "subject", "before", "after", "reason")
 PACKS = ("golive", "risk", "heimdall", "regression", "kpi", "market", "ladder", "liquidity",
@@ -19,7 +27,8 @@ def audit_command(
     ] = None,
     pack: Annotated[Optional[str], typer.Option("--pack", help="Only this pack's events.")
                     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     ReasonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -236,7 +237,8 @@ AUDIT_COLUMNS = ("id", "at", "actor", "action", "subject", "before", "after", "r
 @app.command("history")
 def history(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
     fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """The go-live audit events, newest first.

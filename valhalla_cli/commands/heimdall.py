@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     ReasonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -73,7 +74,8 @@ def record(
 @app.command("outcome")
 def outcome(
     ctx: typer.Context,
-    recommendation_id: Annotated[int, typer.Argument(help="The recommendation_id to score.")],
+    recommendation_id: Annotated[int, typer.Argument(
+        callback=bigint, help="The recommendation_id to score.")],
     success: Annotated[Optional[bool], typer.Option(
         "--success/--failure", help="What happened (one of the two is required).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,

@@ -10,6 +10,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -89,7 +90,8 @@ def list_command(
                                                  help="At or after this instant.")] = None,
     until: Annotated[Optional[str], typer.Option("--until", metavar="DATETIME",
                                                  help="At or before this instant.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
     fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """List KPI events, newest first.
@@ -148,7 +150,9 @@ def summary(
                  "mean": None if m.mean is None else round(m.mean, 4),
                  "per_day": sparkline([d.count for d in m.days]),
                  "first_day": m.days[0].day, "last_day": m.days[-1].day} for m in metrics]
-        emit(rows, output)
+        # Columns named so that a period with no events still prints the table's header.
+        emit(rows, output, columns=("metric", "count", "mean", "per_day", "first_day",
+                                    "last_day"))
     elif output in ("json",):
         emit(metrics, output)
     else:

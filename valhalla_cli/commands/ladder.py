@@ -13,6 +13,7 @@ from valhalla_cli.commands._common import (
     ReasonOpt,
     ReportFormatOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -208,7 +209,7 @@ def dispatch(
 @app.command("complete")
 def complete(
     ctx: typer.Context,
-    task: Annotated[int, typer.Argument(help="The task id.")],
+    task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
     outcome: Annotated[str, typer.Option(
         "--outcome", "-o", help="sent, no_answer, voicemail (continue); contacted, "
         "appointment, not_interested, wrong_number (stop); opt_out (stop and suppress).")],

@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     ReasonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -176,7 +177,8 @@ def suppressions(
     ctx: typer.Context,
     lead: Annotated[Optional[str], typer.Option("--lead", metavar="LEAD",
                                                 help="Only this lead.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
     fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """List suppressed leads, newest first.

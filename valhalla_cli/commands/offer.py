@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -282,7 +283,8 @@ def _list_evidence(ctx: typer.Context, province: str | None, deal_ref: str | Non
 @evidence_app.command("show")
 def evidence_show(
     ctx: typer.Context,
-    evidence_id: Annotated[int, typer.Argument(metavar="ID", help="The evidence id.")],
+    evidence_id: Annotated[int, typer.Argument(metavar="ID", callback=bigint,
+                                               help="The evidence id.")],
     fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Show one offer's evidence in full: inputs, policy, comps, liquidity and result.

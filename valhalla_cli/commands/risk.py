@@ -10,6 +10,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     at_instant,
+    bigint,
     database,
     emit,
     fmt_of,
@@ -33,7 +34,7 @@ EVENT_COLUMNS = ("id", "at", "day", "engine", "kind", "amount", "pnl", "ref", "r
 RefOpt = Annotated[Optional[str], typer.Option("--ref", metavar="REF",
                                                help="The reservation's idempotency key.")]
 ReservationIdArg = Annotated[Optional[int], typer.Argument(
-    metavar="RESERVATION_ID", help="The reservation's id (or give --ref).")]
+    metavar="RESERVATION_ID", callback=bigint, help="The reservation's id (or give --ref).")]
 
 
 @app.command("reserve")

@@ -31,6 +31,9 @@ PACK = "offer"
 PROVINCE_WIDE = "*"
 BPS = 10_000
 ARV_PCT_BOUNDS_BPS = (6000, 8000)  # 0.60 - 0.80
+# One billion dollars: no house, fee or repair bill is larger (a typo), and with every input
+# below it the figures (fees, a negative MAO) stay far inside the BIGINT cents columns.
+MAX_AMOUNT = Decimal("1000000000.00")
 
 # SPEC 12 defaults (the migration seeds the same values).
 DEFAULTS = {
@@ -165,9 +168,17 @@ def parse_ratio(value: str | Decimal, *, option: str, low_bps: int, high_bps: in
     return bps_int
 
 
+def parse_dollars(value: str | Decimal, *, option: str, allow_zero: bool = True) -> Decimal:
+    """Dollars: at most two decimals, not negative, at most MAX_AMOUNT."""
+    amount = parse_money(value, field=option, allow_zero=allow_zero)
+    if amount > MAX_AMOUNT:
+        raise BadInput(f"{option}: {value!r} is larger than {MAX_AMOUNT:,.2f}")
+    return amount
+
+
 def parse_amount(value: str | Decimal, *, option: str, positive: bool = False) -> int:
-    """Dollars (at most two decimals, not negative) -> cents."""
-    return to_cents(parse_money(value, field=option, allow_zero=not positive))
+    """Dollars (at most two decimals, not negative, at most MAX_AMOUNT) -> cents."""
+    return to_cents(parse_dollars(value, option=option, allow_zero=not positive))
 
 
 def parse_sqft(value: str | Decimal | None, *, option: str) -> Decimal:
@@ -492,7 +503,8 @@ def read_comps(path: Path, *, not_after: date) -> tuple[list[Comp], list[Fractio
     def validate(row: dict[str, Any]) -> tuple[Comp, Fraction]:
         address = " ".join(str(row["address"]).split())
         try:
-            price = parse_money(str(row["sold_price"]), field="sold_price", allow_zero=False)
+            price = parse_dollars(str(row["sold_price"]), option="sold_price",
+                                  allow_zero=False)
         except BadInput as exc:
             raise RowError("sold_price", exc.message) from None
         try:
@@ -660,9 +672,9 @@ def compute(
     market = None if market is None else liquidity.check_market(market)
     if repairs is None:
         raise BadInput("--repairs is required (0 when there are none)")
-    repairs_d = parse_money(repairs, field="--repairs")
-    fee_override = None if assignment_fee is None else parse_money(assignment_fee,
-                                                                    field="--assignment-fee")
+    repairs_d = parse_dollars(repairs, option="--repairs")
+    fee_override = None if assignment_fee is None else parse_dollars(
+        assignment_fee, option="--assignment-fee")
     ref = liquidity._check_text(deal_ref, option="--deal-ref", required=False)
     note_text = liquidity._check_text(note, option="--note", required=False, limit=2000)
     if (arv is None) == (comps_path is None):
@@ -672,7 +684,7 @@ def compute(
     if arv is not None:
         if sqft is not None:
             raise BadInput("--sqft goes with --comps; with --arv leave it out")
-        arv_d = parse_money(arv, field="--arv", allow_zero=False)
+        arv_d = parse_dollars(arv, option="--arv", allow_zero=False)
     else:
         assert comps_path is not None
         size = parse_sqft(sqft, option="--sqft")
@@ -681,6 +693,9 @@ def compute(
         arv_d = arv_from_comps(ratios, size)
         if arv_d <= 0:
             raise BadInput(f"{comps_path}: the comps give an ARV of {format_money(arv_d)}")
+        if arv_d > MAX_AMOUNT:
+            raise BadInput(f"{comps_path}: the comps give an ARV above {MAX_AMOUNT:,.2f} "
+                           f"for --sqft {size} (check the size)")
         comps_summary = CompsSummary(file=str(comps_path), count=len(comps_rows),
                                      median_price_per_sqft=_fraction_text(median(ratios)),
                                      sqft=size, arv=arv_d)

@@ -1,0 +1,28 @@
+"""Shared money parsing: what an amount may look like, and how large it may be."""
+
+from decimal import Decimal
+
+import pytest
+
+from valhalla_cli.errors import BadInput
+from valhalla_cli.money import MAX_MONEY, parse_money, to_cents
+
+
+@pytest.mark.parametrize("text", ["١٢٣", "１２３", "12\u0663"])
+def test_digits_other_than_ascii_are_not_amounts(text):
+    # Decimal() reads Arabic-Indic and full-width digits; an amount field must not.
+    assert Decimal(text) > 0
+    with pytest.raises(BadInput, match="not an amount"):
+        parse_money(text, field="--arv")
+
+
+@pytest.mark.parametrize("text", ["1e30", "1E+400", "-1e400", "9" * 25, "92233720368547758.08"])
+def test_amounts_beyond_bigint_cents_are_bad_input_not_a_crash(text):
+    with pytest.raises(BadInput, match="too large"):
+        parse_money(text, field="--arv", allow_negative=True)
+
+
+def test_the_largest_amount_fits_a_bigint_in_cents():
+    assert parse_money(str(MAX_MONEY), field="x") == MAX_MONEY
+    assert to_cents(MAX_MONEY) == 2**63 - 1
+    assert parse_money("-" + str(MAX_MONEY), field="x", allow_negative=True) == -MAX_MONEY
