@@ -179,6 +179,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("kpi", "list"): Case(),
     ("kpi", "summary"): Case(("--at", AT)),
     ("runbook", "status"): Case(("--at", AT)),
+    ("status",): Case(("--at", AT)),
     ("config", "show"): Case(),
     ("db", "current"): Case(),
     ("db", "history"): Case(),
