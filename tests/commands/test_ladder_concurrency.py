@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,9 +37,11 @@ def _dispatch_worker(url: str, name: str, barrier, queue) -> None:
     from valhalla_cli.services import ladder
 
     db = open_database(url)
+    config = _config()
+    with db.transaction() as session:  # connect and warm up before the race starts
+        session.connection()
     barrier.wait()
     taken: list[int] = []
-    config = _config()
     while True:
         with db.transaction(write=True) as session:
             result = ladder.dispatch(session, at=START + timedelta(minutes=1), limit=40,
@@ -47,6 +50,7 @@ def _dispatch_worker(url: str, name: str, barrier, queue) -> None:
         if not result.tasks:
             break
         taken.extend(t.task_id for t in result.tasks)
+        time.sleep(0.005)  # hand the batch to the sender, as a real run would, outside the lock
     db.dispose()
     queue.put((name, taken))
 
