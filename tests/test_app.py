@@ -193,3 +193,19 @@ def test_bash_really_completes_with_the_generated_script(tmp_path):
                           env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["1:ladder", "2:dispatch"], proc.stdout
+
+
+def test_internal_error_message_shows_no_sql(monkeypatch, capsys):
+    """A bug surfaces as one line, exit 5, without the statement or its parameters."""
+    from sqlalchemy.exc import IntegrityError
+
+    from valhalla_cli.app import run_guarded
+
+    def broken():
+        raise IntegrityError("INSERT INTO secret_table VALUES (?)", ("s3cret",),
+                             Exception("constraint failed"))
+
+    assert run_guarded(broken) == 5
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "s3cret" not in err and "INSERT" not in err and "VALHALLA_DEBUG=1" in err

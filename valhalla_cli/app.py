@@ -130,7 +130,10 @@ def run_guarded(invoke: Any) -> int:
         if translated is not None:
             error_line(translated.message)
             return translated.exit_code
-        error_line(f"internal error ({type(exc).__name__}: {exc}); "
+        # Only the first line: driver errors go on to print the SQL and its parameters.
+        lines = str(exc).strip().splitlines()
+        summary = lines[0][:300] if lines else ""
+        error_line(f"internal error ({type(exc).__name__}: {summary}); "
                    "run again with VALHALLA_DEBUG=1 for the traceback")
         return EXIT_INTERNAL
 
