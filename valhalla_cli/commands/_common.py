@@ -6,7 +6,7 @@ that `--help` and shell completion stay fast (SPEC section 2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,3 +136,12 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what woul
 ReasonOpt = Annotated[
     str, typer.Option("--reason", "-r", help="Why (recorded in the audit log).")
 ]
+
+
+def show(ctx: typer.Context, fetch: Callable[[Any], Any], fmt: str | None, as_json: bool,
+         *, columns: Sequence[str] | None = None) -> None:
+    """The read-only command: check the format, fetch in one read transaction, render."""
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        result = fetch(session)
+    emit(result, output, columns=columns)

@@ -17,6 +17,7 @@ from valhalla_cli.commands._common import (
     fmt_of,
     refuse,
     settings,
+    show,
     warn,
 )
 
@@ -155,10 +156,8 @@ def checklist_list(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
 def _list_checklist(ctx: typer.Context, fmt: str | None, as_json: bool) -> None:
     from valhalla_cli.services import golive
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        items = golive.list_checklist(session)
-    emit(items, output, columns=CHECKLIST_COLUMNS)
+    show(ctx, lambda session: golive.list_checklist(session), fmt, as_json,
+         columns=CHECKLIST_COLUMNS)
 
 
 @checklist_app.command("add")
@@ -249,7 +248,5 @@ def history(
     """
     from valhalla_cli.services import golive
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        events = golive.history(session, limit=limit)
-    emit(events, output, columns=AUDIT_COLUMNS)
+    show(ctx, lambda session: golive.history(session, limit=limit), fmt, as_json,
+         columns=AUDIT_COLUMNS)

@@ -17,6 +17,7 @@ from valhalla_cli.commands._common import (
     fmt_of,
     refuse,
     settings,
+    show,
     warn,
 )
 
@@ -181,10 +182,7 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     """
     from valhalla_cli.services import heimdall
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = heimdall.list_policies(session)
-    emit(rows, output, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: heimdall.list_policies(session), fmt, as_json, columns=POLICY_COLUMNS)
 
 
 @app.command("policy-set")

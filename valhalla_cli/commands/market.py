@@ -17,6 +17,7 @@ from valhalla_cli.commands._common import (
     fmt_of,
     refuse,
     settings,
+    show,
 )
 
 app = typer.Typer(help="Market policy (province routing) and contact compliance.",
@@ -48,10 +49,8 @@ def policies(
     """
     from valhalla_cli.services import market
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = market.list_policies(session, province=province)
-    emit(rows, output, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: market.list_policies(session, province=province), fmt, as_json,
+         columns=POLICY_COLUMNS)
 
 
 @app.command("policy-set")
@@ -108,10 +107,9 @@ def effective(ctx: typer.Context, province: ProvinceArg, market_name: MarketOpt 
     """
     from valhalla_cli.services import market
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        policy = market.effective_policy(session, province=province, market=market_name)
-    emit(policy, output, columns=EFFECTIVE_COLUMNS)
+    show(ctx,
+         lambda session: market.effective_policy(session, province=province, market=market_name),
+         fmt, as_json, columns=EFFECTIVE_COLUMNS)
 
 
 @app.command("can-contact")
@@ -189,7 +187,6 @@ def suppressions(
     """
     from valhalla_cli.services import market
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = market.list_suppressions(session, lead_id=lead, limit=limit)
-    emit(rows, output, columns=SUPPRESSION_COLUMNS)
+    show(ctx,
+         lambda session: market.list_suppressions(session, lead_id=lead, limit=limit),
+         fmt, as_json, columns=SUPPRESSION_COLUMNS)

@@ -18,6 +18,7 @@ from valhalla_cli.commands._common import (
     refuse,
     say,
     settings,
+    show,
     warn,
 )
 
@@ -166,10 +167,8 @@ def policies(
     """
     from valhalla_cli.services import offer
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        result = offer.list_policies(session, province=province)
-    emit(result, output, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: offer.list_policies(session, province=province), fmt, as_json,
+         columns=POLICY_COLUMNS)
 
 
 @app.command("policy-set")
@@ -274,10 +273,10 @@ def _list_evidence(ctx: typer.Context, province: str | None, deal_ref: str | Non
                    fmt: str | None, as_json: bool) -> None:
     from valhalla_cli.services import offer
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = offer.list_evidence(session, province=province, deal_ref=deal_ref, limit=limit)
-    emit(rows, output, columns=EVIDENCE_COLUMNS)
+    show(ctx,
+         lambda session: offer.list_evidence(session, province=province, deal_ref=deal_ref,
+                                             limit=limit),
+         fmt, as_json, columns=EVIDENCE_COLUMNS)
 
 
 @evidence_app.command("show")
@@ -295,7 +294,4 @@ def evidence_show(
     """
     from valhalla_cli.services import offer
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        detail = offer.show_evidence(session, evidence_id=evidence_id)
-    emit(detail, output)
+    show(ctx, lambda session: offer.show_evidence(session, evidence_id=evidence_id), fmt, as_json)

@@ -17,6 +17,7 @@ from valhalla_cli.commands._common import (
     fmt_of,
     refuse,
     settings,
+    show,
 )
 
 app = typer.Typer(help="Regression tripwire: throttle a lever when a KPI drops.",
@@ -62,10 +63,7 @@ def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
     """
     from valhalla_cli.services import regression
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = regression.state(session)
-    emit(rows, output, columns=STATE_COLUMNS)
+    show(ctx, lambda session: regression.state(session), fmt, as_json, columns=STATE_COLUMNS)
 
 
 @app.command("release")
@@ -102,10 +100,8 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     """
     from valhalla_cli.services import regression
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = regression.list_policies(session)
-    emit(rows, output, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: regression.list_policies(session), fmt, as_json,
+         columns=POLICY_COLUMNS)
 
 
 @app.command("policy-set")

@@ -16,6 +16,7 @@ from valhalla_cli.commands._common import (
     fmt_of,
     refuse,
     settings,
+    show,
     warn,
 )
 
@@ -171,10 +172,7 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     """
     from valhalla_cli.services import risk
 
-    output = fmt_of(fmt, as_json)
-    with database(ctx) as db, db.transaction() as session:
-        rows = risk.policies(session)
-    emit(rows, output, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: risk.policies(session), fmt, as_json, columns=POLICY_COLUMNS)
 
 
 @app.command("policy-set")
