@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,3 +78,31 @@ def list_events(
         )
         for row in session.scalars(query)
     ]
+
+
+def apply_policy_change(
+    session: Session,
+    policy: Any,
+    values: dict[str, Any],
+    *,
+    created: bool,
+    before: dict[str, Any] | None,
+    snapshot: Callable[[Any], dict[str, Any]],
+    pack: str,
+    subject: str,
+    actor: str,
+    at: datetime,
+    reason: str | None,
+) -> bool:
+    """Set `values` on a policy row; when that changes it (or the row is new), stamp who and
+    when and audit before -> after. Setting the same values again writes nothing."""
+    for field, value in values.items():
+        setattr(policy, field, value)
+    after = snapshot(policy)
+    changed = created or after != before
+    if changed:
+        policy.updated_at, policy.updated_by = at, actor
+        session.flush()
+        record(session, pack=pack, action="policy_create" if created else "policy_set",
+               actor=actor, at=at, subject=subject, before=before, after=after, reason=reason)
+    return changed

@@ -172,18 +172,12 @@ def set_policy(
         before = None
     else:
         before = _policy_dict(policy)
-    for field, value in (("min_confidence", min_confidence), ("min_samples", min_samples),
-                         ("min_success_rate", min_success_rate), ("enabled", enabled)):
-        if value is not None:
-            setattr(policy, field, value)
-    after = _policy_dict(policy)
-    changed = created or after != before
-    if changed:
-        policy.updated_at, policy.updated_by = at, actor
-        session.flush()
-        audit.record(session, pack=PACK, action="policy_create" if created else "policy_set",
-                     actor=actor, at=at, subject=name, before=before, after=after,
-                     reason=reason)
+    values = {field: value for field, value in (
+        ("min_confidence", min_confidence), ("min_samples", min_samples),
+        ("min_success_rate", min_success_rate), ("enabled", enabled)) if value is not None}
+    changed = audit.apply_policy_change(
+        session, policy, values, created=created, before=before, snapshot=_policy_dict,
+        pack=PACK, subject=name, actor=actor, at=at, reason=reason)
     return PolicyChange(domain=name, created=created, changed=changed, before=before,
                         policy=_policy_view(policy))
 

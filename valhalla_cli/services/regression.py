@@ -182,16 +182,9 @@ def set_policy(
                                   max_drop_pct=DEFAULT_MAX_DROP_PCT,
                                   confidence=DEFAULT_CONFIDENCE, enabled=True)
         session.add(policy)
-    for field, value in values.items():
-        setattr(policy, field, value)
-    after = _as_dict(policy)
-    changed = created or after != before
-    if changed:
-        policy.updated_at, policy.updated_by = at, actor
-        session.flush()
-        audit.record(session, pack=PACK, action="policy_create" if created else "policy_set",
-                     actor=actor, at=at, subject=name, before=before, after=after,
-                     reason=reason)
+    changed = audit.apply_policy_change(
+        session, policy, values, created=created, before=before, snapshot=_as_dict,
+        pack=PACK, subject=name, actor=actor, at=at, reason=reason)
     return PolicyChange(metric=name, created=created, changed=changed, before=before,
                         policy=_view(policy))
 
