@@ -1,4 +1,5 @@
-"""Rendering results: table | json | jsonl | tsv | markdown (SPEC section 5).
+"""Rendering results: table | json | jsonl | tsv | markdown, and html for the review page
+(SPEC sections 5 and 19; the page itself is `valhalla_cli.review_page`).
 
 Data goes to standard output; messages go to standard error. Rich is imported only when a table
 is actually drawn, so `--help` and shell completion never pay for it.
@@ -17,10 +18,13 @@ from typing import Any
 
 from valhalla_cli.errors import BadInput
 
-FORMATS = ("table", "json", "jsonl", "tsv", "markdown")
+FORMATS = ("table", "json", "jsonl", "tsv", "markdown", "html")
+# The formats every data command takes; reports add markdown, the status overview html.
+DATA_FORMATS = FORMATS[:4]
 
 
-def resolve_format(fmt: str | None, as_json: bool, *, allowed: Sequence[str] = FORMATS[:4]) -> str:
+def resolve_format(fmt: str | None, as_json: bool, *, allowed: Sequence[str] = DATA_FORMATS
+                   ) -> str:
     """The format asked for; default table on a terminal and tsv in a pipe or cron."""
     if as_json:
         if fmt not in (None, "json"):

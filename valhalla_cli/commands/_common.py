@@ -67,10 +67,11 @@ def at_instant(ctx: typer.Context, at: str | None) -> datetime:
     return parse_instant(at, settings(ctx).business_timezone)
 
 
-def fmt_of(fmt: str | None, as_json: bool, *, markdown: bool = False) -> str:
-    from valhalla_cli.output import FORMATS, resolve_format
+def fmt_of(fmt: str | None, as_json: bool, *, markdown: bool = False, html: bool = False
+           ) -> str:
+    from valhalla_cli.output import DATA_FORMATS, resolve_format
 
-    allowed = FORMATS if markdown else FORMATS[:4]
+    allowed = DATA_FORMATS + (("markdown",) if markdown else ()) + (("html",) if html else ())
     return resolve_format(fmt, as_json, allowed=allowed)
 
 
@@ -123,6 +124,12 @@ ReportFormatOpt = Annotated[
     Optional[str],
     typer.Option("--format", "-f", metavar="FORMAT",
                  help="Output format: table, json, jsonl, tsv or markdown."),
+]
+StatusFormatOpt = Annotated[
+    Optional[str],
+    typer.Option("--format", "-f", metavar="FORMAT",
+                 help="Output format: table, json, jsonl, tsv, markdown or html (the review "
+                 "page: one self-contained HTML document)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 AtOpt = Annotated[

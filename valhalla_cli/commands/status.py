@@ -8,7 +8,7 @@ import typer
 from valhalla_cli.commands._common import (
     AtOpt,
     JsonOpt,
-    ReportFormatOpt,
+    StatusFormatOpt,
     at_instant,
     database,
     emit,
@@ -31,24 +31,27 @@ CHECK_COLUMNS = ("name", "status", "detail", "fix")
 _ITEM_KEYS = ("engine", "lever", "domain", "name")
 
 
-def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
-    """One-screen overview: go-live, risk today, levers, heimdall, SLA, tasks, runbook.
+    """One-screen overview: go-live, risk today, levers, heimdall, SLA, KPIs, tasks, runbook.
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an
     engaged kill switch all fail the runbook, so cron mail catches them. --format tsv prints one
     "key<TAB>value" line per figure, with dotted keys such as risk.engines.GLOBAL.headroom,
-    levers.offers.throttled, tasks.overdue or runbook.checks.risk.status.
+    levers.offers.throttled, tasks.overdue or runbook.checks.risk.status. --format html writes
+    the review page: one self-contained HTML document (inline styles, inline SVG charts, nothing
+    fetched) with the same figures, for a browser, a mail or a printer.
 
     \b
     Example:
       valhalla status
       valhalla status --at 2027-01-18T09:00 --format markdown > monday.md
+      valhalla status --at 2027-01-18T09:00 --format html > review.html
     """
     from valhalla_cli.services import status
 
-    output = fmt_of(fmt, as_json, markdown=True)
+    output = fmt_of(fmt, as_json, markdown=True, html=True)
     cfg = settings(ctx)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction() as session:
@@ -61,11 +64,22 @@ def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: Jso
         _markdown(view)
     elif output == "tsv":
         _tsv(view)
+    elif output == "html":
+        _html(view)
     else:
         emit(view, output)
     if not view.ok:
         refuse("not OK to enable go-live: failing checks: " + ", ".join(view.runbook.failing)
                + " (see `valhalla runbook status`)")
+
+
+# --- html (the review page, SPEC 19) -------------------------------------------------------------
+
+def _html(view: Any) -> None:
+    from valhalla_cli.output import jsonable
+    from valhalla_cli.review_page import render_review
+
+    typer.echo(render_review(jsonable(view)), nl=False)
 
 
 # --- tsv ----------------------------------------------------------------------------------------
