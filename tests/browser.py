@@ -54,13 +54,21 @@ class Browser:
         self._playwright.stop()
 
 
+def _missing(reason: str) -> None:
+    # CI installs Chromium (.ci/run) and sets REVIEW_BROWSER_REQUIRED: there a skip would hide
+    # a broken install, so it fails instead.
+    if os.environ.get("REVIEW_BROWSER_REQUIRED") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def browser_or_skip() -> Browser:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("the playwright package is not installed (pip install -e '.[test]')")
+        _missing("the playwright package is not installed (pip install -e '.[test]')")
     if chromium_path() is None:
-        pytest.skip("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+        _missing("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
     return Browser()
 
 

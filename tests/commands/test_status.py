@@ -185,6 +185,8 @@ def test_tsv_is_one_key_value_line_per_figure(cli):
     assert pairs["heimdall.lead_scoring.mode"] == "sandbox"
     assert pairs["tasks.overdue"] == "0"
     assert pairs["runbook.checks.offers.status"] == "warn"
+    assert pairs["sla_daily.2027-06-15.completed"] == "0"
+    assert pairs["kpi.days"] == "30"
 
 
 def test_table_and_jsonl(cli):

@@ -28,7 +28,7 @@ SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 # In tsv, a list of objects is keyed by the field that names its items.
-_ITEM_KEYS = ("engine", "lever", "domain", "name")
+_ITEM_KEYS = ("engine", "lever", "domain", "name", "day", "metric")
 
 
 def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
