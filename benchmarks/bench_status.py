@@ -1,4 +1,7 @@
-"""Benchmark: `valhalla status` on a database at SPEC 15 scale (target: under 150 ms own work).
+"""Benchmark: `valhalla status` and its review page (`--format html`) at SPEC 15 scale.
+
+Targets: the overview's own work under 150 ms (SPEC 15); the review page (SPEC 19) in under 1 s
+of the command's own work.
 
     python benchmarks/bench_status.py             # builds benchmarks/data/status.db once, 9 runs
     python benchmarks/bench_status.py --runs 15
@@ -10,12 +13,14 @@ reservations today, and 40 000 heimdall recommendations with outcomes. "Now" is 
 NOW (Tuesday 2027-06-15 11:00 Toronto): about 16 000 tasks are due, but the history ends a week
 earlier, so the 7-day SLA window holds only about 10 000 completed tasks. A second row evaluates
 `--at` 30 days earlier, where the window is full (about 47 000 completed tasks, the SLA sort's
-worst case here) and nothing is due.
+worst case here) and nothing is due. The KPI history ends on 2027-05-23, so the page's 30-day KPI
+window holds about 74 000 events at NOW and a full 30 days (about 340 000) at NOW - 30 days.
 
 Figures (medians after one warm-up run):
 - `service`: `status.overview(...)` in its read transaction (the command's own work);
 - `command`: the whole command in-process (settings, open + schema check, overview, JSON render),
   without interpreter start-up and imports;
+- `html`: the same with `--format html` (the review page rendered by Jinja2);
 - `process`: `valhalla status --json` as a fresh process (start-up and imports included).
 """
 
@@ -157,6 +162,14 @@ def bench(path: Path, runs: int, now) -> dict[str, float]:  # type: ignore[no-un
         assert result.exit_code in (0, 1), result.output
 
     command_ms = median_ms(command, runs)
+
+    def html() -> None:
+        with redirect_stdout(io.StringIO()):
+            result = runner.invoke(app, ["--db", url, "status", "--at", at, "--format", "html"])
+        assert result.exit_code in (0, 1), result.output
+        assert result.output.startswith("<!DOCTYPE html>")
+
+    html_ms = median_ms(html, runs)
     env = {**os.environ, "VALHALLA_ACTOR": "bench"}
 
     def process() -> None:
@@ -164,7 +177,7 @@ def bench(path: Path, runs: int, now) -> dict[str, float]:  # type: ignore[no-un
                         "--json"], capture_output=True, env=env, cwd=ROOT)
 
     process_ms = median_ms(process, max(3, runs // 2))
-    return {"service": service_ms, "command": command_ms, "process": process_ms,
+    return {"service": service_ms, "command": command_ms, "html": html_ms, "process": process_ms,
             "sla_completed": view.sla.completed, "due": view.tasks.due}
 
 
@@ -177,12 +190,12 @@ def main() -> None:
     print(f"{TASKS:,} tasks, {KPI_EVENTS:,} KPI events, {RECOMMENDATIONS:,} heimdall "
           "recommendations\n")
     print("| --at | SLA window (completed) | tasks due | service median (ms) | "
-          "command median (ms) | process median (ms) |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "command median (ms) | html command median (ms) | process median (ms) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for label, now in (("NOW", NOW), ("NOW - 30 days", NOW - timedelta(days=30))):
         f = bench(path, max(7, args.runs), now)
         print(f"| {label} | {f['sla_completed']:,} | {f['due']:,} | {f['service']:.1f} | "
-              f"{f['command']:.1f} | {f['process']:.0f} |", flush=True)
+              f"{f['command']:.1f} | {f['html']:.1f} | {f['process']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
