@@ -38,14 +38,14 @@ def audit_command(
     Example:
       valhalla audit --pack golive --since 2027-01-01
     """
-    from valhalla_cli.clock import parse_instant
     from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_instant
     from valhalla_cli.services import audit
 
     output = fmt_of(fmt, as_json)
     if pack is not None and pack not in PACKS:
         raise BadInput(f"--pack must be one of {', '.join(PACKS)}, not {pack!r}")
-    since_at = (parse_instant(since, settings(ctx).business_timezone, option="--since")
+    since_at = (parse_instant(since, settings(ctx).business_timezone, field="--since")
                 if since else None)
     with database(ctx) as db, db.transaction() as session:
         events = audit.list_events(session, since=since_at, pack=pack, limit=limit)

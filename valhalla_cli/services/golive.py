@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.services import audit
 
@@ -115,9 +116,10 @@ def live_status(session: Session, *, enforce: bool) -> LiveStatus:
 
 
 def _require_reason(reason: str | None) -> str:
-    if reason is None or not reason.strip():
+    text = parse_text(reason, field="--reason", max_length=REASON_MAX_LENGTH)
+    if text is None:
         raise BadInput("--reason must not be empty")
-    return reason.strip()
+    return text
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,8 @@ def _get_item(session: Session, key: str) -> GoLiveChecklistItem:
 def add_checklist_item(session: Session, *, key: str, title: str, actor: str,
                        at: datetime) -> ChecklistItem:
     key = _checklist_key(key)
-    if not title.strip():
+    title = parse_text(title, field="--title", max_length=300) or ""
+    if not title:
         raise BadInput("--title must not be empty")
     if session.get(GoLiveChecklistItem, key) is not None:
         raise BadInput(f"checklist item {key!r} already exists")
@@ -235,6 +238,7 @@ def add_checklist_item(session: Session, *, key: str, title: str, actor: str,
 
 def sign_checklist_item(session: Session, *, key: str, note: str | None, actor: str,
                         at: datetime) -> ChecklistItem:
+    note = parse_text(note, field="--note", max_length=REASON_MAX_LENGTH)
     item = _get_item(session, key)
     before = {"signed": item.signed, "signed_by": item.signed_by}
     item.signed, item.signed_by, item.signed_at, item.note = True, actor, at, note
