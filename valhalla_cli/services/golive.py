@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,10 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.services import audit
+
+if TYPE_CHECKING:
+    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.settings import Settings
 
 PACK = "golive"
 
@@ -263,3 +268,25 @@ def unsign_checklist_item(session: Session, *, key: str, reason: str | None, act
 
 def history(session: Session, *, limit: int = 100) -> list[audit.AuditEntry]:
     return audit.list_events(session, pack=PACK, limit=limit)
+
+
+def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    """Fails while the kill switch is engaged or a checklist item is unsigned."""
+    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+
+    status = WARN if not settings.golive_enforce else FAIL
+    view = get_state(session, enforce=settings.golive_enforce)
+    if view.kill_switch:
+        change = view.last_change
+        by = f" by {change.by}: {change.reason}" if change and change.by else ""
+        return CheckResult("golive", status, f"kill switch engaged{by}",
+                           "valhalla golive kill-switch release --reason ...")
+    unsigned = [item.key for item in list_checklist(session) if not item.signed]
+    if unsigned:
+        return CheckResult("golive", status, "unsigned checklist items: " + ", ".join(unsigned),
+                           f"valhalla golive checklist sign {unsigned[0]}")
+    if not settings.golive_enforce:
+        return CheckResult("golive", WARN, "go-live enforcement is off (development only)",
+                           "unset VALHALLA_GOLIVE_ENFORCE or set golive.enforce = true")
+    state = "live" if view.live else "not live"
+    return CheckResult("golive", OK, f"kill switch released, checklist signed ({state})")
