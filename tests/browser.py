@@ -129,6 +129,14 @@ def instant(value: str | None) -> str:
     return "–" if not value else f"{value[:10]} {value[11:16]} UTC"
 
 
+def figure(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0")
+
+
 def squash(text: str) -> str:
     return " ".join(text.split())
 
@@ -241,6 +249,18 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
     for section, key in (("dncl", "dncl"), ("scorecard", "scorecard")):
         text = visit.text(f"section#{section}")
         assert (NOT_AVAILABLE in text) == (key not in view), (section, text)
+
+    card = view.get("scorecard")
+    if card is not None:
+        text = squash(visit.text("section#scorecard"))
+        assert f"{card['since']} to {card['until']}" in text
+        if card["missed"]:
+            assert "missed: " + ", ".join(card["missed"]) in text
+        for m in card["metrics"]:
+            row = squash(visit.text(f"section#scorecard tr[data-metric='{m['metric']}']"))
+            met = "no data" if m["met"] is None else ("met" if m["met"] else "missed")
+            assert row == squash(f"{m['metric']} {figure(m['value'])} {m['target']} {met} "
+                                 f"{m['detail'] or '–'}"), row
 
     for c in view["runbook"]["checks"]:
         row = squash(visit.text(f"section#runbook tr[data-check='{c['name']}']"))

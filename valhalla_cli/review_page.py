@@ -13,6 +13,7 @@ and the other formats never load it.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,7 +34,9 @@ SECTIONS = (
 NOT_AVAILABLE = "not available in this version"
 
 
+@functools.cache
 def _environment():  # type: ignore[no-untyped-def]
+    """One environment per process: `valhalla serve` compiles the templates once."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -43,7 +46,8 @@ def _environment():  # type: ignore[no-untyped-def]
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, pct=pct, rate=rate, instant=instant, yesno=yesno)
+    env.filters.update(money=money, pct=pct, rate=rate, instant=instant, yesno=yesno,
+                       figure=figure)
     env.globals.update(sections=dict(SECTIONS), not_available=NOT_AVAILABLE,
                        bar_width=bar_width, level=level, sla_chart=sla_chart,
                        kpi_bars=kpi_bars, unit_x=unit_x)
@@ -91,6 +95,17 @@ def instant(value: Any) -> str:
     if len(text) >= 16 and text[10] == "T" and text.endswith("Z"):
         return f"{text[:10]} {text[11:16]} UTC"
     return text
+
+
+def figure(value: Any) -> str:
+    """A plain number as the JSON has it: integers whole, fractions to at most 4 places."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0")
 
 
 def yesno(value: Any) -> str:
