@@ -166,11 +166,13 @@ def test_markdown_is_a_ticket_ready_report(cli):
                            "Generated 2027-06-15T15:00:00Z; business date 2027-06-15 "
                            "(America/Toronto).\n")
     for heading in ("## Go-live", "## Risk today (2027-06-15)", "## Regression levers",
-                    "## Heimdall", "## Follow-up SLA, last 7 days", "## Follow-up tasks",
-                    "## Runbook"):
+                    "## Heimdall", "## Follow-up SLA, last 7 days",
+                    "## Follow-up SLA per business day", "## Follow-up tasks", "## Runbook"):
         assert f"\n{heading}\n\n| " in text, heading
     assert "| engine | cap | exposure | headroom | utilization_pct | enabled |" in text
     assert "| GLOBAL | 50000.00 | 0.00 | 50000.00 | 0.0 | true |" in text
+    assert "| 2027-06-15 | 0 | 0 |  |  |" in text
+    assert "## KPI events, 2027-05-17 to 2027-06-15\n\nno KPI events in the window\n" in text
     assert "| offers | warn |" in text and "`valhalla offer policy-set ON --enable`" in text
 
 

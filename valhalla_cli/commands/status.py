@@ -25,6 +25,8 @@ DOMAIN_COLUMNS = ("domain", "mode", "enabled", "samples", "success_rate", "wilso
 SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
                "median_response_minutes", "p90_response_minutes", "target_within_2h_pct",
                "meets_target")
+SLA_DAY_COLUMNS = ("day", "completed", "within_2h", "within_2h_pct", "meets_target")
+KPI_COLUMNS = ("metric", "count", "mean")
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 # In tsv, a list of objects is keyed by the field that names its items.
@@ -130,6 +132,12 @@ def _markdown(view: Any) -> None:
         "## Heimdall\n\n" + markdown_table(data["heimdall"], DOMAIN_COLUMNS),
         f"## Follow-up SLA, last {_sla_days()} days\n\n"
         + (markdown_table([data["sla"]], SLA_COLUMNS) if data["sla"] else _NO_LADDER),
+        "## Follow-up SLA per business day\n\n"
+        + (markdown_table(data["sla_daily"], SLA_DAY_COLUMNS) if data["sla_daily"]
+           else _NO_LADDER),
+        f"## KPI events, {data['kpi']['since']} to {data['kpi']['until']}\n\n"
+        + (markdown_table(data["kpi"]["metrics"], KPI_COLUMNS) if data["kpi"]["metrics"]
+           else "no KPI events in the window\n"),
         "## Follow-up tasks\n\n"
         + (markdown_table([data["tasks"]], TASK_COLUMNS) if data["tasks"] else _NO_LADDER),
         "## Runbook\n\n" + markdown_table(
