@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from valhalla_cli import __version__
 from valhalla_cli.commands import (
+    api,
     audit,
     config,
     db,
@@ -31,6 +32,7 @@ from valhalla_cli.commands import (
     regression,
     risk,
     runbook,
+    serve,
     status,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -199,6 +201,8 @@ app.add_typer(kpi.app, name="kpi")
 app.add_typer(runbook.app, name="runbook")
 app.command("status")(status.status_command)
 app.command("audit")(audit.audit_command)
+app.add_typer(api.app, name="api")
+app.command("serve")(serve.serve_command)
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("init")(config.init_command)
