@@ -196,3 +196,11 @@ def test_serve_refuses_a_port_or_worker_count_out_of_range(cli_nodb):
     for args in (("--port", str(2**63)), ("--port", "70000"), ("--workers", "0")):
         result = cli_nodb("serve", *args)
         assert result.exit_code == 2, result.stderr
+
+
+def test_the_seeds_example_curl_works_as_written(server):
+    with server.client("admin") as client:
+        answer = client.post("/api/deals/offers/policies/upsert?province=ON&enabled=true")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["policy"]["enabled"] is True
+    assert answer.json()["policy"]["updated_by"] == "api:t-admin"

@@ -8,7 +8,8 @@ from importlib import import_module
 from valhalla_cli.api.routing import PackRouter
 
 # In the order of `valhalla --help`: operations packs, the control plane, housekeeping.
-PACK_MODULES = ("golive", "risk", "runbook")
+PACK_MODULES = ("market", "ladder", "liquidity", "offer", "golive", "risk", "heimdall",
+                "regression", "kpi", "runbook", "audit", "status")
 
 
 def all_routers() -> list[PackRouter]:
