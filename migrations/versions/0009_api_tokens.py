@@ -1,7 +1,7 @@
 """HTTP API: bearer tokens (SHA-256 only) and the SMS webhook's replay store
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 09:50:00.000000
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import valhalla_cli.models.types
 
 
 revision: str = '0009'
-down_revision: str | None = '0005'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -278,10 +278,10 @@ def _warm_up() -> None:
         import_module(f"valhalla_cli.services.{module.name}")
 
 
-def pack_routers() -> list[PackRouter]:
-    from valhalla_cli.api import routers
+def pack_routers() -> tuple[PackRouter, ...]:
+    from valhalla_cli import registry
 
-    return routers.all_routers()
+    return registry.api_routers()
 
 
 def create_app(settings: Settings) -> FastAPI:

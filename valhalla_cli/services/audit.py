@@ -13,17 +13,15 @@ from sqlalchemy.orm import Session
 from valhalla_cli.models import AuditEvent
 from valhalla_cli.output import jsonable
 
-# The packs that write audit events (what `audit --pack` accepts).
-PACKS = ("golive", "risk", "heimdall", "regression", "kpi", "market", "ladder", "liquidity",
-         "offer", "api")
-
 
 def parse_pack(value: str | None, *, option: str = "--pack") -> str | None:
-    """A pack name to filter the audit log by (None: every pack)."""
+    """A pack name to filter the audit log by (None: every pack), one of the registry's."""
+    from valhalla_cli import registry
     from valhalla_cli.errors import BadInput
 
-    if value is not None and value not in PACKS:
-        raise BadInput(f"{option} must be one of {', '.join(PACKS)}, not {value!r}")
+    packs = registry.audited_packs()
+    if value is not None and value not in packs:
+        raise BadInput(f"{option} must be one of {', '.join(packs)}, not {value!r}")
     return value
 
 
