@@ -100,9 +100,22 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-# Where a request's token may come from, tried in order. The HTML review page (SPEC 19) adds
-# its sign-in cookie here; every source goes through the same check below.
-TOKEN_SOURCES: list[Callable[[Request], str | None]] = [bearer_token]
+# The cookie of the review page's sign-in (`api/review.py`, SPEC 19): it holds the token typed
+# into the form, HttpOnly and SameSite=Strict.
+SESSION_COOKIE = "valhalla_review"
+
+
+def session_cookie_token(request: Request) -> str | None:
+    """The review page's sign-in cookie, for reads only: a browser sends cookies on its own, so
+    a cookie never authorizes a change (every POST needs the Authorization header)."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+# Where a request's token may come from, tried in order; every source goes through the same
+# check below.
+TOKEN_SOURCES: list[Callable[[Request], str | None]] = [bearer_token, session_cookie_token]
 
 
 def authenticate(session: Session, request: Request) -> Principal:
@@ -310,6 +323,9 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    from valhalla_cli.api import review
+
+    app.include_router(review.router(settings, database))
     for pack in pack_routers():
         app.include_router(pack.api_router(runner))
     app.include_router(webhooks.router(settings, database))
