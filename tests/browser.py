@@ -244,8 +244,11 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
     for label, key in (("DUE NOW", "due"), ("READY TO DISPATCH", "ready"),
                        ("OVERDUE (> 2 H)", "overdue"), ("CLAIMED", "claimed")):
         assert f"{label} {t[key]}" in tasks.upper(), (label, tasks)
-    if "held" not in t and "held" not in view:
-        assert NOT_AVAILABLE in tasks
+    held = {k: v for k, v in t.items() if k.startswith("held")}
+    assert (NOT_AVAILABLE in tasks) == (not held)
+    for key, value in held.items():
+        label = "HELD" if key == "held" else f"HELD ({key[5:].replace('_', ' ').upper()})"
+        assert f"{label} {value}" in tasks.upper(), (key, tasks)
     for section, key in (("dncl", "dncl"), ("scorecard", "scorecard")):
         text = visit.text(f"section#{section}")
         assert (NOT_AVAILABLE in text) == (key not in view), (section, text)

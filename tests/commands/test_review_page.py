@@ -102,3 +102,42 @@ def test_alarm_page_is_a_no_with_every_alarm_up_front(cli, db):
 def test_html_renders_only_for_status(cli):
     result = cli("runbook", "status", "--format", "html")
     assert result.exit_code == 2 and "--format must be one of" in result.stderr
+
+
+def test_sections_of_newer_packs_show_when_the_status_has_them(cli, tmp_path, browser, db_url):
+    """DNCL freshness, held tasks and the scorecard come from other packs' status fields: the
+    page shows them when the overview carries them (here added to a real overview)."""
+    from valhalla_cli.review_page import render_review
+
+    view = cli("status", "--at", AT, "--json").json
+    view["tasks"].update({"held_dncl_not_checked": 3, "held_no_identification": 0})
+    view["dncl"] = [{"area_code": "416", "as_of": "2027-06-01", "age_days": 14,
+                     "numbers": 120345, "fresh": True},
+                    {"area_code": "604", "as_of": "2027-05-01", "age_days": 45,
+                     "numbers": 98000, "fresh": False}]
+    view["scorecard"] = {
+        "since": "2027-05-04", "until": "2027-06-15", "generated_at": view["generated_at"],
+        "ok": False, "reason": "targets_missed", "missed": ["offer_accept_rate"],
+        "metrics": [
+            {"metric": "runbook_gate", "value": 1.0, "target": "== 1.00", "comparison": "==",
+             "threshold": 1.0, "met": True, "detail": "valhalla runbook status"},
+            {"metric": "offer_accept_rate", "value": 0.3125, "target": "> 0.40",
+             "comparison": ">", "threshold": 0.4, "met": False,
+             "detail": "valhalla offer funnel --since 2027-05-04 --until 2027-06-15"},
+            {"metric": "buyer_response_rate", "value": None, "target": "> 0.60",
+             "comparison": ">", "threshold": 0.6, "met": None, "detail": "valhalla liquidity "
+             "nodes"}]}
+    path = tmp_path / "review.html"
+    path.write_text(render_review(view), encoding="utf-8")
+    visit = Visit(browser)
+    try:
+        visit.page.goto(path.as_uri())
+        assert_sections_match(visit, view)
+        dncl = visit.text("section#dncl")
+        for area in view["dncl"]:
+            assert area["area_code"] in dncl and area["as_of"] in dncl
+        visit.assert_quiet()
+        if db_url.startswith("sqlite"):
+            visit.screenshot("file-newer-sections")
+    finally:
+        visit.close()
