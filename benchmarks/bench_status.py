@@ -60,6 +60,10 @@ def build(rebuild: bool = False) -> Path:
 
     path = DATA / "status.db"
     if path.exists() and not rebuild:
+        # Reused across branches: bring it to this checkout's head (a no-op when it is there).
+        db = open_database(f"sqlite:///{path}", check_schema=False)
+        migrate.upgrade(db, "head")
+        db.dispose()
         return path
     source = bench_ladder.build(TASKS)
     tmp = path.with_suffix(".building")
