@@ -212,19 +212,19 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
     for d in view["heimdall"]:
         block = squash(visit.text(f"section#heimdall [data-domain='{d['domain']}']"))
         assert d["mode"] in block
-        assert f"samples {d['samples']} of {d['min_samples']} needed" in block
+        assert f"samples {d['samples']:,} of {d['min_samples']} needed" in block
         assert f"lower bound {rate(d['wilson_lower'])} vs threshold " \
                f"{rate(d['min_success_rate'])}" in block
         assert ("eligible for promotion" in block) == d["eligible"]
 
     sla = squash(visit.text("section#sla"))
     s = view["sla"]
-    assert f"{s['since']} to {s['until']}: {s['completed']} completed, " \
+    assert f"{s['since']} to {s['until']}: {s['completed']:,} completed, " \
            f"{pct(s['within_2h_pct'])} within 2 h" in sla
     assert f"target {pct(s['target_within_2h_pct'], 0)}" in sla
     for day in view["sla_daily"]:
         row = squash(visit.text(f"section#sla tr[data-day='{day['day']}']"))
-        assert row == f"{day['day']} {day['completed']} {day['within_2h']} " \
+        assert row == f"{day['day']} {day['completed']:,} {day['within_2h']:,} " \
                       f"{pct(day['within_2h_pct'])}", row
     assert page.locator("section#sla svg rect").count() == sum(
         1 for d in view["sla_daily"] if d["within_2h_pct"] is not None)
@@ -235,7 +235,7 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
         assert "No KPI events in the last 30 days" in visit.text("section#kpi")
     for m in kpi["metrics"]:
         card = page.locator(f"section#kpi [data-metric='{m['metric']}']")
-        assert f"{m['count']} events" in squash(card.inner_text())
+        assert f"{m['count']:,} events" in squash(card.inner_text())
         bars = [t.text_content() for t in card.locator("svg rect title").all()]
         assert bars == [f"{d['day']}: {d['count']}" for d in m["days"] if d["count"]]
 
@@ -243,12 +243,12 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
     t = view["tasks"]
     for label, key in (("DUE NOW", "due"), ("READY TO DISPATCH", "ready"),
                        ("OVERDUE (> 2 H)", "overdue"), ("CLAIMED", "claimed")):
-        assert f"{label} {t[key]}" in tasks.upper(), (label, tasks)
+        assert f"{label} {t[key]:,}" in tasks.upper(), (label, tasks)
     held = {k: v for k, v in t.items() if k.startswith("held")}
     assert (NOT_AVAILABLE in tasks) == (not held)
     for key, value in held.items():
         label = "HELD" if key == "held" else f"HELD ({key[5:].replace('_', ' ').upper()})"
-        assert f"{label} {value}" in tasks.upper(), (key, tasks)
+        assert f"{label} {value:,}" in tasks.upper(), (key, tasks)
     for section, key in (("dncl", "dncl"), ("scorecard", "scorecard")):
         text = visit.text(f"section#{section}")
         assert (NOT_AVAILABLE in text) == (key not in view), (section, text)

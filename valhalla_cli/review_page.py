@@ -47,7 +47,7 @@ def _environment():  # type: ignore[no-untyped-def]
         lstrip_blocks=True,
     )
     env.filters.update(money=money, pct=pct, rate=rate, instant=instant, yesno=yesno,
-                       figure=figure)
+                       figure=figure, n=count)
     env.globals.update(sections=dict(SECTIONS), not_available=NOT_AVAILABLE,
                        bar_width=bar_width, level=level, sla_chart=sla_chart,
                        kpi_bars=kpi_bars, unit_x=unit_x)
@@ -95,6 +95,11 @@ def instant(value: Any) -> str:
     if len(text) >= 16 and text[10] == "T" and text.endswith("Z"):
         return f"{text[:10]} {text[11:16]} UTC"
     return text
+
+
+def count(value: Any) -> str:
+    """A count with thousands separators: 47487 -> '47,487'."""
+    return "–" if value is None else f"{int(value):,}"
 
 
 def figure(value: Any) -> str:
