@@ -51,7 +51,8 @@ from valhalla_cli.services.contact_rules import (
     parse_steps,
     planned_at,
 )
-from valhalla_cli.services.market import PolicyCache, cancel_active_tasks, scope_market
+from valhalla_cli.services.ladder_tasks import cancel_active_tasks
+from valhalla_cli.services.market import PolicyCache, scope_market
 
 PACK = "ladder"
 CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
