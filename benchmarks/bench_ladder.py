@@ -266,10 +266,17 @@ def main() -> None:
     parser.add_argument("--db", default=None,
                         help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there "
                              "instead of SQLite")
+    parser.add_argument("--import-only", action="store_true",
+                        help="only `ladder import` of 10 000 leads")
     parser.add_argument("--sla-only", action="store_true",
                         help="only the SLA month report: plain and --by owner|province|step")
     args = parser.parse_args()
     med = statistics.median
+    if args.import_only:
+        i = bench_import(max(1, min(args.runs, 3)), args.db)
+        print(f"`ladder import` of 10 000 leads (60 000 tasks): median {med(i):.2f} s "
+              f"over {len(i)} runs")
+        return
     if args.sla_only:
         print("| tasks in table | sla month | by owner | by province | by step |")
         print("|---:|---:|---:|---:|---:|")

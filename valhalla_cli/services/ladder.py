@@ -184,10 +184,22 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
                            if dialect == "sqlite" else utc)
         return seen[value]
 
-    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
-           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
     params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
               for row in rows]
+    if dialect == "postgresql":
+        # COPY in the session's transaction: an executemany of 60 000 INSERTs kept `ladder
+        # import` of 10 000 leads at 2.5 x its 10 s target on PostgreSQL.
+        cursor = session.connection().connection.cursor()
+        try:
+            with cursor.copy(f"COPY followup_task ({', '.join(_TASK_COLUMNS)}) FROM STDIN") \
+                    as copy:
+                for values in params:
+                    copy.write_row(values)
+        finally:
+            cursor.close()
+        return
+    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
+           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
     session.connection().exec_driver_sql(sql, params)
 
 
