@@ -68,10 +68,10 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
     routes = APIRouter(tags=["review"])
 
     def page(request: Request) -> Response:
-        from valhalla_cli.clock import parse_instant
-        from valhalla_cli.db import ensure_session_at_head
+        from valhalla_cli.inputs import parse_instant
         from valhalla_cli.output import jsonable
         from valhalla_cli.review_page import render_review
+        from valhalla_cli.schema import ensure_session_at_head
         from valhalla_cli.services import status
 
         with database.get().transaction() as session:
@@ -86,13 +86,13 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
                                 "or is unknown); sign in again" if stale else None, clear=stale)
             require_scope(principal, "read")
             at = parse_instant(request.query_params.get("at"), settings.business_timezone,
-                               option="at")
+                               field="at")
             view = status.overview(session, settings, at)
         return HTMLResponse(render_review(jsonable(view), signed_in_as=principal.name),
                             headers=_NO_STORE)
 
     def login(request: Request, token: str) -> Response:
-        from valhalla_cli.db import ensure_session_at_head
+        from valhalla_cli.schema import ensure_session_at_head
         from valhalla_cli.services import api_tokens
 
         with database.get().transaction() as session:
