@@ -81,6 +81,13 @@ def _without_sign_out(html: str) -> str:
     return html[:start] + html[end:]
 
 
+def test_a_bad_instant_is_bad_input(server):
+    with _client(server) as client:
+        assert _sign_in(server, client).status_code == 303
+        bad = client.get("/", params={"at": "next monday"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_input"
+
+
 def test_the_cookie_never_authorizes_a_change(server):
     with _client(server) as client:
         assert _sign_in(server, client, "admin").status_code == 303
