@@ -78,6 +78,11 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def json_text(data: Any) -> str:
+    """What `--format json` prints, and what the HTTP API answers: one serialization."""
+    return json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n"
+
+
 def cell(value: Any) -> str:
     """One value as the text of a table or TSV cell."""
     if value is None:
@@ -112,7 +117,7 @@ Renderer = Callable[[Any, "Sequence[str] | None", "str | None"], None]
 
 
 def _render_json(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
-    sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(data))
 
 
 def _render_jsonl(data: Any, columns: Sequence[str] | None, title: str | None) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from valhalla_cli.db import (
     Database,
@@ -83,11 +85,28 @@ def open_database(url: str, *, check_schema: bool = True, create_missing: bool =
 
 
 def ensure_at_head(engine: Engine) -> None:
-    head = known_head_revision()
     try:
         found = current_revision(engine)
     except SQLAlchemyError as exc:
         raise describe_db_error(exc) or DatabaseUnavailable(f"database unavailable: {exc}") from exc
+    _require_head(found)
+
+
+def ensure_session_at_head(session: Session) -> None:
+    """The schema gate inside a unit of work (the HTTP server checks it on every request, in
+    the request's own transaction, so a `db downgrade` under a running server is noticed)."""
+    try:
+        found = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as exc:
+        message = str(exc.orig).lower()
+        if "alembic_version" not in message:
+            raise
+        found = None
+    _require_head(found)
+
+
+def _require_head(found: str | None) -> None:
+    head = known_head_revision()
     if found != head:
         at = f"at revision {found}" if found else "not initialised (no schema revision)"
         raise DatabaseUnavailable(

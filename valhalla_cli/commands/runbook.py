@@ -22,16 +22,10 @@ CHECK_COLUMNS = ("name", "status", "detail", "fix")
 
 def render_report(report, output: str) -> None:
     """Print a runbook report; `status` and `markdown` share this."""
-    from valhalla_cli.output import Grid, Text, jsonable, render_blocks
-
     if output == "markdown":
-        verdict = "OK to enable go-live" if report.ok_to_enable_go_live else "NOT OK to enable"
-        rows = jsonable(report.checks)
-        for row in rows:
-            row["fix"] = f"`{row['fix']}`" if row["fix"] else ""
-        render_blocks([Text(f"# Valhalla runbook: {verdict}\n\nGenerated "
-                            f"{jsonable(report.generated_at)}.\n"),
-                       Grid(None, rows, CHECK_COLUMNS)], output)
+        from valhalla_cli.renderers import runbook_markdown
+
+        typer.echo(runbook_markdown(report), nl=False)
     elif output in ("json",):
         emit(report, output)
     else:
