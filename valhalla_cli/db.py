@@ -154,3 +154,24 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             raise
     return row[0] if row else None
+
+
+def dialect_name(session: Session) -> str:
+    """`sqlite` or `postgresql`: the engine the session's transaction runs on."""
+    return session.get_bind().dialect.name
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's INSERT construct, which has `on_conflict_do_update/_nothing` on both."""
+    if dialect_name(session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def affected_rows(result: Any) -> int:
+    """How many rows an UPDATE or DELETE changed (its cursor result's rowcount)."""
+    return int(result.rowcount or 0)
