@@ -187,8 +187,14 @@ def test_help_imports_neither_fastapi_nor_the_data_layer():
 def test_openapi_lists_every_endpoint(server):
     spec = server.get("/openapi.json", scope=None)
     assert spec.status_code == 200
+    from api.test_readme_endpoints import expected_rows
+
     paths = spec.json()["paths"]
-    assert "/api/governance/risk/reserve" in paths
+    for method, path, _cli, _scope in expected_rows():
+        assert method.lower() in paths[path], (method, path)
+    reserve = paths["/api/governance/risk/reserve"]["post"]
+    assert {p["name"] for p in reserve["parameters"]} >= {"engine", "amount", "ref", "at"}
+    assert "requestBody" in reserve and "409" in reserve["responses"]
     assert server.get("/docs", scope=None).status_code == 200
 
 
