@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -133,13 +134,18 @@ def revoke(session: Session, *, name: str, actor: str, at: datetime,
     return _view(row)
 
 
+@lru_cache(maxsize=1)
+def _active_tokens_query():  # type: ignore[no-untyped-def]
+    # Built once: constructing the statement costs more than running it, on every request.
+    return (select(col(ApiToken.name), col(ApiToken.scope), col(ApiToken.token_sha256))
+            .where(col(ApiToken.revoked_at).is_(None)))
+
+
 def authenticate(session: Session, token: str) -> Principal | None:
     """The active token matching `token`, or None."""
     presented = token_digest(token).encode("ascii")
     found: Principal | None = None
-    rows = session.execute(select(col(ApiToken.name), col(ApiToken.scope),
-                                  col(ApiToken.token_sha256))
-                           .where(col(ApiToken.revoked_at).is_(None)))
+    rows = session.execute(_active_tokens_query())
     for name, scope, digest in rows:
         # Compare with every row (no early exit) so timing does not depend on the match.
         if hmac.compare_digest(presented, digest.encode("ascii")) and found is None:
