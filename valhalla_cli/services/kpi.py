@@ -79,8 +79,21 @@ def emit(
 
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
-    if rows:
-        session.execute(insert(KpiEvent.__table__), rows)
+    if not rows:
+        return 0
+    if session.bind.dialect.name == "postgresql":
+        # COPY in the session's transaction: batched INSERTs kept `kpi import` of 1 000 000
+        # rows far past its 60 s target on PostgreSQL.
+        columns = list(rows[0])
+        cursor = session.connection().connection.cursor()
+        try:
+            with cursor.copy(f"COPY kpi_event ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        finally:
+            cursor.close()
+        return len(rows)
+    session.execute(insert(KpiEvent.__table__), rows)
     return len(rows)
 
 
