@@ -8,31 +8,12 @@ SQLModel and Alembic stay out of `sys.modules`.
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 from typing import Annotated, Any, Optional
 
 import typer
-from typer import _click as click
-from typer._coercion import RuntimeParam
 from typer.core import TyperGroup
 
-from valhalla_cli import __version__
-from valhalla_cli.commands import (
-    audit,
-    config,
-    db,
-    golive,
-    heimdall,
-    kpi,
-    ladder,
-    liquidity,
-    market,
-    offer,
-    regression,
-    risk,
-    runbook,
-    status,
-)
+from valhalla_cli import __version__, registry
 from valhalla_cli.commands._common import GlobalOptions
 from valhalla_cli.errors import (
     EXIT_BAD_INPUT,
@@ -40,41 +21,13 @@ from valhalla_cli.errors import (
     EXIT_INTERNAL,
     ValhallaError,
 )
+from valhalla_cli.typer_internals import (
+    NoArgsIsHelpError,
+    UsageError,
+    skip_pydantic_for_group_options,
+)
 
 HELP_OPTION_NAMES = ["-h", "--help"]
-
-
-class _PassThrough(RuntimeParam):
-    """Coerce a text or flag option by returning it as given."""
-
-    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-        return value if value is None else self.annotation(value)
-
-
-def _skip_pydantic_for_group_options(group: Any, help_names: list[str]) -> None:
-    """Typer coerces every option through a Pydantic TypeAdapter, built lazily on first use.
-
-    The options of the root and of each group (their --help included) are processed on every
-    invocation, on `--help` of a sub-command and on every Tab of shell completion; importing
-    Pydantic for them would cost more than the rest of the start-up. They are plain text and
-    flags, so they get a pass-through coercion. Leaf commands keep Typer's own coercion.
-    """
-    for param in group.params:
-        _pass_through(param)
-    help_option = group.get_help_option(SimpleNamespace(help_option_names=help_names))
-    if help_option is not None:
-        _pass_through(help_option)
-    for sub in getattr(group, "commands", {}).values():
-        if getattr(sub, "commands", None) is not None:
-            _skip_pydantic_for_group_options(sub, help_names)
-
-
-def _pass_through(param: Any) -> Any:
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is not None and descriptor.annotation in (str, bool):
-        param._runtime_param = _PassThrough(parameter_info=descriptor.parameter_info,
-                                            annotation=descriptor.annotation)
-    return param
 
 
 class ValhallaGroup(TyperGroup):
@@ -83,7 +36,7 @@ class ValhallaGroup(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
-        _skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
+        skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
         code = run_guarded(lambda: super(ValhallaGroup, self).main(
             args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
             standalone_mode=False, **extra))
@@ -97,10 +50,10 @@ def run_guarded(invoke: Any) -> int:
     try:
         result = invoke()
         return result if isinstance(result, int) else 0
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except NoArgsIsHelpError as exc:
         sys.stdout.write(exc.format_message() + "\n")
         return 0
-    except click.exceptions.UsageError as exc:
+    except UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         error_line(exc.format_message() + where)
         return EXIT_BAD_INPUT
@@ -146,25 +99,12 @@ def _database_error(exc: Exception) -> ValhallaError | None:
     return describe_db_error(exc)
 
 
-app = typer.Typer(
-    name="valhalla",
-    cls=ValhallaGroup,
-    help="Valhalla: operations toolkit for a Canada-wide real-estate wholesaling business.",
-    epilog=EXIT_CODES_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": HELP_OPTION_NAMES},
-)
-
-
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"valhalla {__version__}\n")
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     config_path: Annotated[Optional[str], typer.Option(
@@ -185,23 +125,32 @@ def root(
     ctx.obj = GlobalOptions(config=config_path, db=db_url, actor=actor, quiet=quiet)
 
 
-# Operations packs first, then the control plane, then housekeeping (the order of --help).
-app.add_typer(market.app, name="market")
-app.add_typer(ladder.app, name="ladder")
-app.add_typer(ladder.app, name="followups", hidden=True, help="Alias of 'ladder'.")
-app.add_typer(liquidity.app, name="liquidity")
-app.add_typer(offer.app, name="offer")
-app.add_typer(golive.app, name="golive")
-app.add_typer(risk.app, name="risk")
-app.add_typer(heimdall.app, name="heimdall")
-app.add_typer(regression.app, name="regression")
-app.add_typer(kpi.app, name="kpi")
-app.add_typer(runbook.app, name="runbook")
-app.command("status")(status.status_command)
-app.command("audit")(audit.audit_command)
-app.add_typer(config.app, name="config")
-app.add_typer(db.app, name="db")
-app.command("init")(config.init_command)
+def build_app() -> typer.Typer:
+    """The root app with every pack of the registry mounted, in the registry's order."""
+    root_app = typer.Typer(
+        name="valhalla",
+        cls=ValhallaGroup,
+        help="Valhalla: operations toolkit for a Canada-wide real-estate wholesaling business.",
+        epilog=EXIT_CODES_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": HELP_OPTION_NAMES},
+    )
+    root_app.callback()(root)
+    for pack in registry.packs():
+        mounted = pack.cli()
+        if isinstance(mounted, typer.Typer):
+            root_app.add_typer(mounted, name=pack.name)
+            for alias in pack.aliases:
+                root_app.add_typer(mounted, name=alias, hidden=True,
+                                   help=f"Alias of '{pack.name}'.")
+        else:
+            root_app.command(pack.name)(mounted)
+    return root_app
+
+
+app = build_app()
 
 
 def main() -> None:

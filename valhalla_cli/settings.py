@@ -35,6 +35,10 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "sla_minutes": (int, "a whole number of minutes"),
         "fast_sla_minutes": (int, "a whole number of minutes"),
     },
+    "api": {
+        "twilio_auth_token": (str, "the SMS provider account's auth token, a string"),
+        "public_url": (str, "the server's public base URL, e.g. 'https://valhalla.example.com'"),
+    },
 }
 
 
@@ -78,6 +82,14 @@ class LadderSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """`valhalla serve`: the webhook's signing key and the URL the provider calls."""
+
+    twilio_auth_token: str | None = None
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The resolved settings, and for each the source it came from."""
 
@@ -89,6 +101,7 @@ class Settings:
     ladder: LadderSettings = field(default_factory=LadderSettings)
     quiet: bool = False
     sources: dict[str, str] = field(default_factory=dict)
+    api: ApiSettings = field(default_factory=lambda: ApiSettings())
 
     @property
     def is_default_database(self) -> bool:
@@ -138,6 +151,24 @@ def _env_bool(name: str, value: str) -> bool:
     raise ConfigError(f"environment variable {name} must be 0 or 1, not {value!r}")
 
 
+def _checked_actor(name: str, source: str, config_path: Path) -> str:
+    """The actor goes into every audit row (VARCHAR(200)): a flag that does not fit is bad input
+    (exit 2), an environment variable or config key that does not is a configuration error."""
+    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_text
+
+    where = {"flag": "--actor", "env": "VALHALLA_ACTOR"}.get(source, "operator.name")
+    try:
+        checked = parse_text(name, field=where, required=True)
+    except BadInput as exc:
+        if source == "flag":
+            raise
+        prefix = f"{config_path}: " if source == "file" else ""
+        raise ConfigError(prefix + exc.message) from None
+    assert checked is not None
+    return checked
+
+
 def resolve_settings(
     *,
     config: str | None = None,
@@ -179,6 +210,7 @@ def resolve_settings(
     actor_name = pick(actor, "VALHALLA_ACTOR", "operator", "name", _os_user)
     if not str(actor_name).strip():
         raise ConfigError("the actor name (--actor, VALHALLA_ACTOR, operator.name) is empty")
+    actor_name = _checked_actor(str(actor_name), sources["actor"], config_path)
     business_tz = pick(None, None, "business", "timezone", DEFAULT_BUSINESS_TIMEZONE)
     enforce = pick(None, "VALHALLA_GOLIVE_ENFORCE", "golive", "enforce", True)
     if isinstance(enforce, str):
@@ -193,6 +225,10 @@ def resolve_settings(
         fast_sla_minutes=ladder_data.get("fast_sla_minutes", DEFAULT_FAST_SLA_MINUTES),
     )
     sources["ladder"] = "file" if ladder_data else "default"
+    api_data = data.get("api", {})
+    api = ApiSettings(twilio_auth_token=api_data.get("twilio_auth_token") or None,
+                      public_url=(api_data.get("public_url") or "").rstrip("/") or None)
+    sources["api"] = "file" if api_data else "default"
 
     _check_timezone_name(config_path, business_tz)
     return Settings(
@@ -204,6 +240,7 @@ def resolve_settings(
         ladder=ladder,
         quiet=quiet,
         sources=sources,
+        api=api,
     )
 
 
@@ -227,6 +264,15 @@ def mask_url_password(url: str) -> str:
         return url
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{location}"
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Hand the resolved config file and database to server worker processes (which resolve
+    their settings again) through the environment, the only channel uvicorn passes on."""
+    os.environ["VALHALLA_CONFIG"] = str(settings.config_path) if settings.config_path.exists() \
+        else ""
+    os.environ["VALHALLA_DATABASE_URL"] = settings.database_url
+    os.environ["VALHALLA_ACTOR"] = settings.actor
 
 
 def resolve_config_env() -> str | None:

@@ -12,7 +12,9 @@ import pytest
 from conftest import db_count
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_money_cents
 from valhalla_cli.services import golive, risk
+from valhalla_cli.settings import resolve_settings
 
 TZ = "America/Toronto"
 AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)  # 10:00 in Toronto
@@ -21,8 +23,8 @@ DAY = date(2027, 1, 15)
 
 def _go_live(db, *, at: datetime = AT) -> None:
     with db.transaction(write=True) as session:
-        golive.enable(session, actor="ops", at=at, reason="test", enforce=True,
-                      failing_runbook_checks=lambda: [])
+        golive.enable(session, actor="ops", at=at, reason="test",
+                      settings=resolve_settings(db=db.url))
 
 
 def _reserve(db, engine: str, amount: str, ref: str, *, at: datetime = AT, enforce: bool = True):
@@ -78,12 +80,12 @@ def test_engine_names_are_normalised_and_validated():
 
 
 def test_amounts_are_exact_cents_and_malformed_amounts_are_bad_input():
-    assert risk.parse_amount("0.10", field="a") == 10
-    assert risk.parse_amount("25000", field="a") == 2_500_000
-    assert risk.parse_amount("-500.25", field="p", allow_negative=True, allow_zero=True) == -50025
+    assert parse_money_cents("0.10", field="a") == 10
+    assert parse_money_cents("25000", field="a") == 2_500_000
+    assert parse_money_cents("-500.25", field="p", allow_negative=True, allow_zero=True) == -50025
     for bad in ("-1", "0", "abc", "1.005", "NaN", "inf", "", "1e12"):
         with pytest.raises(BadInput):
-            risk.parse_amount(bad, field="a")
+            parse_money_cents(bad, field="a", allow_zero=False)
 
 
 def test_headroom_and_utilization():
@@ -381,7 +383,7 @@ CAP = Decimal("25000.00")
 
 
 def _reserve_worker(url: str, seed: int, barrier, queue) -> None:
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     rng = random.Random(seed)
     tally = {"seed": seed, "reserved": 0, "denied": 0, "errors": []}
@@ -433,7 +435,7 @@ def _run_workers(target, args_for) -> list[dict]:
 
 @pytest.mark.slow
 def test_eight_processes_never_push_exposure_past_the_cap(db_url):
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     db = open_database(db_url)
     _go_live(db)
@@ -480,7 +482,7 @@ def test_eight_processes_never_push_exposure_past_the_cap(db_url):
 
 
 def _same_ref_worker(url: str, n: int, barrier, queue) -> None:
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     result = {"n": n, "errors": []}
     try:
@@ -500,7 +502,7 @@ def _same_ref_worker(url: str, n: int, barrier, queue) -> None:
 
 @pytest.mark.slow
 def test_racing_the_same_new_ref_yields_one_reservation(db_url):
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     db = open_database(db_url)
     _go_live(db)

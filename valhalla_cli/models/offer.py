@@ -1,10 +1,10 @@
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from valhalla_cli.models.types import BigIntPK, UTCDateTime
+from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
 
 PROVINCE_WIDE = "*"
 
@@ -18,9 +18,13 @@ class OfferPolicy(SQLModel, table=True):
     """
 
     __tablename__ = "offer_policy"
+    __table_args__ = (
+        UniqueConstraint("province", "market_key", name="uq_offer_policy_scope_key"),
+    )
 
     province: str = Field(primary_key=True, max_length=2)
     market: str = Field(primary_key=True, max_length=80)
+    market_key: str = Field(max_length=80)  # identity: inputs.market_key(market)
     arv_pct_bps: Optional[int] = Field(default=None)
     assignment_fee_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
     closing_costs_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
@@ -71,8 +75,8 @@ class OfferEvidence(SQLModel, table=True):
     opening_offer_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
     liquidity_score: Optional[int] = Field(default=None)
     liquidity_band: str = Field(max_length=12)
-    inputs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    comps: Optional[list[Any]] = Field(default=None, sa_column=Column(JSON))
-    liquidity: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    inputs: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+    policy: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+    comps: Optional[list[Any]] = Field(default=None, sa_column=Column(StoredJSON))
+    liquidity: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+    result: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))

@@ -1,31 +1,26 @@
-"""`ladder import`: create ladders in bulk from a CSV / JSON-lines file.
+"""`ladder import`: create ladders in bulk from rows the face read from a CSV or JSON lines.
 
-All or nothing for malformed rows (one transaction; a bad row anywhere rolls everything back and
-names its line). Valid rows refused by a rule (suppressed lead, disabled policy, score below the
-minimum) are reported with their reason while the rest are taken.
+All or nothing for malformed rows (the caller's one transaction; a bad row anywhere raises, so
+everything rolls back, and names its line). Valid rows refused by a rule (suppressed lead,
+disabled policy, score below the minimum) are reported with their reason while the rest are
+taken.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from valhalla_cli.db import Database
+from sqlalchemy.orm import Session
+
 from valhalla_cli.errors import BadInput
-from valhalla_cli.importing import (
-    FileProgress,
-    RowError,
-    chunked,
-    count_lines,
-    iter_rows,
-    validated,
-)
+from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
+from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_text
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.contact_rules import check_market, check_province, check_score
+from valhalla_cli.services.contact_rules import check_score
 from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
-from valhalla_cli.services.market import PolicyCache, check_lead
+from valhalla_cli.services.market import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at")
@@ -49,7 +44,7 @@ class LadderImportResult:
 
 
 def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
-    from valhalla_cli.clock import parse_instant
+    from valhalla_cli.inputs import parse_instant
 
     def check(name: str, fn, value):  # type: ignore[no-untyped-def]
         try:
@@ -60,26 +55,28 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     def score(value: Any) -> int | None:
         if value is None:
             return None
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.lstrip("-").isdigit():
-            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100")
-        return check("lead_score", lambda v: check_score(int(v), option="lead_score"), text)
+        try:
+            number = parse_int(value, field="lead_score")
+        except BadInput:
+            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100"
+                           ) from None
+        return check("lead_score", lambda v: check_score(v, option="lead_score"), number)
 
     def validate(row: dict[str, Any]) -> CreateRequest:
         start = row.get("start_at")
         start_at = None if start is None else check(
-            "start_at", lambda v: parse_instant(str(v), business_timezone, option="start_at"),
+            "start_at", lambda v: parse_instant(str(v), business_timezone, field="start_at"),
             start)
         owner = row.get("owner")
-        if owner is not None and len(str(owner)) > 200:
-            raise RowError("owner", "must be at most 200 characters")
         return CreateRequest(
-            lead_id=check("lead_id", lambda v: check_lead(str(v), option="lead_id"),
+            lead_id=check("lead_id", lambda v: parse_lead_id(str(v), field="lead_id"),
                           row["lead_id"]),
-            province=check("province", check_province, str(row["province"])),
-            market=check("market", check_market,
+            province=check("province", lambda v: parse_province(v, field="province"),
+                           str(row["province"])),
+            market=check("market", lambda v: scope_market(v, field="market"),
                          None if row.get("market") is None else str(row["market"])),
-            owner=None if owner is None else str(owner).strip() or None,
+            owner=check("owner", lambda v: parse_text(v, field="owner"),
+                        None if owner is None else str(owner)),
             lead_score=score(row.get("lead_score")),
             start_at=start_at,
         )
@@ -87,40 +84,37 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     return validate
 
 
-def import_file(db: Database, path: Path, *, config: LadderConfig, at: datetime, actor: str,
-                business_timezone: str, progress: bool = False) -> LadderImportResult:
-    total_lines = count_lines(path) if progress else 0
+def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at: datetime,
+                actor: str, business_timezone: str, progress: Progress | None = None
+                ) -> LadderImportResult:
+    """Create a ladder per valid row in the caller's transaction; refused rows are reported."""
     created = existing = 0
     refusals: list[Refusal] = []
-    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL),
-                     _row_validator(business_timezone))
-    with FileProgress(path, "ladder import", enabled=progress) as bar, \
-            db.transaction(write=True) as session:
-        cache = PolicyCache(session)
-        for batch in chunked(rows, CHUNK):
-            requests = [replace_line(req, line) for line, req in batch]
-            outcomes = create_many(session, requests, config=config, at=at, actor=actor,
-                                   cache=cache)
-            events = []
-            for out in outcomes:
-                if out.reason is not None:
-                    refusals.append(Refusal(out.request.line or 0, out.request.lead_id,
-                                            out.reason))
-                elif out.created:
-                    created += 1
-                    events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
-                                   "province": out.request.province,
-                                   "market": out.request.market, "ref": out.ladder_id,
-                                   "source": "ladder import"})
-                else:
-                    existing += 1
-            kpi.insert_many(session, events)
-            bar.update(created + existing + len(refusals),
-                       batch[-1][0] / total_lines if total_lines else 0.0)
-        audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=str(path),
-                     after={"created": created, "existing": existing,
-                            "refused": len(refusals)})
-    return LadderImportResult(file=str(path), created=created, existing=existing,
+    cache = PolicyCache(session)
+
+    def apply(batch: list[tuple[int, CreateRequest]]) -> None:
+        nonlocal created, existing
+        requests = [replace_line(req, line) for line, req in batch]
+        outcomes = create_many(session, requests, config=config, at=at, actor=actor, cache=cache)
+        events = []
+        for out in outcomes:
+            if out.reason is not None:
+                refusals.append(Refusal(out.request.line or 0, out.request.lead_id, out.reason))
+            elif out.created:
+                created += 1
+                events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
+                               "province": out.request.province,
+                               "market": out.request.market, "ref": out.ladder_id,
+                               "source": "ladder import"})
+            else:
+                existing += 1
+        kpi.insert_many(session, events)
+
+    import_in_batches(source, validate=_row_validator(business_timezone), apply=apply,
+                      chunk=CHUNK, progress=progress)
+    audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=source.name,
+                 after={"created": created, "existing": existing, "refused": len(refusals)})
+    return LadderImportResult(file=source.name, created=created, existing=existing,
                               refused=len(refusals), refusals=refusals)
 
 

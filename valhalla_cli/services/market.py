@@ -11,22 +11,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
-from valhalla_cli.models import ContactSuppression, FollowupTask, MarketPolicy
-from valhalla_cli.models.ladder import ACTIVE_STATUSES
+from valhalla_cli.inputs import (
+    PROVINCES,
+    market_key,
+    parse_lead_id,
+    parse_market,
+    parse_province,
+    parse_text,
+)
+from valhalla_cli.models import ContactSuppression, MarketPolicy
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
-    PROVINCES,
     ChannelRules,
     Decision,
     check_channel,
     check_channels,
-    check_market,
-    check_province,
     check_score,
     check_zone,
     decide,
@@ -82,8 +86,8 @@ def _view(row: MarketPolicy) -> PolicyView:
 
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:
     query = select(MarketPolicy)
-    if province:
-        query = query.where(MarketPolicy.province == check_province(province))
+    if province is not None:
+        query = query.where(MarketPolicy.province == parse_province(province))
     query = query.order_by(MarketPolicy.province, MarketPolicy.market)
     return [_view(r) for r in session.scalars(query)]
 
@@ -114,15 +118,23 @@ def merge(province_row: MarketPolicy | None, market_row: MarketPolicy | None, *,
         else:
             values[name] = inherited if inherited is not None else base[name]
             sources[name] = "province"
-    return EffectivePolicy(province=province, market=market or PROVINCE_WIDE, sources=sources,
+    shown = market_row.market if market_row is not None else market  # the first spelling
+    return EffectivePolicy(province=province, market=shown or PROVINCE_WIDE, sources=sources,
                            **values)
+
+
+def scope_market(market: str | None, *, field: str = "--market") -> str | None:
+    """A policy's market: None, '' or '*' is province-wide (None), otherwise a parsed market."""
+    if market is None or market.strip() in ("", PROVINCE_WIDE):
+        return None
+    return parse_market(market, field=field)
 
 
 class PolicyCache:
     """Effective policies for many (province, market) pairs from one read of the small table."""
 
     def __init__(self, session: Session) -> None:
-        self.rows = {(r.province, r.market): r for r in session.scalars(select(MarketPolicy))}
+        self.rows = {(r.province, r.market_key): r for r in session.scalars(select(MarketPolicy))}
         self._cache: dict[tuple[str, str | None], EffectivePolicy] = {}
         self._rules: dict[tuple[str, str | None, str], ChannelRules] = {}
 
@@ -130,7 +142,8 @@ class PolicyCache:
         key = (province, market)
         if key not in self._cache:
             self._cache[key] = merge(self.rows.get((province, PROVINCE_WIDE)),
-                                     self.rows.get((province, market)) if market else None,
+                                     self.rows.get((province, market_key(market)))
+                                     if market else None,
                                      province=province, market=market)
         return self._cache[key]
 
@@ -143,12 +156,13 @@ class PolicyCache:
 
 def effective_policy(session: Session, *, province: str, market: str | None = None
                      ) -> EffectivePolicy:
-    province = check_province(province)
-    market = check_market(market)
-    rows = {r.market: r for r in session.scalars(
+    province = parse_province(province)
+    market = scope_market(market)
+    key = market_key(market) if market else PROVINCE_WIDE
+    rows = {r.market_key: r for r in session.scalars(
         select(MarketPolicy).where(MarketPolicy.province == province,
-                                   MarketPolicy.market.in_([PROVINCE_WIDE, market or "*"])))}
-    return merge(rows.get(PROVINCE_WIDE), rows.get(market) if market else None,
+                                   MarketPolicy.market_key.in_([PROVINCE_WIDE, key])))}
+    return merge(rows.get(PROVINCE_WIDE), rows.get(key) if market else None,
                  province=province, market=market)
 
 
@@ -167,8 +181,8 @@ def policy_set(
     at: datetime,
 ) -> PolicyView:
     """Create or update (upsert) a policy; only the fields given change. Audited."""
-    province = check_province(province)
-    market_name = check_market(market) or PROVINCE_WIDE
+    province = parse_province(province)
+    market_name = scope_market(market) or PROVINCE_WIDE
     changes: dict[str, Any] = {}
     if timezones:
         zones = []
@@ -191,12 +205,14 @@ def policy_set(
         raise BadInput("nothing to change: give at least one of --timezone, --window, "
                        "--channels, --min-lead-score, --holidays/--no-holidays, "
                        "--enable/--disable")
-    query = select(MarketPolicy).where(MarketPolicy.province == province,
-                                       MarketPolicy.market == market_name).with_for_update()
+    query = select(MarketPolicy).where(
+        MarketPolicy.province == province,
+        MarketPolicy.market_key == market_key(market_name)).with_for_update()
     row = session.scalars(query).first()
     before = None
     if row is None:
-        row = MarketPolicy(province=province, market=market_name)
+        row = MarketPolicy(province=province, market=market_name,
+                           market_key=market_key(market_name))
         if market_name == PROVINCE_WIDE:  # a province-wide policy is always complete
             row.timezones, row.windows, row.channels = [], seeded_windows(), list(CHANNELS)
             row.min_lead_score, row.quiet_on_holidays, row.enabled = 0, True, False
@@ -214,7 +230,7 @@ def policy_set(
     row.updated_at, row.updated_by = at, actor
     session.flush()
     audit.record(session, pack=PACK, action="policy_set", actor=actor, at=at,
-                 subject=f"{province}/{market_name}", before=before,
+                 subject=f"{province}/{row.market}", before=before,
                  after={name: getattr(row, name) for name in FIELDS})
     return _view(row)
 
@@ -233,13 +249,6 @@ def suppressed_among(session: Session, lead_ids: list[str] | set[str]) -> set[st
         found.update(session.scalars(select(ContactSuppression.lead_id).where(
             ContactSuppression.lead_id.in_(chunk))))
     return found
-
-
-def check_lead(lead_id: str | None, *, option: str = "LEAD") -> str:
-    text = (lead_id or "").strip()
-    if not text or len(text) > 200 or any(ord(c) < 32 for c in text):
-        raise BadInput(f"{option} must be a lead id of 1-200 printable characters")
-    return text
 
 
 @dataclass(frozen=True)
@@ -275,7 +284,7 @@ def can_contact(
     """The contact decision for an instant (SPEC section 8)."""
     channel = check_channel(channel)
     lead_score = check_score(lead_score)
-    lead = check_lead(lead_id, option="--lead") if lead_id is not None else None
+    lead = parse_lead_id(lead_id, field="--lead") if lead_id is not None else None
     policy = effective_policy(session, province=province, market=market)
     if policy.min_lead_score > 0 and lead_score is None:
         raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} policy "
@@ -307,34 +316,15 @@ def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) ->
                            tasks_cancelled=cancelled)
 
 
-def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason: str,
-                        ladder_id: str | None = None) -> int:
-    """Cancel the lead's pending and claimed follow-up tasks (optionally of one ladder).
-
-    The lead's tasks are found by the lead index alone, then cancelled by id with the status
-    re-checked in the same UPDATE."""
-    query = select(FollowupTask.id, FollowupTask.status).where(FollowupTask.lead_id == lead_id)
-    if ladder_id is not None:
-        query = query.where(FollowupTask.ladder_id == ladder_id)
-    ids = [task_id for task_id, status in session.execute(query) if status in ACTIVE_STATUSES]
-    if not ids:
-        return 0
-    stmt = (update(FollowupTask)
-            .where(FollowupTask.id.in_(ids), FollowupTask.status.in_(ACTIVE_STATUSES))
-            .values(status="cancelled", status_reason=reason, claim_token=None,
-                    lease_expires_at=None)
-            .execution_options(synchronize_session=False))
-    return session.execute(stmt).rowcount or 0
-
-
 def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, actor: str,
              at: datetime) -> SuppressionView:
     """Suppress a lead on every channel at once; its remaining follow-up tasks are cancelled.
 
     Suppressing the same lead (and phone) again returns the existing entry (`created: false`).
     """
-    lead = check_lead(lead_id)
-    if reason is None or not reason.strip():
+    lead = parse_lead_id(lead_id)
+    reason = parse_text(reason, field="--reason", max_length=2000) or ""
+    if not reason:
         raise BadInput("--reason must not be empty")
     phone = phone.strip() if phone else None
     if phone is not None and (len(phone) > 40 or not any(c.isdigit() for c in phone)):
@@ -343,6 +333,8 @@ def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, 
         ContactSuppression.lead_id == lead,
         ContactSuppression.phone.is_(None) if phone is None else ContactSuppression.phone == phone,
     ).limit(1)).first()
+    from valhalla_cli.services.ladder_tasks import cancel_active_tasks
+
     cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
                                     reason=f"suppressed: {reason.strip()}")
     if existing is not None:
@@ -359,7 +351,7 @@ def list_suppressions(session: Session, *, lead_id: str | None = None, limit: in
                       ) -> list[SuppressionView]:
     query = select(ContactSuppression)
     if lead_id is not None:
-        query = query.where(ContactSuppression.lead_id == check_lead(lead_id, option="--lead"))
+        query = query.where(ContactSuppression.lead_id == parse_lead_id(lead_id, field="--lead"))
     query = query.order_by(ContactSuppression.at.desc(), ContactSuppression.id.desc()).limit(limit)
     return [_suppression_view(r, False, 0) for r in session.scalars(query)]
 
