@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from valhalla_cli.db import dialect_name
+from valhalla_cli.db import copy_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province, parse_text
 from valhalla_cli.models import KpiEvent
@@ -76,8 +76,13 @@ def emit(
 
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
-    if rows:
-        session.execute(insert(table_of(KpiEvent)), rows)
+    if not rows:
+        return 0
+    if dialect_name(session) == "postgresql":
+        columns = list(rows[0])
+        copy_rows(session, "kpi_event", columns, ([row[c] for c in columns] for row in rows))
+        return len(rows)
+    session.execute(insert(table_of(KpiEvent)), rows)
     return len(rows)
 
 

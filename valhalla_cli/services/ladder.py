@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from valhalla_cli.db import affected_rows, dialect_name
+from valhalla_cli.db import affected_rows, copy_rows, dialect_name
 from valhalla_cli.errors import BadInput, ConfigError, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
 from valhalla_cli.models import FollowupTask
@@ -190,16 +190,7 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
     params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
               for row in rows]
     if dialect == "postgresql":
-        # COPY in the session's transaction: an executemany of 60 000 INSERTs kept `ladder
-        # import` of 10 000 leads at 2.5 x its 10 s target on PostgreSQL.
-        cursor = session.connection().connection.cursor()
-        try:
-            with cursor.copy(f"COPY followup_task ({', '.join(_TASK_COLUMNS)}) FROM STDIN") \
-                    as copy:
-                for values in params:
-                    copy.write_row(values)
-        finally:
-            cursor.close()
+        copy_rows(session, "followup_task", list(_TASK_COLUMNS), params)
         return
     sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
            f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
