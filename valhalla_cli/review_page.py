@@ -35,7 +35,7 @@ NOT_AVAILABLE = "not available in this version"
 
 
 @functools.cache
-def _environment():  # type: ignore[no-untyped-def]
+def _environment() -> Any:
     """One environment per process: `valhalla serve` compiles the templates once."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 

@@ -9,10 +9,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Integer, String, column, func, insert, literal, select, values
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import copy_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province, parse_text
 from valhalla_cli.models import KpiEvent
+from valhalla_cli.models.types import pk, table_of
 
 SOURCE_MAX_LENGTH = 80  # kpi_event.source is VARCHAR(80)
 _METRIC = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
@@ -43,7 +46,7 @@ class KpiView:
 
 
 def _view(row: KpiEvent) -> KpiView:
-    return KpiView(id=row.id, metric=row.metric, value=row.value, occurred_at=row.occurred_at,
+    return KpiView(id=pk(row.id), metric=row.metric, value=row.value, occurred_at=row.occurred_at,
                    province=row.province, market=row.market, ref=row.ref, source=row.source)
 
 
@@ -73,8 +76,13 @@ def emit(
 
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
-    if rows:
-        session.execute(insert(KpiEvent.__table__), rows)
+    if not rows:
+        return 0
+    if dialect_name(session) == "postgresql":
+        columns = list(rows[0])
+        copy_rows(session, "kpi_event", columns, ([row[c] for c in columns] for row in rows))
+        return len(rows)
+    session.execute(insert(table_of(KpiEvent)), rows)
     return len(rows)
 
 
@@ -84,12 +92,12 @@ def list_events(
 ) -> list[KpiView]:
     query = select(KpiEvent)
     if metric:
-        query = query.where(KpiEvent.metric == check_metric(metric))
+        query = query.where(col(KpiEvent.metric) == check_metric(metric))
     if since:
-        query = query.where(KpiEvent.occurred_at >= since)
+        query = query.where(col(KpiEvent.occurred_at) >= since)
     if until:
-        query = query.where(KpiEvent.occurred_at <= until)
-    query = query.order_by(KpiEvent.occurred_at.desc(), KpiEvent.id.desc()).limit(limit)
+        query = query.where(col(KpiEvent.occurred_at) <= until)
+    query = query.order_by(col(KpiEvent.occurred_at).desc(), col(KpiEvent.id).desc()).limit(limit)
     return [_view(r) for r in session.scalars(query)]
 
 
@@ -148,12 +156,13 @@ def summary(session: Session, *, at: datetime, days: int, business_timezone: str
         # CTEs, not VALUES in FROM: SQLite takes no column list on a derived table's alias.
         metric_table = values(column("metric", String), name="metric_names").data(
             [(m,) for m in metrics]).cte("metric_names")
-        in_day = (KpiEvent.metric == metric_table.c.metric,
-                  KpiEvent.occurred_at >= day_table.c.lo, KpiEvent.occurred_at < day_table.c.hi)
-        count = select(func.count()).where(*in_day).scalar_subquery()
-        total = select(func.sum(KpiEvent.value)).where(*in_day).scalar_subquery()
+        occurred = col(KpiEvent.occurred_at)
+        in_day = (col(KpiEvent.metric) == metric_table.c.metric,
+                  occurred >= day_table.c.lo, occurred < day_table.c.hi)
+        day_count = select(func.count()).where(*in_day).scalar_subquery()
+        day_sum = select(func.sum(col(KpiEvent.value))).where(*in_day).scalar_subquery()
         rows = session.execute(
-            select(metric_table.c.metric, day_table.c.i, count, total)
+            select(metric_table.c.metric, day_table.c.i, day_count, day_sum)
             .select_from(metric_table.join(day_table, literal(True)))
         ).all()
         for metric, index, n, value_sum in rows:
