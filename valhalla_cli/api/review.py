@@ -4,7 +4,7 @@
 instant, as `--at` does), behind the `read` scope. A browser cannot send a bearer header, so
 the token is typed once into the sign-in form; `POST /login` checks it with the API's one token
 check (`services.api_tokens.authenticate`) and keeps it in an `HttpOnly`, `SameSite=Strict`
-cookie, which `api.app.session_cookie_token` then hands to that same check on every `GET`.
+cookie, which `api.auth.session_cookie_token` then hands to that same check on every `GET`.
 Signed out (no cookie, or one whose token was revoked), `GET /` answers 200 with the sign-in
 form and no figures.
 """
@@ -18,17 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from valhalla_cli.api.app import (
-    SESSION_COOKIE,
-    ApiDenied,
-    ServerDatabase,
-    authenticate,
-    error_response,
-    require_scope,
-)
+from valhalla_cli.api.auth import SESSION_COOKIE, authenticate, require_scope
+from valhalla_cli.api.errors import ApiDenied, error_response
 from valhalla_cli.api.routing import BodyTooLarge, read_body
 
 if TYPE_CHECKING:
+    from valhalla_cli.api.app import ServerDatabase
     from valhalla_cli.settings import Settings
 
 # The page is built per request from live figures: no cache may keep a copy of it.
