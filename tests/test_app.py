@@ -17,7 +17,7 @@ def test_importing_the_app_loads_no_data_layer():
     loaded = _python(
         "import sys, valhalla_cli.app; "
         "print(' '.join(m for m in ('sqlalchemy', 'sqlmodel', 'alembic', 'rich.table', "
-        "'holidays', 'valhalla_cli.services', 'valhalla_cli.db') if m in sys.modules))"
+        "'holidays', 'valhalla_cli.services', 'valhalla_cli.db', 'jinja2') if m in sys.modules))"
     )
     assert loaded == ""
 
@@ -107,7 +107,7 @@ def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
     assert "in broken" in debug.stderr
 
 
-HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "valhalla_cli.services")
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "valhalla_cli.services", "jinja2")
 
 
 def _modules_after(argv: list[str], env: dict | None = None) -> tuple[str, list[str]]:

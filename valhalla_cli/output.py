@@ -1,11 +1,12 @@
 """Rendering results: one renderer per format, chosen by name (SPEC section 5).
 
 `DATA_FORMATS` (table, json, jsonl, tsv) are what every command that prints data takes;
-`REPORT_FORMATS` add markdown, for the commands whose answer is a report. `render` writes a
-result (a dataclass, a mapping, or a list of them) in a format; `render_blocks` writes a laid-out
-report (lines of text and titled tables: `Text`, `Grid`) on a terminal or as Markdown;
-`render_key_values` writes a nested overview as dotted `key<TAB>value` lines. The `--format`
-help text is built from these names (`format_help`).
+`REPORT_FORMATS` add markdown, for the commands whose answer is a report; `STATUS_FORMATS` add
+html, the review page of `valhalla status` (SPEC 19, rendered by `valhalla_cli.review_page`).
+`render` writes a result (a dataclass, a mapping, or a list of them) in a format; `render_blocks`
+writes a laid-out report (lines of text and titled tables: `Text`, `Grid`) on a terminal or as
+Markdown; `render_key_values` writes a nested overview as dotted `key<TAB>value` lines. The
+`--format` help text is built from these names (`format_help`).
 
 Data goes to standard output; messages go to standard error. Rich is imported only when a table
 is actually drawn, so `--help` and shell completion never pay for it. What is stored as JSON is
@@ -27,6 +28,7 @@ from valhalla_cli.errors import BadInput
 
 DATA_FORMATS = ("table", "json", "jsonl", "tsv")
 REPORT_FORMATS = (*DATA_FORMATS, "markdown")
+STATUS_FORMATS = (*REPORT_FORMATS, "html")
 
 
 def _or_list(names: Sequence[str]) -> str:
@@ -238,7 +240,7 @@ def render_blocks(blocks: Sequence[Block], fmt: str) -> None:
 # --- a nested overview as key/value lines -------------------------------------------------------
 
 # A list of objects is keyed by the field that names its items.
-ITEM_KEYS = ("engine", "lever", "domain", "name")
+ITEM_KEYS = ("engine", "lever", "domain", "name", "day", "metric")
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -243,6 +243,11 @@ def _ladder_status(session: Session, settings: Settings, at: datetime) -> dict[s
     return status.ladder_section(session, settings, at)
 
 
+def _kpi_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    from valhalla_cli.services import status
+    return status.kpi_section(session, settings, at)
+
+
 # --- HTTP routers (imported only by `valhalla serve`, which needs the [api] extra) ------------
 
 def _router(name: str) -> Callable[[], PackRouter]:
@@ -273,7 +278,7 @@ PACKS: tuple[Pack, ...] = (
          status=_heimdall_status, api=_router("heimdall")),
     Pack("regression", CONTROL, _regression_cli, check=Check("regression", _regression_check),
          status=_regression_status, api=_router("regression")),
-    Pack("kpi", CONTROL, _kpi_cli, api=_router("kpi")),
+    Pack("kpi", CONTROL, _kpi_cli, status=_kpi_status, api=_router("kpi")),
     Pack("runbook", CONTROL, _runbook_cli, audited=False, api=_router("runbook")),
     Pack("status", HOUSEKEEPING, _status_cli, audited=False, api=_router("status")),
     Pack("audit", HOUSEKEEPING, _audit_cli, audited=False, api=_router("audit")),

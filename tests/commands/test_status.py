@@ -11,7 +11,8 @@ AT = "2027-06-15T11:00:00-04:00"  # a Tuesday in Toronto, contact windows open
 T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
-            "risk", "throttled_levers", "levers", "heimdall", "sla", "tasks", "runbook"}
+            "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "kpi",
+            "runbook"}
 
 
 def status(cli, *extra, at=AT):
@@ -41,12 +42,18 @@ def test_fresh_install(cli, db):
     assert view["throttled_levers"] == []
     assert [(lv["lever"], lv["throttled"]) for lv in view["levers"]] == [
         ("followups", False), ("offers", False)]
-    assert {(d["domain"], d["mode"], d["enabled"], d["samples"], d["eligible"])
+    assert {(d["domain"], d["mode"], d["enabled"], d["samples"], d["eligible"],
+             d["min_samples"], d["min_success_rate"])
             for d in view["heimdall"]} == {
-        (d, "sandbox", True, 0, False)
+        (d, "sandbox", True, 0, False, 30, 0.7)
         for d in ("lead_scoring", "offer_pricing", "buyer_matching", "followup_timing")}
     assert view["sla"]["since"] == "2027-06-09" and view["sla"]["until"] == "2027-06-15"
     assert view["sla"]["completed"] == 0 and view["sla"]["within_2h_pct"] is None
+    assert view["sla_daily"] == [
+        {"day": f"2027-06-{d:02d}", "completed": 0, "within_2h": 0, "within_2h_pct": None,
+         "meets_target": None} for d in range(9, 16)]
+    assert view["kpi"] == {"since": "2027-05-17", "until": "2027-06-15", "days": 30,
+                           "metrics": []}
     assert view["tasks"] == {"due": 0, "ready": 0, "overdue": 0, "claimed": 0}
     book = view["runbook"]
     assert book["ok_to_enable_go_live"] is True and book["failing"] == []
@@ -104,6 +111,17 @@ def test_figures_move_with_reservations_ladders_and_throttles(cli, db):
     assert sla["completed"] == 1 and sla["median_response_minutes"] == 20.0
     assert sla["within_30m_pct"] == 100.0 and sla["meets_target"] is True
     assert sla["overdue_now"] == 1
+    daily = {d["day"]: d for d in view["sla_daily"]}
+    assert daily["2027-06-15"] == {"day": "2027-06-15", "completed": 1, "within_2h": 1,
+                                   "within_2h_pct": 100.0, "meets_target": True}
+    assert sum(d["completed"] for d in view["sla_daily"]) == sla["completed"]
+    # The ladder's own KPIs, the same figures as `kpi summary --days 30`.
+    metrics = {m["metric"]: m for m in view["kpi"]["metrics"]}
+    assert {m: (s["count"], s["days"][-1]["count"]) for m, s in metrics.items()} == {
+        "ladder_created": (1, 1), "followup_completed": (1, 1)}
+    summary = cli("kpi", "summary", "--days", "30", "--at", later, "--json").json
+    assert [(m["metric"], [d["count"] for d in m["days"]]) for m in summary] == [
+        (m["metric"], [d["count"] for d in m["days"]]) for m in view["kpi"]["metrics"]]
 
     # The followups lever trips on a drop of followup_completed (events before the ladder's).
     start = datetime(2027, 1, 1, tzinfo=UTC)
@@ -148,11 +166,13 @@ def test_markdown_is_a_ticket_ready_report(cli):
                            "Generated 2027-06-15T15:00:00Z; business date 2027-06-15 "
                            "(America/Toronto).\n")
     for heading in ("## Go-live", "## Risk today (2027-06-15)", "## Regression levers",
-                    "## Heimdall", "## Follow-up SLA, last 7 days", "## Follow-up tasks",
-                    "## Runbook"):
+                    "## Heimdall", "## Follow-up SLA, last 7 days",
+                    "## Follow-up SLA per business day", "## Follow-up tasks", "## Runbook"):
         assert f"\n{heading}\n\n| " in text, heading
     assert "| engine | cap | exposure | headroom | utilization_pct | enabled |" in text
     assert "| GLOBAL | 50000.00 | 0.00 | 50000.00 | 0.0 | true |" in text
+    assert "| 2027-06-15 | 0 | 0 |  |  |" in text
+    assert "## KPI events, 2027-05-17 to 2027-06-15\n\nno KPI events in the window\n" in text
     assert "| offers | warn |" in text and "`valhalla offer policy-set ON --enable`" in text
 
 
@@ -167,6 +187,8 @@ def test_tsv_is_one_key_value_line_per_figure(cli):
     assert pairs["heimdall.lead_scoring.mode"] == "sandbox"
     assert pairs["tasks.overdue"] == "0"
     assert pairs["runbook.checks.offers.status"] == "warn"
+    assert pairs["sla_daily.2027-06-15.completed"] == "0"
+    assert pairs["kpi.days"] == "30"
 
 
 def test_table_and_jsonl(cli):

@@ -16,7 +16,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -25,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from valhalla_cli import __version__
-from valhalla_cli.api.errors import ApiDenied, error_body, error_response, one_line
+from valhalla_cli.api.auth import authenticate, require_scope
+from valhalla_cli.api.errors import error_body, error_response, one_line
 from valhalla_cli.api.routing import (
     Answer,
     Call,
@@ -40,10 +41,8 @@ from valhalla_cli.errors import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
     from valhalla_cli.db import Database
-    from valhalla_cli.services.api_tokens import Principal
     from valhalla_cli.settings import Settings
 
 
@@ -82,46 +81,6 @@ class ServerDatabase:
     def dispose(self) -> None:
         if self._database is not None:
             self._database.dispose()
-
-
-# --- who is calling -------------------------------------------------------------------------
-
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-# Where a request's token may come from, tried in order. The HTML review page (SPEC 19) adds
-# its sign-in cookie here; every source goes through the same check below.
-TOKEN_SOURCES: list[Callable[[Request], str | None]] = [bearer_token]
-
-
-def authenticate(session: Session, request: Request) -> Principal:
-    """The caller's token, checked against the stored hashes; 401 when absent or not valid."""
-    from valhalla_cli.services import api_tokens
-
-    for source in TOKEN_SOURCES:
-        token = source(request)
-        if token is not None:
-            principal = api_tokens.authenticate(session, token)
-            if principal is None:
-                raise ApiDenied(401, "unauthorized", "the token is not valid (unknown or "
-                                "revoked)")
-            request.state.token_name = principal.name
-            return principal
-    raise ApiDenied(401, "unauthorized", "this endpoint needs `Authorization: Bearer TOKEN` "
-                    "(create one with `valhalla api token create NAME --scope read`)")
-
-
-def require_scope(principal: Principal, scope: str) -> None:
-    from valhalla_cli.services.api_tokens import scope_allows
-
-    if not scope_allows(principal.scope, scope):
-        raise ApiDenied(403, "forbidden", f"the token {principal.name!r} has the "
-                        f"{principal.scope!r} scope; this endpoint needs {scope!r}")
 
 
 # --- answers and errors ----------------------------------------------------------------------
@@ -271,6 +230,9 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    from valhalla_cli.api import review
+
+    app.include_router(review.router(settings, database))
     for pack in pack_routers():
         app.include_router(pack.api_router(runner))
     app.include_router(webhooks.router(settings, database))

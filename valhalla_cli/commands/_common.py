@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
-from valhalla_cli.output import DATA_FORMATS, REPORT_FORMATS, format_help
+from valhalla_cli.output import DATA_FORMATS, REPORT_FORMATS, STATUS_FORMATS, format_help
 
 if TYPE_CHECKING:
     from valhalla_cli.db import Database
@@ -69,11 +69,14 @@ def at_instant(ctx: typer.Context, at: str | None) -> datetime:
     return parse_instant(at, settings(ctx).business_timezone)
 
 
-def fmt_of(fmt: str | None, as_json: bool, *, markdown: bool = False) -> str:
-    """The output format asked for: a data format, or with `markdown` any report format."""
+def fmt_of(fmt: str | None, as_json: bool, *, markdown: bool = False,
+           formats: Sequence[str] | None = None) -> str:
+    """The output format asked for: a data format, with `markdown` any report format, or one of
+    `formats` (the status overview's, with html)."""
     from valhalla_cli.output import DATA_FORMATS, REPORT_FORMATS, resolve_format
 
-    return resolve_format(fmt, as_json, allowed=REPORT_FORMATS if markdown else DATA_FORMATS)
+    allowed = formats or (REPORT_FORMATS if markdown else DATA_FORMATS)
+    return resolve_format(fmt, as_json, allowed=allowed)
 
 
 def emit(data: Any, fmt: str, *, columns: Sequence[str] | None = None,
@@ -118,6 +121,11 @@ def bigint(value: int | None) -> int | None:
 FormatOpt = Annotated[
     Optional[str],
     typer.Option("--format", "-f", metavar="FORMAT", help=format_help(DATA_FORMATS)),
+]
+StatusFormatOpt = Annotated[
+    Optional[str],
+    typer.Option("--format", "-f", metavar="FORMAT", help=format_help(STATUS_FORMATS)
+                 + " html is the review page: one self-contained HTML document."),
 ]
 ReportFormatOpt = Annotated[
     Optional[str],

@@ -20,8 +20,9 @@ def serve_command(
     """Serve the HTTP API (needs the [api] extra); stops gracefully on SIGTERM.
 
     Every request needs `Authorization: Bearer TOKEN` (see `valhalla api token create`),
-    except GET /healthz. One line per request is logged on standard error. OpenAPI at
-    /openapi.json and /docs.
+    except GET /healthz and the review page: GET / in a browser is the page of `valhalla
+    status --format html`, after a sign-in form that keeps the token in a cookie. One line per
+    request is logged on standard error. OpenAPI at /openapi.json and /docs.
 
     \b
     Example:

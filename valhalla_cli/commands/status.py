@@ -8,7 +8,7 @@ import typer
 from valhalla_cli.commands._common import (
     AtOpt,
     JsonOpt,
-    ReportFormatOpt,
+    StatusFormatOpt,
     at_instant,
     database,
     emit,
@@ -25,29 +25,34 @@ DOMAIN_COLUMNS = ("domain", "mode", "enabled", "samples", "success_rate", "wilso
 SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
                "median_response_minutes", "p90_response_minutes", "target_within_2h_pct",
                "meets_target")
+SLA_DAY_COLUMNS = ("day", "completed", "within_2h", "within_2h_pct", "meets_target")
+KPI_COLUMNS = ("metric", "count", "mean")
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 
 
-def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
-    """One-screen overview: go-live, risk today, levers, heimdall, SLA, tasks, runbook.
+    """One-screen overview: go-live, risk today, levers, heimdall, SLA, KPIs, tasks, runbook.
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an
     engaged kill switch all fail the runbook, so cron mail catches them. --format tsv prints one
     "key<TAB>value" line per figure, with dotted keys such as risk.engines.GLOBAL.headroom,
-    levers.offers.throttled, tasks.overdue or runbook.checks.risk.status.
+    levers.offers.throttled, tasks.overdue or runbook.checks.risk.status. --format html writes
+    the review page: one self-contained HTML document (inline styles, inline SVG charts, nothing
+    fetched) with the same figures, for a browser, a mail or a printer.
 
     \b
     Example:
       valhalla status
       valhalla status --at 2027-01-18T09:00 --format markdown > monday.md
+      valhalla status --at 2027-01-18T09:00 --format html > review.html
     """
-    from valhalla_cli.output import render_blocks, render_key_values
+    from valhalla_cli.output import STATUS_FORMATS, render_blocks, render_key_values
     from valhalla_cli.services import status
 
-    output = fmt_of(fmt, as_json, markdown=True)
+    output = fmt_of(fmt, as_json, formats=STATUS_FORMATS)
     cfg = settings(ctx)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction() as session:
@@ -60,11 +65,21 @@ def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: Jso
         render_blocks(_markdown(view), output)
     elif output == "tsv":
         render_key_values(view)
+    elif output == "html":
+        _html(view)
     else:
         emit(view, output)
     if not view.ok:
         refuse("not OK to enable go-live: failing checks: " + ", ".join(view.runbook.failing)
                + " (see `valhalla runbook status`)")
+
+
+def _html(view: Any) -> None:
+    """The review page (SPEC 19); Jinja2 is imported only here."""
+    from valhalla_cli.output import jsonable
+    from valhalla_cli.review_page import render_review
+
+    typer.echo(render_review(jsonable(view)), nl=False)
 
 
 # --- layouts (rendered by valhalla_cli.output) --------------------------------------------------
@@ -89,6 +104,12 @@ def _markdown(view: Any) -> list[Any]:
         Grid("Heimdall", data["heimdall"], DOMAIN_COLUMNS),
         Grid(f"Follow-up SLA, last {_sla_days()} days", [data["sla"]], SLA_COLUMNS)
         if data["sla"] else Text(f"## Follow-up SLA, last {_sla_days()} days\n\n" + _NO_LADDER),
+        Grid("Follow-up SLA per business day", data["sla_daily"], SLA_DAY_COLUMNS)
+        if data["sla_daily"] else Text("## Follow-up SLA per business day\n\n" + _NO_LADDER),
+        Grid(f"KPI events, {data['kpi']['since']} to {data['kpi']['until']}",
+             data["kpi"]["metrics"], KPI_COLUMNS) if data["kpi"]["metrics"]
+        else Text(f"## KPI events, {data['kpi']['since']} to {data['kpi']['until']}\n\n"
+                  "no KPI events in the window\n"),
         Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
         Grid("Runbook", [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""}

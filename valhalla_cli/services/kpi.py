@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, String, column, func, insert, literal, select, values
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -117,42 +117,57 @@ class MetricSummary:
     days: list[DailySummary]
 
 
+def _metrics_in_table(session: Session) -> list[str]:
+    """Every metric with at least one event, by a loose index scan (one seek per metric on the
+    (metric, occurred_at, id) index) rather than a scan of every event."""
+    seen = select(func.min(KpiEvent.metric).label("metric")).cte("seen", recursive=True)
+    after = select(func.min(KpiEvent.metric)).where(KpiEvent.metric > seen.c.metric)
+    seen = seen.union_all(select(after.scalar_subquery()).where(seen.c.metric.is_not(None)))
+    return [m for m in session.scalars(select(seen.c.metric).where(seen.c.metric.is_not(None)))]
+
+
 def summary(session: Session, *, at: datetime, days: int, business_timezone: str
             ) -> list[MetricSummary]:
     """Counts and means per metric per business day over the `days` days ending at `at`.
 
-    Aggregated in SQL over the (metric, occurred_at) index, bucketed by UTC hour and then folded
-    into business days in Python, so every time zone (half-hour ones too) buckets exactly.
+    One statement: for every (metric, business day) pair, a count and a sum over that day's
+    range of the (metric, occurred_at, id) index, the day's bounds being its local midnights
+    (exact in any zone, across clock changes). The cost grows with the events in the window,
+    never with the table, and no per-event row reaches Python.
     """
     from valhalla_cli.clock import business_date, start_of_business_day
+    from valhalla_cli.models.types import UTCDateTime
 
     if days < 1 or days > 366:
         raise BadInput("--days must be between 1 and 366")
     last_day = business_date(at, business_timezone)
     first_day = last_day - timedelta(days=days - 1)
-    since = start_of_business_day(first_day, business_timezone)
-    until = start_of_business_day(last_day + timedelta(days=1), business_timezone)
-    until = min(until, at + timedelta(microseconds=1))
-    dialect = dialect_name(session)
-    if dialect == "sqlite":
-        bucket = func.strftime("%Y-%m-%d %H:%M", col(KpiEvent.occurred_at))
-    else:
-        bucket = func.to_char(func.timezone("UTC", col(KpiEvent.occurred_at)), "YYYY-MM-DD HH24:MI")
-    # Bucket by the minute: exact for any zone offset, and still O(window) rows.
-    rows = session.execute(
-        select(col(KpiEvent.metric), bucket, func.count(), func.sum(col(KpiEvent.value)))
-        .where(col(KpiEvent.occurred_at) >= since, col(KpiEvent.occurred_at) < until)
-        .group_by(col(KpiEvent.metric), bucket)
-    ).all()
-    from datetime import UTC
-
+    window = [first_day + timedelta(days=offset) for offset in range(days)]
+    ceiling = at + timedelta(microseconds=1)  # nothing after `at` counts
+    bounds = [min(start_of_business_day(day, business_timezone), ceiling) for day in window]
+    bounds.append(min(start_of_business_day(last_day + timedelta(days=1), business_timezone),
+                      ceiling))
+    metrics = _metrics_in_table(session)
     per_day: dict[tuple[str, date], list[float]] = {}
-    for metric, minute, count, total in rows:
-        instant = datetime.strptime(minute, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        key = (metric, business_date(instant, business_timezone))
-        acc = per_day.setdefault(key, [0, 0.0])
-        acc[0] += count
-        acc[1] += float(total or 0.0)
+    if metrics:
+        day_table = values(column("i", Integer), column("lo", UTCDateTime),
+                           column("hi", UTCDateTime), name="day_bounds").data(
+            [(i, bounds[i], bounds[i + 1]) for i in range(days)]).cte("day_bounds")
+        # CTEs, not VALUES in FROM: SQLite takes no column list on a derived table's alias.
+        metric_table = values(column("metric", String), name="metric_names").data(
+            [(m,) for m in metrics]).cte("metric_names")
+        occurred = col(KpiEvent.occurred_at)
+        in_day = (col(KpiEvent.metric) == metric_table.c.metric,
+                  occurred >= day_table.c.lo, occurred < day_table.c.hi)
+        day_count = select(func.count()).where(*in_day).scalar_subquery()
+        day_sum = select(func.sum(col(KpiEvent.value))).where(*in_day).scalar_subquery()
+        rows = session.execute(
+            select(metric_table.c.metric, day_table.c.i, day_count, day_sum)
+            .select_from(metric_table.join(day_table, literal(True)))
+        ).all()
+        for metric, index, n, value_sum in rows:
+            if n:
+                per_day[(metric, window[int(index)])] = [int(n), float(value_sum or 0.0)]
     result = []
     for metric in sorted({m for m, _ in per_day}):
         daily = []

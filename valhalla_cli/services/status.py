@@ -3,10 +3,13 @@
 Composed from the packs' own read functions, in one read transaction (one connection, one round
 of queries, no per-row follow-ups): go-live, risk today per engine with headroom, the levers of
 the regression tripwire, heimdall modes and promotion eligibility, the SLA of the last 7 business
-days, the open follow-up work, and the runbook verdict. Nothing is written.
+days (in total and per day), KPI events per metric per day for 30 days, the open follow-up work,
+and the runbook verdict. Nothing is written. The review page (`--format html`, `GET /`) renders
+this same result: every figure it shows is computed here, once.
 
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
-dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`.
+dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`; the KPI
+window is the 30 business dates ending with it, as `kpi summary --days 30`.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import business_date
 from valhalla_cli.errors import ConfigError
-from valhalla_cli.services import golive, heimdall, ladder, regression, risk, runbook
+from valhalla_cli.services import golive, heimdall, kpi, ladder, regression, risk, runbook
 
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 SLA_DAYS = 7
+KPI_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class DomainSummary:
     success_rate: float | None
     wilson_lower: float
     eligible: bool  # `heimdall promote` would move it to production now
+    min_samples: int | None  # the promotion thresholds of its policy
+    min_success_rate: float | None
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,14 @@ class RunbookSummary:
     failing: list[str]
     warnings: list[str]
     checks: list[runbook.CheckResult]
+
+
+@dataclass(frozen=True)
+class KpiWindow:
+    since: date
+    until: date
+    days: int
+    metrics: list[kpi.MetricSummary]  # metrics with at least one event in the window
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,9 @@ class StatusOverview:
     levers: list[regression.LeverState]
     heimdall: list[DomainSummary]
     sla: ladder.SlaRow | None  # None when the [ladder] configuration is invalid (see runbook)
+    sla_daily: list[ladder.SlaDay] | None  # the same window, one business date at a time
     tasks: ladder.TaskCounts | None
+    kpi: KpiWindow
     runbook: RunbookSummary
 
 
@@ -81,11 +97,16 @@ def _golive(session: Session, enforce: bool) -> GoLiveSummary:
 
 
 def _heimdall(session: Session, *, at: datetime, business_timezone: str) -> list[DomainSummary]:
-    enabled = {p.domain: p.enabled for p in heimdall.list_policies(session)}
-    return [DomainSummary(domain=row.domain, mode=row.mode, enabled=enabled.get(row.domain, False),
-                          samples=row.samples, success_rate=row.success_rate,
-                          wilson_lower=row.wilson_lower, eligible=row.eligible)
-            for row in heimdall.scorecard(session, at=at, business_timezone=business_timezone)]
+    policies = {p.domain: p for p in heimdall.list_policies(session)}
+    rows = []
+    for row in heimdall.scorecard(session, at=at, business_timezone=business_timezone):
+        policy = policies.get(row.domain)
+        rows.append(DomainSummary(
+            domain=row.domain, mode=row.mode, enabled=policy.enabled if policy else False,
+            samples=row.samples, success_rate=row.success_rate, wilson_lower=row.wilson_lower,
+            eligible=row.eligible, min_samples=policy.min_samples if policy else None,
+            min_success_rate=policy.min_success_rate if policy else None))
+    return rows
 
 
 def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSummary:
@@ -117,15 +138,30 @@ def heimdall_section(session: Session, settings: Settings, at: datetime) -> dict
 
 
 def ladder_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    """The SLA of the last 7 business days and the open work (None with an invalid config)."""
-    today = business_date(at, settings.business_timezone)
+    """The SLA of the last 7 business days, in total and per day, and the open work (None with
+    an invalid config)."""
+    tz = settings.business_timezone
+    today = business_date(at, tz)
     try:
         config = ladder.ladder_config(settings.ladder)
-    except ConfigError:
-        return {"sla": None, "tasks": None}  # the runbook's `followups` check reports it
-    sla = ladder.sla(session, at=at, since=today - timedelta(days=SLA_DAYS - 1), until=today,
-                     by=None, business_timezone=settings.business_timezone, config=config)[0]
-    return {"sla": sla, "tasks": ladder.task_counts(session, at=at, config=config)}
+    except ConfigError:  # the runbook's `followups` check reports it
+        return {"sla": None, "sla_daily": None, "tasks": None}
+    since = today - timedelta(days=SLA_DAYS - 1)
+    sla = ladder.sla(session, at=at, since=since, until=today, by=None, business_timezone=tz,
+                     config=config)[0]
+    return {"sla": sla,
+            "sla_daily": ladder.sla_by_day(session, since=since, until=today,
+                                           business_timezone=tz, config=config),
+            "tasks": ladder.task_counts(session, at=at, config=config)}
+
+
+def kpi_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    """KPI events per metric per business day over the 30 days ending today."""
+    tz = settings.business_timezone
+    today = business_date(at, tz)
+    metrics = kpi.summary(session, at=at, days=KPI_DAYS, business_timezone=tz)
+    return {"kpi": KpiWindow(since=today - timedelta(days=KPI_DAYS - 1), until=today,
+                             days=KPI_DAYS, metrics=metrics)}
 
 
 def overview(session: Session, settings: Settings, at: datetime) -> StatusOverview:

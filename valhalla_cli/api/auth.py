@@ -1,0 +1,72 @@
+"""Who is calling the HTTP API: where a request's token comes from, and the one check of it.
+
+Every endpoint (`api.app.Runner`) and the review page (`api.review`) authenticate through
+`authenticate`: the token sources are tried in order and the first token found is checked
+against the stored hashes (`services.api_tokens.authenticate`), so a second face of the same
+token never gets a check of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from valhalla_cli.api.errors import ApiDenied
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from valhalla_cli.services.api_tokens import Principal
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+# The cookie of the review page's sign-in (`api/review.py`, SPEC 19): it holds the token typed
+# into the form, HttpOnly and SameSite=Strict.
+SESSION_COOKIE = "valhalla_review"
+
+
+def session_cookie_token(request: Request) -> str | None:
+    """The review page's sign-in cookie, for reads only: a browser sends cookies on its own, so
+    a cookie never authorizes a change (every POST needs the Authorization header)."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+# Where a request's token may come from, tried in order; every source goes through the same
+# check below.
+TOKEN_SOURCES: list[Callable[[Request], str | None]] = [bearer_token, session_cookie_token]
+
+
+def authenticate(session: Session, request: Request) -> Principal:
+    """The caller's token, checked against the stored hashes; 401 when absent or not valid."""
+    from valhalla_cli.services import api_tokens
+
+    for source in TOKEN_SOURCES:
+        token = source(request)
+        if token is not None:
+            principal = api_tokens.authenticate(session, token)
+            if principal is None:
+                raise ApiDenied(401, "unauthorized", "the token is not valid (unknown or "
+                                "revoked)")
+            request.state.token_name = principal.name
+            return principal
+    raise ApiDenied(401, "unauthorized", "this endpoint needs `Authorization: Bearer TOKEN` "
+                    "(create one with `valhalla api token create NAME --scope read`)")
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    from valhalla_cli.services.api_tokens import scope_allows
+
+    if not scope_allows(principal.scope, scope):
+        raise ApiDenied(403, "forbidden", f"the token {principal.name!r} has the "
+                        f"{principal.scope!r} scope; this endpoint needs {scope!r}")

@@ -1,0 +1,135 @@
+"""The review page on the server (SPEC 19): `GET /`, `POST /login`, `POST /logout`.
+
+`GET /` renders the page of `valhalla status --format html` from live data (`?at=` replays an
+instant, as `--at` does), behind the `read` scope. A browser cannot send a bearer header, so
+the token is typed once into the sign-in form; `POST /login` checks it with the API's one token
+check (`services.api_tokens.authenticate`) and keeps it in an `HttpOnly`, `SameSite=Strict`
+cookie, which `api.auth.session_cookie_token` then hands to that same check on every `GET`.
+Signed out (no cookie, or one whose token was revoked), `GET /` answers 200 with the sign-in
+form and no figures.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from valhalla_cli.api.auth import SESSION_COOKIE, authenticate, require_scope
+from valhalla_cli.api.errors import ApiDenied, error_response
+from valhalla_cli.api.routing import BodyTooLarge, read_body
+
+if TYPE_CHECKING:
+    from valhalla_cli.api.app import ServerDatabase
+    from valhalla_cli.settings import Settings
+
+# The page is built per request from live figures: no cache may keep a copy of it.
+# same-origin, not no-referrer: with no referrer a browser posts the sign-in form with
+# `Origin: null`, which the login CSRF check must refuse.
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+
+
+def _cookie(value: str, *, clear: bool = False) -> str:
+    # Written by hand rather than with Response.set_cookie, which spells the attribute
+    # "SameSite=strict"; no Max-Age: the cookie ends with the browser session. No `Secure`:
+    # `valhalla serve` speaks plain HTTP on loopback (behind a TLS proxy, add it there).
+    expiry = "; Max-Age=0" if clear else ""
+    return f"{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/{expiry}"
+
+
+def _sign_in(status: int = 200, error: str | None = None, *, clear: bool = False) -> Response:
+    from valhalla_cli.review_page import render_sign_in
+
+    response = HTMLResponse(render_sign_in(error=error), status, headers=_NO_STORE)
+    if clear:
+        response.headers.append("set-cookie", _cookie("", clear=True))
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a form was posted from; a sign-in posted from another site
+    (login CSRF) is refused. A client that sends no Origin (curl, a script) is not a browser
+    being tricked."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin.rstrip("/") == str(request.base_url).rstrip("/")
+
+
+def router(settings: Settings, database: ServerDatabase) -> APIRouter:
+    routes = APIRouter(tags=["review"])
+
+    def page(request: Request) -> Response:
+        from valhalla_cli.inputs import parse_instant
+        from valhalla_cli.output import jsonable
+        from valhalla_cli.review_page import render_review
+        from valhalla_cli.schema import ensure_session_at_head
+        from valhalla_cli.services import status
+
+        with database.get().transaction() as session:
+            ensure_session_at_head(session)
+            try:
+                principal = authenticate(session, request)
+            except ApiDenied as denied:
+                if denied.status != 401:
+                    raise
+                stale = SESSION_COOKIE in request.cookies
+                return _sign_in(error="your sign-in is no longer valid (the token was revoked "
+                                "or is unknown); sign in again" if stale else None, clear=stale)
+            require_scope(principal, "read")
+            at = parse_instant(request.query_params.get("at"), settings.business_timezone,
+                               field="at")
+            view = status.overview(session, settings, at)
+        return HTMLResponse(render_review(jsonable(view), signed_in_as=principal.name),
+                            headers=_NO_STORE)
+
+    def login(request: Request, token: str) -> Response:
+        from valhalla_cli.schema import ensure_session_at_head
+        from valhalla_cli.services import api_tokens
+
+        with database.get().transaction() as session:
+            ensure_session_at_head(session)
+            principal = api_tokens.authenticate(session, token) if token else None
+            if principal is None:
+                return _sign_in(401, "that token is not valid (unknown or revoked)")
+            require_scope(principal, "read")
+        request.state.token_name = principal.name
+        response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
+        response.headers.append("set-cookie", _cookie(token))
+        return response
+
+    @routes.get("/", response_class=HTMLResponse, summary="The Monday review page (SPEC 19).",
+                description="The page of `valhalla status --format html` from live data "
+                "(`?at=` as `--at`); scope `read`. Signed out: the sign-in form only.")
+    async def review(request: Request) -> Response:
+        try:
+            return await run_in_threadpool(page, request)
+        except Exception as exc:
+            return error_response(request, exc)
+
+    @routes.post("/login", response_class=HTMLResponse,
+                 summary="Sign in to the review page with a token (a form post).")
+    async def sign_in(request: Request) -> Response:
+        if not _same_origin(request):
+            return _sign_in(403, "a sign-in must come from this server's own page")
+        try:
+            body = await read_body(request)
+        except BodyTooLarge as exc:
+            return error_response(request, exc)
+        fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        token = fields.get("token", "").strip()
+        try:
+            return await run_in_threadpool(login, request, token)
+        except Exception as exc:
+            return error_response(request, exc)
+
+    @routes.post("/logout", summary="Sign out of the review page (clears the cookie).")
+    async def sign_out() -> Response:
+        response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
+        response.headers.append("set-cookie", _cookie("", clear=True))
+        return response
+
+    return routes
