@@ -1,0 +1,314 @@
+"""What happens to an offer after it is computed: its stages and the deal funnel (SPEC 20).
+
+The evidence of a computed offer is immutable; what happened next is appended to
+`offer_outcome`, one row per stage the offer reached, in this order:
+
+    sent -> accepted | countered | rejected
+    countered -> accepted | rejected          (a counter is answered, then contracted)
+    accepted -> contracted -> closed
+    withdrawn from any open stage (sent, countered, accepted, contracted)
+
+`rejected`, `closed` and `withdrawn` are final. Recording the offer's current stage again is a
+no-op (exit 0, nothing appended); any other stage out of this order, or after a final one, is
+refused with a reason (exit 1). Only an offer that may be sent can be `sent`: not a refused
+offer, not one computed in sandbox mode, not one computed while the offers lever was throttled
+("do not send").
+
+The funnel is a cohort: the offers `sent` in the period, and every later stage they reached
+(whenever it happened), so that contract_rate = contracted / sent compares like with like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import case, extract, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.models import OfferEvidence, OfferOutcome
+from valhalla_cli.money import from_cents, to_cents
+
+PACK = "offer"
+STAGES = ("sent", "accepted", "countered", "rejected", "contracted", "closed", "withdrawn")
+FINAL = ("rejected", "closed", "withdrawn")
+# The stages each stage may be followed by (None: the offer has no outcome yet).
+NEXT: dict[str | None, tuple[str, ...]] = {
+    None: ("sent",),
+    "sent": ("accepted", "countered", "rejected", "withdrawn"),
+    "countered": ("accepted", "rejected", "withdrawn"),
+    "accepted": ("contracted", "withdrawn"),
+    "contracted": ("closed", "withdrawn"),
+    "rejected": (), "closed": (), "withdrawn": (),
+}
+# --amount is the price at that stage: countered (the seller's counter), accepted, contracted,
+# closing. A sent, rejected or withdrawn offer has no price of its own.
+PRICED = ("countered", "accepted", "contracted", "closed")
+GROUPS = ("province", "market", "property_type")
+
+OUT_OF_ORDER = "out_of_order"
+OFFER_FINAL = "offer_final"
+EVIDENCE_REFUSED = "evidence_refused"
+EVIDENCE_SANDBOX = "evidence_sandbox"
+EVIDENCE_THROTTLED = "evidence_throttled"
+
+
+def check_stage(value: str | None) -> str:
+    stage = (value or "").strip().lower()
+    if stage not in STAGES:
+        raise BadInput(f"--status {value!r}: use one of {', '.join(STAGES)}")
+    return stage
+
+
+def refusal(current: str | None, stage: str) -> tuple[str, str] | None:
+    """Why `stage` may not follow `current` (None when it may). A pure rule of the ladder of
+    stages; the same stage as `current` is handled by the caller (a no-op)."""
+    if current in FINAL:
+        return OFFER_FINAL, (f"the offer is {current} (a final stage): nothing can follow it")
+    if stage not in NEXT[current]:
+        if current is None:
+            return OUT_OF_ORDER, f"{stage} before sent: record `--status sent` first"
+        allowed = ", ".join(NEXT[current])
+        return OUT_OF_ORDER, (f"{stage} cannot follow {current} (after {current} comes "
+                              f"{allowed})")
+    return None
+
+
+@dataclass(frozen=True)
+class StageView:
+    status: str
+    at: datetime
+    amount: Decimal | None
+    actor: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    evidence_id: int
+    status: str  # the stage asked for
+    recorded: bool  # appended now (false for a no-op repeat and for a refusal)
+    stage: str | None  # the offer's stage after the command
+    previous: str | None  # its stage before
+    amount: Decimal | None
+    at: datetime
+    max_offer: Decimal | None
+    stages: list[StageView]
+    reason: str | None = None
+    message: str | None = None
+
+
+def _stages(session: Session, evidence_id: int) -> list[OfferOutcome]:
+    return list(session.scalars(select(OfferOutcome).where(OfferOutcome.evidence_id
+                                                           == evidence_id)
+                                .order_by(OfferOutcome.at, OfferOutcome.id)))
+
+
+def _stage_views(rows: list[OfferOutcome]) -> list[StageView]:
+    return [StageView(r.status, r.at, None if r.amount_cents is None else from_cents(
+        r.amount_cents), r.actor, r.note) for r in rows]
+
+
+def record(session: Session, *, evidence_id: int, status: str, amount: str | Decimal | None,
+           note: str | None, at: datetime, actor: str, recorded_at: datetime | None = None
+           ) -> OutcomeResult:
+    """Append the stage an offer reached (or say why not). Emits `offer_accepted` (1 accepted,
+    0 rejected) and `offer_contracted` (1); audited."""
+    from valhalla_cli.clock import utcnow
+    from valhalla_cli.services import audit, kpi
+    from valhalla_cli.services.liquidity import _check_text
+    from valhalla_cli.services.offer import parse_dollars
+
+    stage = check_stage(status)
+    if evidence_id < 1:
+        raise BadInput(f"evidence id {evidence_id} must be a positive whole number")
+    price = None
+    if amount is not None:
+        if stage not in PRICED:
+            raise BadInput(f"--amount goes with {', '.join(PRICED)} (the price at that stage), "
+                           f"not with {stage}")
+        price = parse_dollars(amount, option="--amount", allow_zero=False)
+    note_text = _check_text(note, option="--note", required=False, limit=2000)
+    # The row lock serializes two outcomes of one offer on PostgreSQL (SQLite writes are
+    # serialized by BEGIN IMMEDIATE); the unique (evidence_id, status) backs it up.
+    evidence = session.scalars(select(OfferEvidence).where(OfferEvidence.id == evidence_id)
+                               .with_for_update()).first()
+    if evidence is None:
+        raise NotFound(f"no offer evidence {evidence_id} (see `valhalla offer evidence list`)")
+    rows = _stages(session, evidence_id)
+    current = rows[-1].status if rows else None
+    max_offer = None if evidence.max_offer_cents is None else from_cents(evidence.max_offer_cents)
+
+    def answer(recorded: bool, stage_now: str | None, reason: str | None = None,
+               message: str | None = None, listed: list[OfferOutcome] = rows) -> OutcomeResult:
+        return OutcomeResult(evidence_id=evidence_id, status=stage, recorded=recorded,
+                             stage=stage_now, previous=current, amount=price, at=at,
+                             max_offer=max_offer, stages=_stage_views(listed), reason=reason,
+                             message=message)
+
+    if stage == current:
+        return answer(False, current)
+    why = refusal(current, stage)
+    if why is None and stage == "sent":
+        if evidence.outcome == "refused":
+            why = (EVIDENCE_REFUSED, f"offer evidence {evidence_id} was refused "
+                   f"({evidence.reason}): there is no offer to send")
+        elif evidence.mode != "production":
+            why = (EVIDENCE_SANDBOX, f"offer evidence {evidence_id} was computed in sandbox "
+                   "mode (go-live was off): compute it again once live")
+        elif evidence.throttled:
+            why = (EVIDENCE_THROTTLED, f"offer evidence {evidence_id} was computed while the "
+                   "offers lever was throttled (do not send)")
+    if why is not None:
+        return answer(False, current, *why)
+    if at < evidence.at:
+        raise BadInput(f"--at {at.isoformat()} is before the offer was computed "
+                       f"({evidence.at.isoformat()})")
+    if rows and at < rows[-1].at:
+        raise BadInput(f"--at {at.isoformat()} is before the offer's {current} stage "
+                       f"({rows[-1].at.isoformat()})")
+    row = OfferOutcome(evidence_id=evidence_id, status=stage,
+                       amount_cents=None if price is None else to_cents(price), note=note_text,
+                       at=at, recorded_at=recorded_at or utcnow(), actor=actor)
+    session.add(row)
+    session.flush()
+    ref = evidence.deal_ref or f"offer_evidence:{evidence_id}"
+    if stage in ("accepted", "rejected"):
+        kpi.emit(session, metric="offer_accepted", value=1.0 if stage == "accepted" else 0.0,
+                 at=at, province=evidence.province, market=evidence.market, ref=ref,
+                 source="offer")
+    elif stage == "contracted":
+        kpi.emit(session, metric="offer_contracted", value=1.0, at=at,
+                 province=evidence.province, market=evidence.market, ref=ref, source="offer")
+    audit.record(session, pack=PACK, action="outcome", actor=actor, at=at,
+                 subject=f"offer_evidence:{evidence_id}", before={"stage": current},
+                 after={"stage": stage, "amount": None if price is None else str(price)},
+                 reason=note_text)
+    return answer(True, stage, listed=[*rows, row])
+
+
+# ---------------------------------------------------------------------------------------------
+# The funnel
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    group: str | None
+    since: date
+    until: date
+    sent: int
+    countered: int
+    accepted: int
+    rejected: int
+    contracted: int
+    closed: int
+    withdrawn: int
+    decided: int  # accepted + rejected
+    accept_rate: float | None  # accepted / decided
+    contract_rate: float | None  # contracted / sent
+    median_days_to_accept: float | None
+    median_days_to_contract: float | None
+    contracts_priced: int  # contracts with a price (the gap is averaged over these)
+    avg_contract_gap: Decimal | None  # mean of (contracted price - max_offer)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _days_between(session: Session, later: Any, earlier: Any) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return extract("epoch", later - earlier) / 86400.0
+
+
+def _mean_cents(total: int, count: int) -> Decimal:
+    """A mean of cents, rounded half up to the cent (exact: Decimal, never float)."""
+    cents = (Decimal(total) / Decimal(count)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return from_cents(int(cents))
+
+
+def funnel(session: Session, *, at: datetime, since: date | None, until: date | None,
+           by: str | None, business_timezone: str) -> list[FunnelRow]:
+    """The deal funnel of the offers sent in [since, until] (business dates, inclusive;
+    default the 30 ending today), aggregated in SQL: one pivot row per offer from the
+    (evidence_id, status) index, then counts, sums and the two medians' ranks."""
+    from valhalla_cli.clock import business_period
+
+    if by is not None and by not in GROUPS:
+        raise BadInput(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
+    since, until, lo, hi = business_period(at, since, until, business_timezone)
+    o, e = OfferOutcome, OfferEvidence
+    cohort = (select(o.evidence_id).where(o.status == "sent", o.at >= lo, o.at < hi)
+              .subquery("cohort"))
+
+    def when(stage: str) -> Any:
+        return func.max(case((o.status == stage, o.at))).label(stage)
+
+    per_offer = (
+        select(o.evidence_id, *(when(s) for s in STAGES),
+               func.max(case((o.status == "contracted", o.amount_cents))).label("price"))
+        .join(cohort, cohort.c.evidence_id == o.evidence_id)
+        .group_by(o.evidence_id)
+        .subquery("per_offer")
+    )
+    p = per_offer
+    group = getattr(e, by) if by else literal_column("'all'")
+    joined = select(group.label("grp"), p, e.max_offer_cents).join(e, e.id == p.c.evidence_id
+                                                                   ).subquery("joined")
+    j = joined
+    gap = case((j.c.price.is_not(None) & j.c.max_offer_cents.is_not(None),
+                j.c.price - j.c.max_offer_cents))
+    counts = session.execute(
+        select(j.c.grp, func.count().label("sent"),
+               *(func.count(getattr(j.c, s)).label(s) for s in STAGES if s != "sent"),
+               func.count(gap).label("priced"), func.sum(gap).label("gap"))
+        .group_by(j.c.grp)).all()
+    medians = {
+        "accepted": _medians(session, j, "accepted"),
+        "contracted": _medians(session, j, "contracted"),
+    }
+    found = {row.grp: row for row in counts}
+    keys = sorted(found, key=lambda k: (k is None, str(k))) if by else ["all"]
+    rows = []
+    for key in keys:
+        c = found.get(key)
+        n = {s: int(getattr(c, s)) if c is not None else 0 for s in STAGES}
+        priced = int(c.priced) if c is not None else 0
+        decided = n["accepted"] + n["rejected"]
+        rows.append(FunnelRow(
+            group=None if not by or key is None else str(key), since=since, until=until,
+            sent=n["sent"], countered=n["countered"], accepted=n["accepted"],
+            rejected=n["rejected"], contracted=n["contracted"], closed=n["closed"],
+            withdrawn=n["withdrawn"], decided=decided,
+            accept_rate=_rate(n["accepted"], decided),
+            contract_rate=_rate(n["contracted"], n["sent"]),
+            median_days_to_accept=medians["accepted"].get(key),
+            median_days_to_contract=medians["contracted"].get(key),
+            contracts_priced=priced,
+            avg_contract_gap=_mean_cents(int(c.gap), priced) if priced else None))
+    return rows
+
+
+def _medians(session: Session, joined: Any, stage: str) -> dict[Any, float]:
+    """Median days from sent to `stage` per group, from the two middle ranks (window
+    functions on both engines)."""
+    j = joined
+    reached = getattr(j.c, stage)
+    days = _days_between(session, reached, j.c.sent).label("days")
+    ranked = (select(j.c.grp, days,
+                     func.row_number().over(partition_by=j.c.grp, order_by=days).label("rn"),
+                     func.count().over(partition_by=j.c.grp).label("n"))
+              .where(reached.is_not(None)).subquery("ranked"))
+    r = ranked
+    picks = session.execute(
+        select(r.c.grp, r.c.days)
+        .where((r.c.rn == (r.c.n + 1) // 2) | (r.c.rn == (r.c.n + 2) // 2))).all()
+    middle: dict[Any, list[float]] = {}
+    for grp, value in picks:
+        middle.setdefault(grp, []).append(float(value))
+    return {grp: round(sum(v) / len(v), 2) for grp, v in middle.items()}
