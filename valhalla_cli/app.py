@@ -31,6 +31,7 @@ from valhalla_cli.commands import (
     regression,
     risk,
     runbook,
+    scorecard,
     status,
 )
 from valhalla_cli.commands._common import GlobalOptions
@@ -198,6 +199,7 @@ app.add_typer(regression.app, name="regression")
 app.add_typer(kpi.app, name="kpi")
 app.add_typer(runbook.app, name="runbook")
 app.command("status")(status.status_command)
+app.command("scorecard")(scorecard.scorecard_command)
 app.command("audit")(audit.audit_command)
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")

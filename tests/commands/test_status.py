@@ -11,7 +11,8 @@ AT = "2027-06-15T11:00:00-04:00"  # a Tuesday in Toronto, contact windows open
 T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
-            "risk", "throttled_levers", "levers", "heimdall", "sla", "tasks", "runbook"}
+            "risk", "throttled_levers", "levers", "heimdall", "sla", "tasks", "runbook",
+            "scorecard"}
 
 
 def status(cli, *extra, at=AT):

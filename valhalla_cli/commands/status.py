@@ -28,12 +28,13 @@ SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 # In tsv, a list of objects is keyed by the field that names its items.
-_ITEM_KEYS = ("engine", "lever", "domain", "name")
+_ITEM_KEYS = ("engine", "lever", "domain", "name", "metric")
+SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 
 
 def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
-    """One-screen overview: go-live, risk today, levers, heimdall, SLA, tasks, runbook.
+    """One-screen overview: go-live, risk today, levers, heimdall, SLA, tasks, scorecard, runbook.
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an
@@ -118,6 +119,10 @@ def _markdown(view: Any) -> None:
         + (markdown_table([data["sla"]], SLA_COLUMNS) if data["sla"] else _NO_LADDER),
         "## Follow-up tasks\n\n"
         + (markdown_table([data["tasks"]], TASK_COLUMNS) if data["tasks"] else _NO_LADDER),
+        f"## Scorecard {data['scorecard']['since']} to {data['scorecard']['until']}\n\n"
+        + markdown_table(data["scorecard"]["metrics"], SCORECARD_COLUMNS)
+        + (f"\n**Missed:** {', '.join(view.scorecard.missed)}\n" if view.scorecard.missed
+           else ""),
         "## Runbook\n\n" + markdown_table(
             [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""} for c in data["runbook"]["checks"]],
             CHECK_COLUMNS),
@@ -207,6 +212,10 @@ def _table(view: Any) -> None:
                  "overdue", "claimed"))
     else:
         console.print(Text("Follow-ups: " + _NO_LADDER.strip()))
+    card = data["scorecard"]
+    missed = ", ".join(view.scorecard.missed) or "none"
+    section(f"Scorecard {card['since']} to {card['until']} (missed: {missed})",
+            card["metrics"], SCORECARD_COLUMNS)
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]
     if problems:
         section("Runbook checks not ok", problems, CHECK_COLUMNS)

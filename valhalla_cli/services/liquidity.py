@@ -484,3 +484,29 @@ def import_file(db: Any, path: Path, *, business_timezone: str, actor: str,
             bar.update(imported, batch[-1][0] / total_lines if total_lines else 0.0)
     return ImportResult(file=str(path), imported=imported, skipped=skipped,
                         skipped_rows=reported)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scorecard's figure (SPEC 20)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodResponse:
+    since: date
+    until: date
+    sent: int
+    responded: int
+    response_rate: float | None  # responded / sent; None when nothing was sent
+
+
+def period_response(session: Session, *, since: date, until: date) -> PeriodResponse:
+    """Buyer response over business dates [since, until] across every node (the node rows of
+    the period, served by the business-date index)."""
+    node = BuyerLiquidityNode
+    sent, responded = session.execute(
+        select(func.coalesce(func.sum(node.sent), 0), func.coalesce(func.sum(node.responded), 0))
+        .where(node.business_date >= since, node.business_date <= until)).one()
+    sent, responded = int(sent), int(responded)
+    return PeriodResponse(since, until, sent, responded,
+                          round(responded / sent, 4) if sent else None)

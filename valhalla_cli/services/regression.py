@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
@@ -416,3 +416,39 @@ def get_policy(session: Session, metric: str) -> PolicyView:
     if policy is None:
         raise NotFound(f"no regression policy for {metric!r}")
     return _view(policy)
+
+
+# --- the scorecard's figure (SPEC 20) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Engagement:
+    lever: str
+    since: datetime  # when the throttle engaged (before the period when it was carried in)
+    carried_in: bool  # engaged before the period and still engaged when it began
+
+
+def engagements(session: Session, *, lo: datetime, hi: datetime) -> list[Engagement]:
+    """Throttles engaged at any moment of [lo, hi): those engaged inside it, and those engaged
+    before it and not yet released when it began (read from the audit log, which records every
+    throttle and release)."""
+    from valhalla_cli.models import AuditEvent
+
+    a = AuditEvent
+    found: list[Engagement] = []
+    last_before = session.execute(
+        select(a.subject, a.action, func.max(a.at))
+        .where(a.pack == PACK, a.action.in_(("throttle", "release")), a.at < lo)
+        .group_by(a.subject, a.action)).all()
+    latest: dict[str, dict[str, datetime]] = {}
+    for lever, action, at in last_before:
+        latest.setdefault(lever, {})[action] = at
+    for lever, moments in sorted(latest.items()):
+        engaged, released = moments.get("throttle"), moments.get("release")
+        if engaged is not None and (released is None or released < engaged):
+            found.append(Engagement(lever, engaged, True))
+    for lever, at in session.execute(
+            select(a.subject, a.at)
+            .where(a.pack == PACK, a.action == "throttle", a.at >= lo, a.at < hi)
+            .order_by(a.at, a.id)):
+        found.append(Engagement(lever, at, False))
+    return found

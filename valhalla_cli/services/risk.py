@@ -714,3 +714,31 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
                            "valhalla risk policy-set GLOBAL --enable")
     return CheckResult("risk", OK, f"GLOBAL cap {from_cents(global_cap)}, {engines} engines at "
                        f"or below it, no breach on {today}")
+
+
+# --------------------------------------------------------------------------------------------
+# The scorecard's figure (SPEC 20)
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overage:
+    day: date
+    engine: str
+    cap: Decimal
+    exposure: Decimal
+    over: Decimal
+
+
+def overages(session: Session, *, since: date, until: date) -> list[Overage]:
+    """Business days in [since, until] on which an engine's exposure exceeded its cap (the
+    breach of `snapshot`, over a period; judged against today's caps, the only ones kept)."""
+    ledger, policy = RiskLedger, RiskPolicy
+    exposure = ledger.reserved_cents + ledger.realized_loss_cents
+    rows = session.execute(
+        select(ledger.day, ledger.engine, policy.daily_cap_cents, exposure.label("exposure"))
+        .join(policy, policy.engine == ledger.engine)
+        .where(ledger.day >= since, ledger.day <= until, exposure > policy.daily_cap_cents)
+        .order_by(ledger.day, ledger.engine)).all()
+    return [Overage(day=r.day, engine=r.engine, cap=from_cents(r.daily_cap_cents),
+                    exposure=from_cents(r.exposure),
+                    over=from_cents(r.exposure - r.daily_cap_cents)) for r in rows]

@@ -6,7 +6,8 @@ the regression tripwire, heimdall modes and promotion eligibility, the SLA of th
 days, the open follow-up work, and the runbook verdict. Nothing is written.
 
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
-dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`.
+dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`. The seed's
+scorecard (SPEC 20) covers the 30 business dates ending today, as `valhalla scorecard`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import business_date
 from valhalla_cli.errors import ConfigError
-from valhalla_cli.services import golive, heimdall, ladder, regression, risk, runbook
+from valhalla_cli.services import golive, heimdall, ladder, regression, risk, runbook, scorecard
 
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
@@ -71,6 +72,7 @@ class StatusOverview:
     sla: ladder.SlaRow | None  # None when the [ladder] configuration is invalid (see runbook)
     tasks: ladder.TaskCounts | None
     runbook: RunbookSummary
+    scorecard: scorecard.Scorecard
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
@@ -88,8 +90,7 @@ def _heimdall(session: Session, *, at: datetime, business_timezone: str) -> list
             for row in heimdall.scorecard(session, at=at, business_timezone=business_timezone)]
 
 
-def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSummary:
-    report = runbook.run_checks(session, settings, at=at)
+def _runbook(report: runbook.RunbookReport) -> RunbookSummary:
     return RunbookSummary(
         ok_to_enable_go_live=report.ok_to_enable_go_live,
         failing=[c.name for c in report.checks if c.status == runbook.FAIL],
@@ -111,7 +112,10 @@ def overview(session: Session, settings: Settings, at: datetime) -> StatusOvervi
         sla = ladder.sla(session, at=at, since=today - timedelta(days=SLA_DAYS - 1), until=today,
                          by=None, business_timezone=tz, config=config)[0]
         tasks = ladder.task_counts(session, at=at, config=config)
-    book = _runbook(session, settings, at)
+    report = runbook.run_checks(session, settings, at=at)
+    book = _runbook(report)
+    # The scorecard of the last 30 business days, sharing the runbook just run.
+    card = scorecard.compute(session, settings, at=at, runbook_report=report)
     return StatusOverview(
         generated_at=at, business_date=today, business_timezone=tz,
         ok=book.ok_to_enable_go_live,
@@ -121,5 +125,5 @@ def overview(session: Session, settings: Settings, at: datetime) -> StatusOvervi
         throttled_levers=[s.lever for s in levers if s.throttled],
         levers=levers,
         heimdall=_heimdall(session, at=at, business_timezone=tz),
-        sla=sla, tasks=tasks, runbook=book,
+        sla=sla, tasks=tasks, runbook=book, scorecard=card,
     )
