@@ -1,10 +1,14 @@
 """The follow-up ladder (SPEC section 9): six tasks per lead, dispatched exactly once.
 
 Exactly-once hand-out: a claim is one atomic conditional write. On SQLite the whole dispatch runs
-inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`; on
-PostgreSQL the candidates are read `FOR UPDATE SKIP LOCKED` (overlapping runs skip each other's
-rows) and claimed by the same conditional UPDATE. Each claim writes a fresh token; completion with
-`--claim-token` checks it, so a worker whose lease expired cannot complete the newer attempt.
+inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`. On
+PostgreSQL overlapping runs really run together: candidates are read without locks, the windows
+are evaluated, and only then does a run lock (`FOR UPDATE SKIP LOCKED LIMIT want`) exactly the
+eligible rows it is about to claim, re-checking that they are still claimable, and claim them by
+the same conditional UPDATE. Locking more than it claims would make the other runs skip rows
+nobody takes; a run that finds its rows taken keeps reading further until it has its limit or no
+claimable task is left. Each claim writes a fresh token; completion with `--claim-token` checks
+it, so a worker whose lease expired cannot complete the newer attempt.
 
 Cost grows with the batch, not the table: candidates come from the (status, ready, due_at) index,
 `ready` is set only when the previous step finishes, and a due task outside its window gets its
@@ -427,7 +431,7 @@ class _Evaluator:
 
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
-                after: tuple[datetime, int] | None, batch: int, lock: bool) -> list[Any]:
+                after: tuple[datetime, int] | None, batch: int) -> list[Any]:
     query = select(*_COLUMNS)
     if source == "expired":
         query = query.where(FollowupTask.status == "claimed",
@@ -440,17 +444,42 @@ def _candidates(session: Session, *, source: str, now: datetime, max_attempts: i
         query = query.where(or_(FollowupTask.due_at > after[0],
                                 and_(FollowupTask.due_at == after[0], FollowupTask.id > after[1])))
     query = query.order_by(FollowupTask.due_at, FollowupTask.id).limit(batch)
-    if lock:
-        query = query.with_for_update(skip_locked=True, of=FollowupTask)
     return list(session.execute(query))
 
 
-def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int) -> int:
+def _claimable(at: datetime, max_attempts: int):  # type: ignore[no-untyped-def]
+    table = FollowupTask
+    return or_(and_(table.status == "pending", table.ready.is_(True), table.due_at <= at),
+               and_(table.status == "claimed", table.lease_expires_at <= at,
+                    table.attempt < max_attempts))
+
+
+def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | None = None
+               ) -> list[int]:
+    """PostgreSQL: lock those of `ids` that still meet `condition` (re-read on the newest row
+    version), in due order, at most `limit`; rows another run holds are skipped, never waited
+    for, so overlapping runs neither block nor deadlock on each other."""
+    if not ids:
+        return []
+    query = (select(FollowupTask.id).where(FollowupTask.id.in_(ids), condition)
+             .order_by(FollowupTask.due_at, FollowupTask.id)
+             .with_for_update(skip_locked=True))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock: bool) -> int:
     """Claims whose lease expired on the last allowed attempt become `failed`."""
+    exhausted = and_(FollowupTask.status == "claimed", FollowupTask.lease_expires_at <= now,
+                     FollowupTask.attempt >= max_attempts)
+    if lock:  # an overlapping run failing the same rows must not make this one wait for it
+        exhausted = FollowupTask.id.in_(
+            select(FollowupTask.id).where(exhausted).with_for_update(skip_locked=True)
+            .scalar_subquery())
     rows = session.execute(
         update(FollowupTask)
-        .where(FollowupTask.status == "claimed", FollowupTask.lease_expires_at <= now,
-               FollowupTask.attempt >= max_attempts)
+        .where(exhausted)
         .values(status="failed", claim_token=None, completed_at=now,
                 status_reason=f"lease expired {max_attempts} time(s)")
         .returning(FollowupTask.ladder_id)
@@ -499,18 +528,26 @@ def dispatch(
 
     dialect = session.bind.dialect.name
     lock = dialect == "postgresql" and not dry_run
-    failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts)
+    failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts,
+                                               lock=lock)
+    claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
     claims: list[Claim] = []
     retimed = cancelled = skipped = 0
     examined, max_examined = 0, max(5_000, 10 * limit)
     for source in ("expired", "pending"):
         after: tuple[datetime, int] | None = None
+        # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
+        # claims them, unless it rolls back; so a run still short at the end looks once more.
+        contended, rescanned = 0, False
         while len(claims) < limit and examined < max_examined:
             want = limit - len(claims)
             batch = min(max(2 * want, 50), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch, lock=lock)
+                               after=after, batch=batch)
+            if not rows and contended and not rescanned:
+                after, contended, rescanned = None, 0, True
+                continue
             if not rows:
                 break
             examined += len(rows)
@@ -528,7 +565,17 @@ def dispatch(
                     skips.append(row)
                 else:
                     moves.append({"task_id": row.id, "due": nxt, "why": why})
-            eligible = eligible[:want]
+            if lock:
+                eligible_ids = _lock_free(session, [r.id for r in eligible], claimable, want)
+                contended += min(len(eligible), want) - len(eligible_ids)
+                held = set(_lock_free(session, [r.id for r in skips]
+                                      + [m["task_id"] for m in moves], claimable))
+                skips = [r for r in skips if r.id in held]
+                moves = [m for m in moves if m["task_id"] in held]
+            else:
+                eligible_ids = [r.id for r in eligible[:want]]
+            taken = set(eligible_ids)
+            eligible = [r for r in eligible if r.id in taken]
             if dry_run:
                 claims.extend(Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province,
                                     r.market, r.owner, r.due_at, None, None, r.attempt + 1,
@@ -557,8 +604,8 @@ def dispatch(
                             status="pending", claim_token=None, lease_expires_at=None),
                     moves)
                 retimed += len(moves)
-            if eligible:
-                claims.extend(_claim(session, [r.id for r in eligible], at=at, lease=lease,
+            if eligible_ids:
+                claims.extend(_claim(session, eligible_ids, at=at, lease=lease,
                                      worker=worker, max_attempts=config.max_attempts,
                                      dialect=dialect))
     claims.sort(key=lambda c: (c.due_at, c.task_id))
@@ -578,10 +625,7 @@ def _claim(session: Session, ids: list[int], *, at: datetime, lease: timedelta, 
     table = FollowupTask
     stmt = (
         update(table)
-        .where(table.id.in_(ids),
-               or_(and_(table.status == "pending", table.ready.is_(True)),
-                   and_(table.status == "claimed", table.lease_expires_at <= at,
-                        table.attempt < max_attempts)))
+        .where(table.id.in_(ids), _claimable(at, max_attempts))
         .values(status="claimed", claim_token=_token_sql(dialect), claimed_by=worker,
                 claimed_at=at, lease_expires_at=at + lease, attempt=table.attempt + 1,
                 status_reason=None)
