@@ -125,3 +125,17 @@ def test_closed_spans_agree_with_is_open_at_every_minute(province, zones, start)
         inside = index < len(spans) and spans[index][0] <= instant < spans[index][1]
         assert inside == (not is_open(rules, instant)), instant
         instant += timedelta(minutes=1)
+
+
+def test_a_market_policy_applies_whatever_the_spelling_of_the_market(cli):
+    # 19:30 Toronto on a winter weekday is 20:30 in Blanc-Sablon (UTC-4): the province-wide QC
+    # policy (both zones) says no; a Montréal policy pinned to Toronto says yes, and it is found
+    # by the market's identity for a task written "Montreal".
+    _json(cli("market", "policy-set", "QC", "--market", "MONTRÉAL", "--timezone",
+              "America/Toronto", "--json"))
+    spelled = contact(cli, "L-mtl", "QC", "2027-01-19T19:30:00", market="Montreal",
+                      created="2027-01-18T10:00")
+    plain = contact(cli, "L-qc", "QC", "2027-01-20T19:30:00", created="2027-01-19T10:00")
+    rows, summary = breaches(cli, "2027-01-01", "2027-01-31")
+    assert [(r["task_id"], r["timezone"]) for r in rows] == [(plain, "America/Blanc-Sablon")]
+    assert spelled != plain and "1 breaches in 2 completed contacts" in summary

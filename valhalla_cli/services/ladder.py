@@ -39,20 +39,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, ConfigError, NotFound
+from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import (
     StepSpec,
-    check_market,
-    check_province,
     check_score,
     is_open,
     next_open_at,
     parse_steps,
     planned_at,
 )
-from valhalla_cli.services.market import PolicyCache, cancel_active_tasks, check_lead
+from valhalla_cli.services.market import PolicyCache, cancel_active_tasks, scope_market
 
 PACK = "ladder"
 CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
@@ -296,8 +295,9 @@ def create(
     config: LadderConfig,
 ) -> LadderResult:
     """Create the lead's ladder, or return its active one (`created: false`)."""
-    req = CreateRequest(lead_id=check_lead(lead_id), province=check_province(province),
-                        market=check_market(market), owner=_check_owner(owner),
+    req = CreateRequest(lead_id=parse_lead_id(lead_id), province=parse_province(province),
+                        market=scope_market(market),
+                        owner=parse_text(owner, field="--owner"),
                         lead_score=check_score(lead_score))
     out = create_many(session, [req], config=config, at=at, actor=actor,
                       score_required_is_bad_input=True)[0]
@@ -313,14 +313,6 @@ def create(
                                                  "province": req.province,
                                                  "market": req.market, "owner": req.owner})
     return LadderResult(out.ladder_id, req.lead_id, out.created, _briefs(session, out.ladder_id))
-
-
-def _check_owner(owner: str | None) -> str | None:
-    if owner is None or not owner.strip():
-        return None
-    if len(owner.strip()) > 200:
-        raise BadInput("--owner must be at most 200 characters")
-    return owner.strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -766,7 +758,7 @@ class StopResult:
 
 def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: str) -> StopResult:
     """Cancel the lead's remaining tasks (safe to run twice: the second cancels nothing)."""
-    lead = check_lead(lead_id)
+    lead = parse_lead_id(lead_id)
     if reason is None or not reason.strip():
         raise BadInput("--reason must not be empty")
     ladders = sorted({ladder for ladder, status in session.execute(
@@ -810,7 +802,7 @@ class LadderView:
 
 
 def show(session: Session, *, lead_id: str) -> list[LadderView]:
-    lead = check_lead(lead_id)
+    lead = parse_lead_id(lead_id)
     rows = list(session.scalars(select(FollowupTask).where(FollowupTask.lead_id == lead)
                                 .order_by(FollowupTask.created_at, FollowupTask.ladder_id,
                                           FollowupTask.step)))

@@ -28,14 +28,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import PROVINCES, market_key
 from valhalla_cli.models import FollowupTask
-from valhalla_cli.services.contact_rules import (
-    CHANNELS,
-    PROVINCES,
-    ChannelRules,
-    is_open,
-    zone_states,
-)
+from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, is_open, zone_states
 from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
 from valhalla_cli.tz import zone
 
@@ -173,18 +168,29 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     completed = session.scalar(select(func.count()).where(
         t.province.in_(PROVINCES), t.channel.in_(CHANNELS), *done)) or 0
     cache = PolicyCache(session)
-    own_markets: dict[str, list[str]] = {}
-    for province, market in cache.rows:
-        if market != PROVINCE_WIDE:
-            own_markets.setdefault(province, []).append(market)
+    own_keys: dict[str, set[str]] = {}  # province -> market keys with a policy of their own
+    for province, key in cache.rows:
+        if key != PROVINCE_WIDE:
+            own_keys.setdefault(province, set()).add(key)
     breaches = 0
     items: list[Breach] = []
     spans_cache: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
     for province in PROVINCES:
-        markets = sorted(own_markets.get(province, []))
-        scopes: list[tuple[str | None, Any]] = [
-            (None, or_(t.market.is_(None), t.market.not_in(markets)) if markets else None)]
-        scopes += [(m, t.market == m) for m in markets]
+        scopes: list[tuple[str | None, Any]] = [(None, None)]
+        if province in own_keys:
+            # Tasks keep the market's name as written; the policy is found by its identity
+            # (market_key), so group the period's names of this province by key.
+            names: dict[str, list[str]] = {}
+            for (name,) in session.execute(
+                    select(t.market).distinct().where(t.province == province,
+                                                      t.channel.in_(CHANNELS), *done,
+                                                      t.market.is_not(None))):
+                if market_key(name) in own_keys[province]:
+                    names.setdefault(market_key(name), []).append(name)
+            own_names = sorted(n for group in names.values() for n in group)
+            if own_names:
+                scopes = [(None, or_(t.market.is_(None), t.market.not_in(own_names)))]
+                scopes += [(group[0], t.market.in_(group)) for _, group in sorted(names.items())]
         for channel in CHANNELS:
             for market, market_filter in scopes:
                 rules = cache.rules(province, market, channel)

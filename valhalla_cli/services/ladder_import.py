@@ -22,10 +22,11 @@ from valhalla_cli.importing import (
     iter_rows,
     validated,
 )
+from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_text
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.contact_rules import check_market, check_province, check_score
+from valhalla_cli.services.contact_rules import check_score
 from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
-from valhalla_cli.services.market import PolicyCache, check_lead
+from valhalla_cli.services.market import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at")
@@ -49,7 +50,7 @@ class LadderImportResult:
 
 
 def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
-    from valhalla_cli.clock import parse_instant
+    from valhalla_cli.inputs import parse_instant
 
     def check(name: str, fn, value):  # type: ignore[no-untyped-def]
         try:
@@ -60,26 +61,28 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     def score(value: Any) -> int | None:
         if value is None:
             return None
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.lstrip("-").isdigit():
-            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100")
-        return check("lead_score", lambda v: check_score(int(v), option="lead_score"), text)
+        try:
+            number = parse_int(value, field="lead_score")
+        except BadInput:
+            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100"
+                           ) from None
+        return check("lead_score", lambda v: check_score(v, option="lead_score"), number)
 
     def validate(row: dict[str, Any]) -> CreateRequest:
         start = row.get("start_at")
         start_at = None if start is None else check(
-            "start_at", lambda v: parse_instant(str(v), business_timezone, option="start_at"),
+            "start_at", lambda v: parse_instant(str(v), business_timezone, field="start_at"),
             start)
         owner = row.get("owner")
-        if owner is not None and len(str(owner)) > 200:
-            raise RowError("owner", "must be at most 200 characters")
         return CreateRequest(
-            lead_id=check("lead_id", lambda v: check_lead(str(v), option="lead_id"),
+            lead_id=check("lead_id", lambda v: parse_lead_id(str(v), field="lead_id"),
                           row["lead_id"]),
-            province=check("province", check_province, str(row["province"])),
-            market=check("market", check_market,
+            province=check("province", lambda v: parse_province(v, field="province"),
+                           str(row["province"])),
+            market=check("market", lambda v: scope_market(v, field="market"),
                          None if row.get("market") is None else str(row["market"])),
-            owner=None if owner is None else str(owner).strip() or None,
+            owner=check("owner", lambda v: parse_text(v, field="owner"),
+                        None if owner is None else str(owner)),
             lead_score=score(row.get("lead_score")),
             start_at=start_at,
         )

@@ -15,18 +15,23 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import (
+    PROVINCES,
+    market_key,
+    parse_lead_id,
+    parse_market,
+    parse_province,
+    parse_text,
+)
 from valhalla_cli.models import ContactSuppression, FollowupTask, MarketPolicy
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
-    PROVINCES,
     ChannelRules,
     Decision,
     check_channel,
     check_channels,
-    check_market,
-    check_province,
     check_score,
     check_zone,
     decide,
@@ -82,8 +87,8 @@ def _view(row: MarketPolicy) -> PolicyView:
 
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:
     query = select(MarketPolicy)
-    if province:
-        query = query.where(MarketPolicy.province == check_province(province))
+    if province is not None:
+        query = query.where(MarketPolicy.province == parse_province(province))
     query = query.order_by(MarketPolicy.province, MarketPolicy.market)
     return [_view(r) for r in session.scalars(query)]
 
@@ -114,15 +119,23 @@ def merge(province_row: MarketPolicy | None, market_row: MarketPolicy | None, *,
         else:
             values[name] = inherited if inherited is not None else base[name]
             sources[name] = "province"
-    return EffectivePolicy(province=province, market=market or PROVINCE_WIDE, sources=sources,
+    shown = market_row.market if market_row is not None else market  # the first spelling
+    return EffectivePolicy(province=province, market=shown or PROVINCE_WIDE, sources=sources,
                            **values)
+
+
+def scope_market(market: str | None, *, field: str = "--market") -> str | None:
+    """A policy's market: None, '' or '*' is province-wide (None), otherwise a parsed market."""
+    if market is None or market.strip() in ("", PROVINCE_WIDE):
+        return None
+    return parse_market(market, field=field)
 
 
 class PolicyCache:
     """Effective policies for many (province, market) pairs from one read of the small table."""
 
     def __init__(self, session: Session) -> None:
-        self.rows = {(r.province, r.market): r for r in session.scalars(select(MarketPolicy))}
+        self.rows = {(r.province, r.market_key): r for r in session.scalars(select(MarketPolicy))}
         self._cache: dict[tuple[str, str | None], EffectivePolicy] = {}
         self._rules: dict[tuple[str, str | None, str], ChannelRules] = {}
 
@@ -130,7 +143,8 @@ class PolicyCache:
         key = (province, market)
         if key not in self._cache:
             self._cache[key] = merge(self.rows.get((province, PROVINCE_WIDE)),
-                                     self.rows.get((province, market)) if market else None,
+                                     self.rows.get((province, market_key(market)))
+                                     if market else None,
                                      province=province, market=market)
         return self._cache[key]
 
@@ -143,12 +157,13 @@ class PolicyCache:
 
 def effective_policy(session: Session, *, province: str, market: str | None = None
                      ) -> EffectivePolicy:
-    province = check_province(province)
-    market = check_market(market)
-    rows = {r.market: r for r in session.scalars(
+    province = parse_province(province)
+    market = scope_market(market)
+    key = market_key(market) if market else PROVINCE_WIDE
+    rows = {r.market_key: r for r in session.scalars(
         select(MarketPolicy).where(MarketPolicy.province == province,
-                                   MarketPolicy.market.in_([PROVINCE_WIDE, market or "*"])))}
-    return merge(rows.get(PROVINCE_WIDE), rows.get(market) if market else None,
+                                   MarketPolicy.market_key.in_([PROVINCE_WIDE, key])))}
+    return merge(rows.get(PROVINCE_WIDE), rows.get(key) if market else None,
                  province=province, market=market)
 
 
@@ -167,8 +182,8 @@ def policy_set(
     at: datetime,
 ) -> PolicyView:
     """Create or update (upsert) a policy; only the fields given change. Audited."""
-    province = check_province(province)
-    market_name = check_market(market) or PROVINCE_WIDE
+    province = parse_province(province)
+    market_name = scope_market(market) or PROVINCE_WIDE
     changes: dict[str, Any] = {}
     if timezones:
         zones = []
@@ -191,12 +206,14 @@ def policy_set(
         raise BadInput("nothing to change: give at least one of --timezone, --window, "
                        "--channels, --min-lead-score, --holidays/--no-holidays, "
                        "--enable/--disable")
-    query = select(MarketPolicy).where(MarketPolicy.province == province,
-                                       MarketPolicy.market == market_name).with_for_update()
+    query = select(MarketPolicy).where(
+        MarketPolicy.province == province,
+        MarketPolicy.market_key == market_key(market_name)).with_for_update()
     row = session.scalars(query).first()
     before = None
     if row is None:
-        row = MarketPolicy(province=province, market=market_name)
+        row = MarketPolicy(province=province, market=market_name,
+                           market_key=market_key(market_name))
         if market_name == PROVINCE_WIDE:  # a province-wide policy is always complete
             row.timezones, row.windows, row.channels = [], seeded_windows(), list(CHANNELS)
             row.min_lead_score, row.quiet_on_holidays, row.enabled = 0, True, False
@@ -214,7 +231,7 @@ def policy_set(
     row.updated_at, row.updated_by = at, actor
     session.flush()
     audit.record(session, pack=PACK, action="policy_set", actor=actor, at=at,
-                 subject=f"{province}/{market_name}", before=before,
+                 subject=f"{province}/{row.market}", before=before,
                  after={name: getattr(row, name) for name in FIELDS})
     return _view(row)
 
@@ -233,13 +250,6 @@ def suppressed_among(session: Session, lead_ids: list[str] | set[str]) -> set[st
         found.update(session.scalars(select(ContactSuppression.lead_id).where(
             ContactSuppression.lead_id.in_(chunk))))
     return found
-
-
-def check_lead(lead_id: str | None, *, option: str = "LEAD") -> str:
-    text = (lead_id or "").strip()
-    if not text or len(text) > 200 or any(ord(c) < 32 for c in text):
-        raise BadInput(f"{option} must be a lead id of 1-200 printable characters")
-    return text
 
 
 @dataclass(frozen=True)
@@ -275,7 +285,7 @@ def can_contact(
     """The contact decision for an instant (SPEC section 8)."""
     channel = check_channel(channel)
     lead_score = check_score(lead_score)
-    lead = check_lead(lead_id, option="--lead") if lead_id is not None else None
+    lead = parse_lead_id(lead_id, field="--lead") if lead_id is not None else None
     policy = effective_policy(session, province=province, market=market)
     if policy.min_lead_score > 0 and lead_score is None:
         raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} policy "
@@ -333,8 +343,9 @@ def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, 
 
     Suppressing the same lead (and phone) again returns the existing entry (`created: false`).
     """
-    lead = check_lead(lead_id)
-    if reason is None or not reason.strip():
+    lead = parse_lead_id(lead_id)
+    reason = parse_text(reason, field="--reason", max_length=2000) or ""
+    if not reason:
         raise BadInput("--reason must not be empty")
     phone = phone.strip() if phone else None
     if phone is not None and (len(phone) > 40 or not any(c.isdigit() for c in phone)):
@@ -359,7 +370,7 @@ def list_suppressions(session: Session, *, lead_id: str | None = None, limit: in
                       ) -> list[SuppressionView]:
     query = select(ContactSuppression)
     if lead_id is not None:
-        query = query.where(ContactSuppression.lead_id == check_lead(lead_id, option="--lead"))
+        query = query.where(ContactSuppression.lead_id == parse_lead_id(lead_id, field="--lead"))
     query = query.order_by(ContactSuppression.at.desc(), ContactSuppression.id.desc()).limit(limit)
     return [_suppression_view(r, False, 0) for r in session.scalars(query)]
 

@@ -118,9 +118,8 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
     """Append the stage an offer reached (or say why not). Emits `offer_accepted` (1 accepted,
     0 rejected) and `offer_contracted` (1); audited."""
     from valhalla_cli.clock import utcnow
+    from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_money, parse_text
     from valhalla_cli.services import audit, kpi
-    from valhalla_cli.services.liquidity import _check_text
-    from valhalla_cli.services.offer import parse_dollars
 
     stage = check_stage(status)
     if evidence_id < 1:
@@ -130,8 +129,8 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
         if stage not in PRICED:
             raise BadInput(f"--amount goes with {', '.join(PRICED)} (the price at that stage), "
                            f"not with {stage}")
-        price = parse_dollars(amount, option="--amount", allow_zero=False)
-    note_text = _check_text(note, option="--note", required=False, limit=2000)
+        price = parse_money(amount, field="--amount", allow_zero=False)
+    note_text = parse_text(note, field="--note", max_length=REASON_MAX_LENGTH)
     # The row lock serializes two outcomes of one offer on PostgreSQL (SQLite writes are
     # serialized by BEGIN IMMEDIATE); the unique (evidence_id, status) backs it up.
     evidence = session.scalars(select(OfferEvidence).where(OfferEvidence.id == evidence_id)

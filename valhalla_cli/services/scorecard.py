@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import RunbookReport
     from valhalla_cli.settings import Settings
 
 PERIOD_DAYS = 30
@@ -91,8 +90,7 @@ def runbook_gate(session: Session, settings: Settings, period: Period, ctx: Cont
     """The share of runbook checks that pass (warnings do not block, as for the gate)."""
     from valhalla_cli.services import runbook
 
-    report: RunbookReport = ctx.get("runbook") or runbook.run_checks(session, settings,
-                                                                    at=period.at)
+    report = runbook.report_for(session, settings, at=period.at)
     passing = sum(1 for c in report.checks if c.status != runbook.FAIL)
     value = round(passing / len(report.checks), 4) if report.checks else None
     return _metric("runbook_gate", value, "==", 1.0, "valhalla runbook status",
@@ -188,17 +186,16 @@ METRICS: tuple[tuple[str, Callable[..., Metric]], ...] = (
 
 
 def compute(session: Session, settings: Settings, *, at: datetime, since: date | None = None,
-            until: date | None = None, runbook_report: RunbookReport | None = None
-            ) -> Scorecard:
+            until: date | None = None) -> Scorecard:
     """The eight figures for [since, until] (business dates, inclusive; default the 30 ending
-    with the business date of `at`). `runbook_report` lets `valhalla status`, which has just
-    run the runbook, share it instead of running it twice."""
+    with the business date of `at`). The runbook run is shared with `valhalla status` when both
+    are read in one transaction (`runbook.report_for`)."""
     from valhalla_cli.clock import business_period
 
     tz = settings.business_timezone
     since, until, lo, hi = business_period(at, since, until, tz, days=PERIOD_DAYS)
     period = Period(since, until, lo, hi, at, tz)
-    ctx: Context = {"runbook": runbook_report} if runbook_report is not None else {}
+    ctx: Context = {}
     metrics = [figure(session, settings, period, ctx) for _, figure in METRICS]
     missed = [m.metric for m in metrics if m.met is False]
     return Scorecard(since=since, until=until, generated_at=at, ok=not missed,
