@@ -47,7 +47,7 @@ def _local(day: date, minute: int, name: str, fold: int) -> datetime:
 
 
 def _offset_changes(name: str, start: datetime, end: datetime) -> list[datetime]:
-    """The instants in [start, end] at which the zone's UTC offset changes (to the second)."""
+    """The instants in [start, end] at which the zone's UTC offset changes (to the minute)."""
     tz = zone(name)
     found = []
     step = timedelta(hours=6)
@@ -62,8 +62,8 @@ def _offset_changes(name: str, start: datetime, end: datetime) -> list[datetime]
                     lo = mid
                 else:
                     hi = mid
-            found.append(hi.replace(microsecond=0) + timedelta(seconds=1)
-                         if hi.microsecond else hi)
+            # Canadian zones change offset on a whole minute: snap the bisection to it.
+            found.append(hi.replace(second=0, microsecond=0))
         left = right
     return found
 
