@@ -58,6 +58,11 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def json_text(data: Any) -> str:
+    """What `--format json` prints, and what the HTTP API answers: one serialization."""
+    return json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -97,7 +102,7 @@ def render(
     """Write `data` (a result object or a list of them) to standard output in `fmt`."""
     out = sys.stdout
     if fmt == "json":
-        out.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text(data))
         return
     rows, is_list = _rows(data)
     if fmt == "jsonl":

@@ -11,7 +11,7 @@ in a period).
 province's contact windows with a few index range scans, whatever the size of the history.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-01 09:45:00
 """
 from collections.abc import Sequence
@@ -25,7 +25,7 @@ from valhalla_cli.models.ddl import drop_immutable, make_immutable
 
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
