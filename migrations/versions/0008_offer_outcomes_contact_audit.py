@@ -4,9 +4,9 @@
 countered, rejected, contracted, closed, withdrawn); like `offer_evidence` a trigger rejects
 UPDATE and DELETE on both engines, and (evidence_id, status) is unique so a repeated stage is a
 no-op even under concurrency. `ix_offer_outcome_status_at` serves the funnel's cohort (offers sent
-in a period).
+in a period) and `ix_offer_outcome_evidence_stages` its other stages, both index-only.
 
-`ix_followup_task_contact_audit` (province, channel, completed_at, status, market) lets
+`ix_followup_task_contact_audit` (province, channel, completed_at, status, market, id) lets
 `ladder breaches` count and list the completions that fall inside the closed spans of each
 province's contact windows with a few index range scans, whatever the size of the history.
 
@@ -46,9 +46,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('offer_outcome', schema=None) as batch_op:
         batch_op.create_index('ix_offer_outcome_status_at', ['status', 'at', 'evidence_id'], unique=False)
+        batch_op.create_index('ix_offer_outcome_evidence_stages', ['evidence_id', 'status', 'at', 'amount_cents'], unique=False)
     make_immutable("offer_outcome")
     with op.batch_alter_table('followup_task', schema=None) as batch_op:
-        batch_op.create_index('ix_followup_task_contact_audit', ['province', 'channel', 'completed_at', 'status', 'market'], unique=False)
+        batch_op.create_index('ix_followup_task_contact_audit', ['province', 'channel', 'completed_at', 'status', 'market', 'id'], unique=False)
 
 
 def downgrade() -> None:
@@ -56,5 +57,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_followup_task_contact_audit')
     drop_immutable("offer_outcome")
     with op.batch_alter_table('offer_outcome', schema=None) as batch_op:
+        batch_op.drop_index('ix_offer_outcome_evidence_stages')
         batch_op.drop_index('ix_offer_outcome_status_at')
     op.drop_table('offer_outcome')

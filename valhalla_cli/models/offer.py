@@ -93,8 +93,10 @@ class OfferOutcome(SQLModel, table=True):
     __tablename__ = "offer_outcome"
     __table_args__ = (
         UniqueConstraint("evidence_id", "status", name="uq_offer_outcome_evidence_status"),
-        # The funnel's cohort: offers sent in a period, then their other stages by evidence.
+        # The funnel's cohort: offers sent in a period, then their other stages by evidence,
+        # both index-only.
         Index("ix_offer_outcome_status_at", "status", "at", "evidence_id"),
+        Index("ix_offer_outcome_evidence_stages", "evidence_id", "status", "at", "amount_cents"),
     )
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,

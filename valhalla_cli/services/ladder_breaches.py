@@ -14,7 +14,7 @@ with its own policy, channel) the calculus is evaluated at every instant at whic
 change in the period (each zone's local midnights, window starts and ends, and UTC-offset
 changes); between two such instants it cannot change. That gives the scope's closed spans (a few
 a day), and the tasks completed inside them are counted and listed with index range scans on
-(province, channel, completed_at, status, market). Every listed task is then judged again by
+(province, channel, completed_at, status, market, id). Every listed task is then judged again by
 `zone_states` at its own instant.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
@@ -154,6 +154,23 @@ def compliance_of(completed: int, breaches: int) -> float | None:
     return min(value, 0.999999) if breaches else value
 
 
+def _span_statements() -> dict[str, tuple[Any, Any]]:
+    """The two statements run for each closed span, per kind of market filter (all tasks of
+    the province, those outside the markets with a policy, those inside one): built once,
+    executed with parameters, so the statement cache serves every span."""
+    t = FollowupTask
+    in_span = [t.province == bindparam("province"), t.channel == bindparam("channel"),
+               t.completed_at >= bindparam("lo"), t.completed_at < bindparam("hi"),
+               t.status == "done"]
+    names = bindparam("names", expanding=True)
+    filters = {"all": [], "not_in": [or_(t.market.is_(None), t.market.not_in(names))],
+               "in": [t.market.in_(names)]}
+    return {kind: (select(func.count()).where(*in_span, *extra),
+                   select(t.id, t.completed_at).where(*in_span, *extra)
+                   .order_by(t.completed_at, t.id).limit(bindparam("n")))
+            for kind, extra in filters.items()}
+
+
 def report(session: Session, *, at: datetime, since: date | None, until: date | None,
            business_timezone: str, limit: int = 1000) -> BreachReport:
     """Window breaches among the contacts completed in [since, until] (business dates,
@@ -173,10 +190,13 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
         if key != PROVINCE_WIDE:
             own_keys.setdefault(province, set()).add(key)
     breaches = 0
-    items: list[Breach] = []
+    candidates: list[tuple[datetime, int, ChannelRules]] = []
     spans_cache: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
+    statements = _span_statements()
+    conn = session.connection()
     for province in PROVINCES:
-        scopes: list[tuple[str | None, Any]] = [(None, None)]
+        # (market whose policy applies, which tasks: None = all, or ("in"/"not_in", names))
+        scopes: list[tuple[str | None, tuple[str, list[str]] | None]] = [(None, None)]
         if province in own_keys:
             # Tasks keep the market's name as written; the policy is found by its identity
             # (market_key), so group the period's names of this province by key.
@@ -189,39 +209,48 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
                     names.setdefault(market_key(name), []).append(name)
             own_names = sorted(n for group in names.values() for n in group)
             if own_names:
-                scopes = [(None, or_(t.market.is_(None), t.market.not_in(own_names)))]
-                scopes += [(group[0], t.market.in_(group)) for _, group in sorted(names.items())]
+                scopes = [(None, ("not_in", own_names))]
+                scopes += [(group[0], ("in", group)) for _, group in sorted(names.items())]
         for channel in CHANNELS:
-            for market, market_filter in scopes:
+            for market, which in scopes:
                 rules = cache.rules(province, market, channel)
                 if rules not in spans_cache:
                     spans_cache[rules] = closed_spans(rules, lo, hi)
-                spans = spans_cache[rules]
-                if not spans:
-                    continue
-                where = [t.province == province, t.channel == channel, *done,
-                         or_(*(and_(t.completed_at >= a, t.completed_at < b) for a, b in spans))]
-                if market_filter is not None:
-                    where.append(market_filter)
-                found = session.scalar(select(func.count()).where(*where)) or 0
-                if not found:
-                    continue
-                breaches += found
-                rows = session.execute(
-                    select(t.id, t.lead_id, t.owner, t.completed_at, t.channel, t.province,
-                           t.market, t.step).where(*where)
-                    .order_by(t.completed_at, t.id).limit(limit)).all()
-                for row in rows:
-                    verdict = _verdict(rules, row.completed_at)
-                    if verdict is None:  # pragma: no cover - the spans come from the calculus
-                        breaches -= 1
+                kind = which[0] if which else "all"
+                count, first = statements[kind]
+                params: dict[str, Any] = {"province": province, "channel": channel}
+                if which:
+                    params["names"] = which[1]
+                listed = 0
+                # One index range scan per closed span, in time order: a count, and the first
+                # `limit` of the scope (index-only, in index order).
+                for a, b in spans_cache[rules]:
+                    span = {**params, "lo": a, "hi": b}
+                    found = int(conn.execute(count, span).scalar() or 0)
+                    if not found:
                         continue
-                    reason, tz_name, local_time = verdict
-                    items.append(Breach(task_id=row.id, lead_id=row.lead_id, timezone=tz_name,
-                                        local_time=local_time, owner=row.owner, reason=reason,
-                                        completed_at=row.completed_at, channel=row.channel,
-                                        province=row.province, market=row.market,
-                                        step=row.step))
+                    breaches += found
+                    if listed < limit:
+                        rows = conn.execute(first, {**span, "n": limit - listed}).all()
+                        candidates += [(at_, task_id, rules) for task_id, at_ in rows]
+                        listed += len(rows)
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    chosen = {task_id: rules for _, task_id, rules in candidates[:limit]}
+    items: list[Breach] = []
+    ids = list(chosen)
+    for i in range(0, len(ids), 500):
+        for row in session.execute(
+                select(t.id, t.lead_id, t.owner, t.completed_at, t.channel, t.province,
+                       t.market, t.step).where(t.id.in_(ids[i:i + 500]))):
+            verdict = _verdict(chosen[row.id], row.completed_at)
+            if verdict is None:  # pragma: no cover - the spans come from the calculus
+                breaches -= 1
+                continue
+            reason, tz_name, local_time = verdict
+            items.append(Breach(task_id=row.id, lead_id=row.lead_id, timezone=tz_name,
+                                local_time=local_time, owner=row.owner, reason=reason,
+                                completed_at=row.completed_at, channel=row.channel,
+                                province=row.province, market=row.market, step=row.step))
     items.sort(key=lambda b: (b.completed_at, b.task_id))
     return BreachReport(since=since, until=until, completed=int(completed),
                         breaches=int(breaches), compliance=compliance_of(int(completed),

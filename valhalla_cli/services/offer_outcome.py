@@ -25,8 +25,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import case, extract, func, literal_column, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, extract, func, literal_column, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import OfferEvidence, OfferOutcome
@@ -241,43 +241,41 @@ def funnel(session: Session, *, at: datetime, since: date | None, until: date | 
     if by is not None and by not in GROUPS:
         raise BadInput(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     since, until, lo, hi = business_period(at, since, until, business_timezone)
-    o, e = OfferOutcome, OfferEvidence
-    cohort = (select(o.evidence_id).where(o.status == "sent", o.at >= lo, o.at < hi)
-              .subquery("cohort"))
+    sent, e = aliased(OfferOutcome, name="sent"), OfferEvidence
+    # The cohort: the `sent` rows of the period (index-only on (status, at, evidence_id)).
+    cohort = [sent.status == "sent", sent.at >= lo, sent.at < hi]
 
-    def when(stage: str) -> Any:
-        return func.max(case((o.status == stage, o.at))).label(stage)
+    def offers(stage: Any = None) -> Any:
+        """The cohort joined to its stages (all of them, or one), and to the evidence only
+        when grouping by one of its columns."""
+        o = aliased(OfferOutcome, name="stage")
+        on = [o.evidence_id == sent.evidence_id] + ([o.status == stage] if stage else [])
+        query = select().select_from(sent).join(o, and_(*on))
+        if by:
+            query = query.join(e, e.id == sent.evidence_id)
+        return query.where(*cohort), o
 
-    per_offer = (
-        select(o.evidence_id, *(when(s) for s in STAGES),
-               func.max(case((o.status == "contracted", o.amount_cents))).label("price"))
-        .join(cohort, cohort.c.evidence_id == o.evidence_id)
-        .group_by(o.evidence_id)
-        .subquery("per_offer")
-    )
-    p = per_offer
-    group = getattr(e, by) if by else literal_column("'all'")
-    joined = select(group.label("grp"), p, e.max_offer_cents).join(e, e.id == p.c.evidence_id
-                                                                   ).subquery("joined")
-    j = joined
-    gap = case((j.c.price.is_not(None) & j.c.max_offer_cents.is_not(None),
-                j.c.price - j.c.max_offer_cents))
-    counts = session.execute(
-        select(j.c.grp, func.count().label("sent"),
-               *(func.count(getattr(j.c, s)).label(s) for s in STAGES if s != "sent"),
-               func.count(gap).label("priced"), func.sum(gap).label("gap"))
-        .group_by(j.c.grp)).all()
-    medians = {
-        "accepted": _medians(session, j, "accepted"),
-        "contracted": _medians(session, j, "contracted"),
-    }
-    found = {row.grp: row for row in counts}
-    keys = sorted(found, key=lambda k: (k is None, str(k))) if by else ["all"]
+    group = (getattr(e, by) if by else literal_column("'all'")).label("grp")
+    query, o = offers()
+    max_offer = e.max_offer_cents if by else (
+        select(e.max_offer_cents).where(e.id == o.evidence_id).scalar_subquery())
+    # contracted price - max_offer, for the contracts that carry a price (looked up only then)
+    gap = case((and_(o.status == "contracted", o.amount_cents.is_not(None)),
+                o.amount_cents - max_offer))
+    counts: dict[Any, dict[str, int]] = {}
+    gaps: dict[Any, tuple[int, int]] = {}
+    for grp, stage, n, priced, total in session.execute(
+            query.add_columns(group, o.status, func.count(), func.count(gap), func.sum(gap))
+            .group_by(group, o.status)):
+        counts.setdefault(grp, {})[stage] = int(n)
+        if priced:
+            gaps[grp] = (int(priced), int(total))
+    medians = _medians(session, offers, group, sent, counts)
+    keys = sorted(counts, key=lambda k: (k is None, str(k))) if by else ["all"]
     rows = []
     for key in keys:
-        c = found.get(key)
-        n = {s: int(getattr(c, s)) if c is not None else 0 for s in STAGES}
-        priced = int(c.priced) if c is not None else 0
+        n = {s: counts.get(key, {}).get(s, 0) for s in STAGES}
+        priced, total = gaps.get(key, (0, 0))
         decided = n["accepted"] + n["rejected"]
         rows.append(FunnelRow(
             group=None if not by or key is None else str(key), since=since, until=until,
@@ -286,28 +284,37 @@ def funnel(session: Session, *, at: datetime, since: date | None, until: date | 
             withdrawn=n["withdrawn"], decided=decided,
             accept_rate=_rate(n["accepted"], decided),
             contract_rate=_rate(n["contracted"], n["sent"]),
-            median_days_to_accept=medians["accepted"].get(key),
-            median_days_to_contract=medians["contracted"].get(key),
+            median_days_to_accept=medians.get(("accepted", key)),
+            median_days_to_contract=medians.get(("contracted", key)),
             contracts_priced=priced,
-            avg_contract_gap=_mean_cents(int(c.gap), priced) if priced else None))
+            avg_contract_gap=_mean_cents(total, priced) if priced else None))
     return rows
 
 
-def _medians(session: Session, joined: Any, stage: str) -> dict[Any, float]:
-    """Median days from sent to `stage` per group, from the two middle ranks (window
-    functions on both engines)."""
-    j = joined
-    reached = getattr(j.c, stage)
-    days = _days_between(session, reached, j.c.sent).label("days")
-    ranked = (select(j.c.grp, days,
-                     func.row_number().over(partition_by=j.c.grp, order_by=days).label("rn"),
-                     func.count().over(partition_by=j.c.grp).label("n"))
-              .where(reached.is_not(None)).subquery("ranked"))
-    r = ranked
-    picks = session.execute(
-        select(r.c.grp, r.c.days)
-        .where((r.c.rn == (r.c.n + 1) // 2) | (r.c.rn == (r.c.n + 2) // 2))).all()
-    middle: dict[Any, list[float]] = {}
-    for grp, value in picks:
-        middle.setdefault(grp, []).append(float(value))
-    return {grp: round(sum(v) / len(v), 2) for grp, v in middle.items()}
+def _middle_ranks(n: int) -> tuple[int, int]:
+    return (n + 1) // 2, (n + 2) // 2
+
+
+def _medians(session: Session, offers: Any, group: Any, sent: Any,
+             counts: dict[Any, dict[str, int]]) -> dict[tuple[str, Any], float]:
+    """Median days from sent to accepted and to contracted, per group: the counts give the
+    middle ranks, one window (row_number) per stage picks them, both stages in one statement."""
+    picks = []
+    for stage in ("accepted", "contracted"):
+        ranks = sorted({r for c in counts.values() if c.get(stage)
+                        for r in _middle_ranks(c[stage])})
+        if not ranks:
+            continue
+        query, o = offers(stage)
+        days = _days_between(session, o.at, sent.at)
+        ranked = query.add_columns(
+            literal_column(f"'{stage}'").label("stage"), group, days.label("days"),
+            func.row_number().over(partition_by=group, order_by=days).label("rn")
+        ).subquery(f"ranked_{stage}")
+        r = ranked
+        picks.append(select(r.c.stage, r.c.grp, r.c.rn, r.c.days).where(r.c.rn.in_(ranks)))
+    middle: dict[tuple[str, Any], list[float]] = {}
+    for stage, grp, rn, value in session.execute(union_all(*picks)) if picks else ():
+        if int(rn) in _middle_ranks(counts[grp][stage]):
+            middle.setdefault((stage, grp), []).append(float(value))
+    return {key: round(sum(v) / len(v), 2) for key, v in middle.items()}
