@@ -94,8 +94,7 @@ def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSumma
     report = runbook.report_for(session, settings, at=at)  # the scorecard's gate reads it too
     return RunbookSummary(
         ok_to_enable_go_live=report.ok_to_enable_go_live,
-        failing=[c.name for c in report.checks if c.status == runbook.FAIL],
-        warnings=[c.name for c in report.checks if c.status == runbook.WARN],
+        failing=report.failing, warnings=report.warnings,
         checks=report.checks)
 
 
