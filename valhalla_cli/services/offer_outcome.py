@@ -266,11 +266,11 @@ def funnel(session: Session, *, at: datetime, since: date | None, until: date | 
     gaps: dict[Any, tuple[int, int]] = {}
     for grp, stage, n, priced, total in session.execute(
             query.add_columns(group, o.status, func.count(), func.count(gap), func.sum(gap))
-            .group_by(group, o.status)):
+            .group_by(*([group] if by else []), o.status)):  # PostgreSQL: no constant keys
         counts.setdefault(grp, {})[stage] = int(n)
         if priced:
             gaps[grp] = (int(priced), int(total))
-    medians = _medians(session, offers, group, sent, counts)
+    medians = _medians(session, offers, group, sent, counts, grouped=by is not None)
     keys = sorted(counts, key=lambda k: (k is None, str(k))) if by else ["all"]
     rows = []
     for key in keys:
@@ -296,7 +296,8 @@ def _middle_ranks(n: int) -> tuple[int, int]:
 
 
 def _medians(session: Session, offers: Any, group: Any, sent: Any,
-             counts: dict[Any, dict[str, int]]) -> dict[tuple[str, Any], float]:
+             counts: dict[Any, dict[str, int]], *, grouped: bool
+             ) -> dict[tuple[str, Any], float]:
     """Median days from sent to accepted and to contracted, per group: the counts give the
     middle ranks, one window (row_number) per stage picks them, both stages in one statement."""
     picks = []
@@ -309,7 +310,8 @@ def _medians(session: Session, offers: Any, group: Any, sent: Any,
         days = _days_between(session, o.at, sent.at)
         ranked = query.add_columns(
             literal_column(f"'{stage}'").label("stage"), group, days.label("days"),
-            func.row_number().over(partition_by=group, order_by=days).label("rn")
+            func.row_number().over(partition_by=group if grouped else None, order_by=days)
+            .label("rn")
         ).subquery(f"ranked_{stage}")
         r = ranked
         picks.append(select(r.c.stage, r.c.grp, r.c.rn, r.c.days).where(r.c.rn.in_(ranks)))
