@@ -109,8 +109,8 @@ def funnel(
         rows = offer_outcome.funnel(session, at=when, since=first, until=last, by=by,
                                     business_timezone=cfg.business_timezone)
     if by is None:
-        data = {k: v for k, v in rows[0].__dict__.items() if k != "group"}
-        emit(data, output, columns=FUNNEL_COLUMNS, title="Offer funnel")
+        whole = {k: v for k, v in rows[0].__dict__.items() if k != "group"}
+        emit(whole, output, columns=FUNNEL_COLUMNS, title="Offer funnel")
     else:
         data = [{by: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
                 for r in rows]

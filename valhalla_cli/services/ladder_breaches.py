@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key
@@ -159,15 +160,16 @@ def _span_statements() -> dict[str, tuple[Any, Any]]:
     the province, those outside the markets with a policy, those inside one): built once,
     executed with parameters, so the statement cache serves every span."""
     t = FollowupTask
-    in_span = [t.province == bindparam("province"), t.channel == bindparam("channel"),
-               t.completed_at >= bindparam("lo"), t.completed_at < bindparam("hi"),
-               t.status == "done"]
-    names = bindparam("names", expanding=True)
-    filters = {"all": [], "not_in": [or_(t.market.is_(None), t.market.not_in(names))],
-               "in": [t.market.in_(names)]}
+    in_span = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
+               col(t.completed_at) >= bindparam("lo"), col(t.completed_at) < bindparam("hi"),
+               col(t.status) == "done"]
+    names: Any = bindparam("names", expanding=True)
+    filters: dict[str, list[Any]] = {
+        "all": [], "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))],
+        "in": [col(t.market).in_(names)]}
     return {kind: (select(func.count()).where(*in_span, *extra),
-                   select(t.id, t.completed_at).where(*in_span, *extra)
-                   .order_by(t.completed_at, t.id).limit(bindparam("n")))
+                   select(col(t.id), col(t.completed_at)).where(*in_span, *extra)
+                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")))
             for kind, extra in filters.items()}
 
 
@@ -181,9 +183,9 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
         raise BadInput(f"--limit must be between 1 and {MAX_LIMIT}")
     since, until, lo, hi = business_period(at, since, until, business_timezone)
     t = FollowupTask
-    done = [t.status == "done", t.completed_at >= lo, t.completed_at < hi]
+    done = [col(t.status) == "done", col(t.completed_at) >= lo, col(t.completed_at) < hi]
     completed = session.scalar(select(func.count()).where(
-        t.province.in_(PROVINCES), t.channel.in_(CHANNELS), *done)) or 0
+        col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS), *done)) or 0
     cache = PolicyCache(session)
     own_keys: dict[str, set[str]] = {}  # province -> market keys with a policy of their own
     for province, key in cache.rows:
@@ -202,10 +204,10 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
             # (market_key), so group the period's names of this province by key.
             names: dict[str, list[str]] = {}
             for (name,) in session.execute(
-                    select(t.market).distinct().where(t.province == province,
-                                                      t.channel.in_(CHANNELS), *done,
-                                                      t.market.is_not(None))):
-                if market_key(name) in own_keys[province]:
+                    select(col(t.market)).distinct().where(
+                        col(t.province) == province, col(t.channel).in_(CHANNELS), *done,
+                        col(t.market).is_not(None))):
+                if name is not None and market_key(name) in own_keys[province]:
                     names.setdefault(market_key(name), []).append(name)
             own_names = sorted(n for group in names.values() for n in group)
             if own_names:
@@ -240,8 +242,9 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     ids = list(chosen)
     for i in range(0, len(ids), 500):
         for row in session.execute(
-                select(t.id, t.lead_id, t.owner, t.completed_at, t.channel, t.province,
-                       t.market, t.step).where(t.id.in_(ids[i:i + 500]))):
+                select(col(t.id), col(t.lead_id), col(t.owner), col(t.completed_at),
+                       col(t.channel), col(t.province), col(t.market), col(t.step))
+                .where(col(t.id).in_(ids[i:i + 500]))):
             verdict = _verdict(chosen[row.id], row.completed_at)
             if verdict is None:  # pragma: no cover - the spans come from the calculus
                 breaches -= 1

@@ -456,8 +456,9 @@ def period_response(session: Session, *, since: date, until: date) -> PeriodResp
     the period, served by the business-date index)."""
     node = BuyerLiquidityNode
     sent, responded = session.execute(
-        select(func.coalesce(func.sum(node.sent), 0), func.coalesce(func.sum(node.responded), 0))
-        .where(node.business_date >= since, node.business_date <= until)).one()
+        select(func.coalesce(func.sum(col(node.sent)), 0),
+               func.coalesce(func.sum(col(node.responded)), 0))
+        .where(col(node.business_date) >= since, col(node.business_date) <= until)).one()
     sent, responded = int(sent), int(responded)
     return PeriodResponse(since, until, sent, responded,
                           round(responded / sent, 4) if sent else None)

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, extract, func, literal_column, select, union_all
 from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import OfferEvidence, OfferOutcome
@@ -102,9 +103,9 @@ class OutcomeResult:
 
 
 def _stages(session: Session, evidence_id: int) -> list[OfferOutcome]:
-    return list(session.scalars(select(OfferOutcome).where(OfferOutcome.evidence_id
+    return list(session.scalars(select(OfferOutcome).where(col(OfferOutcome.evidence_id)
                                                            == evidence_id)
-                                .order_by(OfferOutcome.at, OfferOutcome.id)))
+                                .order_by(col(OfferOutcome.at), col(OfferOutcome.id))))
 
 
 def _stage_views(rows: list[OfferOutcome]) -> list[StageView]:
@@ -133,7 +134,7 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
     note_text = parse_text(note, field="--note", max_length=REASON_MAX_LENGTH)
     # The row lock serializes two outcomes of one offer on PostgreSQL (SQLite writes are
     # serialized by BEGIN IMMEDIATE); the unique (evidence_id, status) backs it up.
-    evidence = session.scalars(select(OfferEvidence).where(OfferEvidence.id == evidence_id)
+    evidence = session.scalars(select(OfferEvidence).where(col(OfferEvidence.id) == evidence_id)
                                .with_for_update()).first()
     if evidence is None:
         raise NotFound(f"no offer evidence {evidence_id} (see `valhalla offer evidence list`)")
@@ -243,30 +244,32 @@ def funnel(session: Session, *, at: datetime, since: date | None, until: date | 
     since, until, lo, hi = business_period(at, since, until, business_timezone)
     sent, e = aliased(OfferOutcome, name="sent"), OfferEvidence
     # The cohort: the `sent` rows of the period (index-only on (status, at, evidence_id)).
-    cohort = [sent.status == "sent", sent.at >= lo, sent.at < hi]
+    cohort = [col(sent.status) == "sent", col(sent.at) >= lo, col(sent.at) < hi]
 
     def offers(stage: Any = None) -> Any:
         """The cohort joined to its stages (all of them, or one), and to the evidence only
         when grouping by one of its columns."""
         o = aliased(OfferOutcome, name="stage")
-        on = [o.evidence_id == sent.evidence_id] + ([o.status == stage] if stage else [])
+        on = [col(o.evidence_id) == col(sent.evidence_id)]
+        if stage:
+            on.append(col(o.status) == stage)
         query = select().select_from(sent).join(o, and_(*on))
         if by:
-            query = query.join(e, e.id == sent.evidence_id)
+            query = query.join(e, col(e.id) == col(sent.evidence_id))
         return query.where(*cohort), o
 
     group = (getattr(e, by) if by else literal_column("'all'")).label("grp")
     query, o = offers()
-    max_offer = e.max_offer_cents if by else (
-        select(e.max_offer_cents).where(e.id == o.evidence_id).scalar_subquery())
+    max_offer = col(e.max_offer_cents) if by else (
+        select(col(e.max_offer_cents)).where(col(e.id) == col(o.evidence_id)).scalar_subquery())
     # contracted price - max_offer, for the contracts that carry a price (looked up only then)
-    gap = case((and_(o.status == "contracted", o.amount_cents.is_not(None)),
-                o.amount_cents - max_offer))
+    gap = case((and_(col(o.status) == "contracted", col(o.amount_cents).is_not(None)),
+                col(o.amount_cents) - max_offer))
     counts: dict[Any, dict[str, int]] = {}
     gaps: dict[Any, tuple[int, int]] = {}
     for grp, stage, n, priced, total in session.execute(
-            query.add_columns(group, o.status, func.count(), func.count(gap), func.sum(gap))
-            .group_by(*([group] if by else []), o.status)):  # PostgreSQL: no constant keys
+            query.add_columns(group, col(o.status), func.count(), func.count(gap), func.sum(gap))
+            .group_by(*([group] if by else []), col(o.status))):  # PostgreSQL: no constant keys
         counts.setdefault(grp, {})[stage] = int(n)
         if priced:
             gaps[grp] = (int(priced), int(total))
@@ -307,7 +310,7 @@ def _medians(session: Session, offers: Any, group: Any, sent: Any,
         if not ranks:
             continue
         query, o = offers(stage)
-        days = _days_between(session, o.at, sent.at)
+        days = _days_between(session, col(o.at), col(sent.at))
         ranked = query.add_columns(
             literal_column(f"'{stage}'").label("stage"), group, days.label("days"),
             func.row_number().over(partition_by=group if grouped else None, order_by=days)

@@ -437,19 +437,20 @@ def engagements(session: Session, *, lo: datetime, hi: datetime) -> list[Engagem
     a = AuditEvent
     found: list[Engagement] = []
     last_before = session.execute(
-        select(a.subject, a.action, func.max(a.at))
-        .where(a.pack == PACK, a.action.in_(("throttle", "release")), a.at < lo)
-        .group_by(a.subject, a.action)).all()
+        select(col(a.subject), col(a.action), func.max(col(a.at)))
+        .where(col(a.pack) == PACK, col(a.action).in_(("throttle", "release")), col(a.at) < lo)
+        .group_by(col(a.subject), col(a.action))).all()
     latest: dict[str, dict[str, datetime]] = {}
     for lever, action, at in last_before:
-        latest.setdefault(lever, {})[action] = at
+        latest.setdefault(lever or "", {})[action] = at
     for lever, moments in sorted(latest.items()):
         engaged, released = moments.get("throttle"), moments.get("release")
         if engaged is not None and (released is None or released < engaged):
             found.append(Engagement(lever, engaged, True))
     for lever, at in session.execute(
-            select(a.subject, a.at)
-            .where(a.pack == PACK, a.action == "throttle", a.at >= lo, a.at < hi)
-            .order_by(a.at, a.id)):
-        found.append(Engagement(lever, at, False))
+            select(col(a.subject), col(a.at))
+            .where(col(a.pack) == PACK, col(a.action) == "throttle", col(a.at) >= lo,
+                   col(a.at) < hi)
+            .order_by(col(a.at), col(a.id))):
+        found.append(Engagement(lever or "", at, False))
     return found

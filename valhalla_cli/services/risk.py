@@ -722,12 +722,13 @@ def overages(session: Session, *, since: date, until: date) -> list[Overage]:
     """Business days in [since, until] on which an engine's exposure exceeded its cap (the
     breach of `snapshot`, over a period; judged against today's caps, the only ones kept)."""
     ledger, policy = RiskLedger, RiskPolicy
-    exposure = ledger.reserved_cents + ledger.realized_loss_cents
+    exposure = col(ledger.reserved_cents) + col(ledger.realized_loss_cents)
+    cap = col(policy.daily_cap_cents)
     rows = session.execute(
-        select(ledger.day, ledger.engine, policy.daily_cap_cents, exposure.label("exposure"))
-        .join(policy, policy.engine == ledger.engine)
-        .where(ledger.day >= since, ledger.day <= until, exposure > policy.daily_cap_cents)
-        .order_by(ledger.day, ledger.engine)).all()
+        select(col(ledger.day), col(ledger.engine), cap, exposure.label("exposure"))
+        .join(policy, col(policy.engine) == col(ledger.engine))
+        .where(col(ledger.day) >= since, col(ledger.day) <= until, exposure > cap)
+        .order_by(col(ledger.day), col(ledger.engine))).all()
     return [Overage(day=r.day, engine=r.engine, cap=from_cents(r.daily_cap_cents),
                     exposure=from_cents(r.exposure),
                     over=from_cents(r.exposure - r.daily_cap_cents)) for r in rows]
