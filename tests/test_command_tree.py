@@ -138,7 +138,9 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("offer", "evidence"): Case(setup=_evidence),
     ("offer", "evidence", "list"): Case(setup=_evidence),
     ("offer", "evidence", "show"): Case(("{evidence}",), setup=_evidence),
-    ("offer", "outcome"): Case(("{evidence}", "--status", "sent", "--at", AT), setup=_evidence),
+    # the evidence was computed in sandbox mode: it cannot be sent (evidence_sandbox)
+    ("offer", "outcome"): Case(("{evidence}", "--status", "sent", "--at", AT), setup=_evidence,
+                               exit_code=1),
     ("offer", "funnel"): Case(("--at", AT)),
     ("golive", "state"): Case(),
     ("golive", "enable"): Case((*R, "--at", AT)),
