@@ -65,7 +65,7 @@ def build() -> None:
     conn = sqlite3.connect(DB_PATH, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
-    from valhalla_cli.services.kpi import PROVINCES
+    from valhalla_cli.inputs import PROVINCES
 
     conn.execute("CREATE TEMP TABLE p(i INTEGER PRIMARY KEY, code TEXT)")
     conn.executemany("INSERT INTO p VALUES (?, ?)", list(enumerate(PROVINCES)))
@@ -91,9 +91,9 @@ def build() -> None:
         FROM ev JOIN p ON p.i = ev.pi JOIN t ON t.i = ev.ti
     """)
     conn.execute("""
-        INSERT INTO buyer_liquidity_node (province, market, property_type, business_date, sent,
-                                          responded, closed)
-        SELECT province, market, property_type, business_date, COUNT(*), SUM(responded),
+        INSERT INTO buyer_liquidity_node (province, market, market_key, property_type,
+                                          business_date, sent, responded, closed)
+        SELECT province, market, market, property_type, business_date, COUNT(*), SUM(responded),
                SUM(closed)
         FROM buyer_feedback_event GROUP BY province, market, property_type, business_date
     """)

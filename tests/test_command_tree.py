@@ -121,6 +121,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("ladder", "complete"): Case(("{task}", "--outcome", "sent", "--at", AT), setup=_ladder),
     ("ladder", "stop"): Case(("L-1", *R, "--at", AT), setup=_ladder),
     ("ladder", "sla"): Case(("--at", AT)),
+    ("ladder", "breaches"): Case(("--at", AT), setup=_ladder),
     ("liquidity", "feedback"): Case(("ON", "--market", "TORONTO", "--buyer", "B1", "--responded",
                                      "--at", AT)),
     ("liquidity", "import"): Case(
@@ -137,6 +138,10 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("offer", "evidence"): Case(setup=_evidence),
     ("offer", "evidence", "list"): Case(setup=_evidence),
     ("offer", "evidence", "show"): Case(("{evidence}",), setup=_evidence),
+    # the evidence was computed in sandbox mode: it cannot be sent (evidence_sandbox)
+    ("offer", "outcome"): Case(("{evidence}", "--status", "sent", "--at", AT), setup=_evidence,
+                               exit_code=1),
+    ("offer", "funnel"): Case(("--at", AT)),
     ("golive", "state"): Case(),
     ("golive", "enable"): Case((*R, "--at", AT)),
     ("golive", "disable"): Case((*R, "--at", AT)),
@@ -181,6 +186,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("kpi", "summary"): Case(("--at", AT)),
     ("runbook", "status"): Case(("--at", AT)),
     ("status",): Case(("--at", AT)),
+    ("scorecard",): Case(("--at", AT)),
     ("config", "show"): Case(),
     ("db", "current"): Case(),
     ("db", "history"): Case(),

@@ -78,3 +78,19 @@ def rfc3339(value: datetime | None) -> str | None:
 def local_iso(value: datetime, zone_name: str) -> str:
     """Local wall-clock time with its offset: 2027-01-15T09:45:00-08:00."""
     return value.astimezone(zone(zone_name)).isoformat(timespec="seconds")
+
+
+def business_period(at: datetime, since: date | None, until: date | None,
+                    business_timezone: str, *, days: int = 30
+                    ) -> tuple[date, date, datetime, datetime]:
+    """A report's period: business dates [since, until], both inclusive (default: the `days`
+    business dates ending with the business date of `at`), and the UTC instants [lo, hi) that
+    bound it. The reports of SPEC 9 and 20 (sla, funnel, breaches, scorecard) share it."""
+    until = until or business_date(at, business_timezone)
+    since = since or until - timedelta(days=days - 1)
+    if since > until:
+        raise BadInput("--since must not be after --until")
+    if (until - since).days > 3660:
+        raise BadInput("the period may span at most 10 years")
+    return (since, until, start_of_business_day(since, business_timezone),
+            start_of_business_day(until + timedelta(days=1), business_timezone))

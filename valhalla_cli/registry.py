@@ -149,6 +149,11 @@ def _status_cli() -> Callable[..., None]:
     return status.status_command
 
 
+def _scorecard_cli() -> Callable[..., None]:
+    from valhalla_cli.commands import scorecard
+    return scorecard.scorecard_command
+
+
 def _audit_cli() -> Callable[..., None]:
     from valhalla_cli.commands import audit
     return audit.audit_command
@@ -248,6 +253,11 @@ def _kpi_status(session: Session, settings: Settings, at: datetime) -> dict[str,
     return status.kpi_section(session, settings, at)
 
 
+def _scorecard_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    from valhalla_cli.services import status
+    return status.scorecard_section(session, settings, at)
+
+
 # --- HTTP routers (imported only by `valhalla serve`, which needs the [api] extra) ------------
 
 def _router(name: str) -> Callable[[], PackRouter]:
@@ -281,6 +291,7 @@ PACKS: tuple[Pack, ...] = (
     Pack("kpi", CONTROL, _kpi_cli, status=_kpi_status, api=_router("kpi")),
     Pack("runbook", CONTROL, _runbook_cli, audited=False, api=_router("runbook")),
     Pack("status", HOUSEKEEPING, _status_cli, audited=False, api=_router("status")),
+    Pack("scorecard", HOUSEKEEPING, _scorecard_cli, status=_scorecard_status, audited=False),
     Pack("audit", HOUSEKEEPING, _audit_cli, audited=False, api=_router("audit")),
     Pack("api", HOUSEKEEPING, _api_cli),
     Pack("serve", HOUSEKEEPING, _serve_cli, audited=False),

@@ -12,7 +12,7 @@ T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
             "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "kpi",
-            "runbook"}
+            "runbook", "scorecard"}
 
 
 def status(cli, *extra, at=AT):

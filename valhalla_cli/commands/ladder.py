@@ -290,3 +290,12 @@ def sla(
         grouped = [{by: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
                    for r in rows]
         emit(grouped, output, columns=(by, *SLA_COLUMNS), title=f"Follow-up SLA by {by}")
+
+
+def _register_breaches() -> None:
+    from valhalla_cli.commands import ladder_breaches
+
+    ladder_breaches.register(app)
+
+
+_register_breaches()

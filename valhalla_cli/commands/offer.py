@@ -288,3 +288,12 @@ def evidence_show(
     from valhalla_cli.services import offer
 
     show(ctx, lambda session: offer.show_evidence(session, evidence_id=evidence_id), fmt, as_json)
+
+
+def _register_outcomes() -> None:
+    from valhalla_cli.commands import offer_outcome
+
+    offer_outcome.register(app)
+
+
+_register_outcomes()

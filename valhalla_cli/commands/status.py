@@ -29,11 +29,12 @@ SLA_DAY_COLUMNS = ("day", "completed", "within_2h", "within_2h_pct", "meets_targ
 KPI_COLUMNS = ("metric", "count", "mean")
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
+SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 
 
 def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
-    """One-screen overview: go-live, risk today, levers, heimdall, SLA, KPIs, tasks, runbook.
+    """One-screen overview: go-live, risk, levers, heimdall, SLA, KPIs, tasks, scorecard, runbook.
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an
@@ -112,10 +113,23 @@ def _markdown(view: Any) -> list[Any]:
                   "no KPI events in the window\n"),
         Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
-        Grid("Runbook", [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""}
-                         for c in data["runbook"]["checks"]], CHECK_COLUMNS),
+        _scorecard_grid(view, data),
     ]
+    if view.scorecard.missed:
+        blocks.append(Text(f"**Missed:** {', '.join(view.scorecard.missed)}\n"))
+    blocks.append(Grid("Runbook", [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""}
+                                   for c in data["runbook"]["checks"]], CHECK_COLUMNS))
     return blocks
+
+
+def _scorecard_grid(view: Any, data: dict, *, missed: bool = False) -> Any:
+    from valhalla_cli.output import Grid
+
+    card = data["scorecard"]
+    title = f"Scorecard {card['since']} to {card['until']}"
+    if missed:
+        title += f" (missed: {', '.join(view.scorecard.missed) or 'none'})"
+    return Grid(title, card["metrics"], SCORECARD_COLUMNS)
 
 
 _NO_LADDER = "not available: the [ladder] configuration is invalid (see the runbook)\n"
@@ -190,6 +204,7 @@ def _table(view: Any) -> list[Any]:
              "claimed")))
     else:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
+    blocks.append(_scorecard_grid(view, data, missed=True))
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]
     if problems:
         blocks.append(section("Runbook checks not ok", problems, CHECK_COLUMNS))

@@ -12,7 +12,7 @@ from valhalla_cli.models.kpi import KpiEvent
 from valhalla_cli.models.ladder import FollowupTask
 from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
 from valhalla_cli.models.market import ContactSuppression, MarketPolicy
-from valhalla_cli.models.offer import OfferEvidence, OfferPolicy
+from valhalla_cli.models.offer import OfferEvidence, OfferOutcome, OfferPolicy
 from valhalla_cli.models.regression import RegressionPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
@@ -32,6 +32,7 @@ __all__ = [
     "KpiEvent",
     "MarketPolicy",
     "OfferEvidence",
+    "OfferOutcome",
     "OfferPolicy",
     "RegressionPolicy",
     "RegressionState",

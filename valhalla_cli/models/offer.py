@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
@@ -80,3 +80,32 @@ class OfferEvidence(SQLModel, table=True):
     comps: Optional[list[Any]] = Field(default=None, sa_column=Column(StoredJSON))
     liquidity: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
     result: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+
+
+class OfferOutcome(SQLModel, table=True):
+    """What happened to an offer after it was computed: one row per stage it reached (SPEC 20).
+
+    Append-only like the evidence it refers to (a trigger rejects UPDATE and DELETE on both
+    engines). The unique (evidence_id, status) makes "the same stage twice is a no-op" a database
+    invariant, so two operators recording the same stage at once cannot both append it.
+    """
+
+    __tablename__ = "offer_outcome"
+    __table_args__ = (
+        UniqueConstraint("evidence_id", "status", name="uq_offer_outcome_evidence_status"),
+        # The funnel's cohort: offers sent in a period, then their other stages by evidence,
+        # both index-only.
+        Index("ix_offer_outcome_status_at", "status", "at", "evidence_id"),
+        Index("ix_offer_outcome_evidence_stages", "evidence_id", "status", "at", "amount_cents"),
+    )
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    evidence_id: int = Field(sa_column=Column(BigInteger, ForeignKey("offer_evidence.id"),
+                                              nullable=False))
+    status: str = Field(max_length=12)
+    amount_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    note: Optional[str] = Field(default=None)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(max_length=200)

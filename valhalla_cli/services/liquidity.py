@@ -435,3 +435,30 @@ def import_rows(session: Session, source: RowSource, *, business_timezone: str, 
                       chunk=CHUNK, progress=progress)
     return ImportResult(file=source.name, imported=imported, skipped=skipped,
                         skipped_rows=reported)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scorecard's figure (SPEC 20)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodResponse:
+    since: date
+    until: date
+    sent: int
+    responded: int
+    response_rate: float | None  # responded / sent; None when nothing was sent
+
+
+def period_response(session: Session, *, since: date, until: date) -> PeriodResponse:
+    """Buyer response over business dates [since, until] across every node (the node rows of
+    the period, served by the business-date index)."""
+    node = BuyerLiquidityNode
+    sent, responded = session.execute(
+        select(func.coalesce(func.sum(col(node.sent)), 0),
+               func.coalesce(func.sum(col(node.responded)), 0))
+        .where(col(node.business_date) >= since, col(node.business_date) <= until)).one()
+    sent, responded = int(sent), int(responded)
+    return PeriodResponse(since, until, sent, responded,
+                          round(responded / sent, 4) if sent else None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -417,3 +417,40 @@ def get_policy(session: Session, metric: str) -> PolicyView:
     if policy is None:
         raise NotFound(f"no regression policy for {metric!r}")
     return _view(policy)
+
+
+# --- the scorecard's figure (SPEC 20) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Engagement:
+    lever: str
+    since: datetime  # when the throttle engaged (before the period when it was carried in)
+    carried_in: bool  # engaged before the period and still engaged when it began
+
+
+def engagements(session: Session, *, lo: datetime, hi: datetime) -> list[Engagement]:
+    """Throttles engaged at any moment of [lo, hi): those engaged inside it, and those engaged
+    before it and not yet released when it began (read from the audit log, which records every
+    throttle and release)."""
+    from valhalla_cli.models import AuditEvent
+
+    a = AuditEvent
+    found: list[Engagement] = []
+    last_before = session.execute(
+        select(col(a.subject), col(a.action), func.max(col(a.at)))
+        .where(col(a.pack) == PACK, col(a.action).in_(("throttle", "release")), col(a.at) < lo)
+        .group_by(col(a.subject), col(a.action))).all()
+    latest: dict[str, dict[str, datetime]] = {}
+    for lever, action, at in last_before:
+        latest.setdefault(lever or "", {})[action] = at
+    for lever, moments in sorted(latest.items()):
+        engaged, released = moments.get("throttle"), moments.get("release")
+        if engaged is not None and (released is None or released < engaged):
+            found.append(Engagement(lever, engaged, True))
+    for lever, at in session.execute(
+            select(col(a.subject), col(a.at))
+            .where(col(a.pack) == PACK, col(a.action) == "throttle", col(a.at) >= lo,
+                   col(a.at) < hi)
+            .order_by(col(a.at), col(a.id))):
+        found.append(Engagement(lever or "", at, False))
+    return found

@@ -703,3 +703,32 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
                            "valhalla risk policy-set GLOBAL --enable")
     return CheckResult("risk", OK, f"GLOBAL cap {from_cents(global_cap)}, {engines} engines at "
                        f"or below it, no breach on {today}")
+
+
+# --------------------------------------------------------------------------------------------
+# The scorecard's figure (SPEC 20)
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overage:
+    day: date
+    engine: str
+    cap: Decimal
+    exposure: Decimal
+    over: Decimal
+
+
+def overages(session: Session, *, since: date, until: date) -> list[Overage]:
+    """Business days in [since, until] on which an engine's exposure exceeded its cap (the
+    breach of `snapshot`, over a period; judged against today's caps, the only ones kept)."""
+    ledger, policy = RiskLedger, RiskPolicy
+    exposure = col(ledger.reserved_cents) + col(ledger.realized_loss_cents)
+    cap = col(policy.daily_cap_cents)
+    rows = session.execute(
+        select(col(ledger.day), col(ledger.engine), cap, exposure.label("exposure"))
+        .join(policy, col(policy.engine) == col(ledger.engine))
+        .where(col(ledger.day) >= since, col(ledger.day) <= until, exposure > cap)
+        .order_by(col(ledger.day), col(ledger.engine))).all()
+    return [Overage(day=r.day, engine=r.engine, cap=from_cents(r.daily_cap_cents),
+                    exposure=from_cents(r.exposure),
+                    over=from_cents(r.exposure - r.daily_cap_cents)) for r in rows]

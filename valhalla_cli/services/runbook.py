@@ -61,6 +61,15 @@ def run_checks(session: Session, settings: Settings, *, at: datetime) -> Runbook
     return RunbookReport(ok_to_enable_go_live=ok, generated_at=at, checks=results)
 
 
+def report_for(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
+    """`run_checks`, run once per session and instant: `valhalla status` shows the runbook and
+    the scorecard's runbook gate in one read transaction, and both read the same run."""
+    key = ("valhalla.runbook_report", at)
+    if key not in session.info:
+        session.info[key] = run_checks(session, settings, at=at)
+    return session.info[key]
+
+
 def failing_checks(session: Session, settings: Settings, *, at: datetime) -> list[str]:
     return run_checks(session, settings, at=at).failing
 

@@ -9,7 +9,8 @@ this same result: every figure it shows is computed here, once.
 
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
 dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`; the KPI
-window is the 30 business dates ending with it, as `kpi summary --days 30`.
+window is the 30 business dates ending with it, as `kpi summary --days 30`. The seed's scorecard
+(SPEC 20) covers the 30 business dates ending today, as `valhalla scorecard`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import business_date
 from valhalla_cli.errors import ConfigError
-from valhalla_cli.services import golive, heimdall, kpi, ladder, regression, risk, runbook
+from valhalla_cli.services import (
+    golive,
+    heimdall,
+    kpi,
+    ladder,
+    regression,
+    risk,
+    runbook,
+    scorecard,
+)
 
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
@@ -87,6 +97,7 @@ class StatusOverview:
     tasks: ladder.TaskCounts | None
     kpi: KpiWindow
     runbook: RunbookSummary
+    scorecard: scorecard.Scorecard
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
@@ -110,7 +121,7 @@ def _heimdall(session: Session, *, at: datetime, business_timezone: str) -> list
 
 
 def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSummary:
-    report = runbook.run_checks(session, settings, at=at)
+    report = runbook.report_for(session, settings, at=at)  # the scorecard's gate reads it too
     return RunbookSummary(
         ok_to_enable_go_live=report.ok_to_enable_go_live,
         failing=report.failing, warnings=report.warnings,
@@ -162,6 +173,11 @@ def kpi_section(session: Session, settings: Settings, at: datetime) -> dict[str,
     metrics = kpi.summary(session, at=at, days=KPI_DAYS, business_timezone=tz)
     return {"kpi": KpiWindow(since=today - timedelta(days=KPI_DAYS - 1), until=today,
                              days=KPI_DAYS, metrics=metrics)}
+
+
+def scorecard_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    """The seed's scorecard (SPEC 20) for the 30 business dates ending today."""
+    return {"scorecard": scorecard.compute(session, settings, at=at)}
 
 
 def overview(session: Session, settings: Settings, at: datetime) -> StatusOverview:

@@ -1,0 +1,71 @@
+"""`valhalla ladder breaches`: completed contacts outside the lead's contact window (SPEC 20).
+
+Registered on the `ladder` sub-app by `register(app)` (called from commands/ladder.py).
+"""
+
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    JsonOpt,
+    ReportFormatOpt,
+    at_instant,
+    bigint,
+    database,
+    emit,
+    fmt_of,
+    say,
+    settings,
+)
+
+BREACH_COLUMNS = ("task_id", "lead_id", "timezone", "local_time", "owner", "reason",
+                  "completed_at", "channel", "province", "market", "step")
+
+
+def breaches(
+    ctx: typer.Context,
+    since: Annotated[Optional[str], typer.Option(
+        "--since", metavar="DATE", help="First business date, inclusive (default: 29 days "
+        "before --until).")] = None,
+    until: Annotated[Optional[str], typer.Option(
+        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", callback=bigint,
+                                       help="List at most this many (all are counted).")
+                     ] = 1000,
+    at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Completed CALL/SMS tasks outside their lead's contact window or on a holiday.
+
+    Judged by the calculus of `market can-contact`: every zone of the lead at the instant the
+    contact was completed, and the province's statutory holidays while the policy is quiet on
+    them. The list goes to standard output; completed contacts, breaches and the compliance
+    figure (1 - breaches / completed) to standard error.
+
+    \b
+    Example:
+      valhalla ladder breaches --since 2027-01-01 --until 2027-01-31 --format tsv
+    """
+    from valhalla_cli.clock import parse_date
+    from valhalla_cli.services import ladder_breaches
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json, markdown=True)
+    when = at_instant(ctx, at)
+    first = parse_date(since, option="--since") if since else None
+    last = parse_date(until, option="--until") if until else None
+    with database(ctx) as db, db.transaction() as session:
+        result = ladder_breaches.report(session, at=when, since=first, until=last,
+                                        business_timezone=cfg.business_timezone, limit=limit)
+    emit(result.items, output, columns=BREACH_COLUMNS, title="Contact-window breaches")
+    compliance = "n/a" if result.compliance is None else f"{result.compliance:.6g}"
+    shown = (f"; listing the first {len(result.items)}" if result.truncated else "")
+    say(ctx, f"{result.since}..{result.until}: {result.breaches} breaches in "
+             f"{result.completed} completed contacts, compliance {compliance}{shown}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("breaches")(breaches)

@@ -1,0 +1,77 @@
+"""`valhalla scorecard`: the seed's eight success metrics for a period (SPEC 20)."""
+
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    JsonOpt,
+    ReportFormatOpt,
+    at_instant,
+    database,
+    emit,
+    fmt_of,
+    refuse,
+    settings,
+)
+
+METRIC_COLUMNS = ("metric", "value", "target", "met", "detail")
+
+
+def scorecard_command(
+    ctx: typer.Context,
+    since: Annotated[Optional[str], typer.Option(
+        "--since", metavar="DATE", help="First business date, inclusive (default: 29 days "
+        "before --until).")] = None,
+    until: Annotated[Optional[str], typer.Option(
+        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
+    ] = None,
+    at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """The seed's eight success metrics for a period, each with its target and whether met.
+
+    Runbook gate, contact-window compliance, ladder SLA within 2 h, buyer response rate, offer
+    accept and contract rates, daily cap overages, regression throttles; default period: the
+    30 business days ending today. A metric without data has value and met null. Exit 0 when
+    every metric with data is met, 1 otherwise (the missed ones named on standard error).
+
+    \b
+    Example:
+      valhalla scorecard
+      valhalla scorecard --since 2027-01-01 --until 2027-01-31 --format markdown
+    """
+    from valhalla_cli.clock import parse_date
+    from valhalla_cli.services import scorecard
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json, markdown=True)
+    when = at_instant(ctx, at)
+    first = parse_date(since, option="--since") if since else None
+    last = parse_date(until, option="--until") if until else None
+    with database(ctx) as db, db.transaction() as session:
+        card = scorecard.compute(session, cfg, at=when, since=first, until=last)
+    render(card, output)
+    if not card.ok:
+        refuse(f"{len(card.missed)} scorecard target(s) missed: " + ", ".join(card.missed))
+
+
+def verdict(card: Any) -> str:
+    if card.ok:
+        return "every target with data met"
+    return "missed: " + ", ".join(card.missed)
+
+
+def render(card: Any, output: str) -> None:
+    if output == "json":
+        emit(card, output)
+    elif output == "markdown":
+        from valhalla_cli.output import jsonable, markdown_table
+
+        data = jsonable(card)
+        typer.echo(f"# Scorecard {data['since']} to {data['until']}: {verdict(card)}\n\n"
+                   + markdown_table(data["metrics"], METRIC_COLUMNS), nl=False)
+    else:
+        emit(card.metrics, output, columns=METRIC_COLUMNS,
+             title=f"Scorecard {card.since} to {card.until}: {verdict(card)}")
