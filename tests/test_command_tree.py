@@ -373,11 +373,9 @@ def test_jsonl_tsv_and_table_agree_with_json(sqlite_template, tmp_path, path):
 
 
 # Values that differ between two fresh runs of the same command: the run's directory, random
-# ids (ladder ids, claim tokens), the wall clock and the process (workers).
+# ids (ladder ids, claim tokens, API tokens), the wall clock and the process (workers).
 _VOLATILE = (re.compile(r"\b[0-9a-f]{32}\b"), re.compile(r"\b[0-9a-f]{8}-[0-9a-f-]{27}\b"),
-             re.compile(r"@[\w.-]+:\d+\b"),
-             # an API token is printed once, fresh on every run
-             re.compile(r"\bvh_[A-Za-z0-9_-]{43}"))
+             re.compile(r"@[\w.-]+:\d+\b"), re.compile(r"\bvh_[A-Za-z0-9_-]{43}"))
 # Every test instant is in 2027; one written with the wall clock (evidence's recorded_at) is now.
 _WALL_CLOCK = re.compile(r"\b(?!2027-)\d{4}-\d{2}-\d{2}T[\d:.]+Z")
 # Commands whose terminal output is a laid-out explanation rather than their rows.
