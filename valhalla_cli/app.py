@@ -21,10 +21,12 @@ from valhalla_cli.commands import (
     audit,
     config,
     db,
+    dncl,
     golive,
     heimdall,
     kpi,
     ladder,
+    lead,
     liquidity,
     market,
     offer,
@@ -32,6 +34,7 @@ from valhalla_cli.commands import (
     risk,
     runbook,
     status,
+    template,
 )
 from valhalla_cli.commands._common import GlobalOptions
 from valhalla_cli.errors import (
@@ -186,7 +189,10 @@ def root(
 
 
 # Operations packs first, then the control plane, then housekeeping (the order of --help).
+app.add_typer(lead.app, name="lead")
 app.add_typer(market.app, name="market")
+app.add_typer(dncl.app, name="dncl")
+app.add_typer(template.app, name="template")
 app.add_typer(ladder.app, name="ladder")
 app.add_typer(ladder.app, name="followups", hidden=True, help="Alias of 'ladder'.")
 app.add_typer(liquidity.app, name="liquidity")

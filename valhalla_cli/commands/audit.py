@@ -17,7 +17,7 @@ from valhalla_cli.commands._common import (
 
 COLUMNS = ("id", "at", "actor", "pack", "action", "subject", "before", "after", "reason")
 PACKS = ("golive", "risk", "heimdall", "regression", "kpi", "market", "ladder", "liquidity",
-         "offer")
+         "offer", "lead", "dncl", "template")
 
 
 def audit_command(

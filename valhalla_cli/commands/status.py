@@ -25,7 +25,8 @@ DOMAIN_COLUMNS = ("domain", "mode", "enabled", "samples", "success_rate", "wilso
 SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
                "median_response_minutes", "p90_response_minutes", "target_within_2h_pct",
                "meets_target")
-TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
+TASK_COLUMNS = ("due", "ready", "overdue", "claimed", "held_dncl_not_checked",
+                "held_no_identification")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 # In tsv, a list of objects is keyed by the field that names its items.
 _ITEM_KEYS = ("engine", "lever", "domain", "name")
@@ -202,9 +203,10 @@ def _table(view: Any) -> None:
         section(f"Follow-ups: SLA {s['since']} to {s['until']}, tasks now",
                 [{**s, **t}],
                 ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
-                 "p90_response_minutes", "due", "ready", "overdue", "claimed"),
+                 "p90_response_minutes", "due", "ready", "overdue", "claimed",
+                 "held_dncl_not_checked", "held_no_identification"),
                 ("done", "≤30m %", "≤2h %", "median min", "p90 min", "due", "ready",
-                 "overdue", "claimed"))
+                 "overdue", "claimed", "held: dncl", "held: no id"))
     else:
         console.print(Text("Follow-ups: " + _NO_LADDER.strip()))
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]

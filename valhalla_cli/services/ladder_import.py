@@ -25,10 +25,12 @@ from valhalla_cli.importing import (
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import check_market, check_province, check_score
 from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
-from valhalla_cli.services.market import PolicyCache, check_lead
+from valhalla_cli.services.lead import check_lead
+from valhalla_cli.services.market import PolicyCache
 
 REQUIRED = ("lead_id", "province")
-OPTIONAL = ("market", "owner", "lead_score", "start_at")
+OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",
+            "consent_at")
 CHUNK = 2_000
 
 
@@ -65,11 +67,29 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
             raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100")
         return check("lead_score", lambda v: check_score(int(v), option="lead_score"), text)
 
+    from valhalla_cli.phones import parse_phone
+    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.lead import check_language
+
+    def instant(row: dict[str, Any], name: str) -> datetime | None:
+        value = row.get(name)
+        return None if value is None else check(
+            name, lambda v: parse_instant(str(v), business_timezone, option=name), value)
+
+    def optional(row: dict[str, Any], name: str, fn):  # type: ignore[no-untyped-def]
+        value = row.get(name)
+        return None if value is None else check(name, fn, str(value))
+
     def validate(row: dict[str, Any]) -> CreateRequest:
-        start = row.get("start_at")
-        start_at = None if start is None else check(
-            "start_at", lambda v: parse_instant(str(v), business_timezone, option="start_at"),
-            start)
+        start_at = instant(row, "start_at")
+        consent_at = instant(row, "consent_at")
+        consent = optional(row, "consent", lambda v: check_kind(v, option="consent"))
+        if consent_at is not None and consent is None:
+            raise RowError("consent_at", "needs a consent kind in the consent column")
+        name = row.get("name")
+        if name is not None and (len(str(name)) > 200
+                                 or any(ord(c) < 32 for c in str(name))):
+            raise RowError("name", "must be at most 200 printable characters")
         owner = row.get("owner")
         if owner is not None and len(str(owner)) > 200:
             raise RowError("owner", "must be at most 200 characters")
@@ -82,6 +102,11 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
             owner=None if owner is None else str(owner).strip() or None,
             lead_score=score(row.get("lead_score")),
             start_at=start_at,
+            phone=optional(row, "phone", lambda v: parse_phone(v, option="phone")),
+            name=None if name is None else str(name).strip() or None,
+            language=optional(row, "language", lambda v: check_language(v, option="language")),
+            consent=consent,
+            consent_at=consent_at,
         )
 
     return validate
@@ -100,7 +125,7 @@ def import_file(db: Database, path: Path, *, config: LadderConfig, at: datetime,
         for batch in chunked(rows, CHUNK):
             requests = [replace_line(req, line) for line, req in batch]
             outcomes = create_many(session, requests, config=config, at=at, actor=actor,
-                                   cache=cache)
+                                   business_timezone=business_timezone, cache=cache)
             events = []
             for out in outcomes:
                 if out.reason is not None:

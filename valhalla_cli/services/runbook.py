@@ -28,6 +28,8 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("regression", "valhalla_cli.services.regression:runbook_check"),
     ("market", "valhalla_cli.services.market:runbook_check"),
     ("followups", "valhalla_cli.services.ladder:runbook_check"),
+    ("dncl", "valhalla_cli.services.dncl:runbook_check"),
+    ("messages", "valhalla_cli.services.template:runbook_check"),
     ("offers", "valhalla_cli.services.offer:runbook_check"),
 )
 

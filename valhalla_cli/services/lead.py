@@ -1,0 +1,562 @@
+"""The lead registry (SPEC 17): who a lead is, its number, the evidence that makes contact lawful.
+
+Every contact decision (`market can-contact`, `ladder dispatch`, `lead show`, the HTTP API)
+gets the lead's facts from `ContactFacts` here and its zones from `lead_contact_zones`, so the
+rules below exist once:
+
+- zones (17.2): a confirmed zone alone, else the policy's zones plus the area code's zones;
+- suppression (17.5): by lead or by number (now or later); lifted for one lead only by an
+  express consent given after the latest suppression that covers it;
+- SMS (CASL): consent valid for SMS at that instant (`no_consent`);
+- CALL (DNCL): an exemption, or a fresh list that does not hold the number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.models import ContactSuppression, InboundMessage, Lead, LeadConsent
+from valhalla_cli.phones import area_code_zones, parse_phone
+from valhalla_cli.services.consent import (
+    WITHDRAWAL,
+    ConsentRecord,
+    check_consent_channel,
+    check_kind,
+    consent_covers,
+)
+from valhalla_cli.services.contact_rules import check_market, check_province, check_zone
+
+PACK = "lead"
+LANGUAGES = ("en", "fr")
+CHUNK = 500
+
+
+def check_lead(lead_id: str | None, *, option: str = "LEAD") -> str:
+    text = (lead_id or "").strip()
+    if not text or len(text) > 200 or any(ord(c) < 32 for c in text):
+        raise BadInput(f"{option} must be a lead id of 1-200 printable characters")
+    return text
+
+
+def check_language(value: str | None, *, option: str = "--language") -> str:
+    language = (value or "").strip().lower()
+    if language not in LANGUAGES:
+        raise BadInput(f"{option} must be en or fr, not {value!r}")
+    return language
+
+
+def default_language(province: str) -> str:
+    """Quebec expects French (Charter of the French Language); elsewhere English."""
+    return "fr" if province == "QC" else "en"
+
+
+def _check_text(value: str | None, option: str, limit: int = 200) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if len(text) > limit or any(ord(c) < 32 for c in text):
+        raise BadInput(f"{option} must be at most {limit} printable characters")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Read models
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeadRecord:
+    lead_id: str
+    phone: str | None
+    name: str | None
+    province: str
+    market: str | None
+    language: str
+    timezone: str | None
+    source: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _record(row: Lead) -> LeadRecord:
+    return LeadRecord(row.lead_id, row.phone, row.name, row.province, row.market, row.language,
+                      row.timezone, row.source, row.created_at, row.updated_at)
+
+
+@dataclass(frozen=True)
+class ZoneSource:
+    timezone: str
+    source: str  # confirmed | policy | area_code
+
+
+def lead_contact_zones(*, policy_zones: Iterable[str], phone: str | None,
+                       confirmed_timezone: str | None) -> list[ZoneSource]:
+    """The zones a contact must be open in (SPEC 17.2): the confirmed zone alone, otherwise the
+    policy's zones plus those of the phone's area code (fail closed when unsure)."""
+    if confirmed_timezone:
+        return [ZoneSource(confirmed_timezone, "confirmed")]
+    zones = [ZoneSource(z, "policy") for z in policy_zones]
+    seen = {z.timezone for z in zones}
+    for name in area_code_zones(phone):
+        if name not in seen:
+            zones.append(ZoneSource(name, "area_code"))
+            seen.add(name)
+    return zones
+
+
+@dataclass
+class LeadFacts:
+    """What the contact rules need to know about one lead (or a bare number) at one instant."""
+
+    lead: LeadRecord | None
+    phone: str | None
+    suppressed: bool = False
+    sms_consent: bool = False
+    call_exempt: bool = False
+    dncl_status: str | None = None  # listed | not_listed | not_checked (None: no phone)
+    dncl_as_of: Any = None
+
+    def block(self, channel: str, *, require_sms_consent: bool) -> str | None:
+        """The first number/consent reason against contacting on `channel`, or None."""
+        if self.suppressed:
+            return "suppressed"
+        if not self.phone:
+            return "no_phone"
+        if channel == "SMS":
+            return "no_consent" if require_sms_consent and not self.sms_consent else None
+        if self.call_exempt:
+            return None
+        if self.dncl_status == "listed":
+            return "dncl_listed"
+        if self.dncl_status != "not_listed":
+            return "dncl_not_checked"
+        return None
+
+
+def load_leads(session: Session, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
+    ids = sorted(set(lead_ids))
+    found: dict[str, LeadRecord] = {}
+    for i in range(0, len(ids), CHUNK):
+        for row in session.scalars(select(Lead).where(Lead.lead_id.in_(ids[i:i + CHUNK]))):
+            found[row.lead_id] = _record(row)
+    return found
+
+
+def _consents(session: Session, lead_ids: list[str]) -> dict[str, list[ConsentRecord]]:
+    found: dict[str, list[ConsentRecord]] = {}
+    for i in range(0, len(lead_ids), CHUNK):
+        rows = session.execute(select(LeadConsent.lead_id, LeadConsent.kind, LeadConsent.channel,
+                                      LeadConsent.given_at)
+                               .where(LeadConsent.lead_id.in_(lead_ids[i:i + CHUNK])))
+        for lead, kind, channel, given_at in rows:
+            found.setdefault(lead, []).append(ConsentRecord(kind, channel, given_at))
+    return found
+
+
+def _suppressions(session: Session, lead_ids: list[str], phones: list[str]
+                  ) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """Latest suppression instant per lead id and per phone."""
+    by_lead: dict[str, datetime] = {}
+    by_phone: dict[str, datetime] = {}
+    s = ContactSuppression
+    for i in range(0, max(len(lead_ids), len(phones)), CHUNK):
+        leads, nums = lead_ids[i:i + CHUNK], phones[i:i + CHUNK]
+        conditions = []
+        if leads:
+            conditions.append(s.lead_id.in_(leads))
+        if nums:
+            conditions.append(s.phone.in_(nums))
+        for lead, phone, at in session.execute(select(s.lead_id, s.phone, s.at)
+                                               .where(or_(*conditions))):
+            if lead is not None and lead in leads:
+                by_lead[lead] = max(at, by_lead.get(lead, at))
+            if phone is not None and phone in nums:
+                by_phone[phone] = max(at, by_phone.get(phone, at))
+    return by_lead, by_phone
+
+
+def facts_for(session: Session, *, lead_ids: Iterable[str] = (), phones: Iterable[str] = (),
+              at: datetime, business_timezone: str, leads: dict[str, LeadRecord] | None = None,
+              dncl_lookup: Any = None) -> tuple[dict[str, LeadFacts], dict[str, LeadFacts]]:
+    """Facts for many leads and bare numbers at one instant, in a few indexed IN queries per
+    500 (the dispatch batch): leads, consents, suppressions, DNCL probes."""
+    from valhalla_cli.services.dncl import DnclLookup
+
+    ids = sorted(set(lead_ids))
+    leads = leads if leads is not None else load_leads(session, ids)
+    bare = sorted(set(phones))
+    all_phones = sorted({r.phone for r in leads.values() if r.phone} | set(bare))
+    consents = _consents(session, ids)
+    by_lead, by_phone = _suppressions(session, ids, all_phones)
+    lookup = dncl_lookup or DnclLookup(session, at, business_timezone)
+    statuses = lookup.statuses(set(all_phones))
+
+    def suppressed(lead_id: str | None, phone: str | None, records: list[ConsentRecord]
+                   ) -> bool:
+        marks = [m for m in (by_lead.get(lead_id) if lead_id else None,
+                             by_phone.get(phone) if phone else None) if m is not None]
+        if not marks:
+            return False
+        latest = max(marks)
+        # Only an express consent given after the suppression lifts it (for this lead).
+        return not any(r.kind == "express" and latest < r.given_at <= at for r in records)
+
+    def facts(lead: LeadRecord | None, lead_id: str | None, phone: str | None) -> LeadFacts:
+        records = consents.get(lead_id, []) if lead_id else []
+        status = statuses.get(phone) if phone else None
+        return LeadFacts(
+            lead=lead, phone=phone, suppressed=suppressed(lead_id, phone, records),
+            sms_consent=consent_covers(records, "SMS", at, business_timezone),
+            call_exempt=consent_covers(records, "CALL", at, business_timezone),
+            dncl_status=status.status if status else None,
+            dncl_as_of=status.as_of if status else None)
+
+    per_lead = {lead_id: facts(leads.get(lead_id), lead_id,
+                               leads[lead_id].phone if lead_id in leads else None)
+                for lead_id in ids}
+    per_phone = {phone: facts(None, None, phone) for phone in bare}
+    return per_lead, per_phone
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry: add (upsert), bulk upsert, list
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeadFields:
+    """Validated fields of an upsert; None means "not given" (left as it is)."""
+
+    lead_id: str
+    province: str | None = None
+    phone: str | None = None
+    market: str | None = None
+    name: str | None = None
+    language: str | None = None
+    source: str | None = None
+    timezone: str | None = None
+
+
+FIELDS = ("phone", "name", "province", "market", "language", "timezone", "source")
+
+
+def validate_fields(*, lead_id: str, province: str | None = None, phone: str | None = None,
+                    market: str | None = None, name: str | None = None,
+                    language: str | None = None, source: str | None = None,
+                    timezone: str | None = None) -> LeadFields:
+    return LeadFields(
+        lead_id=check_lead(lead_id),
+        province=check_province(province) if province is not None else None,
+        phone=parse_phone(phone) if phone is not None else None,
+        market=check_market(market) if market is not None else None,
+        name=_check_text(name, "--name"),
+        language=check_language(language) if language is not None else None,
+        source=_check_text(source, "--source", 64),
+        timezone=check_zone(timezone) if timezone is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    lead: LeadRecord
+    created: bool
+    changed: list[str]
+
+
+def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, actor: str,
+                audit_each: bool = True) -> list[UpsertResult]:
+    """Create or update leads; an update changes only the fields given. Audited (before ->
+    after) one event per lead created or changed, or one summary event for bulk callers."""
+    from valhalla_cli.services import audit
+
+    existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
+                for row in session.scalars(select(Lead).where(
+                    Lead.lead_id.in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}
+    results: list[UpsertResult] = []
+    for item in items:
+        row = existing.get(item.lead_id)
+        given = {name: getattr(item, name) for name in FIELDS if getattr(item, name) is not None}
+        if row is None:
+            if item.province is None:
+                raise BadInput(f"lead {item.lead_id!r} does not exist: --province is required "
+                               "to create it")
+            row = Lead(lead_id=item.lead_id, province=item.province, market=item.market,
+                       phone=item.phone, name=item.name, source=item.source,
+                       timezone=item.timezone,
+                       language=item.language or default_language(item.province),
+                       created_at=at, updated_at=at)
+            session.add(row)
+            existing[item.lead_id] = row
+            results.append(UpsertResult(_record(row), True, sorted(given)))
+            if audit_each:
+                audit.record(session, pack=PACK, action="add", actor=actor, at=at,
+                             subject=item.lead_id, after=_audit_view(row))
+            continue
+        before = _audit_view(row)
+        changed = [name for name, value in given.items() if getattr(row, name) != value]
+        # the default language follows the province unless one was chosen
+        if ("province" in changed and item.language is None
+                and row.language == default_language(row.province)):
+            row.language = default_language(item.province or row.province)
+        for name in changed:
+            setattr(row, name, given[name])
+        if changed:
+            row.updated_at = at
+            if audit_each:
+                audit.record(session, pack=PACK, action="update", actor=actor, at=at,
+                             subject=item.lead_id, before=before, after=_audit_view(row))
+        results.append(UpsertResult(_record(row), False, changed))
+    session.flush()
+    return results
+
+
+def _audit_view(row: Lead) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in FIELDS}
+
+
+def add(session: Session, *, fields: LeadFields, at: datetime, actor: str) -> UpsertResult:
+    return upsert_many(session, [fields], at=at, actor=actor)[0]
+
+
+def list_leads(session: Session, *, province: str | None = None, market: str | None = None,
+               limit: int = 100) -> list[LeadRecord]:
+    query = select(Lead)
+    if province is not None:
+        query = query.where(Lead.province == check_province(province))
+    if market is not None:
+        query = query.where(Lead.market == check_market(market))
+    return [_record(r) for r in session.scalars(query.order_by(Lead.lead_id).limit(limit))]
+
+
+def get_lead(session: Session, lead_id: str) -> LeadRecord:
+    lead = check_lead(lead_id)
+    row = session.scalars(select(Lead).where(Lead.lead_id == lead)).first()
+    if row is None:
+        raise NotFound(f"no lead {lead!r} (create it with: valhalla lead add {lead} "
+                       "--province P)")
+    return _record(row)
+
+
+# ---------------------------------------------------------------------------------------------
+# Consent
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConsentView:
+    id: int
+    lead_id: str
+    kind: str
+    channel: str
+    given_at: datetime
+    evidence: str | None
+    actor: str
+    suppression_lifted: bool = False
+    tasks_cancelled: int = 0
+
+
+def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) -> ConsentView:
+    return ConsentView(row.id, row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
+                       row.actor, lifted, cancelled)
+
+
+def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk append (imports and ladders): lead_id, kind, channel, given_at, evidence, actor."""
+    if rows:
+        session.add_all([LeadConsent(**row) for row in rows])
+        session.flush()
+
+
+def record_consent(session: Session, *, lead_id: str, kind: str | None, channel: str | None,
+                   evidence: str | None, withdraw: bool, at: datetime, actor: str,
+                   business_timezone: str) -> ConsentView:
+    """Append consent evidence, or a withdrawal (an opt-out: the lead and its number are
+    suppressed and its tasks cancelled). An express consent given after a suppression lifts
+    it for this lead (audited)."""
+    from valhalla_cli.services import audit
+
+    lead = get_lead(session, lead_id)
+    if withdraw and kind is not None:
+        raise BadInput("give either --kind or --withdraw, not both")
+    if not withdraw and kind is None:
+        raise BadInput("--kind is required (express, inquiry or business), or --withdraw")
+    evidence_text = _check_text(evidence, "--evidence", 2000)
+    if withdraw:
+        row = LeadConsent(lead_id=lead.lead_id, kind=WITHDRAWAL, channel="all", given_at=at,
+                          evidence=evidence_text, actor=actor)
+        session.add(row)
+        session.flush()
+        from valhalla_cli.services import market
+
+        suppression = market.suppress(session, lead_id=lead.lead_id, phone=None,
+                                      reason="consent withdrawn", actor=actor, at=at)
+        audit.record(session, pack=PACK, action="withdraw", actor=actor, at=at,
+                     subject=lead.lead_id, after={"consent_id": row.id})
+        return _consent_view(row, False, suppression.tasks_cancelled)
+    kind_name = check_kind(kind)
+    channel_name = check_consent_channel(channel)
+    was_suppressed = False
+    if kind_name == "express":
+        before, _ = facts_for(session, lead_ids=[lead.lead_id], at=at,
+                              business_timezone=business_timezone)
+        was_suppressed = before[lead.lead_id].suppressed
+    row = LeadConsent(lead_id=lead.lead_id, kind=kind_name, channel=channel_name, given_at=at,
+                      evidence=evidence_text, actor=actor)
+    session.add(row)
+    session.flush()
+    audit.record(session, pack=PACK, action="consent", actor=actor, at=at, subject=lead.lead_id,
+                 after={"kind": kind_name, "channel": channel_name, "evidence": evidence_text})
+    if was_suppressed:
+        audit.record(session, pack=PACK, action="suppression_lifted", actor=actor, at=at,
+                     subject=lead.lead_id, after={"consent_id": row.id},
+                     reason="new express consent after the suppression")
+    return _consent_view(row, was_suppressed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound messages (opt-outs and replies)
+# ---------------------------------------------------------------------------------------------
+
+OPT_OUT_WORDS = ("STOP", "ARRET", "UNSUBSCRIBE", "DESABONNER", "STOPALL", "END", "QUIT",
+                 "CANCEL", "OPTOUT")
+CONFIRMATIONS = {
+    "en": "{business}: you will receive no more messages from us. Your number is on our "
+          "do-not-contact list.",
+    "fr": "{business} : vous ne recevrez plus de messages de notre part. Votre numéro est "
+          "inscrit sur notre liste d'exclusion.",
+}
+
+
+def first_word_is_opt_out(body: str) -> bool:
+    """STOP, ARRÊT/ARRET, DÉSABONNER ... as the first word, any case, accents optional."""
+    import unicodedata
+
+    words = body.strip().split()
+    if not words:
+        return False
+    word = unicodedata.normalize("NFKD", words[0])
+    word = "".join(c for c in word if not unicodedata.combining(c)).upper()
+    word = "".join(c for c in word if c.isalnum())
+    return word in OPT_OUT_WORDS
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    action: str  # opted_out | recorded
+    phone: str
+    lead_id: str | None  # the one lead with this number (null when none or several)
+    lead_ids: list[str]
+    tasks_cancelled: int
+    reply: dict[str, str] = field(default_factory=dict)  # language -> confirmation text
+
+
+def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str,
+            business_name: str | None) -> InboundResult:
+    """What a number texted back: an opt-out suppresses the number at once and cancels the
+    tasks of its leads; anything else is recorded (KPI `inbound_reply`)."""
+    from valhalla_cli.services import audit, kpi, market
+
+    number = parse_phone(phone, option="--from")
+    text = (body or "").strip()
+    if not text:
+        raise BadInput("--body must not be empty")
+    if len(text) > 2000 or "\x00" in text:
+        raise BadInput("--body must be at most 2000 characters")
+    leads = list(session.scalars(select(Lead).where(Lead.phone == number).order_by(Lead.lead_id)))
+    ids = [r.lead_id for r in leads]
+    opted_out = first_word_is_opt_out(text)
+    action = "opted_out" if opted_out else "recorded"
+    for lead_id in ids or [None]:
+        session.add(InboundMessage(phone=number, lead_id=lead_id, body=text, action=action,
+                                   received_at=at, actor=actor))
+    cancelled = 0
+    reply: dict[str, str] = {}
+    if opted_out:
+        result = market.suppress_number(session, phone=number, reason=f"inbound: {text[:40]}",
+                                        actor=actor, at=at)
+        cancelled = result.tasks_cancelled
+        languages = {r.language for r in leads}
+        chosen = sorted(languages) if len(languages) == 1 else ["en", "fr"]
+        name = business_name or "Valhalla"
+        reply = {lang: CONFIRMATIONS[lang].format(business=name) for lang in chosen}
+    else:
+        first = leads[0] if leads else None
+        kpi.emit(session, metric="inbound_reply", value=1, at=at,
+                 province=first.province if first else None,
+                 market=first.market if first else None, ref=number, source="lead inbound")
+    session.flush()
+    audit.record(session, pack=PACK, action="inbound", actor=actor, at=at, subject=number,
+                 after={"action": action, "lead_ids": ids, "tasks_cancelled": cancelled})
+    return InboundResult(action, number, ids[0] if len(ids) == 1 else None, ids, cancelled,
+                         reply)
+
+
+# ---------------------------------------------------------------------------------------------
+# Show
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InboundView:
+    received_at: datetime
+    phone: str
+    body: str
+    action: str
+
+
+@dataclass(frozen=True)
+class ChannelContact:
+    channel: str
+    allowed: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LeadShow:
+    lead: LeadRecord
+    consents: list[ConsentView]
+    dncl: dict[str, Any] | None
+    suppressions: list[Any]
+    suppressed: bool
+    ladders: list[Any]
+    inbound: list[InboundView]
+    contact: list[ChannelContact]
+
+
+def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str) -> LeadShow:
+    from valhalla_cli.services import dncl, ladder, market
+
+    lead = get_lead(session, lead_id)
+    consents = [_consent_view(r) for r in session.scalars(
+        select(LeadConsent).where(LeadConsent.lead_id == lead.lead_id)
+        .order_by(LeadConsent.given_at, LeadConsent.id))]
+    status = None
+    if lead.phone:
+        found = dncl.check_number(session, phone=lead.phone, at=at,
+                                  business_timezone=business_timezone)
+        status = {"number": found.number, "area_code": found.area_code, "status": found.status,
+                  "as_of": found.as_of}
+    s = ContactSuppression
+    covering = [s.lead_id == lead.lead_id] + ([s.phone == lead.phone] if lead.phone else [])
+    suppressions = market.suppression_views(session, select(s).where(or_(*covering))
+                                            .order_by(s.at, s.id))
+    facts, _ = facts_for(session, lead_ids=[lead.lead_id], at=at,
+                         business_timezone=business_timezone)
+    try:
+        ladders = ladder.show(session, lead_id=lead.lead_id)
+    except NotFound:
+        ladders = []
+    inbound_rows = [InboundView(r.received_at, r.phone, r.body, r.action) for r in session.scalars(
+        select(InboundMessage).where(InboundMessage.lead_id == lead.lead_id)
+        .order_by(InboundMessage.received_at, InboundMessage.id))]
+    contact = []
+    for channel in ("SMS", "CALL"):
+        answer = market.can_contact(session, province=None, market=None, channel=channel, at=at,
+                                    lead_id=lead.lead_id, business_timezone=business_timezone,
+                                    score_optional=True)
+        contact.append(ChannelContact(channel, answer.allowed, answer.reason))
+    return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
+                    ladders, inbound_rows, contact)
