@@ -289,9 +289,24 @@ def can_contact(
         raise BadInput("give --lead or --phone, not both")
     facts = None
     confirmed = None
+    record = None
     if lead_id is not None:
+        from valhalla_cli.errors import NotFound
+
         lead_id = check_lead(lead_id, option="--lead")
-        record = get_lead(session, lead_id)
+        try:
+            record = get_lead(session, lead_id)
+        except NotFound:
+            if province is None:
+                raise
+            # A lead id the registry does not know (suppressed before it was registered):
+            # judged with the province given, and it has no number.
+            record = None
+    if lead_id is not None and record is None:
+        per_lead, _ = facts_for(session, lead_ids=[lead_id], at=at,
+                                business_timezone=business_timezone)
+        facts, scope = per_lead[lead_id], "lead"
+    elif lead_id is not None:
         if province is not None and check_province(province) != record.province:
             raise BadInput(f"lead {lead_id} is in {record.province}, not {province.upper()}: "
                            "leave the province out or give the lead's")
