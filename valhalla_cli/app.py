@@ -16,26 +16,7 @@ from typer import _click as click
 from typer._coercion import RuntimeParam
 from typer.core import TyperGroup
 
-from valhalla_cli import __version__
-from valhalla_cli.commands import (
-    audit,
-    config,
-    db,
-    dncl,
-    golive,
-    heimdall,
-    kpi,
-    ladder,
-    lead,
-    liquidity,
-    market,
-    offer,
-    regression,
-    risk,
-    runbook,
-    status,
-    template,
-)
+from valhalla_cli import __version__, registry
 from valhalla_cli.commands._common import GlobalOptions
 from valhalla_cli.errors import (
     EXIT_BAD_INPUT,
@@ -149,25 +130,12 @@ def _database_error(exc: Exception) -> ValhallaError | None:
     return describe_db_error(exc)
 
 
-app = typer.Typer(
-    name="valhalla",
-    cls=ValhallaGroup,
-    help="Valhalla: operations toolkit for a Canada-wide real-estate wholesaling business.",
-    epilog=EXIT_CODES_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": HELP_OPTION_NAMES},
-)
-
-
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"valhalla {__version__}\n")
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     config_path: Annotated[Optional[str], typer.Option(
@@ -188,26 +156,32 @@ def root(
     ctx.obj = GlobalOptions(config=config_path, db=db_url, actor=actor, quiet=quiet)
 
 
-# Operations packs first, then the control plane, then housekeeping (the order of --help).
-app.add_typer(lead.app, name="lead")
-app.add_typer(market.app, name="market")
-app.add_typer(dncl.app, name="dncl")
-app.add_typer(template.app, name="template")
-app.add_typer(ladder.app, name="ladder")
-app.add_typer(ladder.app, name="followups", hidden=True, help="Alias of 'ladder'.")
-app.add_typer(liquidity.app, name="liquidity")
-app.add_typer(offer.app, name="offer")
-app.add_typer(golive.app, name="golive")
-app.add_typer(risk.app, name="risk")
-app.add_typer(heimdall.app, name="heimdall")
-app.add_typer(regression.app, name="regression")
-app.add_typer(kpi.app, name="kpi")
-app.add_typer(runbook.app, name="runbook")
-app.command("status")(status.status_command)
-app.command("audit")(audit.audit_command)
-app.add_typer(config.app, name="config")
-app.add_typer(db.app, name="db")
-app.command("init")(config.init_command)
+def build_app() -> typer.Typer:
+    """The root app with every pack of the registry mounted, in the registry's order."""
+    root_app = typer.Typer(
+        name="valhalla",
+        cls=ValhallaGroup,
+        help="Valhalla: operations toolkit for a Canada-wide real-estate wholesaling business.",
+        epilog=EXIT_CODES_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": HELP_OPTION_NAMES},
+    )
+    root_app.callback()(root)
+    for pack in registry.packs():
+        mounted = pack.cli()
+        if isinstance(mounted, typer.Typer):
+            root_app.add_typer(mounted, name=pack.name)
+            for alias in pack.aliases:
+                root_app.add_typer(mounted, name=alias, hidden=True,
+                                   help=f"Alias of '{pack.name}'.")
+        else:
+            root_app.command(pack.name)(mounted)
+    return root_app
+
+
+app = build_app()
 
 
 def main() -> None:

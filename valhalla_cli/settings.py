@@ -147,6 +147,24 @@ def _env_bool(name: str, value: str) -> bool:
     raise ConfigError(f"environment variable {name} must be 0 or 1, not {value!r}")
 
 
+def _checked_actor(name: str, source: str, config_path: Path) -> str:
+    """The actor goes into every audit row (VARCHAR(200)): a flag that does not fit is bad input
+    (exit 2), an environment variable or config key that does not is a configuration error."""
+    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_text
+
+    where = {"flag": "--actor", "env": "VALHALLA_ACTOR"}.get(source, "operator.name")
+    try:
+        checked = parse_text(name, field=where, required=True)
+    except BadInput as exc:
+        if source == "flag":
+            raise
+        prefix = f"{config_path}: " if source == "file" else ""
+        raise ConfigError(prefix + exc.message) from None
+    assert checked is not None
+    return checked
+
+
 def resolve_settings(
     *,
     config: str | None = None,
@@ -188,6 +206,7 @@ def resolve_settings(
     actor_name = pick(actor, "VALHALLA_ACTOR", "operator", "name", _os_user)
     if not str(actor_name).strip():
         raise ConfigError("the actor name (--actor, VALHALLA_ACTOR, operator.name) is empty")
+    actor_name = _checked_actor(str(actor_name), sources["actor"], config_path)
     business_tz = pick(None, None, "business", "timezone", DEFAULT_BUSINESS_TIMEZONE)
     enforce = pick(None, "VALHALLA_GOLIVE_ENFORCE", "golive", "enforce", True)
     if isinstance(enforce, str):

@@ -1,8 +1,7 @@
 """`valhalla ladder` / `valhalla followups`: creation, dispatch, completion, SLA, import."""
 
-from datetime import UTC, datetime, timedelta
-
 import zlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import db_count, snapshot_tables

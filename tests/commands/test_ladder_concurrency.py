@@ -89,6 +89,54 @@ def test_four_overlapping_dispatchers_hand_out_each_of_1000_tasks_exactly_once(d
                         "WHERE status = 'claimed'") == 1000
 
 
+def _one_run_worker(url: str, name: str, limit: int, barrier, queue) -> None:
+    from valhalla_cli.db import open_database
+    from valhalla_cli.services import ladder
+
+    db = open_database(url)
+    config = _config()
+    with db.transaction() as session:
+        session.connection()
+    barrier.wait()
+    with db.transaction(write=True) as session:
+        result = ladder.dispatch(session, at=START + timedelta(minutes=1), limit=limit,
+                                 lease=timedelta(minutes=15), worker=name, config=config,
+                                 dry_run=False, enforce=False, actor=name,
+                                 business_timezone="America/Toronto",
+                                 identification=_identity())
+        # Still inside the claim transaction, as a run on a slow link to the database would be:
+        # every other run starts while this one holds its row locks.
+        time.sleep(0.3)
+    db.dispose()
+    queue.put((name, [t.task_id for t in result.tasks]))
+
+
+@pytest.mark.parametrize(("runs", "limit"), [(4, 120), (8, 50)])
+def test_overlapping_single_dispatch_runs_never_come_back_short(db, db_url, runs, limit):
+    """Runs started together hand out min(sum of limits, due) tasks between them, each once."""
+    _seed_ladders(db, 300)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(runs), ctx.Queue()
+    procs = [ctx.Process(target=_one_run_worker, args=(db_url, f"r{i}", limit, barrier, queue))
+             for i in range(runs)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    handed = [task for _, taken in results for task in taken]
+    assert len(handed) == 300, sorted(len(taken) for _, taken in results)
+    assert len(set(handed)) == 300
+    assert all(len(taken) <= limit for _, taken in results)
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'claimed' "
+                        "AND attempt = 1 AND step = 1") == 300
+    assert db_count(db, "SELECT COUNT(DISTINCT claim_token) FROM followup_task "
+                        "WHERE status = 'claimed'") == 300
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'pending' "
+                        "AND ready AND step = 1") == 0
+
+
 def _create_worker(url: str, barrier, queue) -> None:
     from valhalla_cli.db import open_database
     from valhalla_cli.services import ladder

@@ -55,7 +55,7 @@ def test_fresh_install(cli, db):
     assert book["warnings"] == ["dncl", "messages", "offers"]
     assert [c["name"] for c in book["checks"]] == [
         "database", "timezones", "golive", "risk", "heimdall", "regression", "market",
-        "followups", "dncl", "messages", "offers"]
+        "dncl", "messages", "followups", "offers"]
     assert result.stderr == ""
     assert snapshot_tables(db) == before  # read-only
 

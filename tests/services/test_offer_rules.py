@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from valhalla_cli.errors import BadInput
-from valhalla_cli.money import parse_money
+from valhalla_cli.inputs import parse_money
 from valhalla_cli.services import offer
 
 AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)

@@ -12,6 +12,7 @@ import pytest
 from conftest import db_count
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_money_cents
 from valhalla_cli.services import golive, risk
 
 TZ = "America/Toronto"
@@ -78,12 +79,12 @@ def test_engine_names_are_normalised_and_validated():
 
 
 def test_amounts_are_exact_cents_and_malformed_amounts_are_bad_input():
-    assert risk.parse_amount("0.10", field="a") == 10
-    assert risk.parse_amount("25000", field="a") == 2_500_000
-    assert risk.parse_amount("-500.25", field="p", allow_negative=True, allow_zero=True) == -50025
+    assert parse_money_cents("0.10", field="a") == 10
+    assert parse_money_cents("25000", field="a") == 2_500_000
+    assert parse_money_cents("-500.25", field="p", allow_negative=True, allow_zero=True) == -50025
     for bad in ("-1", "0", "abc", "1.005", "NaN", "inf", "", "1e12"):
         with pytest.raises(BadInput):
-            risk.parse_amount(bad, field="a")
+            parse_money_cents(bad, field="a", allow_zero=False)
 
 
 def test_headroom_and_utilization():

@@ -62,7 +62,7 @@ def database(ctx: typer.Context, *, check_schema: bool = True) -> Iterator[Datab
 
 
 def at_instant(ctx: typer.Context, at: str | None) -> datetime:
-    from valhalla_cli.clock import parse_instant
+    from valhalla_cli.inputs import parse_instant
 
     return parse_instant(at, settings(ctx).business_timezone)
 

@@ -16,8 +16,6 @@ from valhalla_cli.commands._common import (
 )
 
 COLUMNS = ("id", "at", "actor", "pack", "action", "subject", "before", "after", "reason")
-PACKS = ("golive", "risk", "heimdall", "regression", "kpi", "market", "ladder", "liquidity",
-         "offer", "lead", "dncl", "template")
 
 
 def audit_command(
@@ -38,14 +36,16 @@ def audit_command(
     Example:
       valhalla audit --pack golive --since 2027-01-01
     """
-    from valhalla_cli.clock import parse_instant
+    from valhalla_cli import registry
     from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_instant
     from valhalla_cli.services import audit
 
     output = fmt_of(fmt, as_json)
-    if pack is not None and pack not in PACKS:
-        raise BadInput(f"--pack must be one of {', '.join(PACKS)}, not {pack!r}")
-    since_at = (parse_instant(since, settings(ctx).business_timezone, option="--since")
+    packs = registry.audited_packs()
+    if pack is not None and pack not in packs:
+        raise BadInput(f"--pack must be one of {', '.join(packs)}, not {pack!r}")
+    since_at = (parse_instant(since, settings(ctx).business_timezone, field="--since")
                 if since else None)
     with database(ctx) as db, db.transaction() as session:
         events = audit.list_events(session, since=since_at, pack=pack, limit=limit)

@@ -100,13 +100,13 @@ def list_command(
     Example:
       valhalla kpi list --metric offer_generated --limit 20
     """
-    from valhalla_cli.clock import parse_instant
+    from valhalla_cli.inputs import parse_instant
     from valhalla_cli.services import kpi
 
     output = fmt_of(fmt, as_json)
     tz = settings(ctx).business_timezone
-    since_at = parse_instant(since, tz, option="--since") if since else None
-    until_at = parse_instant(until, tz, option="--until") if until else None
+    since_at = parse_instant(since, tz, field="--since") if since else None
+    until_at = parse_instant(until, tz, field="--until") if until else None
     with database(ctx) as db, db.transaction() as session:
         events = kpi.list_events(session, metric=metric, since=since_at, until=until_at,
                                  limit=limit)

@@ -42,10 +42,16 @@ class BuyerLiquidityNode(SQLModel, table=True):
     """
 
     __tablename__ = "buyer_liquidity_node"
-    __table_args__ = (Index("ix_buyer_liquidity_node_business_date", "business_date"),)
+    __table_args__ = (
+        Index("ix_buyer_liquidity_node_business_date", "business_date"),
+        # The identity of a node: two spellings of one market (MONTREAL, MONTRÉAL) share it.
+        UniqueConstraint("province", "market_key", "property_type", "business_date",
+                         name="uq_buyer_liquidity_node_key"),
+    )
 
     province: str = Field(primary_key=True, max_length=2)
     market: str = Field(primary_key=True, max_length=80)
+    market_key: str = Field(max_length=80)
     property_type: str = Field(primary_key=True, max_length=12)
     business_date: date = Field(primary_key=True)
     sent: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))

@@ -15,12 +15,16 @@ class MarketPolicy(SQLModel, table=True):
     """
 
     __tablename__ = "market_policy"
-    __table_args__ = (UniqueConstraint("province", "market", name="uq_market_policy_scope"),)
+    __table_args__ = (
+        UniqueConstraint("province", "market", name="uq_market_policy_scope"),
+        UniqueConstraint("province", "market_key", name="uq_market_policy_scope_key"),
+    )
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
                                                              autoincrement=True))
     province: str = Field(max_length=2)
     market: str = Field(max_length=80)  # '*' = province-wide
+    market_key: str = Field(max_length=80)  # identity: inputs.market_key(market)
     timezones: Optional[list[str]] = Field(default=None, sa_column=Column(JSON))
     windows: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     channels: Optional[list[str]] = Field(default=None, sa_column=Column(JSON))

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -18,9 +18,13 @@ class OfferPolicy(SQLModel, table=True):
     """
 
     __tablename__ = "offer_policy"
+    __table_args__ = (
+        UniqueConstraint("province", "market_key", name="uq_offer_policy_scope_key"),
+    )
 
     province: str = Field(primary_key=True, max_length=2)
     market: str = Field(primary_key=True, max_length=80)
+    market_key: str = Field(max_length=80)  # identity: inputs.market_key(market)
     arv_pct_bps: Optional[int] = Field(default=None)
     assignment_fee_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
     closing_costs_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))

@@ -20,7 +20,6 @@ from functools import lru_cache
 from valhalla_cli.errors import BadInput
 from valhalla_cli.tz import zone
 
-PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
 CHANNELS = ("SMS", "CALL")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # CRTC telemarketing hours in the recipient's local time (minutes of the day).
@@ -34,24 +33,6 @@ REASONS = ("policy_disabled", "channel_not_allowed", "lead_score_below_minimum",
            "outside_window")
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
-_MARKET = re.compile(r"^[A-Z0-9][A-Z0-9_.\- ]{0,79}$")
-
-
-def check_province(value: str | None) -> str:
-    code = (value or "").strip().upper()
-    if code not in PROVINCES:
-        raise BadInput(f"unknown province {value!r}: use one of {' '.join(PROVINCES)}")
-    return code
-
-
-def check_market(value: str | None) -> str | None:
-    """A market is an upper-case name (TORONTO); None or '*' means province-wide."""
-    if value is None or value.strip() in ("", "*"):
-        return None
-    name = value.strip().upper()
-    if not _MARKET.match(name):
-        raise BadInput(f"market {value!r} must be 1-80 letters, digits, spaces, '_', '-' or '.'")
-    return name
 
 
 def check_channel(value: str | None) -> str:

@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.services import audit
+
+if TYPE_CHECKING:
+    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.settings import Settings
 
 PACK = "golive"
 
@@ -115,9 +121,10 @@ def live_status(session: Session, *, enforce: bool) -> LiveStatus:
 
 
 def _require_reason(reason: str | None) -> str:
-    if reason is None or not reason.strip():
+    text = parse_text(reason, field="--reason", max_length=REASON_MAX_LENGTH)
+    if text is None:
         raise BadInput("--reason must not be empty")
-    return reason.strip()
+    return text
 
 
 @dataclass(frozen=True)
@@ -220,7 +227,8 @@ def _get_item(session: Session, key: str) -> GoLiveChecklistItem:
 def add_checklist_item(session: Session, *, key: str, title: str, actor: str,
                        at: datetime) -> ChecklistItem:
     key = _checklist_key(key)
-    if not title.strip():
+    title = parse_text(title, field="--title", max_length=300) or ""
+    if not title:
         raise BadInput("--title must not be empty")
     if session.get(GoLiveChecklistItem, key) is not None:
         raise BadInput(f"checklist item {key!r} already exists")
@@ -235,6 +243,7 @@ def add_checklist_item(session: Session, *, key: str, title: str, actor: str,
 
 def sign_checklist_item(session: Session, *, key: str, note: str | None, actor: str,
                         at: datetime) -> ChecklistItem:
+    note = parse_text(note, field="--note", max_length=REASON_MAX_LENGTH)
     item = _get_item(session, key)
     before = {"signed": item.signed, "signed_by": item.signed_by}
     item.signed, item.signed_by, item.signed_at, item.note = True, actor, at, note
@@ -259,3 +268,25 @@ def unsign_checklist_item(session: Session, *, key: str, reason: str | None, act
 
 def history(session: Session, *, limit: int = 100) -> list[audit.AuditEntry]:
     return audit.list_events(session, pack=PACK, limit=limit)
+
+
+def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    """Fails while the kill switch is engaged or a checklist item is unsigned."""
+    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+
+    status = WARN if not settings.golive_enforce else FAIL
+    view = get_state(session, enforce=settings.golive_enforce)
+    if view.kill_switch:
+        change = view.last_change
+        by = f" by {change.by}: {change.reason}" if change and change.by else ""
+        return CheckResult("golive", status, f"kill switch engaged{by}",
+                           "valhalla golive kill-switch release --reason ...")
+    unsigned = [item.key for item in list_checklist(session) if not item.signed]
+    if unsigned:
+        return CheckResult("golive", status, "unsigned checklist items: " + ", ".join(unsigned),
+                           f"valhalla golive checklist sign {unsigned[0]}")
+    if not settings.golive_enforce:
+        return CheckResult("golive", WARN, "go-live enforcement is off (development only)",
+                           "unset VALHALLA_GOLIVE_ENFORCE or set golive.enforce = true")
+    state = "live" if view.live else "not live"
+    return CheckResult("golive", OK, f"kill switch released, checklist signed ({state})")

@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_text
 from valhalla_cli.models import HeimdallPolicy, HeimdallRecommendation, HeimdallScorecard
 from valhalla_cli.services import audit
 from valhalla_cli.services.stats import wilson_lower_bound
@@ -207,9 +208,7 @@ def record(
     from valhalla_cli.services.golive import live_status
 
     confidence = _unit(confidence, "--confidence")
-    subject = (subject or "").strip()
-    if not subject or len(subject) > 200:
-        raise BadInput("--subject must be 1-200 characters")
+    subject = parse_text(subject, field="--subject", required=True) or ""
     policy = _get_policy(session, domain)
     warning = None
     if not policy.enabled:

@@ -11,9 +11,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import parse_market, parse_province, parse_text
 from valhalla_cli.models import KpiEvent
 
-PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
+SOURCE_MAX_LENGTH = 80  # kpi_event.source is VARCHAR(80)
 _METRIC = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
 
 
@@ -21,15 +22,6 @@ def check_metric(metric: str) -> str:
     if not _METRIC.match(metric or ""):
         raise BadInput(f"metric {metric!r} must be snake_case (a-z, 0-9, _), e.g. ladder_created")
     return metric
-
-
-def check_province(province: str | None) -> str | None:
-    if province is None:
-        return None
-    code = province.strip().upper()
-    if code not in PROVINCES:
-        raise BadInput(f"unknown province {province!r}: use one of {' '.join(PROVINCES)}")
-    return code
 
 
 def check_value(value: float) -> float:
@@ -69,8 +61,10 @@ def emit(
     """Record one KPI event in the caller's transaction. Packs call this for their metrics."""
     row = KpiEvent(
         metric=check_metric(metric), value=check_value(value), occurred_at=at,
-        province=check_province(province), market=market.upper() if market else None,
-        ref=ref, source=source,
+        province=None if province is None else parse_province(province, field="--province"),
+        market=None if not market else parse_market(market),
+        ref=parse_text(ref, field="--ref"),
+        source=parse_text(source, field="--source", max_length=SOURCE_MAX_LENGTH),
     )
     session.add(row)
     session.flush()

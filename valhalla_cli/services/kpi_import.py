@@ -16,6 +16,7 @@ from valhalla_cli.importing import (
     iter_rows,
     validated,
 )
+from valhalla_cli.inputs import parse_instant, parse_market, parse_province, parse_text
 from valhalla_cli.services import kpi
 
 REQUIRED = ("metric", "value", "occurred_at")
@@ -30,7 +31,6 @@ class ImportResult:
 
 
 def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
-    from valhalla_cli.clock import parse_instant
 
     def validate(row: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -46,20 +46,27 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
             raise RowError("value", f"{row['value']!r} is not a number") from None
         try:
             occurred_at = parse_instant(str(row["occurred_at"]), business_timezone,
-                                        option="occurred_at")
+                                        field="occurred_at")
         except BadInput:
             raise RowError("occurred_at",
                            f"{row['occurred_at']!r} is not an ISO 8601 date-time") from None
-        try:
-            province = kpi.check_province(row.get("province"))
-        except BadInput as exc:
-            raise RowError("province", exc.message) from None
-        market = row.get("market")
+        checks = (
+            ("province", lambda v: parse_province(v, field="province")),
+            ("market", lambda v: parse_market(v, field="market")),
+            ("ref", lambda v: parse_text(v, field="ref")),
+            ("source", lambda v: parse_text(v, field="source",
+                                            max_length=kpi.SOURCE_MAX_LENGTH)),
+        )
+        values: dict[str, Any] = {}
+        for name, parse in checks:
+            raw_text = row.get(name)
+            try:
+                values[name] = None if raw_text is None else parse(str(raw_text))
+            except BadInput as exc:
+                raise RowError(name, exc.message) from None
         return {
-            "metric": metric, "value": value, "occurred_at": occurred_at, "province": province,
-            "market": str(market).upper() if market else None,
-            "ref": None if row.get("ref") is None else str(row["ref"]),
-            "source": "import" if row.get("source") is None else str(row["source"]),
+            "metric": metric, "value": value, "occurred_at": occurred_at,
+            **values, "source": values["source"] or "import",
         }
 
     return validate

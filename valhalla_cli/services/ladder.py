@@ -1,10 +1,14 @@
 """The follow-up ladder (SPEC section 9): six tasks per lead, dispatched exactly once.
 
 Exactly-once hand-out: a claim is one atomic conditional write. On SQLite the whole dispatch runs
-inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`; on
-PostgreSQL the candidates are read `FOR UPDATE SKIP LOCKED` (overlapping runs skip each other's
-rows) and claimed by the same conditional UPDATE. Each claim writes a fresh token; completion with
-`--claim-token` checks it, so a worker whose lease expired cannot complete the newer attempt.
+inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`. On
+PostgreSQL overlapping runs really run together: candidates are read without locks, the windows
+are evaluated, and only then does a run lock (`FOR UPDATE SKIP LOCKED LIMIT want`) exactly the
+eligible rows it is about to claim, re-checking that they are still claimable, and claim them by
+the same conditional UPDATE. Locking more than it claims would make the other runs skip rows
+nobody takes; a run that finds its rows taken keeps reading further until it has its limit or no
+claimable task is left. Each claim writes a fresh token; completion with `--claim-token` checks
+it, so a worker whose lease expired cannot complete the newer attempt.
 
 Cost grows with the batch, not the table: candidates come from the (status, ready, due_at) index,
 `ready` is set only when the previous step finishes, and a due task outside its window gets its
@@ -35,21 +39,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, ConfigError, NotFound
+from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
 from valhalla_cli.services import audit, kpi
+from valhalla_cli.services import lead as lead_service
+from valhalla_cli.services import template as templates
 from valhalla_cli.services.contact_rules import (
     StepSpec,
-    check_market,
-    check_province,
     check_score,
     is_open,
     next_open_at,
     parse_steps,
     planned_at,
 )
-from valhalla_cli.services.lead import check_lead
-from valhalla_cli.services.market import PolicyCache, cancel_active_tasks
+from valhalla_cli.services.dncl import DnclLookup
+from valhalla_cli.services.market import PolicyCache, cancel_active_tasks, scope_market
 
 PACK = "ladder"
 CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
@@ -322,16 +327,16 @@ def create(
     fields given are upserted (SPEC 17.1)."""
     from valhalla_cli.phones import parse_phone
     from valhalla_cli.services.consent import check_kind
-    from valhalla_cli.services.lead import check_language, validate_fields
+    from valhalla_cli.services.lead import check_language
 
     if consent_at is not None and consent is None:
         raise BadInput("--consent-at needs --consent KIND")
-    fields = validate_fields(lead_id=lead_id, name=name)
-    req = CreateRequest(lead_id=check_lead(lead_id), province=check_province(province),
-                        market=check_market(market), owner=_check_owner(owner),
+    req = CreateRequest(lead_id=parse_lead_id(lead_id), province=parse_province(province),
+                        market=scope_market(market),
+                        owner=parse_text(owner, field="--owner"),
                         lead_score=check_score(lead_score),
                         phone=parse_phone(phone) if phone is not None else None,
-                        name=fields.name,
+                        name=parse_text(name, field="--name"),
                         language=check_language(language) if language is not None else None,
                         consent=check_kind(consent, option="--consent")
                         if consent is not None else None,
@@ -351,14 +356,6 @@ def create(
                                                  "province": req.province,
                                                  "market": req.market, "owner": req.owner})
     return LadderResult(out.ladder_id, req.lead_id, out.created, _briefs(session, out.ladder_id))
-
-
-def _check_owner(owner: str | None) -> str | None:
-    if owner is None or not owner.strip():
-        return None
-    if len(owner.strip()) > 200:
-        raise BadInput("--owner must be at most 200 characters")
-    return owner.strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,7 +482,7 @@ class _Evaluator:
 
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
-                after: tuple[datetime, int] | None, batch: int, lock: bool) -> list[Any]:
+                after: tuple[datetime, int] | None, batch: int) -> list[Any]:
     query = select(*_COLUMNS)
     if source == "expired":
         query = query.where(FollowupTask.status == "claimed",
@@ -498,17 +495,42 @@ def _candidates(session: Session, *, source: str, now: datetime, max_attempts: i
         query = query.where(or_(FollowupTask.due_at > after[0],
                                 and_(FollowupTask.due_at == after[0], FollowupTask.id > after[1])))
     query = query.order_by(FollowupTask.due_at, FollowupTask.id).limit(batch)
-    if lock:
-        query = query.with_for_update(skip_locked=True, of=FollowupTask)
     return list(session.execute(query))
 
 
-def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int) -> int:
+def _claimable(at: datetime, max_attempts: int):  # type: ignore[no-untyped-def]
+    table = FollowupTask
+    return or_(and_(table.status == "pending", table.ready.is_(True), table.due_at <= at),
+               and_(table.status == "claimed", table.lease_expires_at <= at,
+                    table.attempt < max_attempts))
+
+
+def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | None = None
+               ) -> list[int]:
+    """PostgreSQL: lock those of `ids` that still meet `condition` (re-read on the newest row
+    version), in due order, at most `limit`; rows another run holds are skipped, never waited
+    for, so overlapping runs neither block nor deadlock on each other."""
+    if not ids:
+        return []
+    query = (select(FollowupTask.id).where(FollowupTask.id.in_(ids), condition)
+             .order_by(FollowupTask.due_at, FollowupTask.id)
+             .with_for_update(skip_locked=True))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock: bool) -> int:
     """Claims whose lease expired on the last allowed attempt become `failed`."""
+    exhausted = and_(FollowupTask.status == "claimed", FollowupTask.lease_expires_at <= now,
+                     FollowupTask.attempt >= max_attempts)
+    if lock:  # an overlapping run failing the same rows must not make this one wait for it
+        exhausted = FollowupTask.id.in_(
+            select(FollowupTask.id).where(exhausted).with_for_update(skip_locked=True)
+            .scalar_subquery())
     rows = session.execute(
         update(FollowupTask)
-        .where(FollowupTask.status == "claimed", FollowupTask.lease_expires_at <= now,
-               FollowupTask.attempt >= max_attempts)
+        .where(exhausted)
         .values(status="failed", claim_token=None, completed_at=now,
                 status_reason=f"lease expired {max_attempts} time(s)")
         .returning(FollowupTask.ladder_id)
@@ -541,9 +563,6 @@ def dispatch(
     list or a configured `[business]` releases it. `identification` is the `[business]`
     identity (templates.Identification) or None when it is not configured."""
     from valhalla_cli.services import golive, levers
-    from valhalla_cli.services import lead as lead_service
-    from valhalla_cli.services import template as templates
-    from valhalla_cli.services.dncl import DnclLookup
 
     if limit < 1 or limit > 100_000:
         raise BadInput("--limit must be between 1 and 100000")
@@ -567,22 +586,30 @@ def dispatch(
 
     dialect = session.bind.dialect.name
     lock = dialect == "postgresql" and not dry_run
-    failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts)
+    failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts,
+                                               lock=lock)
+    claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
     lookup = DnclLookup(session, at, business_timezone)
     messages = templates.TemplateSet(session)
     claims: list[Claim] = []
-    retimed = cancelled = skipped = held = 0
+    retimed = cancelled = skipped = held_count = 0
     skipped_by: dict[str, int] = {}
     held_by: dict[str, int] = {}
     examined, max_examined = 0, max(5_000, 10 * limit)
     for source in ("expired", "pending"):
         after: tuple[datetime, int] | None = None
+        # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
+        # claims them, unless it rolls back; so a run still short at the end looks once more.
+        contended, rescanned = 0, False
         while len(claims) < limit and examined < max_examined:
             want = limit - len(claims)
             batch = min(max(2 * want, 50), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch, lock=lock)
+                               after=after, batch=batch)
+            if not rows and contended and not rescanned:
+                after, contended, rescanned = None, 0, True
+                continue
             if not rows:
                 break
             examined += len(rows)
@@ -628,7 +655,17 @@ def dispatch(
                     eligible.append(row)
                 else:
                     moves.append({"task_id": row.id, "due": nxt, "why": why})
-            eligible = eligible[:want]
+            if lock:
+                eligible_ids = _lock_free(session, [r.id for r in eligible], claimable, want)
+                contended += min(len(eligible), want) - len(eligible_ids)
+                locked = set(_lock_free(session, [r.id for r, _ in skips]
+                                        + [m["task_id"] for m in moves], claimable))
+                skips = [(r, why) for r, why in skips if r.id in locked]
+                moves = [m for m in moves if m["task_id"] in locked]
+            else:
+                eligible_ids = [r.id for r in eligible[:want]]
+            taken = set(eligible_ids)
+            eligible = [r for r in eligible if r.id in taken]
             for _, reason in skips:
                 skipped_by[reason] = skipped_by.get(reason, 0) + 1
             if dry_run:
@@ -637,7 +674,7 @@ def dispatch(
                           r.market, r.owner, r.due_at, None, None, r.attempt + 1,
                           f"task-{r.id}"), leads, messages, identification) for r in eligible)
                 retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
-                held += sum(1 for m in moves if m["why"] in HOLD_REASONS)
+                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
                 skipped += len(skips)
                 cancelled += len(to_cancel)
                 continue
@@ -666,21 +703,21 @@ def dispatch(
                             status="pending", claim_token=None, lease_expires_at=None),
                     moves)
                 retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
-                held += sum(1 for m in moves if m["why"] in HOLD_REASONS)
-            if eligible:
+                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
+            if eligible_ids:
                 claims.extend(_addressed(claim, leads, messages, identification)
-                              for claim in _claim(session, [r.id for r in eligible], at=at,
-                                                  lease=lease, worker=worker,
+                              for claim in _claim(session, eligible_ids, at=at, lease=lease,
+                                                  worker=worker,
                                                   max_attempts=config.max_attempts,
                                                   dialect=dialect))
     claims.sort(key=lambda c: (c.due_at, c.task_id))
     result = replace(result, tasks=claims, retimed=retimed, failed=failed, cancelled=cancelled,
-                     skipped=skipped, held=held, skipped_by_reason=skipped_by,
+                     skipped=skipped, held=held_count, skipped_by_reason=skipped_by,
                      held_by_reason=held_by)
-    if not dry_run and (claims or retimed or failed or cancelled or skipped or held):
+    if not dry_run and (claims or retimed or failed or cancelled or skipped or held_count):
         audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
                      after={"claimed": len(claims), "retimed": retimed, "failed": failed,
-                            "cancelled": cancelled, "skipped": skipped, "held": held,
+                            "cancelled": cancelled, "skipped": skipped, "held": held_count,
                             "skipped_by_reason": skipped_by, "held_by_reason": held_by,
                             "first_task": claims[0].task_id if claims else None})
     return result
@@ -716,10 +753,7 @@ def _claim(session: Session, ids: list[int], *, at: datetime, lease: timedelta, 
     table = FollowupTask
     stmt = (
         update(table)
-        .where(table.id.in_(ids),
-               or_(and_(table.status == "pending", table.ready.is_(True)),
-                   and_(table.status == "claimed", table.lease_expires_at <= at,
-                        table.attempt < max_attempts)))
+        .where(table.id.in_(ids), _claimable(at, max_attempts))
         .values(status="claimed", claim_token=_token_sql(dialect), claimed_by=worker,
                 claimed_at=at, lease_expires_at=at + lease, attempt=table.attempt + 1,
                 status_reason=None)
@@ -864,7 +898,7 @@ class StopResult:
 
 def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: str) -> StopResult:
     """Cancel the lead's remaining tasks (safe to run twice: the second cancels nothing)."""
-    lead = check_lead(lead_id)
+    lead = parse_lead_id(lead_id)
     if reason is None or not reason.strip():
         raise BadInput("--reason must not be empty")
     ladders = sorted({ladder for ladder, status in session.execute(
@@ -908,7 +942,7 @@ class LadderView:
 
 
 def show(session: Session, *, lead_id: str) -> list[LadderView]:
-    lead = check_lead(lead_id)
+    lead = parse_lead_id(lead_id)
     rows = list(session.scalars(select(FollowupTask).where(FollowupTask.lead_id == lead)
                                 .order_by(FollowupTask.created_at, FollowupTask.ladder_id,
                                           FollowupTask.step)))

@@ -22,11 +22,11 @@ from valhalla_cli.importing import (
     iter_rows,
     validated,
 )
+from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_text
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.contact_rules import check_market, check_province, check_score
+from valhalla_cli.services.contact_rules import check_score
 from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
-from valhalla_cli.services.lead import check_lead
-from valhalla_cli.services.market import PolicyCache
+from valhalla_cli.services.market import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",
@@ -51,7 +51,7 @@ class LadderImportResult:
 
 
 def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
-    from valhalla_cli.clock import parse_instant
+    from valhalla_cli.inputs import parse_instant
 
     def check(name: str, fn, value):  # type: ignore[no-untyped-def]
         try:
@@ -62,10 +62,12 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     def score(value: Any) -> int | None:
         if value is None:
             return None
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.lstrip("-").isdigit():
-            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100")
-        return check("lead_score", lambda v: check_score(int(v), option="lead_score"), text)
+        try:
+            number = parse_int(value, field="lead_score")
+        except BadInput:
+            raise RowError("lead_score", f"{value!r} is not a whole number from 0 to 100"
+                           ) from None
+        return check("lead_score", lambda v: check_score(v, option="lead_score"), number)
 
     from valhalla_cli.phones import parse_phone
     from valhalla_cli.services.consent import check_kind
@@ -74,7 +76,7 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     def instant(row: dict[str, Any], name: str) -> datetime | None:
         value = row.get(name)
         return None if value is None else check(
-            name, lambda v: parse_instant(str(v), business_timezone, option=name), value)
+            name, lambda v: parse_instant(str(v), business_timezone, field=name), value)
 
     def optional(row: dict[str, Any], name: str, fn):  # type: ignore[no-untyped-def]
         value = row.get(name)
@@ -86,24 +88,20 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
         consent = optional(row, "consent", lambda v: check_kind(v, option="consent"))
         if consent_at is not None and consent is None:
             raise RowError("consent_at", "needs a consent kind in the consent column")
-        name = row.get("name")
-        if name is not None and (len(str(name)) > 200
-                                 or any(ord(c) < 32 for c in str(name))):
-            raise RowError("name", "must be at most 200 printable characters")
         owner = row.get("owner")
-        if owner is not None and len(str(owner)) > 200:
-            raise RowError("owner", "must be at most 200 characters")
         return CreateRequest(
-            lead_id=check("lead_id", lambda v: check_lead(str(v), option="lead_id"),
+            lead_id=check("lead_id", lambda v: parse_lead_id(str(v), field="lead_id"),
                           row["lead_id"]),
-            province=check("province", check_province, str(row["province"])),
-            market=check("market", check_market,
+            province=check("province", lambda v: parse_province(v, field="province"),
+                           str(row["province"])),
+            market=check("market", lambda v: scope_market(v, field="market"),
                          None if row.get("market") is None else str(row["market"])),
-            owner=None if owner is None else str(owner).strip() or None,
+            owner=check("owner", lambda v: parse_text(v, field="owner"),
+                        None if owner is None else str(owner)),
             lead_score=score(row.get("lead_score")),
             start_at=start_at,
             phone=optional(row, "phone", lambda v: parse_phone(v, option="phone")),
-            name=None if name is None else str(name).strip() or None,
+            name=optional(row, "name", lambda v: parse_text(v, field="name")),
             language=optional(row, "language", lambda v: check_language(v, option="language")),
             consent=consent,
             consent_at=consent_at,

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_lead_id, parse_market, parse_province, parse_text
 from valhalla_cli.models import ContactSuppression, InboundMessage, Lead, LeadConsent
 from valhalla_cli.phones import area_code_zones, parse_phone
 from valhalla_cli.services.consent import (
@@ -31,7 +32,7 @@ from valhalla_cli.services.consent import (
     check_kind,
     consent_covers,
 )
-from valhalla_cli.services.contact_rules import check_market, check_province, check_zone
+from valhalla_cli.services.contact_rules import check_zone
 
 PACK = "lead"
 LANGUAGES = ("en", "fr")
@@ -39,10 +40,8 @@ CHUNK = 500
 
 
 def check_lead(lead_id: str | None, *, option: str = "LEAD") -> str:
-    text = (lead_id or "").strip()
-    if not text or len(text) > 200 or any(ord(c) < 32 for c in text):
-        raise BadInput(f"{option} must be a lead id of 1-200 printable characters")
-    return text
+    """The shared lead-id parser (inputs.parse_lead_id), named by its option."""
+    return parse_lead_id(lead_id, field=option)
 
 
 def check_language(value: str | None, *, option: str = "--language") -> str:
@@ -60,10 +59,7 @@ def default_language(province: str) -> str:
 def _check_text(value: str | None, option: str, limit: int = 200) -> str | None:
     if value is None or not str(value).strip():
         return None
-    text = str(value).strip()
-    if len(text) > limit or any(ord(c) < 32 for c in text):
-        raise BadInput(f"{option} must be at most {limit} printable characters")
-    return text
+    return parse_text(str(value), field=option, max_length=limit) or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,9 +247,10 @@ def validate_fields(*, lead_id: str, province: str | None = None, phone: str | N
                     timezone: str | None = None) -> LeadFields:
     return LeadFields(
         lead_id=check_lead(lead_id),
-        province=check_province(province) if province is not None else None,
+        province=parse_province(province) if province is not None else None,
         phone=parse_phone(phone) if phone is not None else None,
-        market=check_market(market) if market is not None else None,
+        market=parse_market(market) if market is not None and market.strip() not in ("", "*")
+        else None,
         name=_check_text(name, "--name"),
         language=check_language(language) if language is not None else None,
         source=_check_text(source, "--source", 64),
@@ -327,9 +324,9 @@ def list_leads(session: Session, *, province: str | None = None, market: str | N
                limit: int = 100) -> list[LeadRecord]:
     query = select(Lead)
     if province is not None:
-        query = query.where(Lead.province == check_province(province))
+        query = query.where(Lead.province == parse_province(province))
     if market is not None:
-        query = query.where(Lead.market == check_market(market))
+        query = query.where(Lead.market == parse_market(market))
     return [_record(r) for r in session.scalars(query.order_by(Lead.lead_id).limit(limit))]
 
 

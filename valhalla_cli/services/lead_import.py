@@ -40,16 +40,16 @@ class LeadImportResult:
 
 def _validator(business_timezone: str):  # type: ignore[no-untyped-def]
     from valhalla_cli.clock import parse_instant
+    from valhalla_cli.inputs import parse_lead_id, parse_market, parse_province
     from valhalla_cli.phones import parse_phone
     from valhalla_cli.services.consent import check_kind
-    from valhalla_cli.services.contact_rules import check_market, check_province
-    from valhalla_cli.services.lead import _check_text, check_language, check_lead
+    from valhalla_cli.services.lead import _check_text, check_language
 
     checks = {
-        "lead_id": lambda v: check_lead(v, option="lead_id"),
-        "province": check_province,
+        "lead_id": lambda v: parse_lead_id(v, field="lead_id"),
+        "province": lambda v: parse_province(v, field="province"),
         "phone": lambda v: parse_phone(v, option="phone"),
-        "market": check_market,
+        "market": lambda v: parse_market(v, field="market"),
         "name": lambda v: _check_text(v, "name"),
         "language": lambda v: check_language(v, option="language"),
         "source": lambda v: _check_text(v, "source", 64),

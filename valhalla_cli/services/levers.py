@@ -11,9 +11,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from valhalla_cli import registry
 from valhalla_cli.models import RegressionState
 
-LEVERS = ("followups", "offers")
+
+def known_levers() -> tuple[str, ...]:
+    """Every lever, as the packs that obey them name them in the registry."""
+    return registry.levers()
 
 
 @dataclass(frozen=True)

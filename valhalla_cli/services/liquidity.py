@@ -8,7 +8,6 @@ node rows, however many events the table holds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,70 +19,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import (
+    market_key,
+    parse_market,
+    parse_property_type,
+    parse_province,
+    parse_text,
+)
 from valhalla_cli.models import BuyerFeedbackEvent, BuyerLiquidityNode
 
-PROPERTY_TYPES = ("SFR", "CONDO", "TOWNHOUSE", "MULTI", "LAND")
-DEFAULT_PROPERTY_TYPE = "SFR"
 WINDOW_DAYS = 90
 MIN_SENT = 10
 TARGET_RESPONSE_RATE = Fraction(60, 100)
 TARGET_CLOSE_RATE = Fraction(25, 100)
 HOT, WARM, COLD, UNKNOWN = "hot", "warm", "cold", "unknown"
-
-_MARKET = re.compile(r"^[A-Z0-9][A-Z0-9 .'&-]{0,79}$")
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation shared with the offer pack
-# ---------------------------------------------------------------------------------------------
-
-
-def check_province(province: str | None) -> str:
-    from valhalla_cli.services.kpi import PROVINCES
-    from valhalla_cli.services.kpi import check_province as kpi_check
-
-    if province is None or not str(province).strip():
-        raise BadInput(f"a province is required: use one of {' '.join(PROVINCES)}")
-    code = kpi_check(str(province))
-    assert code is not None
-    return code
-
-
-def check_market(market: str | None, *, option: str = "--market") -> str:
-    """Markets are upper-case names: letters, digits, spaces and . ' & - (at most 80)."""
-    if market is None:
-        raise BadInput(f"{option} is required (a market name such as TORONTO)")
-    name = " ".join(str(market).split()).upper()
-    if not _MARKET.match(name):
-        raise BadInput(f"{option}: {market!r} is not a market name (letters, digits, spaces and "
-                       ". ' & -, starting with a letter or digit, at most 80 characters)")
-    return name
-
-
-def check_property_type(value: str | None) -> str:
-    if value is None:
-        return DEFAULT_PROPERTY_TYPE
-    code = str(value).strip().upper()
-    if code not in PROPERTY_TYPES:
-        raise BadInput(f"unknown property type {value!r}: use one of {' '.join(PROPERTY_TYPES)}")
-    return code
-
-
-def _check_text(value: str | None, *, option: str, required: bool, limit: int = 200
-                ) -> str | None:
-    if value is None:
-        if required:
-            raise BadInput(f"{option} is required")
-        return None
-    text = " ".join(str(value).split())
-    if not text:
-        if required:
-            raise BadInput(f"{option} must not be empty")
-        return None
-    if len(text) > limit:
-        raise BadInput(f"{option} must be at most {limit} characters")
-    return text
-
 
 # ---------------------------------------------------------------------------------------------
 # The score (a pure rule)
@@ -167,17 +116,17 @@ def score(session: Session, *, province: str, market: str | None, property_type:
 
     Without a market (an offer for a whole province) there is no node: unknown.
     """
-    province = check_province(province)
-    property_type = check_property_type(property_type)
+    province = parse_province(province)
+    property_type = parse_property_type(property_type)
     first, last = window_of(at, business_timezone)
     if market is None:
         return _score_view(province, None, property_type, first, last, 0, 0, 0)
-    market = check_market(market)
+    market = parse_market(market)
     node = BuyerLiquidityNode
     row = session.execute(
         select(func.coalesce(func.sum(node.sent), 0), func.coalesce(func.sum(node.responded), 0),
                func.coalesce(func.sum(node.closed), 0))
-        .where(node.province == province, node.market == market,
+        .where(node.province == province, node.market_key == market_key(market),
                node.property_type == property_type,
                node.business_date >= first, node.business_date <= last)
     ).one()
@@ -208,14 +157,14 @@ def nodes(session: Session, *, province: str | None, at: datetime, business_time
     first, last = window_of(at, business_timezone)
     node = BuyerLiquidityNode
     query = (
-        select(node.province, node.market, node.property_type, func.sum(node.sent),
+        select(node.province, func.min(node.market), node.property_type, func.sum(node.sent),
                func.sum(node.responded), func.sum(node.closed), func.max(node.business_date))
         .where(node.business_date >= first, node.business_date <= last)
-        .group_by(node.province, node.market, node.property_type)
-        .order_by(node.province, node.market, node.property_type)
+        .group_by(node.province, node.market_key, node.property_type)
+        .order_by(node.province, node.market_key, node.property_type)
     )
     if province is not None:
-        query = query.where(node.province == check_province(province))
+        query = query.where(node.province == parse_province(province))
     views = []
     for prov, market, ptype, sent, responded, closed, latest in session.execute(query):
         base = _score_view(prov, market, ptype, first, last, int(sent), int(responded),
@@ -228,10 +177,10 @@ def nodes(session: Session, *, province: str | None, at: datetime, business_time
 # Recording feedback
 # ---------------------------------------------------------------------------------------------
 
-NodeKey = tuple[str, str, str, date]
+NodeKey = tuple[str, str, str, date]  # (province, market key, property type, business date)
 
 
-def _upsert_nodes(session: Session, deltas: dict[NodeKey, list[int]]) -> None:
+def _upsert_nodes(session: Session, deltas: dict[NodeKey, list[Any]]) -> None:
     """Add (sent, responded, closed) to each node-day atomically; keys sorted (no deadlocks)."""
     if not deltas:
         return
@@ -241,15 +190,15 @@ def _upsert_nodes(session: Session, deltas: dict[NodeKey, list[int]]) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert
     rows = [
-        {"province": p, "market": m, "property_type": t, "business_date": d,
+        {"province": p, "market": v[3], "market_key": k, "property_type": t, "business_date": d,
          "sent": v[0], "responded": v[1], "closed": v[2]}
-        for (p, m, t, d), v in sorted(deltas.items())
+        for (p, k, t, d), v in sorted(deltas.items())
     ]
     node = BuyerLiquidityNode.__table__
     for start in range(0, len(rows), 1000):
         stmt = insert(node).values(rows[start:start + 1000])
         stmt = stmt.on_conflict_do_update(
-            index_elements=["province", "market", "property_type", "business_date"],
+            index_elements=["province", "market_key", "property_type", "business_date"],
             set_={
                 "sent": node.c.sent + stmt.excluded.sent,
                 "responded": node.c.responded + stmt.excluded.responded,
@@ -279,11 +228,12 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
     return list(session.execute(stmt))
 
 
-def _fold(inserted: Iterable[Any]) -> dict[NodeKey, list[int]]:
-    deltas: dict[NodeKey, list[int]] = {}
+def _fold(inserted: Iterable[Any]) -> dict[NodeKey, list[Any]]:
+    """Per node: [sent, responded, closed, the market's name for a new node row]."""
+    deltas: dict[NodeKey, list[Any]] = {}
     for row in inserted:
-        acc = deltas.setdefault((row.province, row.market, row.property_type, row.business_date),
-                                [0, 0, 0])
+        key = (row.province, market_key(row.market), row.property_type, row.business_date)
+        acc = deltas.setdefault(key, [0, 0, 0, row.market])
         acc[0] += 1
         acc[1] += 1 if row.responded else 0
         acc[2] += 1 if row.closed else 0
@@ -328,11 +278,11 @@ def record_feedback(
     from valhalla_cli.clock import business_date
     from valhalla_cli.services import kpi
 
-    province = check_province(province)
-    market = check_market(market)
-    property_type = check_property_type(property_type)
-    buyer_name = _check_text(buyer, option="--buyer", required=True)
-    ref = _check_text(deal_ref, option="--deal-ref", required=False)
+    province = parse_province(province)
+    market = parse_market(market)
+    property_type = parse_property_type(property_type)
+    buyer_name = parse_text(buyer, field="--buyer", required=True)
+    ref = parse_text(deal_ref, field="--deal-ref")
     responded = _check_outcome(responded, closed)
     day = business_date(at, business_timezone)
     row = {"at": at, "business_date": day, "province": province, "market": market,
@@ -395,18 +345,20 @@ def _flag(value: Any, field: str) -> bool:
 
 
 def _row_validator(business_timezone: str, actor: str):  # type: ignore[no-untyped-def]
-    from valhalla_cli.clock import business_date, parse_instant
+    from valhalla_cli.clock import business_date
     from valhalla_cli.importing import RowError
+    from valhalla_cli.inputs import parse_instant
 
     def validate(row: dict[str, Any]) -> dict[str, Any]:
-        checks = (("province", lambda: check_province(str(row["province"]))),
-                  ("market", lambda: check_market(str(row["market"]), option="market")),
-                  ("property_type", lambda: check_property_type(row.get("property_type"))),
-                  ("buyer", lambda: _check_text(str(row["buyer"]), option="buyer",
-                                                required=True)),
-                  ("deal_ref", lambda: _check_text(
+        checks = (("province", lambda: parse_province(str(row["province"]))),
+                  ("market", lambda: parse_market(str(row["market"]), field="market")),
+                  ("property_type", lambda: parse_property_type(row.get("property_type"),
+                                                                     field="property_type")),
+                  ("buyer", lambda: parse_text(str(row["buyer"]), field="buyer",
+                                               required=True)),
+                  ("deal_ref", lambda: parse_text(
                       None if row.get("deal_ref") is None else str(row["deal_ref"]),
-                      option="deal_ref", required=False)))
+                      field="deal_ref")))
         values: dict[str, Any] = {}
         for name, check in checks:
             try:
@@ -418,7 +370,7 @@ def _row_validator(business_timezone: str, actor: str):  # type: ignore[no-untyp
         if closed and not responded:
             raise RowError("closed", "a buyer who closed responded (responded is false)")
         try:
-            at = parse_instant(str(row["at"]), business_timezone, option="at")
+            at = parse_instant(str(row["at"]), business_timezone, field="at")
         except BadInput:
             raise RowError("at", f"{row['at']!r} is not an ISO 8601 date-time") from None
         return {**values, "responded": responded, "closed": closed, "at": at,

@@ -15,17 +15,22 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import (
+    PROVINCES,
+    market_key,
+    parse_lead_id,
+    parse_market,
+    parse_province,
+    parse_text,
+)
 from valhalla_cli.models import ContactSuppression, FollowupTask, MarketPolicy
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
-    PROVINCES,
     ChannelRules,
     check_channel,
     check_channels,
-    check_market,
-    check_province,
     check_score,
     check_zone,
     decide,
@@ -85,8 +90,8 @@ def _view(row: MarketPolicy) -> PolicyView:
 
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:
     query = select(MarketPolicy)
-    if province:
-        query = query.where(MarketPolicy.province == check_province(province))
+    if province is not None:
+        query = query.where(MarketPolicy.province == parse_province(province))
     query = query.order_by(MarketPolicy.province, MarketPolicy.market)
     return [_view(r) for r in session.scalars(query)]
 
@@ -118,15 +123,23 @@ def merge(province_row: MarketPolicy | None, market_row: MarketPolicy | None, *,
         else:
             values[name] = inherited if inherited is not None else base[name]
             sources[name] = "province"
-    return EffectivePolicy(province=province, market=market or PROVINCE_WIDE, sources=sources,
+    shown = market_row.market if market_row is not None else market  # the first spelling
+    return EffectivePolicy(province=province, market=shown or PROVINCE_WIDE, sources=sources,
                            **values)
+
+
+def scope_market(market: str | None, *, field: str = "--market") -> str | None:
+    """A policy's market: None, '' or '*' is province-wide (None), otherwise a parsed market."""
+    if market is None or market.strip() in ("", PROVINCE_WIDE):
+        return None
+    return parse_market(market, field=field)
 
 
 class PolicyCache:
     """Effective policies for many (province, market) pairs from one read of the small table."""
 
     def __init__(self, session: Session) -> None:
-        self.rows = {(r.province, r.market): r for r in session.scalars(select(MarketPolicy))}
+        self.rows = {(r.province, r.market_key): r for r in session.scalars(select(MarketPolicy))}
         self._cache: dict[tuple[str, str | None], EffectivePolicy] = {}
         self._rules: dict[tuple[str, str | None, str], ChannelRules] = {}
 
@@ -134,7 +147,8 @@ class PolicyCache:
         key = (province, market)
         if key not in self._cache:
             self._cache[key] = merge(self.rows.get((province, PROVINCE_WIDE)),
-                                     self.rows.get((province, market)) if market else None,
+                                     self.rows.get((province, market_key(market)))
+                                     if market else None,
                                      province=province, market=market)
         return self._cache[key]
 
@@ -147,12 +161,13 @@ class PolicyCache:
 
 def effective_policy(session: Session, *, province: str, market: str | None = None
                      ) -> EffectivePolicy:
-    province = check_province(province)
-    market = check_market(market)
-    rows = {r.market: r for r in session.scalars(
+    province = parse_province(province)
+    market = scope_market(market)
+    key = market_key(market) if market else PROVINCE_WIDE
+    rows = {r.market_key: r for r in session.scalars(
         select(MarketPolicy).where(MarketPolicy.province == province,
-                                   MarketPolicy.market.in_([PROVINCE_WIDE, market or "*"])))}
-    return merge(rows.get(PROVINCE_WIDE), rows.get(market) if market else None,
+                                   MarketPolicy.market_key.in_([PROVINCE_WIDE, key])))}
+    return merge(rows.get(PROVINCE_WIDE), rows.get(key) if market else None,
                  province=province, market=market)
 
 
@@ -172,8 +187,8 @@ def policy_set(
     require_sms_consent: bool | None = None,
 ) -> PolicyView:
     """Create or update (upsert) a policy; only the fields given change. Audited."""
-    province = check_province(province)
-    market_name = check_market(market) or PROVINCE_WIDE
+    province = parse_province(province)
+    market_name = scope_market(market) or PROVINCE_WIDE
     changes: dict[str, Any] = {}
     if timezones:
         zones = []
@@ -198,12 +213,14 @@ def policy_set(
         raise BadInput("nothing to change: give at least one of --timezone, --window, "
                        "--channels, --min-lead-score, --holidays/--no-holidays, "
                        "--enable/--disable, --require-sms-consent/--no-require-sms-consent")
-    query = select(MarketPolicy).where(MarketPolicy.province == province,
-                                       MarketPolicy.market == market_name).with_for_update()
+    query = select(MarketPolicy).where(
+        MarketPolicy.province == province,
+        MarketPolicy.market_key == market_key(market_name)).with_for_update()
     row = session.scalars(query).first()
     before = None
     if row is None:
-        row = MarketPolicy(province=province, market=market_name)
+        row = MarketPolicy(province=province, market=market_name,
+                           market_key=market_key(market_name))
         if market_name == PROVINCE_WIDE:  # a province-wide policy is always complete
             row.timezones, row.windows, row.channels = [], seeded_windows(), list(CHANNELS)
             row.min_lead_score, row.quiet_on_holidays, row.enabled = 0, True, False
@@ -222,7 +239,7 @@ def policy_set(
     row.updated_at, row.updated_by = at, actor
     session.flush()
     audit.record(session, pack=PACK, action="policy_set", actor=actor, at=at,
-                 subject=f"{province}/{market_name}", before=before,
+                 subject=f"{province}/{row.market}", before=before,
                  after={name: getattr(row, name) for name in FIELDS})
     return _view(row)
 
@@ -281,7 +298,7 @@ def can_contact(
     alone (`scope: hours_only`)."""
     from dataclasses import replace
 
-    from valhalla_cli.services.lead import check_lead, facts_for, get_lead, lead_contact_zones
+    from valhalla_cli.services.lead import facts_for, get_lead, lead_contact_zones
 
     channel = check_channel(channel)
     lead_score = check_score(lead_score)
@@ -293,7 +310,7 @@ def can_contact(
     if lead_id is not None:
         from valhalla_cli.errors import NotFound
 
-        lead_id = check_lead(lead_id, option="--lead")
+        lead_id = parse_lead_id(lead_id, field="--lead")
         try:
             record = get_lead(session, lead_id)
         except NotFound:
@@ -307,12 +324,12 @@ def can_contact(
                                 business_timezone=business_timezone)
         facts, scope = per_lead[lead_id], "lead"
     elif lead_id is not None:
-        if province is not None and check_province(province) != record.province:
+        if province is not None and parse_province(province) != record.province:
             raise BadInput(f"lead {lead_id} is in {record.province}, not {province.upper()}: "
                            "leave the province out or give the lead's")
-        if market is not None and check_market(market) != record.market:
-            raise BadInput(f"lead {lead_id} is in market {record.market or '*'}, not "
-                           f"{check_market(market) or '*'}")
+        given = scope_market(market) if market is not None else None
+        if given is not None and market_key(given) != market_key(record.market or "*"):
+            raise BadInput(f"lead {lead_id} is in market {record.market or '*'}, not {given}")
         province, market, confirmed = record.province, record.market, record.timezone
         per_lead, _ = facts_for(session, lead_ids=[lead_id], at=at,
                                 business_timezone=business_timezone,
@@ -409,10 +426,10 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
     """
     from valhalla_cli.models import Lead
     from valhalla_cli.phones import parse_phone
-    from valhalla_cli.services.lead import check_lead
 
-    lead = check_lead(lead_id) if lead_id is not None else None
-    if reason is None or not reason.strip():
+    lead = parse_lead_id(lead_id) if lead_id is not None else None
+    reason = parse_text(reason, field="--reason", max_length=2000) or ""
+    if not reason:
         raise BadInput("--reason must not be empty")
     number = parse_phone(phone) if phone is not None and phone.strip() else None
     if lead is None and number is None:
@@ -458,11 +475,10 @@ def suppression_views(session: Session, query: Any) -> list[SuppressionView]:
 
 def list_suppressions(session: Session, *, lead_id: str | None = None, limit: int = 100
                       ) -> list[SuppressionView]:
-    from valhalla_cli.services.lead import check_lead
 
     query = select(ContactSuppression)
     if lead_id is not None:
-        query = query.where(ContactSuppression.lead_id == check_lead(lead_id, option="--lead"))
+        query = query.where(ContactSuppression.lead_id == parse_lead_id(lead_id, field="--lead"))
     query = query.order_by(ContactSuppression.at.desc(), ContactSuppression.id.desc()).limit(limit)
     return [_suppression_view(r, False, 0) for r in session.scalars(query)]
 

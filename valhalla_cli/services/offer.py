@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import (
+    MAX_MONEY,
+    market_key,
+    parse_decimal,
+    parse_int,
+    parse_market,
+    parse_money,
+    parse_property_type,
+    parse_province,
+    parse_text,
+)
 from valhalla_cli.models import OfferEvidence, OfferPolicy
-from valhalla_cli.money import format_money, from_cents, parse_money, to_cents
+from valhalla_cli.money import format_money, from_cents, to_cents
 from valhalla_cli.services import liquidity
 
 PACK = "offer"
@@ -33,7 +44,6 @@ BPS = 10_000
 ARV_PCT_BOUNDS_BPS = (6000, 8000)  # 0.60 - 0.80
 # One billion dollars: no house, fee or repair bill is larger (a typo), and with every input
 # below it the figures (fees, a negative MAO) stay far inside the BIGINT cents columns.
-MAX_AMOUNT = Decimal("1000000000.00")
 
 # SPEC 12 defaults (the migration seeds the same values).
 DEFAULTS = {
@@ -150,61 +160,26 @@ def _fraction_text(value: Fraction, places: int = 4) -> str:
 
 def parse_ratio(value: str | Decimal, *, option: str, low_bps: int, high_bps: int) -> int:
     """A ratio such as 0.70 -> basis points; at most 4 decimals, within bounds (inclusive)."""
-    if isinstance(value, float):
-        raise BadInput(f"{option}: give ratios as text or Decimal, not float")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise BadInput(f"{option}: {value!r} is not a number (e.g. 0.70)") from None
-    if not amount.is_finite():
-        raise BadInput(f"{option}: {value!r} is not a number (e.g. 0.70)")
-    bps = amount * BPS
-    if bps != bps.to_integral_value():
-        raise BadInput(f"{option}: {value!r} has more than four decimal places")
-    bps_int = int(bps)
+    amount = parse_decimal(value, field=option, max_places=4, example="0.70")
+    bps_int = int(amount * BPS)
     if not low_bps <= bps_int <= high_bps:
         raise BadInput(f"{option}: {value!r} must be between {low_bps / BPS:.2f} and "
                        f"{high_bps / BPS:.2f} (a fraction, e.g. 0.70)")
     return bps_int
 
 
-def parse_dollars(value: str | Decimal, *, option: str, allow_zero: bool = True) -> Decimal:
-    """Dollars: at most two decimals, not negative, at most MAX_AMOUNT."""
-    amount = parse_money(value, field=option, allow_zero=allow_zero)
-    if amount > MAX_AMOUNT:
-        raise BadInput(f"{option}: {value!r} is larger than {MAX_AMOUNT:,.2f}")
-    return amount
-
-
-def parse_amount(value: str | Decimal, *, option: str, positive: bool = False) -> int:
-    """Dollars (at most two decimals, not negative, at most MAX_AMOUNT) -> cents."""
-    return to_cents(parse_dollars(value, option=option, allow_zero=not positive))
-
-
 def parse_sqft(value: str | Decimal | None, *, option: str) -> Decimal:
     if value is None:
         raise BadInput(f"{option} is required with --comps (the subject property's size)")
-    if isinstance(value, float):
-        raise BadInput(f"{option}: give sizes as text or Decimal, not float")
-    try:
-        size = Decimal(str(value).strip().replace("_", ""))
-    except InvalidOperation:
-        raise BadInput(f"{option}: {value!r} is not a number of square feet") from None
-    exponent = size.as_tuple().exponent
-    if not size.is_finite() or size <= 0 or (isinstance(exponent, int) and exponent < -2):
+    size = parse_decimal(value, field=option, max_places=2, example="1450")
+    if size <= 0:
         raise BadInput(f"{option}: {value!r} must be a positive number of square feet "
                        "(at most two decimals)")
     return size
 
 
 def parse_min_liquidity_score(value: str | int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise BadInput(f"--min-liquidity-score: {value!r} is not a whole number 0-100") from None
-    if not 0 <= number <= 100:
-        raise BadInput(f"--min-liquidity-score: {value!r} must be between 0 and 100")
-    return number
+    return parse_int(value, field="--min-liquidity-score", minimum=0, maximum=100)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,10 +296,11 @@ def _public_name(column: str) -> str:
 
 def _rows(session: Session, province: str, market: str | None
           ) -> tuple[OfferPolicy | None, OfferPolicy | None]:
-    keys = [PROVINCE_WIDE] + ([market] if market else [])
-    rows = {r.market: r for r in session.scalars(
-        select(OfferPolicy).where(OfferPolicy.province == province, OfferPolicy.market.in_(keys)))}
-    return rows.get(PROVINCE_WIDE), rows.get(market) if market else None
+    keys = [PROVINCE_WIDE] + ([market_key(market)] if market else [])
+    rows = {r.market_key: r for r in session.scalars(
+        select(OfferPolicy).where(OfferPolicy.province == province,
+                                  OfferPolicy.market_key.in_(keys)))}
+    return rows.get(PROVINCE_WIDE), rows.get(market_key(market)) if market else None
 
 
 def effective_policy(session: Session, *, province: str, market: str | None) -> EffectivePolicy:
@@ -339,7 +315,7 @@ def list_policies(session: Session, *, province: str | None = None) -> list[Poli
     """Every policy row as applied (market rows show the merged values and what they override)."""
     query = select(OfferPolicy).order_by(OfferPolicy.province, OfferPolicy.market)
     if province is not None:
-        query = query.where(OfferPolicy.province == liquidity.check_province(province))
+        query = query.where(OfferPolicy.province == parse_province(province))
     rows = list(session.scalars(query))
     bases = {r.province: r for r in rows if r.market == PROVINCE_WIDE}
     views = []
@@ -376,8 +352,8 @@ def set_policy(
     Bounds: arv_pct 0.60-0.80, opening_ratio above 0 up to 1, amounts >= 0, rounding > 0,
     min_liquidity_score 0-100; anything else is bad input and nothing changes.
     """
-    province = liquidity.check_province(province)
-    key = PROVINCE_WIDE if market is None else liquidity.check_market(market)
+    province = parse_province(province)
+    key = PROVINCE_WIDE if market is None else parse_market(market)
     if min_liquidity_score is not None and no_min_liquidity_score:
         raise BadInput("give --min-liquidity-score N or --no-min-liquidity-score, not both")
     updates: dict[str, Any] = {}
@@ -390,9 +366,10 @@ def set_policy(
                                 ("holding_costs_cents", holding_costs, "--holding-costs"),
                                 ("min_arv_cents", min_arv, "--min-arv")):
         if value is not None:
-            updates[name] = parse_amount(value, option=option)
+            updates[name] = to_cents(parse_money(value, field=option))
     if rounding is not None:
-        updates["rounding_cents"] = parse_amount(rounding, option="--rounding", positive=True)
+        updates["rounding_cents"] = to_cents(parse_money(rounding, field="--rounding",
+                                                         allow_zero=False))
     if opening_ratio is not None:
         updates["opening_ratio_bps"] = parse_ratio(opening_ratio, option="--opening-ratio",
                                                    low_bps=1, high_bps=BPS)
@@ -407,8 +384,12 @@ def set_policy(
                        "`valhalla offer policy-set --help`)")
     note = None if reason is None else (" ".join(reason.split()) or None)
 
-    row = session.get(OfferPolicy, (province, key), with_for_update=True)
+    row = session.scalars(select(OfferPolicy).where(
+        OfferPolicy.province == province, OfferPolicy.market_key == market_key(key)
+    ).with_for_update()).first()
     created = row is None
+    if row is not None:
+        key = row.market  # the spelling the policy was created with
     if row is None:
         if key == PROVINCE_WIDE:
             start: dict[str, Any] = {**DEFAULTS, "min_liquidity_inherit": False}
@@ -416,11 +397,12 @@ def set_policy(
             start = {name: None for name in FIELDS} | {"min_liquidity_inherit": True}
     else:
         start = {name: getattr(row, name) for name in (*FIELDS, "min_liquidity_inherit")}
-    before = None if created else _row_dict(OfferPolicy(province=province, market=key, **start))
+    before = None if created else _row_dict(OfferPolicy(province=province, market=key,
+                                                        market_key=market_key(key), **start))
     values = {**start, **updates}
     if "min_liquidity_score" in updates and key != PROVINCE_WIDE:
         values["min_liquidity_inherit"] = False
-    candidate = OfferPolicy(province=province, market=key, **values)
+    candidate = OfferPolicy(province=province, market=key, market_key=market_key(key), **values)
     after = _row_dict(candidate)
     changed = [k for k in after if before is None or before[k] != after[k]]
     if key == PROVINCE_WIDE:
@@ -503,7 +485,7 @@ def read_comps(path: Path, *, not_after: date) -> tuple[list[Comp], list[Fractio
     def validate(row: dict[str, Any]) -> tuple[Comp, Fraction]:
         address = " ".join(str(row["address"]).split())
         try:
-            price = parse_dollars(str(row["sold_price"]), option="sold_price",
+            price = parse_money(str(row["sold_price"]), field="sold_price",
                                   allow_zero=False)
         except BadInput as exc:
             raise RowError("sold_price", exc.message) from None
@@ -667,16 +649,16 @@ def compute(
     from valhalla_cli.services import golive, kpi, levers
 
     # 1. Validate every input.
-    province = liquidity.check_province(province)
-    property_type = liquidity.check_property_type(property_type)
-    market = None if market is None else liquidity.check_market(market)
+    province = parse_province(province)
+    property_type = parse_property_type(property_type)
+    market = None if market is None else parse_market(market)
     if repairs is None:
         raise BadInput("--repairs is required (0 when there are none)")
-    repairs_d = parse_dollars(repairs, option="--repairs")
-    fee_override = None if assignment_fee is None else parse_dollars(
-        assignment_fee, option="--assignment-fee")
-    ref = liquidity._check_text(deal_ref, option="--deal-ref", required=False)
-    note_text = liquidity._check_text(note, option="--note", required=False, limit=2000)
+    repairs_d = parse_money(repairs, field="--repairs")
+    fee_override = None if assignment_fee is None else parse_money(
+        assignment_fee, field="--assignment-fee")
+    ref = parse_text(deal_ref, field="--deal-ref")
+    note_text = parse_text(note, field="--note", max_length=2000)
     if (arv is None) == (comps_path is None):
         raise BadInput("give the ARV either as --arv A or as --comps FILE --sqft S (one of them)")
     comps_summary: CompsSummary | None = None
@@ -684,7 +666,7 @@ def compute(
     if arv is not None:
         if sqft is not None:
             raise BadInput("--sqft goes with --comps; with --arv leave it out")
-        arv_d = parse_dollars(arv, option="--arv", allow_zero=False)
+        arv_d = parse_money(arv, field="--arv", allow_zero=False)
     else:
         assert comps_path is not None
         size = parse_sqft(sqft, option="--sqft")
@@ -693,8 +675,8 @@ def compute(
         arv_d = arv_from_comps(ratios, size)
         if arv_d <= 0:
             raise BadInput(f"{comps_path}: the comps give an ARV of {format_money(arv_d)}")
-        if arv_d > MAX_AMOUNT:
-            raise BadInput(f"{comps_path}: the comps give an ARV above {MAX_AMOUNT:,.2f} "
+        if arv_d > MAX_MONEY:
+            raise BadInput(f"{comps_path}: the comps give an ARV above {MAX_MONEY:,.2f} "
                            f"for --sqft {size} (check the size)")
         comps_summary = CompsSummary(file=str(comps_path), count=len(comps_rows),
                                      median_price_per_sqft=_fraction_text(median(ratios)),
@@ -843,7 +825,7 @@ def list_evidence(session: Session, *, province: str | None = None, deal_ref: st
         raise BadInput("--limit must be between 1 and 10000")
     query = select(OfferEvidence)
     if province is not None:
-        query = query.where(OfferEvidence.province == liquidity.check_province(province))
+        query = query.where(OfferEvidence.province == parse_province(province))
     if deal_ref is not None:
         query = query.where(OfferEvidence.deal_ref == deal_ref.strip())
     query = query.order_by(OfferEvidence.id.desc()).limit(limit)

@@ -25,7 +25,7 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
 from valhalla_cli.services import audit
 from valhalla_cli.services.kpi import check_metric
-from valhalla_cli.services.levers import LEVERS
+from valhalla_cli.services.levers import known_levers
 from valhalla_cli.services.stats import INSUFFICIENT, RATE, STATISTICS, window_figures
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ MAX_WINDOW = 10_000
 
 def _lever(lever: str) -> str:
     name = (lever or "").strip().lower()
-    if name not in LEVERS:
-        raise BadInput(f"unknown lever {lever!r}: use one of {', '.join(LEVERS)}")
+    if name not in known_levers():
+        raise BadInput(f"unknown lever {lever!r}: use one of {', '.join(known_levers())}")
     return name
 
 
@@ -221,7 +221,7 @@ def _lever_state(lever: str, row: RegressionState | None) -> LeverState:
 def state(session: Session) -> list[LeverState]:
     """Every lever, throttled or not (a lever with no row has never been throttled)."""
     rows = {r.lever: r for r in session.scalars(select(RegressionState))}
-    return [_lever_state(lever, rows.get(lever)) for lever in LEVERS]
+    return [_lever_state(lever, rows.get(lever)) for lever in known_levers()]
 
 
 def _ensure_row(session: Session, lever: str) -> None:

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import business_date
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_money_cents, parse_text
 from valhalla_cli.models import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 from valhalla_cli.models.risk import GLOBAL_ENGINE
-from valhalla_cli.money import from_cents, parse_money, to_cents
+from valhalla_cli.money import from_cents
 from valhalla_cli.services import audit
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 
 PACK = "risk"
 GLOBAL = GLOBAL_ENGINE
-MAX_AMOUNT = Decimal("1000000000.00")  # one billion dollars: anything above is a typo
-_PLAIN_AMOUNT = re.compile(r"^[+-]?(\d[\d_]*)?(\.\d*)?$")
 _ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _LEDGER = RiskLedger.__table__
 _RESERVATION = RiskReservation.__table__
@@ -65,25 +64,10 @@ def normalize_engine(name: str) -> str:
     return lowered
 
 
-def parse_amount(value: str | Decimal, *, field: str, allow_zero: bool = False,
-                 allow_negative: bool = False) -> int:
-    """An amount in dollars as whole cents (bad input: non-numeric, > 2 decimals, sign, size,
-    exponent notation such as 1e3)."""
-    if isinstance(value, str) and not _PLAIN_AMOUNT.match(value.strip()):
-        raise BadInput(f"{field}: {value!r} is not an amount (e.g. 1250.50)")
-    amount = parse_money(value, field=field, allow_zero=allow_zero,
-                         allow_negative=allow_negative)
-    if abs(amount) > MAX_AMOUNT:
-        raise BadInput(f"{field}: {value!r} is larger than {MAX_AMOUNT:,.2f}")
-    return to_cents(amount)
-
-
 def _ref(ref: str | None) -> str:
-    cleaned = (ref or "").strip()
-    if not cleaned:
+    cleaned = parse_text(ref, field="--ref")
+    if cleaned is None:
         raise BadInput("--ref must not be empty (it is the reservation's idempotency key)")
-    if len(cleaned) > 200:
-        raise BadInput("--ref must be at most 200 characters")
     return cleaned
 
 
@@ -350,7 +334,7 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
     if engine == GLOBAL:
         raise BadInput("GLOBAL caps the sum of the engines: reserve against an engine "
                        "(see `valhalla risk policies`)")
-    amount_cents = parse_amount(amount, field="AMOUNT")
+    amount_cents = parse_money_cents(amount, field="AMOUNT", allow_zero=False)
     ref = _ref(ref)
     day = business_date(at, business_timezone)
 
@@ -477,8 +461,8 @@ def _close(session: Session, *, reservation_id: int | None, ref: str | None,
            pnl: str | Decimal | None, at: datetime, actor: str,
            business_timezone: str) -> CloseOutcome:
     kind = "release" if pnl is None else "settle"
-    pnl_cents = None if pnl is None else parse_amount(pnl, field="--pnl", allow_zero=True,
-                                                      allow_negative=True)
+    pnl_cents = None if pnl is None else parse_money_cents(pnl, field="--pnl",
+                                                           allow_negative=True)
     row = _find_reservation(session, reservation_id, ref)
     if at < row.reserved_at:
         raise BadInput(f"--at is before reservation {row.id} was made "
@@ -600,8 +584,8 @@ def policy_set(session: Session, *, engine: str, daily_cap: str | Decimal | None
                business_timezone: str) -> PolicySetResult:
     """Create or change an engine's daily cap / enabled flag (audited; never cancels anything)."""
     engine = normalize_engine(engine)
-    cap_cents = None if daily_cap is None else parse_amount(daily_cap, field="--daily-cap",
-                                                            allow_zero=True)
+    cap_cents = None if daily_cap is None else parse_money_cents(daily_cap,
+                                                                 field="--daily-cap")
     reason = reason.strip() if reason and reason.strip() else None
     rows = _policies(session, lock="update")  # every policy: the caps are checked together
     current = rows.get(engine)

@@ -1,13 +1,12 @@
 """The pre-go-live runbook: local checks, each owned by its pack.
 
-A pack adds its check by adding one line to `CHECKS`: a name and the dotted path of a function
-`check(session, settings, at) -> CheckResult`. The runbook is OK to enable go-live when no check
-fails (warnings do not block).
+The runbook's own checks (the database schema, the time-zone data) come first, then every
+pack's check from `valhalla_cli.registry` (a pack adds its check with its registry entry). The
+runbook is OK to enable go-live when no check fails (warnings do not block).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,21 +17,6 @@ if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-
-CHECKS: tuple[tuple[str, str], ...] = (
-    ("database", "valhalla_cli.services.runbook:check_database"),
-    ("timezones", "valhalla_cli.services.runbook:check_timezones"),
-    ("golive", "valhalla_cli.services.runbook:check_golive"),
-    ("risk", "valhalla_cli.services.risk:runbook_check"),
-    ("heimdall", "valhalla_cli.services.heimdall:runbook_check"),
-    ("regression", "valhalla_cli.services.regression:runbook_check"),
-    ("market", "valhalla_cli.services.market:runbook_check"),
-    ("followups", "valhalla_cli.services.ladder:runbook_check"),
-    ("dncl", "valhalla_cli.services.dncl:runbook_check"),
-    ("messages", "valhalla_cli.services.template:runbook_check"),
-    ("offers", "valhalla_cli.services.offer:runbook_check"),
-)
-
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -49,18 +33,17 @@ class RunbookReport:
     checks: list[CheckResult]
 
 
-def _resolve(path: str):  # type: ignore[no-untyped-def]
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
+    from valhalla_cli import registry
+
+    own = (registry.Check("database", check_database), registry.Check("timezones", check_timezones))
     results = []
-    for name, path in CHECKS:
+    for check in (*own, *registry.runbook_checks()):
+        name = check.name
         try:
             # A savepoint per check: one that breaks must not abort the caller's transaction.
             with session.begin_nested():
-                result = _resolve(path)(session, settings, at)
+                result = check.run(session, settings, at)
         except Exception as exc:  # fail closed: a check that cannot be evaluated is a "no"
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             result = CheckResult(name, FAIL, f"check could not be evaluated: {first_line}", None)
@@ -96,24 +79,3 @@ def check_timezones(session: Session, settings: Settings, at: datetime) -> Check
     return CheckResult("timezones", OK,
                        f"tzdata {version}: America/Vancouver UTC-7, America/Winnipeg UTC-5 "
                        "on 2027-01-15")
-
-
-def check_golive(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.services import golive
-
-    status = WARN if not settings.golive_enforce else FAIL
-    view = golive.get_state(session, enforce=settings.golive_enforce)
-    if view.kill_switch:
-        change = view.last_change
-        by = f" by {change.by}: {change.reason}" if change and change.by else ""
-        return CheckResult("golive", status, f"kill switch engaged{by}",
-                           "valhalla golive kill-switch release --reason ...")
-    unsigned = [item.key for item in golive.list_checklist(session) if not item.signed]
-    if unsigned:
-        return CheckResult("golive", status, "unsigned checklist items: " + ", ".join(unsigned),
-                           f"valhalla golive checklist sign {unsigned[0]}")
-    if not settings.golive_enforce:
-        return CheckResult("golive", WARN, "go-live enforcement is off (development only)",
-                           "unset VALHALLA_GOLIVE_ENFORCE or set golive.enforce = true")
-    state = "live" if view.live else "not live"
-    return CheckResult("golive", OK, f"kill switch released, checklist signed ({state})")

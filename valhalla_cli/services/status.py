@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -97,29 +97,50 @@ def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSumma
         checks=report.checks)
 
 
-def overview(session: Session, settings: Settings, at: datetime) -> StatusOverview:
-    """Everything the Monday review looks at, evaluated at `at` (read-only)."""
-    tz = settings.business_timezone
-    today = business_date(at, tz)
+# The sections, one per pack (`valhalla_cli.registry` names them): each returns the overview
+# fields its pack fills.
+
+def golive_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    return {"golive": _golive(session, settings.golive_enforce)}
+
+
+def risk_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    return {"risk": risk.snapshot(session, day=business_date(at, settings.business_timezone))}
+
+
+def levers_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
     levers = regression.state(session)
+    return {"throttled_levers": [s.lever for s in levers if s.throttled], "levers": levers}
+
+
+def heimdall_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    return {"heimdall": _heimdall(session, at=at, business_timezone=settings.business_timezone)}
+
+
+def ladder_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    """The SLA of the last 7 business days and the open work (None with an invalid config)."""
+    today = business_date(at, settings.business_timezone)
     try:
         config = ladder.ladder_config(settings.ladder)
     except ConfigError:
-        config = None  # the runbook's `followups` check reports it, with the fix
-    sla = tasks = None
-    if config is not None:
-        sla = ladder.sla(session, at=at, since=today - timedelta(days=SLA_DAYS - 1), until=today,
-                         by=None, business_timezone=tz, config=config)[0]
-        tasks = ladder.task_counts(session, at=at, config=config)
+        return {"sla": None, "tasks": None}  # the runbook's `followups` check reports it
+    sla = ladder.sla(session, at=at, since=today - timedelta(days=SLA_DAYS - 1), until=today,
+                     by=None, business_timezone=settings.business_timezone, config=config)[0]
+    return {"sla": sla, "tasks": ladder.task_counts(session, at=at, config=config)}
+
+
+def overview(session: Session, settings: Settings, at: datetime) -> StatusOverview:
+    """Everything the Monday review looks at, evaluated at `at` (read-only)."""
+    from valhalla_cli import registry
+
+    sections: dict[str, Any] = {}
+    for section in registry.status_sections():
+        sections.update(section(session, settings, at))
     book = _runbook(session, settings, at)
     return StatusOverview(
-        generated_at=at, business_date=today, business_timezone=tz,
+        generated_at=at, business_date=business_date(at, settings.business_timezone),
+        business_timezone=settings.business_timezone,
         ok=book.ok_to_enable_go_live,
         reason=None if book.ok_to_enable_go_live else "runbook_not_ok",
-        golive=_golive(session, settings.golive_enforce),
-        risk=risk.snapshot(session, day=today),
-        throttled_levers=[s.lever for s in levers if s.throttled],
-        levers=levers,
-        heimdall=_heimdall(session, at=at, business_timezone=tz),
-        sla=sla, tasks=tasks, runbook=book,
+        runbook=book, **sections,
     )
