@@ -1,4 +1,5 @@
-"""Engine, sessions and the schema gate.
+"""Engine and sessions: the leaf of the data layer (it imports no other valhalla module but
+errors). Which schema a database must have, and creating a new one, is `schema.py`.
 
 Nothing here runs at import time: the CLI opens a `Database` inside a command body, so `--help`
 and shell completion never import SQLAlchemy.
@@ -11,11 +12,9 @@ updates.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,32 +35,6 @@ def migrations_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "migrations"
-
-
-_REVISION = re.compile(r"^revision\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN = re.compile(r"^down_revision\s*(?::[^=]+)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-
-
-@lru_cache(maxsize=1)
-def known_head_revision() -> str:
-    """The head revision of the migrations shipped with the package, read without Alembic.
-
-    The chain is linear: the head is the revision no other revision names as its parent.
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (migrations_dir() / "versions").glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        found = _REVISION.search(source)
-        if found:
-            revisions.add(found.group(1))
-        parent = _DOWN.search(source)
-        if parent:
-            parents.add(parent.group(1))
-    heads = revisions - parents
-    if len(heads) != 1:
-        raise RuntimeError(f"migrations must have exactly one head, found {sorted(heads)}")
-    return heads.pop()
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -181,48 +154,3 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             raise
     return row[0] if row else None
-
-
-def open_database(url: str, *, check_schema: bool = True, create_missing: bool = True) -> Database:
-    """Open the database at `url`.
-
-    A SQLite file that does not exist yet is created at the latest schema with its seeds. Any
-    other database whose schema is not at the package's head is refused (exit 4) unless
-    `check_schema` is off (the `db` commands).
-    """
-    path = sqlite_path(url)
-    is_new_file = path is not None and not path.exists()
-    if is_new_file and not create_missing:
-        raise DatabaseUnavailable(f"database file {path} does not exist: run `valhalla init`")
-    if is_new_file:
-        assert path is not None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseUnavailable(f"cannot create {path.parent}: {exc.strerror}") from exc
-    engine = make_engine(url)
-    database = Database(engine=engine, url=url)
-    try:
-        if is_new_file:
-            from valhalla_cli.migrate import upgrade
-
-            upgrade(database, "head")
-        elif check_schema:
-            ensure_at_head(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return database
-
-
-def ensure_at_head(engine: Engine) -> None:
-    head = known_head_revision()
-    try:
-        found = current_revision(engine)
-    except SQLAlchemyError as exc:
-        raise describe_db_error(exc) or DatabaseUnavailable(f"database unavailable: {exc}") from exc
-    if found != head:
-        at = f"at revision {found}" if found else "not initialised (no schema revision)"
-        raise DatabaseUnavailable(
-            f"the database schema is {at}, this valhalla needs {head}: run `valhalla db upgrade`"
-        )

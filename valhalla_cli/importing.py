@@ -1,20 +1,37 @@
 """Bulk import files: CSV with a header row or JSON lines, chosen by the extension.
 
-Rows are streamed (memory does not grow with the file). A malformed row raises `BadInput`
-naming the file, its line number (the header is line 1 of a CSV) and the field; callers run the
-whole import in one transaction, so a malformed row anywhere means nothing is imported.
+The face reads the file (`read_rows`: a `RowSource` of (line number, row) pairs, streamed, so
+memory does not grow with the file); an import service takes a session and a `RowSource` and
+runs the one import loop, `import_in_batches`: validate each row, apply it in batches, report
+progress. A malformed row raises `BadInput` naming the file, its line number (the header is line
+1 of a CSV) and the field; the caller runs the whole import in one transaction, so a malformed
+row anywhere means nothing is imported.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from valhalla_cli.errors import BadInput
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Rows to import: `name` (the file, for messages) and its (line number, row) pairs."""
+
+    name: str
+    rows: Iterable[tuple[int, dict[str, Any]]]
+
+
+def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = ()
+              ) -> RowSource:
+    """The rows of an import file, read lazily as they are consumed."""
+    return RowSource(str(path), iter_rows(path, required=required, optional=optional))
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,7 @@ def _require(path: Path, line: int, row: dict[str, Any], required: tuple[str, ..
             raise BadInput(f"{path}:{line}: field {name!r}: required value is missing")
 
 
-def validated(path: Path, rows: Iterator[tuple[int, dict[str, Any]]],
+def validated(path: Path | str, rows: Iterable[tuple[int, dict[str, Any]]],
               validate: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[int, Any]]:
     """Apply a row validator, turning its RowError / BadInput into file:line: field: problem."""
     for line, row in rows:
@@ -120,7 +137,25 @@ def validated(path: Path, rows: Iterator[tuple[int, dict[str, Any]]],
             raise BadInput(f"{path}:{line}: {exc.message}") from None
 
 
-def chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+Progress = Callable[[int, int], None]  # (rows done, last line read)
+
+
+def import_in_batches(source: RowSource, *, validate: Callable[[dict[str, Any]], Any],
+                      apply: Callable[[list[tuple[int, Any]]], None], chunk: int,
+                      progress: Progress | None = None) -> int:
+    """The import loop every bulk import shares: validate each row (a malformed one raises
+    `BadInput` naming file:line and field), `apply` them in batches of `chunk` (line, value)
+    pairs, report progress after each batch. Returns the number of rows."""
+    done = 0
+    for batch in chunked(validated(source.name, source.rows, validate), chunk):
+        apply(batch)
+        done += len(batch)
+        if progress is not None:
+            progress(done, batch[-1][0])
+    return done
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
         batch.append(item)

@@ -40,6 +40,10 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "sla_minutes": (int, "a whole number of minutes"),
         "fast_sla_minutes": (int, "a whole number of minutes"),
     },
+    "api": {
+        "twilio_auth_token": (str, "the SMS provider account's auth token, a string"),
+        "public_url": (str, "the server's public base URL, e.g. 'https://valhalla.example.com'"),
+    },
 }
 
 
@@ -83,6 +87,14 @@ class LadderSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """`valhalla serve`: the webhook's signing key and the URL the provider calls."""
+
+    twilio_auth_token: str | None = None
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The resolved settings, and for each the source it came from."""
 
@@ -98,6 +110,7 @@ class Settings:
     business_website: str | None = None
     quiet: bool = False
     sources: dict[str, str] = field(default_factory=dict)
+    api: ApiSettings = field(default_factory=lambda: ApiSettings())
 
     @property
     def is_default_database(self) -> bool:
@@ -221,6 +234,10 @@ def resolve_settings(
         fast_sla_minutes=ladder_data.get("fast_sla_minutes", DEFAULT_FAST_SLA_MINUTES),
     )
     sources["ladder"] = "file" if ladder_data else "default"
+    api_data = data.get("api", {})
+    api = ApiSettings(twilio_auth_token=api_data.get("twilio_auth_token") or None,
+                      public_url=(api_data.get("public_url") or "").rstrip("/") or None)
+    sources["api"] = "file" if api_data else "default"
 
     _check_timezone_name(config_path, business_tz)
     identity: dict[str, str | None] = {}
@@ -247,6 +264,7 @@ def resolve_settings(
         business_website=identity["website"],
         quiet=quiet,
         sources=sources,
+        api=api,
     )
 
 
@@ -283,6 +301,15 @@ def mask_url_password(url: str) -> str:
         return url
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{location}"
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Hand the resolved config file and database to server worker processes (which resolve
+    their settings again) through the environment, the only channel uvicorn passes on."""
+    os.environ["VALHALLA_CONFIG"] = str(settings.config_path) if settings.config_path.exists() \
+        else ""
+    os.environ["VALHALLA_DATABASE_URL"] = settings.database_url
+    os.environ["VALHALLA_ACTOR"] = settings.actor
 
 
 def resolve_config_env() -> str | None:

@@ -71,7 +71,8 @@ def current(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False)
     Example:
       valhalla db current --json
     """
-    from valhalla_cli.db import current_revision, known_head_revision
+    from valhalla_cli.db import current_revision
+    from valhalla_cli.schema import known_head_revision
 
     output = fmt_of(fmt, as_json)
     with database(ctx, check_schema=False) as db:

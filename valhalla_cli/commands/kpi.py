@@ -14,9 +14,10 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     say,
     settings,
+    write,
 )
 
 app = typer.Typer(help="KPI events: emit, import, list and summarise metrics.",
@@ -44,12 +45,11 @@ def emit_command(
     """
     from valhalla_cli.services import kpi
 
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        event = kpi.emit(session, metric=metric, value=value, province=province, market=market,
-                         ref=ref, source=source, at=when)
-    emit(event, output, columns=COLUMNS)
+    write(
+        ctx, lambda session, cfg, when: kpi.emit(
+            session, metric=metric, value=value, province=province, market=market, ref=ref,
+            source=source, at=when),
+        fmt, as_json, at=at, columns=COLUMNS)
 
 
 @app.command("import")
@@ -67,17 +67,15 @@ def import_command(
     Example:
       valhalla kpi import events.csv
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.services import kpi_import
 
     output = fmt_of(fmt, as_json)
     cfg = settings(ctx)
-    show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    with database(ctx) as db:
-        result = kpi_import.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                        progress=show_progress)
+    result = import_file(
+        ctx, path, label="kpi import", required=kpi_import.REQUIRED,
+        optional=kpi_import.OPTIONAL,
+        run=lambda session, rows, progress: kpi_import.import_rows(
+            session, rows, business_timezone=cfg.business_timezone, progress=progress))
     say(ctx, f"imported {result.imported} KPI events from {path}")
     emit(result, output)
 

@@ -13,7 +13,7 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     say,
     settings,
     warn,
@@ -88,17 +88,16 @@ def import_command(
     Example:
       valhalla liquidity import feedback.csv
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.services import liquidity
 
     output = fmt_of(fmt, as_json)
     cfg = settings(ctx)
-    show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    with database(ctx) as db:
-        result = liquidity.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                       actor=cfg.actor, progress=show_progress)
+    result = import_file(
+        ctx, path, label="liquidity import", required=liquidity.IMPORT_REQUIRED,
+        optional=liquidity.IMPORT_OPTIONAL,
+        run=lambda session, rows, progress: liquidity.import_rows(
+            session, rows, business_timezone=cfg.business_timezone, actor=cfg.actor,
+            progress=progress))
     say(ctx, f"imported {result.imported} feedback events from {path}")
     if result.skipped:
         warn(ctx, f"skipped {result.skipped} rows already recorded (first: line "

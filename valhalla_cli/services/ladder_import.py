@@ -1,27 +1,21 @@
-"""`ladder import`: create ladders in bulk from a CSV / JSON-lines file.
+"""`ladder import`: create ladders in bulk from rows the face read from a CSV or JSON lines.
 
-All or nothing for malformed rows (one transaction; a bad row anywhere rolls everything back and
-names its line). Valid rows refused by a rule (suppressed lead, disabled policy, score below the
-minimum) are reported with their reason while the rest are taken.
+All or nothing for malformed rows (the caller's one transaction; a bad row anywhere raises, so
+everything rolls back, and names its line). Valid rows refused by a rule (suppressed lead,
+disabled policy, score below the minimum) are reported with their reason while the rest are
+taken.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from valhalla_cli.db import Database
+from sqlalchemy.orm import Session
+
 from valhalla_cli.errors import BadInput
-from valhalla_cli.importing import (
-    FileProgress,
-    RowError,
-    chunked,
-    count_lines,
-    iter_rows,
-    validated,
-)
+from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
 from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_text
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import check_score
@@ -110,40 +104,38 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     return validate
 
 
-def import_file(db: Database, path: Path, *, config: LadderConfig, at: datetime, actor: str,
-                business_timezone: str, progress: bool = False) -> LadderImportResult:
-    total_lines = count_lines(path) if progress else 0
+def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at: datetime,
+                actor: str, business_timezone: str, progress: Progress | None = None
+                ) -> LadderImportResult:
+    """Create a ladder per valid row in the caller's transaction; refused rows are reported."""
     created = existing = 0
     refusals: list[Refusal] = []
-    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL),
-                     _row_validator(business_timezone))
-    with FileProgress(path, "ladder import", enabled=progress) as bar, \
-            db.transaction(write=True) as session:
-        cache = PolicyCache(session)
-        for batch in chunked(rows, CHUNK):
-            requests = [replace_line(req, line) for line, req in batch]
-            outcomes = create_many(session, requests, config=config, at=at, actor=actor,
-                                   business_timezone=business_timezone, cache=cache)
-            events = []
-            for out in outcomes:
-                if out.reason is not None:
-                    refusals.append(Refusal(out.request.line or 0, out.request.lead_id,
-                                            out.reason))
-                elif out.created:
-                    created += 1
-                    events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
-                                   "province": out.request.province,
-                                   "market": out.request.market, "ref": out.ladder_id,
-                                   "source": "ladder import"})
-                else:
-                    existing += 1
-            kpi.insert_many(session, events)
-            bar.update(created + existing + len(refusals),
-                       batch[-1][0] / total_lines if total_lines else 0.0)
-        audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=str(path),
-                     after={"created": created, "existing": existing,
-                            "refused": len(refusals)})
-    return LadderImportResult(file=str(path), created=created, existing=existing,
+    cache = PolicyCache(session)
+
+    def apply(batch: list[tuple[int, CreateRequest]]) -> None:
+        nonlocal created, existing
+        requests = [replace_line(req, line) for line, req in batch]
+        outcomes = create_many(session, requests, config=config, at=at, actor=actor,
+                               business_timezone=business_timezone, cache=cache)
+        events = []
+        for out in outcomes:
+            if out.reason is not None:
+                refusals.append(Refusal(out.request.line or 0, out.request.lead_id, out.reason))
+            elif out.created:
+                created += 1
+                events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
+                               "province": out.request.province,
+                               "market": out.request.market, "ref": out.ladder_id,
+                               "source": "ladder import"})
+            else:
+                existing += 1
+        kpi.insert_many(session, events)
+
+    import_in_batches(source, validate=_row_validator(business_timezone), apply=apply,
+                      chunk=CHUNK, progress=progress)
+    audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=source.name,
+                 after={"created": created, "existing": existing, "refused": len(refusals)})
+    return LadderImportResult(file=source.name, created=created, existing=existing,
                               refused=len(refusals), refusals=refusals)
 
 

@@ -32,6 +32,15 @@ class RunbookReport:
     generated_at: datetime
     checks: list[CheckResult]
 
+    @property
+    def failing(self) -> list[str]:
+        """The names of the failing checks (what blocks go-live)."""
+        return [c.name for c in self.checks if c.status == FAIL]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [c.name for c in self.checks if c.status == WARN]
+
 
 def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
     from valhalla_cli import registry
@@ -53,11 +62,11 @@ def run_checks(session: Session, settings: Settings, *, at: datetime) -> Runbook
 
 
 def failing_checks(session: Session, settings: Settings, *, at: datetime) -> list[str]:
-    return [c.name for c in run_checks(session, settings, at=at).checks if c.status == FAIL]
+    return run_checks(session, settings, at=at).failing
 
 
 def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.db import known_head_revision
+    from valhalla_cli.schema import known_head_revision
 
     head = known_head_revision()
     found = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
