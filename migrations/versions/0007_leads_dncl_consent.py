@@ -6,7 +6,7 @@ phone numbers of existing suppressions to E.164 where they parse, seeds the Engl
 default SMS templates and `require_sms_consent` on every province-wide policy.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-01 09:50:00
 """
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ import valhalla_cli.models.types
 from valhalla_cli.models.ddl import drop_immutable, make_immutable
 
 revision: str = '0007'
-down_revision: str | None = '0006'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
