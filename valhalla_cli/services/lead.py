@@ -268,31 +268,39 @@ class UpsertResult:
 def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, actor: str,
                 audit_each: bool = True) -> list[UpsertResult]:
     """Create or update leads; an update changes only the fields given. Audited (before ->
-    after) one event per lead created or changed, or one summary event for bulk callers."""
+    after) one event per lead created or changed, or one summary event for bulk callers.
+    New leads go in as one multi-row INSERT (bulk imports: no ORM object per row)."""
+    from sqlalchemy import insert
+
     from valhalla_cli.services import audit
 
     existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
                 for row in session.scalars(select(Lead).where(
                     Lead.lead_id.in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}
+    new: dict[str, dict[str, Any]] = {}
     results: list[UpsertResult] = []
     for item in items:
         row = existing.get(item.lead_id)
         given = {name: getattr(item, name) for name in FIELDS if getattr(item, name) is not None}
+        if row is None and item.lead_id in new:  # the same lead twice in one batch
+            values = new[item.lead_id]
+            if item.province is not None and item.language is None \
+                    and values["language"] == default_language(values["province"]):
+                values["language"] = default_language(item.province)
+            values.update(given)
+            results.append(UpsertResult(LeadRecord(**values), False, sorted(given)))
+            continue
         if row is None:
             if item.province is None:
                 raise BadInput(f"lead {item.lead_id!r} does not exist: --province is required "
                                "to create it")
-            row = Lead(lead_id=item.lead_id, province=item.province, market=item.market,
-                       phone=item.phone, name=item.name, source=item.source,
-                       timezone=item.timezone,
-                       language=item.language or default_language(item.province),
-                       created_at=at, updated_at=at)
-            session.add(row)
-            existing[item.lead_id] = row
-            results.append(UpsertResult(_record(row), True, sorted(given)))
-            if audit_each:
-                audit.record(session, pack=PACK, action="add", actor=actor, at=at,
-                             subject=item.lead_id, after=_audit_view(row))
+            values = {"lead_id": item.lead_id, "phone": item.phone, "name": item.name,
+                      "province": item.province, "market": item.market,
+                      "language": item.language or default_language(item.province),
+                      "timezone": item.timezone, "source": item.source,
+                      "created_at": at, "updated_at": at}
+            new[item.lead_id] = values
+            results.append(UpsertResult(LeadRecord(**values), True, sorted(given)))
             continue
         before = _audit_view(row)
         changed = [name for name, value in given.items() if getattr(row, name) != value]
@@ -309,6 +317,13 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
                              subject=item.lead_id, before=before, after=_audit_view(row))
         results.append(UpsertResult(_record(row), False, changed))
     session.flush()
+    if new:
+        session.execute(insert(Lead.__table__), list(new.values()))
+        if audit_each:
+            for values in new.values():
+                audit.record(session, pack=PACK, action="add", actor=actor, at=at,
+                             subject=values["lead_id"],
+                             after={name: values[name] for name in FIELDS})
     return results
 
 
@@ -364,8 +379,9 @@ def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) ->
 def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk append (imports and ladders): lead_id, kind, channel, given_at, evidence, actor."""
     if rows:
-        session.add_all([LeadConsent(**row) for row in rows])
-        session.flush()
+        from sqlalchemy import insert
+
+        session.execute(insert(LeadConsent.__table__), rows)
 
 
 def record_consent(session: Session, *, lead_id: str, kind: str | None, channel: str | None,
