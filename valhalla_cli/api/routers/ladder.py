@@ -18,7 +18,9 @@ def _config(call: Call):  # type: ignore[no-untyped-def]
     Param("market", help="Market, e.g. TORONTO."),
     Param("owner", help="Who works the lead."),
     Param("lead_score", "int", help="Lead score 0-100 (required when the policy has a "
-          "minimum)."), AT))
+          "minimum)."),
+    Param("phone", help="The lead's phone number."),
+    Param("consent", help="Record consent: express, inquiry or business."), AT))
 def create(call: Call) -> Answer:
     """Create the lead's six follow-up tasks (or return its active ladder); 409 refused."""
     from valhalla_cli.services import ladder
@@ -27,7 +29,8 @@ def create(call: Call) -> Answer:
                            market=call["market"], owner=call["owner"],
                            lead_score=call["lead_score"], at=call.instant(), actor=call.actor,
                            config=_config(call),
-                           business_timezone=call.settings.business_timezone)
+                           business_timezone=call.settings.business_timezone,
+                           phone=call["phone"], consent=call["consent"])
     return Answer(result, no=result.reason is not None)
 
 
