@@ -42,7 +42,7 @@ class RowError(Exception):
     problem: str
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path):
     try:
         return path.open("r", encoding="utf-8-sig", newline="")
     except FileNotFoundError:

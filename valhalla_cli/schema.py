@@ -92,11 +92,14 @@ def ensure_at_head(engine: Engine) -> None:
     _require_head(found)
 
 
+_VERSION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
 def ensure_session_at_head(session: Session) -> None:
     """The schema gate inside a unit of work (the HTTP server checks it on every request, in
     the request's own transaction, so a `db downgrade` under a running server is noticed)."""
     try:
-        found = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        found = session.execute(_VERSION_QUERY).scalar()
     except DBAPIError as exc:
         message = str(exc.orig).lower()
         if "alembic_version" not in message:

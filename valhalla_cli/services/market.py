@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import (
@@ -24,6 +25,7 @@ from valhalla_cli.inputs import (
     parse_text,
 )
 from valhalla_cli.models import ContactSuppression, MarketPolicy
+from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
@@ -90,8 +92,8 @@ def _view(row: MarketPolicy) -> PolicyView:
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:
     query = select(MarketPolicy)
     if province is not None:
-        query = query.where(MarketPolicy.province == parse_province(province))
-    query = query.order_by(MarketPolicy.province, MarketPolicy.market)
+        query = query.where(col(MarketPolicy.province) == parse_province(province))
+    query = query.order_by(col(MarketPolicy.province), col(MarketPolicy.market))
     return [_view(r) for r in session.scalars(query)]
 
 
@@ -164,8 +166,8 @@ def effective_policy(session: Session, *, province: str, market: str | None = No
     market = scope_market(market)
     key = market_key(market) if market else PROVINCE_WIDE
     rows = {r.market_key: r for r in session.scalars(
-        select(MarketPolicy).where(MarketPolicy.province == province,
-                                   MarketPolicy.market_key.in_([PROVINCE_WIDE, key])))}
+        select(MarketPolicy).where(col(MarketPolicy.province) == province,
+                                   col(MarketPolicy.market_key).in_([PROVINCE_WIDE, key])))}
     return merge(rows.get(PROVINCE_WIDE), rows.get(key) if market else None,
                  province=province, market=market)
 
@@ -213,8 +215,8 @@ def policy_set(
                        "--channels, --min-lead-score, --holidays/--no-holidays, "
                        "--enable/--disable, --require-sms-consent/--no-require-sms-consent")
     query = select(MarketPolicy).where(
-        MarketPolicy.province == province,
-        MarketPolicy.market_key == market_key(market_name)).with_for_update()
+        col(MarketPolicy.province) == province,
+        col(MarketPolicy.market_key) == market_key(market_name)).with_for_update()
     row = session.scalars(query).first()
     before = None
     if row is None:
@@ -385,7 +387,7 @@ class SuppressionView:
 
 
 def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) -> SuppressionView:
-    return SuppressionView(id=row.id, lead_id=row.lead_id, phone=row.phone, reason=row.reason,
+    return SuppressionView(id=pk(row.id), lead_id=row.lead_id, phone=row.phone, reason=row.reason,
                            at=row.at, actor=row.actor, created=created,
                            tasks_cancelled=cancelled)
 
@@ -459,12 +461,14 @@ def list_suppressions(session: Session, *, lead_id: str | None = None, limit: in
 
     query = select(ContactSuppression)
     if lead_id is not None:
-        query = query.where(ContactSuppression.lead_id == parse_lead_id(lead_id, field="--lead"))
-    query = query.order_by(ContactSuppression.at.desc(), ContactSuppression.id.desc()).limit(limit)
+        query = query.where(col(ContactSuppression.lead_id) == parse_lead_id(lead_id,
+                                                                             field="--lead"))
+    query = query.order_by(col(ContactSuppression.at).desc(),
+                           col(ContactSuppression.id).desc()).limit(limit)
     return [_suppression_view(r, False, 0) for r in session.scalars(query)]
 
 
-def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when a province lacks an enabled policy, or a policy has a window outside CRTC
     hours or an invalid zone."""
     from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult

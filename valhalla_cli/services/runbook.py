@@ -73,7 +73,8 @@ def check_database(session: Session, settings: Settings, at: datetime) -> CheckR
     if found != head:
         return CheckResult("database", FAIL, f"schema at {found}, package head is {head}",
                            "valhalla db upgrade")
-    return CheckResult("database", OK, f"schema at head ({head}) on {session.bind.dialect.name}")
+    dialect = session.get_bind().dialect.name
+    return CheckResult("database", OK, f"schema at head ({head}) on {dialect}")
 
 
 def check_timezones(session: Session, settings: Settings, at: datetime) -> CheckResult:
