@@ -78,13 +78,13 @@ def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: Forma
     Example:
       valhalla lead show lead-4411 --json
     """
-    from valhalla_cli.services import lead as service
+    from valhalla_cli.services import lead_show
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction() as session:
-        view = service.show(session, lead_id=lead, at=when,
+        view = lead_show.show(session, lead_id=lead, at=when,
                             business_timezone=cfg.business_timezone)
     data = {**view.lead.__dict__, "consents": view.consents, "dncl": view.dncl,
             "suppressed": view.suppressed, "suppressions": view.suppressions,

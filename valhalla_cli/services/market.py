@@ -254,7 +254,7 @@ def is_suppressed(session: Session, lead_id: str, *, at: datetime,
 def suppressed_among(session: Session, lead_ids: list[str] | set[str], *, at: datetime,
                      business_timezone: str) -> set[str]:
     """Which of these leads are suppressed, by lead or by number (SPEC 17.5)."""
-    from valhalla_cli.services.lead import facts_for
+    from valhalla_cli.services.contact_facts import facts_for
 
     facts, _ = facts_for(session, lead_ids=lead_ids, at=at, business_timezone=business_timezone)
     return {lead for lead, f in facts.items() if f.suppressed}
@@ -299,7 +299,7 @@ def can_contact(
     alone (`scope: hours_only`)."""
     from dataclasses import replace
 
-    from valhalla_cli.services.lead import facts_for, get_lead, lead_contact_zones
+    from valhalla_cli.services.contact_facts import facts_for, get_lead, lead_contact_zones
 
     channel = check_channel(channel)
     lead_score = check_score(lead_score)

@@ -90,7 +90,7 @@ def set_template(session: Session, *, step: int | None, language: str, text: str
                  at: datetime) -> TemplateView:
     """Create or replace a template (audited, before -> after)."""
     from valhalla_cli.services import audit
-    from valhalla_cli.services.lead import check_language
+    from valhalla_cli.services.contact_facts import check_language
 
     lang = check_language(language)
     if step is not None and not 1 <= step <= 100:
