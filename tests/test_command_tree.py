@@ -69,6 +69,20 @@ def _ladder(cli, _tmp):
     return {"task": made["tasks"][0]["task_id"]}
 
 
+def _dncl_zip(cli, tmp):
+    import zipfile
+
+    with zipfile.ZipFile(f"{tmp}/dncl.zip", "w") as archive:
+        archive.writestr("416.csv", "416,5550100\n")
+    return {}
+
+
+def _dncl_zip_imported(cli, tmp):
+    _dncl_zip(cli, tmp)
+    _ok(cli("dncl", "import", f"{tmp}/dncl.zip", "--at", AT, "--json"))
+    return {}
+
+
 def _evidence(cli, _tmp):
     _ok(cli("offer", "policy-set", "ON", "--enable", "--reason", "pilot", "--at", AT, "--json"))
     made = _ok(cli("offer", "compute", "ON", "--arv", "450000", "--repairs", "50000", "--at", AT,
@@ -113,6 +127,19 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("market", "suppress"): Case(("L-9", "--reason", "replied STOP", "--at", AT)),
     ("market", "suppressions"): Case(),
     ("ladder", "create"): Case(("L-1", "--province", "ON", "--at", AT)),
+    ("lead", "add"): Case(("L-1", "--province", "ON", "--phone", "+14165550199", "--at", AT)),
+    ("lead", "show"): Case(("L-1", "--at", AT), setup=_ladder),
+    ("lead", "list"): Case(),
+    ("lead", "import"): Case(("{tmp}/leads.csv", "--at", AT),
+                             files={"leads.csv": "lead_id,province,phone\nL-1,ON,4165550199\n"}),
+    ("lead", "consent"): Case(("L-1", "--kind", "inquiry", "--at", AT), setup=_ladder),
+    ("lead", "inbound"): Case(("--from", "+14165550199", "--body", "hello", "--at", AT)),
+    ("dncl", "import"): Case(("{tmp}/dncl.zip", "--at", AT), setup=_dncl_zip),
+    ("dncl", "status"): Case(("--at", AT)),
+    ("dncl", "check"): Case(("+14165550199", "--at", AT), setup=_dncl_zip_imported),
+    ("template", "list"): Case(),
+    ("template", "set"): Case(("--language", "en", "--text", "{{business}}: hi. STOP to end",
+                               "--at", AT)),
     ("ladder", "import"): Case(("{tmp}/leads.csv", "--at", AT),
                                files={"leads.csv": "lead_id,province\nL-1,ON\nL-2,QC\n"}),
     ("ladder", "show"): Case(("L-1",), setup=_ladder),

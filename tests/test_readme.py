@@ -15,10 +15,17 @@ BLOCK = re.compile(r"```(console|crontab)\n(.*?)```", re.S)
 
 
 def readme_commands() -> list[tuple[str, list[str], set[int]]]:
-    """(kind, argv after 'valhalla', allowed exit codes) for each command in the README."""
+    """(kind, argv after 'valhalla', allowed exit codes) for each command in the README; an
+    `$ export VALHALLA_BUSINESS_...=VALUE` line is ("export", [NAME, VALUE], set())."""
     commands = []
     for kind, body in BLOCK.findall(README):
         for line in body.splitlines():
+            if kind == "console" and line.startswith("$ export VALHALLA_BUSINESS_"):
+                # the tour's business identity (other exports, such as a team's database
+                # URL in the set-up notes, describe another machine)
+                name, _, value = shlex.split(line[len("$ export "):])[0].partition("=")
+                commands.append(("export", [name, value], set()))
+                continue
             if kind == "console":
                 if not line.startswith("$ valhalla "):
                     continue
@@ -55,13 +62,28 @@ def tour_cli(readme_home, monkeypatch: pytest.MonkeyPatch) -> Cli:
     return Cli(None)
 
 
-COMMANDS = readme_commands()
+def _with_env() -> list[tuple[str, list[str], set[int], dict[str, str]]]:
+    """Each command with the tour's `export`s that come before it (a shell keeps them)."""
+    env: dict[str, str] = {}
+    found = []
+    for kind, argv, expected in readme_commands():
+        if kind == "export":
+            env = {**env, argv[0]: argv[1]}
+            continue
+        found.append((kind, argv, expected, env))
+    return found
+
+
+COMMANDS = _with_env()
 
 
 @pytest.mark.parametrize(
-    "kind,argv,expected", COMMANDS,
-    ids=[f"{i:02d} {' '.join(argv)[:60]}" for i, (_, argv, _) in enumerate(COMMANDS)])
-def test_readme_command_runs_as_documented(tour_cli: Cli, kind, argv, expected):
+    "kind,argv,expected,env", COMMANDS,
+    ids=[f"{i:02d} {' '.join(argv)[:60]}" for i, (_, argv, _, _) in enumerate(COMMANDS)])
+def test_readme_command_runs_as_documented(tour_cli: Cli, monkeypatch, kind, argv, expected,
+                                           env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     if kind == "crontab":
         argv = [a for a in argv if a not in ("-q", "--quiet")]
     result = tour_cli(*argv)

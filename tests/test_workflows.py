@@ -19,6 +19,13 @@ AT = "2027-01-15T10:00:00-05:00"
 AT_UTC = "2027-01-15T15:00:00Z"
 
 
+@pytest.fixture(autouse=True)
+def _business(monkeypatch):
+    """The business identity every text carries (SPEC 17.6), as the README's config sets it."""
+    monkeypatch.setenv("VALHALLA_BUSINESS_NAME", "Maple Home Buyers")
+    monkeypatch.setenv("VALHALLA_BUSINESS_CALLBACK", "+1 416 555 0100")
+
+
 def vh(db_url: str, *args: str) -> CliResult:
     """One real `valhalla` process against the test database (asserts no traceback)."""
     return run_valhalla(*args, db_url=db_url)
@@ -60,8 +67,11 @@ def test_workflow_1_lead_intake_to_offer_then_kill_switch(db_url, cli, db):
     assert contact.json["zones"][0]["local_time"] == "2027-01-15T10:00:00-05:00"
 
     # 2-3. The six-step ladder, and its ladder_created KPI.
+    # The lead texted in about selling: its number and that inquiry make texts and calls
+    # lawful for 6 months (CASL consent; a DNCL exemption).
     created = vh(db_url, "ladder", "create", "L-1", "--province", "ON", "--market", "TORONTO",
-                 "--owner", "va1", "--at", AT, "--json")
+                 "--owner", "va1", "--phone", "(416) 555-0199", "--consent", "inquiry",
+                 "--at", AT, "--json")
     assert created.exit_code == 0, created.stderr
     ladder = created.json
     assert ladder["created"] is True and ladder["lead_id"] == "L-1"
@@ -88,6 +98,8 @@ def test_workflow_1_lead_intake_to_offer_then_kill_switch(db_url, cli, db):
     assert (claim["province"], claim["market"], claim["owner"]) == ("ON", "TORONTO", "va1")
     assert claim["ladder_id"] == ladder["ladder_id"]
     assert claim["attempt"] == 1 and claim["claim_token"]
+    assert claim["to"] == "+14165550199" and claim["language"] == "en"
+    assert "Maple Home Buyers" in claim["message"] and "STOP" in claim["message"]
     assert claim["idempotency_key"] == f"task-{first['task_id']}"
     assert claim["lease_expires_at"] == "2027-01-15T15:15:00Z"
     assert "dispatched 1 task" in dispatched.stderr
@@ -258,7 +270,7 @@ def test_workflow_2_daily_regression_check_throttles_and_release(db_url, cli, db
     # A live desk with one lead whose first SMS is due at 10:00 on Wednesday.
     assert cli("golive", "enable", "--reason", "go", "--at", "2027-01-13T05:00").exit_code == 0
     made = cli("ladder", "create", "L-2", "--province", "ON", "--market", "TORONTO", "--at",
-               "2027-01-13T10:00", "--json")
+               "2027-01-13T10:00", "--phone", "+14165550122", "--consent", "express", "--json")
     assert made.exit_code == 0, made.stderr
 
     # The 06:00 cron run: followup_completed fell 44 %, significantly: the followups lever trips.

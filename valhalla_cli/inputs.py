@@ -24,6 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.phones import parse_phone  # noqa: F401  (the phone parser lives with its table)
 
 PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
 PROPERTY_TYPES = ("SFR", "CONDO", "TOWNHOUSE", "MULTI", "LAND")

@@ -94,6 +94,21 @@ class Pack:
 
 # --- CLI loaders (command modules import only Typer) -------------------------------------------
 
+def _lead_cli() -> typer.Typer:
+    from valhalla_cli.commands import lead
+    return lead.app
+
+
+def _dncl_cli() -> typer.Typer:
+    from valhalla_cli.commands import dncl
+    return dncl.app
+
+
+def _template_cli() -> typer.Typer:
+    from valhalla_cli.commands import template
+    return template.app
+
+
 def _market_cli() -> typer.Typer:
     from valhalla_cli.commands import market
     return market.app
@@ -216,6 +231,16 @@ def _ladder_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     return ladder.runbook_check(session, settings, at)
 
 
+def _dncl_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.services import dncl
+    return dncl.runbook_check(session, settings, at)
+
+
+def _template_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.services import template
+    return template.runbook_check(session, settings, at)
+
+
 def _offer_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     from valhalla_cli.services import offer
     return offer.runbook_check(session, settings, at)
@@ -272,8 +297,11 @@ def _router(name: str) -> Callable[[], PackRouter]:
 # --- the packs, in the order of `valhalla --help` ----------------------------------------------
 
 PACKS: tuple[Pack, ...] = (
+    Pack("lead", OPERATIONS, _lead_cli),
     Pack("market", OPERATIONS, _market_cli, check=Check("market", _market_check),
          api=_router("market")),
+    Pack("dncl", OPERATIONS, _dncl_cli, check=Check("dncl", _dncl_check)),
+    Pack("template", OPERATIONS, _template_cli, check=Check("messages", _template_check)),
     Pack("ladder", OPERATIONS, _ladder_cli, aliases=("followups",),
          check=Check("followups", _ladder_check), levers=("followups",),
          status=_ladder_status, api=_router("ladder")),

@@ -26,7 +26,12 @@ DEFAULT_FAST_SLA_MINUTES = 30
 CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "database": {"url": (str, "a SQLAlchemy URL string, e.g. 'sqlite:////path/valhalla.db'")},
     "operator": {"name": (str, "a non-empty string naming the operator")},
-    "business": {"timezone": (str, "an IANA time zone name, e.g. 'America/Toronto'")},
+    "business": {
+        "timezone": (str, "an IANA time zone name, e.g. 'America/Toronto'"),
+        "name": (str, "the business name every text identifies, e.g. 'Maple Home Buyers'"),
+        "callback": (str, "a Canadian phone number texts give for reaching the business"),
+        "website": (str, "the business's web address, e.g. 'https://example.ca'"),
+    },
     "golive": {"enforce": (bool, "true or false")},
     "ladder": {
         "steps": (list, "a list of 'CHANNEL OFFSET' strings, e.g. ['SMS 0m', 'CALL 5m']"),
@@ -99,6 +104,10 @@ class Settings:
     business_timezone: str
     golive_enforce: bool
     ladder: LadderSettings = field(default_factory=LadderSettings)
+    # [business] identification that every text carries (SPEC 17.6); None = not configured
+    business_name: str | None = None
+    business_callback: str | None = None  # E.164
+    business_website: str | None = None
     quiet: bool = False
     sources: dict[str, str] = field(default_factory=dict)
     api: ApiSettings = field(default_factory=lambda: ApiSettings())
@@ -231,6 +240,18 @@ def resolve_settings(
     sources["api"] = "file" if api_data else "default"
 
     _check_timezone_name(config_path, business_tz)
+    identity: dict[str, str | None] = {}
+    for key in ("name", "callback", "website"):
+        env_name = f"VALHALLA_BUSINESS_{key.upper()}"
+        if env.get(env_name, "").strip():
+            identity[key], sources[f"business_{key}"] = env[env_name].strip(), "env"
+        elif str(data.get("business", {}).get(key, "")).strip():
+            identity[key], sources[f"business_{key}"] = data["business"][key].strip(), "file"
+        else:
+            identity[key], sources[f"business_{key}"] = None, "default"
+    if identity["callback"] is not None:
+        identity["callback"] = _check_callback(config_path, identity["callback"],
+                                               sources["business_callback"])
     return Settings(
         config_path=config_path,
         database_url=str(database_url),
@@ -238,10 +259,26 @@ def resolve_settings(
         business_timezone=business_tz,
         golive_enforce=bool(enforce),
         ladder=ladder,
+        business_name=identity["name"],
+        business_callback=identity["callback"],
+        business_website=identity["website"],
         quiet=quiet,
         sources=sources,
         api=api,
     )
+
+
+def _check_callback(config_path: Path, value: str, source: str) -> str:
+    from valhalla_cli.errors import BadInput
+    from valhalla_cli.phones import parse_phone
+
+    try:
+        return parse_phone(value, option="business.callback")
+    except BadInput:
+        where = ("VALHALLA_BUSINESS_CALLBACK" if source == "env"
+                 else f"config file {config_path}: 'business.callback'")
+        raise ConfigError(f"{where} must be a valid Canadian phone number, not {value!r}"
+                          ) from None
 
 
 def _check_timezone_name(config_path: Path, name: str) -> None:

@@ -24,6 +24,13 @@ from api.conftest import create_token, start_server
 
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture(autouse=True)
+def _business(monkeypatch):
+    """Both faces' texts identify the same business (SPEC 17.6); the server inherits it."""
+    monkeypatch.setenv("VALHALLA_BUSINESS_NAME", "Maple Home Buyers")
+    monkeypatch.setenv("VALHALLA_BUSINESS_CALLBACK", "+14165550100")
+
 AT = "2027-01-15T10:00:00-05:00"
 LATER = "2027-01-15T16:00:00-05:00"
 NEXT_DAY = "2027-01-16T10:00:00-05:00"
@@ -108,8 +115,9 @@ STEPS: list[Step] = [
     get(f"{M}/suppressions", "market suppressions"),
     # the follow-up ladder
     post(f"{F}/ladder/create", f"ladder create L-1001 --province ON --market TORONTO "
-         f"--owner va1 --lead-score 55 --at {AT}", lead="L-1001", province="ON",
-         market="TORONTO", owner="va1", lead_score=55, at=AT),
+         f"--owner va1 --lead-score 55 --phone +14165550199 --consent express --at {AT}",
+         lead="L-1001", province="ON", market="TORONTO", owner="va1", lead_score=55,
+         phone="+14165550199", consent="express", at=AT),
     post(f"{F}/ladder/create", f"ladder create L-0999 --province ON --at {AT}", lead="L-0999",
          province="ON", at=AT),
     post(f"{F}/ladder/create", f"ladder create L-1002 --province ON --at {AT}", lead="L-1002",

@@ -76,10 +76,14 @@ def test_four_clients_dispatching_at_once_hand_each_task_out_once(db_url, db, tm
     cli = Cli(db_url)
     assert cli("golive", "enable", "--reason", "concurrency test", "--at", AT).exit_code == 0
     leads = tmp_path / "leads.csv"
-    leads.write_text("lead_id,province\n" + "".join(f"L-{i},ON\n" for i in range(60)))
+    # numbers and express consent: the SPEC 17 checks let every task go out
+    leads.write_text("lead_id,province,phone,consent\n"
+                     + "".join(f"L-{i},ON,+141655501{i:02d},express\n" for i in range(60)))
     assert cli("ladder", "import", str(leads), "--at", AT).exit_code == 0
     token = create_token(db_url, "t-operate", "operate")
-    server = start_server(db_url, tmp_path, workers=2)
+    server = start_server(db_url, tmp_path, workers=2,
+                          env={"VALHALLA_BUSINESS_NAME": "Maple",
+                               "VALHALLA_BUSINESS_CALLBACK": "+14165550100"})
     try:
         def work(index: int) -> list[int]:
             claimed: list[int] = []

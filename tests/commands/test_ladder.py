@@ -1,10 +1,24 @@
 """`valhalla ladder` / `valhalla followups`: creation, dispatch, completion, SLA, import."""
 
+import zlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import db_count, snapshot_tables
 
 FRIDAY_EVENING = "2027-01-15T19:58:00-05:00"  # Toronto; the window closes at 20:00
+
+
+@pytest.fixture(autouse=True)
+def _business(monkeypatch):
+    """These tests are about the ladder, not SPEC 17: every text identifies a business."""
+    monkeypatch.setenv("VALHALLA_BUSINESS_NAME", "Maple Home Buyers")
+    monkeypatch.setenv("VALHALLA_BUSINESS_CALLBACK", "+14165550100")
+
+
+def phone_of(lead):
+    """A Toronto number of the lead's own (leads sharing a number share suppression)."""
+    return f"+1416555{zlib.crc32(lead.encode()) % 10000:04d}"
 
 
 def live(cli):
@@ -12,7 +26,10 @@ def live(cli):
 
 
 def create(cli, lead="lead-1", *extra, at=FRIDAY_EVENING):
-    result = cli("ladder", "create", lead, "--province", "ON", "--at", at, "--json", *extra)
+    """A lead with a number and express consent (texts and calls are lawful: SPEC 17)."""
+    result = cli("ladder", "create", lead, "--province", "ON", "--at", at, "--json",
+                 "--phone", phone_of(lead), "--consent", "express", "--consent-at",
+                 "2027-01-01T09:00", *extra)
     assert result.exit_code == 0, result.stderr
     return result.json
 
@@ -96,7 +113,9 @@ def test_dispatch_claims_in_window_and_respects_the_previous_step(cli, db):
     assert claim["lease_expires_at"] == "2027-01-16T15:40:00Z"
     assert set(claim) == {"task_id", "ladder_id", "lead_id", "step", "channel", "province",
                           "market", "owner", "due_at", "claim_token", "lease_expires_at",
-                          "attempt", "idempotency_key"}
+                          "attempt", "idempotency_key", "to", "language", "message"}
+    assert claim["to"] == phone_of("lead-1") and claim["language"] == "en"
+    assert "Maple Home Buyers" in claim["message"] and "STOP" in claim["message"]
     assert dispatch(cli, "2027-01-16T10:31:00-05:00") == []  # lease still held
     done = cli("ladder", "complete", str(claim["task_id"]), "--outcome", "sent",
                "--claim-token", claim["claim_token"], "--at", "2027-01-16T10:45:00-05:00",

@@ -22,12 +22,22 @@ def _config():
     return ladder_config(LadderSettings())
 
 
+def _identity():
+    from valhalla_cli.services.template import Identification
+
+    return Identification("Maple Home Buyers", "+14165550100")
+
+
 def _seed_ladders(db, count: int) -> None:
     from valhalla_cli.services.ladder import CreateRequest, create_many
 
     with db.transaction(write=True) as session:
-        requests = [CreateRequest(lead_id=f"lead-{n:05d}", province="ON") for n in range(count)]
-        outcomes = create_many(session, requests, config=_config(), at=START, actor="seed")
+        # a number and express consent each: the SPEC 17 rules let every task go out
+        requests = [CreateRequest(lead_id=f"lead-{n:05d}", province="ON",
+                                  phone=f"+1416555{n:04d}", consent="express")
+                    for n in range(count)]
+        outcomes = create_many(session, requests, config=_config(), at=START, actor="seed",
+                               business_timezone="America/Toronto")
         assert all(o.created for o in outcomes)
 
 
@@ -45,7 +55,9 @@ def _dispatch_worker(url: str, name: str, barrier, queue) -> None:
         with db.transaction(write=True) as session:
             result = ladder.dispatch(session, at=START + timedelta(minutes=1), limit=40,
                                      lease=timedelta(minutes=15), worker=name, config=config,
-                                     dry_run=False, enforce=False, actor=name)
+                                     dry_run=False, enforce=False, actor=name,
+                                     business_timezone="America/Toronto",
+                                     identification=_identity())
         if not result.tasks:
             break
         taken.extend(t.task_id for t in result.tasks)
@@ -82,7 +94,9 @@ def _one_run_worker(url: str, name: str, limit: int, barrier, queue) -> None:
     with db.transaction(write=True) as session:
         result = ladder.dispatch(session, at=START + timedelta(minutes=1), limit=limit,
                                  lease=timedelta(minutes=15), worker=name, config=config,
-                                 dry_run=False, enforce=False, actor=name)
+                                 dry_run=False, enforce=False, actor=name,
+                                 business_timezone="America/Toronto",
+                                 identification=_identity())
         if db.dialect == "postgresql":
             # Still inside the claim transaction, as a run on a slow link to the database would
             # be: every other run starts while this one holds its row locks. (SQLite runs queue
@@ -118,7 +132,8 @@ def _create_worker(url: str, barrier, queue) -> None:
     with db.transaction(write=True) as session:
         result = ladder.create(session, lead_id="lead-race", province="ON", market=None,
                                owner=None, lead_score=None, at=START, actor="racer",
-                               config=_config())
+                               config=_config(), business_timezone="America/Toronto",
+                               phone="+14165550100")
     db.dispose()
     queue.put((result.ladder_id, result.created))
 
@@ -136,6 +151,7 @@ from datetime import datetime, timedelta, timezone
 from valhalla_cli.schema import open_database
 from valhalla_cli.services import ladder
 from valhalla_cli.services.ladder import ladder_config
+from valhalla_cli.services.template import Identification
 from valhalla_cli.settings import LadderSettings
 
 db = open_database(sys.argv[1])
@@ -145,7 +161,8 @@ session_cm = db.transaction(write=True)
 session = session_cm.__enter__()
 result = ladder.dispatch(session, at=at, limit=100, lease=timedelta(minutes=15), worker="doomed",
                          config=ladder_config(LadderSettings()), dry_run=False, enforce=False,
-                         actor="doomed")
+                         actor="doomed", business_timezone="America/Toronto",
+                         identification=Identification("Maple", "+14165550100"))
 if commit:
     session_cm.__exit__(None, None, None)
 print(len(result.tasks), flush=True)
@@ -167,7 +184,8 @@ def test_dispatch_killed_with_sigkill_loses_no_task(db, db_url, phase):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    env = {"VALHALLA_GOLIVE_ENFORCE": "0"}
+    env = {"VALHALLA_GOLIVE_ENFORCE": "0", "VALHALLA_BUSINESS_NAME": "Maple",
+           "VALHALLA_BUSINESS_CALLBACK": "+14165550100"}
     args = ("ladder", "dispatch", "--format", "jsonl", "--limit", "100")
     if phase == "before_commit":
         # The claim never committed: the tasks are still pending, first attempt.

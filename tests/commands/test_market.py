@@ -55,7 +55,8 @@ def test_market_overrides_field_by_field_and_windows_channel_by_channel(cli, db)
     assert eff["sources"] == {"timezones": "market", "windows": {"SMS": "market",
                                                                  "CALL": "province"},
                               "channels": "province", "min_lead_score": "market",
-                              "quiet_on_holidays": "province", "enabled": "province"}
+                              "quiet_on_holidays": "province", "enabled": "province",
+                              "require_sms_consent": "province"}
     # The province-wide policy is untouched; a market that only sets some fields inherits.
     assert cli("market", "effective", "ON", "--json").json["min_lead_score"] == 0
     assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE pack = 'market' "
@@ -84,9 +85,11 @@ def test_can_contact_answer_shape_and_exit_codes(cli):
     assert denied.exit_code == 1
     assert "outside_window" in denied.stderr
     body = denied.json
-    assert set(body) == {"allowed", "reason", "zones", "next_open_at"}
+    assert set(body) == {"allowed", "reason", "scope", "lead_id", "phone", "zones",
+                         "next_open_at"}
+    assert body["scope"] == "hours_only"
     assert body["allowed"] is False and body["next_open_at"] == "2027-01-16T17:00:00Z"
-    assert body["zones"][1] == {"timezone": "America/Edmonton",
+    assert body["zones"][1] == {"timezone": "America/Edmonton", "source": "policy",
                                 "local_time": "2027-01-15T20:30:00-06:00", "open": False}
     ok = cli("market", "can-contact", "BC", "--channel", "SMS", "--at", "2027-01-15T16:30:00Z",
              "--json")

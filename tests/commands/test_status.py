@@ -54,13 +54,15 @@ def test_fresh_install(cli, db):
          "meets_target": None} for d in range(9, 16)]
     assert view["kpi"] == {"since": "2027-05-17", "until": "2027-06-15", "days": 30,
                            "metrics": []}
-    assert view["tasks"] == {"due": 0, "ready": 0, "overdue": 0, "claimed": 0}
+    assert view["tasks"] == {"due": 0, "ready": 0, "overdue": 0, "claimed": 0,
+                             "held_dncl_not_checked": 0, "held_no_identification": 0}
     book = view["runbook"]
     assert book["ok_to_enable_go_live"] is True and book["failing"] == []
-    assert book["warnings"] == ["offers"]  # no offer policy enabled on a fresh install
+    # no offer policy enabled, no DNCL copy and no [business] identity on a fresh install
+    assert book["warnings"] == ["dncl", "messages", "offers"]
     assert [c["name"] for c in book["checks"]] == [
         "database", "timezones", "golive", "risk", "heimdall", "regression", "market",
-        "followups", "offers"]
+        "dncl", "messages", "followups", "offers"]
     assert result.stderr == ""
     assert snapshot_tables(db) == before  # read-only
 
@@ -81,13 +83,17 @@ def test_figures_move_with_reservations_ladders_and_throttles(cli, db):
     reserved = cli("risk", "reserve", "acquisitions", "1000.00", "--ref", "emd-1", "--at", AT)
     assert reserved.exit_code == 0, reserved.stderr
     # A ladder started at 11:00: step 1 due at once, step 2 five minutes later.
-    assert cli("ladder", "create", "lead-1", "--province", "ON", "--at", AT).exit_code == 0
+    assert cli("ladder", "create", "lead-1", "--province", "ON", "--at", AT, "--phone",
+               "+14165550111", "--consent", "express").exit_code == 0
     claims = cli("ladder", "dispatch", "--at", (T + timedelta(minutes=10)).isoformat(),
-                 "--format", "jsonl").jsonl
+                 "--format", "jsonl", env={"VALHALLA_BUSINESS_NAME": "Maple",
+                                           "VALHALLA_BUSINESS_CALLBACK": "+14165550100"}
+                 ).jsonl
     assert [c["step"] for c in claims] == [1]
 
     claimed = status(cli, "--json", at=(T + timedelta(minutes=15)).isoformat()).json
-    assert claimed["tasks"] == {"due": 1, "ready": 0, "overdue": 0, "claimed": 1}
+    assert claimed["tasks"] == {"due": 1, "ready": 0, "overdue": 0, "claimed": 1,
+                                "held_dncl_not_checked": 0, "held_no_identification": 0}
 
     done = cli("ladder", "complete", str(claims[0]["task_id"]), "--outcome", "no_answer",
                "--claim-token", claims[0]["claim_token"],
@@ -106,7 +112,8 @@ def test_figures_move_with_reservations_ladders_and_throttles(cli, db):
     assert engines["GLOBAL"]["headroom"] == "49000.00"
     assert engines["acquisitions"]["utilization_pct"] == pytest.approx(4.0)
     # Step 2 (due 11:05) is ready now and more than 2 h late at 14:00.
-    assert view["tasks"] == {"due": 1, "ready": 1, "overdue": 1, "claimed": 0}
+    assert view["tasks"] == {"due": 1, "ready": 1, "overdue": 1, "claimed": 0,
+                             "held_dncl_not_checked": 0, "held_no_identification": 0}
     sla = view["sla"]
     assert sla["completed"] == 1 and sla["median_response_minutes"] == 20.0
     assert sla["within_30m_pct"] == 100.0 and sla["meets_target"] is True

@@ -30,9 +30,9 @@ app = typer.Typer(help="Follow-up ladder: six contact attempts per lead, dispatc
 
 CLAIM_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
                  "owner", "due_at", "claim_token", "lease_expires_at", "attempt",
-                 "idempotency_key")
+                 "idempotency_key", "to", "language", "message")
 DUE_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
-               "owner", "due_at", "status", "attempt")
+               "owner", "due_at", "status", "attempt", "status_reason", "to")
 SLA_COLUMNS = ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
                "p90_response_minutes", "overdue_now", "target_within_2h_pct", "meets_target",
                "since", "until")
@@ -57,21 +57,38 @@ def create(
     lead_score: Annotated[Optional[int], typer.Option(
         "--lead-score", metavar="N", help="Lead score 0-100 (required when the policy has a "
         "minimum).")] = None,
+    phone: Annotated[Optional[str], typer.Option("--phone", metavar="N",
+                                                 help="The lead's phone number.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="The lead's name.")] = None,
+    language: Annotated[Optional[str], typer.Option(
+        "--language", help="en or fr (default: fr for QC, en elsewhere).")] = None,
+    consent: Annotated[Optional[str], typer.Option(
+        "--consent", metavar="KIND", help="Record consent: express, inquiry or business.")
+    ] = None,
+    consent_at: Annotated[Optional[str], typer.Option(
+        "--consent-at", metavar="DATETIME", help="When the consent was given (default: "
+        "--at).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Create the lead's six follow-up tasks (or return its active ladder).
+    """Create the lead's six follow-up tasks (or return its active ladder); upserts the lead.
 
     \b
     Example:
-      valhalla ladder create lead-4411 --province ON --market TORONTO --owner alice
+      valhalla ladder create lead-4411 --province ON --market TORONTO --owner alice \\
+        --phone "(416) 555-0199" --consent inquiry
     """
+    from valhalla_cli.inputs import parse_instant
     from valhalla_cli.services import ladder
 
     config = _config(ctx)
+    given = (parse_instant(consent_at, settings(ctx).business_timezone, field="--consent-at")
+             if consent_at is not None else None)
     result = write(
         ctx, lambda session, cfg, when: ladder.create(
             session, lead_id=lead, province=province, market=market_name, owner=owner,
-            lead_score=lead_score, at=when, actor=cfg.actor, config=config),
+            lead_score=lead_score, at=when, actor=cfg.actor, config=config,
+            business_timezone=cfg.business_timezone, phone=phone, name=name,
+            language=language, consent=consent, consent_at=given),
         fmt, as_json, at=at, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
     if result.reason is not None:
         refuse(f"ladder not created for {result.lead_id}: {result.reason}")
@@ -85,8 +102,8 @@ def import_command(
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Create ladders in bulk (columns: lead_id, province, market, owner, lead_score, start_at;
-    the first two are required).
+    """Create ladders in bulk (columns: lead_id, province, market, owner, lead_score, start_at,
+    phone, name, language, consent, consent_at; the first two are required).
 
     A malformed row rejects the whole file, naming its line; nothing is imported. Valid rows
     refused by a rule (suppressed, disabled policy, low score) are reported with their reason.
@@ -147,13 +164,16 @@ def due(
     Example:
       valhalla ladder due --limit 20
     """
-    from valhalla_cli.services import ladder
+    from valhalla_cli.services import ladder, template
 
+    cfg = settings(ctx)
     config = _config(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction() as session:
-        tasks = ladder.due(session, at=when, limit=limit, config=config)
+        tasks = ladder.due(session, at=when, limit=limit, config=config,
+                           business_timezone=cfg.business_timezone,
+                           identification=template.identification_of(cfg))
     emit(tasks, output, columns=DUE_COLUMNS)
 
 
@@ -172,6 +192,11 @@ def dispatch(
 ) -> None:
     """Claim due tasks for the sender (the cron job); one line per task with --format jsonl.
 
+    Each task carries `to` (E.164), `language` and, for SMS, the `message` to send. Tasks whose
+    lead has no phone, no SMS consent or a DNCL-listed number are skipped with the reason;
+    calls without a fresh DNCL check and texts without [business] identification are held
+    for an hour (status_reason says why).
+
     Refused (exit 1, nothing claimed, nothing on standard output) when not live or when the
     followups lever is throttled. A summary goes to standard error.
 
@@ -180,7 +205,7 @@ def dispatch(
       valhalla followups dispatch --limit 500 --format jsonl | sender
     """
     from valhalla_cli.clock import parse_duration
-    from valhalla_cli.services import ladder
+    from valhalla_cli.services import ladder, template
 
     cfg = settings(ctx)
     config = _config(ctx)
@@ -191,7 +216,9 @@ def dispatch(
         result = ladder.dispatch(
             session, at=when, limit=limit, lease=lease_for,
             worker=worker if worker is not None else ladder.default_worker(cfg.actor),
-            config=config, dry_run=dry_run, enforce=cfg.golive_enforce, actor=cfg.actor)
+            config=config, dry_run=dry_run, enforce=cfg.golive_enforce, actor=cfg.actor,
+            business_timezone=cfg.business_timezone,
+            identification=template.identification_of(cfg))
     if result.refused:
         refuse(result.message or "not dispatching")
     if result.warning:

@@ -16,6 +16,7 @@ from valhalla_cli.commands._common import (
     emit,
     fmt_of,
     refuse,
+    settings,
     show,
     write,
 )
@@ -24,9 +25,10 @@ app = typer.Typer(help="Market policy (province routing) and contact compliance.
                   no_args_is_help=True)
 
 POLICY_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
-                  "quiet_on_holidays", "enabled", "updated_at", "updated_by")
+                  "quiet_on_holidays", "enabled", "require_sms_consent", "updated_at",
+                  "updated_by")
 EFFECTIVE_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
-                     "quiet_on_holidays", "enabled", "sources")
+                     "quiet_on_holidays", "enabled", "require_sms_consent", "sources")
 SUPPRESSION_COLUMNS = ("id", "lead_id", "phone", "reason", "at", "actor")
 
 ProvinceArg = Annotated[str, typer.Argument(help="Province or territory code, e.g. ON.")]
@@ -73,6 +75,10 @@ def policy_set(
         "--holidays/--no-holidays", help="Quiet on the province's statutory holidays.")] = None,
     enable: Annotated[Optional[bool], typer.Option("--enable/--disable",
                                                    help="Enable or disable the policy.")] = None,
+    require_sms_consent: Annotated[Optional[bool], typer.Option(
+        "--require-sms-consent/--no-require-sms-consent",
+        help="Texts need CASL consent recorded here (seeded on; the runbook warns while "
+        "off).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Create or update a policy; only the fields given change (audited).
@@ -86,9 +92,10 @@ def policy_set(
 
     write(
         ctx, lambda session, cfg, when: market.policy_set(
-             session, province=province, market=market_name, timezones=timezone, windows=window,
+            session, province=province, market=market_name, timezones=timezone, windows=window,
             channels=channels, min_lead_score=min_lead_score, quiet_on_holidays=holidays,
-            enabled=enable, actor=cfg.actor, at=when,),
+            enabled=enable, actor=cfg.actor, at=when,
+            require_sms_consent=require_sms_consent),
         fmt, as_json, at=at, columns=POLICY_COLUMNS)
 
 
@@ -111,31 +118,45 @@ def effective(ctx: typer.Context, province: ProvinceArg, market_name: MarketOpt 
 @app.command("can-contact")
 def can_contact(
     ctx: typer.Context,
-    province: ProvinceArg,
-    channel: Annotated[str, typer.Option("--channel", "-c", help="SMS or CALL.")],
+    province: Annotated[Optional[str], typer.Argument(
+        help="Province or territory code, e.g. ON (may be left out with --lead).")] = None,
+    channel: Annotated[Optional[str], typer.Option("--channel", "-c", help="SMS or CALL "
+                                                   "(required).")] = None,
     market_name: MarketOpt = None,
     lead_score: Annotated[Optional[int], typer.Option(
         "--lead-score", metavar="N", help="The lead's score, 0-100 (required when the policy "
         "has a minimum).")] = None,
-    lead: Annotated[Optional[str], typer.Option("--lead", metavar="LEAD",
-                                                help="Lead id (checks suppression).")] = None,
+    lead: Annotated[Optional[str], typer.Option(
+        "--lead", metavar="LEAD", help="Lead id: its province, zones, number and consents "
+        "decide.")] = None,
+    phone: Annotated[Optional[str], typer.Option(
+        "--phone", metavar="N", help="A number alone (suppression, DNCL, area-code zones).")
+    ] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """May this lead be contacted on this channel now? Exit 0 allowed, 1 denied.
 
+    Without --lead or --phone the answer is about the hours only ("scope": "hours_only").
+
     \b
     Example:
-      valhalla market can-contact ON --market TORONTO --channel CALL --lead-score 60 && dial
+      valhalla market can-contact --lead lead-4411 --channel CALL && dial
     """
+    from valhalla_cli.errors import BadInput
     from valhalla_cli.services import market
 
+    if channel is None:
+        raise BadInput("missing option '--channel' (SMS or CALL)")
+    cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction() as session:
         answer = market.can_contact(session, province=province, market=market_name,
                                     channel=channel, at=when, lead_score=lead_score,
-                                    lead_id=lead)
-    emit(answer, output, columns=("allowed", "reason", "zones", "next_open_at"))
+                                    lead_id=lead, phone=phone,
+                                    business_timezone=cfg.business_timezone)
+    emit(answer, output, columns=("allowed", "reason", "scope", "lead_id", "phone", "zones",
+                                  "next_open_at"))
     if not answer.allowed:
         refuse(f"contact not allowed: {answer.reason}")
 
@@ -143,17 +164,20 @@ def can_contact(
 @app.command("suppress")
 def suppress(
     ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(help="The lead id.")],
     reason: ReasonOpt,
-    phone: Annotated[Optional[str], typer.Option("--phone", metavar="N",
-                                                 help="The phone number that opted out.")] = None,
+    lead: Annotated[Optional[str], typer.Argument(
+        help="The lead id (leave out to suppress a number alone with --phone).")] = None,
+    phone: Annotated[Optional[str], typer.Option(
+        "--phone", metavar="N", help="The number: every lead with it, now or later, is "
+        "suppressed.")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Suppress a lead on every channel, at once (its remaining follow-ups are cancelled).
+    """Suppress a lead or a number on every channel, at once (follow-ups are cancelled).
 
     \b
     Example:
       valhalla market suppress lead-4411 --phone +14165550100 --reason "replied STOP"
+      valhalla market suppress --phone "(416) 555-0100" --reason "asked not to be called"
     """
     from valhalla_cli.services import market
 

@@ -27,7 +27,8 @@ SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
                "meets_target")
 SLA_DAY_COLUMNS = ("day", "completed", "within_2h", "within_2h_pct", "meets_target")
 KPI_COLUMNS = ("metric", "count", "mean")
-TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
+TASK_COLUMNS = ("due", "ready", "overdue", "claimed", "held_dncl_not_checked",
+                "held_no_identification")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 
@@ -199,9 +200,10 @@ def _table(view: Any) -> list[Any]:
         blocks.append(section(
             f"Follow-ups: SLA {s['since']} to {s['until']}, tasks now", [{**s, **t}],
             ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
-             "p90_response_minutes", "due", "ready", "overdue", "claimed"),
+             "p90_response_minutes", "due", "ready", "overdue", "claimed",
+             "held_dncl_not_checked", "held_no_identification"),
             ("done", "≤30m %", "≤2h %", "median min", "p90 min", "due", "ready", "overdue",
-             "claimed")))
+             "claimed", "held: dncl", "held: no id")))
     else:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
     blocks.append(_scorecard_grid(view, data, missed=True))

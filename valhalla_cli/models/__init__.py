@@ -10,6 +10,14 @@ from valhalla_cli.models.heimdall import (
 )
 from valhalla_cli.models.kpi import KpiEvent
 from valhalla_cli.models.ladder import FollowupTask
+from valhalla_cli.models.lead import (
+    DnclArea,
+    DnclNumber,
+    InboundMessage,
+    Lead,
+    LeadConsent,
+    MessageTemplate,
+)
 from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
 from valhalla_cli.models.market import ContactSuppression, MarketPolicy
 from valhalla_cli.models.offer import OfferEvidence, OfferOutcome, OfferPolicy
@@ -23,14 +31,20 @@ __all__ = [
     "BuyerFeedbackEvent",
     "BuyerLiquidityNode",
     "ContactSuppression",
+    "DnclArea",
+    "DnclNumber",
     "FollowupTask",
     "GoLiveChecklistItem",
     "GoLiveState",
     "HeimdallPolicy",
     "HeimdallRecommendation",
     "HeimdallScorecard",
+    "InboundMessage",
     "KpiEvent",
+    "Lead",
+    "LeadConsent",
     "MarketPolicy",
+    "MessageTemplate",
     "OfferEvidence",
     "OfferOutcome",
     "OfferPolicy",

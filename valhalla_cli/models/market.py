@@ -31,19 +31,26 @@ class MarketPolicy(SQLModel, table=True):
     min_lead_score: Optional[int] = Field(default=None)
     quiet_on_holidays: Optional[bool] = Field(default=None)
     enabled: Optional[bool] = Field(default=None)
+    # CASL: an SMS needs consent valid for SMS; a market that obtains it elsewhere may turn
+    # the check off (audited; the runbook warns while it is off anywhere).
+    require_sms_consent: Optional[bool] = Field(default=None)
     updated_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
     updated_by: Optional[str] = Field(default=None, max_length=200)
 
 
 class ContactSuppression(SQLModel, table=True):
-    """A lead that must never be contacted again, on any channel (opt-out, do-not-call)."""
+    """A lead or a number that must never be contacted again, on any channel (opt-out, the
+    internal do-not-call list). A row with a phone covers every lead with that number, now or
+    later; `lead_id` is null for a number suppressed on its own. Never deleted (the CRTC asks
+    for 3 years and 14 days)."""
 
     __tablename__ = "contact_suppression"
-    __table_args__ = (Index("ix_contact_suppression_lead_id", "lead_id"),)
+    __table_args__ = (Index("ix_contact_suppression_lead_id", "lead_id"),
+                      Index("ix_contact_suppression_phone", "phone"))
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
                                                              autoincrement=True))
-    lead_id: str = Field(max_length=200)
+    lead_id: Optional[str] = Field(default=None, max_length=200)
     phone: Optional[str] = Field(default=None, max_length=40)
     reason: str
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

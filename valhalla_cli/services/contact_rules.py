@@ -27,8 +27,10 @@ CRTC_WEEKDAY = (9 * 60, 21 * 60 + 30)
 CRTC_WEEKEND = (10 * 60, 18 * 60)
 NEXT_OPEN_HORIZON = timedelta(days=14)
 
+# SPEC 17.4: the first reason that applies, in this order.
 REASONS = ("policy_disabled", "channel_not_allowed", "lead_score_below_minimum", "suppressed",
-           "holiday", "outside_window")
+           "no_phone", "no_consent", "dncl_listed", "dncl_not_checked", "holiday",
+           "outside_window")
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
@@ -304,8 +306,11 @@ def decide(
     suppressed: bool,
     rules: ChannelRules,
     instant: datetime,
+    lead_block: str | None = None,
 ) -> Decision:
-    """The contact decision: the first failing reason in the order of SPEC section 8."""
+    """The contact decision: the first failing reason in the order of SPEC 17.4. `lead_block`
+    is the lead's number/consent reason (no_phone, no_consent, dncl_listed, dncl_not_checked),
+    already judged by the lead service; `rules` carry the lead's zones."""
     states = zone_states(rules, instant)
     reason: str | None = None
     if not enabled:
@@ -316,6 +321,8 @@ def decide(
         reason = "lead_score_below_minimum"
     elif suppressed:
         reason = "suppressed"
+    elif lead_block is not None:
+        reason = lead_block
     elif any(s.holiday for s in states):
         reason = "holiday"
     elif not states or not all(s.open for s in states):

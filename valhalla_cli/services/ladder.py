@@ -46,6 +46,8 @@ from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
 from valhalla_cli.models.types import pk, table_of
 from valhalla_cli.services import audit, kpi
+from valhalla_cli.services import lead as lead_service
+from valhalla_cli.services import template as templates
 from valhalla_cli.services.contact_rules import (
     StepSpec,
     check_score,
@@ -54,6 +56,7 @@ from valhalla_cli.services.contact_rules import (
     parse_steps,
     planned_at,
 )
+from valhalla_cli.services.dncl import DnclLookup
 from valhalla_cli.services.ladder_tasks import cancel_active_tasks
 from valhalla_cli.services.market import PolicyCache, scope_market
 
@@ -132,6 +135,12 @@ class CreateRequest:
     lead_score: int | None = None
     start_at: datetime | None = None
     line: int | None = None
+    # The lead's own fields (SPEC 17.1): upserted into `lead` before the ladder is made.
+    phone: str | None = None
+    name: str | None = None
+    language: str | None = None
+    consent: str | None = None
+    consent_at: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,20 +221,34 @@ def create_many(
     config: LadderConfig,
     at: datetime,
     actor: str,
+    business_timezone: str,
     cache: PolicyCache | None = None,
     score_required_is_bad_input: bool = False,
+    audit_leads: bool = False,
 ) -> list[_Outcome]:
     """Create ladders for validated requests in the caller's transaction.
 
-    Per request: suppressed -> refused; an active ladder -> returned (`created` false); disabled
-    policy, no allowed channel or score below the minimum -> refused; else six tasks.
+    The lead of each request is upserted first (its fields, and its consent when given).
+    Per request: suppressed (by lead or number) -> refused; an active ladder -> returned
+    (`created` false); disabled policy, no allowed channel or score below the minimum ->
+    refused; else six tasks.
     """
+    from valhalla_cli.services import lead as lead_service
     from valhalla_cli.services.market import suppressed_among
 
     cache = cache or PolicyCache(session)
     leads = [r.lead_id for r in requests]
     _lock_leads(session, leads)
-    suppressed = suppressed_among(session, leads)
+    lead_service.upsert_many(session, [
+        lead_service.LeadFields(lead_id=r.lead_id, province=r.province, market=r.market,
+                                phone=r.phone, name=r.name, language=r.language)
+        for r in requests], at=at, actor=actor, audit_each=audit_leads)
+    lead_service.append_consents(session, [
+        {"lead_id": r.lead_id, "kind": r.consent, "channel": "all",
+         "given_at": r.consent_at or at, "actor": actor,
+         "evidence": f"ladder import line {r.line}" if r.line else "ladder create"}
+        for r in requests if r.consent is not None])
+    suppressed = suppressed_among(session, leads, at=at, business_timezone=business_timezone)
     active = _active_ladders(session, list(set(leads)))
     rows: list[dict[str, Any]] = []
     outcomes: list[_Outcome] = []
@@ -300,14 +323,34 @@ def create(
     at: datetime,
     actor: str,
     config: LadderConfig,
+    business_timezone: str,
+    phone: str | None = None,
+    name: str | None = None,
+    language: str | None = None,
+    consent: str | None = None,
+    consent_at: datetime | None = None,
 ) -> LadderResult:
-    """Create the lead's ladder, or return its active one (`created: false`)."""
+    """Create the lead's ladder, or return its active one (`created: false`); the lead's
+    fields given are upserted (SPEC 17.1)."""
+    from valhalla_cli.phones import parse_phone
+    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.lead import check_language
+
+    if consent_at is not None and consent is None:
+        raise BadInput("--consent-at needs --consent KIND")
     req = CreateRequest(lead_id=parse_lead_id(lead_id), province=parse_province(province),
                         market=scope_market(market),
                         owner=parse_text(owner, field="--owner"),
-                        lead_score=check_score(lead_score))
+                        lead_score=check_score(lead_score),
+                        phone=parse_phone(phone) if phone is not None else None,
+                        name=parse_text(name, field="--name"),
+                        language=check_language(language) if language is not None else None,
+                        consent=check_kind(consent, option="--consent")
+                        if consent is not None else None,
+                        consent_at=consent_at)
     out = create_many(session, [req], config=config, at=at, actor=actor,
-                      score_required_is_bad_input=True)[0]
+                      business_timezone=business_timezone, score_required_is_bad_input=True,
+                      audit_leads=True)[0]
     if out.reason is not None:
         return LadderResult(None, req.lead_id, False, [], out.reason)
     assert out.ladder_id is not None
@@ -360,6 +403,9 @@ class Claim:
     lease_expires_at: datetime | None
     attempt: int
     idempotency_key: str
+    to: str | None = None  # E.164
+    language: str | None = None
+    message: str | None = None  # SMS only: the rendered text, ready to send
 
 
 @dataclass(frozen=True)
@@ -375,13 +421,23 @@ class DispatchResult:
     failed: int = 0
     cancelled: int = 0
     skipped: int = 0
+    held: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    held_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
         verb = "would dispatch" if self.dry_run else "dispatched"
+
+        def why(counts: dict[str, int]) -> str:
+            return (" (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
+                    if counts else "")
+
         return (f"{verb} {len(self.tasks)} task(s) as {self.worker}; {self.retimed} re-timed to "
                 f"their next opening, {self.failed} failed after max attempts, "
-                f"{self.cancelled} cancelled (suppressed), {self.skipped} skipped")
+                f"{self.cancelled} cancelled (suppressed), {self.skipped} skipped"
+                f"{why(self.skipped_by_reason)}, {self.held} held"
+                f"{why(self.held_by_reason)}")
 
 
 def default_worker(actor: str) -> str:
@@ -407,12 +463,13 @@ class _Evaluator:
     def __init__(self, session: Session, now: datetime) -> None:
         self.session, self.now = session, now
         self.cache = PolicyCache(session)
-        self._open: dict[tuple[str, str | None, str], tuple[bool, datetime | None, str]] = {}
+        self._open: dict[tuple[Any, ...], tuple[bool, datetime | None, str]] = {}
 
-    def window(self, province: str, market: str | None, channel: str
-               ) -> tuple[bool, datetime | None, str]:
-        """(open now, next opening, why not) for a scope and channel, cached per run."""
-        key = (province, market, channel)
+    def window(self, province: str, market: str | None, channel: str,
+               zones: tuple[str, ...] | None = None) -> tuple[bool, datetime | None, str]:
+        """(open now, next opening, why not) for a scope, channel and the lead's zones
+        (None: the policy's), cached per run."""
+        key = (province, market, channel, zones)
         if key not in self._open:
             policy = self.cache.effective(province, market)
             if not policy.enabled:
@@ -422,6 +479,8 @@ class _Evaluator:
                 result = (False, None, "channel_not_allowed")
             else:
                 rules = self.cache.rules(province, market, channel)
+                if zones is not None:
+                    rules = replace(rules, timezones=zones)
                 if is_open(rules, self.now):
                     result = (True, None, "")
                 else:
@@ -505,11 +564,18 @@ def dispatch(
     dry_run: bool,
     enforce: bool,
     actor: str,
+    business_timezone: str,
+    identification: Any = None,
     check_controls: bool = True,
 ) -> DispatchResult:
-    """Claim up to `limit` dispatchable tasks (see the module docstring)."""
+    """Claim up to `limit` dispatchable tasks (see the module docstring).
+
+    With the lead rules (SPEC 17.7): a suppressed lead's tasks are cancelled; `no_phone`,
+    `no_consent` and `dncl_listed` skip the task (the ladder moves on); `dncl_not_checked` and,
+    for SMS, `no_identification` hold it for an hour (its `status_reason` says why), so a fresh
+    list or a configured `[business]` releases it. `identification` is the `[business]`
+    identity (templates.Identification) or None when it is not configured."""
     from valhalla_cli.services import golive, levers
-    from valhalla_cli.services.market import suppressed_among
 
     if limit < 1 or limit > 100_000:
         raise BadInput("--limit must be between 1 and 100000")
@@ -537,8 +603,12 @@ def dispatch(
                                                lock=lock)
     claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
+    lookup = DnclLookup(session, at, business_timezone)
+    messages = templates.TemplateSet(session)
     claims: list[Claim] = []
-    retimed = cancelled = skipped = 0
+    retimed = cancelled = skipped = held_count = 0
+    skipped_by: dict[str, int] = {}
+    held_by: dict[str, int] = {}
     examined, max_examined = 0, max(5_000, 10 * limit)
     for source in ("expired", "pending"):
         after: tuple[datetime, int] | None = None
@@ -557,49 +627,86 @@ def dispatch(
                 break
             examined += len(rows)
             after = (rows[-1].due_at, rows[-1].id)
-            suppressed = suppressed_among(session, {r.lead_id for r in rows})
+            leads = lead_service.load_leads(session, {r.lead_id for r in rows})
+            facts, _ = lead_service.facts_for(session, lead_ids=leads.keys() | {
+                r.lead_id for r in rows}, at=at, business_timezone=business_timezone,
+                leads=leads, dncl_lookup=lookup)
             eligible, moves, skips, to_cancel = [], [], [], set()
             for row in rows:
-                if row.lead_id in suppressed:
+                lead_facts = facts[row.lead_id]
+                if lead_facts.suppressed:
                     to_cancel.add(row.lead_id)
                     continue
                 open_now, nxt, why = evaluator.window(row.province, row.market, row.channel)
+                if why in ("policy_disabled", "channel_not_allowed"):
+                    if why == "channel_not_allowed":
+                        skips.append((row, why))
+                    else:
+                        moves.append({"task_id": row.id, "due": nxt, "why": why})
+                    continue
+                policy = evaluator.cache.effective(row.province, row.market)
+                block = lead_facts.block(row.channel,
+                                         require_sms_consent=policy.require_sms_consent)
+                if block is None and row.channel == "SMS" and (
+                        identification is None
+                        or messages.template_for(row.step, _language(leads, row)) is None):
+                    block = "no_identification"
+                if block in HOLD_REASONS:
+                    moves.append({"task_id": row.id, "due": at + HOLD_FOR, "why": block})
+                    held_by[block] = held_by.get(block, 0) + 1
+                    continue
+                if block is not None:
+                    skips.append((row, block))
+                    continue
+                lead = leads.get(row.lead_id)
+                zones = tuple(z.timezone for z in lead_service.lead_contact_zones(
+                    policy_zones=policy.timezones, phone=lead_facts.phone,
+                    confirmed_timezone=lead.timezone if lead else None))
+                open_now, nxt, why = evaluator.window(row.province, row.market, row.channel,
+                                                      zones)
                 if open_now:
                     eligible.append(row)
-                elif why == "channel_not_allowed":
-                    skips.append(row)
                 else:
                     moves.append({"task_id": row.id, "due": nxt, "why": why})
             if lock:
                 eligible_ids = _lock_free(session, [r.id for r in eligible], claimable, want)
                 contended += min(len(eligible), want) - len(eligible_ids)
-                held = set(_lock_free(session, [r.id for r in skips]
-                                      + [m["task_id"] for m in moves], claimable))
-                skips = [r for r in skips if r.id in held]
-                moves = [m for m in moves if m["task_id"] in held]
+                locked = set(_lock_free(session, [r.id for r, _ in skips]
+                                        + [m["task_id"] for m in moves], claimable))
+                skips = [(r, why) for r, why in skips if r.id in locked]
+                moves = [m for m in moves if m["task_id"] in locked]
             else:
                 eligible_ids = [r.id for r in eligible[:want]]
             taken = set(eligible_ids)
             eligible = [r for r in eligible if r.id in taken]
+            for _, reason in skips:
+                skipped_by[reason] = skipped_by.get(reason, 0) + 1
             if dry_run:
-                claims.extend(Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province,
-                                    r.market, r.owner, r.due_at, None, None, r.attempt + 1,
-                                    f"task-{r.id}") for r in eligible)
-                retimed += len(moves)
+                claims.extend(_addressed(
+                    Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province,
+                          r.market, r.owner, r.due_at, None, None, r.attempt + 1,
+                          f"task-{r.id}"), leads, messages, identification) for r in eligible)
+                retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
+                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
                 skipped += len(skips)
                 cancelled += len(to_cancel)
                 continue
-            for lead in sorted(to_cancel):
-                cancelled += cancel_active_tasks(session, lead_id=lead, at=at,
+            for lead_id in sorted(to_cancel):
+                cancelled += cancel_active_tasks(session, lead_id=lead_id, at=at,
                                                  reason="suppressed")
-            if skips:
+            by_reason: dict[str, list[Any]] = {}
+            for row, reason in skips:
+                by_reason.setdefault(reason, []).append(row)
+            for reason, skip_rows in sorted(by_reason.items()):
                 session.execute(
                     update(FollowupTask)
-                    .where(col(FollowupTask.id).in_([r.id for r in skips]))
-                    .values(status="skipped", status_reason="channel_not_allowed",
+                    .where(FollowupTask.id.in_([r.id for r in skip_rows]),
+                           FollowupTask.status.in_(ACTIVE_STATUSES))
+                    .values(status="skipped", status_reason=reason,
                             claim_token=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False))
-                _advance(session, [r.ladder_id for r in skips])
+            if skips:
+                _advance(session, [r.ladder_id for r, _ in skips])
                 skipped += len(skips)
             if moves:
                 session.execute(
@@ -608,20 +715,49 @@ def dispatch(
                     .values(due_at=bindparam("due"), status_reason=bindparam("why"),
                             status="pending", claim_token=None, lease_expires_at=None),
                     moves)
-                retimed += len(moves)
+                retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
+                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
             if eligible_ids:
-                claims.extend(_claim(session, eligible_ids, at=at, lease=lease,
-                                     worker=worker, max_attempts=config.max_attempts,
-                                     dialect=dialect))
+                claims.extend(_addressed(claim, leads, messages, identification)
+                              for claim in _claim(session, eligible_ids, at=at, lease=lease,
+                                                  worker=worker,
+                                                  max_attempts=config.max_attempts,
+                                                  dialect=dialect))
     claims.sort(key=lambda c: (c.due_at, c.task_id))
     result = replace(result, tasks=claims, retimed=retimed, failed=failed, cancelled=cancelled,
-                     skipped=skipped)
-    if not dry_run and (claims or retimed or failed or cancelled or skipped):
+                     skipped=skipped, held=held_count, skipped_by_reason=skipped_by,
+                     held_by_reason=held_by)
+    if not dry_run and (claims or retimed or failed or cancelled or skipped or held_count):
         audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
                      after={"claimed": len(claims), "retimed": retimed, "failed": failed,
-                            "cancelled": cancelled, "skipped": skipped,
+                            "cancelled": cancelled, "skipped": skipped, "held": held_count,
+                            "skipped_by_reason": skipped_by, "held_by_reason": held_by,
                             "first_task": claims[0].task_id if claims else None})
     return result
+
+
+HOLD_REASONS = ("dncl_not_checked", "no_identification")
+HOLD_FOR = timedelta(hours=1)
+
+
+def _language(leads: dict[str, Any], row: Any) -> str:
+    from valhalla_cli.services.lead import default_language
+
+    lead = leads.get(row.lead_id)
+    return lead.language if lead is not None else default_language(row.province)
+
+
+def _addressed(claim: Claim, leads: dict[str, Any], messages: Any, identification: Any
+               ) -> Claim:
+    """The claim with what a sender needs: the number, the language, and for SMS the text."""
+    lead = leads.get(claim.lead_id)
+    language = _language(leads, claim)
+    text = None
+    if claim.channel == "SMS" and identification is not None:
+        text = messages.render(claim.step, language, name=lead.name if lead else None,
+                               market=claim.market or claim.province,
+                               identification=identification)
+    return replace(claim, to=lead.phone if lead else None, language=language, message=text)
 
 
 def _claim(session: Session, ids: list[int], *, at: datetime, lease: timedelta, worker: str,
@@ -659,20 +795,24 @@ class DueTask:
     due_at: datetime
     status: str
     attempt: int
+    status_reason: str | None = None  # why it was last held or re-timed
+    to: str | None = None
 
 
-def due(session: Session, *, at: datetime, limit: int, config: LadderConfig) -> list[DueTask]:
-    """Tasks a dispatch would claim now (window open, predecessor finished, not suppressed),
-    without claiming or changing anything."""
+def due(session: Session, *, at: datetime, limit: int, config: LadderConfig,
+        business_timezone: str, identification: Any = None) -> list[DueTask]:
+    """Tasks a dispatch would claim now (window open, predecessor finished, not suppressed,
+    number and consent rules met), without claiming or changing anything."""
     result = dispatch(session, at=at, limit=limit, lease=config.lease, worker="due",
                       config=config, dry_run=True, enforce=False, actor="due",
+                      business_timezone=business_timezone, identification=identification,
                       check_controls=False)
-    status_of = dict(session.execute(
-        select(col(FollowupTask.id), col(FollowupTask.status))
-        .where(col(FollowupTask.id).in_([c.task_id for c in result.tasks]))).all()
-    ) if result.tasks else {}
+    state = {row.id: (row.status, row.status_reason) for row in session.execute(
+        select(FollowupTask.id, FollowupTask.status, FollowupTask.status_reason)
+        .where(FollowupTask.id.in_([c.task_id for c in result.tasks])))} if result.tasks else {}
     return [DueTask(c.task_id, c.ladder_id, c.lead_id, c.step, c.channel, c.province, c.market,
-                    c.owner, c.due_at, status_of.get(c.task_id, "pending"), c.attempt - 1)
+                    c.owner, c.due_at, state.get(c.task_id, ("pending", None))[0],
+                    c.attempt - 1, state.get(c.task_id, ("pending", None))[1], c.to)
             for c in result.tasks]
 
 
@@ -1030,6 +1170,9 @@ class TaskCounts:
     ready: int  # of those, the ones whose previous step is finished (what dispatch looks at)
     overdue: int  # pending more than sla_minutes past due (the SLA report's `overdue_now`)
     claimed: int  # handed out and not completed yet
+    # held by dispatch until the reason clears (SPEC 17.7): a fresh DNCL copy, [business]
+    held_dncl_not_checked: int = 0
+    held_no_identification: int = 0
 
 
 def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> TaskCounts:
@@ -1047,7 +1190,11 @@ def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> Task
         .where(col(t.status).in_(ACTIVE_STATUSES), col(t.ready).in_([True, False]),
                col(t.due_at) <= at)
     ).one()
-    return TaskCounts(*(int(v) for v in row))
+    from valhalla_cli.services.dncl import held_counts
+
+    held = held_counts(session, at=at)
+    return TaskCounts(*(int(v) for v in row), held.get("dncl_not_checked", 0),
+                      held.get("no_identification", 0))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, crea
 from valhalla_cli.services.market import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
-OPTIONAL = ("market", "owner", "lead_score", "start_at")
+OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",
+            "consent_at")
 CHUNK = 2_000
 
 
@@ -62,11 +63,25 @@ def _row_validator(business_timezone: str):
                            ) from None
         return check("lead_score", lambda v: check_score(v, option="lead_score"), number)
 
+    from valhalla_cli.phones import parse_phone
+    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.lead import check_language
+
+    def instant(row: dict[str, Any], name: str) -> datetime | None:
+        value = row.get(name)
+        return None if value is None else check(
+            name, lambda v: parse_instant(str(v), business_timezone, field=name), value)
+
+    def optional(row: dict[str, Any], name: str, fn):  # type: ignore[no-untyped-def]
+        value = row.get(name)
+        return None if value is None else check(name, fn, str(value))
+
     def validate(row: dict[str, Any]) -> CreateRequest:
-        start = row.get("start_at")
-        start_at = None if start is None else check(
-            "start_at", lambda v: parse_instant(str(v), business_timezone, field="start_at"),
-            start)
+        start_at = instant(row, "start_at")
+        consent_at = instant(row, "consent_at")
+        consent = optional(row, "consent", lambda v: check_kind(v, option="consent"))
+        if consent_at is not None and consent is None:
+            raise RowError("consent_at", "needs a consent kind in the consent column")
         owner = row.get("owner")
         return CreateRequest(
             lead_id=check("lead_id", lambda v: parse_lead_id(str(v), field="lead_id"),
@@ -79,6 +94,11 @@ def _row_validator(business_timezone: str):
                         None if owner is None else str(owner)),
             lead_score=score(row.get("lead_score")),
             start_at=start_at,
+            phone=optional(row, "phone", lambda v: parse_phone(v, option="phone")),
+            name=optional(row, "name", lambda v: parse_text(v, field="name")),
+            language=optional(row, "language", lambda v: check_language(v, option="language")),
+            consent=consent,
+            consent_at=consent_at,
         )
 
     return validate
@@ -95,7 +115,8 @@ def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at
     def apply(batch: list[tuple[int, CreateRequest]]) -> None:
         nonlocal created, existing
         requests = [replace_line(req, line) for line, req in batch]
-        outcomes = create_many(session, requests, config=config, at=at, actor=actor, cache=cache)
+        outcomes = create_many(session, requests, config=config, at=at, actor=actor,
+                               business_timezone=business_timezone, cache=cache)
         events = []
         for out in outcomes:
             if out.reason is not None:

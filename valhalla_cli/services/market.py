@@ -30,7 +30,6 @@ from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
     ChannelRules,
-    Decision,
     check_channel,
     check_channels,
     check_score,
@@ -44,7 +43,8 @@ from valhalla_cli.tz import is_valid_zone
 
 PACK = "market"
 PROVINCE_WIDE = "*"
-FIELDS = ("timezones", "windows", "channels", "min_lead_score", "quiet_on_holidays", "enabled")
+FIELDS = ("timezones", "windows", "channels", "min_lead_score", "quiet_on_holidays", "enabled",
+          "require_sms_consent")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class PolicyView:
     min_lead_score: int | None
     quiet_on_holidays: bool | None
     enabled: bool | None
+    require_sms_consent: bool | None
     updated_at: datetime | None
     updated_by: str | None
 
@@ -71,6 +72,7 @@ class EffectivePolicy:
     min_lead_score: int
     quiet_on_holidays: bool
     enabled: bool
+    require_sms_consent: bool
     sources: dict[str, Any]
 
     def rules(self, channel: str) -> ChannelRules:
@@ -83,6 +85,7 @@ def _view(row: MarketPolicy) -> PolicyView:
                       windows=row.windows, channels=row.channels,
                       min_lead_score=row.min_lead_score,
                       quiet_on_holidays=row.quiet_on_holidays, enabled=row.enabled,
+                      require_sms_consent=row.require_sms_consent,
                       updated_at=row.updated_at, updated_by=row.updated_by)
 
 
@@ -99,7 +102,8 @@ def merge(province_row: MarketPolicy | None, market_row: MarketPolicy | None, *,
     """Field-by-field inheritance; windows channel by channel. A missing province-wide policy
     yields a disabled policy with no zones (fail closed)."""
     base: dict[str, Any] = {"timezones": [], "windows": {}, "channels": [], "min_lead_score": 0,
-                            "quiet_on_holidays": True, "enabled": False}
+                            "quiet_on_holidays": True, "enabled": False,
+                            "require_sms_consent": True}
     sources: dict[str, Any] = {}
     values: dict[str, Any] = {}
     for name in FIELDS:
@@ -181,6 +185,7 @@ def policy_set(
     enabled: bool | None,
     actor: str,
     at: datetime,
+    require_sms_consent: bool | None = None,
 ) -> PolicyView:
     """Create or update (upsert) a policy; only the fields given change. Audited."""
     province = parse_province(province)
@@ -203,10 +208,12 @@ def policy_set(
         changes["quiet_on_holidays"] = quiet_on_holidays
     if enabled is not None:
         changes["enabled"] = enabled
+    if require_sms_consent is not None:
+        changes["require_sms_consent"] = require_sms_consent
     if not changes:
         raise BadInput("nothing to change: give at least one of --timezone, --window, "
                        "--channels, --min-lead-score, --holidays/--no-holidays, "
-                       "--enable/--disable")
+                       "--enable/--disable, --require-sms-consent/--no-require-sms-consent")
     query = select(MarketPolicy).where(
         col(MarketPolicy.province) == province,
         col(MarketPolicy.market_key) == market_key(market_name)).with_for_update()
@@ -218,6 +225,7 @@ def policy_set(
         if market_name == PROVINCE_WIDE:  # a province-wide policy is always complete
             row.timezones, row.windows, row.channels = [], seeded_windows(), list(CHANNELS)
             row.min_lead_score, row.quiet_on_holidays, row.enabled = 0, True, False
+            row.require_sms_consent = True
         session.add(row)
     else:
         before = {name: getattr(row, name) for name in FIELDS}
@@ -237,26 +245,25 @@ def policy_set(
     return _view(row)
 
 
-def is_suppressed(session: Session, lead_id: str) -> bool:
-    query = (select(col(ContactSuppression.id))
-             .where(col(ContactSuppression.lead_id) == lead_id).limit(1))
-    return session.scalars(query).first() is not None
+def is_suppressed(session: Session, lead_id: str, *, at: datetime,
+                  business_timezone: str) -> bool:
+    return lead_id in suppressed_among(session, [lead_id], at=at,
+                                       business_timezone=business_timezone)
 
 
-def suppressed_among(session: Session, lead_ids: list[str] | set[str]) -> set[str]:
-    """Which of these leads are suppressed (one indexed IN query per 500 ids)."""
-    ids = list(set(lead_ids))
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        found.update(session.scalars(select(col(ContactSuppression.lead_id)).where(
-            col(ContactSuppression.lead_id).in_(chunk))))
-    return found
+def suppressed_among(session: Session, lead_ids: list[str] | set[str], *, at: datetime,
+                     business_timezone: str) -> set[str]:
+    """Which of these leads are suppressed, by lead or by number (SPEC 17.5)."""
+    from valhalla_cli.services.contact_facts import facts_for
+
+    facts, _ = facts_for(session, lead_ids=lead_ids, at=at, business_timezone=business_timezone)
+    return {lead for lead, f in facts.items() if f.suppressed}
 
 
 @dataclass(frozen=True)
 class ZoneAnswer:
     timezone: str
+    source: str  # confirmed | policy | area_code
     local_time: str  # local wall-clock time with its offset
     open: bool
 
@@ -265,46 +272,112 @@ class ZoneAnswer:
 class ContactAnswer:
     allowed: bool
     reason: str | None
+    scope: str  # lead | phone | hours_only
+    lead_id: str | None
+    phone: str | None
     zones: list[ZoneAnswer]
     next_open_at: datetime | None
-
-
-def _answer(decision: Decision) -> ContactAnswer:
-    zones = [ZoneAnswer(z.timezone, z.local_time, z.open) for z in decision.zones]
-    return ContactAnswer(decision.allowed, decision.reason, zones, decision.next_open_at)
 
 
 def can_contact(
     session: Session,
     *,
-    province: str,
+    province: str | None,
     market: str | None,
     channel: str,
     at: datetime,
+    business_timezone: str,
     lead_score: int | None = None,
     lead_id: str | None = None,
+    phone: str | None = None,
+    score_optional: bool = False,
 ) -> ContactAnswer:
-    """The contact decision for an instant (SPEC section 8)."""
+    """The contact decision for an instant (SPEC sections 8 and 17).
+
+    With `lead_id` the lead's province, market, zones, number and consents decide; with
+    `phone` a bare number (suppression, DNCL, its area code's zones); with neither, the hours
+    alone (`scope: hours_only`)."""
+    from dataclasses import replace
+
+    from valhalla_cli.services.contact_facts import facts_for, get_lead, lead_contact_zones
+
     channel = check_channel(channel)
     lead_score = check_score(lead_score)
-    lead = parse_lead_id(lead_id, field="--lead") if lead_id is not None else None
+    if lead_id is not None and phone is not None:
+        raise BadInput("give --lead or --phone, not both")
+    facts = None
+    confirmed = None
+    record = None
+    if lead_id is not None:
+        from valhalla_cli.errors import NotFound
+
+        lead_id = parse_lead_id(lead_id, field="--lead")
+        try:
+            record = get_lead(session, lead_id)
+        except NotFound:
+            if province is None:
+                raise
+            # A lead id the registry does not know (suppressed before it was registered):
+            # judged with the province given, and it has no number.
+            record = None
+    if lead_id is not None and record is None:
+        per_lead, _ = facts_for(session, lead_ids=[lead_id], at=at,
+                                business_timezone=business_timezone)
+        facts, scope = per_lead[lead_id], "lead"
+    elif lead_id is not None:
+        if province is not None and parse_province(province) != record.province:
+            raise BadInput(f"lead {lead_id} is in {record.province}, not {province.upper()}: "
+                           "leave the province out or give the lead's")
+        given = scope_market(market) if market is not None else None
+        if given is not None and market_key(given) != market_key(record.market or "*"):
+            raise BadInput(f"lead {lead_id} is in market {record.market or '*'}, not {given}")
+        province, market, confirmed = record.province, record.market, record.timezone
+        per_lead, _ = facts_for(session, lead_ids=[lead_id], at=at,
+                                business_timezone=business_timezone,
+                                leads={lead_id: record})
+        facts, scope = per_lead[lead_id], "lead"
+    elif phone is not None:
+        from valhalla_cli.phones import parse_phone
+
+        phone = parse_phone(phone)
+        if province is None:
+            raise BadInput("PROVINCE is required with --phone")
+        _, per_phone = facts_for(session, phones=[phone], at=at,
+                                 business_timezone=business_timezone)
+        facts, scope = per_phone[phone], "phone"
+    else:
+        scope = "hours_only"
+    if province is None:
+        raise BadInput("PROVINCE is required without --lead")
     policy = effective_policy(session, province=province, market=market)
-    if policy.min_lead_score > 0 and lead_score is None:
+    if policy.min_lead_score > 0 and lead_score is None and not score_optional:
         raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} policy "
                        f"has a minimum lead score of {policy.min_lead_score}")
+    zones = lead_contact_zones(policy_zones=policy.timezones,
+                               phone=facts.phone if facts else None,
+                               confirmed_timezone=confirmed)
+    rules = replace(policy.rules(channel), timezones=tuple(z.timezone for z in zones))
+    block = facts.block(channel, require_sms_consent=policy.require_sms_consent) if facts else None
     decision = decide(
         enabled=policy.enabled, channel_allowed=channel in policy.channels,
         min_lead_score=policy.min_lead_score, lead_score=lead_score,
-        suppressed=lead is not None and is_suppressed(session, lead),
-        rules=policy.rules(channel), instant=at,
+        suppressed=block == "suppressed",
+        lead_block=None if block == "suppressed" else block,
+        rules=rules, instant=at,
     )
-    return _answer(decision)
+    source = {z.timezone: z.source for z in zones}
+    return ContactAnswer(
+        decision.allowed, decision.reason, scope, lead_id,
+        facts.phone if facts else None,
+        [ZoneAnswer(z.timezone, source.get(z.timezone, "policy"), z.local_time, z.open)
+         for z in decision.zones],
+        decision.next_open_at)
 
 
 @dataclass(frozen=True)
 class SuppressionView:
     id: int
-    lead_id: str
+    lead_id: str | None
     phone: str | None
     reason: str
     at: datetime
@@ -319,40 +392,73 @@ def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) ->
                            tasks_cancelled=cancelled)
 
 
-def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, actor: str,
-             at: datetime) -> SuppressionView:
-    """Suppress a lead on every channel at once; its remaining follow-up tasks are cancelled.
+def _cancel_for_leads(session: Session, lead_ids: list[str], *, at: datetime, reason: str
+                      ) -> int:
+    from valhalla_cli.services.ladder_tasks import cancel_active_tasks
+
+    return sum(cancel_active_tasks(session, lead_id=lead, at=at, reason=reason)
+               for lead in sorted(set(lead_ids)))
+
+
+def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason: str,
+             actor: str, at: datetime) -> SuppressionView:
+    """Suppress a lead (and its number) or a number alone, on every channel, at once: the
+    remaining follow-up tasks of every lead it covers are cancelled.
 
     Suppressing the same lead (and phone) again returns the existing entry (`created: false`).
     """
-    lead = parse_lead_id(lead_id)
+    from valhalla_cli.models import Lead
+    from valhalla_cli.phones import parse_phone
+
+    lead = parse_lead_id(lead_id) if lead_id is not None else None
     reason = parse_text(reason, field="--reason", max_length=2000) or ""
     if not reason:
         raise BadInput("--reason must not be empty")
-    phone = phone.strip() if phone else None
-    if phone is not None and (len(phone) > 40 or not any(c.isdigit() for c in phone)):
-        raise BadInput(f"--phone {phone!r} is not a phone number")
-    existing = session.scalars(select(ContactSuppression).where(
-        col(ContactSuppression.lead_id) == lead,
-        col(ContactSuppression.phone).is_(None) if phone is None
-        else col(ContactSuppression.phone) == phone,
-    ).limit(1)).first()
-    from valhalla_cli.services.ladder_tasks import cancel_active_tasks
-
-    cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
-                                    reason=f"suppressed: {reason.strip()}")
-    if existing is not None:
+    number = parse_phone(phone) if phone is not None and phone.strip() else None
+    if lead is None and number is None:
+        raise BadInput("give a LEAD or --phone N")
+    if lead is not None and number is None:
+        number = session.scalar(select(Lead.phone).where(Lead.lead_id == lead))
+    s = ContactSuppression
+    existing = session.scalars(select(s).where(
+        s.lead_id.is_(None) if lead is None else s.lead_id == lead,
+        s.phone.is_(None) if number is None else s.phone == number,
+    ).order_by(s.at.desc()).limit(1)).first()
+    covered = [lead] if lead is not None else []
+    if number is not None:
+        covered += list(session.scalars(select(Lead.lead_id).where(Lead.phone == number)))
+    cancelled = _cancel_for_leads(session, covered, at=at,
+                                  reason=f"suppressed: {reason.strip()}")
+    lifted = False
+    if existing is not None and lead is not None:
+        # A suppression an express consent has lifted is no longer in force: record anew.
+        lifted = lead not in suppressed_among(session, [lead], at=max(at, existing.at),
+                                              business_timezone="UTC")
+    if existing is not None and not lifted:
         return _suppression_view(existing, False, cancelled)
-    row = ContactSuppression(lead_id=lead, phone=phone, reason=reason.strip(), at=at, actor=actor)
+    row = ContactSuppression(lead_id=lead, phone=number, reason=reason.strip(), at=at,
+                             actor=actor)
     session.add(row)
     session.flush()
-    audit.record(session, pack=PACK, action="suppress", actor=actor, at=at, subject=lead,
-                 after={"phone": phone, "tasks_cancelled": cancelled}, reason=row.reason)
+    audit.record(session, pack=PACK, action="suppress", actor=actor, at=at,
+                 subject=lead or number,
+                 after={"lead_id": lead, "phone": number, "tasks_cancelled": cancelled},
+                 reason=row.reason)
     return _suppression_view(row, True, cancelled)
+
+
+def suppress_number(session: Session, *, phone: str, reason: str, actor: str, at: datetime
+                    ) -> SuppressionView:
+    return suppress(session, lead_id=None, phone=phone, reason=reason, actor=actor, at=at)
+
+
+def suppression_views(session: Session, query: Any) -> list[SuppressionView]:
+    return [_suppression_view(r, False, 0) for r in session.scalars(query)]
 
 
 def list_suppressions(session: Session, *, lead_id: str | None = None, limit: int = 100
                       ) -> list[SuppressionView]:
+
     query = select(ContactSuppression)
     if lead_id is not None:
         query = query.where(col(ContactSuppression.lead_id) == parse_lead_id(lead_id,
@@ -365,7 +471,7 @@ def list_suppressions(session: Session, *, lead_id: str | None = None, limit: in
 def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when a province lacks an enabled policy, or a policy has a window outside CRTC
     hours or an invalid zone."""
-    from valhalla_cli.services.runbook import FAIL, OK, CheckResult
+    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
 
     cache = PolicyCache(session)
     problems: list[str] = []
@@ -392,6 +498,15 @@ def runbook_check(session: Session, settings: Any, at: datetime):
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         return CheckResult("market", FAIL, "; ".join(problems[:3]) + more, fix)
     markets = sum(1 for (_, m) in cache.rows if m != PROVINCE_WIDE)
+    off = [f"{p}/{m}" for (p, m), row in sorted(cache.rows.items())
+           if row.require_sms_consent is False]
+    if off:
+        first_province, _, first_market = off[0].partition("/")
+        where = "" if first_market == PROVINCE_WIDE else f" --market '{first_market}'"
+        return CheckResult("market", WARN, "SMS consent (CASL) is not required for "
+                           f"{', '.join(off)}: make sure consent is obtained elsewhere",
+                           f"valhalla market policy-set {first_province}{where} "
+                           "--require-sms-consent")
     return CheckResult("market", OK, f"13 provinces enabled, {markets} market policies, windows "
                        "inside CRTC hours, zones valid")
 

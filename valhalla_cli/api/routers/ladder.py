@@ -18,7 +18,9 @@ def _config(call: Call):
     Param("market", help="Market, e.g. TORONTO."),
     Param("owner", help="Who works the lead."),
     Param("lead_score", "int", help="Lead score 0-100 (required when the policy has a "
-          "minimum)."), AT))
+          "minimum)."),
+    Param("phone", help="The lead's phone number."),
+    Param("consent", help="Record consent: express, inquiry or business."), AT))
 def create(call: Call) -> Answer:
     """Create the lead's six follow-up tasks (or return its active ladder); 409 refused."""
     from valhalla_cli.services import ladder
@@ -26,7 +28,9 @@ def create(call: Call) -> Answer:
     result = ladder.create(call.session, lead_id=call["lead"], province=call["province"],
                            market=call["market"], owner=call["owner"],
                            lead_score=call["lead_score"], at=call.instant(), actor=call.actor,
-                           config=_config(call))
+                           config=_config(call),
+                           business_timezone=call.settings.business_timezone,
+                           phone=call["phone"], consent=call["consent"])
     return Answer(result, no=result.reason is not None)
 
 
@@ -69,10 +73,12 @@ def complete(call: Call) -> Answer:
 @router.get("/due", cli="valhalla ladder due", params=(limit(100), AT))
 def due(call: Call) -> Answer:
     """Tasks that could be dispatched now, without claiming them."""
-    from valhalla_cli.services import ladder
+    from valhalla_cli.services import ladder, template
 
     return Answer(ladder.due(call.session, at=call.instant(), limit=call["limit"],
-                             config=_config(call)))
+                             config=_config(call),
+                             business_timezone=call.settings.business_timezone,
+                             identification=template.identification_of(call.settings)))
 
 
 @router.post("/dispatch", cli="valhalla ladder dispatch", scope="operate", params=(
@@ -83,7 +89,7 @@ def dispatch(call: Call) -> Answer:
     """Claim due tasks for the sender; 409 (nothing claimed) when not live or throttled."""
     from valhalla_cli.clock import parse_duration
     from valhalla_cli.errors import Refused
-    from valhalla_cli.services import ladder
+    from valhalla_cli.services import ladder, template
 
     config = _config(call)
     lease = call["lease"]
@@ -92,7 +98,9 @@ def dispatch(call: Call) -> Answer:
     result = ladder.dispatch(call.session, at=call.instant(), limit=call["limit"],
                              lease=lease_for, worker=worker, config=config,
                              dry_run=call["dry_run"], enforce=call.settings.golive_enforce,
-                             actor=call.actor)
+                             actor=call.actor,
+                             business_timezone=call.settings.business_timezone,
+                             identification=template.identification_of(call.settings))
     if result.refused:
         # As the CLI prints nothing on stdout when refused, there is no answer to show.
         raise Refused(result.message or "not dispatching", reason=result.reason or "refused")

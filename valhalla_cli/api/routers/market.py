@@ -46,14 +46,17 @@ def effective(call: Call) -> Answer:
 @router.get("/can-contact", cli="valhalla market can-contact", params=(
     PROVINCE, Param("channel", required=True, help="SMS or CALL."), MARKET,
     Param("lead_score", "int", help="The lead's score, 0-100."),
-    Param("lead", help="Lead id (checks suppression)."), AT))
+    Param("lead", help="Lead id: its province, zones, number and consents decide."),
+    Param("phone", help="A number alone (suppression, DNCL, area-code zones)."), AT))
 def can_contact(call: Call) -> Answer:
     """May this lead be contacted on this channel now? 200 allowed, 409 denied."""
     from valhalla_cli.services import market
 
     answer = market.can_contact(call.session, province=call["province"], market=call["market"],
                                 channel=call["channel"], at=call.instant(),
-                                lead_score=call["lead_score"], lead_id=call["lead"])
+                                lead_score=call["lead_score"], lead_id=call["lead"],
+                                phone=call["phone"],
+                                business_timezone=call.settings.business_timezone)
     return Answer(answer, no=not answer.allowed)
 
 

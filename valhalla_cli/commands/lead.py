@@ -1,0 +1,211 @@
+"""`valhalla lead`: the lead registry — numbers, consent, opt-outs and replies (SPEC 17)."""
+
+
+from typing import Annotated, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    FormatOpt,
+    JsonOpt,
+    at_instant,
+    bigint,
+    database,
+    emit,
+    fmt_of,
+    options,
+    say,
+    settings,
+    show,
+)
+
+app = typer.Typer(help="Leads: phone numbers, consent evidence, opt-outs and replies.",
+                  no_args_is_help=True)
+
+LEAD_COLUMNS = ("lead_id", "phone", "name", "province", "market", "language", "timezone",
+                "source", "created_at", "updated_at")
+LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    lead: LeadArg,
+    province: Annotated[Optional[str], typer.Option(
+        "--province", "-p", help="Province code, e.g. ON (required to create).")] = None,
+    phone: Annotated[Optional[str], typer.Option("--phone", metavar="N",
+                                                 help="Phone number, e.g. (416) 555-0199.")
+                     ] = None,
+    market_name: Annotated[Optional[str], typer.Option("--market", "-m",
+                                                       help="Market, e.g. TORONTO.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="The person's name.")] = None,
+    language: Annotated[Optional[str], typer.Option(
+        "--language", help="en or fr (default: fr for QC, en elsewhere).")] = None,
+    source: Annotated[Optional[str], typer.Option(
+        "--source", help="Where the lead came from, e.g. ppc, direct_mail.")] = None,
+    timezone: Annotated[Optional[str], typer.Option(
+        "--timezone", metavar="ZONE", help="A confirmed zone where the person is: it alone "
+        "decides calling hours.")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Create or update a lead; an update changes only the fields given (audited).
+
+    \b
+    Example:
+      valhalla lead add lead-4411 --province ON --phone "(604) 555-0100" --name "Sam Lee"
+    """
+    from valhalla_cli.services import lead as service
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    fields = service.validate_fields(lead_id=lead, province=province, phone=phone,
+                                     market=market_name, name=name, language=language,
+                                     source=source, timezone=timezone)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = service.add(session, fields=fields, at=when, actor=cfg.actor)
+    emit({**result.lead.__dict__, "created": result.created, "changed": result.changed}, output,
+         columns=(*LEAD_COLUMNS, "created", "changed"))
+
+
+@app.command("show")
+def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: FormatOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """The lead, its consents, DNCL status, suppressions, ladders, replies and contact answer.
+
+    \b
+    Example:
+      valhalla lead show lead-4411 --json
+    """
+    from valhalla_cli.services import lead_show
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        view = lead_show.show(session, lead_id=lead, at=when,
+                            business_timezone=cfg.business_timezone)
+    data = {**view.lead.__dict__, "consents": view.consents, "dncl": view.dncl,
+            "suppressed": view.suppressed, "suppressions": view.suppressions,
+            "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact}
+    emit(data, output, columns=(*LEAD_COLUMNS, "suppressed", "dncl", "contact", "consents",
+                                "suppressions", "inbound", "ladders"))
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    province: Annotated[Optional[str], typer.Option("--province", "-p",
+                                                    help="Only this province.")] = None,
+    market_name: Annotated[Optional[str], typer.Option("--market", "-m",
+                                                       help="Only this market.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List leads by id.
+
+    \b
+    Example:
+      valhalla lead list --province QC --json
+    """
+    from valhalla_cli.services import lead as service
+
+    show(ctx, lambda session: service.list_leads(session, province=province, market=market_name,
+                                                 limit=limit),
+         fmt, as_json, columns=LEAD_COLUMNS)
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Upsert leads in bulk (columns: lead_id, province, phone, market, name, language, source,
+    consent, consent_at; the first two are required).
+
+    A malformed row rejects the whole file, naming its line and field; nothing is imported.
+
+    \b
+    Example:
+      valhalla lead import leads.csv --json
+    """
+    import sys
+    from pathlib import Path
+
+    from valhalla_cli.services import lead_import
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    show_progress = sys.stderr.isatty() and not options(ctx).quiet
+    with database(ctx) as db:
+        result = lead_import.import_file(db, Path(path), at=when, actor=cfg.actor,
+                                         business_timezone=cfg.business_timezone,
+                                         progress=show_progress)
+    say(ctx, f"{path}: {result.created} leads created, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.consents} consents recorded")
+    emit(result, output)
+
+
+@app.command("consent")
+def consent(
+    ctx: typer.Context,
+    lead: LeadArg,
+    kind: Annotated[Optional[str], typer.Option(
+        "--kind", help="express, inquiry (6 months) or business (2 years SMS, 18 months "
+        "call exemption).")] = None,
+    channel: Annotated[Optional[str], typer.Option("--channel", help="SMS, CALL or all "
+                                                   "(default all).")] = None,
+    evidence: Annotated[Optional[str], typer.Option(
+        "--evidence", help="What proves it, e.g. 'web form 2027-01-03, IP 203.0.113.9'.")
+    ] = None,
+    withdraw: Annotated[bool, typer.Option(
+        "--withdraw", help="The lead withdrew consent: an opt-out (suppresses the lead and its "
+        "number).")] = False,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Record consent evidence (append-only), or a withdrawal.
+
+    \b
+    Example:
+      valhalla lead consent lead-4411 --kind inquiry --evidence "called about selling"
+    """
+    from valhalla_cli.services import lead as service
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        view = service.record_consent(session, lead_id=lead, kind=kind, channel=channel,
+                                      evidence=evidence, withdraw=withdraw, at=when,
+                                      actor=cfg.actor,
+                                      business_timezone=cfg.business_timezone)
+    emit(view, output)
+
+
+@app.command("inbound")
+def inbound(
+    ctx: typer.Context,
+    from_number: Annotated[str, typer.Option("--from", metavar="N",
+                                             help="The number that texted.")],
+    body: Annotated[str, typer.Option("--body", help="What it said.")],
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Handle a text a lead sent back: STOP/ARRÊT/... opts the number out at once.
+
+    \b
+    Example:
+      valhalla lead inbound --from +14165550199 --body "ARRÊT"
+    """
+    from valhalla_cli.services import lead as service
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = service.inbound(session, phone=from_number, body=body, at=when,
+                                 actor=cfg.actor, business_name=cfg.business_name)
+    emit(result, output)

@@ -1,0 +1,83 @@
+"""Consent validity (SPEC 17.4): pure functions over a lead's consent records.
+
+| kind     | valid for SMS (CASL) | exempts a CALL from the DNCL |
+| express  | until withdrawn      | until withdrawn              |
+| inquiry  | 6 months             | 6 months                     |
+| business | 2 years              | 18 months                    |
+
+Durations are calendar months: a consent given on business date D is valid through the end of
+the business date N months later (a day that month lacks is its last day). A withdrawal ends
+every consent given before it.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from valhalla_cli.errors import BadInput
+
+KINDS = ("express", "inquiry", "business")
+WITHDRAWAL = "withdrawal"
+CONSENT_CHANNELS = ("SMS", "CALL", "all")
+MONTHS = {("inquiry", "SMS"): 6, ("inquiry", "CALL"): 6,
+          ("business", "SMS"): 24, ("business", "CALL"): 18}
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    kind: str
+    channel: str  # SMS | CALL | all
+    given_at: datetime
+
+
+def check_kind(value: str | None, *, option: str = "--kind") -> str:
+    kind = (value or "").strip().lower()
+    if kind not in KINDS:
+        raise BadInput(f"{option} must be one of {', '.join(KINDS)}, not {value!r}")
+    return kind
+
+
+def check_consent_channel(value: str | None) -> str:
+    text = (value or "all").strip()
+    channel = "all" if text.lower() == "all" else text.upper()
+    if channel not in CONSENT_CHANNELS:
+        raise BadInput(f"--channel must be SMS, CALL or all, not {value!r}")
+    return channel
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day N calendar months later; a day the month lacks becomes its last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def valid_until(record: ConsentRecord, use: str, business_timezone: str) -> datetime | None:
+    """The first instant at which the consent no longer counts for `use` (SMS or CALL);
+    None while it lasts until withdrawn."""
+    from valhalla_cli.clock import business_date, start_of_business_day
+
+    if record.kind == "express":
+        return None
+    months = MONTHS[(record.kind, use)]
+    last_day = add_months(business_date(record.given_at, business_timezone), months)
+    return start_of_business_day(last_day + timedelta(days=1), business_timezone)
+
+
+def consent_covers(records: Iterable[ConsentRecord], use: str, at: datetime,
+                   business_timezone: str) -> bool:
+    """Is there consent valid for `use` (SMS: CASL consent; CALL: a DNCL exemption) at `at`?"""
+    records = [r for r in records if r.given_at <= at]
+    withdrawn = max((r.given_at for r in records if r.kind == WITHDRAWAL), default=None)
+    for record in records:
+        if record.kind == WITHDRAWAL or record.channel not in (use, "all"):
+            continue
+        if withdrawn is not None and record.given_at <= withdrawn:
+            continue
+        until = valid_until(record, use, business_timezone)
+        if until is None or at < until:
+            return True
+    return False

@@ -1,0 +1,321 @@
+"""The National Do Not Call List (SPEC 17.3): the subscriber's copy, its age, number checks.
+
+A download is a ZIP of one file per area code (or one for the whole list), each CSV lines
+`AREA,NUMBER` or the XML form `<ac val='416'><ph val='5550199'/></ac>`. Each area code found in
+the download replaces that area code's numbers (a download is a full copy): one range delete on
+the BIGINT primary key, then the new numbers, all in the caller's transaction, so an area code is
+never seen half-replaced. The file is streamed: rows go to the database in fixed-size batches.
+
+A CALL is allowed only with an exemption (consent, 17.4) or when the number was checked against
+a list no more than 31 days old at the time of the call and is not on it (CRTC Unsolicited
+Telecommunications Rules, National DNCL Rules, Part II s. 6 and the subscriber terms).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput
+from valhalla_cli.models import DnclArea, DnclNumber
+from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
+
+PACK = "dncl"
+FRESH_DAYS = 31
+BATCH = 20_000
+_AC = re.compile(rb"<ac\s+val\s*=\s*['\"](\d{3})['\"]\s*>")
+_PH = re.compile(rb"<ph\s+val\s*=\s*['\"](\d{7})['\"]\s*/>")
+
+
+@dataclass(frozen=True)
+class AreaImport:
+    area_code: str
+    numbers: int
+    as_of: date
+
+
+@dataclass(frozen=True)
+class AreaStatus:
+    area_code: str
+    as_of: date
+    age_days: int
+    numbers: int
+    fresh: bool
+    imported_at: datetime
+    imported_by: str
+
+
+@dataclass(frozen=True)
+class NumberStatus:
+    number: str
+    area_code: str
+    status: str  # listed | not_listed | not_checked
+    as_of: date | None
+
+
+def _csv_numbers(path: str, member: str, handle: io.BufferedIOBase) -> Iterator[tuple[int, int]]:
+    """(area code, ten digits) per `AREA,NUMBER` line; 15 million lines, so no regex per line."""
+    area_text, area = b"", 0
+    for line_no, raw in enumerate(handle, start=1):
+        code, comma, number = raw.partition(b",")
+        number = number.strip()
+        code = code.strip()
+        if (comma and len(code) == 3 and len(number) == 7 and code.isdigit()
+                and number.isdigit()):
+            if code != area_text:
+                area_text, area = code, int(code)
+            yield area, area * 10_000_000 + int(number)
+        elif raw.strip():
+            text = raw[:60].decode("utf-8", "replace").strip()
+            raise BadInput(f"{path}:{member}:{line_no}: expected AREA,NUMBER "
+                           f"(e.g. 416,5550199), found {text!r}")
+
+
+def _xml_numbers(path: str, member: str, handle: io.BufferedIOBase) -> Iterator[tuple[int, int]]:
+    """The XML form, read tag by tag in 1 MiB blocks (a tree parse would hold the file)."""
+    current: int | None = None
+    carry = b""
+    while True:
+        block = handle.read(1 << 20)
+        data, carry, position = carry + block, b"", 0
+        while True:
+            start = data.find(b"<", position)
+            if start < 0:
+                break
+            end = data.find(b">", start)
+            if end < 0:
+                carry = data[start:]
+                break
+            tag = data[start:end + 1]
+            position = end + 1
+            if tag.startswith(b"<ac"):
+                match = _AC.fullmatch(tag)
+                if not match:
+                    raise BadInput(f"{path}:{member}: malformed area code tag {tag[:60]!r}")
+                current = int(match.group(1))
+            elif tag.startswith(b"<ph"):
+                match = _PH.fullmatch(tag)
+                if not match or current is None:
+                    raise BadInput(f"{path}:{member}: malformed number tag {tag[:60]!r} "
+                                   "(expected <ph val='NNNNNNN'/> inside <ac val='NNN'>)")
+                yield current, current * 10_000_000 + int(match.group(1))
+            elif tag.startswith(b"</ac"):
+                current = None
+        if not block:
+            if carry.strip():
+                raise BadInput(f"{path}:{member}: the file ends inside a tag")
+            return
+
+
+def _members(path: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadInput(f"{path}: not a ZIP file ({exc})") from None
+    with archive:
+        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        if not names:
+            raise BadInput(f"{path}: the ZIP holds no file")
+        for name in sorted(names):
+            yield name, lambda name=name: archive.open(name)
+
+
+def _numbers_of(path: Path) -> Iterator[tuple[int, int]]:
+    for name, opener in _members(path):
+        lower = name.lower()
+        if not (lower.endswith(".csv") or lower.endswith(".xml") or lower.endswith(".txt")):
+            raise BadInput(f"{path}:{name}: unknown member type: use .csv or .xml files")
+        with opener() as handle:
+            reader = _xml_numbers if lower.endswith(".xml") else _csv_numbers
+            yield from reader(str(path), name, handle)
+
+
+def import_list(session: Session, path: Path, *, as_of: date | None, at: datetime, actor: str,
+                business_timezone: str, progress: Callable[[int], None] | None = None
+                ) -> list[AreaImport]:
+    """Replace the numbers of every area code in the download (see the module docstring)."""
+    from valhalla_cli.clock import business_date
+    from valhalla_cli.services import audit
+
+    today = business_date(at, business_timezone)
+    as_of = as_of or today
+    if as_of > today:
+        raise BadInput(f"--as-of {as_of.isoformat()} is after the business date of --at "
+                       f"({today.isoformat()})")
+    cleared: set[int] = set()
+    counts: dict[int, int] = {}
+    batch: list[tuple[int]] = []
+    dialect = session.bind.dialect.name
+
+    # Driver-level executemany (15 million rows); a number listed twice is stored once.
+    sql = ("INSERT OR IGNORE INTO dncl_number (number) VALUES (?)" if dialect == "sqlite" else
+           "INSERT INTO dncl_number (number) VALUES (%s) ON CONFLICT DO NOTHING")
+    connection = session.connection()
+
+    def flush() -> None:
+        if batch:
+            connection.exec_driver_sql(sql, batch)
+            batch.clear()
+
+    for total, (area, number) in enumerate(_numbers_of(path), start=1):
+        if area not in cleared:
+            if str(area) not in AREA_CODES:
+                raise BadInput(f"{path}: area code {area} is not a geographic Canadian area code")
+            flush()
+            session.execute(delete(DnclNumber).where(DnclNumber.number >= area * 10_000_000,
+                                                     DnclNumber.number < (area + 1) * 10_000_000)
+                            .execution_options(synchronize_session=False))
+            cleared.add(area)
+        counts[area] = counts.get(area, 0) + 1
+        batch.append((number,))
+        if len(batch) >= BATCH:
+            flush()
+            if progress is not None:
+                progress(total)
+    flush()
+    if not cleared:
+        raise BadInput(f"{path}: the download lists no number")
+    results = []
+    for area in sorted(cleared):
+        stored = session.scalar(select(func.count()).select_from(DnclNumber).where(
+            DnclNumber.number >= area * 10_000_000, DnclNumber.number < (area + 1) * 10_000_000))
+        row = session.get(DnclArea, area)
+        if row is None:
+            row = DnclArea(area_code=area, as_of=as_of, numbers=0, imported_at=at,
+                           imported_by=actor)
+            session.add(row)
+        row.as_of, row.numbers, row.imported_at, row.imported_by = as_of, stored or 0, at, actor
+        results.append(AreaImport(str(area), int(stored or 0), as_of))
+    session.flush()
+    released = release_held(session, at=at, reason="dncl_not_checked")
+    audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=path.name,
+                 after={"as_of": as_of.isoformat(), "area_codes": [r.area_code for r in results],
+                        "numbers": sum(r.numbers for r in results),
+                        "held_tasks_released": released})
+    return results
+
+
+def release_held(session: Session, *, at: datetime, reason: str) -> int:
+    """Held tasks (due within the hour, waiting for `reason` to clear) become due now, so the
+    next dispatch looks at them again instead of an hour later."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from valhalla_cli.models import FollowupTask
+
+    t = FollowupTask
+    return session.execute(
+        update(t).where(t.status == "pending", t.ready.is_(True), t.due_at > at,
+                        t.due_at <= at + timedelta(hours=1), t.status_reason == reason)
+        .values(due_at=at).execution_options(synchronize_session=False)).rowcount or 0
+
+
+def _age(row: DnclArea, at: datetime, business_timezone: str) -> int:
+    from valhalla_cli.clock import business_date
+
+    return (business_date(at, business_timezone) - row.as_of).days
+
+
+def area_statuses(session: Session, *, at: datetime, business_timezone: str
+                  ) -> list[AreaStatus]:
+    rows = session.scalars(select(DnclArea).order_by(DnclArea.area_code))
+    result = []
+    for row in rows:
+        age = _age(row, at, business_timezone)
+        result.append(AreaStatus(str(row.area_code), row.as_of, age, int(row.numbers),
+                                 0 <= age <= FRESH_DAYS, row.imported_at, row.imported_by))
+    return result
+
+
+class DnclLookup:
+    """Number statuses for many numbers at one instant: the small area table once, then one
+    primary-key probe per chunk of numbers."""
+
+    def __init__(self, session: Session, at: datetime, business_timezone: str) -> None:
+        from valhalla_cli.clock import business_date
+
+        self.session = session
+        today = business_date(at, business_timezone)
+        # Two columns of a table of at most ~60 rows (the geographic area codes).
+        self.areas = {str(code): (as_of, 0 <= (today - as_of).days <= FRESH_DAYS)
+                      for code, as_of in session.execute(
+                          select(DnclArea.area_code, DnclArea.as_of))}
+
+    def statuses(self, phones: set[str]) -> dict[str, NumberStatus]:
+        result: dict[str, NumberStatus] = {}
+        probe: list[str] = []
+        for phone in phones:
+            area = area_code(phone)
+            as_of, fresh = self.areas.get(area, (None, False))
+            if not fresh:
+                result[phone] = NumberStatus(phone, area, "not_checked", as_of)
+            else:
+                probe.append(phone)
+        for i in range(0, len(probe), 500):
+            chunk = probe[i:i + 500]
+            listed = set(self.session.scalars(select(DnclNumber.number).where(
+                DnclNumber.number.in_([ten_digits(p) for p in chunk]))))
+            for phone in chunk:
+                area = area_code(phone)
+                result[phone] = NumberStatus(
+                    phone, area, "listed" if ten_digits(phone) in listed else "not_listed",
+                    self.areas[area][0])
+        return result
+
+
+def check_number(session: Session, *, phone: str, at: datetime, business_timezone: str
+                 ) -> NumberStatus:
+    from valhalla_cli.phones import parse_phone
+
+    number = parse_phone(phone, option="NUMBER")
+    return DnclLookup(session, at, business_timezone).statuses({number})[number]
+
+
+def held_counts(session: Session, *, at: datetime) -> dict[str, int]:
+    """Tasks dispatch is holding, by reason. Held tasks are due within the hour of the run that
+    held them, so the (status, ready, due_at) index bounds this to the near backlog."""
+    from datetime import timedelta
+
+    from valhalla_cli.models import FollowupTask
+
+    t = FollowupTask
+    rows = session.execute(
+        select(t.status_reason, func.count())
+        .where(t.status == "pending", t.ready.is_(True), t.due_at <= at + timedelta(hours=1),
+               t.status_reason.in_(("dncl_not_checked", "no_identification")))
+        .group_by(t.status_reason))
+    return {reason: int(n) for reason, n in rows}
+
+
+def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+    """Warn when no list was ever imported (calls go only to exempt leads); fail when an
+    imported area code's list is older than 31 days."""
+    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+
+    areas = area_statuses(session, at=at, business_timezone=settings.business_timezone)
+    held = held_counts(session, at=at).get("dncl_not_checked", 0)
+    held_text = f"; {held} call task(s) held (dncl_not_checked)" if held else ""
+    fix = "valhalla dncl import DOWNLOAD.zip --as-of DATE"
+    if not areas:
+        return CheckResult("dncl", WARN, "no National DNCL copy imported: calls go only to "
+                           f"leads with an exemption{held_text}", fix)
+    stale = [a for a in areas if not a.fresh]
+    if stale:
+        names = ", ".join(f"{a.area_code} ({a.age_days} days)" for a in stale[:5])
+        return CheckResult("dncl", FAIL, f"National DNCL copy older than {FRESH_DAYS} days for "
+                           f"{names}{held_text}", fix)
+    oldest = max(a.age_days for a in areas)
+    return CheckResult("dncl", OK, f"{len(areas)} area code(s), {sum(a.numbers for a in areas)} "
+                       f"numbers, oldest {oldest} day(s){held_text}")

@@ -1,0 +1,331 @@
+"""The lead registry (SPEC 17): who a lead is, its number, the evidence that makes contact lawful.
+
+Every contact decision (`market can-contact`, `ladder dispatch`, `lead show`, the HTTP API)
+gets the lead's facts from `ContactFacts` here and its zones from `lead_contact_zones`, so the
+rules below exist once:
+
+- zones (17.2): a confirmed zone alone, else the policy's zones plus the area code's zones;
+- suppression (17.5): by lead or by number (now or later); lifted for one lead only by an
+  express consent given after the latest suppression that covers it;
+- SMS (CASL): consent valid for SMS at that instant (`no_consent`);
+- CALL (DNCL): an exemption, or a fresh list that does not hold the number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import parse_market, parse_province
+from valhalla_cli.models import InboundMessage, Lead, LeadConsent
+from valhalla_cli.phones import parse_phone
+from valhalla_cli.services.consent import (
+    WITHDRAWAL,
+    check_consent_channel,
+    check_kind,
+)
+from valhalla_cli.services.contact_facts import (  # noqa: F401  (the lead pack's own names)
+    CHUNK,
+    LANGUAGES,
+    LeadFacts,
+    LeadRecord,
+    ZoneSource,
+    _check_text,
+    _record,
+    check_language,
+    check_lead,
+    default_language,
+    facts_for,
+    get_lead,
+    lead_contact_zones,
+    load_leads,
+)
+from valhalla_cli.services.contact_rules import check_zone
+
+PACK = "lead"
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry: add (upsert), bulk upsert, list
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeadFields:
+    """Validated fields of an upsert; None means "not given" (left as it is)."""
+
+    lead_id: str
+    province: str | None = None
+    phone: str | None = None
+    market: str | None = None
+    name: str | None = None
+    language: str | None = None
+    source: str | None = None
+    timezone: str | None = None
+
+
+FIELDS = ("phone", "name", "province", "market", "language", "timezone", "source")
+
+
+def validate_fields(*, lead_id: str, province: str | None = None, phone: str | None = None,
+                    market: str | None = None, name: str | None = None,
+                    language: str | None = None, source: str | None = None,
+                    timezone: str | None = None) -> LeadFields:
+    return LeadFields(
+        lead_id=check_lead(lead_id),
+        province=parse_province(province) if province is not None else None,
+        phone=parse_phone(phone) if phone is not None else None,
+        market=parse_market(market) if market is not None and market.strip() not in ("", "*")
+        else None,
+        name=_check_text(name, "--name"),
+        language=check_language(language) if language is not None else None,
+        source=_check_text(source, "--source", 64),
+        timezone=check_zone(timezone) if timezone is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    lead: LeadRecord
+    created: bool
+    changed: list[str]
+
+
+def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, actor: str,
+                audit_each: bool = True) -> list[UpsertResult]:
+    """Create or update leads; an update changes only the fields given. Audited (before ->
+    after) one event per lead created or changed, or one summary event for bulk callers.
+    New leads go in as one multi-row INSERT (bulk imports: no ORM object per row)."""
+    from sqlalchemy import insert
+
+    from valhalla_cli.services import audit
+
+    existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
+                for row in session.scalars(select(Lead).where(
+                    Lead.lead_id.in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}
+    new: dict[str, dict[str, Any]] = {}
+    results: list[UpsertResult] = []
+    for item in items:
+        row = existing.get(item.lead_id)
+        given = {name: getattr(item, name) for name in FIELDS if getattr(item, name) is not None}
+        if row is None and item.lead_id in new:  # the same lead twice in one batch
+            values = new[item.lead_id]
+            if item.province is not None and item.language is None \
+                    and values["language"] == default_language(values["province"]):
+                values["language"] = default_language(item.province)
+            values.update(given)
+            results.append(UpsertResult(LeadRecord(**values), False, sorted(given)))
+            continue
+        if row is None:
+            if item.province is None:
+                raise BadInput(f"lead {item.lead_id!r} does not exist: --province is required "
+                               "to create it")
+            values = {"lead_id": item.lead_id, "phone": item.phone, "name": item.name,
+                      "province": item.province, "market": item.market,
+                      "language": item.language or default_language(item.province),
+                      "timezone": item.timezone, "source": item.source,
+                      "created_at": at, "updated_at": at}
+            new[item.lead_id] = values
+            results.append(UpsertResult(LeadRecord(**values), True, sorted(given)))
+            continue
+        before = _audit_view(row)
+        changed = [name for name, value in given.items() if getattr(row, name) != value]
+        # the default language follows the province unless one was chosen
+        if ("province" in changed and item.language is None
+                and row.language == default_language(row.province)):
+            row.language = default_language(item.province or row.province)
+        for name in changed:
+            setattr(row, name, given[name])
+        if changed:
+            row.updated_at = at
+            if audit_each:
+                audit.record(session, pack=PACK, action="update", actor=actor, at=at,
+                             subject=item.lead_id, before=before, after=_audit_view(row))
+        results.append(UpsertResult(_record(row), False, changed))
+    session.flush()
+    if new:
+        session.execute(insert(Lead.__table__), list(new.values()))
+        if audit_each:
+            for values in new.values():
+                audit.record(session, pack=PACK, action="add", actor=actor, at=at,
+                             subject=values["lead_id"],
+                             after={name: values[name] for name in FIELDS})
+    return results
+
+
+def _audit_view(row: Lead) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in FIELDS}
+
+
+def add(session: Session, *, fields: LeadFields, at: datetime, actor: str) -> UpsertResult:
+    return upsert_many(session, [fields], at=at, actor=actor)[0]
+
+
+def list_leads(session: Session, *, province: str | None = None, market: str | None = None,
+               limit: int = 100) -> list[LeadRecord]:
+    query = select(Lead)
+    if province is not None:
+        query = query.where(Lead.province == parse_province(province))
+    if market is not None:
+        query = query.where(Lead.market == parse_market(market))
+    return [_record(r) for r in session.scalars(query.order_by(Lead.lead_id).limit(limit))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Consent
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConsentView:
+    id: int
+    lead_id: str
+    kind: str
+    channel: str
+    given_at: datetime
+    evidence: str | None
+    actor: str
+    suppression_lifted: bool = False
+    tasks_cancelled: int = 0
+
+
+def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) -> ConsentView:
+    return ConsentView(row.id, row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
+                       row.actor, lifted, cancelled)
+
+
+def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk append (imports and ladders): lead_id, kind, channel, given_at, evidence, actor."""
+    if rows:
+        from sqlalchemy import insert
+
+        session.execute(insert(LeadConsent.__table__), rows)
+
+
+def record_consent(session: Session, *, lead_id: str, kind: str | None, channel: str | None,
+                   evidence: str | None, withdraw: bool, at: datetime, actor: str,
+                   business_timezone: str) -> ConsentView:
+    """Append consent evidence, or a withdrawal (an opt-out: the lead and its number are
+    suppressed and its tasks cancelled). An express consent given after a suppression lifts
+    it for this lead (audited)."""
+    from valhalla_cli.services import audit
+
+    lead = get_lead(session, lead_id)
+    if withdraw and kind is not None:
+        raise BadInput("give either --kind or --withdraw, not both")
+    if not withdraw and kind is None:
+        raise BadInput("--kind is required (express, inquiry or business), or --withdraw")
+    evidence_text = _check_text(evidence, "--evidence", 2000)
+    if withdraw:
+        row = LeadConsent(lead_id=lead.lead_id, kind=WITHDRAWAL, channel="all", given_at=at,
+                          evidence=evidence_text, actor=actor)
+        session.add(row)
+        session.flush()
+        from valhalla_cli.services import market
+
+        suppression = market.suppress(session, lead_id=lead.lead_id, phone=None,
+                                      reason="consent withdrawn", actor=actor, at=at)
+        audit.record(session, pack=PACK, action="withdraw", actor=actor, at=at,
+                     subject=lead.lead_id, after={"consent_id": row.id})
+        return _consent_view(row, False, suppression.tasks_cancelled)
+    kind_name = check_kind(kind)
+    channel_name = check_consent_channel(channel)
+    was_suppressed = False
+    if kind_name == "express":
+        before, _ = facts_for(session, lead_ids=[lead.lead_id], at=at,
+                              business_timezone=business_timezone)
+        was_suppressed = before[lead.lead_id].suppressed
+    row = LeadConsent(lead_id=lead.lead_id, kind=kind_name, channel=channel_name, given_at=at,
+                      evidence=evidence_text, actor=actor)
+    session.add(row)
+    session.flush()
+    audit.record(session, pack=PACK, action="consent", actor=actor, at=at, subject=lead.lead_id,
+                 after={"kind": kind_name, "channel": channel_name, "evidence": evidence_text})
+    if was_suppressed:
+        audit.record(session, pack=PACK, action="suppression_lifted", actor=actor, at=at,
+                     subject=lead.lead_id, after={"consent_id": row.id},
+                     reason="new express consent after the suppression")
+    return _consent_view(row, was_suppressed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound messages (opt-outs and replies)
+# ---------------------------------------------------------------------------------------------
+
+OPT_OUT_WORDS = ("STOP", "ARRET", "UNSUBSCRIBE", "DESABONNER", "STOPALL", "END", "QUIT",
+                 "CANCEL", "OPTOUT")
+CONFIRMATIONS = {
+    "en": "{business}: you will receive no more messages from us. Your number is on our "
+          "do-not-contact list.",
+    "fr": "{business} : vous ne recevrez plus de messages de notre part. Votre numéro est "
+          "inscrit sur notre liste d'exclusion.",
+}
+
+
+def first_word_is_opt_out(body: str) -> bool:
+    """STOP, ARRÊT/ARRET, DÉSABONNER ... as the first word, any case, accents optional."""
+    import unicodedata
+
+    words = body.strip().split()
+    if not words:
+        return False
+    word = unicodedata.normalize("NFKD", words[0])
+    word = "".join(c for c in word if not unicodedata.combining(c)).upper()
+    word = "".join(c for c in word if c.isalnum())
+    return word in OPT_OUT_WORDS
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    action: str  # opted_out | recorded
+    phone: str
+    lead_id: str | None  # the one lead with this number (null when none or several)
+    lead_ids: list[str]
+    tasks_cancelled: int
+    reply: dict[str, str] = field(default_factory=dict)  # language -> confirmation text
+
+
+def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str,
+            business_name: str | None) -> InboundResult:
+    """What a number texted back: an opt-out suppresses the number at once and cancels the
+    tasks of its leads; anything else is recorded (KPI `inbound_reply`)."""
+    from valhalla_cli.services import audit, kpi, market
+
+    number = parse_phone(phone, option="--from")
+    text = (body or "").strip()
+    if not text:
+        raise BadInput("--body must not be empty")
+    if len(text) > 2000 or "\x00" in text:
+        raise BadInput("--body must be at most 2000 characters")
+    leads = list(session.scalars(select(Lead).where(Lead.phone == number).order_by(Lead.lead_id)))
+    ids = [r.lead_id for r in leads]
+    opted_out = first_word_is_opt_out(text)
+    action = "opted_out" if opted_out else "recorded"
+    for lead_id in ids or [None]:
+        session.add(InboundMessage(phone=number, lead_id=lead_id, body=text, action=action,
+                                   received_at=at, actor=actor))
+    cancelled = 0
+    reply: dict[str, str] = {}
+    if opted_out:
+        result = market.suppress_number(session, phone=number, reason=f"inbound: {text[:40]}",
+                                        actor=actor, at=at)
+        cancelled = result.tasks_cancelled
+        languages = {r.language for r in leads}
+        chosen = sorted(languages) if len(languages) == 1 else ["en", "fr"]
+        name = business_name or "Valhalla"
+        reply = {lang: CONFIRMATIONS[lang].format(business=name) for lang in chosen}
+    else:
+        first = leads[0] if leads else None
+        kpi.emit(session, metric="inbound_reply", value=1, at=at,
+                 province=first.province if first else None,
+                 market=first.market if first else None, ref=number, source="lead inbound")
+    session.flush()
+    audit.record(session, pack=PACK, action="inbound", actor=actor, at=at, subject=number,
+                 after={"action": action, "lead_ids": ids, "tasks_cancelled": cancelled})
+    return InboundResult(action, number, ids[0] if len(ids) == 1 else None, ids, cancelled,
+                         reply)
+
+

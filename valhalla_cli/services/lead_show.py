@@ -1,0 +1,79 @@
+"""`lead show`: the lead with everything about it (SPEC 17.1), composed from the packs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import NotFound
+from valhalla_cli.models import ContactSuppression, InboundMessage, LeadConsent
+from valhalla_cli.services.contact_facts import LeadRecord, facts_for, get_lead
+from valhalla_cli.services.lead import ConsentView, _consent_view
+
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InboundView:
+    received_at: datetime
+    phone: str
+    body: str
+    action: str
+
+
+@dataclass(frozen=True)
+class ChannelContact:
+    channel: str
+    allowed: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LeadShow:
+    lead: LeadRecord
+    consents: list[ConsentView]
+    dncl: dict[str, Any] | None
+    suppressions: list[Any]
+    suppressed: bool
+    ladders: list[Any]
+    inbound: list[InboundView]
+    contact: list[ChannelContact]
+
+
+def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str) -> LeadShow:
+    from valhalla_cli.services import dncl, ladder, market
+
+    lead = get_lead(session, lead_id)
+    consents = [_consent_view(r) for r in session.scalars(
+        select(LeadConsent).where(LeadConsent.lead_id == lead.lead_id)
+        .order_by(LeadConsent.given_at, LeadConsent.id))]
+    status = None
+    if lead.phone:
+        found = dncl.check_number(session, phone=lead.phone, at=at,
+                                  business_timezone=business_timezone)
+        status = {"number": found.number, "area_code": found.area_code, "status": found.status,
+                  "as_of": found.as_of}
+    s = ContactSuppression
+    covering = [s.lead_id == lead.lead_id] + ([s.phone == lead.phone] if lead.phone else [])
+    suppressions = market.suppression_views(session, select(s).where(or_(*covering))
+                                            .order_by(s.at, s.id))
+    facts, _ = facts_for(session, lead_ids=[lead.lead_id], at=at,
+                         business_timezone=business_timezone)
+    try:
+        ladders = ladder.show(session, lead_id=lead.lead_id)
+    except NotFound:
+        ladders = []
+    inbound_rows = [InboundView(r.received_at, r.phone, r.body, r.action) for r in session.scalars(
+        select(InboundMessage).where(InboundMessage.lead_id == lead.lead_id)
+        .order_by(InboundMessage.received_at, InboundMessage.id))]
+    contact = []
+    for channel in ("SMS", "CALL"):
+        answer = market.can_contact(session, province=None, market=None, channel=channel, at=at,
+                                    lead_id=lead.lead_id, business_timezone=business_timezone,
+                                    score_optional=True)
+        contact.append(ChannelContact(channel, answer.allowed, answer.reason))
+    return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
+                    ladders, inbound_rows, contact)
