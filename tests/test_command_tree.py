@@ -183,6 +183,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("config", "show"): Case(),
     ("db", "current"): Case(),
     ("db", "history"): Case(),
+    ("db", "check"): Case(),
 }
 
 # Leaves, and the groups that list something when called without a subcommand.

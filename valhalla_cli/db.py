@@ -11,6 +11,7 @@ updates.
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from valhalla_cli.errors import BadInput, DatabaseUnavailable
+from valhalla_cli.errors import BadInput, ConfigError, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "valhalla_write"
@@ -64,9 +65,59 @@ def known_head_revision() -> str:
     return heads.pop()
 
 
+# Pieces of the database URL that must never reach a message: its password, its user-info and
+# its query values. Driver errors can echo them (a password with an unencoded `@` becomes part
+# of the host name), so every message from the data layer is scrubbed of them.
+_SECRETS: set[str] = set()
+
+
+def parse_url(url: str) -> Any:
+    """The SQLAlchemy URL; a malformed one is a configuration error (exit 3) that never echoes
+    the URL's user-info or query."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    shown = f"{scheme}://..." if scheme.isascii() and scheme.replace("+", "").isalnum() else (
+        "the value given")
+    if not url.strip():
+        raise ConfigError("the database URL is empty (sqlite:///PATH or postgresql+psycopg://...)")
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(f"the database URL ({shown}) is not a valid SQLAlchemy URL: check the "
+                          "host, the port (a number) and that a password's @ : / are "
+                          "percent-encoded (%40 %3A %2F)") from None
+    _remember_secrets(url, parsed)
+    if parsed.host and "@" in parsed.host:
+        raise ConfigError(f"the database URL ({shown}) has an '@' in its password or user "
+                          "name: percent-encode it as %40")
+    return parsed
+
+
+def _remember_secrets(url: str, parsed: Any) -> None:
+    # Short strings are left alone: replacing a one-letter password would garble every message.
+    location = url.partition("://")[2].partition("?")[0]
+    candidates = []
+    if "@" in location:
+        credentials = location.rpartition("@")[0]
+        candidates.append(credentials)
+        candidates.append(credentials.partition(":")[2])
+    if parsed.password:
+        candidates.append(str(parsed.password))
+    for value in parsed.query.values():
+        candidates.extend(value if isinstance(value, tuple) else (value,))
+    _SECRETS.update(str(c) for c in candidates if len(str(c)) >= 3)
+
+
+def redact(text: str) -> str:
+    """`text` with every remembered URL secret replaced by ***, the longest first."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL (None for in-memory or other engines)."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
     if not parsed.database or parsed.database == ":memory:":
@@ -93,11 +144,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Build an engine for a URL; a missing driver or a malformed URL is exit 4 / 2."""
-    try:
-        parsed = make_url(url)
-    except Exception:
-        raise BadInput(f"database URL {url!r} is not a valid SQLAlchemy URL") from None
+    """Build an engine for a URL; a missing driver is exit 4, a malformed URL exit 3."""
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
@@ -115,13 +163,24 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+DAMAGED = "the database file is damaged: restore a backup (see `valhalla db check`)"
+DISK_FULL = "no space left on the database's disk: free some space and run the command again"
+
+
 def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     """Translate a driver error into a user-facing exit-4 error, or None when it is a bug."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return DatabaseUnavailable(DISK_FULL)
     if not isinstance(exc, SQLAlchemyError):
         return None
     detail = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    first = detail[0] if detail else type(exc).__name__
+    first = redact(detail[0] if detail else type(exc).__name__)
     lowered = first.lower()
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if is_damaged(lowered):
+        return DatabaseUnavailable(DAMAGED)
+    if "disk is full" in lowered or "no space left" in lowered or sqlstate == "53100":
+        return DatabaseUnavailable(DISK_FULL)
     if "locked" in lowered or "busy" in lowered:
         return DatabaseUnavailable(
             "the database is locked by another valhalla process past the timeout; try again"
@@ -133,6 +192,12 @@ def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     if any(m in lowered for m in markers):
         return DatabaseUnavailable(f"database unavailable: {first}")
     return None
+
+
+def is_damaged(message: str) -> bool:
+    """SQLite's SQLITE_CORRUPT and SQLITE_NOTADB messages."""
+    lowered = message.lower()
+    return "malformed" in lowered or "not a database" in lowered
 
 
 @dataclass
@@ -168,27 +233,117 @@ class Database:
         self.engine.dispose()
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The revision in `alembic_version`, or None for an empty / unversioned database."""
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    """Every revision shipped with the package, read without Alembic."""
+    found = set()
+    for path in (migrations_dir() / "versions").glob("*.py"):
+        match = _REVISION.search(path.read_text(encoding="utf-8"))
+        if match:
+            found.add(match.group(1))
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What `alembic_version` says, and whether there are tables without it."""
+
+    revisions: tuple[str, ...]
+    has_tables: bool
+
+    @property
+    def current(self) -> str | None:
+        return ",".join(self.revisions) if self.revisions else None
+
+    @property
+    def status(self) -> str:
+        """at_head | behind | newer | multiple | unversioned (tables, no revision) | empty."""
+        if len(self.revisions) > 1:
+            return "multiple"
+        if not self.revisions:
+            return "unversioned" if self.has_tables else "empty"
+        if self.revisions[0] == known_head_revision():
+            return "at_head"
+        return "behind" if self.revisions[0] in known_revisions() else "newer"
+
+    def problem(self) -> str | None:
+        """Why no migration can run on this database (exit 4), or None."""
+        head = known_head_revision()
+        status = self.status
+        if status == "newer":
+            return (f"the database is at revision {self.revisions[0]}, newer than this valhalla "
+                    f"(which knows up to {head}): upgrade the package "
+                    "(pip install --upgrade valhalla-cli)")
+        if status == "multiple":
+            return (f"the database's alembic_version holds {len(self.revisions)} revisions "
+                    f"({', '.join(self.revisions)}): its schema is in an unknown state; restore "
+                    "a backup (no migration can run on it)")
+        if status == "unversioned":
+            return ("the database has tables but no schema revision (alembic_version is empty "
+                    "or missing): it was not made by valhalla or its revision row was removed; "
+                    "restore a backup (db upgrade would collide with the existing tables)")
+        return None
+
+    def refusal(self) -> str | None:
+        """Why an ordinary command must not run on this database (exit 4), or None."""
+        problem = self.problem()
+        if problem is not None:
+            return problem
+        head = known_head_revision()
+        if self.status == "empty":
+            return (f"the database schema is not initialised (no schema revision), this "
+                    f"valhalla needs {head}: run `valhalla db upgrade`")
+        if self.status == "behind":
+            return (f"the database schema is at revision {self.revisions[0]}, this valhalla "
+                    f"needs {head}: run `valhalla db upgrade`")
+        return None
+
+
+def _missing_table(exc: DBAPIError, table: str) -> bool:
+    message = str(exc.orig).lower()
+    return table in message and ("no such table" in message or "does not exist" in message)
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Read `alembic_version` (one query at head; a second only when it holds no revision)."""
     with engine.connect() as conn:
         try:
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            found = conn.execute(text("SELECT version_num FROM alembic_version"))
+            rows = tuple(r[0] for r in found)
         except DBAPIError as exc:
-            message = str(exc.orig).lower()
-            if "alembic_version" in message and ("no such table" in message or
-                                                 "does not exist" in message):
-                conn.rollback()
-                return None
-            raise
-    return row[0] if row else None
+            if not _missing_table(exc, "alembic_version"):
+                raise
+            conn.rollback()
+            rows = ()
+        if rows:
+            return SchemaState(rows, True)
+        if conn.dialect.name == "sqlite":
+            query = ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+                     "('alembic_version') AND name NOT LIKE 'sqlite_%' LIMIT 1")
+        else:
+            query = ("SELECT 1 FROM information_schema.tables WHERE table_schema = "
+                     "current_schema() AND table_name <> 'alembic_version' LIMIT 1")
+        has_tables = conn.execute(text(query)).first() is not None
+    return SchemaState((), has_tables)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision in `alembic_version`, or None for an empty / unversioned database."""
+    return schema_state(engine).current
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+            path.with_name(path.name + "-journal")]
 
 
 def open_database(url: str, *, check_schema: bool = True, create_missing: bool = True) -> Database:
     """Open the database at `url`.
 
-    A SQLite file that does not exist yet is created at the latest schema with its seeds. Any
-    other database whose schema is not at the package's head is refused (exit 4) unless
-    `check_schema` is off (the `db` commands).
+    A SQLite file that does not exist yet is created at the latest schema with its seeds; if
+    that fails (a full disk, an interrupt) the half-made file is removed again, so the next run
+    starts afresh rather than finding an empty database. Any other database whose schema is not
+    at the package's head is refused (exit 4) unless `check_schema` is off (the `db` commands).
     """
     path = sqlite_path(url)
     is_new_file = path is not None and not path.exists()
@@ -199,7 +354,8 @@ def open_database(url: str, *, check_schema: bool = True, create_missing: bool =
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseUnavailable(f"cannot create {path.parent}: {exc.strerror}") from exc
+            raise (describe_db_error(exc) or DatabaseUnavailable(
+                f"cannot create {path.parent}: {exc.strerror}")) from exc
     engine = make_engine(url)
     database = Database(engine=engine, url=url)
     try:
@@ -209,20 +365,25 @@ def open_database(url: str, *, check_schema: bool = True, create_missing: bool =
             upgrade(database, "head")
         elif check_schema:
             ensure_at_head(engine)
-    except BaseException:
+    except BaseException as exc:
         engine.dispose()
+        if is_new_file:
+            assert path is not None
+            for leftover in _sidecars(path):
+                leftover.unlink(missing_ok=True)
+        translated = describe_db_error(exc)
+        if translated is not None:
+            raise translated from exc
         raise
     return database
 
 
 def ensure_at_head(engine: Engine) -> None:
-    head = known_head_revision()
     try:
-        found = current_revision(engine)
+        state = schema_state(engine)
     except SQLAlchemyError as exc:
-        raise describe_db_error(exc) or DatabaseUnavailable(f"database unavailable: {exc}") from exc
-    if found != head:
-        at = f"at revision {found}" if found else "not initialised (no schema revision)"
-        raise DatabaseUnavailable(
-            f"the database schema is {at}, this valhalla needs {head}: run `valhalla db upgrade`"
-        )
+        raise describe_db_error(exc) or DatabaseUnavailable(
+            f"database unavailable: {redact(str(exc).splitlines()[0])}") from exc
+    refusal = state.refusal()
+    if refusal is not None:
+        raise DatabaseUnavailable(refusal)

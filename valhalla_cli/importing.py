@@ -25,31 +25,150 @@ class RowError(Exception):
     problem: str
 
 
+MAX_LINE_BYTES = 1 << 20  # a longer line is not a row anybody wrote: memory stays bounded
+MAX_JSON_INT = 2**63  # what a BIGINT holds; JSON numbers beyond are refused, not rounded
+DEFAULT_ENCODING = "utf-8"
+
+
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def check_encoding(name: str | None) -> str:
+    """A text encoding Python knows (`utf-8`, `cp1252`, `latin-1`, ...); default UTF-8."""
+    import codecs
+
+    if name is None:
+        return DEFAULT_ENCODING
+    try:
+        info = codecs.lookup(name.strip())
+    except (LookupError, ValueError):
+        raise BadInput(f"--encoding: unknown text encoding {name!r} (e.g. utf-8, cp1252)"
+                       ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise BadInput(f"--encoding: {name!r} is not a text encoding")
+    return info.name
+
+
 def _open(path: Path):  # type: ignore[no-untyped-def]
     try:
-        return path.open("r", encoding="utf-8-sig", newline="")
+        return path.open("rb")
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = ()
-              ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) pairs; empty strings become None; unknown columns are refused."""
+def _lines(path: Path, handle: Any, encoding: str) -> Iterator[tuple[int, str]]:
+    """(line number, decoded text) for each physical line, each read with a bounded buffer.
+
+    A UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped; bytes that are not valid in the
+    encoding name their line, since Excel's plain "CSV" is Windows-1252, not UTF-8.
+    """
+    utf8 = encoding == "utf-8"
+    number = 0
+    while True:
+        try:
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise BadInput(f"{path}:{number}: the line is longer than {MAX_LINE_BYTES // 1024} "
+                           "KiB: not a row of an import file")
+        if number == 1 and utf8 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            hint = (" (a file saved by Excel as plain CSV is Windows-1252: try --encoding cp1252)"
+                    if utf8 else " (check --encoding)")
+            raise BadInput(f"{path}:{number}: byte 0x{raw[exc.start]:02x} at column "
+                           f"{exc.start + 1} is not valid {encoding}{hint}") from None
+        yield number, text
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or abs(int(text)) >= MAX_JSON_INT:
+        raise _NumberOutOfRange(text)
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberOutOfRange(text)
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _NumberOutOfRange(text)
+
+
+def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float,
+                          parse_constant=_no_constant)
+    except _NumberOutOfRange as exc:
+        raise BadInput(f"{path}:{line}: the number {str(exc)[:40]} is out of range") from None
+    except RecursionError:
+        raise BadInput(f"{path}:{line}: the JSON is nested too deeply (each line must be a flat "
+                       "object of plain values)") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path}:{line}: not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise BadInput(f"{path}:{line}: not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}:{line}: each line must be a JSON object")
+    for name, value in data.items():
+        if isinstance(value, (dict, list)):
+            kind = "an object" if isinstance(value, dict) else "an array"
+            raise BadInput(f"{path}:{line}: field {name!r}: {kind} is not a value (give a "
+                           "string, a number, true/false or null)")
+    return data
+
+
+def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
+              encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) pairs; empty strings become None; unknown columns are refused.
+
+    Bad input, naming the line (and field): bytes not valid in `encoding` (default UTF-8, a BOM
+    allowed), a line over 1 MiB, a repeated CSV column, a JSON value that is an array or an
+    object, a JSON number no BIGINT or float holds.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise BadInput(f"{path}: unknown file type {suffix or '(none)'!r}: use .csv or .jsonl")
+    encoding = check_encoding(encoding)
     known = set(required) | set(optional)
     with _open(path) as handle:
+        lines = _lines(path, handle, encoding)
         if suffix == ".csv":
-            reader = csv.reader(handle)
+            physical = {"line": 0}
+
+            def text_lines() -> Iterator[str]:
+                for number, text in lines:
+                    physical["line"] = number
+                    yield text
+
+            reader = csv.reader(text_lines())
             try:
                 header = [h.strip() for h in next(reader)]
             except StopIteration:
                 raise BadInput(f"{path}: the file is empty (a header row is required)") from None
             except csv.Error as exc:
                 raise BadInput(f"{path}:1: unreadable CSV header ({exc})") from None
+            seen: set[str] = set()
+            for name in header:
+                if name in seen:
+                    raise BadInput(f"{path}:1: column {name!r} appears twice in the header")
+                seen.add(name)
             missing = [c for c in required if c not in header]
             if missing:
                 raise BadInput(f"{path}:1: missing required column {missing[0]!r}")
@@ -62,7 +181,7 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                 for values in reader:
                     if not "".join(values).strip():
                         continue  # a blank line
-                    line = reader.line_num
+                    line = physical["line"]
                     if len(values) != width:
                         raise BadInput(f"{path}:{line}: expected {width} fields, "
                                        f"found {len(values)}")
@@ -75,17 +194,12 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                                 f"{path}:{line}: field {name!r}: required value is missing")
                     yield line, row
             except csv.Error as exc:
-                raise BadInput(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
+                raise BadInput(f"{path}:{physical['line']}: unreadable CSV ({exc})") from None
         else:
-            for line, text in enumerate(handle, start=1):
+            for line, text in lines:
                 if not text.strip():
                     continue
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise BadInput(f"{path}:{line}: not valid JSON ({exc.msg})") from None
-                if not isinstance(data, dict):
-                    raise BadInput(f"{path}:{line}: each line must be a JSON object")
+                data = _json_object(path, line, text)
                 unknown = [k for k in data if k not in known]
                 if unknown:
                     raise BadInput(f"{path}:{line}: unknown field {unknown[0]!r}")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
+import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,6 +42,8 @@ def jsonable(value: Any) -> Any:
     from valhalla_cli.clock import rfc3339
     from valhalla_cli.money import format_money
 
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or Infinity: a value that overflowed is unknown
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Decimal):
@@ -56,6 +61,42 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Iterable):
         return [jsonable(v) for v in value]
     return str(value)
+
+
+# C0/C1 controls, DEL, line/paragraph separators and format characters (bidi overrides,
+# zero-width): each would split a row, move the cursor or reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """`text` with control and invisible characters shown as escapes (`\\n`, `\\x1b`,
+    `\\u202e`): safe to print on a terminal, one line whatever it holds."""
+    if text.isprintable():
+        return text
+    return "".join(_escape_char(c) if (_UNSAFE.match(c) or unicodedata.category(c) == "Cf")
+                   else c for c in text)
+
+
+def tsv_field(text: str) -> str:
+    """A TSV field that cannot split its row: backslash, tab, newline and other controls are
+    escaped as in PostgreSQL's text COPY format (`\\\\`, `\\t`, `\\n`, `\\x1b`)."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return visible(text.replace("\\", "\\\\"))
+
+
+def _json_text(text: str) -> str:
+    """JSON escapes C0 controls already; C1 controls and U+2028/9 are escaped here too."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cell(value: Any) -> str:
@@ -97,18 +138,20 @@ def render(
     """Write `data` (a result object or a list of them) to standard output in `fmt`."""
     out = sys.stdout
     if fmt == "json":
-        out.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
+        out.write(_json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
+                                        allow_nan=False)) + "\n")
         return
     rows, is_list = _rows(data)
     if fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            out.write(_json_text(json.dumps(row, ensure_ascii=False, separators=(",", ":"),
+                                            allow_nan=False)) + "\n")
         return
     cols = _columns(rows, columns)
     if fmt == "tsv":
         out.write("\t".join(cols) + "\n")
         for row in rows:
-            out.write("\t".join(_cell(row.get(c)).replace("\t", " ") for c in cols) + "\n")
+            out.write("\t".join(tsv_field(_cell(row.get(c))) for c in cols) + "\n")
         return
     if fmt == "markdown":
         if title:
@@ -120,7 +163,7 @@ def render(
 
 def markdown_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> str:
     def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return visible(text).replace("|", "\\|")
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in rows:
@@ -141,13 +184,13 @@ def _rich_table(
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
         for key in cols:
-            table.add_row(key, Text(_cell(rows[0].get(key))))
+            table.add_row(key, Text(visible(_cell(rows[0].get(key)))))
     else:
         table = Table(title=title)
         for key in cols:
             table.add_column(key, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(_cell(row.get(c))) for c in cols))
+            table.add_row(*(Text(visible(_cell(row.get(c)))) for c in cols))
     console.print(table)
 
 
@@ -163,5 +206,5 @@ def warning(text: str, *, quiet: bool = False) -> None:
 
 def error_line(text: str) -> None:
     """One line on standard error, never silenced."""
-    first = " ".join(str(text).split("\n")).strip()
+    first = visible(" ".join(str(text).split("\n")).strip())
     sys.stderr.write(f"valhalla: error: {first}\n")

@@ -131,6 +131,11 @@ AtOpt = Annotated[
                  help="Evaluate at this instant (ISO 8601; without an offset it is business "
                  "local time). Default: now."),
 ]
+EncodingOpt = Annotated[
+    Optional[str],
+    typer.Option("--encoding", metavar="ENCODING",
+                 help="The file's text encoding (default utf-8; Excel's plain CSV is cp1252)."),
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change; "
                                          "change nothing.")]
 ReasonOpt = Annotated[

@@ -7,6 +7,7 @@ import typer
 
 from valhalla_cli.commands._common import (
     AtOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     at_instant,
@@ -56,7 +57,7 @@ def emit_command(
 def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
-    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    fmt: FormatOpt = None, as_json: JsonOpt = False, encoding: EncodingOpt = None,
 ) -> None:
     """Import KPI events in bulk (columns: metric, value, occurred_at, province, market, ref,
     source; the first three are required).
@@ -77,7 +78,7 @@ def import_command(
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
     with database(ctx) as db:
         result = kpi_import.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                        progress=show_progress)
+                                        progress=show_progress, encoding=encoding)
     say(ctx, f"imported {result.imported} KPI events from {path}")
     emit(result, output)
 

@@ -8,6 +8,7 @@ import typer
 from valhalla_cli.commands._common import (
     AtOpt,
     DryRunOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     ReasonOpt,
@@ -86,6 +87,7 @@ def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Create ladders in bulk (columns: lead_id, province, market, owner, lead_score, start_at;
     the first two are required).
@@ -111,7 +113,7 @@ def import_command(
         result = ladder_import.import_file(db, Path(path), config=config, at=when,
                                            actor=cfg.actor,
                                            business_timezone=cfg.business_timezone,
-                                           progress=show_progress)
+                                           progress=show_progress, encoding=encoding)
     say(ctx, f"{path}: {result.created} ladders created, {result.existing} already active, "
         f"{result.refused} refused")
     emit(result, output)

@@ -7,6 +7,7 @@ import typer
 
 from valhalla_cli.commands._common import (
     AtOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     at_instant,
@@ -76,7 +77,7 @@ def feedback(
 def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
-    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    fmt: FormatOpt = None, as_json: JsonOpt = False, encoding: EncodingOpt = None,
 ) -> None:
     """Import buyer feedback in bulk (columns: province, market, buyer, responded, at; optional
     property_type, closed, deal_ref).
@@ -98,7 +99,8 @@ def import_command(
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
     with database(ctx) as db:
         result = liquidity.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                       actor=cfg.actor, progress=show_progress)
+                                       actor=cfg.actor, progress=show_progress,
+                                       encoding=encoding)
     say(ctx, f"imported {result.imported} feedback events from {path}")
     if result.skipped:
         warn(ctx, f"skipped {result.skipped} rows already recorded (first: line "

@@ -24,9 +24,18 @@ def check_metric(metric: str) -> str:
     return metric
 
 
+# A KPI value is a count, a rate or an amount: far below this. The bound keeps every sum and
+# mean over millions of events finite (1e15 x 2e6 events is still a float), so reports never
+# overflow to Infinity.
+MAX_ABS_VALUE = 1e15
+
+
 def check_value(value: float) -> float:
     if not math.isfinite(value):
         raise BadInput(f"KPI value {value!r} must be a finite number")
+    if abs(value) > MAX_ABS_VALUE:
+        raise BadInput(f"KPI value {value!r} is out of range (at most {MAX_ABS_VALUE:.0e} "
+                       "either way)")
     return float(value)
 
 

@@ -42,14 +42,15 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
             if isinstance(raw, bool):
                 raise ValueError
             value = kpi.check_value(float(raw))
-        except (ValueError, TypeError, BadInput):
+        except BadInput as exc:
+            raise RowError("value", exc.message) from None
+        except (ValueError, TypeError, OverflowError):
             raise RowError("value", f"{row['value']!r} is not a number") from None
         try:
             occurred_at = parse_instant(str(row["occurred_at"]), business_timezone,
                                         field="occurred_at")
-        except BadInput:
-            raise RowError("occurred_at",
-                           f"{row['occurred_at']!r} is not an ISO 8601 date-time") from None
+        except BadInput as exc:
+            raise RowError("occurred_at", exc.message) from None
         checks = (
             ("province", lambda v: parse_province(v, field="province")),
             ("market", lambda v: parse_market(v, field="market")),
@@ -73,11 +74,11 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
 
 
 def import_file(db: Database, path: Path, *, business_timezone: str,
-                progress: bool = False) -> ImportResult:
+                progress: bool = False, encoding: str | None = None) -> ImportResult:
     """All or nothing: one transaction; a malformed row anywhere rolls everything back."""
     total_lines = count_lines(path) if progress else 0
     imported = 0
-    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL),
+    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL, encoding=encoding),
                      _row_validator(business_timezone))
     with FileProgress(path, "kpi import", enabled=progress) as bar, \
             db.transaction(write=True) as session:

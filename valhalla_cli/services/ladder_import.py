@@ -91,11 +91,12 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
 
 
 def import_file(db: Database, path: Path, *, config: LadderConfig, at: datetime, actor: str,
-                business_timezone: str, progress: bool = False) -> LadderImportResult:
+                business_timezone: str, progress: bool = False,
+                encoding: str | None = None) -> LadderImportResult:
     total_lines = count_lines(path) if progress else 0
     created = existing = 0
     refusals: list[Refusal] = []
-    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL),
+    rows = validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL, encoding=encoding),
                      _row_validator(business_timezone))
     with FileProgress(path, "ladder import", enabled=progress) as bar, \
             db.transaction(write=True) as session:

@@ -371,8 +371,8 @@ def _row_validator(business_timezone: str, actor: str):  # type: ignore[no-untyp
             raise RowError("closed", "a buyer who closed responded (responded is false)")
         try:
             at = parse_instant(str(row["at"]), business_timezone, field="at")
-        except BadInput:
-            raise RowError("at", f"{row['at']!r} is not an ISO 8601 date-time") from None
+        except BadInput as exc:
+            raise RowError("at", exc.message) from None
         return {**values, "responded": responded, "closed": closed, "at": at,
                 "business_date": business_date(at, business_timezone), "source": "import",
                 "actor": actor}
@@ -399,7 +399,7 @@ MAX_REPORTED = 100
 
 
 def import_file(db: Any, path: Path, *, business_timezone: str, actor: str,
-                progress: bool = False) -> ImportResult:
+                progress: bool = False, encoding: str | None = None) -> ImportResult:
     """All or nothing for malformed rows (exit 2, naming file:line and field); a row whose
     (deal_ref, buyer) is already recorded is skipped and reported as `duplicate`."""
     from valhalla_cli.importing import FileProgress, chunked, count_lines, iter_rows, validated
@@ -408,7 +408,8 @@ def import_file(db: Any, path: Path, *, business_timezone: str, actor: str,
     total_lines = count_lines(path) if progress else 0
     imported = skipped = 0
     reported: list[SkippedRow] = []
-    rows = validated(path, iter_rows(path, required=IMPORT_REQUIRED, optional=IMPORT_OPTIONAL),
+    rows = validated(path, iter_rows(path, required=IMPORT_REQUIRED, optional=IMPORT_OPTIONAL,
+                                      encoding=encoding),
                      _row_validator(business_timezone, actor))
     with FileProgress(path, "liquidity import", enabled=progress) as bar, \
             db.transaction(write=True) as session:
