@@ -104,6 +104,11 @@ def _recommendation(cli, _tmp):
     return {"rec": made.json["recommendation_id"]}
 
 
+def _token(cli, _tmp):
+    _ok(cli("api", "token", "create", "t-1", "--scope", "read", "--json"))
+    return {}
+
+
 R = ("--reason", "table test")
 MINIMAL: dict[tuple[str, ...], Case] = {
     ("audit",): Case(),
@@ -184,6 +189,9 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("db", "current"): Case(),
     ("db", "history"): Case(),
     ("db", "check"): Case(),
+    ("api", "token", "create"): Case(("t-1", "--scope", "read")),
+    ("api", "token", "list"): Case(setup=_token),
+    ("api", "token", "revoke"): Case(("t-1", *R), setup=_token),
 }
 
 # Leaves, and the groups that list something when called without a subcommand.
@@ -376,8 +384,10 @@ def _int_params(command) -> list:
             if getattr(getattr(p, "type_descriptor", None), "annotation", None) is int]
 
 
+# `serve` takes no ids or limits, only a port and a worker count bounded by their options
+# (tests/api/test_status_codes.py covers them); it would start a server here.
 INT_PATHS = sorted(p for p, c in _walk(_root())
-                   if p and p[0] not in ALIASES and _int_params(c))
+                   if p and p[0] not in ALIASES and p != ("serve",) and _int_params(c))
 
 
 class _AnyId(dict):

@@ -378,6 +378,24 @@ def open_database(url: str, *, check_schema: bool = True, create_missing: bool =
     return database
 
 
+def ensure_session_at_head(session: Session) -> None:
+    """The schema gate inside a unit of work (the HTTP server checks it on every request, in
+    the request's own transaction, so a `db downgrade` under a running server is noticed)."""
+    head = known_head_revision()
+    try:
+        found = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as exc:
+        message = str(exc.orig).lower()
+        if "alembic_version" not in message:
+            raise
+        found = None
+    if found != head:
+        at = f"at revision {found}" if found else "not initialised (no schema revision)"
+        raise DatabaseUnavailable(
+            f"the database schema is {at}, this valhalla needs {head}: run `valhalla db upgrade`"
+        )
+
+
 def ensure_at_head(engine: Engine) -> None:
     try:
         state = schema_state(engine)

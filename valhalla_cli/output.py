@@ -99,6 +99,13 @@ def _json_text(text: str) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def json_text(data: Any) -> str:
+    """What `--format json` prints, and what the HTTP API answers: one serialization (never
+    NaN or Infinity: `jsonable` makes them null, and `allow_nan=False` proves it)."""
+    return _json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
+                                 allow_nan=False)) + "\n"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -138,8 +145,7 @@ def render(
     """Write `data` (a result object or a list of them) to standard output in `fmt`."""
     out = sys.stdout
     if fmt == "json":
-        out.write(_json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
-                                        allow_nan=False)) + "\n")
+        out.write(json_text(data))
         return
     rows, is_list = _rows(data)
     if fmt == "jsonl":

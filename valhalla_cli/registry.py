@@ -10,6 +10,7 @@ each fact"):
 | `commands/audit.py` (`--pack`) | `name`, when `audited` |
 | `services/levers.py` | `levers`: the levers the regression tripwire may throttle |
 | `services/status.py` | `status`: the fields of the Monday overview this pack fills |
+| `api/routers/__init__.py` (the HTTP API) | `api()`: the pack's router (`api/routers/<name>.py`) |
 
 The name of a pack is the name of its CLI group, the `pack` of its audit events and (by
 convention) of its modules: `commands/<name>.py`, `services/<name>.py` (or a package),
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     import typer
     from sqlalchemy.orm import Session
 
+    from valhalla_cli.api.routing import PackRouter
     from valhalla_cli.services.runbook import CheckResult
     from valhalla_cli.settings import Settings
 
@@ -87,6 +89,7 @@ class Pack:
     levers: tuple[str, ...] = ()
     status: SectionFn | None = None
     audited: bool = True  # writes audit events under `name` (offered by `audit --pack`)
+    api: Callable[[], PackRouter] | None = None  # its HTTP router (needs the [api] extra)
 
 
 # --- CLI loaders (command modules import only Typer) -------------------------------------------
@@ -149,6 +152,16 @@ def _status_cli() -> Callable[..., None]:
 def _audit_cli() -> Callable[..., None]:
     from valhalla_cli.commands import audit
     return audit.audit_command
+
+
+def _api_cli() -> typer.Typer:
+    from valhalla_cli.commands import api
+    return api.app
+
+
+def _serve_cli() -> Callable[..., None]:
+    from valhalla_cli.commands import serve
+    return serve.serve_command
 
 
 def _config_cli() -> typer.Typer:
@@ -235,27 +248,42 @@ def _ladder_status(session: Session, settings: Settings, at: datetime) -> dict[s
     return status.ladder_section(session, settings, at)
 
 
+# --- HTTP routers (imported only by `valhalla serve`, which needs the [api] extra) ------------
+
+def _router(name: str) -> Callable[[], PackRouter]:
+    def load() -> PackRouter:
+        from importlib import import_module
+
+        return import_module(f"valhalla_cli.api.routers.{name}").router
+    load.__name__ = f"_{name}_api"
+    return load
+
+
 # --- the packs, in the order of `valhalla --help` ----------------------------------------------
 
 PACKS: tuple[Pack, ...] = (
-    Pack("market", OPERATIONS, _market_cli, check=Check("market", _market_check)),
+    Pack("market", OPERATIONS, _market_cli, check=Check("market", _market_check),
+         api=_router("market")),
     Pack("ladder", OPERATIONS, _ladder_cli, aliases=("followups",),
          check=Check("followups", _ladder_check), levers=("followups",),
-         status=_ladder_status),
-    Pack("liquidity", OPERATIONS, _liquidity_cli),
+         status=_ladder_status, api=_router("ladder")),
+    Pack("liquidity", OPERATIONS, _liquidity_cli, api=_router("liquidity")),
     Pack("offer", OPERATIONS, _offer_cli, check=Check("offers", _offer_check),
-         levers=("offers",)),
+         levers=("offers",), api=_router("offer")),
     Pack("golive", CONTROL, _golive_cli, check=Check("golive", _golive_check),
-         status=_golive_status),
-    Pack("risk", CONTROL, _risk_cli, check=Check("risk", _risk_check), status=_risk_status),
+         status=_golive_status, api=_router("golive")),
+    Pack("risk", CONTROL, _risk_cli, check=Check("risk", _risk_check), status=_risk_status,
+         api=_router("risk")),
     Pack("heimdall", CONTROL, _heimdall_cli, check=Check("heimdall", _heimdall_check),
-         status=_heimdall_status),
+         status=_heimdall_status, api=_router("heimdall")),
     Pack("regression", CONTROL, _regression_cli, check=Check("regression", _regression_check),
-         status=_regression_status),
-    Pack("kpi", CONTROL, _kpi_cli),
-    Pack("runbook", CONTROL, _runbook_cli, audited=False),
-    Pack("status", HOUSEKEEPING, _status_cli, audited=False),
-    Pack("audit", HOUSEKEEPING, _audit_cli, audited=False),
+         status=_regression_status, api=_router("regression")),
+    Pack("kpi", CONTROL, _kpi_cli, api=_router("kpi")),
+    Pack("runbook", CONTROL, _runbook_cli, audited=False, api=_router("runbook")),
+    Pack("status", HOUSEKEEPING, _status_cli, audited=False, api=_router("status")),
+    Pack("audit", HOUSEKEEPING, _audit_cli, audited=False, api=_router("audit")),
+    Pack("api", HOUSEKEEPING, _api_cli),
+    Pack("serve", HOUSEKEEPING, _serve_cli, audited=False),
     Pack("config", HOUSEKEEPING, _config_cli, audited=False),
     Pack("db", HOUSEKEEPING, _db_cli, check=Check("backup", _db_check)),
     Pack("init", HOUSEKEEPING, _init_cli, audited=False),
@@ -270,6 +298,11 @@ def packs() -> tuple[Pack, ...]:
 def audited_packs() -> tuple[str, ...]:
     """The `pack` names the audit log holds (what `audit --pack` accepts)."""
     return tuple(p.name for p in packs() if p.audited)
+
+
+def api_routers() -> tuple[PackRouter, ...]:
+    """The HTTP routers of the packs that have one, in `--help` order (imports FastAPI)."""
+    return tuple(p.api() for p in packs() if p.api is not None)
 
 
 def runbook_checks() -> tuple[Check, ...]:

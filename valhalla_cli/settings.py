@@ -36,6 +36,10 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "sla_minutes": (int, "a whole number of minutes"),
         "fast_sla_minutes": (int, "a whole number of minutes"),
     },
+    "api": {
+        "twilio_auth_token": (str, "the SMS provider account's auth token, a string"),
+        "public_url": (str, "the server's public base URL, e.g. 'https://valhalla.example.com'"),
+    },
 }
 
 
@@ -79,6 +83,14 @@ class LadderSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """`valhalla serve`: the webhook's signing key and the URL the provider calls."""
+
+    twilio_auth_token: str | None = None
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The resolved settings, and for each the source it came from."""
 
@@ -90,6 +102,7 @@ class Settings:
     ladder: LadderSettings = field(default_factory=LadderSettings)
     quiet: bool = False
     sources: dict[str, str] = field(default_factory=dict)
+    api: ApiSettings = field(default_factory=lambda: ApiSettings())
 
     @property
     def is_default_database(self) -> bool:
@@ -237,6 +250,10 @@ def resolve_settings(
         fast_sla_minutes=ladder_data.get("fast_sla_minutes", DEFAULT_FAST_SLA_MINUTES),
     )
     sources["ladder"] = "file" if ladder_data else "default"
+    api_data = data.get("api", {})
+    api = ApiSettings(twilio_auth_token=api_data.get("twilio_auth_token") or None,
+                      public_url=(api_data.get("public_url") or "").rstrip("/") or None)
+    sources["api"] = "file" if api_data else "default"
 
     _check_timezone_name(config_path, business_tz)
     return Settings(
@@ -248,6 +265,7 @@ def resolve_settings(
         ladder=ladder,
         quiet=quiet,
         sources=sources,
+        api=api,
     )
 
 
@@ -282,6 +300,15 @@ def mask_url_password(url: str) -> str:
             pairs.append(f"{key}=***" if eq and _SECRET_QUERY_KEY.search(key) else pair)
         query = "&".join(pairs)
     return f"{scheme}://{location}{qmark}{query}"
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Hand the resolved config file and database to server worker processes (which resolve
+    their settings again) through the environment, the only channel uvicorn passes on."""
+    os.environ["VALHALLA_CONFIG"] = str(settings.config_path) if settings.config_path.exists() \
+        else ""
+    os.environ["VALHALLA_DATABASE_URL"] = settings.database_url
+    os.environ["VALHALLA_ACTOR"] = settings.actor
 
 
 def resolve_config_env() -> str | None:

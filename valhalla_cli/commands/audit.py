@@ -36,15 +36,11 @@ def audit_command(
     Example:
       valhalla audit --pack golive --since 2027-01-01
     """
-    from valhalla_cli import registry
-    from valhalla_cli.errors import BadInput
     from valhalla_cli.inputs import parse_instant
     from valhalla_cli.services import audit
 
     output = fmt_of(fmt, as_json)
-    packs = registry.audited_packs()
-    if pack is not None and pack not in packs:
-        raise BadInput(f"--pack must be one of {', '.join(packs)}, not {pack!r}")
+    pack = audit.parse_pack(pack)
     since_at = (parse_instant(since, settings(ctx).business_timezone, field="--since")
                 if since else None)
     with database(ctx) as db, db.transaction() as session:

@@ -22,15 +22,10 @@ CHECK_COLUMNS = ("name", "status", "detail", "fix")
 
 def render_report(report, output: str) -> None:  # type: ignore[no-untyped-def]
     """Print a runbook report; `status` and `markdown` share this."""
-    from valhalla_cli.output import jsonable, markdown_table
-
     if output == "markdown":
-        verdict = "OK to enable go-live" if report.ok_to_enable_go_live else "NOT OK to enable"
-        rows = jsonable(report.checks)
-        for row in rows:
-            row["fix"] = f"`{row['fix']}`" if row["fix"] else ""
-        typer.echo(f"# Valhalla runbook: {verdict}\n\nGenerated {jsonable(report.generated_at)}."
-                   f"\n\n" + markdown_table(rows, CHECK_COLUMNS), nl=False)
+        from valhalla_cli.renderers import runbook_markdown
+
+        typer.echo(runbook_markdown(report), nl=False)
     elif output in ("json",):
         emit(report, output)
     else:

@@ -1,5 +1,6 @@
 """Every table, imported in one place so mappers and Alembic see the whole metadata."""
 
+from valhalla_cli.models.api import ApiToken, SmsWebhookReceipt
 from valhalla_cli.models.audit import AuditEvent
 from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.models.heimdall import (
@@ -17,6 +18,7 @@ from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "BuyerFeedbackEvent",
     "BuyerLiquidityNode",
@@ -37,4 +39,5 @@ __all__ = [
     "RiskLedger",
     "RiskPolicy",
     "RiskReservation",
+    "SmsWebhookReceipt",
 ]

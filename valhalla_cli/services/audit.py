@@ -14,6 +14,17 @@ from valhalla_cli.models import AuditEvent
 from valhalla_cli.output import jsonable
 
 
+def parse_pack(value: str | None, *, option: str = "--pack") -> str | None:
+    """A pack name to filter the audit log by (None: every pack), one of the registry's."""
+    from valhalla_cli import registry
+    from valhalla_cli.errors import BadInput
+
+    packs = registry.audited_packs()
+    if value is not None and value not in packs:
+        raise BadInput(f"{option} must be one of {', '.join(packs)}, not {value!r}")
+    return value
+
+
 def record(
     session: Session,
     *,

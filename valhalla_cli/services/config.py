@@ -51,6 +51,13 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
         "sla_minutes": DEFAULT_SLA_MINUTES,
         "fast_sla_minutes": DEFAULT_FAST_SLA_MINUTES,
     }),
+    ("api", [
+        "valhalla serve: the SMS provider's auth token, which signs its webhook requests",
+        "(X-Twilio-Signature), and the public base URL the provider calls when the server sits",
+        "behind a proxy (the signature covers the URL as the provider saw it).",
+        '@# twilio_auth_token = "your-twilio-auth-token"',
+        '@# public_url = "https://valhalla.example.com"',
+    ], {}),
 ]
 
 
@@ -112,4 +119,7 @@ def describe(settings: Settings) -> list[SettingView]:
         SettingView("ladder_sla_minutes", ladder.sla_minutes, s.get("ladder", "default")),
         SettingView("ladder_fast_sla_minutes", ladder.fast_sla_minutes,
                     s.get("ladder", "default")),
+        SettingView("api_twilio_auth_token",
+                    "***" if settings.api.twilio_auth_token else None, s.get("api", "default")),
+        SettingView("api_public_url", settings.api.public_url, s.get("api", "default")),
     ]

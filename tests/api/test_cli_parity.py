@@ -1,0 +1,314 @@
+"""Every endpoint answers what its CLI command prints with `--format json`, on both engines.
+
+Two identical databases: the CLI runs each step against one, a real `valhalla serve` against
+the other, in the same order, so both hold the same state at every step. Each step pairs an
+endpoint (method, path, parameters) with the CLI command line for the same request; the bodies
+must be equal (after removing the values that are random by design, such as claim tokens), and
+the status code must be the exit code's twin (0 → 200, 1 → 409, 2 → 422). A test fails when an
+endpoint is mounted that no step exercises.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import PG_URL, Cli, _pg_admin_engine
+
+from api.conftest import create_token, start_server
+
+pytestmark = pytest.mark.slow
+
+AT = "2027-01-15T10:00:00-05:00"
+LATER = "2027-01-15T16:00:00-05:00"
+NEXT_DAY = "2027-01-16T10:00:00-05:00"
+ACTOR = "api:t-admin"
+STATUS_OF_EXIT = {0: 200, 1: 409, 2: 422}
+# Random by design (a claim is a secret nonce, a ladder id a UUID), or the wall clock of the
+# moment a row was written.
+VOLATILE = {"claim_token", "ladder_id", "ladder_ids", "recorded_at"}
+
+
+@dataclass(frozen=True)
+class Step:
+    method: str
+    path: str
+    params: dict
+    argv: tuple[str, ...]
+    text: bool = False  # compare a text body (Markdown) instead of JSON
+    query: bool = False  # a POST with its parameters in the query string, not a JSON body
+
+
+def get(path: str, argv: str | tuple, **params) -> Step:
+    return Step("GET", path, params, _argv(argv))
+
+
+def post(path: str, argv: str | tuple, **params) -> Step:
+    return Step("POST", path, params, _argv(argv))
+
+
+def post_query(path: str, argv: str | tuple, **params) -> Step:
+    return Step("POST", path, params, _argv(argv), query=True)
+
+
+def _argv(argv: str | tuple) -> tuple[str, ...]:
+    import shlex
+
+    return tuple(shlex.split(argv)) if isinstance(argv, str) else argv
+
+
+G, M, F, B, OF = ("/api/governance", "/api/governance/market", "/api/followups",
+                 "/api/buyers/liquidity", "/api/deals/offers")
+R = "--reason 'parity test'"
+
+STEPS: list[Step] = [
+    get(f"{G}/runbook/status", f"runbook status --at {AT}", at=AT),
+    post(f"{G}/go-live/checklist/add", f"golive checklist add dncl --title 'DNCL active' "
+         f"--at {AT}", key="dncl", title="DNCL active", at=AT),
+    post(f"{G}/go-live/enable", f"golive enable {R} --at {AT}", reason="parity test", at=AT),
+    get(f"{G}/go-live/checklist", "golive checklist list"),
+    post(f"{G}/go-live/checklist/sign", f"golive checklist sign dncl --note 'acct 4411' "
+         f"--at {AT}", key="dncl", note="acct 4411", at=AT),
+    post(f"{G}/go-live/checklist/unsign", f"golive checklist unsign dncl {R} --at {AT}",
+         key="dncl", reason="parity test", at=AT),
+    post(f"{G}/go-live/checklist/sign", f"golive checklist sign dncl --at {AT}", key="dncl",
+         at=AT),
+    post(f"{G}/go-live/enable", f"golive enable {R} --at {AT}", reason="parity test", at=AT),
+    post(f"{G}/go-live/kill-switch/engage", f"golive kill-switch engage {R} --at {AT}",
+         reason="parity test", at=AT),
+    post(f"{G}/go-live/kill-switch/release", f"golive kill-switch release {R} --at {AT}",
+         reason="parity test", at=AT),
+    get(f"{G}/go-live/state", "golive state"),
+    get(f"{G}/go-live/history", "golive history --limit 3", limit=3),
+    Step("GET", f"{G}/runbook/markdown", {"at": AT}, ("runbook", "markdown", "--at", AT),
+         text=True),
+    # market
+    get(f"{M}/policies", "market policies --province ON", province="ON"),
+    post(f"{M}/policies/upsert", ("market", "policy-set", "ON", "--market", "TORONTO",
+                                   "--window", "SMS mon-fri 09:30-19:00", "--min-lead-score",
+                                   "40", "--at", AT),
+         province="ON", market="TORONTO", window=["SMS mon-fri 09:30-19:00"], min_lead_score=40,
+         at=AT),
+    get(f"{M}/effective", "market effective ON --market TORONTO", province="ON",
+        market="TORONTO"),
+    get(f"{M}/can-contact", f"market can-contact ON --market TORONTO --channel CALL "
+        f"--lead-score 60 --at {AT}", province="ON", market="TORONTO", channel="CALL",
+        lead_score=60, at=AT),
+    get(f"{M}/can-contact", "market can-contact BC --channel SMS --at 2027-01-15T08:30",
+        province="BC", channel="SMS", at="2027-01-15T08:30"),
+    get(f"{M}/can-contact", "market can-contact XX --channel SMS", province="XX",
+        channel="SMS"),
+    post(f"{M}/suppress", f"market suppress L-0999 --reason 'replied STOP' --at {AT}",
+         lead="L-0999", reason="replied STOP", at=AT),
+    get(f"{M}/suppressions", "market suppressions"),
+    # the follow-up ladder
+    post(f"{F}/ladder/create", f"ladder create L-1001 --province ON --market TORONTO "
+         f"--owner va1 --lead-score 55 --at {AT}", lead="L-1001", province="ON",
+         market="TORONTO", owner="va1", lead_score=55, at=AT),
+    post(f"{F}/ladder/create", f"ladder create L-0999 --province ON --at {AT}", lead="L-0999",
+         province="ON", at=AT),
+    post(f"{F}/ladder/create", f"ladder create L-1002 --province ON --at {AT}", lead="L-1002",
+         province="ON", at=AT),
+    get(f"{F}/ladder/L-1001", "ladder show L-1001"),
+    get(f"{F}/due", f"ladder due --at {AT}", at=AT),
+    post(f"{F}/dispatch", f"ladder dispatch --worker w1 --limit 1 --at {AT}", worker="w1",
+         limit=1, at=AT),
+    post(f"{F}/task/1/complete", "ladder complete 1 --outcome sent --note ok "
+         "--at 2027-01-15T10:04", outcome="sent", note="ok", at="2027-01-15T10:04"),
+    post(f"{F}/task/1/complete", "ladder complete 1 --outcome voicemail "
+         "--at 2027-01-15T10:05", outcome="voicemail", at="2027-01-15T10:05"),
+    post(f"{F}/ladder/L-1002/stop", f"ladder stop L-1002 {R} --at {AT}",
+         reason="parity test", at=AT),
+    get(f"{F}/sla", f"ladder sla --since 2027-01-15 --until 2027-01-15 --at {AT}",
+        since="2027-01-15", until="2027-01-15", at=AT),
+    get(f"{F}/sla", f"ladder sla --since 2027-01-15 --until 2027-01-15 --by owner --at {AT}",
+        since="2027-01-15", until="2027-01-15", by="owner", at=AT),
+    # buyer liquidity
+    post(f"{B}/feedback", "liquidity feedback ON --market TORONTO --buyer B-1 --responded "
+         "--closed --deal-ref D-1 --at 2027-01-14T12:00", province="ON", market="TORONTO",
+         buyer="B-1", responded=True, closed=True, deal_ref="D-1", at="2027-01-14T12:00"),
+    post(f"{B}/feedback", "liquidity feedback ON --market TORONTO --buyer B-2 --no-response "
+         "--at 2027-01-14T12:05", province="ON", market="TORONTO", buyer="B-2",
+         responded=False, at="2027-01-14T12:05"),
+    get(f"{B}/score", f"liquidity score ON --market TORONTO --at {AT}", province="ON",
+        market="TORONTO", at=AT),
+    get(f"{B}/nodes", f"liquidity nodes --province ON --at {AT}", province="ON", at=AT),
+    # offers (seeded disabled: a "no" first)
+    post(f"{OF}/compute", f"offer compute ON --arv 450000 --repairs 50000 --at {AT}",
+         province="ON", arv="450000", repairs="50000", at=AT),
+    # The seed's own example: POST /api/deals/offers/policies/upsert?province=ON&enabled=true
+    post_query(f"{OF}/policies/upsert", f"offer policy-set ON --enable --at {AT}",
+               province="ON", enabled="true", at=AT),
+    post(f"{OF}/policies/upsert", "offer policy-set ON --market TORONTO --arv-pct 0.72 "
+         f"--dry-run --at {AT}", province="ON", market="TORONTO", arv_pct="0.72", dry_run=True,
+         at=AT),
+    post(f"{OF}/compute", f"offer compute ON --market TORONTO --arv 450000 --repairs 50000 "
+         f"--deal-ref D-77 --at {AT}", province="ON", market="TORONTO", arv="450000",
+         repairs="50000", deal_ref="D-77", at=AT),
+    get(f"{OF}/policies", "offer policies --province ON", province="ON"),
+    get(f"{OF}/evidence", "offer evidence list --limit 5", limit=5),
+    get(f"{OF}/evidence/2", "offer evidence show 2"),
+    # risk
+    post(f"{G}/risk/reserve", f"risk reserve acquisitions 5000 --ref D-77-emd --at {AT}",
+         engine="acquisitions", amount="5000", ref="D-77-emd", at=AT),
+    post(f"{G}/risk/reserve", f"risk reserve acquisitions 5000 --ref D-77-emd --at {AT}",
+         engine="acquisitions", amount=5000, ref="D-77-emd", at=AT),
+    post(f"{G}/risk/reserve", f"risk reserve acquisitions 30000 --ref D-78-emd --at {AT}",
+         engine="acquisitions", amount="30000", ref="D-78-emd", at=AT),
+    post(f"{G}/risk/reserve", f"risk reserve acquisitions 1000 --ref D-79 --at {AT}",
+         engine="acquisitions", amount="1000", ref="D-79", at=AT),
+    post(f"{G}/risk/settle", f"risk settle --ref D-77-emd --pnl -1200 --at {LATER}",
+         ref="D-77-emd", pnl="-1200", at=LATER),
+    post(f"{G}/risk/release", f"risk release --ref D-79 --at {LATER}", ref="D-79", at=LATER),
+    get(f"{G}/risk/snapshot", "risk snapshot --day 2027-01-15", day="2027-01-15"),
+    get(f"{G}/risk/snapshot", f"risk snapshot --day 2027-01-15 --at {AT}", day="2027-01-15",
+        at=AT),
+    get(f"{G}/risk/events", "risk events --day 2027-01-15 --engine acquisitions",
+        day="2027-01-15", engine="acquisitions"),
+    post(f"{G}/risk/policies/upsert", f"risk policy-set marketing --daily-cap 12000 {R} "
+         f"--at {AT}", engine="marketing", daily_cap="12000", reason="parity test", at=AT),
+    get(f"{G}/risk/policies", "risk policies"),
+    # heimdall
+    post(f"{G}/heimdall/record", f"heimdall record offer_pricing --confidence 0.91 --subject "
+         f"D-77 --payload '{{\"mao\": 1}}' --at {AT}", domain="offer_pricing",
+         confidence=0.91, subject="D-77", payload='{"mao": 1}', at=AT),
+    post(f"{G}/heimdall/recommendation/1/outcome", f"heimdall outcome 1 --success "
+         f"--at {NEXT_DAY}", success=True, at=NEXT_DAY),
+    post(f"{G}/heimdall/recommendation/1/outcome", f"heimdall outcome 1 --failure "
+         f"--at {NEXT_DAY}", success=False, at=NEXT_DAY),
+    get(f"{G}/heimdall/scorecard", f"heimdall scorecard --at {NEXT_DAY}", at=NEXT_DAY),
+    post(f"{G}/heimdall/promote", f"heimdall promote offer_pricing {R} --at {NEXT_DAY}",
+         domain="offer_pricing", reason="parity test", at=NEXT_DAY),
+    post(f"{G}/heimdall/demote", f"heimdall demote offer_pricing {R} --at {NEXT_DAY}",
+         domain="offer_pricing", reason="parity test", at=NEXT_DAY),
+    post(f"{G}/heimdall/policies/upsert", f"heimdall policy-set lead_scoring --min-confidence "
+         f"0.85 --min-samples 50 {R} --at {AT}", domain="lead_scoring", min_confidence=0.85,
+         min_samples=50, reason="parity test", at=AT),
+    get(f"{G}/heimdall/policies", "heimdall policies"),
+    # KPI and the regression tripwire
+    post(f"{G}/kpi/emit", f"kpi emit offer_generated --value 2 --province ON --source web "
+         f"--at {AT}", metric="offer_generated", value=2, province="ON", source="web", at=AT),
+    get(f"{G}/kpi/events", "kpi list --metric offer_generated --limit 5",
+        metric="offer_generated", limit=5),
+    get(f"{G}/kpi/summary", f"kpi summary --days 3 --at {LATER}", days=3, at=LATER),
+    post(f"{G}/regression/evaluate", f"regression evaluate --at {LATER}", at=LATER),
+    post(f"{G}/regression/evaluate", f"regression evaluate --dry-run --at {LATER}",
+         dry_run=True, at=LATER),
+    get(f"{G}/regression/state", "regression state"),
+    post(f"{G}/regression/release", f"regression release followups {R} --at {LATER}",
+         lever="followups", reason="parity test", at=LATER),
+    post(f"{G}/regression/policies/upsert", f"regression policy-set buyer_feedback "
+         f"--max-drop-pct 25 --confidence 0.995 {R} --at {AT}", metric="buyer_feedback",
+         max_drop_pct=25, confidence=0.995, reason="parity test", at=AT),
+    get(f"{G}/regression/policies", "regression policies"),
+    # housekeeping
+    get(f"{G}/audit", "audit --pack golive --limit 5", pack="golive", limit=5),
+    get(f"{G}/audit", "audit --pack nope", pack="nope"),
+    get(f"{G}/status", f"status --at {LATER}", at=LATER),
+    post(f"{G}/go-live/disable", f"golive disable {R} --at {LATER}", reason="parity test",
+         at=LATER),
+    post(f"{F}/dispatch", f"ladder dispatch --worker w1 --at {LATER}", worker="w1", at=LATER),
+]
+
+
+def _strip(value):
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def twin_db_url(db_url: str, tmp_path: Path, request) -> Iterator[str]:
+    """A second database identical to `db_url` (same engine, same seeds)."""
+    if db_url.startswith("sqlite"):
+        path = tmp_path / "twin.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    from sqlalchemy.engine import make_url
+
+    template = request.getfixturevalue("pg_template")
+    name = f"vh_twin_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url, tmp_path):
+    from api.test_readme_endpoints import expected_rows
+
+    cli = Cli(twin_db_url)
+    token = create_token(db_url, "t-admin", "admin")
+    cli("api", "token", "create", "t-admin", "--scope", "admin")  # the same audit trail
+    server = start_server(db_url, tmp_path)
+    failures = []
+    try:
+        with httpx_client(server.url, token) as client:
+            for number, step in enumerate(STEPS, 1):
+                argv = ("--actor", ACTOR, *step.argv)
+                if not step.text:
+                    argv = (*argv, "--format", "json")
+                printed = cli(*argv)
+                if step.method == "GET":
+                    answer = client.get(step.path, params=step.params)
+                elif step.query:
+                    answer = client.post(step.path, params=step.params)
+                else:
+                    answer = client.post(step.path, json=step.params)
+                label = f"step {number}: {step.method} {step.path} ~ {' '.join(step.argv)}"
+                expected_status = STATUS_OF_EXIT[printed.exit_code]
+                if answer.status_code != expected_status:
+                    failures.append(f"{label}: HTTP {answer.status_code}, CLI exit "
+                                    f"{printed.exit_code}: {answer.text[:300]}")
+                    continue
+                if printed.exit_code == 2 or (printed.exit_code == 1 and not printed.stdout):
+                    assert answer.json().get("error") or answer.json().get("reason"), label
+                    continue
+                if step.text:
+                    same = answer.text == printed.stdout
+                    got, want = answer.text, printed.stdout
+                else:
+                    got, want = _strip(answer.json()), _strip(json.loads(printed.stdout))
+                    same = got == want
+                if not same:
+                    failures.append(f"{label}:\n  API {got}\n  CLI {want}")
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
+    assert failures == [], "\n".join(failures)
+    exercised = {(s.method, _template(s.path)) for s in STEPS}
+    mounted = {(method, path) for method, path, _cli, _scope in expected_rows()}
+    assert mounted - exercised == set(), "endpoints without a parity step"
+
+
+def _template(path: str) -> str:
+    """/api/followups/task/1/complete -> /api/followups/task/{task}/complete."""
+    from api.test_readme_endpoints import expected_rows
+
+    candidates = {candidate for _method, candidate, _cli, _scope in expected_rows()}
+    if path in candidates:
+        return path
+    for candidate in candidates:
+        parts, given = candidate.split("/"), path.split("/")
+        if len(parts) == len(given) and all(p == g or p.startswith("{")
+                                            for p, g in zip(parts, given, strict=True)):
+            return candidate
+    return path
+
+
+def httpx_client(url: str, token: str):
+    import httpx
+
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                        timeout=60)

@@ -1,0 +1,25 @@
+"""`valhalla serve`: a real server process, tokens, scopes and the status-code mapping."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_valhalla
+
+pytestmark = pytest.mark.slow
+
+
+def test_healthz_needs_no_token_and_every_other_path_does(server):
+    assert server.get("/healthz", scope=None).status_code == 200
+    answer = server.get("/api/governance/go-live/state", scope=None)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "unauthorized"
+    assert answer.headers["www-authenticate"] == "Bearer"
+    with server.client(None, headers={"Authorization": "Bearer vh_not-a-token"}) as client:
+        assert client.get("/api/governance/go-live/state").status_code == 401
+
+
+def test_go_live_state_is_the_cli_json(server):
+    answer = server.get("/api/governance/go-live/state", scope="read")
+    assert answer.status_code == 200
+    cli = run_valhalla("golive", "state", "--format", "json", db_url=server.db_url)
+    assert answer.json() == cli.json

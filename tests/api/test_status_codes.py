@@ -1,0 +1,206 @@
+"""Every status code of SPEC 18 from a real server: 401, 403, 409, 413, 422, 503 and 500."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, run_valhalla, snapshot_tables
+
+from valhalla_cli.db import open_database
+
+pytestmark = pytest.mark.slow
+
+
+def _sql(db_url: str, *statements: str) -> None:
+    db = open_database(db_url, check_schema=False)
+    try:
+        with db.engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        db.dispose()
+
+
+def test_scopes_revocation_and_the_audit_actor(server):
+    reserve = {"engine": "acquisitions", "amount": "100", "ref": "S-1",
+               "at": "2027-01-15T10:00"}
+    denied = server.post("/api/governance/risk/reserve", scope="read", json=reserve)
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "forbidden"
+    assert server.post("/api/governance/go-live/kill-switch/engage", scope="operate",
+                       json={"reason": "drill"}).status_code == 403
+    # operate may reserve, admin may do everything; reads need only read
+    assert server.get("/api/governance/risk/policies", scope="read").status_code == 200
+    engaged = server.post("/api/governance/go-live/kill-switch/engage", scope="admin",
+                          json={"reason": "drill"})
+    assert engaged.status_code == 200, engaged.text
+    audit = run_valhalla("audit", "--pack", "golive", "--format", "json", db_url=server.db_url)
+    assert audit.json[0]["actor"] == "api:t-admin"
+
+    revoked = run_valhalla("api", "token", "revoke", "t-read", "--reason", "test",
+                           db_url=server.db_url)
+    assert revoked.exit_code == 0, revoked.stderr
+    assert server.get("/api/governance/risk/policies", scope="read").status_code == 401
+    listed = run_valhalla("api", "token", "list", "--format", "json", db_url=server.db_url)
+    by_name = {t["name"]: t for t in listed.json}
+    assert by_name["t-read"]["active"] is False and by_name["t-admin"]["active"] is True
+    assert all(token not in listed.stdout for token in server.tokens.values())
+    api_audit = run_valhalla("audit", "--pack", "api", "--format", "json", db_url=server.db_url)
+    assert [e["action"] for e in api_audit.json][:1] == ["token_revoke"]
+    # the log names tokens, never shows them
+    log = server.log()
+    assert "token=t-admin" in log
+    assert all(token not in log for token in server.tokens.values())
+
+
+def test_a_rule_no_is_409_with_the_whole_answer(server):
+    over = server.post("/api/governance/risk/reserve", scope="operate",
+                       params={"engine": "acquisitions", "amount": "9999999", "ref": "BIG",
+                               "at": "2027-01-15T10:00"})
+    assert over.status_code == 409, over.text
+    body = over.json()
+    assert body["reason"] and body["status"] == "denied"
+    cli = run_valhalla("risk", "reserve", "acquisitions", "9999999", "--ref", "BIG", "--at",
+                       "2027-01-15T10:00", "--format", "json", db_url=server.db_url)
+    assert cli.exit_code == 1
+    assert {k: v for k, v in cli.json.items() if k != "reservation_id"} == \
+        {k: v for k, v in body.items() if k != "reservation_id"}
+
+    added = server.post("/api/governance/go-live/checklist/add",
+                        json={"key": "dncl", "title": "DNCL subscription active"})
+    assert added.status_code == 200, added.text
+    refused = server.post("/api/governance/go-live/enable", json={"reason": "pilot"})
+    assert refused.status_code == 409
+    assert refused.json()["refused"] is True and "golive" in refused.json()["failing_checks"]
+
+
+def test_bad_input_is_422_and_changes_nothing(server):
+    db = open_database(server.db_url)
+    try:
+        before = snapshot_tables(db)
+        for params in ({"engine": "acquisitions", "amount": "12.345", "ref": "X"},
+                       {"engine": "acquisitions", "amount": "abc", "ref": "X"},
+                       {"engine": "acquisitions", "amount": "10", "ref": "X", "bogus": "1"},
+                       {"engine": "acquisitions", "amount": "10"},
+                       {"engine": "acquisitions", "amount": "10", "ref": "X", "at": "soon"}):
+            answer = server.post("/api/governance/risk/reserve", scope="operate", json=params)
+            assert answer.status_code == 422, (params, answer.text)
+            error = answer.json()["error"]
+            assert error["code"] == "bad_input" and error["message"]
+        not_json = server.post("/api/governance/risk/reserve", scope="operate",
+                               content=b"{not json", headers={"content-type":
+                                                              "application/json"})
+        assert not_json.status_code == 422
+        assert snapshot_tables(db) == before
+    finally:
+        db.dispose()
+
+
+def test_a_body_over_one_mebibyte_is_413(server):
+    big = b'{"reason": "' + b"x" * (1024 * 1024) + b'"}'
+    answer = server.post("/api/governance/go-live/disable", content=big,
+                         headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_large"
+
+
+def test_schema_out_of_date_is_503(server):
+    _sql(server.db_url, "UPDATE alembic_version SET version_num = '0001'")
+    answer = server.get("/api/governance/runbook/status", scope="read")
+    assert answer.status_code == 503
+    assert "valhalla db upgrade" in answer.json()["error"]["message"]
+
+
+def test_a_missing_database_is_503(server, db_url):
+    if db_url.startswith("sqlite"):
+        from valhalla_cli.db import sqlite_path
+
+        path = sqlite_path(db_url)
+        path.rename(path.with_suffix(".gone"))
+        answer = server.get("/api/governance/go-live/state", scope="read")
+        assert not path.exists(), "the server must not recreate an empty database"
+    else:
+        from conftest import _pg_admin_engine
+        from sqlalchemy.engine import make_url
+
+        name = make_url(db_url).database
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            answer = server.get("/api/governance/go-live/state", scope="read")
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')  # for the fixture's teardown
+        admin.dispose()
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "database_unavailable"
+
+
+def test_an_injected_failure_is_500_with_a_request_id_and_no_traceback(server, db_url):
+    if db_url.startswith("sqlite"):
+        _sql(db_url, "CREATE TRIGGER inject BEFORE INSERT ON risk_event "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    else:
+        _sql(db_url,
+             "CREATE FUNCTION inject() RETURNS trigger AS $$ BEGIN "
+             "RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql",
+             "CREATE TRIGGER inject BEFORE INSERT ON risk_event FOR EACH ROW "
+             "EXECUTE FUNCTION inject()")
+    answer = server.post("/api/governance/risk/reserve", scope="operate",
+                         json={"engine": "acquisitions", "amount": "100", "ref": "F-1"})
+    assert answer.status_code == 500
+    error = answer.json()["error"]
+    assert error["code"] == "internal" and re.fullmatch(r"[0-9a-f]{16}", error["request_id"])
+    assert answer.headers["x-request-id"] == error["request_id"]
+    assert "Traceback" not in answer.text and "injected" not in answer.text
+    assert "INSERT" not in answer.text
+    server.stop()
+    log = server.log()
+    line = next(row for row in log.splitlines() if error["request_id"] in row)
+    assert " 500 " in line and "injected failure" in line
+    assert "Traceback" not in log and "INSERT INTO" not in log
+
+
+def test_serve_without_the_api_extra_exits_3_naming_it(tmp_path):
+    shadow = tmp_path / "shadow" / "fastapi"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n")
+    result = subprocess.run([sys.executable, "-m", "valhalla_cli", "serve"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60,
+                            env={**__import__("os").environ,
+                                 "PYTHONPATH": str(tmp_path / "shadow")})
+    assert result.returncode == 3
+    assert "valhalla-cli[api]" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_imports_neither_fastapi_nor_the_data_layer():
+    code = ("import sys, valhalla_cli.app; print(' '.join(m for m in ('fastapi', 'uvicorn', "
+            "'starlette', 'sqlalchemy', 'valhalla_cli.api') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, check=True).stdout.strip()
+    assert loaded == ""
+
+
+def test_openapi_lists_every_endpoint(server):
+    spec = server.get("/openapi.json", scope=None)
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    assert "/api/governance/risk/reserve" in paths
+    assert server.get("/docs", scope=None).status_code == 200
+
+
+def test_serve_refuses_a_port_or_worker_count_out_of_range(cli_nodb):
+    for args in (("--port", str(2**63)), ("--port", "70000"), ("--workers", "0")):
+        result = cli_nodb("serve", *args)
+        assert result.exit_code == 2, result.stderr
+
+
+def test_the_seeds_example_curl_works_as_written(server):
+    with server.client("admin") as client:
+        answer = client.post("/api/deals/offers/policies/upsert?province=ON&enabled=true")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["policy"]["enabled"] is True
+    assert answer.json()["policy"]["updated_by"] == "api:t-admin"

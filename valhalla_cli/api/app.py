@@ -1,0 +1,330 @@
+"""The HTTP API (SPEC 18): a FastAPI application over the same services as the CLI.
+
+One request is one transaction: the schema gate, the token check and the endpoint's service
+call share it, and it commits before the answer is sent (so an answer of 200 is never lost,
+even when the server is stopped right after). Errors map to status codes here, once:
+200 yes, 409 a rule's no (the whole answer), 422 bad input (nothing changed), 401/403 token
+and scope, 413 a body over 1 MiB, 503 database unavailable, 500 a bug (a request id, never a
+traceback). Each request is logged on one line of standard error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from valhalla_cli import __version__
+from valhalla_cli.api.routing import (
+    Answer,
+    BodyTooLarge,
+    Call,
+    Endpoint,
+    PackRouter,
+    parse_params,
+    read_raw,
+)
+from valhalla_cli.errors import (
+    BadInput,
+    ConfigError,
+    DatabaseUnavailable,
+    Refused,
+    ValhallaError,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from valhalla_cli.db import Database
+    from valhalla_cli.services.api_tokens import Principal
+    from valhalla_cli.settings import Settings
+
+
+class ApiDenied(Exception):
+    """Authentication or authorization failed: 401 or 403."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# --- the database, one per server process ---------------------------------------------------
+
+class ServerDatabase:
+    """The engine of one worker process, opened on first use and kept (pooled connections)."""
+
+    def __init__(self, url: str) -> None:
+        from valhalla_cli.db import sqlite_path
+
+        self.url = url
+        self.sqlite_file = sqlite_path(url)
+        self._database: Database | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Database:
+        # A SQLite file that disappeared under a running server must not be recreated empty
+        # by the driver's connect: answer 503 until it is back.
+        if self.sqlite_file is not None and not self.sqlite_file.exists():
+            raise DatabaseUnavailable(f"database file {self.sqlite_file} does not exist: run "
+                                      "`valhalla init` or `valhalla db upgrade`")
+        if self._database is None:
+            with self._lock:
+                if self._database is None:
+                    from valhalla_cli.db import Database, make_engine
+
+                    self._database = Database(engine=make_engine(self.url), url=self.url)
+        return self._database
+
+    def dispose(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+
+
+# --- who is calling -------------------------------------------------------------------------
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+# Where a request's token may come from, tried in order. The HTML review page (SPEC 19) adds
+# its sign-in cookie here; every source goes through the same check below.
+TOKEN_SOURCES: list[Callable[[Request], str | None]] = [bearer_token]
+
+
+def authenticate(session: Session, request: Request) -> Principal:
+    """The caller's token, checked against the stored hashes; 401 when absent or not valid."""
+    from valhalla_cli.services import api_tokens
+
+    for source in TOKEN_SOURCES:
+        token = source(request)
+        if token is not None:
+            principal = api_tokens.authenticate(session, token)
+            if principal is None:
+                raise ApiDenied(401, "unauthorized", "the token is not valid (unknown or "
+                                "revoked)")
+            request.state.token_name = principal.name
+            return principal
+    raise ApiDenied(401, "unauthorized", "this endpoint needs `Authorization: Bearer TOKEN` "
+                    "(create one with `valhalla api token create NAME --scope read`)")
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    from valhalla_cli.services.api_tokens import scope_allows
+
+    if not scope_allows(principal.scope, scope):
+        raise ApiDenied(403, "forbidden", f"the token {principal.name!r} has the "
+                        f"{principal.scope!r} scope; this endpoint needs {scope!r}")
+
+
+# --- answers and errors ----------------------------------------------------------------------
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(request: Request, exc: BaseException) -> Response:
+    """The one mapping from an exception to a status code and a body (never a traceback)."""
+    if isinstance(exc, ApiDenied):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
+    if isinstance(exc, BodyTooLarge):
+        return JSONResponse(error_body("too_large", "the request body is over 1 MiB"), 413)
+    if isinstance(exc, BadInput):
+        return JSONResponse(error_body("bad_input", exc.message), 422)
+    if isinstance(exc, Refused):
+        return JSONResponse({"reason": exc.reason, "message": exc.message}, 409)
+    if isinstance(exc, DatabaseUnavailable):
+        return JSONResponse(error_body("database_unavailable", exc.message), 503)
+    if isinstance(exc, ConfigError):
+        return JSONResponse(error_body("config_error", exc.message), 503)
+    if not isinstance(exc, ValhallaError) and "sqlalchemy" in sys.modules:
+        from valhalla_cli.db import describe_db_error
+
+        translated = describe_db_error(exc)
+        if translated is not None:
+            return JSONResponse(error_body("database_unavailable", translated.message), 503)
+    request_id = request.state.request_id
+    request.state.error = _one_line(exc)
+    return JSONResponse(error_body(
+        "internal", f"internal error; the server log has request id {request_id}",
+        request_id=request_id), 500)
+
+
+def _one_line(exc: BaseException) -> str:
+    # The driver's own error, first line only: SQLAlchemy's text goes on to print the SQL
+    # statement and its parameters.
+    exc = getattr(exc, "orig", None) or exc
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}".rstrip(": ")
+
+
+def answer_response(answer: Answer) -> Response:
+    from valhalla_cli.output import json_text
+
+    status = 409 if answer.no else 200
+    if answer.text is not None:
+        return Response(answer.text, status, media_type=answer.media_type)
+    return Response(json_text(answer.data), status, media_type="application/json")
+
+
+# --- running an endpoint -------------------------------------------------------------------
+
+class Runner:
+    """Runs one endpoint for one request: read, authenticate, parse, call, answer."""
+
+    def __init__(self, settings: Settings, database: ServerDatabase) -> None:
+        self.settings = settings
+        self.database = database
+
+    async def __call__(self, request: Request, endpoint: Endpoint) -> Response:
+        try:
+            try:
+                raw = await read_raw(request, endpoint)
+                unreadable = None
+            except BadInput as exc:
+                # Reported after the token check: a caller without a token learns nothing.
+                raw, unreadable = {}, exc
+            answer = await run_in_threadpool(self.execute, request, endpoint, raw, unreadable)
+            return answer_response(answer)
+        except Exception as exc:
+            return error_response(request, exc)
+
+    def execute(self, request: Request, endpoint: Endpoint, raw: dict[str, list[Any]],
+                unreadable: BadInput | None) -> Answer:
+        from valhalla_cli.db import ensure_session_at_head
+
+        database = self.database.get()
+        with database.transaction(write=endpoint.write) as session:
+            ensure_session_at_head(session)
+            principal = authenticate(session, request)
+            require_scope(principal, endpoint.scope)
+            if unreadable is not None:
+                raise unreadable
+            params = parse_params(endpoint, raw)
+            call = Call(params=params, session=session, principal=principal,
+                        settings=dataclasses.replace(self.settings, actor=principal.actor))
+            return endpoint.handler(call)
+
+
+# --- one log line per request ------------------------------------------------------------------
+
+class RequestLog:
+    """ASGI middleware: a request id on every answer and one line per request on stderr
+    (method, path without its query, status, duration, token name; never a token or a body)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = secrets.token_hex(8)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = {"code": 500}
+
+        async def send_with_id(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-request-id", request_id.encode("ascii"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # nothing should reach here; if it does, still no traceback
+            state["error"] = _one_line(exc)
+            status["code"] = 500
+            raise
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            token = state.get("token_name") or "-"
+            line = (f"valhalla serve: {scope['method']} {scope['path']} {status['code']} "
+                    f"{elapsed:.1f}ms token={token} request_id={request_id}")
+            if state.get("error"):
+                line += f" error={state['error']}"
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+
+# --- the application -------------------------------------------------------------------------
+
+def _warm_up() -> None:
+    """Import every service before the first request, so it does not pay for the imports
+    (the CLI imports them lazily to start fast; a server starts once)."""
+    import pkgutil
+    from importlib import import_module
+
+    import valhalla_cli.services
+
+    for module in pkgutil.iter_modules(valhalla_cli.services.__path__):
+        import_module(f"valhalla_cli.services.{module.name}")
+
+
+def pack_routers() -> tuple[PackRouter, ...]:
+    from valhalla_cli import registry
+
+    return registry.api_routers()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    from valhalla_cli.api import webhooks
+
+    database = ServerDatabase(settings.database_url)
+    runner = Runner(settings, database)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _warm_up()
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Valhalla API", version=__version__, lifespan=lifespan,
+        description="The HTTP face of the `valhalla` CLI: every endpoint calls the service its "
+        "CLI command calls and answers the JSON that command prints with `--format json`. "
+        "Authenticate with `Authorization: Bearer TOKEN` (`valhalla api token create`).",
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.runner = runner
+
+    @app.get("/healthz", tags=["server"], summary="Liveness: answers without a token.")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for pack in pack_routers():
+        app.include_router(pack.api_router(runner))
+    app.include_router(webhooks.router(settings, database))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+
+    app.add_middleware(RequestLog)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory of each worker process: settings resolved as the CLI resolves them."""
+    from valhalla_cli.settings import resolve_settings
+
+    return create_app(resolve_settings())

@@ -1,0 +1,117 @@
+"""The follow-up ladder: `/api/followups/*`, mirroring `valhalla ladder` (alias `followups`)."""
+
+from valhalla_cli.api.routers._params import AT, DRY_RUN, limit
+from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
+
+router = PackRouter("ladder", "/api/followups")
+
+
+def _config(call: Call):  # type: ignore[no-untyped-def]
+    from valhalla_cli.services.ladder import ladder_config
+
+    return ladder_config(call.settings.ladder)
+
+
+@router.post("/ladder/create", cli="valhalla ladder create", scope="operate", params=(
+    Param("lead", required=True, help="The lead id."),
+    Param("province", required=True, help="Province code, e.g. ON."),
+    Param("market", help="Market, e.g. TORONTO."),
+    Param("owner", help="Who works the lead."),
+    Param("lead_score", "int", help="Lead score 0-100 (required when the policy has a "
+          "minimum)."), AT))
+def create(call: Call) -> Answer:
+    """Create the lead's six follow-up tasks (or return its active ladder); 409 refused."""
+    from valhalla_cli.services import ladder
+
+    result = ladder.create(call.session, lead_id=call["lead"], province=call["province"],
+                           market=call["market"], owner=call["owner"],
+                           lead_score=call["lead_score"], at=call.instant(), actor=call.actor,
+                           config=_config(call))
+    return Answer(result, no=result.reason is not None)
+
+
+@router.get("/ladder/{lead}", cli="valhalla ladder show", params=(
+    Param("lead", required=True, in_path=True, help="The lead id."),))
+def show(call: Call) -> Answer:
+    """The lead's ladders and their tasks."""
+    from valhalla_cli.services import ladder
+
+    return Answer(ladder.show(call.session, lead_id=call["lead"]))
+
+
+@router.post("/ladder/{lead}/stop", cli="valhalla ladder stop", scope="operate", params=(
+    Param("lead", required=True, in_path=True, help="The lead id."),
+    Param("reason", required=True, help="Why (recorded in the audit log)."), AT))
+def stop(call: Call) -> Answer:
+    """Cancel the lead's remaining tasks."""
+    from valhalla_cli.services import ladder
+
+    return Answer(ladder.stop(call.session, lead_id=call["lead"], reason=call["reason"],
+                              at=call.instant(), actor=call.actor))
+
+
+@router.post("/task/{task}/complete", cli="valhalla ladder complete", scope="operate", params=(
+    Param("task", "int", required=True, in_path=True, help="The task id."),
+    Param("outcome", required=True, help="sent, no_answer, voicemail (continue); contacted, "
+          "appointment, not_interested, wrong_number (stop); opt_out (stop and suppress)."),
+    Param("claim_token", help="The token from dispatch: a stale one is refused."),
+    Param("note", help="Free text."), AT))
+def complete(call: Call) -> Answer:
+    """Record a task's outcome (409 when the lease was lost or the task is finished)."""
+    from valhalla_cli.services import ladder
+
+    result = ladder.complete(call.session, task_id=call["task"], outcome=call["outcome"],
+                             claim_token=call["claim_token"], note=call["note"],
+                             at=call.instant(), actor=call.actor, config=_config(call))
+    return Answer(result, no=result.reason is not None)
+
+
+@router.get("/due", cli="valhalla ladder due", params=(limit(100), AT))
+def due(call: Call) -> Answer:
+    """Tasks that could be dispatched now, without claiming them."""
+    from valhalla_cli.services import ladder
+
+    return Answer(ladder.due(call.session, at=call.instant(), limit=call["limit"],
+                             config=_config(call)))
+
+
+@router.post("/dispatch", cli="valhalla ladder dispatch", scope="operate", params=(
+    Param("limit", "int", default=100, minimum=1, help="Claim at most this many."),
+    Param("lease", help="Lease per claim, e.g. 15m (default from the [ladder] config)."),
+    Param("worker", help="Who claims (default: api:NAME@host:pid)."), AT, DRY_RUN))
+def dispatch(call: Call) -> Answer:
+    """Claim due tasks for the sender; 409 (nothing claimed) when not live or throttled."""
+    from valhalla_cli.clock import parse_duration
+    from valhalla_cli.errors import Refused
+    from valhalla_cli.services import ladder
+
+    config = _config(call)
+    lease = call["lease"]
+    lease_for = parse_duration(lease, option="lease") if lease is not None else config.lease
+    worker = call["worker"] if call["worker"] is not None else ladder.default_worker(call.actor)
+    result = ladder.dispatch(call.session, at=call.instant(), limit=call["limit"],
+                             lease=lease_for, worker=worker, config=config,
+                             dry_run=call["dry_run"], enforce=call.settings.golive_enforce,
+                             actor=call.actor)
+    if result.refused:
+        # As the CLI prints nothing on stdout when refused, there is no answer to show.
+        raise Refused(result.message or "not dispatching", reason=result.reason or "refused")
+    return Answer(result.tasks)
+
+
+@router.get("/sla", cli="valhalla ladder sla", params=(
+    Param("since", help="First business date, inclusive (default: 29 days before until)."),
+    Param("until", help="Last business date, inclusive (default: today)."),
+    Param("by", help="Group by owner, province or step."), AT))
+def sla(call: Call) -> Answer:
+    """Response times of completed tasks against the SLA (target: 90 % within 2 h)."""
+    from valhalla_cli.services import ladder
+
+    by = call["by"]
+    rows = ladder.sla(call.session, at=call.instant(), since=call.date("since"),
+                      until=call.date("until"), by=by,
+                      business_timezone=call.settings.business_timezone, config=_config(call))
+    if by is None:
+        return Answer({k: v for k, v in rows[0].__dict__.items() if k != "group"})
+    return Answer([{by: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
+                   for r in rows])

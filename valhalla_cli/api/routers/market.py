@@ -1,0 +1,79 @@
+"""Market policy and contact compliance: `/api/governance/market/*`, mirroring `valhalla market`."""
+
+from valhalla_cli.api.routers._params import AT, ENABLED, MARKET, PROVINCE, PROVINCE_FILTER, limit
+from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
+
+router = PackRouter("market", "/api/governance/market")
+
+
+@router.get("/policies", cli="valhalla market policies", params=(PROVINCE_FILTER,))
+def policies(call: Call) -> Answer:
+    """The stored policies (province-wide rows have market '*')."""
+    from valhalla_cli.services import market
+
+    return Answer(market.list_policies(call.session, province=call["province"]))
+
+
+@router.post("/policies/upsert", cli="valhalla market policy-set", scope="admin", params=(
+    PROVINCE, MARKET,
+    Param("timezone", "list", help="IANA zones (replaces the list)."),
+    Param("window", "list", help="Contact windows, e.g. 'SMS mon-fri 09:00-20:00' (replaces "
+          "that channel's windows)."),
+    Param("channels", help="Allowed channels, e.g. SMS,CALL."),
+    Param("min_lead_score", "int", help="Minimum lead score, 0-100."),
+    Param("holidays", "bool", help="Quiet on the province's statutory holidays."),
+    ENABLED, AT))
+def policy_set(call: Call) -> Answer:
+    """Create or update a policy; only the fields given change (audited)."""
+    from valhalla_cli.services import market
+
+    return Answer(market.policy_set(
+        call.session, province=call["province"], market=call["market"],
+        timezones=call["timezone"], windows=call["window"], channels=call["channels"],
+        min_lead_score=call["min_lead_score"], quiet_on_holidays=call["holidays"],
+        enabled=call["enabled"], actor=call.actor, at=call.instant()))
+
+
+@router.get("/effective", cli="valhalla market effective", params=(PROVINCE, MARKET))
+def effective(call: Call) -> Answer:
+    """The merged policy for a province or market, with the source of each field."""
+    from valhalla_cli.services import market
+
+    return Answer(market.effective_policy(call.session, province=call["province"],
+                                          market=call["market"]))
+
+
+@router.get("/can-contact", cli="valhalla market can-contact", params=(
+    PROVINCE, Param("channel", required=True, help="SMS or CALL."), MARKET,
+    Param("lead_score", "int", help="The lead's score, 0-100."),
+    Param("lead", help="Lead id (checks suppression)."), AT))
+def can_contact(call: Call) -> Answer:
+    """May this lead be contacted on this channel now? 200 allowed, 409 denied."""
+    from valhalla_cli.services import market
+
+    answer = market.can_contact(call.session, province=call["province"], market=call["market"],
+                                channel=call["channel"], at=call.instant(),
+                                lead_score=call["lead_score"], lead_id=call["lead"])
+    return Answer(answer, no=not answer.allowed)
+
+
+@router.post("/suppress", cli="valhalla market suppress", scope="operate", params=(
+    Param("lead", required=True, help="The lead id."),
+    Param("reason", required=True, help="Why (recorded in the audit log)."),
+    Param("phone", help="The phone number that opted out."), AT))
+def suppress(call: Call) -> Answer:
+    """Suppress a lead on every channel at once (its remaining follow-ups are cancelled)."""
+    from valhalla_cli.services import market
+
+    return Answer(market.suppress(call.session, lead_id=call["lead"], phone=call["phone"],
+                                  reason=call["reason"], actor=call.actor, at=call.instant()))
+
+
+@router.get("/suppressions", cli="valhalla market suppressions", params=(
+    Param("lead", help="Only this lead."), limit(100)))
+def suppressions(call: Call) -> Answer:
+    """Suppressed leads, newest first."""
+    from valhalla_cli.services import market
+
+    return Answer(market.list_suppressions(call.session, lead_id=call["lead"],
+                                           limit=call["limit"]))

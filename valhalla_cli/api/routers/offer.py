@@ -1,0 +1,94 @@
+"""Offer strategy: `/api/deals/offers/*`, mirroring `valhalla offer`."""
+
+from valhalla_cli.api.routers._params import (
+    AT,
+    DRY_RUN,
+    ENABLED,
+    OPTIONAL_REASON,
+    PROVINCE,
+    PROVINCE_FILTER,
+)
+from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
+
+router = PackRouter("offer", "/api/deals/offers")
+
+
+@router.get("/policies", cli="valhalla offer policies", params=(PROVINCE_FILTER,))
+def policies(call: Call) -> Answer:
+    """Offer policies as applied (market rows show the merged values and their overrides)."""
+    from valhalla_cli.services import offer
+
+    return Answer(offer.list_policies(call.session, province=call["province"]))
+
+
+@router.post("/policies/upsert", cli="valhalla offer policy-set", scope="admin", params=(
+    PROVINCE,
+    Param("market", help="Set a market override instead of the province-wide policy."),
+    Param("arv_pct", help="Share of ARV, 0.60 to 0.80 (default 0.70)."),
+    Param("assignment_fee", help="Amount in CAD."),
+    Param("closing_costs", help="Amount in CAD."),
+    Param("holding_costs", help="Amount in CAD."),
+    Param("rounding", help="Offers round down to a multiple of this (> 0)."),
+    Param("opening_ratio", help="Opening offer as a share of MAO, above 0 up to 1."),
+    Param("min_arv", help="Amount in CAD."),
+    Param("min_liquidity_score", help="Refuse below this liquidity score (0-100)."),
+    Param("no_min_liquidity_score", "bool", default=False, help="No liquidity minimum."),
+    ENABLED, OPTIONAL_REASON, DRY_RUN, AT))
+def policy_set(call: Call) -> Answer:
+    """Change a province's offer policy, or a market override of it (audited)."""
+    from valhalla_cli.services import offer
+
+    p = call.params
+    return Answer(offer.set_policy(
+        call.session, province=p["province"], market=p["market"], actor=call.actor,
+        at=call.instant(), arv_pct=p["arv_pct"], assignment_fee=p["assignment_fee"],
+        closing_costs=p["closing_costs"], holding_costs=p["holding_costs"],
+        rounding=p["rounding"], opening_ratio=p["opening_ratio"], min_arv=p["min_arv"],
+        min_liquidity_score=p["min_liquidity_score"],
+        no_min_liquidity_score=p["no_min_liquidity_score"], enabled=p["enabled"],
+        reason=p["reason"], dry_run=p["dry_run"]))
+
+
+@router.post("/compute", cli="valhalla offer compute", scope="operate", params=(
+    PROVINCE,
+    Param("market", help="Market name (its policy override and liquidity apply)."),
+    Param("arv", help="After-repair value, e.g. 450000."),
+    Param("sqft", help="The subject property's size (with comps; not over HTTP)."),
+    Param("repairs", help="Repair estimate (required; 0 for none)."),
+    Param("type", help="SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR)."),
+    Param("assignment_fee", help="Override the policy's assignment fee."),
+    Param("deal_ref", help="The deal's reference."),
+    Param("note", help="Kept with the evidence."), AT))
+def compute(call: Call) -> Answer:
+    """Compute the maximum and opening offers and keep the evidence; 409 refused/throttled."""
+    from valhalla_cli.services import offer
+
+    p = call.params
+    result = offer.compute(
+        call.session, province=p["province"], market=p["market"], property_type=p["type"],
+        arv=p["arv"], comps_path=None, sqft=p["sqft"], repairs=p["repairs"],
+        assignment_fee=p["assignment_fee"], deal_ref=p["deal_ref"], note=p["note"],
+        at=call.instant(), actor=call.actor,
+        business_timezone=call.settings.business_timezone,
+        enforce=call.settings.golive_enforce)
+    return Answer(result, no=result.reason is not None)
+
+
+@router.get("/evidence", cli="valhalla offer evidence list", params=(
+    PROVINCE_FILTER, Param("deal_ref", help="Only this deal."),
+    Param("limit", "int", default=50, help="At most this many.")))
+def evidence(call: Call) -> Answer:
+    """Offer evidence, newest first."""
+    from valhalla_cli.services import offer
+
+    return Answer(offer.list_evidence(call.session, province=call["province"],
+                                      deal_ref=call["deal_ref"], limit=call["limit"]))
+
+
+@router.get("/evidence/{evidence_id}", cli="valhalla offer evidence show", params=(
+    Param("evidence_id", "int", required=True, in_path=True, help="The evidence id."),))
+def evidence_show(call: Call) -> Answer:
+    """One offer's evidence in full: inputs, policy, comps, liquidity and result."""
+    from valhalla_cli.services import offer
+
+    return Answer(offer.show_evidence(call.session, evidence_id=call["evidence_id"]))

@@ -1,0 +1,29 @@
+"""Runbook: `/api/governance/runbook/*`, mirroring `valhalla runbook`."""
+
+from valhalla_cli.api.routers._params import AT
+from valhalla_cli.api.routing import Answer, Call, PackRouter
+
+router = PackRouter("runbook", "/api/governance/runbook")
+
+
+def _report(call: Call):  # type: ignore[no-untyped-def]
+    from valhalla_cli.services import runbook
+
+    return runbook.run_checks(call.session, call.settings, at=call.instant())
+
+
+@router.get("/status", cli="valhalla runbook status", params=(AT,))
+def status(call: Call) -> Answer:
+    """The pre-go-live checks (409 when it is not OK to enable go-live)."""
+    report = _report(call)
+    return Answer(report, no=not report.ok_to_enable_go_live)
+
+
+@router.get("/markdown", cli="valhalla runbook markdown", params=(AT,))
+def markdown(call: Call) -> Answer:
+    """The runbook as Markdown, for pasting into a ticket."""
+    from valhalla_cli.renderers import runbook_markdown
+
+    report = _report(call)
+    return Answer(None, no=not report.ok_to_enable_go_live, text=runbook_markdown(report),
+                  media_type="text/markdown; charset=utf-8")

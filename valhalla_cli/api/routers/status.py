@@ -1,0 +1,15 @@
+"""The Monday review: `GET /api/governance/status`, mirroring `valhalla status`."""
+
+from valhalla_cli.api.routers._params import AT
+from valhalla_cli.api.routing import Answer, Call, PackRouter
+
+router = PackRouter("status", "/api/governance")
+
+
+@router.get("/status", cli="valhalla status", params=(AT,))
+def overview(call: Call) -> Answer:
+    """Go-live, risk today, levers, heimdall, SLA, tasks, runbook (409 when not OK)."""
+    from valhalla_cli.services import status
+
+    view = status.overview(call.session, call.settings, call.instant())
+    return Answer(view, no=not view.ok)

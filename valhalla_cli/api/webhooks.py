@@ -1,0 +1,99 @@
+"""`POST /api/webhooks/sms/inbound`: the SMS provider's webhook (Twilio's form fields).
+
+Authenticated by the provider's request signature instead of a bearer token; a missing or
+wrong signature is 403 and changes nothing. A repeated MessageSid is a no-op. The answer is
+TwiML.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from valhalla_cli.api.routing import read_body
+from valhalla_cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from valhalla_cli.api.app import ServerDatabase
+    from valhalla_cli.settings import Settings
+
+PATH = "/api/webhooks/sms/inbound"
+ACTOR = "api:sms-webhook"
+TWIML = "application/xml"
+
+
+def twiml(message: str | None) -> str:
+    inner = f"<Message>{escape(message)}</Message>" if message else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+
+
+def signed_url(request: Request, settings: Settings) -> str:
+    """The URL the provider called: behind a proxy, the configured public URL."""
+    public = settings.api.public_url
+    query = request.url.query
+    if public:
+        return public + request.url.path + (f"?{query}" if query else "")
+    return str(request.url)
+
+
+def router(settings: Settings, database: ServerDatabase) -> APIRouter:
+    webhooks = APIRouter(tags=["webhooks"])
+
+    @webhooks.post(PATH, summary="The SMS provider's inbound message webhook (TwiML answer).",
+                   description="Form fields From, Body, MessageSid as Twilio posts them, signed "
+                   "with X-Twilio-Signature ([api] twilio_auth_token). Runs `lead inbound`; a "
+                   "repeated MessageSid is a no-op; 403 for a missing or wrong signature.")
+    async def inbound(request: Request) -> Response:
+        from valhalla_cli.api.app import ApiDenied, error_response
+
+        try:
+            from urllib.parse import parse_qsl
+
+            body = await read_body(request)
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            from valhalla_cli.services.webhooks import valid_twilio_signature
+
+            if not valid_twilio_signature(settings.api.twilio_auth_token,
+                                          signed_url(request, settings), pairs,
+                                          request.headers.get("x-twilio-signature")):
+                raise ApiDenied(403, "forbidden", "missing or wrong X-Twilio-Signature")
+            request.state.token_name = "sms-webhook"
+            fields = dict(pairs)
+            message = await run_in_threadpool(_handle, database, settings, fields)
+            return Response(twiml(message), 200, media_type=TWIML)
+        except Exception as exc:
+            return error_response(request, exc)
+
+    return webhooks
+
+
+def _handle(database: ServerDatabase, settings: Settings, fields: dict[str, str]) -> str | None:
+    """One transaction: the replay receipt and the inbound message commit together."""
+    from valhalla_cli.clock import utcnow
+    from valhalla_cli.db import ensure_session_at_head
+    from valhalla_cli.services import webhooks
+
+    sid, sender = fields.get("MessageSid", "").strip(), fields.get("From", "").strip()
+    if not sid or not sender:
+        raise BadInput("MessageSid and From are required")
+    with database.get().transaction(write=True) as session:
+        ensure_session_at_head(session)
+        now = utcnow()
+        if not webhooks.claim_message(session, message_sid=sid, from_number=sender, at=now):
+            return None  # the provider's retry of a message already handled: a no-op
+        outcome = inbound_handler()(session, sender=sender, body=fields.get("Body", ""),
+                                    message_sid=sid, actor=ACTOR, at=now, settings=settings)
+        webhooks.record_outcome(session, message_sid=sid, outcome=outcome.kind)
+        return outcome.reply
+
+
+def inbound_handler():  # type: ignore[no-untyped-def]
+    from valhalla_cli.errors import ConfigError
+
+    # Wired to `lead inbound` (issue 12) when that service lands; until then a signed message
+    # is answered 503 and left for the provider to retry, never acknowledged unhandled.
+    raise ConfigError("the lead inbound service is not available in this build yet")

@@ -1,0 +1,50 @@
+"""`valhalla serve`: the HTTP API (SPEC 18) over the same services as the CLI."""
+
+
+from typing import Annotated
+
+import typer
+
+from valhalla_cli.commands._common import database, say, settings
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to bind (loopback unless told otherwise).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                      help="TCP port (0 picks a free one).")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (needs the [api] extra); stops gracefully on SIGTERM.
+
+    Every request needs `Authorization: Bearer TOKEN` (see `valhalla api token create`),
+    except GET /healthz. One line per request is logged on standard error. OpenAPI at
+    /openapi.json and /docs.
+
+    \b
+    Example:
+      valhalla serve --port 8080 --workers 2
+    """
+    from valhalla_cli.errors import ConfigError
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise ConfigError(f"valhalla serve needs the [api] extra ({exc.name} is not "
+                          "installed): pip install 'valhalla-cli[api]'") from None
+    from valhalla_cli.settings import export_for_workers
+
+    cfg = settings(ctx)
+    # Refuse to start on a database that cannot serve (exit 4), creating a new default SQLite
+    # file as every command does; a database that fails later answers 503 per request.
+    with database(ctx):
+        pass
+    export_for_workers(cfg)
+    say(ctx, f"valhalla serve: http://{host}:{port} ({workers} worker"
+        f"{'s' if workers != 1 else ''}); OpenAPI at /docs")
+    uvicorn.run("valhalla_cli.api.app:app_from_environment", factory=True, host=host,
+                port=port, workers=workers, access_log=False, log_level="warning",
+                timeout_graceful_shutdown=30, server_header=False)

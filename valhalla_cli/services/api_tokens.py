@@ -1,0 +1,144 @@
+"""Bearer tokens of the HTTP API: create (shown once), list, revoke, authenticate, scopes.
+
+Only the SHA-256 of a token is stored. Authentication hashes the presented token and compares
+it with every active token's hash in constant time, so neither the lookup nor the comparison
+tells an attacker how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.models import ApiToken
+from valhalla_cli.services import audit
+
+PACK = "api"
+SCOPES = ("read", "operate", "admin")
+TOKEN_PREFIX = "vh_"
+# 32 random bytes = 256 bits of entropy (SPEC 18 asks for at least 32 bytes).
+TOKEN_BYTES = 32
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+def scope_allows(granted: str, needed: str) -> bool:
+    """read < operate < admin: a scope may do everything the ones below it may."""
+    return SCOPES.index(granted) >= SCOPES.index(needed)
+
+
+def parse_scope(value: str) -> str:
+    scope = (value or "").strip().lower()
+    if scope not in SCOPES:
+        raise BadInput(f"--scope must be one of {', '.join(SCOPES)}, not {value!r}")
+    return scope
+
+
+def parse_name(value: str) -> str:
+    name = (value or "").strip()
+    if not _NAME.match(name):
+        raise BadInput(f"token name {value!r} must be 1-80 letters, digits, '.', '_' or '-', "
+                       "starting with a letter or digit")
+    return name
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenView:
+    name: str
+    scope: str
+    active: bool
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    name: str
+    scope: str
+    token: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the API: the token's name and scope (never the token itself)."""
+
+    name: str
+    scope: str
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
+
+
+def _view(row: ApiToken) -> TokenView:
+    return TokenView(name=row.name, scope=row.scope, active=row.revoked_at is None,
+                     created_at=row.created_at, created_by=row.created_by,
+                     revoked_at=row.revoked_at, revoked_by=row.revoked_by)
+
+
+def create(session: Session, *, name: str, scope: str, actor: str, at: datetime) -> CreatedToken:
+    """Create a token; its clear text is returned here once and never stored."""
+    name, scope = parse_name(name), parse_scope(scope)
+    if session.scalars(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
+        raise BadInput(f"a token named {name!r} already exists (revoked names stay taken): "
+                       "choose another name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    row = ApiToken(name=name, scope=scope, token_sha256=token_digest(token), created_at=at,
+                   created_by=actor)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise BadInput(f"a token named {name!r} already exists: choose another name") from None
+    audit.record(session, pack=PACK, action="token_create", actor=actor, at=at, subject=name,
+                 after={"name": name, "scope": scope})
+    return CreatedToken(name=name, scope=scope, token=token, created_at=at)
+
+
+def list_tokens(session: Session) -> list[TokenView]:
+    rows = session.scalars(select(ApiToken).order_by(ApiToken.name))
+    return [_view(row) for row in rows]
+
+
+def revoke(session: Session, *, name: str, actor: str, at: datetime,
+           reason: str | None = None) -> TokenView:
+    """Revoke a token at once; revoking a revoked token changes nothing."""
+    row = session.scalars(select(ApiToken).where(ApiToken.name == name.strip())).first()
+    if row is None:
+        raise NotFound(f"no API token named {name!r} (see `valhalla api token list`)")
+    if row.revoked_at is None:
+        row.revoked_at, row.revoked_by = at, actor
+        session.flush()
+        audit.record(session, pack=PACK, action="token_revoke", actor=actor, at=at,
+                     subject=row.name, before={"active": True}, after={"active": False},
+                     reason=reason)
+    return _view(row)
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """The active token matching `token`, or None."""
+    presented = token_digest(token).encode("ascii")
+    found: Principal | None = None
+    rows = session.execute(select(ApiToken.name, ApiToken.scope, ApiToken.token_sha256)
+                           .where(ApiToken.revoked_at.is_(None)))
+    for name, scope, digest in rows:
+        # Compare with every row (no early exit) so timing does not depend on the match.
+        if hmac.compare_digest(presented, digest.encode("ascii")) and found is None:
+            found = Principal(name=name, scope=scope)
+    return found
