@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
-BIGINT_MAX = 2**63 - 1
 _KINDS = ("str", "int", "float", "bool", "list")
 _OPENAPI_TYPES = {"str": {"type": "string"}, "int": {"type": "integer"},
                   "float": {"type": "number"}, "bool": {"type": "boolean"},
@@ -73,10 +72,10 @@ class Call:
         return self.settings.actor
 
     def instant(self, name: str = "at") -> datetime:
-        from valhalla_cli.clock import parse_instant
+        from valhalla_cli.inputs import parse_instant
 
         return parse_instant(self.params.get(name), self.settings.business_timezone,
-                             option=name)
+                             field=name)
 
     def date(self, name: str) -> date | None:
         from valhalla_cli.clock import parse_date
@@ -297,16 +296,12 @@ def _coerce(param: Param, values: list[Any]) -> Any:
             return value.strip().lower() in _TRUE
         raise BadInput(f"parameter {name!r} must be true or false, not {value!r}")
     if param.kind == "int":
-        if isinstance(value, str) and value.strip().lstrip("-").isascii() and \
-                value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BadInput(f"parameter {name!r} must be a whole number, not {value!r}")
-        if not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
-            raise BadInput(f"parameter {name!r} is out of range (at most {BIGINT_MAX})")
-        if param.minimum is not None and value < param.minimum:
-            raise BadInput(f"parameter {name!r} must be at least {param.minimum}")
-        return value
+        from valhalla_cli.inputs import BIGINT_MIN, parse_int
+
+        if not isinstance(value, (str, int)):
+            raise BadInput(f"{name}: {value!r} is not a whole number")
+        return parse_int(value, field=name, minimum=BIGINT_MIN if param.minimum is None
+                         else param.minimum)
     # float
     if isinstance(value, str):
         try:
