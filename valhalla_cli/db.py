@@ -200,6 +200,45 @@ def is_damaged(message: str) -> bool:
     return "malformed" in lowered or "not a database" in lowered
 
 
+# --- rows of unfinished imports are invisible ---------------------------------------------------
+# A bulk import writes in short transactions (so it never holds the SQLite write lock for long:
+# the kill switch must always get through) and tags its rows with its `import_batch` id; the
+# batch turns `done` in one short final transaction. Until then every ORM query of the imported
+# tables leaves those rows out, so readers see the import whole or not at all. The importing
+# session itself sees everything (`SEE_UNFINISHED_IMPORTS`): a lead twice in one file must find
+# the ladder its earlier chunk created.
+IMPORT_BATCH = "valhalla_import_batch"  # Session.info: the batch this session writes for
+SEE_UNFINISHED_IMPORTS = "valhalla_see_unfinished_imports"
+
+
+@lru_cache(maxsize=1)
+def _visibility_criteria() -> tuple[Any, ...]:
+    from sqlalchemy import or_, select
+    from sqlalchemy.orm import with_loader_criteria
+
+    from valhalla_cli.models import BuyerFeedbackEvent, FollowupTask, ImportBatch, KpiEvent
+
+    def visible(cls: Any) -> Any:
+        return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
+            select(ImportBatch.id).where(ImportBatch.status == "done")))
+
+    return tuple(with_loader_criteria(model, visible, include_aliases=True)
+                 for model in (FollowupTask, KpiEvent, BuyerFeedbackEvent))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_unfinished_imports(state: Any) -> None:
+    if state.session.info.get(SEE_UNFINISHED_IMPORTS):
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(*_visibility_criteria())
+
+
+def import_batch_of(session: Session) -> int | None:
+    """The import batch a session writes rows for (None outside a bulk import)."""
+    return session.info.get(IMPORT_BATCH)
+
+
 @dataclass
 class Database:
     """An open database: an engine and the unit-of-work factory over it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,162 @@ def count_lines(path: Path) -> int:
     except OSError:
         return 0
     return total
+
+
+# --- writing an import in short transactions ---------------------------------------------------
+
+ABANDONED_AFTER_S = 600  # a batch on another host with no heartbeat for this long is dead
+# SQLite has no queue for its write lock: a waiting process retries from its busy handler,
+# sleeping up to 100 ms between tries, and an import that began its next transaction at once
+# would win the lock again every time. Pausing this long between chunks lets every waiter in.
+SQLITE_YIELD_S = 0.1
+DISCARD_CHUNK = 5_000
+
+
+class StagedImport:
+    """Write one import in short transactions, invisible to readers until `finish()`.
+
+    Each `chunk()` is its own write transaction (a few hundred milliseconds: the SQLite write
+    lock is free between them, so `golive kill-switch engage` gets through within a chunk);
+    its rows carry this import's batch id, which every ORM query leaves out until the batch
+    is `done` (`db.hide_unfinished_imports`). `finish()` flips it in one short transaction,
+    together with the import's own summary writes (audit, aggregates). An import that fails,
+    is interrupted or killed never flips: its rows are deleted on the way out, or, after a
+    kill -9, by the next import (`discard_abandoned`).
+    """
+
+    def __init__(self, db: Any, kind: str, *, actor: str, path: Path) -> None:
+        self.db, self.kind, self.actor, self.path = db, kind, actor, path
+        self.batch_id: int | None = None
+        self.finished = False
+
+    def __enter__(self) -> StagedImport:
+        import os
+        import socket
+
+        from valhalla_cli.clock import utcnow
+        from valhalla_cli.models import ImportBatch
+
+        discard_abandoned(self.db)
+        now = utcnow()
+        with self.db.transaction(write=True) as session:
+            batch = ImportBatch(kind=self.kind, status="running", file=str(self.path)[-500:],
+                                actor=self.actor, host=socket.gethostname()[:255],
+                                pid=os.getpid(), started_at=now, heartbeat_at=now)
+            session.add(batch)
+            session.flush()
+            self.batch_id = batch.id
+        return self
+
+    def _session_for_batch(self, session: Any) -> Any:
+        from valhalla_cli.db import IMPORT_BATCH, SEE_UNFINISHED_IMPORTS
+
+        session.info[IMPORT_BATCH] = self.batch_id
+        session.info[SEE_UNFINISHED_IMPORTS] = True
+        return session
+
+    @contextmanager
+    def chunk(self, *, final: bool = False) -> Iterator[Any]:
+        """A write transaction for one chunk of rows (commits on leaving the block)."""
+        from sqlalchemy import update
+
+        from valhalla_cli.clock import utcnow
+        from valhalla_cli.models import ImportBatch
+
+        with self.db.transaction(write=True) as session:
+            yield self._session_for_batch(session)
+            values: dict[str, Any] = {"heartbeat_at": utcnow()}
+            if final:
+                values["status"] = "done"
+            session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id)
+                            .values(**values))
+        if final:
+            self.finished = True
+        elif self.db.dialect == "sqlite":
+            import time
+
+            time.sleep(SQLITE_YIELD_S)
+
+    def finish(self) -> Any:
+        """The final short transaction: the caller's summary writes, then the flip to done."""
+        return self.chunk(final=True)
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if not self.finished and self.batch_id is not None:
+            try:
+                discard(self.db, self.batch_id)
+            except Exception:
+                if exc_type is None:
+                    raise
+                # the original error matters more; the next import cleans up
+
+
+def _imported_tables() -> tuple[Any, ...]:
+    from valhalla_cli.models import BuyerFeedbackEvent, FollowupTask, KpiEvent
+
+    return (FollowupTask.__table__, KpiEvent.__table__, BuyerFeedbackEvent.__table__)
+
+
+def discard(db: Any, batch_id: int) -> None:
+    """Delete an unfinished batch's rows, a few thousand per short transaction, then the batch."""
+    from sqlalchemy import delete, select
+
+    from valhalla_cli.models import ImportBatch
+
+    for table in _imported_tables():
+        while True:
+            with db.transaction(write=True) as session:
+                ids = select(table.c.id).where(table.c.import_batch_id == batch_id).limit(
+                    DISCARD_CHUNK).scalar_subquery()
+                gone = session.execute(delete(table).where(table.c.id.in_(ids))).rowcount
+            if gone < DISCARD_CHUNK:
+                break
+    with db.transaction(write=True) as session:
+        session.execute(delete(ImportBatch).where(ImportBatch.id == batch_id,
+                                                  ImportBatch.status != "done"))
+
+
+def discard_abandoned(db: Any) -> list[int]:
+    """Discard the batches of imports that died (kill -9, power loss) before finishing: on this
+    host, those whose process is gone; elsewhere, those silent for ABANDONED_AFTER_S."""
+    import os
+    import socket
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from valhalla_cli.clock import utcnow
+    from valhalla_cli.models import ImportBatch
+
+    host = socket.gethostname()[:255]
+    stale_before = utcnow() - timedelta(seconds=ABANDONED_AFTER_S)
+    with db.transaction() as session:
+        running = session.execute(select(ImportBatch.id, ImportBatch.host, ImportBatch.pid,
+                                         ImportBatch.heartbeat_at)
+                                  .where(ImportBatch.status == "running")).all()
+    dead = []
+    for batch_id, batch_host, pid, heartbeat in running:
+        if batch_host == host and pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+        else:
+            alive = heartbeat >= stale_before
+        if not alive:
+            dead.append(batch_id)
+    for batch_id in dead:
+        discard(db, batch_id)
+    return dead
+
+
+def validate_all(rows: Iterator[Any]) -> int:
+    """Run every row through its validator before anything is written (a malformed row names
+    its line and nothing was written, not even a batch); returns the number of rows."""
+    count = 0
+    for _ in rows:
+        count += 1
+    return count

@@ -78,7 +78,8 @@ def import_command(
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
     with database(ctx) as db:
         result = kpi_import.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                        progress=show_progress, encoding=encoding)
+                                        progress=show_progress, encoding=encoding,
+                                        actor=cfg.actor)
     say(ctx, f"imported {result.imported} KPI events from {path}")
     emit(result, output)
 

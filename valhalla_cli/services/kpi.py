@@ -82,7 +82,12 @@ def emit(
 
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
+    from valhalla_cli.db import import_batch_of
+
+    batch = import_batch_of(session)
     if rows:
+        if batch is not None:
+            rows = [{**row, "import_batch_id": batch} for row in rows]
         session.execute(insert(KpiEvent.__table__), rows)
     return len(rows)
 

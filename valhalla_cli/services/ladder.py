@@ -162,7 +162,7 @@ def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
 
 _TASK_COLUMNS = ("ladder_id", "lead_id", "province", "market", "owner", "lead_score", "step",
                  "channel", "planned_at", "due_at", "status", "ready", "attempt", "status_reason",
-                 "created_at", "created_by")
+                 "created_at", "created_by", "import_batch_id")
 _INSTANTS = {"planned_at", "due_at", "created_at"}
 
 
@@ -183,6 +183,11 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
                            if dialect == "sqlite" else utc)
         return seen[value]
 
+    from valhalla_cli.db import import_batch_of
+
+    batch = import_batch_of(session)
+    for row in rows:
+        row["import_batch_id"] = batch
     sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
            f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
     params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
@@ -196,6 +201,16 @@ class _Outcome:
     ladder_id: str | None = None
     created: bool = False
     reason: str | None = None
+
+
+def warm_up(cache: PolicyCache, requests: list[CreateRequest], *, at: datetime) -> None:
+    """Load what `create_many` computes lazily (policies, contact rules, holiday calendars)
+    before a bulk import takes the write lock, so its first short transaction is as short as
+    the others."""
+    for province, market in {(r.province, r.market) for r in requests}:
+        policy = cache.effective(province, market)
+        for channel in policy.channels:
+            next_open_at(cache.rules(province, market, channel), at)
 
 
 def create_many(

@@ -221,6 +221,11 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    from valhalla_cli.db import import_batch_of
+
+    batch = import_batch_of(session)
+    if batch is not None:
+        rows = [{**row, "import_batch_id": batch} for row in rows]
     table = BuyerFeedbackEvent.__table__
     stmt = (insert(table).values(rows)
             .on_conflict_do_nothing(index_elements=["deal_ref", "buyer"])
@@ -400,40 +405,64 @@ MAX_REPORTED = 100
 
 def import_file(db: Any, path: Path, *, business_timezone: str, actor: str,
                 progress: bool = False, encoding: str | None = None) -> ImportResult:
-    """All or nothing for malformed rows (exit 2, naming file:line and field); a row whose
-    (deal_ref, buyer) is already recorded is skipped and reported as `duplicate`."""
-    from valhalla_cli.importing import FileProgress, chunked, count_lines, iter_rows, validated
+    """All or nothing as every reader sees it: the whole file is validated first (a malformed
+    row: exit 2 naming file:line and field, nothing written), then events are written in short
+    transactions that stay invisible until the final flip, which also folds them into the
+    liquidity nodes (`importing.StagedImport`). A row whose (deal_ref, buyer) is already
+    recorded is skipped and reported as `duplicate`."""
+    from valhalla_cli.importing import (
+        FileProgress,
+        StagedImport,
+        chunked,
+        count_lines,
+        iter_rows,
+        validate_all,
+        validated,
+    )
     from valhalla_cli.services import kpi
 
     total_lines = count_lines(path) if progress else 0
     imported = skipped = 0
     reported: list[SkippedRow] = []
-    rows = validated(path, iter_rows(path, required=IMPORT_REQUIRED, optional=IMPORT_OPTIONAL,
-                                      encoding=encoding),
-                     _row_validator(business_timezone, actor))
+
+    def rows():  # type: ignore[no-untyped-def]
+        return validated(path, iter_rows(path, required=IMPORT_REQUIRED,
+                                         optional=IMPORT_OPTIONAL, encoding=encoding),
+                         _row_validator(business_timezone, actor))
+
+    validate_all(rows())
+    # Node-day totals are folded in at the flip: bounded by the distinct node-days, not rows.
+    deltas: dict[NodeKey, list[Any]] = {}
     with FileProgress(path, "liquidity import", enabled=progress) as bar, \
-            db.transaction(write=True) as session:
-        for batch in chunked(rows, CHUNK):
-            inserted = _insert_events(session, [row for _, row in batch])
-            taken = {(r.deal_ref, r.buyer) for r in inserted if r.deal_ref is not None}
-            for line, row in batch:
-                key = (row["deal_ref"], row["buyer"])
-                if row["deal_ref"] is None or key in taken:
-                    taken.discard(key)  # a second copy within the batch is a duplicate
-                    continue
-                skipped += 1
-                if len(reported) < MAX_REPORTED:
-                    reported.append(SkippedRow(line, "duplicate",
-                                               f"feedback from {row['buyer']!r} on deal "
-                                               f"{row['deal_ref']!r} is already recorded"))
-            _upsert_nodes(session, _fold(inserted))
-            kpi.insert_many(session, [
-                {"metric": "buyer_feedback", "value": 1.0 if r.responded else 0.0,
-                 "occurred_at": r.at, "province": r.province, "market": r.market,
-                 "ref": r.deal_ref, "source": "liquidity import"}
-                for r in inserted
-            ])
-            imported += len(inserted)
+            StagedImport(db, "liquidity", actor=actor, path=path) as staged:
+        for batch in chunked(rows(), CHUNK):
+            with staged.chunk() as session:
+                inserted = _insert_events(session, [row for _, row in batch])
+                taken = {(r.deal_ref, r.buyer) for r in inserted if r.deal_ref is not None}
+                for line, row in batch:
+                    key = (row["deal_ref"], row["buyer"])
+                    if row["deal_ref"] is None or key in taken:
+                        taken.discard(key)  # a second copy within the batch is a duplicate
+                        continue
+                    skipped += 1
+                    if len(reported) < MAX_REPORTED:
+                        reported.append(SkippedRow(line, "duplicate",
+                                                   f"feedback from {row['buyer']!r} on deal "
+                                                   f"{row['deal_ref']!r} is already recorded"))
+                for key, (sent, responded, closed, name) in _fold(inserted).items():
+                    acc = deltas.setdefault(key, [0, 0, 0, name])
+                    acc[0] += sent
+                    acc[1] += responded
+                    acc[2] += closed
+                kpi.insert_many(session, [
+                    {"metric": "buyer_feedback", "value": 1.0 if r.responded else 0.0,
+                     "occurred_at": r.at, "province": r.province, "market": r.market,
+                     "ref": r.deal_ref, "source": "liquidity import"}
+                    for r in inserted
+                ])
+                imported += len(inserted)
             bar.update(imported, batch[-1][0] / total_lines if total_lines else 0.0)
+        with staged.finish() as session:
+            _upsert_nodes(session, deltas)
     return ImportResult(file=str(path), imported=imported, skipped=skipped,
                         skipped_rows=reported)
