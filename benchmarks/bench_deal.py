@@ -3,13 +3,16 @@ own work with 2 000 000 buyer-feedback events and 100 000 offer-evidence rows.
 
     .venv/bin/python benchmarks/bench_deal.py            # builds benchmarks/data/deal.db once
     .venv/bin/python benchmarks/bench_deal.py --rebuild  # rebuild the data
+    .venv/bin/python benchmarks/bench_deal.py --db postgresql+psycopg://…  # on PostgreSQL
 
 The data is built with bulk SQL (recursive CTEs) straight into a SQLite file migrated to head:
 520 nodes (13 provinces x 8 markets x 5 types) over 730 business dates, so each node has ~3 800
 events and its 90-day window ~470; nodes are rebuilt from the events with one GROUP BY. Service
 calls are timed in-process (the command's own work); the full command is timed as a subprocess,
 next to a subprocess that only imports what the command imports (interpreter + imports), and
-the difference is reported as the command's own work. Figures are medians.
+the difference is reported as the command's own work. Figures are medians. With `--db
+postgresql…` the SQLite file is mirrored through COPY into a database on that server
+(`_engines.mirror`) and everything is measured there.
 """
 
 from __future__ import annotations
@@ -26,9 +29,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DATA = REPO / "benchmarks" / "data"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _engines import DATA, is_postgres, mirror  # noqa: E402
+
 DB_PATH = DATA / "deal.db"
-URL = f"sqlite:///{DB_PATH}"
+SQLITE_URL = f"sqlite:///{DB_PATH}"
+URL = SQLITE_URL  # the database measured (main() points it at PostgreSQL with --db)
 EVENTS = 2_000_000
 EVIDENCE = 100_000
 AT = "2027-01-15T12:00"
@@ -48,12 +55,12 @@ def median_ms(run, repeat: int, warmup: int = 2) -> float:  # type: ignore[no-un
 
 
 def build() -> None:
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DB_PATH}{suffix}").unlink(missing_ok=True)
-    open_database(URL).dispose()  # a new file: migrated to head with the seeds
+    open_database(SQLITE_URL).dispose()  # a new file: migrated to head with the seeds
     started = time.perf_counter()
     conn = sqlite3.connect(DB_PATH, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
@@ -125,7 +132,7 @@ def counts() -> tuple[int, int]:
 
 def in_process(repeat: int) -> dict[str, float]:
     from valhalla_cli.clock import parse_instant
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
     from valhalla_cli.services import liquidity, offer
 
     db = open_database(URL)
@@ -188,7 +195,7 @@ def in_process(repeat: int) -> dict[str, float]:
 IMPORTS = ("import valhalla_cli.app, valhalla_cli.db, valhalla_cli.models, "
            "valhalla_cli.services.offer, valhalla_cli.services.liquidity, "
            "valhalla_cli.services.golive, valhalla_cli.services.levers, "
-           "valhalla_cli.services.kpi, valhalla_cli.output, sqlalchemy.dialects.sqlite, typer; "
+           "valhalla_cli.services.kpi, valhalla_cli.output, {driver}, typer; "
            "typer.main.get_command(valhalla_cli.app.app)")
 
 
@@ -198,7 +205,9 @@ def subprocesses(repeat: int) -> dict[str, float]:
     env = {**os.environ, "VALHALLA_ACTOR": "bench"}
     cli = [PYTHON, "-m", "valhalla_cli", "--db", URL]
     commands = {
-        "baseline": [PYTHON, "-c", IMPORTS],
+        "baseline": [PYTHON, "-c", IMPORTS.format(
+            driver="sqlalchemy.dialects.postgresql.psycopg, psycopg" if is_postgres(URL)
+            else "sqlalchemy.dialects.sqlite")],
         "score": [*cli, "-q", "liquidity", "score", "ON", "--market", "MKT3", "--at", AT, "--json"],
         "compute": [*cli, "-q", "offer", "compute", "ON", "--market", "MKT3", "--arv", "450000",
                     "--repairs", "50000", "--at", AT, "--json"],
@@ -229,12 +238,17 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the data file")
     parser.add_argument("--repeat", type=int, default=41, help="runs per in-process figure")
     parser.add_argument("--sub-repeat", type=int, default=11, help="runs per subprocess figure")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there")
     args = parser.parse_args()
+    global URL
     events, evidence = counts()
     if args.rebuild or events < EVENTS or evidence < EVIDENCE:
         build()
         events, evidence = counts()
-    print(f"data: {events:,} feedback events, {evidence:,} offer evidence rows ({DB_PATH})")
+    if is_postgres(args.db):
+        URL = mirror(DB_PATH, args.db, "bench_deal", rebuild=args.rebuild)
+    print(f"data: {events:,} feedback events, {evidence:,} offer evidence rows ({URL})")
     results = in_process(args.repeat)
     results |= subprocesses(args.sub_repeat)
     targets = {"liquidity score (service, in-process)": "< 50 ms",

@@ -4,6 +4,8 @@ SPEC 15: `kpi import` of 1 000 000 rows in under 60 s; no command peaks above 15
 stream their file in chunks, so memory does not grow with the file).
 
     .venv/bin/python benchmarks/bench_kpi.py [--rows 1000000] [--runs 3]
+    .venv/bin/python benchmarks/bench_kpi.py --db postgresql+psycopg://…  # into a fresh database
+                                                                           # on that server
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from _timing import DATA, REPO, report
+from _engines import DATA, fresh_database, is_postgres
+from _timing import REPO, report
 
 METRICS = ("ladder_created", "followup_completed", "buyer_feedback", "offer_generated")
 
@@ -37,12 +40,16 @@ def write_csv(path, rows: int) -> None:
                              at.strftime("%Y-%m-%dT%H:%M:%SZ"), "ON", "TORONTO"])
 
 
-def run_import(db_path, csv_path) -> tuple[float, float]:
+def run_import(db_path, csv_path, server_url: str | None) -> tuple[float, float]:
     """Seconds and peak RSS (MiB) of one `valhalla kpi import` process on a fresh database."""
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{db_path}{suffix}")
-    env = {**os.environ, "VALHALLA_DATABASE_URL": f"sqlite:///{db_path}"}
+    if is_postgres(server_url):
+        url = fresh_database(server_url, "bench_kpi_import")
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{db_path}{suffix}")
+        url = f"sqlite:///{db_path}"
+    env = {**os.environ, "VALHALLA_DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "valhalla_cli", "runbook", "status"], cwd=REPO,
                    env=env, capture_output=True, check=False)  # create at head first
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -58,6 +65,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL server URL (postgresql+psycopg://…) to import into")
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     csv_path = DATA / f"kpi-{args.rows}.csv"
@@ -65,7 +74,7 @@ def main() -> None:
         write_csv(csv_path, args.rows)
     times, peaks = [], []
     for _ in range(args.runs):
-        seconds, peak = run_import(DATA / "kpi-import.db", csv_path)
+        seconds, peak = run_import(DATA / "kpi-import.db", csv_path, args.db)
         times.append(seconds)
         peaks.append(peak)
     report(f"kpi import of {args.rows:,} rows (whole process)", statistics.median(times),

@@ -3,9 +3,12 @@
     python benchmarks/bench_ladder.py                        # 50k, 500k and 5M rows, 5 runs
     python benchmarks/bench_ladder.py --sizes 50004 --runs 3  # quick
     python benchmarks/bench_ladder.py --sizes 5000004 --runs 7 --sla-only  # SLA, plain and --by
+    python benchmarks/bench_ladder.py --db postgresql+psycopg://…   # the same on PostgreSQL
 
-Builds SQLite files under benchmarks/data/ (git-ignored) with bulk SQL (INSERT ... SELECT over
-a recursive CTE, secondary indexes rebuilt afterwards). Every size has the same live part (8 000
+Builds SQLite files under $VALHALLA_BENCH_DATA (default benchmarks/data/, git-ignored) with bulk
+SQL (INSERT ... SELECT over a recursive CTE, secondary indexes rebuilt afterwards); with `--db
+postgresql…` each file is mirrored through COPY into a database of its own on that server
+(`_engines.mirror`) and measured there. Every size has the same live part (8 000
 active ladders across the 13 provinces, step 1 due now) on top of a history of finished ladders
 spread over two years, so the dispatch figures show how cost grows with the table.
 
@@ -28,8 +31,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _engines import (  # noqa: E402
+    DATA,
+    drop_database,
+    fresh_database,
+    is_postgres,
+    mirror,
+    sqlite_url,
+)
 
 NOW = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)  # Tuesday 11:00 in Toronto
 ACTIVE_LADDERS = 8_000
@@ -49,8 +61,8 @@ def _province_sql(expr: str) -> str:
 def build(rows: int) -> Path:
     """A SQLite file with `rows` follow-up tasks (reused when it already exists)."""
 
-    from valhalla_cli.db import open_database
     from valhalla_cli.models import FollowupTask
+    from valhalla_cli.schema import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"ladder_{rows}.db"
@@ -133,26 +145,34 @@ def _config():
     return ladder_config(LadderSettings())
 
 
-def reset_live(path: Path) -> None:
+def target(rows: int, db_url: str | None) -> str:
+    """The database to measure: the SQLite file, or its mirror on the PostgreSQL server."""
+    path = build(rows)
+    if is_postgres(db_url):
+        return mirror(path, db_url, f"bench_ladder_{rows}")
+    return sqlite_url(path)
+
+
+def reset_live(url: str) -> None:
     """Put the live part back (step 1 due and ready, nothing claimed) between benchmarks."""
-    import sqlite3
+    from sqlalchemy import create_engine, text
 
-    conn = sqlite3.connect(path)
-    conn.execute("""UPDATE followup_task SET status = 'pending', ready = (step = 1), attempt = 0,
-                    claim_token = NULL, claimed_by = NULL, claimed_at = NULL,
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("""UPDATE followup_task SET status = 'pending', ready = (step = 1),
+                    attempt = 0, claim_token = NULL, claimed_by = NULL, claimed_at = NULL,
                     lease_expires_at = NULL, status_reason = NULL, due_at = planned_at
-                    WHERE ladder_id >= 'a' AND ladder_id < 'b'""")
-    conn.commit()
-    conn.close()
+                    WHERE lead_id >= 'lead-a' AND lead_id < 'lead-b'"""))
+    engine.dispose()
 
 
-def bench_dispatch(path: Path, runs: int) -> tuple[list[float], int]:
+def bench_dispatch(url: str, runs: int) -> tuple[list[float], int]:
     """In-process dispatch of 500 (each run claims fresh tasks)."""
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
     from valhalla_cli.services import ladder
 
-    reset_live(path)
-    db = open_database(f"sqlite:///{path}")
+    reset_live(url)
+    db = open_database(url)
     times, claimed = [], 0
     for run in range(runs):
         start = time.perf_counter()
@@ -167,15 +187,14 @@ def bench_dispatch(path: Path, runs: int) -> tuple[list[float], int]:
     return times, claimed
 
 
-def bench_dispatch_cli(path: Path, runs: int) -> list[float]:
-    reset_live(path)
-    work = path
+def bench_dispatch_cli(url: str, runs: int) -> list[float]:
+    reset_live(url)
     times = []
     for run in range(runs):
         at = (NOW + timedelta(minutes=1, seconds=run)).isoformat()
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "valhalla_cli", "--db", f"sqlite:///{work}", "ladder",
+            [sys.executable, "-m", "valhalla_cli", "--db", url, "ladder",
              "dispatch", "--limit", "500", "--at", at, "--format", "jsonl"],
             capture_output=True, text=True, cwd=ROOT,
             env={"VALHALLA_GOLIVE_ENFORCE": "0", "PATH": "/usr/bin:/bin"})
@@ -185,11 +204,11 @@ def bench_dispatch_cli(path: Path, runs: int) -> list[float]:
     return times
 
 
-def bench_sla(path: Path, runs: int, by: str | None = None) -> list[float]:
-    from valhalla_cli.db import open_database
+def bench_sla(url: str, runs: int, by: str | None = None) -> list[float]:
+    from valhalla_cli.schema import open_database
     from valhalla_cli.services import ladder
 
-    db = open_database(f"sqlite:///{path}")
+    db = open_database(url)
     times = []
     until = date(2027, 5, 31)
     for _ in range(runs):
@@ -203,8 +222,8 @@ def bench_sla(path: Path, runs: int, by: str | None = None) -> list[float]:
     return times
 
 
-def bench_import(runs: int) -> list[float]:
-    from valhalla_cli.db import open_database
+def bench_import(runs: int, db_url: str | None) -> list[float]:
+    from valhalla_cli.schema import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     csv = DATA / "leads_10000.csv"
@@ -218,17 +237,24 @@ def bench_import(runs: int) -> list[float]:
         open_database(f"sqlite:///{empty}").dispose()
     times = []
     for _ in range(runs):
-        target = DATA / "import.work.db"
-        shutil.copy(empty, target)
+        work = DATA / "import.work.db"
+        if is_postgres(db_url):
+            url = fresh_database(db_url, "bench_ladder_import")
+        else:
+            shutil.copy(empty, work)
+            url = sqlite_url(work)
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "valhalla_cli", "--db", f"sqlite:///{target}", "ladder",
+            [sys.executable, "-m", "valhalla_cli", "--db", url, "ladder",
              "import", str(csv), "--at", NOW.isoformat(), "--json"],
             capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin"})
         times.append(time.perf_counter() - start)
         assert proc.returncode == 0, proc.stderr
         assert '"created": 10000' in proc.stdout, proc.stdout[:300]
-        target.unlink()
+        if is_postgres(db_url):
+            drop_database(db_url, "bench_ladder_import")
+        else:
+            work.unlink()
     return times
 
 
@@ -237,16 +263,26 @@ def main() -> None:
     parser.add_argument("--sizes", default="50004,500004,5000004",
                         help="comma-separated table sizes (48 000 + a multiple of 6)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there "
+                             "instead of SQLite")
+    parser.add_argument("--import-only", action="store_true",
+                        help="only `ladder import` of 10 000 leads")
     parser.add_argument("--sla-only", action="store_true",
                         help="only the SLA month report: plain and --by owner|province|step")
     args = parser.parse_args()
     med = statistics.median
+    if args.import_only:
+        i = bench_import(max(1, min(args.runs, 3)), args.db)
+        print(f"`ladder import` of 10 000 leads (60 000 tasks): median {med(i):.2f} s "
+              f"over {len(i)} runs")
+        return
     if args.sla_only:
         print("| tasks in table | sla month | by owner | by province | by step |")
         print("|---:|---:|---:|---:|---:|")
         for rows in (int(s) for s in args.sizes.split(",")):
-            path = build(rows)
-            figures = [med(bench_sla(path, args.runs, by)) * 1000
+            url = target(rows, args.db)
+            figures = [med(bench_sla(url, args.runs, by)) * 1000
                        for by in (None, "owner", "province", "step")]
             print(f"| {rows:,} | " + " | ".join(f"{f:.0f} ms" for f in figures) + " |",
                   flush=True)
@@ -254,14 +290,14 @@ def main() -> None:
     print("| tasks in table | dispatch 500 (claim) | dispatch cli (process) | sla month |")
     print("|---:|---:|---:|---:|")
     for rows in (int(s) for s in args.sizes.split(",")):
-        path = build(rows)
-        d, claimed = bench_dispatch(path, args.runs)
+        url = target(rows, args.db)
+        d, claimed = bench_dispatch(url, args.runs)
         assert claimed >= 500 * min(args.runs, 3)
-        c = bench_dispatch_cli(path, args.runs)
-        s = bench_sla(path, args.runs)
+        c = bench_dispatch_cli(url, args.runs)
+        s = bench_sla(url, args.runs)
         print(f"| {rows:,} | {med(d) * 1000:.0f} ms | {med(c) * 1000:.0f} ms | "
               f"{med(s) * 1000:.0f} ms |", flush=True)
-    i = bench_import(max(1, min(args.runs, 3)))
+    i = bench_import(max(1, min(args.runs, 3)), args.db)
     print(f"\n`ladder import` of 10 000 leads (60 000 tasks): median {med(i):.2f} s "
           f"over {len(i)} runs")
 

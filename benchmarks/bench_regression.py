@@ -5,11 +5,13 @@ only recent + baseline (+1) rows per policy through the (metric, occurred_at, id
 
     python benchmarks/bench_regression.py                 # 20 000 and 2 000 000 events
     python benchmarks/bench_regression.py --sizes 20000 200000 2000000 --runs 9
+    python benchmarks/bench_regression.py --db postgresql+psycopg://…   # the same on PostgreSQL
 
-The data is built once per size with bulk SQL into benchmarks/data/regression_<N>.db (git-ignored)
-and reused on later runs (--rebuild to force). Every size holds the 4 seeded metrics plus 4 other
-metrics, N / 8 events each, one event every 60 s, stable values (no lever gets throttled, so
-every run does the same work).
+The data is built once per size with bulk SQL into $VALHALLA_BENCH_DATA/regression_<N>.db
+(default benchmarks/data/, git-ignored) and reused on later runs (--rebuild to force); with
+`--db postgresql…` the file is mirrored through COPY into a database on that server. Every
+size holds the 4 seeded metrics plus 4 other metrics, N / 8 events each, one event every 60 s,
+stable values (no lever gets throttled, so every run does the same work).
 
 Three medians are reported per size:
 - `service`: `regression.evaluate(...)` inside a write transaction (the command's own work);
@@ -34,14 +36,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DATA = ROOT / "benchmarks" / "data"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _engines import DATA, is_postgres, mirror, sqlite_url  # noqa: E402
+
 METRICS = ("ladder_created", "followup_completed", "buyer_feedback", "offer_generated",
            "calls_made", "sms_sent", "deals_closed", "leads_imported")
 AT = "2031-01-01T00:00:00Z"
 
 
 def build(path: Path, total: int) -> None:
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     if path.exists():
         path.unlink()
@@ -92,14 +97,13 @@ def median_ms(fn, runs: int) -> float:
     return statistics.median(samples)
 
 
-def bench(path: Path, runs: int) -> dict[str, float]:
+def bench(url: str, runs: int) -> dict[str, float]:
     from typer.testing import CliRunner
 
     from valhalla_cli.app import app
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
     from valhalla_cli.services import regression
 
-    url = f"sqlite:///{path}"
     at = datetime(2031, 1, 1, tzinfo=UTC)
     db = open_database(url)
 
@@ -111,10 +115,16 @@ def bench(path: Path, runs: int) -> dict[str, float]:
 
     service_ms = median_ms(service, runs)
     with db.engine.connect() as conn:
-        plan = conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN SELECT occurred_at, value FROM kpi_event WHERE metric = ? "
-            "AND occurred_at <= ? ORDER BY occurred_at DESC, id DESC LIMIT 251",
-            ("ladder_created", "2031-01-01 00:00:00.000000")).all()
+        if is_postgres(url):
+            plan = conn.exec_driver_sql(
+                "EXPLAIN SELECT occurred_at, value FROM kpi_event WHERE metric = %(m)s "
+                "AND occurred_at <= %(t)s ORDER BY occurred_at DESC, id DESC LIMIT 251",
+                {"m": "ladder_created", "t": at}).all()
+        else:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT occurred_at, value FROM kpi_event WHERE metric = ? "
+                "AND occurred_at <= ? ORDER BY occurred_at DESC, id DESC LIMIT 251",
+                ("ladder_created", "2031-01-01 00:00:00.000000")).all()
     db.dispose()
     runner = CliRunner()
 
@@ -142,12 +152,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 2_000_000])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there")
     args = parser.parse_args()
     print("| kpi_event rows | service median (ms) | command median (ms) | process median (ms) |")
     print("|---:|---:|---:|---:|")
     plans = set()
     for size in args.sizes:
-        figures = bench(ensure(size, args.rebuild), args.runs)
+        path = ensure(size, args.rebuild)
+        url = (mirror(path, args.db, f"bench_regression_{size}", rebuild=args.rebuild)
+               if is_postgres(args.db) else sqlite_url(path))
+        figures = bench(url, args.runs)
         plans.add(figures["plan"])
         print(f"| {size:,} | {figures['service']:.1f} | {figures['command']:.1f} | "
               f"{figures['process']:.0f} |", flush=True)

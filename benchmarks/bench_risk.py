@@ -13,6 +13,10 @@ Every figure is the median of --runs runs (default 9). Target: snapshot own work
 data command's own work < 100 ms.
 
     .venv/bin/python benchmarks/bench_risk.py [--runs 9] [--rebuild]
+    .venv/bin/python benchmarks/bench_risk.py --db postgresql+psycopg://…   # on PostgreSQL
+
+With `--db postgresql…` the SQLite file is mirrored through COPY into a database on that server
+(`_engines.mirror`) and everything is measured there.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "benchmarks" / "data"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _engines import DATA, is_postgres, mirror  # noqa: E402
+
 DB_PATH = DATA / "risk.db"
-URL = f"sqlite:///{DB_PATH}"
+SQLITE_URL = f"sqlite:///{DB_PATH}"
+URL = SQLITE_URL  # the database measured (main() points it at PostgreSQL with --db)
 TZ = "America/Toronto"
 FIRST_DAY = date(2026, 1, 15)
 DAYS = 365
@@ -46,13 +54,13 @@ sys.path.insert(0, str(REPO))
 def build() -> None:
     from sqlalchemy import insert, update
 
-    from valhalla_cli.db import open_database
     from valhalla_cli.models import GoLiveState, RiskEvent, RiskLedger, RiskPolicy, RiskReservation
+    from valhalla_cli.schema import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DB_PATH}{suffix}").unlink(missing_ok=True)
-    db = open_database(URL)
+    db = open_database(SQLITE_URL)
     rng = random.Random(2027)
     engines = (*ENGINES, "legal")
     started = time.perf_counter()
@@ -135,9 +143,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there")
     args = parser.parse_args()
+    global URL
     if args.rebuild or not DB_PATH.exists():
         build()
+    if is_postgres(args.db):
+        URL = mirror(DB_PATH, args.db, "bench_risk", rebuild=args.rebuild)
 
     counter = iter(range(10**9))
     stamp = datetime.now(UTC).strftime("%H%M%S%f")
@@ -158,7 +171,7 @@ def main() -> None:
                                    check=True, cwd=REPO), args.runs),
     }
 
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
     from valhalla_cli.services import risk
 
     def snapshot_call(db) -> None:
@@ -194,7 +207,7 @@ def main() -> None:
 
     targets = {"own work: open + schema check + risk.snapshot": "< 50 ms",
                "own work: open + schema check + risk.reserve": "< 100 ms"}
-    print(f"medians of {args.runs} runs, {DB_PATH.name}: {DAYS} days x "
+    print(f"medians of {args.runs} runs, {URL}: {DAYS} days x "
           f"{len(ENGINES) + 1} engines, {PER_DAY} reservations/day")
     for name, ms in figures.items():
         target = f"   (target {targets[name]})" if name in targets else ""

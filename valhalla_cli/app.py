@@ -8,12 +8,9 @@ SQLModel and Alembic stay out of `sys.modules`.
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 from typing import Annotated, Any, Optional
 
 import typer
-from typer import _click as click
-from typer._coercion import RuntimeParam
 from typer.core import TyperGroup
 
 from valhalla_cli import __version__, registry
@@ -24,41 +21,13 @@ from valhalla_cli.errors import (
     EXIT_INTERNAL,
     ValhallaError,
 )
+from valhalla_cli.typer_internals import (
+    NoArgsIsHelpError,
+    UsageError,
+    skip_pydantic_for_group_options,
+)
 
 HELP_OPTION_NAMES = ["-h", "--help"]
-
-
-class _PassThrough(RuntimeParam):
-    """Coerce a text or flag option by returning it as given."""
-
-    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-        return value if value is None else self.annotation(value)
-
-
-def _skip_pydantic_for_group_options(group: Any, help_names: list[str]) -> None:
-    """Typer coerces every option through a Pydantic TypeAdapter, built lazily on first use.
-
-    The options of the root and of each group (their --help included) are processed on every
-    invocation, on `--help` of a sub-command and on every Tab of shell completion; importing
-    Pydantic for them would cost more than the rest of the start-up. They are plain text and
-    flags, so they get a pass-through coercion. Leaf commands keep Typer's own coercion.
-    """
-    for param in group.params:
-        _pass_through(param)
-    help_option = group.get_help_option(SimpleNamespace(help_option_names=help_names))
-    if help_option is not None:
-        _pass_through(help_option)
-    for sub in getattr(group, "commands", {}).values():
-        if getattr(sub, "commands", None) is not None:
-            _skip_pydantic_for_group_options(sub, help_names)
-
-
-def _pass_through(param: Any) -> Any:
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is not None and descriptor.annotation in (str, bool):
-        param._runtime_param = _PassThrough(parameter_info=descriptor.parameter_info,
-                                            annotation=descriptor.annotation)
-    return param
 
 
 def _refuse_blank_values(group: Any) -> None:
@@ -77,9 +46,8 @@ def _checking_blanks(command: Any, callback: Any) -> Any:
 
     @functools.wraps(callback)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        from typer._click.globals import get_current_context
-
         from valhalla_cli.inputs import check_not_blank
+        from valhalla_cli.typer_internals import get_current_context
 
         ctx = get_current_context()
         for param in command.params:
@@ -103,7 +71,7 @@ class ValhallaGroup(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
-        _skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
+        skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
         _refuse_blank_values(self)
         code = run_guarded(lambda: super(ValhallaGroup, self).main(
             args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
@@ -118,10 +86,10 @@ def run_guarded(invoke: Any) -> int:
     try:
         result = invoke()
         return result if isinstance(result, int) else 0
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except NoArgsIsHelpError as exc:
         sys.stdout.write(exc.format_message() + "\n")
         return 0
-    except click.exceptions.UsageError as exc:
+    except UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         error_line(exc.format_message() + where)
         return EXIT_BAD_INPUT

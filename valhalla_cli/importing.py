@@ -1,21 +1,43 @@
 """Bulk import files: CSV with a header row or JSON lines, chosen by the extension.
 
-Rows are streamed (memory does not grow with the file). A malformed row raises `BadInput`
-naming the file, its line number (the header is line 1 of a CSV) and the field; callers run the
-whole import in one transaction, so a malformed row anywhere means nothing is imported.
+The face reads the file (`read_rows`: a `RowSource` of (line number, row) pairs, streamed, so
+memory does not grow with the file); an import service takes a session and a `RowSource` and
+runs the one import loop, `import_in_batches`: validate each row, apply it in batches, report
+progress. A malformed row raises `BadInput` naming the file, its line number (the header is line
+1 of a CSV) and the field; the caller runs the whole import in one transaction, so a malformed
+row anywhere means nothing is imported.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from valhalla_cli.errors import BadInput
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Rows to import: `name` (the file, for messages) and its (line number, row) pairs.
+
+    `after_batch`, when the face sets it, runs after each applied batch: a file import commits
+    there (`StagedImport.checkpoint`), so it never holds the write lock for long."""
+
+    name: str
+    rows: Iterable[tuple[int, dict[str, Any]]]
+    after_batch: Callable[[], None] | None = None
+
+
+def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
+              encoding: str | None = None, after_batch: Callable[[], None] | None = None
+              ) -> RowSource:
+    """The rows of an import file, read lazily as they are consumed."""
+    return RowSource(str(path), iter_rows(path, required=required, optional=optional,
+                                          encoding=encoding), after_batch)
 
 
 @dataclass(frozen=True)
@@ -223,7 +245,7 @@ def _require(path: Path, line: int, row: dict[str, Any], required: tuple[str, ..
             raise BadInput(f"{path}:{line}: field {name!r}: required value is missing")
 
 
-def validated(path: Path, rows: Iterator[tuple[int, dict[str, Any]]],
+def validated(path: Path | str, rows: Iterable[tuple[int, dict[str, Any]]],
               validate: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[int, Any]]:
     """Apply a row validator, turning its RowError / BadInput into file:line: field: problem."""
     for line, row in rows:
@@ -235,7 +257,27 @@ def validated(path: Path, rows: Iterator[tuple[int, dict[str, Any]]],
             raise BadInput(f"{path}:{line}: {exc.message}") from None
 
 
-def chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+Progress = Callable[[int, int], None]  # (rows done, last line read)
+
+
+def import_in_batches(source: RowSource, *, validate: Callable[[dict[str, Any]], Any],
+                      apply: Callable[[list[tuple[int, Any]]], None], chunk: int,
+                      progress: Progress | None = None) -> int:
+    """The import loop every bulk import shares: validate each row (a malformed one raises
+    `BadInput` naming file:line and field), `apply` them in batches of `chunk` (line, value)
+    pairs, report progress after each batch. Returns the number of rows."""
+    done = 0
+    for batch in chunked(validated(source.name, source.rows, validate), chunk):
+        apply(batch)
+        done += len(batch)
+        if progress is not None:
+            progress(done, batch[-1][0])
+        if source.after_batch is not None:
+            source.after_batch()
+    return done
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
         batch.append(item)
@@ -298,18 +340,20 @@ DISCARD_CHUNK = 5_000
 
 
 class StagedImport:
-    """Write one import in short transactions, invisible to readers until `finish()`.
+    """Write one import in short transactions, invisible to readers until `flip()`.
 
-    Each `chunk()` is its own write transaction (a few hundred milliseconds: the SQLite write
-    lock is free between them, so `golive kill-switch engage` gets through within a chunk);
-    its rows carry this import's batch id, which every ORM query leaves out until the batch
-    is `done` (`db.hide_unfinished_imports`). `finish()` flips it in one short transaction,
-    together with the import's own summary writes (audit, aggregates). An import that fails,
-    is interrupted or killed never flips: its rows are deleted on the way out, or, after a
-    kill -9, by the next import (`discard_abandoned`).
+    The face opens one session for the import and `bind`s it here; the import loop calls
+    `checkpoint` after each batch (through `RowSource.after_batch`), which commits: each batch
+    is its own short write transaction and SQLite's write lock is free between them, so
+    `golive kill-switch engage` gets through within a batch. The rows carry this import's
+    batch id, which every ORM query leaves out until the batch is `done`
+    (`models.importing`); `flip` marks it done in the import's last transaction, together with
+    the import's own summary writes (audit, aggregates). An import that fails, is interrupted
+    or killed never flips: its rows are deleted on the way out, or, after a kill -9, by the
+    next import (`discard_abandoned`).
     """
 
-    def __init__(self, db: Any, kind: str, *, actor: str, path: Path) -> None:
+    def __init__(self, db: Any, kind: str, *, actor: str, path: Path | str) -> None:
         self.db, self.kind, self.actor, self.path = db, kind, actor, path
         self.batch_id: int | None = None
         self.finished = False
@@ -324,55 +368,55 @@ class StagedImport:
         discard_abandoned(self.db)
         now = utcnow()
         with self.db.transaction(write=True) as session:
-            batch = ImportBatch(kind=self.kind, status="running", file=str(self.path)[-500:],
-                                actor=self.actor, host=socket.gethostname()[:255],
-                                pid=os.getpid(), started_at=now, heartbeat_at=now)
+            batch = ImportBatch(kind=self.kind[:40], status="running",
+                                file=str(self.path)[-500:], actor=self.actor[:200],
+                                host=socket.gethostname()[:255], pid=os.getpid(),
+                                started_at=now, heartbeat_at=now)
             session.add(batch)
             session.flush()
             self.batch_id = batch.id
         return self
 
-    def _session_for_batch(self, session: Any) -> Any:
-        from valhalla_cli.db import IMPORT_BATCH, SEE_UNFINISHED_IMPORTS
+    def bind(self, session: Any) -> Any:
+        """Make `session` write this import's rows (and see them)."""
+        from valhalla_cli.models.importing import IMPORT_BATCH, SEE_UNFINISHED_IMPORTS
 
         session.info[IMPORT_BATCH] = self.batch_id
         session.info[SEE_UNFINISHED_IMPORTS] = True
         return session
 
-    @contextmanager
-    def chunk(self, *, final: bool = False) -> Iterator[Any]:
-        """A write transaction for one chunk of rows (commits on leaving the block)."""
+    def _mark(self, session: Any, **values: Any) -> None:
         from sqlalchemy import update
 
         from valhalla_cli.clock import utcnow
         from valhalla_cli.models import ImportBatch
 
-        with self.db.transaction(write=True) as session:
-            yield self._session_for_batch(session)
-            values: dict[str, Any] = {"heartbeat_at": utcnow()}
-            if final:
-                values["status"] = "done"
-            session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id)
-                            .values(**values))
-        if final:
-            self.finished = True
-        elif self.db.dialect == "sqlite":
+        session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id)
+                        .values(heartbeat_at=utcnow(), **values))
+
+    def checkpoint(self, session: Any) -> None:
+        """Commit the batch written so far (still invisible) and let waiting writers in."""
+        self._mark(session)
+        session.commit()
+        if self.db.dialect == "sqlite":
             import time
 
             time.sleep(SQLITE_YIELD_S)
 
-    def finish(self) -> Any:
-        """The final short transaction: the caller's summary writes, then the flip to done."""
-        return self.chunk(final=True)
+    def flip(self, session: Any) -> None:
+        """Mark the batch done: its rows appear when the caller's transaction commits."""
+        self._mark(session, status="done")
 
     def __exit__(self, exc_type: Any, *exc: object) -> None:
-        if not self.finished and self.batch_id is not None:
-            try:
+        if exc_type is None:
+            self.finished = True
+            return
+        if self.batch_id is not None:
+            import contextlib
+
+            # the original error matters more; if this fails too, the next import cleans up
+            with contextlib.suppress(Exception):
                 discard(self.db, self.batch_id)
-            except Exception:
-                if exc_type is None:
-                    raise
-                # the original error matters more; the next import cleans up
 
 
 def _imported_tables() -> tuple[Any, ...]:
@@ -435,12 +479,3 @@ def discard_abandoned(db: Any) -> list[int]:
     for batch_id in dead:
         discard(db, batch_id)
     return dead
-
-
-def validate_all(rows: Iterator[Any]) -> int:
-    """Run every row through its validator before anything is written (a malformed row names
-    its line and nothing was written, not even a batch); returns the number of rows."""
-    count = 0
-    for _ in rows:
-        count += 1
-    return count

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from valhalla_cli.db import Database, current_revision, migrations_dir, schema_state
+from valhalla_cli.db import Database, current_revision, migrations_dir
 from valhalla_cli.errors import DatabaseUnavailable
 
 
@@ -29,6 +29,8 @@ def _run(database: Database, fn, *args) -> None:  # type: ignore[no-untyped-def]
 def ensure_migratable(database: Database) -> None:
     """A newer, doubly-versioned or unversioned-but-populated schema is exit 4: Alembic would
     fail on it (an unknown revision) or collide with the existing tables."""
+    from valhalla_cli.schema import schema_state
+
     problem = schema_state(database.engine).problem()
     if problem is not None:
         raise DatabaseUnavailable(problem)

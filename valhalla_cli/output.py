@@ -1,7 +1,15 @@
-"""Rendering results: table | json | jsonl | tsv | markdown (SPEC section 5).
+"""Rendering results: one renderer per format, chosen by name (SPEC section 5).
+
+`DATA_FORMATS` (table, json, jsonl, tsv) are what every command that prints data takes;
+`REPORT_FORMATS` add markdown, for the commands whose answer is a report. `render` writes a
+result (a dataclass, a mapping, or a list of them) in a format; `render_blocks` writes a laid-out
+report (lines of text and titled tables: `Text`, `Grid`) on a terminal or as Markdown;
+`render_key_values` writes a nested overview as dotted `key<TAB>value` lines. The `--format`
+help text is built from these names (`format_help`).
 
 Data goes to standard output; messages go to standard error. Rich is imported only when a table
-is actually drawn, so `--help` and shell completion never pay for it.
+is actually drawn, so `--help` and shell completion never pay for it. What is stored as JSON is
+serialized by the data layer (`models/types.py`), never here.
 """
 
 from __future__ import annotations
@@ -13,17 +21,29 @@ import math
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from valhalla_cli.errors import BadInput
 
-FORMATS = ("table", "json", "jsonl", "tsv", "markdown")
+DATA_FORMATS = ("table", "json", "jsonl", "tsv")
+REPORT_FORMATS = (*DATA_FORMATS, "markdown")
 
 
-def resolve_format(fmt: str | None, as_json: bool, *, allowed: Sequence[str] = FORMATS[:4]) -> str:
+def _or_list(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def format_help(formats: Sequence[str]) -> str:
+    """The help text of a --format option accepting `formats`."""
+    default = " (default: table on a terminal, tsv otherwise)." if formats == DATA_FORMATS else "."
+    return f"Output format: {_or_list(formats)}{default}"
+
+
+def resolve_format(fmt: str | None, as_json: bool, *, allowed: Sequence[str] = DATA_FORMATS
+                   ) -> str:
     """The format asked for; default table on a terminal and tsv in a pipe or cron."""
     if as_json:
         if fmt not in (None, "json"):
@@ -63,6 +83,12 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def json_text(data: Any) -> str:
+    """What `--format json` prints, and what the HTTP API answers: one serialization."""
+    return _json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
+                                 allow_nan=False)) + "\n"
+
+
 # C0/C1 controls, DEL, line/paragraph separators and format characters (bidi overrides,
 # zero-width): each would split a row, move the cursor or reorder what a reader sees.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -99,14 +125,8 @@ def _json_text(text: str) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def json_text(data: Any) -> str:
-    """What `--format json` prints, and what the HTTP API answers: one serialization (never
-    NaN or Infinity: `jsonable` makes them null, and `allow_nan=False` proves it)."""
-    return _json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
-                                 allow_nan=False)) + "\n"
-
-
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """One value as the text of a table or TSV cell."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -135,6 +155,49 @@ def _columns(rows: list[dict[str, Any]], columns: Sequence[str] | None) -> list[
     return list(seen)
 
 
+Renderer = Callable[[Any, "Sequence[str] | None", "str | None"], None]
+
+
+def _render_json(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
+    sys.stdout.write(json_text(data))
+
+
+def _render_jsonl(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
+    rows, _ = _rows(data)
+    for row in rows:
+        sys.stdout.write(_json_text(json.dumps(row, ensure_ascii=False, separators=(",", ":"),
+                                               allow_nan=False)) + "\n")
+
+
+def _render_tsv(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
+    rows, _ = _rows(data)
+    cols = _columns(rows, columns)
+    sys.stdout.write("\t".join(cols) + "\n")
+    for row in rows:
+        sys.stdout.write("\t".join(tsv_field(cell(row.get(c))) for c in cols) + "\n")
+
+
+def _render_markdown(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
+    rows, _ = _rows(data)
+    if title:
+        sys.stdout.write(f"## {title}\n\n")
+    sys.stdout.write(markdown_table(rows, _columns(rows, columns)))
+
+
+def _render_table(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
+    rows, is_list = _rows(data)
+    _rich_table(rows, _columns(rows, columns), is_list=is_list, title=title)
+
+
+RENDERERS: dict[str, Renderer] = {
+    "table": _render_table,
+    "json": _render_json,
+    "jsonl": _render_jsonl,
+    "tsv": _render_tsv,
+    "markdown": _render_markdown,
+}
+
+
 def render(
     data: Any,
     fmt: str,
@@ -143,28 +206,106 @@ def render(
     title: str | None = None,
 ) -> None:
     """Write `data` (a result object or a list of them) to standard output in `fmt`."""
-    out = sys.stdout
-    if fmt == "json":
-        out.write(json_text(data))
-        return
-    rows, is_list = _rows(data)
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(_json_text(json.dumps(row, ensure_ascii=False, separators=(",", ":"),
-                                            allow_nan=False)) + "\n")
-        return
-    cols = _columns(rows, columns)
-    if fmt == "tsv":
-        out.write("\t".join(cols) + "\n")
-        for row in rows:
-            out.write("\t".join(tsv_field(_cell(row.get(c))) for c in cols) + "\n")
-        return
+    RENDERERS[fmt](data, columns, title)
+
+
+# --- laid-out reports ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """A line (or paragraph) of a report; `style` applies on a terminal only."""
+
+    text: str
+    style: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A titled table of a report. `headers` relabel `columns` on a terminal; `right` columns
+    are right-aligned there; `plain` draws a header-less, borderless key/value list."""
+
+    title: str | None
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[str]
+    headers: Sequence[str] | None = None
+    right: Sequence[str] = ()
+    plain: bool = False
+    title_style: str | None = None
+
+
+Block = Text | Grid
+
+
+def render_blocks(blocks: Sequence[Block], fmt: str) -> None:
+    """A laid-out report on a terminal (`table`) or as Markdown (blocks joined by blank lines;
+    a Grid's title becomes a `##` heading)."""
     if fmt == "markdown":
-        if title:
-            out.write(f"## {title}\n\n")
-        out.write(markdown_table(rows, cols))
+        parts = []
+        for block in blocks:
+            if isinstance(block, Text):
+                parts.append(block.text)
+            else:
+                rows = [dict(r) for r in block.rows]
+                heading = f"## {block.title}\n\n" if block.title else ""
+                parts.append(heading + markdown_table(rows, block.columns))
+        sys.stdout.write("\n".join(parts))
         return
-    _rich_table(rows, cols, is_list=is_list, title=title)
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text as RichText
+
+    console = Console(highlight=False)
+    for block in blocks:
+        if isinstance(block, Text):
+            if block.text:
+                console.print(RichText(block.text, style=block.style or ""))
+            else:
+                console.print()
+            continue
+        if block.plain:
+            table = Table(title=block.title, show_header=False, box=None, pad_edge=False)
+            for index, _name in enumerate(block.columns):
+                table.add_column(style="bold" if index == 0 else None,
+                                 overflow="fold" if index else "ellipsis")
+        else:
+            table = Table(title=block.title, title_justify="left",
+                          title_style=block.title_style)
+            for name, label in zip(block.columns, block.headers or block.columns, strict=True):
+                table.add_column(label, overflow="fold",
+                                 justify="right" if name in block.right else "left")
+        for row in block.rows:
+            table.add_row(*(RichText(visible(cell(row.get(c)))) for c in block.columns))
+        console.print(table)
+
+
+# --- a nested overview as key/value lines -------------------------------------------------------
+
+# A list of objects is keyed by the field that names its items.
+ITEM_KEYS = ("engine", "lever", "domain", "name")
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Dotted key/value pairs; lists of objects are keyed by their name field (engine, lever...)."""
+    if isinstance(value, dict):
+        pairs: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            pairs += flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return pairs
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        pairs = []
+        for index, item in enumerate(value):
+            name = next((str(item[k]) for k in ITEM_KEYS if k in item), str(index))
+            rest = {k: v for k, v in item.items() if k not in ITEM_KEYS}
+            pairs += flatten(rest, f"{prefix}.{name}")
+        return pairs
+    return [(prefix, value)]
+
+
+def render_key_values(data: Any) -> None:
+    """A nested result as `key<TAB>value` lines under a `key<TAB>value` header."""
+    lines = ["key\tvalue"] + [f"{key}\t{tsv_field(cell(value))}"
+                              for key, value in flatten(jsonable(data))]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def markdown_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> str:
@@ -173,7 +314,7 @@ def markdown_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> str:
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in rows:
-        lines.append("| " + " | ".join(esc(_cell(row.get(c))) for c in cols) + " |")
+        lines.append("| " + " | ".join(esc(cell(row.get(c))) for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -190,13 +331,13 @@ def _rich_table(
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
         for key in cols:
-            table.add_row(key, Text(visible(_cell(rows[0].get(key)))))
+            table.add_row(key, Text(visible(cell(rows[0].get(key)))))
     else:
         table = Table(title=title)
         for key in cols:
             table.add_column(key, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(visible(_cell(row.get(c)))) for c in cols))
+            table.add_row(*(Text(visible(cell(row.get(c)))) for c in cols))
     console.print(table)
 
 

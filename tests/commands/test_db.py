@@ -55,8 +55,8 @@ def test_models_and_migrations_agree(db):
 
 
 def test_known_head_matches_alembic():
-    from valhalla_cli.db import known_head_revision
     from valhalla_cli.migrate import head_revision
+    from valhalla_cli.schema import known_head_revision
 
     assert known_head_revision() == head_revision()
 

@@ -121,24 +121,30 @@ def test_median_and_comps_arv_round_down_to_the_cent():
     assert offer.arv_from_comps(pair, Decimal("1000")) == Decimal("333333.33")
 
 
+def _comps(path):
+    from valhalla_cli.importing import read_rows
+
+    return read_rows(path, required=offer.COMPS_COLUMNS)
+
+
 def test_read_comps_names_the_line_and_field(tmp_path):
     good = tmp_path / "comps.csv"
     good.write_text("address,sold_price,sqft,sold_on\n1 A St,400000,1300,2026-10-01\n")
-    comps, ratios = offer.read_comps(good, not_after=date(2027, 1, 15))
+    comps, ratios = offer.read_comps(_comps(good), not_after=date(2027, 1, 15))
     assert len(comps) == 1 and comps[0].line == 2 and ratios == [Fraction(4000, 13)]
     bad = tmp_path / "bad.csv"
     bad.write_text("address,sold_price,sqft,sold_on\n1 A St,400000,1300,2026-10-01\n"
                    "2 B St,12.345,1300,2026-10-01\n")
     with pytest.raises(BadInput, match=r"bad.csv:3: field 'sold_price'"):
-        offer.read_comps(bad, not_after=date(2027, 1, 15))
+        offer.read_comps(_comps(bad), not_after=date(2027, 1, 15))
     future = tmp_path / "future.csv"
     future.write_text("address,sold_price,sqft,sold_on\n1 A St,400000,1300,2027-02-01\n")
     with pytest.raises(BadInput, match="sold_on"):
-        offer.read_comps(future, not_after=date(2027, 1, 15))
+        offer.read_comps(_comps(future), not_after=date(2027, 1, 15))
     empty = tmp_path / "empty.csv"
     empty.write_text("address,sold_price,sqft,sold_on\n")
     with pytest.raises(BadInput, match="no comparable sales"):
-        offer.read_comps(empty, not_after=date(2027, 1, 15))
+        offer.read_comps(_comps(empty), not_after=date(2027, 1, 15))
 
 
 def test_ratios_are_exact_and_bounded():

@@ -14,6 +14,7 @@ from conftest import db_count
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_money_cents
 from valhalla_cli.services import golive, risk
+from valhalla_cli.settings import resolve_settings
 
 TZ = "America/Toronto"
 AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)  # 10:00 in Toronto
@@ -22,8 +23,8 @@ DAY = date(2027, 1, 15)
 
 def _go_live(db, *, at: datetime = AT) -> None:
     with db.transaction(write=True) as session:
-        golive.enable(session, actor="ops", at=at, reason="test", enforce=True,
-                      failing_runbook_checks=lambda: [])
+        golive.enable(session, actor="ops", at=at, reason="test",
+                      settings=resolve_settings(db=db.url))
 
 
 def _reserve(db, engine: str, amount: str, ref: str, *, at: datetime = AT, enforce: bool = True):
@@ -382,7 +383,7 @@ CAP = Decimal("25000.00")
 
 
 def _reserve_worker(url: str, seed: int, barrier, queue) -> None:
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     rng = random.Random(seed)
     tally = {"seed": seed, "reserved": 0, "denied": 0, "errors": []}
@@ -434,7 +435,7 @@ def _run_workers(target, args_for) -> list[dict]:
 
 @pytest.mark.slow
 def test_eight_processes_never_push_exposure_past_the_cap(db_url):
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     db = open_database(db_url)
     _go_live(db)
@@ -481,7 +482,7 @@ def test_eight_processes_never_push_exposure_past_the_cap(db_url):
 
 
 def _same_ref_worker(url: str, n: int, barrier, queue) -> None:
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     result = {"n": n, "errors": []}
     try:
@@ -501,7 +502,7 @@ def _same_ref_worker(url: str, n: int, barrier, queue) -> None:
 
 @pytest.mark.slow
 def test_racing_the_same_new_ref_yields_one_reservation(db_url):
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     db = open_database(db_url)
     _go_live(db)

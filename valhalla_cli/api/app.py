@@ -205,7 +205,7 @@ class Runner:
 
     def execute(self, request: Request, endpoint: Endpoint, raw: dict[str, list[Any]],
                 unreadable: BadInput | None) -> Answer:
-        from valhalla_cli.db import ensure_session_at_head
+        from valhalla_cli.schema import ensure_session_at_head
 
         database = self.database.get()
         with database.transaction(write=endpoint.write) as session:

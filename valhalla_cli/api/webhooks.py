@@ -74,7 +74,7 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
 def _handle(database: ServerDatabase, settings: Settings, fields: dict[str, str]) -> str | None:
     """One transaction: the replay receipt and the inbound message commit together."""
     from valhalla_cli.clock import utcnow
-    from valhalla_cli.db import ensure_session_at_head
+    from valhalla_cli.schema import ensure_session_at_head
     from valhalla_cli.services import webhooks
 
     sid, sender = fields.get("MessageSid", "").strip(), fields.get("From", "").strip()

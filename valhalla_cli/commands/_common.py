@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
+from valhalla_cli.output import DATA_FORMATS, REPORT_FORMATS, format_help
+
 if TYPE_CHECKING:
     from valhalla_cli.db import Database
     from valhalla_cli.settings import Settings
@@ -52,7 +54,7 @@ def settings(ctx: typer.Context) -> Settings:
 @contextmanager
 def database(ctx: typer.Context, *, check_schema: bool = True) -> Iterator[Database]:
     """Open the configured database (creating a new default SQLite file at head)."""
-    from valhalla_cli.db import open_database
+    from valhalla_cli.schema import open_database
 
     db = open_database(settings(ctx).database_url, check_schema=check_schema)
     try:
@@ -68,10 +70,10 @@ def at_instant(ctx: typer.Context, at: str | None) -> datetime:
 
 
 def fmt_of(fmt: str | None, as_json: bool, *, markdown: bool = False) -> str:
-    from valhalla_cli.output import FORMATS, resolve_format
+    """The output format asked for: a data format, or with `markdown` any report format."""
+    from valhalla_cli.output import DATA_FORMATS, REPORT_FORMATS, resolve_format
 
-    allowed = FORMATS if markdown else FORMATS[:4]
-    return resolve_format(fmt, as_json, allowed=allowed)
+    return resolve_format(fmt, as_json, allowed=REPORT_FORMATS if markdown else DATA_FORMATS)
 
 
 def emit(data: Any, fmt: str, *, columns: Sequence[str] | None = None,
@@ -115,14 +117,11 @@ def bigint(value: int | None) -> int | None:
 # Reusable option declarations (Annotated aliases keep every command's signature short).
 FormatOpt = Annotated[
     Optional[str],
-    typer.Option("--format", "-f", metavar="FORMAT",
-                 help="Output format: table, json, jsonl or tsv (default: table on a terminal, "
-                 "tsv otherwise)."),
+    typer.Option("--format", "-f", metavar="FORMAT", help=format_help(DATA_FORMATS)),
 ]
 ReportFormatOpt = Annotated[
     Optional[str],
-    typer.Option("--format", "-f", metavar="FORMAT",
-                 help="Output format: table, json, jsonl, tsv or markdown."),
+    typer.Option("--format", "-f", metavar="FORMAT", help=format_help(REPORT_FORMATS)),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 AtOpt = Annotated[
@@ -141,6 +140,54 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what woul
 ReasonOpt = Annotated[
     str, typer.Option("--reason", "-r", help="Why (recorded in the audit log).")
 ]
+
+
+def import_file(ctx: typer.Context, path: str, *, label: str, required: tuple[str, ...],
+                optional: tuple[str, ...], run: Callable[..., Any],
+                encoding: str | None = None) -> Any:
+    """The face's half of every bulk import: read the file (a progress bar on a terminal) and
+    hand its rows to `run(session, rows, progress)`.
+
+    All or nothing as every reader sees it, without holding the write lock: the import commits
+    after each batch, its rows invisible until the last transaction flips it done
+    (`importing.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
+    visible, and its rows are deleted."""
+    import sys
+    from pathlib import Path
+
+    from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
+
+    file = Path(path)
+    show_progress = sys.stderr.isatty() and not options(ctx).quiet
+    total_lines = count_lines(file) if show_progress else 0
+    with FileProgress(file, label, enabled=show_progress) as bar, database(ctx) as db, \
+            StagedImport(db, label, actor=settings(ctx).actor, path=file) as staged, \
+            db.transaction(write=True) as session:
+        staged.bind(session)
+        rows = read_rows(file, required=required, optional=optional, encoding=encoding,
+                         after_batch=lambda: staged.checkpoint(session))
+        result = run(session, rows, lambda done, line: bar.update(
+            done, line / total_lines if total_lines else 0.0))
+        staged.flip(session)
+    return result
+
+
+def write(ctx: typer.Context, act: Callable[[Any, Settings, datetime], Any], fmt: str | None,
+          as_json: bool, *, at: str | None = None, columns: Sequence[str] | None = None,
+          shown: Callable[[Any], Any] | None = None) -> Any:
+    """The write command: check the format, resolve `--at`, run `act(session, settings, at)`
+    (one service call) in one write transaction, print its warning, render `shown(result)`
+    (default: the result) and return the result, for the command to say "no" when it is one."""
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction(write=True) as session:
+        result = act(session, cfg, when)
+    warning = getattr(result, "warning", None)
+    if isinstance(warning, str) and warning:
+        warn(ctx, warning)
+    emit(shown(result) if shown is not None else result, output, columns=columns)
+    return result
 
 
 def show(ctx: typer.Context, fetch: Callable[[Any], Any], fmt: str | None, as_json: bool,

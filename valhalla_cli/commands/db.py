@@ -98,7 +98,7 @@ def current(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False)
     Example:
       valhalla db current --json
     """
-    from valhalla_cli.db import known_head_revision, schema_state
+    from valhalla_cli.schema import known_head_revision, schema_state
 
     output = fmt_of(fmt, as_json)
     with database(ctx, check_schema=False) as db:

@@ -19,6 +19,7 @@ from valhalla_cli.commands._common import (
     settings,
     show,
     warn,
+    write,
 )
 
 app = typer.Typer(help="Go-live (Prime Law): enable production, kill switch, checklist.",
@@ -59,20 +60,18 @@ def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
 
 def _switch(ctx: typer.Context, action: str, reason: str, at: str | None, fmt: str | None,
             as_json: bool) -> None:
-    from valhalla_cli.services import golive, runbook
+    from valhalla_cli.services import golive
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction(write=True) as session:
-        common = dict(actor=cfg.actor, at=when, reason=reason, enforce=cfg.golive_enforce)
         if action == "enable":
-            result = golive.enable(
-                session, **common,
-                failing_runbook_checks=lambda: runbook.failing_checks(session, cfg, at=when),
-            )
+            result = golive.enable(session, actor=cfg.actor, at=when, reason=reason,
+                                   settings=cfg)
         else:
-            result = getattr(golive, action)(session, **common)
+            result = getattr(golive, action)(session, actor=cfg.actor, at=when, reason=reason,
+                                             enforce=cfg.golive_enforce)
     emit(result, output)
     if result.refused:
         refuse("go-live not enabled: the runbook has failing checks: "
@@ -175,12 +174,10 @@ def checklist_add(
     """
     from valhalla_cli.services import golive
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        item = golive.add_checklist_item(session, key=key, title=title, actor=cfg.actor, at=when)
-    emit(item, output)
+    write(
+        ctx, lambda session, cfg, when: golive.add_checklist_item(
+            session, key=key, title=title, actor=cfg.actor, at=when),
+        fmt, as_json, at=at)
 
 
 @checklist_app.command("sign")
@@ -198,12 +195,10 @@ def checklist_sign(
     """
     from valhalla_cli.services import golive
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        item = golive.sign_checklist_item(session, key=key, note=note, actor=cfg.actor, at=when)
-    emit(item, output)
+    write(
+        ctx, lambda session, cfg, when: golive.sign_checklist_item(
+            session, key=key, note=note, actor=cfg.actor, at=when),
+        fmt, as_json, at=at)
 
 
 @checklist_app.command("unsign")
@@ -221,13 +216,10 @@ def checklist_unsign(
     """
     from valhalla_cli.services import golive
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        item = golive.unsign_checklist_item(session, key=key, reason=reason, actor=cfg.actor,
-                                            at=when)
-    emit(item, output)
+    write(
+        ctx, lambda session, cfg, when: golive.unsign_checklist_item(
+            session, key=key, reason=reason, actor=cfg.actor, at=when),
+        fmt, as_json, at=at)
 
 
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "subject", "before", "after", "reason")

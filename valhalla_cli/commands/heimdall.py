@@ -19,6 +19,7 @@ from valhalla_cli.commands._common import (
     settings,
     show,
     warn,
+    write,
 )
 
 app = typer.Typer(help="Heimdall: confidence gates for AI recommendations.",
@@ -135,13 +136,10 @@ def _mode_change(ctx: typer.Context, action: str, domain: str, reason: str, at: 
                  fmt: str | None, as_json: bool) -> None:
     from valhalla_cli.services import heimdall
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = getattr(heimdall, action)(session, domain=domain, reason=reason,
-                                           actor=cfg.actor, at=when)
-    emit(result, output, columns=MODE_COLUMNS)
+    result = write(
+        ctx, lambda session, cfg, when: getattr(
+            heimdall, action)(session, domain=domain, reason=reason, actor=cfg.actor, at=when),
+        fmt, as_json, at=at, columns=MODE_COLUMNS)
     if result.refused:
         refuse(f"{result.domain} not promoted ({result.reason}): {result.samples} sandbox "
                f"samples (need {result.min_samples}), Wilson lower bound "
@@ -209,12 +207,9 @@ def policy_set(
     """
     from valhalla_cli.services import heimdall
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = heimdall.set_policy(session, domain=domain, actor=cfg.actor, at=when,
-                                     min_confidence=min_confidence, min_samples=min_samples,
-                                     min_success_rate=min_success_rate, enabled=enabled,
-                                     reason=reason)
-    emit(result.policy, output, columns=POLICY_COLUMNS)
+    write(
+        ctx, lambda session, cfg, when: heimdall.set_policy(
+            session, domain=domain, actor=cfg.actor, at=when, min_confidence=min_confidence,
+            min_samples=min_samples, min_success_rate=min_success_rate, enabled=enabled,
+            reason=reason),
+        fmt, as_json, at=at, shown=lambda r: r.policy, columns=POLICY_COLUMNS)

@@ -15,9 +15,10 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     say,
     settings,
+    write,
 )
 
 app = typer.Typer(help="KPI events: emit, import, list and summarise metrics.",
@@ -45,19 +46,19 @@ def emit_command(
     """
     from valhalla_cli.services import kpi
 
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        event = kpi.emit(session, metric=metric, value=value, province=province, market=market,
-                         ref=ref, source=source, at=when)
-    emit(event, output, columns=COLUMNS)
+    write(
+        ctx, lambda session, cfg, when: kpi.emit(
+            session, metric=metric, value=value, province=province, market=market, ref=ref,
+            source=source, at=when),
+        fmt, as_json, at=at, columns=COLUMNS)
 
 
 @app.command("import")
 def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
-    fmt: FormatOpt = None, as_json: JsonOpt = False, encoding: EncodingOpt = None,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Import KPI events in bulk (columns: metric, value, occurred_at, province, market, ref,
     source; the first three are required).
@@ -68,18 +69,15 @@ def import_command(
     Example:
       valhalla kpi import events.csv
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.services import kpi_import
 
     output = fmt_of(fmt, as_json)
     cfg = settings(ctx)
-    show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    with database(ctx) as db:
-        result = kpi_import.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                        progress=show_progress, encoding=encoding,
-                                        actor=cfg.actor)
+    result = import_file(
+        ctx, path, label="kpi import", encoding=encoding, required=kpi_import.REQUIRED,
+        optional=kpi_import.OPTIONAL,
+        run=lambda session, rows, progress: kpi_import.import_rows(
+            session, rows, business_timezone=cfg.business_timezone, progress=progress))
     say(ctx, f"imported {result.imported} KPI events from {path}")
     emit(result, output)
 

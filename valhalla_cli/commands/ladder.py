@@ -18,11 +18,12 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     refuse,
     say,
     settings,
     warn,
+    write,
 )
 
 app = typer.Typer(help="Follow-up ladder: six contact attempts per lead, dispatched exactly "
@@ -67,15 +68,12 @@ def create(
     """
     from valhalla_cli.services import ladder
 
-    cfg = settings(ctx)
     config = _config(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = ladder.create(session, lead_id=lead, province=province, market=market_name,
-                               owner=owner, lead_score=lead_score, at=when, actor=cfg.actor,
-                               config=config)
-    emit(result, output, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
+    result = write(
+        ctx, lambda session, cfg, when: ladder.create(
+            session, lead_id=lead, province=province, market=market_name, owner=owner,
+            lead_score=lead_score, at=when, actor=cfg.actor, config=config),
+        fmt, as_json, at=at, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
     if result.reason is not None:
         refuse(f"ladder not created for {result.lead_id}: {result.reason}")
     if not result.created:
@@ -99,21 +97,18 @@ def import_command(
     Example:
       valhalla ladder import leads.csv --json
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.services import ladder_import
 
     cfg = settings(ctx)
     config = _config(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
-    show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    with database(ctx) as db:
-        result = ladder_import.import_file(db, Path(path), config=config, at=when,
-                                           actor=cfg.actor,
-                                           business_timezone=cfg.business_timezone,
-                                           progress=show_progress, encoding=encoding)
+    result = import_file(
+        ctx, path, label="ladder import", encoding=encoding, required=ladder_import.REQUIRED,
+        optional=ladder_import.OPTIONAL,
+        run=lambda session, rows, progress: ladder_import.import_rows(
+            session, rows, config=config, at=when, actor=cfg.actor,
+            business_timezone=cfg.business_timezone, progress=progress))
     say(ctx, f"{path}: {result.created} ladders created, {result.existing} already active, "
         f"{result.refused} refused")
     emit(result, output)
@@ -229,14 +224,12 @@ def complete(
     """
     from valhalla_cli.services import ladder
 
-    cfg = settings(ctx)
     config = _config(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = ladder.complete(session, task_id=task, outcome=outcome, claim_token=claim_token,
-                                 note=note, at=when, actor=cfg.actor, config=config)
-    emit(result, output)
+    result = write(
+        ctx, lambda session, cfg, when: ladder.complete(
+            session, task_id=task, outcome=outcome, claim_token=claim_token, note=note, at=when,
+            actor=cfg.actor, config=config),
+        fmt, as_json, at=at)
     if result.reason == "lease_lost":
         refuse(f"task {task}: lease lost (the claim token is not the task's current one); "
                "nothing changed")
@@ -255,12 +248,10 @@ def stop(ctx: typer.Context, lead: LeadArg, reason: ReasonOpt, at: AtOpt = None,
     """
     from valhalla_cli.services import ladder
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = ladder.stop(session, lead_id=lead, reason=reason, at=when, actor=cfg.actor)
-    emit(result, output)
+    write(
+        ctx, lambda session, cfg, when: ladder.stop(
+            session, lead_id=lead, reason=reason, at=when, actor=cfg.actor),
+        fmt, as_json, at=at)
 
 
 @app.command("sla")

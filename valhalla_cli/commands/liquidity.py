@@ -14,7 +14,7 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     say,
     settings,
     warn,
@@ -77,7 +77,8 @@ def feedback(
 def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
-    fmt: FormatOpt = None, as_json: JsonOpt = False, encoding: EncodingOpt = None,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Import buyer feedback in bulk (columns: province, market, buyer, responded, at; optional
     property_type, closed, deal_ref).
@@ -89,18 +90,16 @@ def import_command(
     Example:
       valhalla liquidity import feedback.csv
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.services import liquidity
 
     output = fmt_of(fmt, as_json)
     cfg = settings(ctx)
-    show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    with database(ctx) as db:
-        result = liquidity.import_file(db, Path(path), business_timezone=cfg.business_timezone,
-                                       actor=cfg.actor, progress=show_progress,
-                                       encoding=encoding)
+    result = import_file(
+        ctx, path, label="liquidity import", encoding=encoding, required=liquidity.IMPORT_REQUIRED,
+        optional=liquidity.IMPORT_OPTIONAL,
+        run=lambda session, rows, progress: liquidity.import_rows(
+            session, rows, business_timezone=cfg.business_timezone, actor=cfg.actor,
+            progress=progress))
     say(ctx, f"imported {result.imported} feedback events from {path}")
     if result.skipped:
         warn(ctx, f"skipped {result.skipped} rows already recorded (first: line "

@@ -16,8 +16,8 @@ from valhalla_cli.commands._common import (
     emit,
     fmt_of,
     refuse,
-    settings,
     show,
+    write,
 )
 
 app = typer.Typer(help="Market policy (province routing) and contact compliance.",
@@ -84,16 +84,12 @@ def policy_set(
     """
     from valhalla_cli.services import market
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        row = market.policy_set(
-            session, province=province, market=market_name, timezones=timezone, windows=window,
+    write(
+        ctx, lambda session, cfg, when: market.policy_set(
+             session, province=province, market=market_name, timezones=timezone, windows=window,
             channels=channels, min_lead_score=min_lead_score, quiet_on_holidays=holidays,
-            enabled=enable, actor=cfg.actor, at=when,
-        )
-    emit(row, output, columns=POLICY_COLUMNS)
+            enabled=enable, actor=cfg.actor, at=when,),
+        fmt, as_json, at=at, columns=POLICY_COLUMNS)
 
 
 @app.command("effective")
@@ -161,13 +157,10 @@ def suppress(
     """
     from valhalla_cli.services import market
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        row = market.suppress(session, lead_id=lead, phone=phone, reason=reason,
-                              actor=cfg.actor, at=when)
-    emit(row, output)
+    write(
+        ctx, lambda session, cfg, when: market.suppress(
+            session, lead_id=lead, phone=phone, reason=reason, actor=cfg.actor, at=when),
+        fmt, as_json, at=at)
 
 
 @app.command("suppressions")

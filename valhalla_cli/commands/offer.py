@@ -83,15 +83,18 @@ def compute(
     """
     from pathlib import Path
 
+    from valhalla_cli.importing import read_rows
     from valhalla_cli.services import offer
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
+    comp_rows = (None if comps is None
+                 else read_rows(Path(comps), required=offer.COMPS_COLUMNS))
     with database(ctx) as db, db.transaction(write=True) as session:
         result = offer.compute(
             session, province=province, market=market, property_type=property_type,
-            arv=arv, comps_path=Path(comps) if comps is not None else None, sqft=sqft,
+            arv=arv, comps=comp_rows, sqft=sqft,
             repairs=repairs, assignment_fee=assignment_fee, deal_ref=deal_ref, note=note,
             at=when, actor=cfg.actor, business_timezone=cfg.business_timezone,
             enforce=cfg.golive_enforce)
@@ -110,24 +113,15 @@ def compute(
 
 def _explain(result: Any) -> None:
     """The arithmetic as a person follows it on a terminal, then the context."""
-    from rich.console import Console
-    from rich.table import Table
-
     from valhalla_cli.money import format_money
-    from valhalla_cli.output import jsonable
+    from valhalla_cli.output import Grid, jsonable, render_blocks
 
-    console = Console(highlight=False)
     where = " ".join(p for p in (result.province, result.market, result.property_type) if p)
     head = "REFUSED" if result.outcome == "refused" else (
         "DO NOT SEND (throttled)" if result.throttled else "OFFER")
-    table = Table(title=f"{head}: {where} ({result.mode})", title_justify="left")
-    table.add_column("step")
-    table.add_column("amount", justify="right")
-    table.add_column("how")
-    for step in result.steps:
-        table.add_row(step.step, format_money(step.amount) if step.amount is not None else "",
-                      step.note)
-    console.print(table)
+    steps = [{"step": step.step,
+              "amount": format_money(step.amount) if step.amount is not None else "",
+              "how": step.note} for step in result.steps]
     liq = result.liquidity
     policy = result.policy
     lines = [
@@ -144,12 +138,11 @@ def _explain(result: Any) -> None:
         ("reason", ", ".join(result.reasons) if result.reasons else "-"),
         ("evidence", str(result.evidence_id)),
     ]
-    info = Table(show_header=False, box=None, pad_edge=False)
-    info.add_column(style="bold")
-    info.add_column(overflow="fold")
-    for key, value in lines:
-        info.add_row(key, value)
-    console.print(info)
+    render_blocks([
+        Grid(f"{head}: {where} ({result.mode})", steps, ("step", "amount", "how"),
+             right=("amount",)),
+        Grid(None, [{"key": k, "value": v} for k, v in lines], ("key", "value"), plain=True),
+    ], "table")
 
 
 @app.command("policies")

@@ -18,6 +18,7 @@ from valhalla_cli.commands._common import (
     refuse,
     settings,
     show,
+    write,
 )
 
 app = typer.Typer(help="Regression tripwire: throttle a lever when a KPI drops.",
@@ -81,13 +82,10 @@ def release(
     """
     from valhalla_cli.services import regression
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = regression.release(session, lever=lever, reason=reason, actor=cfg.actor,
-                                    at=when)
-    emit(result, output)
+    write(
+        ctx, lambda session, cfg, when: regression.release(
+            session, lever=lever, reason=reason, actor=cfg.actor, at=when),
+        fmt, as_json, at=at)
 
 
 @app.command("policies")
@@ -133,12 +131,9 @@ def policy_set(
     """
     from valhalla_cli.services import regression
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = regression.set_policy(
-            session, metric=metric, actor=cfg.actor, at=when, lever=lever, statistic=statistic,
+    write(
+        ctx, lambda session, cfg, when: regression.set_policy(
+             session, metric=metric, actor=cfg.actor, at=when, lever=lever, statistic=statistic,
             recent_window=recent, baseline_window=baseline, max_drop_pct=max_drop_pct,
-            confidence=confidence, enabled=enabled, reason=reason)
-    emit(result.policy, output, columns=POLICY_COLUMNS)
+            confidence=confidence, enabled=enabled, reason=reason),
+        fmt, as_json, at=at, shown=lambda r: r.policy, columns=POLICY_COLUMNS)

@@ -18,6 +18,7 @@ from valhalla_cli.commands._common import (
     settings,
     show,
     warn,
+    write,
 )
 
 app = typer.Typer(help="Risk guard: daily loss caps per engine and GLOBAL.", no_args_is_help=True)
@@ -57,16 +58,11 @@ def reserve(
     """
     from valhalla_cli.services import risk
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        outcome = risk.reserve(session, engine=engine, amount=amount, ref=ref, at=when,
-                               actor=cfg.actor, business_timezone=cfg.business_timezone,
-                               enforce=cfg.golive_enforce)
-    if outcome.warning:
-        warn(ctx, outcome.warning)
-    emit(outcome.result, output, columns=RESERVE_COLUMNS)
+    outcome = write(
+        ctx, lambda session, cfg, when: risk.reserve(
+            session, engine=engine, amount=amount, ref=ref, at=when, actor=cfg.actor,
+            business_timezone=cfg.business_timezone, enforce=cfg.golive_enforce),
+        fmt, as_json, at=at, shown=lambda r: r.result, columns=RESERVE_COLUMNS)
     if outcome.message:
         refuse(outcome.message)
 
@@ -200,14 +196,11 @@ def policy_set(
     """
     from valhalla_cli.services import risk
 
-    cfg = settings(ctx)
-    output = fmt_of(fmt, as_json)
-    when = at_instant(ctx, at)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        result = risk.policy_set(session, engine=engine, daily_cap=daily_cap, enabled=enabled,
-                                 reason=reason, at=when, actor=cfg.actor,
-                                 business_timezone=cfg.business_timezone)
-    emit(result, output)
+    write(
+        ctx, lambda session, cfg, when: risk.policy_set(
+            session, engine=engine, daily_cap=daily_cap, enabled=enabled, reason=reason, at=when,
+            actor=cfg.actor, business_timezone=cfg.business_timezone),
+        fmt, as_json, at=at)
 
 
 @app.command("events")

@@ -41,8 +41,7 @@ def _status(ctx: typer.Context, output: str, at: str | None) -> None:
         report = runbook.run_checks(session, cfg, at=when)
     render_report(report, output)
     if not report.ok_to_enable_go_live:
-        failing = [c.name for c in report.checks if c.status == "fail"]
-        refuse("not OK to enable go-live: failing checks: " + ", ".join(failing))
+        refuse("not OK to enable go-live: failing checks: " + ", ".join(report.failing))
 
 
 @app.command("status")

@@ -27,8 +27,6 @@ SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
                "meets_target")
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
-# In tsv, a list of objects is keyed by the field that names its items.
-_ITEM_KEYS = ("engine", "lever", "domain", "name")
 
 
 def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
@@ -46,6 +44,7 @@ def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: Jso
       valhalla status
       valhalla status --at 2027-01-18T09:00 --format markdown > monday.md
     """
+    from valhalla_cli.output import render_blocks, render_key_values
     from valhalla_cli.services import status
 
     output = fmt_of(fmt, as_json, markdown=True)
@@ -56,11 +55,11 @@ def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: Jso
     if not view.golive.enforce:
         warn(ctx, "go-live enforcement is off (development only)")
     if output == "table":
-        _table(view)
+        render_blocks(_table(view), output)
     elif output == "markdown":
-        _markdown(view)
+        render_blocks(_markdown(view), output)
     elif output == "tsv":
-        _tsv(view)
+        render_key_values(view)
     else:
         emit(view, output)
     if not view.ok:
@@ -68,61 +67,34 @@ def status_command(ctx: typer.Context, fmt: ReportFormatOpt = None, as_json: Jso
                + " (see `valhalla runbook status`)")
 
 
-# --- tsv ----------------------------------------------------------------------------------------
+# --- layouts (rendered by valhalla_cli.output) --------------------------------------------------
 
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Dotted key/value pairs; lists of objects are keyed by their name field (engine, lever...)."""
-    if isinstance(value, dict):
-        pairs: list[tuple[str, Any]] = []
-        for key, item in value.items():
-            pairs += flatten(item, f"{prefix}.{key}" if prefix else str(key))
-        return pairs
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        pairs = []
-        for index, item in enumerate(value):
-            name = next((str(item[k]) for k in _ITEM_KEYS if k in item), str(index))
-            rest = {k: v for k, v in item.items() if k not in _ITEM_KEYS}
-            pairs += flatten(rest, f"{prefix}.{name}")
-        return pairs
-    return [(prefix, value)]
-
-
-def _tsv(view: Any) -> None:
-    from valhalla_cli.output import _cell, jsonable
-
-    lines = ["key\tvalue"] + [f"{key}\t{_cell(value).replace(chr(9), ' ')}"
-                              for key, value in flatten(jsonable(view))]
-    typer.echo("\n".join(lines))
-
-
-# --- markdown -----------------------------------------------------------------------------------
-
-def _markdown(view: Any) -> None:
-    from valhalla_cli.output import jsonable, markdown_table
+def _markdown(view: Any) -> list[Any]:
+    from valhalla_cli.output import Grid, Text, jsonable
 
     data = jsonable(view)
     verdict = "OK to enable go-live" if view.ok else "NOT OK to enable go-live"
     g = data["golive"]
-    parts = [
-        f"# Valhalla status: {verdict}\n\nGenerated {data['generated_at']}; business date "
-        f"{data['business_date']} ({data['business_timezone']}).\n",
-        "## Go-live\n\n" + markdown_table([{**g, "last_change": _change(view.golive)}],
-                                          ("live", "enabled", "kill_switch", "enforce",
-                                           "reason", "last_change")),
-        f"## Risk today ({data['risk']['day']})\n\n"
-        + markdown_table(data["risk"]["engines"], ENGINE_COLUMNS)
-        + _breaches_line(data["risk"]["breaches"]),
-        "## Regression levers\n\n" + markdown_table(data["levers"], LEVER_COLUMNS),
-        "## Heimdall\n\n" + markdown_table(data["heimdall"], DOMAIN_COLUMNS),
-        f"## Follow-up SLA, last {_sla_days()} days\n\n"
-        + (markdown_table([data["sla"]], SLA_COLUMNS) if data["sla"] else _NO_LADDER),
-        "## Follow-up tasks\n\n"
-        + (markdown_table([data["tasks"]], TASK_COLUMNS) if data["tasks"] else _NO_LADDER),
-        "## Runbook\n\n" + markdown_table(
-            [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""} for c in data["runbook"]["checks"]],
-            CHECK_COLUMNS),
+    blocks: list[Any] = [
+        Text(f"# Valhalla status: {verdict}\n\nGenerated {data['generated_at']}; business date "
+             f"{data['business_date']} ({data['business_timezone']}).\n"),
+        Grid("Go-live", [{**g, "last_change": _change(view.golive)}],
+             ("live", "enabled", "kill_switch", "enforce", "reason", "last_change")),
+        Grid(f"Risk today ({data['risk']['day']})", data["risk"]["engines"], ENGINE_COLUMNS),
     ]
-    typer.echo("\n".join(parts), nl=False)
+    if data["risk"]["breaches"]:
+        blocks.append(Text(_breaches_line(data["risk"]["breaches"]).lstrip("\n")))
+    blocks += [
+        Grid("Regression levers", data["levers"], LEVER_COLUMNS),
+        Grid("Heimdall", data["heimdall"], DOMAIN_COLUMNS),
+        Grid(f"Follow-up SLA, last {_sla_days()} days", [data["sla"]], SLA_COLUMNS)
+        if data["sla"] else Text(f"## Follow-up SLA, last {_sla_days()} days\n\n" + _NO_LADDER),
+        Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
+        if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
+        Grid("Runbook", [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""}
+                         for c in data["runbook"]["checks"]], CHECK_COLUMNS),
+    ]
+    return blocks
 
 
 _NO_LADDER = "not available: the [ladder] configuration is invalid (see the runbook)\n"
@@ -152,64 +124,55 @@ def _change(golive: Any) -> str:
     return f"{change.what}{by} at {rfc3339(change.at)}{why}"
 
 
-# --- table (a terminal) -------------------------------------------------------------------------
-
-def _table(view: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from valhalla_cli.output import _cell, jsonable
+def _table(view: Any) -> list[Any]:
+    """The overview on a terminal."""
+    from valhalla_cli.output import Grid, Text, jsonable
 
     data = jsonable(view)
-    console = Console(highlight=False)
 
     def section(title: str, rows: list[dict], columns: tuple[str, ...],
-                headers: tuple[str, ...] | None = None) -> None:
-        table = Table(title=title, title_justify="left", title_style="bold",
-                      expand=False)
-        for name in headers or columns:
-            table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(*(Text(_cell(row.get(c))) for c in columns))
-        console.print(table)
+                headers: tuple[str, ...] | None = None) -> Grid:
+        return Grid(title, rows, columns, headers=headers, title_style="bold")
 
     g = view.golive
     state = "LIVE" if g.live else f"NOT LIVE ({g.reason})"
     verdict = "OK to enable go-live" if view.ok else ("NOT OK to enable go-live: failing "
                                                        + ", ".join(view.runbook.failing))
     warns = f"; warnings: {', '.join(view.runbook.warnings)}" if view.runbook.warnings else ""
-    console.print(Text(f"Valhalla status at {data['generated_at']} (business date "
-                       f"{data['business_date']}, {data['business_timezone']})", style="bold"))
-    console.print(Text(f"Go-live  {state}; enabled {_yn(g.enabled)}, kill switch "
-                       f"{'ENGAGED' if g.kill_switch else 'released'}, enforce "
-                       f"{_yn(g.enforce)}" + (f"; last: {_change(g)}" if g.last_change else "")))
-    console.print(Text(f"Runbook  {verdict}{warns}"))
-    throttled = ", ".join(view.throttled_levers) or "none"
-    console.print(Text(f"Levers   throttled: {throttled}"))
-    console.print()
-    section(f"Risk today {data['risk']['day']}", data["risk"]["engines"], ENGINE_COLUMNS,
-            ("engine", "cap", "exposure", "headroom", "used %", "enabled"))
+    blocks: list[Any] = [
+        Text(f"Valhalla status at {data['generated_at']} (business date "
+             f"{data['business_date']}, {data['business_timezone']})", style="bold"),
+        Text(f"Go-live  {state}; enabled {_yn(g.enabled)}, kill switch "
+             f"{'ENGAGED' if g.kill_switch else 'released'}, enforce "
+             f"{_yn(g.enforce)}" + (f"; last: {_change(g)}" if g.last_change else "")),
+        Text(f"Runbook  {verdict}{warns}"),
+        Text(f"Levers   throttled: {', '.join(view.throttled_levers) or 'none'}"),
+        Text(""),
+        section(f"Risk today {data['risk']['day']}", data["risk"]["engines"], ENGINE_COLUMNS,
+                ("engine", "cap", "exposure", "headroom", "used %", "enabled")),
+    ]
     if data["risk"]["breaches"]:
-        console.print(Text(_breaches_line(data["risk"]["breaches"]).strip().replace("**", "")))
+        blocks.append(Text(_breaches_line(data["risk"]["breaches"]).strip().replace("**", "")))
     throttled_rows = [lv for lv in data["levers"] if lv["throttled"]]
     if throttled_rows:
-        section("Throttled levers", throttled_rows, LEVER_COLUMNS)
-    section("Heimdall", data["heimdall"], DOMAIN_COLUMNS,
-            ("domain", "mode", "enabled", "samples", "success", "wilson", "eligible"))
+        blocks.append(section("Throttled levers", throttled_rows, LEVER_COLUMNS))
+    blocks.append(section("Heimdall", data["heimdall"], DOMAIN_COLUMNS,
+                          ("domain", "mode", "enabled", "samples", "success", "wilson",
+                           "eligible")))
     if data["sla"] is not None and data["tasks"] is not None:
         s, t = data["sla"], data["tasks"]
-        section(f"Follow-ups: SLA {s['since']} to {s['until']}, tasks now",
-                [{**s, **t}],
-                ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
-                 "p90_response_minutes", "due", "ready", "overdue", "claimed"),
-                ("done", "≤30m %", "≤2h %", "median min", "p90 min", "due", "ready",
-                 "overdue", "claimed"))
+        blocks.append(section(
+            f"Follow-ups: SLA {s['since']} to {s['until']}, tasks now", [{**s, **t}],
+            ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
+             "p90_response_minutes", "due", "ready", "overdue", "claimed"),
+            ("done", "≤30m %", "≤2h %", "median min", "p90 min", "due", "ready", "overdue",
+             "claimed")))
     else:
-        console.print(Text("Follow-ups: " + _NO_LADDER.strip()))
+        blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]
     if problems:
-        section("Runbook checks not ok", problems, CHECK_COLUMNS)
+        blocks.append(section("Runbook checks not ok", problems, CHECK_COLUMNS))
+    return blocks
 
 
 def _yn(flag: bool) -> str:

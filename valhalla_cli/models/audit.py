@@ -1,10 +1,10 @@
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from valhalla_cli.models.types import BigIntPK, UTCDateTime
+from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
 
 
 class AuditEvent(SQLModel, table=True):
@@ -23,6 +23,6 @@ class AuditEvent(SQLModel, table=True):
     pack: str = Field(max_length=40)
     action: str = Field(max_length=80)
     subject: Optional[str] = Field(default=None, max_length=200)
-    before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
-    after: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(StoredJSON))
+    after: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(StoredJSON))
     reason: Optional[str] = Field(default=None)

@@ -1,6 +1,9 @@
 from datetime import datetime
-from typing import Optional
+from functools import lru_cache
+from typing import Any, Optional
 
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session, with_loader_criteria
 from sqlmodel import Column, Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -27,3 +30,41 @@ class ImportBatch(SQLModel, table=True):
     pid: int
     started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+# --- rows of unfinished imports are invisible ---------------------------------------------------
+# A bulk import writes in short transactions (so it never holds the SQLite write lock for long:
+# the kill switch must always get through) and tags its rows with its `import_batch` id; the
+# batch turns `done` in the import's last short transaction. Until then every ORM query of the
+# imported tables leaves those rows out, so readers see the import whole or not at all. The
+# importing session itself sees everything (`SEE_UNFINISHED_IMPORTS`): a lead twice in one file
+# must find the ladder its earlier chunk created.
+IMPORT_BATCH = "valhalla_import_batch"  # Session.info: the batch this session writes for
+SEE_UNFINISHED_IMPORTS = "valhalla_see_unfinished_imports"
+
+
+def import_batch_of(session: Session) -> int | None:
+    """The import batch a session writes rows for (None outside a bulk import)."""
+    return session.info.get(IMPORT_BATCH)
+
+
+@lru_cache(maxsize=1)
+def _visibility_criteria() -> tuple[Any, ...]:
+    from valhalla_cli.models.kpi import KpiEvent
+    from valhalla_cli.models.ladder import FollowupTask
+    from valhalla_cli.models.liquidity import BuyerFeedbackEvent
+
+    def visible(cls: Any) -> Any:
+        return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
+            select(ImportBatch.id).where(ImportBatch.status == "done")))
+
+    return tuple(with_loader_criteria(model, visible, include_aliases=True)
+                 for model in (FollowupTask, KpiEvent, BuyerFeedbackEvent))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_unfinished_imports(state: Any) -> None:
+    if state.session.info.get(SEE_UNFINISHED_IMPORTS):
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(*_visibility_criteria())

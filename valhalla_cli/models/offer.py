@@ -1,10 +1,10 @@
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from valhalla_cli.models.types import BigIntPK, UTCDateTime
+from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
 
 PROVINCE_WIDE = "*"
 
@@ -75,8 +75,8 @@ class OfferEvidence(SQLModel, table=True):
     opening_offer_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
     liquidity_score: Optional[int] = Field(default=None)
     liquidity_band: str = Field(max_length=12)
-    inputs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    comps: Optional[list[Any]] = Field(default=None, sa_column=Column(JSON))
-    liquidity: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    inputs: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+    policy: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+    comps: Optional[list[Any]] = Field(default=None, sa_column=Column(StoredJSON))
+    liquidity: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
+    result: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))

@@ -1,10 +1,55 @@
-"""Column types of our own: UTC instants on both engines; cents are plain BIGINT columns."""
+"""Column types of our own: UTC instants on both engines, JSON serialized here (never by the
+output renderer); cents are plain BIGINT columns."""
 
-from datetime import UTC, datetime
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.types import TypeDecorator
+
+
+def stored_json(value: Any) -> Any:
+    """A value as it is stored in a JSON column: money Decimals as '0.00' strings, instants as
+    RFC 3339 UTC with a Z, dates as ISO dates, dataclasses and mappings as objects.
+
+    Owned by the data layer so that a change to how results are printed never changes what
+    evidence or the audit log hold.
+    """
+    from valhalla_cli.clock import rfc3339
+    from valhalla_cli.money import format_money
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return format_money(value)
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return stored_json(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: stored_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): stored_json(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [stored_json(v) for v in value]
+    return str(value)
+
+
+class StoredJSON(TypeDecorator):
+    """A JSON column that accepts results (dataclasses, Decimals, instants) and stores them as
+    plain JSON through `stored_json`."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else stored_json(value)
 
 
 class UTCDateTime(TypeDecorator):

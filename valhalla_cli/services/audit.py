@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.models import AuditEvent
-from valhalla_cli.output import jsonable
+from valhalla_cli.models.types import stored_json
 
 
 def parse_pack(value: str | None, *, option: str = "--pack") -> str | None:
@@ -45,8 +45,8 @@ def record(
             pack=pack,
             action=action,
             subject=subject,
-            before=jsonable(before) if before is not None else None,
-            after=jsonable(after) if after is not None else None,
+            before=stored_json(before) if before is not None else None,
+            after=stored_json(after) if after is not None else None,
             reason=reason,
         )
     )

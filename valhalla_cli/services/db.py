@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from valhalla_cli.db import Database, is_damaged, redact, schema_state, sqlite_path
+from valhalla_cli.db import Database, is_damaged, redact, sqlite_path
 from valhalla_cli.errors import BadInput, DatabaseUnavailable
+from valhalla_cli.schema import schema_state
 
 if TYPE_CHECKING:
     from valhalla_cli.services.runbook import CheckResult

@@ -7,7 +7,6 @@ even then (README: "Decisions").
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -157,12 +156,17 @@ def _set_switch(
 
 
 def enable(
-    session: Session, *, actor: str, at: datetime, reason: str | None, enforce: bool,
-    failing_runbook_checks: Callable[[], list[str]],
+    session: Session, *, actor: str, at: datetime, reason: str | None, settings: Settings,
 ) -> SwitchResult:
-    """Set `enabled`, unless the runbook has failing checks (then refuse, changing nothing)."""
+    """Set `enabled`, unless the runbook has failing checks (then refuse, changing nothing).
+
+    The gate is this function's own rule: every face that enables go-live goes through it.
+    """
+    from valhalla_cli.services import runbook
+
     reason = _require_reason(reason)
-    failing = failing_runbook_checks()
+    enforce = settings.golive_enforce
+    failing = runbook.failing_checks(session, settings, at=at)
     if failing:
         return SwitchResult(action="enable", changed=False, refused=True,
                             reason="runbook_not_ok", failing_checks=failing,

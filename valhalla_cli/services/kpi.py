@@ -82,7 +82,7 @@ def emit(
 
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
-    from valhalla_cli.db import import_batch_of
+    from valhalla_cli.models.importing import import_batch_of
 
     batch = import_batch_of(session)
     if rows:

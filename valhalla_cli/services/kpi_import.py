@@ -1,23 +1,14 @@
-"""`kpi import`: stream a CSV / JSON-lines file of KPI events into kpi_event in chunks."""
+"""`kpi import`: KPI event rows (read from a file by the face) into kpi_event, in chunks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from valhalla_cli.db import Database
+from sqlalchemy.orm import Session
+
 from valhalla_cli.errors import BadInput
-from valhalla_cli.importing import (
-    FileProgress,
-    RowError,
-    StagedImport,
-    chunked,
-    count_lines,
-    iter_rows,
-    validate_all,
-    validated,
-)
+from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
 from valhalla_cli.inputs import parse_instant, parse_market, parse_province, parse_text
 from valhalla_cli.services import kpi
 
@@ -75,26 +66,16 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     return validate
 
 
-def import_file(db: Database, path: Path, *, business_timezone: str,
-                progress: bool = False, encoding: str | None = None,
-                actor: str = "import") -> ImportResult:
-    """All or nothing as every reader sees it: the whole file is validated first (a malformed
-    row anywhere: exit 2, nothing written), then written in short transactions that stay
-    invisible until the final flip (`importing.StagedImport`)."""
-    total_lines = count_lines(path) if progress else 0
+def import_rows(session: Session, source: RowSource, *, business_timezone: str,
+                progress: Progress | None = None) -> ImportResult:
+    """Validate and insert every row in the caller's transaction (a malformed row raises, so
+    the caller's rollback leaves nothing imported)."""
     imported = 0
 
-    def rows():  # type: ignore[no-untyped-def]
-        return validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL,
-                                         encoding=encoding), _row_validator(business_timezone))
+    def apply(batch: list[tuple[int, dict[str, Any]]]) -> None:
+        nonlocal imported
+        imported += kpi.insert_many(session, [row for _, row in batch])
 
-    validate_all(rows())
-    with FileProgress(path, "kpi import", enabled=progress) as bar, \
-            StagedImport(db, "kpi", actor=actor, path=path) as staged:
-        for batch in chunked(rows(), CHUNK):
-            with staged.chunk() as session:
-                imported += kpi.insert_many(session, [row for _, row in batch])
-            bar.update(imported, batch[-1][0] / total_lines if total_lines else 0.0)
-        with staged.finish():
-            pass
-    return ImportResult(file=str(path), imported=imported)
+    import_in_batches(source, validate=_row_validator(business_timezone), apply=apply,
+                      chunk=CHUNK, progress=progress)
+    return ImportResult(file=source.name, imported=imported)

@@ -51,7 +51,8 @@ from valhalla_cli.services.contact_rules import (
     parse_steps,
     planned_at,
 )
-from valhalla_cli.services.market import PolicyCache, cancel_active_tasks, scope_market
+from valhalla_cli.services.ladder_tasks import cancel_active_tasks
+from valhalla_cli.services.market import PolicyCache, scope_market
 
 PACK = "ladder"
 CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
@@ -183,15 +184,27 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
                            if dialect == "sqlite" else utc)
         return seen[value]
 
-    from valhalla_cli.db import import_batch_of
+    from valhalla_cli.models.importing import import_batch_of
 
-    batch = import_batch_of(session)
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
     for row in rows:
         row["import_batch_id"] = batch
-    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
-           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
     params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
               for row in rows]
+    if dialect == "postgresql":
+        # COPY in the session's transaction: an executemany of 60 000 INSERTs kept `ladder
+        # import` of 10 000 leads at 2.5 x its 10 s target on PostgreSQL.
+        cursor = session.connection().connection.cursor()
+        try:
+            with cursor.copy(f"COPY followup_task ({', '.join(_TASK_COLUMNS)}) FROM STDIN") \
+                    as copy:
+                for values in params:
+                    copy.write_row(values)
+        finally:
+            cursor.close()
+        return
+    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
+           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
     session.connection().exec_driver_sql(sql, params)
 
 
@@ -201,16 +214,6 @@ class _Outcome:
     ladder_id: str | None = None
     created: bool = False
     reason: str | None = None
-
-
-def warm_up(cache: PolicyCache, requests: list[CreateRequest], *, at: datetime) -> None:
-    """Load what `create_many` computes lazily (policies, contact rules, holiday calendars)
-    before a bulk import takes the write lock, so its first short transaction is as short as
-    the others."""
-    for province, market in {(r.province, r.market) for r in requests}:
-        policy = cache.effective(province, market)
-        for channel in policy.channels:
-            next_open_at(cache.rules(province, market, channel), at)
 
 
 def create_many(
@@ -898,30 +901,36 @@ def sla(
     def per_group(query):  # type: ignore[no-untyped-def]
         return query.group_by(group) if grouped else query
 
-    counts = {
-        row.grp: row for row in session.execute(per_group(
-            select(label, func.count().label("n"),
-                   func.sum(case((t.response_minutes <= config.fast_sla_minutes, 1),
-                                 else_=0)).label("fast"),
-                   func.sum(case((t.response_minutes <= config.sla_minutes, 1),
-                                 else_=0)).label("ok"))
-            .where(*period))) if row.n
-    }
-    # The ranks of the medians and p90s are known from the counts: one window (row_number)
-    # picks them; a second window for the partition size would cost another sort.
-    ranks = sorted({rank for c in counts.values() for rank in _sla_ranks(int(c.n))})
-    over = {"partition_by": group} if grouped else {}
-    ranked = (
-        select(label, t.response_minutes.label("v"),
-               func.row_number().over(order_by=t.response_minutes, **over).label("rn"))
-        .where(*period).subquery()
-    )
-    picks = session.execute(
-        select(ranked.c.grp, ranked.c.rn, ranked.c.v).where(ranked.c.rn.in_(ranks))
-    ).all() if ranks else []
+    figures = [func.count().label("n"),
+               func.sum(case((t.response_minutes <= config.fast_sla_minutes, 1),
+                             else_=0)).label("fast"),
+               func.sum(case((t.response_minutes <= config.sla_minutes, 1), else_=0)).label("ok")]
+    postgres = session.bind.dialect.name == "postgresql"
+    if postgres:
+        # One pass: ordered-set aggregates sort each group's values once. The median of the
+        # middle pair is percentile_cont(0.5); percentile_disc(0.9) is rank ceil(0.9 n), the
+        # same rank as _sla_ranks. (PostgreSQL's window path below spilled its sort to disk
+        # and took 3 x longer at a month of 5 M tasks.)
+        figures += [func.percentile_cont(0.5).within_group(t.response_minutes).label("median"),
+                    func.percentile_disc(0.9).within_group(t.response_minutes).label("p90")]
+    counts = {row.grp: row for row in session.execute(per_group(
+        select(label, *figures).where(*period))) if row.n}
     marks: dict[Any, dict[int, float]] = {}
-    for grp, rn, value in picks:
-        marks.setdefault(grp, {})[int(rn)] = float(value)
+    if not postgres:
+        # The ranks of the medians and p90s are known from the counts: one window (row_number)
+        # picks them; a second window for the partition size would cost another sort.
+        ranks = sorted({rank for c in counts.values() for rank in _sla_ranks(int(c.n))})
+        over = {"partition_by": group} if grouped else {}
+        ranked = (
+            select(label, t.response_minutes.label("v"),
+                   func.row_number().over(order_by=t.response_minutes, **over).label("rn"))
+            .where(*period).subquery()
+        )
+        picks = session.execute(
+            select(ranked.c.grp, ranked.c.rn, ranked.c.v).where(ranked.c.rn.in_(ranks))
+        ).all() if ranks else []
+        for grp, rn, value in picks:
+            marks.setdefault(grp, {})[int(rn)] = float(value)
     overdue_cut = at - timedelta(minutes=config.sla_minutes)
     overdue = {grp: k for grp, k in session.execute(per_group(
         select(label, func.count())
@@ -936,7 +945,9 @@ def sla(
         total = int(c.n) if c else 0
         m = marks.get(key, {})
         median = p90 = None
-        if total:
+        if total and postgres:
+            median, p90 = round(float(c.median), 2), round(float(c.p90), 2)
+        elif total:
             low, high, p90_rank = _sla_ranks(total)
             median = round((m[low] + m[high]) / 2, 2)
             p90 = round(m[p90_rank], 2)

@@ -1,39 +1,25 @@
-"""`ladder import`: create ladders in bulk from a CSV / JSON-lines file.
+"""`ladder import`: create ladders in bulk from rows the face read from a CSV or JSON lines.
 
-All or nothing for malformed rows (one transaction; a bad row anywhere rolls everything back and
-names its line). Valid rows refused by a rule (suppressed lead, disabled policy, score below the
-minimum) are reported with their reason while the rest are taken.
+All or nothing for malformed rows (the caller's one transaction; a bad row anywhere raises, so
+everything rolls back, and names its line). Valid rows refused by a rule (suppressed lead,
+disabled policy, score below the minimum) are reported with their reason while the rest are
+taken.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from valhalla_cli.db import Database
+from sqlalchemy.orm import Session
+
 from valhalla_cli.errors import BadInput
-from valhalla_cli.importing import (
-    FileProgress,
-    RowError,
-    StagedImport,
-    chunked,
-    count_lines,
-    iter_rows,
-    validate_all,
-    validated,
-)
+from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
 from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_text
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import check_score
-from valhalla_cli.services.ladder import (
-    PACK,
-    CreateRequest,
-    LadderConfig,
-    create_many,
-    warm_up,
-)
+from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
 from valhalla_cli.services.market import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
@@ -98,54 +84,37 @@ def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
     return validate
 
 
-def import_file(db: Database, path: Path, *, config: LadderConfig, at: datetime, actor: str,
-                business_timezone: str, progress: bool = False,
-                encoding: str | None = None) -> LadderImportResult:
-    """All or nothing as every reader sees it: the whole file is validated first (a malformed
-    row anywhere: exit 2, nothing written), then written in short transactions whose tasks stay
-    invisible (to dispatch, due, show, SLA ...) until the final flip (`importing.StagedImport`),
-    so the kill switch is never blocked behind an import."""
-    total_lines = count_lines(path) if progress else 0
+def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at: datetime,
+                actor: str, business_timezone: str, progress: Progress | None = None
+                ) -> LadderImportResult:
+    """Create a ladder per valid row in the caller's transaction; refused rows are reported."""
     created = existing = 0
     refusals: list[Refusal] = []
+    cache = PolicyCache(session)
 
-    def rows():  # type: ignore[no-untyped-def]
-        return validated(path, iter_rows(path, required=REQUIRED, optional=OPTIONAL,
-                                         encoding=encoding), _row_validator(business_timezone))
+    def apply(batch: list[tuple[int, CreateRequest]]) -> None:
+        nonlocal created, existing
+        requests = [replace_line(req, line) for line, req in batch]
+        outcomes = create_many(session, requests, config=config, at=at, actor=actor, cache=cache)
+        events = []
+        for out in outcomes:
+            if out.reason is not None:
+                refusals.append(Refusal(out.request.line or 0, out.request.lead_id, out.reason))
+            elif out.created:
+                created += 1
+                events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
+                               "province": out.request.province,
+                               "market": out.request.market, "ref": out.ladder_id,
+                               "source": "ladder import"})
+            else:
+                existing += 1
+        kpi.insert_many(session, events)
 
-    validate_all(rows())
-    with db.transaction() as session:
-        cache = PolicyCache(session)
-        first = next(chunked(rows(), CHUNK), [])
-        warm_up(cache, [req for _, req in first], at=at)
-    with FileProgress(path, "ladder import", enabled=progress) as bar, \
-            StagedImport(db, "ladder", actor=actor, path=path) as staged:
-        for batch in chunked(rows(), CHUNK):
-            with staged.chunk() as session:
-                requests = [replace_line(req, line) for line, req in batch]
-                outcomes = create_many(session, requests, config=config, at=at, actor=actor,
-                                       cache=cache)
-                events = []
-                for out in outcomes:
-                    if out.reason is not None:
-                        refusals.append(Refusal(out.request.line or 0, out.request.lead_id,
-                                                out.reason))
-                    elif out.created:
-                        created += 1
-                        events.append({"metric": "ladder_created", "value": 1.0,
-                                       "occurred_at": at, "province": out.request.province,
-                                       "market": out.request.market, "ref": out.ladder_id,
-                                       "source": "ladder import"})
-                    else:
-                        existing += 1
-                kpi.insert_many(session, events)
-            bar.update(created + existing + len(refusals),
-                       batch[-1][0] / total_lines if total_lines else 0.0)
-        with staged.finish() as session:
-            audit.record(session, pack=PACK, action="import", actor=actor, at=at,
-                         subject=str(path), after={"created": created, "existing": existing,
-                                "refused": len(refusals)})
-    return LadderImportResult(file=str(path), created=created, existing=existing,
+    import_in_batches(source, validate=_row_validator(business_timezone), apply=apply,
+                      chunk=CHUNK, progress=progress)
+    audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=source.name,
+                 after={"created": created, "existing": existing, "refused": len(refusals)})
+    return LadderImportResult(file=source.name, created=created, existing=existing,
                               refused=len(refusals), refusals=refusals)
 
 

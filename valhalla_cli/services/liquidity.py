@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.importing import Progress, RowSource
 from valhalla_cli.inputs import (
     market_key,
     parse_market,
@@ -221,7 +221,7 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    from valhalla_cli.db import import_batch_of
+    from valhalla_cli.models.importing import import_batch_of
 
     batch = import_batch_of(session)
     if batch is not None:
@@ -403,66 +403,49 @@ class ImportResult:
 MAX_REPORTED = 100
 
 
-def import_file(db: Any, path: Path, *, business_timezone: str, actor: str,
-                progress: bool = False, encoding: str | None = None) -> ImportResult:
-    """All or nothing as every reader sees it: the whole file is validated first (a malformed
-    row: exit 2 naming file:line and field, nothing written), then events are written in short
-    transactions that stay invisible until the final flip, which also folds them into the
-    liquidity nodes (`importing.StagedImport`). A row whose (deal_ref, buyer) is already
-    recorded is skipped and reported as `duplicate`."""
-    from valhalla_cli.importing import (
-        FileProgress,
-        StagedImport,
-        chunked,
-        count_lines,
-        iter_rows,
-        validate_all,
-        validated,
-    )
+def import_rows(session: Session, source: RowSource, *, business_timezone: str, actor: str,
+                progress: Progress | None = None) -> ImportResult:
+    """All or nothing for malformed rows (exit 2, naming file:line and field; the caller's
+    transaction rolls back); a row whose (deal_ref, buyer) is already recorded is skipped and
+    reported as `duplicate`."""
+    from valhalla_cli.importing import import_in_batches
     from valhalla_cli.services import kpi
 
-    total_lines = count_lines(path) if progress else 0
     imported = skipped = 0
     reported: list[SkippedRow] = []
 
-    def rows():  # type: ignore[no-untyped-def]
-        return validated(path, iter_rows(path, required=IMPORT_REQUIRED,
-                                         optional=IMPORT_OPTIONAL, encoding=encoding),
-                         _row_validator(business_timezone, actor))
+    def apply(batch: list[tuple[int, dict[str, Any]]]) -> None:
+        nonlocal imported, skipped
+        inserted = _insert_events(session, [row for _, row in batch])
+        taken = {(r.deal_ref, r.buyer) for r in inserted if r.deal_ref is not None}
+        for line, row in batch:
+            key = (row["deal_ref"], row["buyer"])
+            if row["deal_ref"] is None or key in taken:
+                taken.discard(key)  # a second copy within the batch is a duplicate
+                continue
+            skipped += 1
+            if len(reported) < MAX_REPORTED:
+                reported.append(SkippedRow(line, "duplicate",
+                                           f"feedback from {row['buyer']!r} on deal "
+                                           f"{row['deal_ref']!r} is already recorded"))
+        for key, (sent, responded, closed, name) in _fold(inserted).items():
+            acc = deltas.setdefault(key, [0, 0, 0, name])
+            acc[0] += sent
+            acc[1] += responded
+            acc[2] += closed
+        kpi.insert_many(session, [
+            {"metric": "buyer_feedback", "value": 1.0 if r.responded else 0.0,
+             "occurred_at": r.at, "province": r.province, "market": r.market,
+             "ref": r.deal_ref, "source": "liquidity import"}
+            for r in inserted
+        ])
+        imported += len(inserted)
 
-    validate_all(rows())
-    # Node-day totals are folded in at the flip: bounded by the distinct node-days, not rows.
+    # Node-day totals are folded in once, at the end (in the import's last transaction, with
+    # its flip when the face writes in short transactions): bounded by the node-days touched.
     deltas: dict[NodeKey, list[Any]] = {}
-    with FileProgress(path, "liquidity import", enabled=progress) as bar, \
-            StagedImport(db, "liquidity", actor=actor, path=path) as staged:
-        for batch in chunked(rows(), CHUNK):
-            with staged.chunk() as session:
-                inserted = _insert_events(session, [row for _, row in batch])
-                taken = {(r.deal_ref, r.buyer) for r in inserted if r.deal_ref is not None}
-                for line, row in batch:
-                    key = (row["deal_ref"], row["buyer"])
-                    if row["deal_ref"] is None or key in taken:
-                        taken.discard(key)  # a second copy within the batch is a duplicate
-                        continue
-                    skipped += 1
-                    if len(reported) < MAX_REPORTED:
-                        reported.append(SkippedRow(line, "duplicate",
-                                                   f"feedback from {row['buyer']!r} on deal "
-                                                   f"{row['deal_ref']!r} is already recorded"))
-                for key, (sent, responded, closed, name) in _fold(inserted).items():
-                    acc = deltas.setdefault(key, [0, 0, 0, name])
-                    acc[0] += sent
-                    acc[1] += responded
-                    acc[2] += closed
-                kpi.insert_many(session, [
-                    {"metric": "buyer_feedback", "value": 1.0 if r.responded else 0.0,
-                     "occurred_at": r.at, "province": r.province, "market": r.market,
-                     "ref": r.deal_ref, "source": "liquidity import"}
-                    for r in inserted
-                ])
-                imported += len(inserted)
-            bar.update(imported, batch[-1][0] / total_lines if total_lines else 0.0)
-        with staged.finish() as session:
-            _upsert_nodes(session, deltas)
-    return ImportResult(file=str(path), imported=imported, skipped=skipped,
+    import_in_batches(source, validate=_row_validator(business_timezone, actor), apply=apply,
+                      chunk=CHUNK, progress=progress)
+    _upsert_nodes(session, deltas)
+    return ImportResult(file=source.name, imported=imported, skipped=skipped,
                         skipped_rows=reported)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput
@@ -23,8 +23,7 @@ from valhalla_cli.inputs import (
     parse_province,
     parse_text,
 )
-from valhalla_cli.models import ContactSuppression, FollowupTask, MarketPolicy
-from valhalla_cli.models.ladder import ACTIVE_STATUSES
+from valhalla_cli.models import ContactSuppression, MarketPolicy
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
@@ -317,26 +316,6 @@ def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) ->
                            tasks_cancelled=cancelled)
 
 
-def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason: str,
-                        ladder_id: str | None = None) -> int:
-    """Cancel the lead's pending and claimed follow-up tasks (optionally of one ladder).
-
-    The lead's tasks are found by the lead index alone, then cancelled by id with the status
-    re-checked in the same UPDATE."""
-    query = select(FollowupTask.id, FollowupTask.status).where(FollowupTask.lead_id == lead_id)
-    if ladder_id is not None:
-        query = query.where(FollowupTask.ladder_id == ladder_id)
-    ids = [task_id for task_id, status in session.execute(query) if status in ACTIVE_STATUSES]
-    if not ids:
-        return 0
-    stmt = (update(FollowupTask)
-            .where(FollowupTask.id.in_(ids), FollowupTask.status.in_(ACTIVE_STATUSES))
-            .values(status="cancelled", status_reason=reason, claim_token=None,
-                    lease_expires_at=None)
-            .execution_options(synchronize_session=False))
-    return session.execute(stmt).rowcount or 0
-
-
 def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, actor: str,
              at: datetime) -> SuppressionView:
     """Suppress a lead on every channel at once; its remaining follow-up tasks are cancelled.
@@ -354,6 +333,8 @@ def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, 
         ContactSuppression.lead_id == lead,
         ContactSuppression.phone.is_(None) if phone is None else ContactSuppression.phone == phone,
     ).limit(1)).first()
+    from valhalla_cli.services.ladder_tasks import cancel_active_tasks
+
     cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
                                     reason=f"suppressed: {reason.strip()}")
     if existing is not None:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.importing import RowSource
 from valhalla_cli.inputs import (
     MAX_MONEY,
     market_key,
@@ -478,9 +478,13 @@ class CompsSummary:
 MAX_COMPS = 1000
 
 
-def read_comps(path: Path, *, not_after: date) -> tuple[list[Comp], list[Fraction]]:
-    """Comparable sales (CSV: address, sold_price, sqft, sold_on); malformed -> exit 2."""
-    from valhalla_cli.importing import RowError, iter_rows, validated
+COMPS_COLUMNS = ("address", "sold_price", "sqft", "sold_on")
+
+
+def read_comps(source: RowSource, *, not_after: date) -> tuple[list[Comp], list[Fraction]]:
+    """Comparable sales (rows with address, sold_price, sqft, sold_on, which the face read from
+    a CSV file); a malformed row is exit 2 naming file:line and field."""
+    from valhalla_cli.importing import RowError, validated
 
     def validate(row: dict[str, Any]) -> tuple[Comp, Fraction]:
         address = " ".join(str(row["address"]).split())
@@ -504,8 +508,8 @@ def read_comps(path: Path, *, not_after: date) -> tuple[list[Comp], list[Fractio
 
     comps: list[Comp] = []
     ratios: list[Fraction] = []
-    rows = iter_rows(path, required=("address", "sold_price", "sqft", "sold_on"))
-    for line, (comp, ratio) in validated(path, rows, validate):
+    path = source.name
+    for line, (comp, ratio) in validated(path, source.rows, validate):
         if len(comps) >= MAX_COMPS:
             raise BadInput(f"{path}: more than {MAX_COMPS} comparable sales; keep the relevant "
                            "ones")
@@ -634,7 +638,7 @@ def _refusals(policy: EffectivePolicy, fig: Figures, liq: liquidity.LiquiditySco
 def compute(
     session: Session, *, province: str, market: str | None, property_type: str | None,
     repairs: str | Decimal | None, at: datetime, actor: str, business_timezone: str,
-    enforce: bool, arv: str | Decimal | None = None, comps_path: Path | None = None,
+    enforce: bool, arv: str | Decimal | None = None, comps: RowSource | None = None,
     sqft: str | Decimal | None = None, assignment_fee: str | Decimal | None = None,
     deal_ref: str | None = None, note: str | None = None, recorded_at: datetime | None = None,
 ) -> OfferResult:
@@ -645,7 +649,7 @@ def compute(
     leaves `max_offer` / `opening_offer` empty so that nobody sends a refused figure.
     """
     from valhalla_cli.clock import business_date, utcnow
-    from valhalla_cli.output import jsonable
+    from valhalla_cli.models.types import stored_json
     from valhalla_cli.services import golive, kpi, levers
 
     # 1. Validate every input.
@@ -659,7 +663,7 @@ def compute(
         assignment_fee, field="--assignment-fee")
     ref = parse_text(deal_ref, field="--deal-ref")
     note_text = parse_text(note, field="--note", max_length=2000)
-    if (arv is None) == (comps_path is None):
+    if (arv is None) == (comps is None):
         raise BadInput("give the ARV either as --arv A or as --comps FILE --sqft S (one of them)")
     comps_summary: CompsSummary | None = None
     comps_rows: list[Comp] | None = None
@@ -668,9 +672,10 @@ def compute(
             raise BadInput("--sqft goes with --comps; with --arv leave it out")
         arv_d = parse_money(arv, field="--arv", allow_zero=False)
     else:
-        assert comps_path is not None
+        assert comps is not None
+        comps_path = comps.name
         size = parse_sqft(sqft, option="--sqft")
-        comps_rows, ratios = read_comps(comps_path, not_after=business_date(at,
+        comps_rows, ratios = read_comps(comps, not_after=business_date(at,
                                                                             business_timezone))
         arv_d = arv_from_comps(ratios, size)
         if arv_d <= 0:
@@ -678,7 +683,7 @@ def compute(
         if arv_d > MAX_MONEY:
             raise BadInput(f"{comps_path}: the comps give an ARV above {MAX_MONEY:,.2f} "
                            f"for --sqft {size} (check the size)")
-        comps_summary = CompsSummary(file=str(comps_path), count=len(comps_rows),
+        comps_summary = CompsSummary(file=comps_path, count=len(comps_rows),
                                      median_price_per_sqft=_fraction_text(median(ratios)),
                                      sqft=size, arv=arv_d)
 
@@ -732,7 +737,7 @@ def compute(
     # 4. The evidence (immutable) and the KPI.
     inputs = {"province": province, "market": market, "property_type": property_type,
               "arv": arv_d if arv is not None else None,
-              "comps_file": str(comps_path) if comps_path else None,
+              "comps_file": comps.name if comps is not None else None,
               "sqft": comps_summary.sqft if comps_summary else None, "repairs": repairs_d,
               "assignment_fee": fee_override, "deal_ref": ref, "note": note_text,
               "at": at}
@@ -746,9 +751,9 @@ def compute(
         opening_offer_cents=(None if result.opening_offer is None
                              else to_cents(result.opening_offer)),
         liquidity_score=liq.score, liquidity_band=liq.band,
-        inputs=jsonable(inputs), policy=jsonable(result.policy),
-        comps=jsonable(comps_rows) if comps_rows is not None else None,
-        liquidity=jsonable(result.liquidity), result=jsonable(result),
+        inputs=stored_json(inputs), policy=stored_json(result.policy),
+        comps=stored_json(comps_rows) if comps_rows is not None else None,
+        liquidity=stored_json(result.liquidity), result=stored_json(result),
     )
     session.add(evidence)
     session.flush()

@@ -368,6 +368,9 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
                          message=f"reservation refused: engine {name} is disabled "
                          f"(valhalla risk policy-set {name} --enable)", **common)
 
+    # One savepoint around the increments and the reservation row: when a cap says no (or a
+    # concurrent process took this ref) it is undone alone, the caller's transaction goes on.
+    savepoint = session.begin_nested()
     _ensure_ledger_rows(session, day, [engine, GLOBAL])
     binding: str | None = None
     room: dict[str, int] = {}
@@ -388,13 +391,13 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
         room[name] = headroom_cents(cap, after)
 
     if binding is not None:
-        session.rollback()  # undo the engine increment if GLOBAL said no; fresh transaction
+        savepoint.rollback()  # undo the engine increment if GLOBAL said no
         raced = _by_ref(session, ref)
         if raced is not None:  # another process took this ref meanwhile and used the room
             return _replay(session, raced, engine=engine, amount_cents=amount_cents,
                            warning=status.warning)
         cap = from_cents(caps[binding].daily_cap_cents)
-        common["caps"] = None  # re-read after the rollback
+        common["caps"] = None  # re-read after the savepoint's rollback
         return _deny(session, reason="cap_exceeded", binding_cap=binding,
                      message=f"reservation of {from_cents(amount_cents)} on {engine} denied: "
                      f"it would take {binding} past its daily cap of {cap} on {day}", **common)
@@ -406,13 +409,14 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
         session.flush()
     except IntegrityError:
         # Two processes raced the same new ref (PostgreSQL): the first one won. Nothing of ours
-        # may stay, so roll everything back and answer with the winner's reservation.
-        session.rollback()
+        # may stay, so undo the savepoint and answer with the winner's reservation.
+        savepoint.rollback()
         raced = _by_ref(session, ref)
         if raced is None:
             raise
         return _replay(session, raced, engine=engine, amount_cents=amount_cents,
                        warning=status.warning)
+    savepoint.commit()
     _add_event(session, at=at, day=day, engine=engine, kind="reserve", amount_cents=amount_cents,
                ref=ref, reservation_id=reservation.id, actor=actor)
     view = ReservationView(

@@ -32,6 +32,15 @@ class RunbookReport:
     generated_at: datetime
     checks: list[CheckResult]
 
+    @property
+    def failing(self) -> list[str]:
+        """The names of the failing checks (what blocks go-live)."""
+        return [c.name for c in self.checks if c.status == FAIL]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [c.name for c in self.checks if c.status == WARN]
+
 
 def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
     from valhalla_cli import registry
@@ -53,17 +62,21 @@ def run_checks(session: Session, settings: Settings, *, at: datetime) -> Runbook
 
 
 def failing_checks(session: Session, settings: Settings, *, at: datetime) -> list[str]:
-    return [c.name for c in run_checks(session, settings, at=at).checks if c.status == FAIL]
+    return run_checks(session, settings, at=at).failing
 
 
 def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.db import known_head_revision
+    from valhalla_cli.schema import SchemaState, known_head_revision
 
     head = known_head_revision()
-    found = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    if found != head:
-        return CheckResult("database", FAIL, f"schema at {found}, package head is {head}",
-                           "valhalla db upgrade")
+    rows = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    state = SchemaState(tuple(r[0] for r in rows), True)
+    if state.status != "at_head":
+        problem = state.problem()
+        if problem is not None:  # newer, two revisions, none: upgrading would not help
+            return CheckResult("database", FAIL, problem, None)
+        return CheckResult("database", FAIL, f"schema at {state.current}, package head is "
+                           f"{head}", "valhalla db upgrade")
     return CheckResult("database", OK, f"schema at head ({head}) on {session.bind.dialect.name}")
 
 

@@ -92,8 +92,7 @@ def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSumma
     report = runbook.run_checks(session, settings, at=at)
     return RunbookSummary(
         ok_to_enable_go_live=report.ok_to_enable_go_live,
-        failing=[c.name for c in report.checks if c.status == runbook.FAIL],
-        warnings=[c.name for c in report.checks if c.status == runbook.WARN],
+        failing=report.failing, warnings=report.warnings,
         checks=report.checks)
 
 

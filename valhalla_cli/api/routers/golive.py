@@ -15,16 +15,15 @@ def state(call: Call) -> Answer:
 
 
 def _switch(call: Call, action: str) -> Answer:
-    from valhalla_cli.services import golive, runbook
+    from valhalla_cli.services import golive
 
     cfg, session, when = call.settings, call.session, call.instant()
-    common = dict(actor=cfg.actor, at=when, reason=call["reason"], enforce=cfg.golive_enforce)
     if action == "enable":
-        result = golive.enable(
-            session, **common,
-            failing_runbook_checks=lambda: runbook.failing_checks(session, cfg, at=when))
+        result = golive.enable(session, actor=call.actor, at=when, reason=call["reason"],
+                               settings=cfg)
     else:
-        result = getattr(golive, action)(session, **common)
+        result = getattr(golive, action)(session, actor=call.actor, at=when,
+                                         reason=call["reason"], enforce=cfg.golive_enforce)
     return Answer(result, no=bool(result.refused))
 
 

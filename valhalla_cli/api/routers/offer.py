@@ -66,7 +66,7 @@ def compute(call: Call) -> Answer:
     p = call.params
     result = offer.compute(
         call.session, province=p["province"], market=p["market"], property_type=p["type"],
-        arv=p["arv"], comps_path=None, sqft=p["sqft"], repairs=p["repairs"],
+        arv=p["arv"], sqft=p["sqft"], repairs=p["repairs"],
         assignment_fee=p["assignment_fee"], deal_ref=p["deal_ref"], note=p["note"],
         at=call.instant(), actor=call.actor,
         business_timezone=call.settings.business_timezone,

@@ -1,0 +1,36 @@
+"""The ladder pack's writes to its own table that other packs trigger.
+
+`followup_task` is written only by the ladder pack; the market pack cancels a suppressed lead's
+tasks through `cancel_active_tasks` (re-exported as `ladder.cancel_active_tasks`). This module
+imports no other service, so the market pack can call it while the ladder depends on market.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from valhalla_cli.models import FollowupTask
+from valhalla_cli.models.ladder import ACTIVE_STATUSES
+
+
+def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason: str,
+                        ladder_id: str | None = None) -> int:
+    """Cancel the lead's pending and claimed follow-up tasks (optionally of one ladder).
+
+    The lead's tasks are found by the lead index alone, then cancelled by id with the status
+    re-checked in the same UPDATE."""
+    query = select(FollowupTask.id, FollowupTask.status).where(FollowupTask.lead_id == lead_id)
+    if ladder_id is not None:
+        query = query.where(FollowupTask.ladder_id == ladder_id)
+    ids = [task_id for task_id, status in session.execute(query) if status in ACTIVE_STATUSES]
+    if not ids:
+        return 0
+    stmt = (update(FollowupTask)
+            .where(FollowupTask.id.in_(ids), FollowupTask.status.in_(ACTIVE_STATUSES))
+            .values(status="cancelled", status_reason=reason, claim_token=None,
+                    lease_expires_at=None)
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount or 0
