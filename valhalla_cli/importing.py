@@ -420,9 +420,9 @@ class StagedImport:
 
 
 def _imported_tables() -> tuple[Any, ...]:
-    from valhalla_cli.models import BuyerFeedbackEvent, FollowupTask, KpiEvent
+    from valhalla_cli.models.importing import imported_models
 
-    return (FollowupTask.__table__, KpiEvent.__table__, BuyerFeedbackEvent.__table__)
+    return tuple(model.__table__ for model in imported_models())
 
 
 def discard(db: Any, batch_id: int) -> None:

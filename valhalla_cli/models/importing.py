@@ -48,18 +48,25 @@ def import_batch_of(session: Session) -> int | None:
     return session.info.get(IMPORT_BATCH)
 
 
-@lru_cache(maxsize=1)
-def _visibility_criteria() -> tuple[Any, ...]:
+def imported_models() -> tuple[Any, ...]:
+    """The tables bulk imports write, each with an `import_batch_id` column. A pack whose import
+    writes another table adds it here (and the column, in a migration), or that table's rows
+    would show while its import is still running."""
     from valhalla_cli.models.kpi import KpiEvent
     from valhalla_cli.models.ladder import FollowupTask
     from valhalla_cli.models.liquidity import BuyerFeedbackEvent
 
+    return (FollowupTask, KpiEvent, BuyerFeedbackEvent)
+
+
+@lru_cache(maxsize=1)
+def _visibility_criteria() -> tuple[Any, ...]:
     def visible(cls: Any) -> Any:
         return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
             select(ImportBatch.id).where(ImportBatch.status == "done")))
 
     return tuple(with_loader_criteria(model, visible, include_aliases=True)
-                 for model in (FollowupTask, KpiEvent, BuyerFeedbackEvent))
+                 for model in imported_models())
 
 
 @event.listens_for(Session, "do_orm_execute")
