@@ -228,3 +228,63 @@ def snapshot_tables(db) -> dict[str, list]:
             n: sorted(tuple(map(repr, row)) for row in conn.execute(text(f'SELECT * FROM "{n}"')))
             for n in names
         }
+
+
+# --- shared harnesses ----------------------------------------------------------------------------
+
+def walk_commands(command, path: tuple[str, ...] = ()):
+    """The command tree as (path, Click command) pairs, the root first (path ())."""
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from walk_commands(sub, (*path, name))
+
+
+def cli_root():
+    """The Click command `valhalla` is built into (what a shell runs)."""
+    import typer.main
+
+    from valhalla_cli.app import app
+
+    return typer.main.get_command(app)
+
+
+def run_workers(target, args: list[tuple], *, start: str = "spawn", timeout: float = 300,
+                check_exit: bool = True) -> list:
+    """Real processes racing: one per `args` tuple, each called as `target(*args, barrier,
+    queue)`; the barrier holds them until all are connected, each puts its answer on the queue.
+    Returns the answers (in the order they arrived)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(start)
+    barrier, queue = ctx.Barrier(len(args)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*a, barrier, queue)) for a in args]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=timeout) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        if check_exit:
+            assert proc.exitcode == 0
+    return results
+
+
+def settings_for(db_url: str):
+    """The settings a command would resolve for this database (defaults otherwise)."""
+    from valhalla_cli.settings import resolve_settings
+
+    return resolve_settings(db=db_url)
+
+
+class ChangesNothing:
+    """`with ChangesNothing(db):` fails when the block changed any row of any table."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def __enter__(self) -> ChangesNothing:
+        self.before = snapshot_tables(self.db)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            assert snapshot_tables(self.db) == self.before, "the database changed"

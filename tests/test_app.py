@@ -5,9 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
-
-from valhalla_cli.app import app
+from conftest import REPO, cli_root, walk_commands
 
 
 def _python(code: str) -> str:
@@ -33,18 +31,9 @@ def test_help_lists_groups_and_exit_codes(cli_nodb):
     assert "Exit codes" in result.stdout and "VALHALLA_DEBUG=1" in result.stdout
 
 
-def _walk(command, path=()):
-    yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from _walk(sub, (*path, name))
-
-
 def test_every_command_has_a_one_line_help_and_an_example():
-    import typer.main
-
-    root = typer.main.get_command(app)
     missing = []
-    for path, command in _walk(root):
+    for path, command in walk_commands(cli_root()):
         if not path:
             continue
         help_text = command.help or ""
@@ -68,19 +57,54 @@ def test_usage_errors_are_one_line_exit_2(cli_nodb, args):
     assert result.stderr.startswith("valhalla: error:")
 
 
-def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
+def test_an_unreachable_database_is_exit_4_with_one_line(tmp_path):
     # A directory where the SQLite file should be: the driver cannot open it.
     target = tmp_path / "dir.db"
     target.mkdir()
     from conftest import run_valhalla
 
     result = run_valhalla("--db", f"sqlite:///{target}", "golive", "state", check_clean=False)
-    assert result.exit_code in (4, 5)
+    assert result.exit_code == 4
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    debug = run_valhalla("--db", f"sqlite:///{target}", "golive", "state",
-                         env={"VALHALLA_DEBUG": "1"}, check_clean=False)
-    assert "Traceback" in debug.stderr
+    assert result.stderr.strip().splitlines() == [
+        "valhalla: error: database unavailable: unable to open database file"]
+
+
+# A bug, planted in a real process: the service raises an exception whose text goes on to
+# print SQL and its parameters, as driver errors do.
+_BUG = (
+    "import sys\n"
+    "from valhalla_cli.services import golive\n"
+    "def broken(*args, **kwargs):\n"
+    "    raise RuntimeError('cannot compute state\\n[SQL: SELECT secret FROM vault]')\n"
+    "golive.get_state = broken\n"
+    "from valhalla_cli.app import main\n"
+    "sys.argv = ['valhalla'] + sys.argv[1:]\n"
+    "main()\n"
+)
+
+
+def _run_bug(db_url: str, env: dict):
+    import os
+
+    argv = [sys.executable, "-c", _BUG, "--db", db_url, "golive", "state"]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60,
+                          env={**os.environ, **env})
+
+
+def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    quiet = _run_bug(url, {})
+    assert quiet.returncode == 5, quiet.stderr
+    lines = quiet.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in quiet.stderr
+    assert "RuntimeError: cannot compute state" in lines[0]
+    assert "VALHALLA_DEBUG=1" in lines[0]
+    assert "SELECT secret" not in quiet.stderr  # only the first line of the exception
+    debug = _run_bug(url, {"VALHALLA_DEBUG": "1"})
+    assert debug.returncode == 5
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "in broken" in debug.stderr
 
 
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "valhalla_cli.services")

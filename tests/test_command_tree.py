@@ -21,28 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import cli_root, walk_commands
 
 AT = "2027-01-15T10:00:00-05:00"
 ALIASES = {"followups": "ladder"}
 
 
-def _walk(command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
-    yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from _walk(sub, (*path, name))
-
-
 @functools.cache
 def _root():
-    import typer.main
-
-    from valhalla_cli.app import app
-
-    return typer.main.get_command(app)
+    return cli_root()
 
 
 def _leaves() -> list[tuple[tuple[str, ...], object]]:
-    return [(p, c) for p, c in _walk(_root()) if p and getattr(c, "commands", None) is None]
+    return [(p, c) for p, c in walk_commands(_root())
+            if p and getattr(c, "commands", None) is None]
 
 
 def _takes_format(command) -> bool:
@@ -64,6 +56,7 @@ class Case:
     setup: Setup | None = None  # runs through the in-process CLI; returns {placeholder: value}
     files: dict = field(default_factory=dict)  # name -> content, written to tmp_path
     refused_silently: bool = False  # `ladder dispatch`: a refusal prints nothing on stdout
+    exit_code: int = 0  # what this minimal call must answer: 0 (yes, done) or 1 (a "no")
 
 
 def _ok(result):
@@ -137,7 +130,8 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("liquidity", "score"): Case(("ON", "--market", "TORONTO", "--at", AT)),
     ("liquidity", "nodes"): Case(("--at", AT)),
     # Seeded disabled: a "no" that still prints its whole answer.
-    ("offer", "compute"): Case(("ON", "--arv", "450000", "--repairs", "50000", "--at", AT)),
+    ("offer", "compute"): Case(("ON", "--arv", "450000", "--repairs", "50000", "--at", AT),
+                               exit_code=1),
     ("offer", "policies"): Case(),
     ("offer", "policy-set"): Case(("ON", "--enable", *R, "--at", AT)),
     ("offer", "evidence"): Case(setup=_evidence),
@@ -156,18 +150,20 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("golive", "checklist", "unsign"): Case(
         ("dncl", *R, "--at", AT), setup=lambda cli, tmp: _checklist_item(cli, tmp, sign=True)),
     # Not live on a fresh install: refused, with the whole answer.
-    ("risk", "reserve"): Case(("acquisitions", "100", "--ref", "r-1", "--at", AT)),
+    ("risk", "reserve"): Case(("acquisitions", "100", "--ref", "r-1", "--at", AT), exit_code=1),
     ("risk", "settle"): Case(("{reservation}", "--pnl", "-50", "--at", AT), setup=_reservation),
     ("risk", "release"): Case(("--ref", "r-1", "--at", AT), setup=_reservation),
     ("risk", "snapshot"): Case(("--at", AT)),
     ("risk", "policies"): Case(),
     ("risk", "policy-set"): Case(("marketing", "--daily-cap", "12000", *R, "--at", AT)),
     ("risk", "events"): Case(("--at", AT), setup=_reservation),
+    # Sandbox: shadowed, not acted on (exit 1).
     ("heimdall", "record"): Case(("lead_scoring", "--confidence", "0.9", "--subject", "s-1",
-                                  "--at", AT)),
+                                  "--at", AT), exit_code=1),
     ("heimdall", "outcome"): Case(("{rec}", "--success", "--at", AT), setup=_recommendation),
     ("heimdall", "scorecard"): Case(("--at", AT)),
-    ("heimdall", "promote"): Case(("lead_scoring", *R, "--at", AT)),
+    # No sandbox samples yet: not promoted.
+    ("heimdall", "promote"): Case(("lead_scoring", *R, "--at", AT), exit_code=1),
     ("heimdall", "demote"): Case(("lead_scoring", *R, "--at", AT)),
     ("heimdall", "policies"): Case(),
     ("heimdall", "policy-set"): Case(("lead_scoring", "--min-confidence", "0.85", *R,
@@ -195,7 +191,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
 }
 
 # Leaves, and the groups that list something when called without a subcommand.
-FORMAT_PATHS = sorted(p for p, c in _walk(_root()) if p and _takes_format(c))
+FORMAT_PATHS = sorted(p for p, c in walk_commands(_root()) if p and _takes_format(c))
 
 
 def test_every_command_with_format_is_in_the_table():
@@ -263,9 +259,9 @@ def test_format_json_prints_valid_json(cli, tmp_path, path):
         values.update(case.setup(cli, tmp_path))
     args = [a.format(**values) for a in case.args]
     result = cli(*path, *args, "--format", "json")
-    assert result.exit_code in (0, 1), (result.exit_code, result.stderr)
+    expected = 1 if case.refused_silently else case.exit_code
+    assert result.exit_code == expected, (result.exit_code, result.stderr)
     if case.refused_silently:
-        assert result.exit_code == 1
         assert result.stdout == "" and result.stderr.strip()
         return
     assert result.stdout.strip(), f"no output (exit {result.exit_code}): {result.stderr}"
@@ -365,6 +361,57 @@ def test_jsonl_tsv_and_table_agree_with_json(sqlite_template, tmp_path, path):
     assert rows, "tsv prints at least its header"
     assert len({len(row.split("\t")) for row in rows}) == 1, "tsv rows have the header's width"
     assert outputs["table"].strip()
+    stable = {fmt: _stable(text, tmp_path / fmt) for fmt, text in outputs.items()}
+    _assert_same_values(path, json.loads(stable["json"]),
+                        [json.loads(line) for line in stable["jsonl"].splitlines()],
+                        stable["tsv"].splitlines(), stable["table"])
+
+
+# Values that differ between two fresh runs of the same command: the run's directory, random
+# ids (ladder ids, claim tokens), the wall clock and the process (workers).
+_VOLATILE = (re.compile(r"\b[0-9a-f]{32}\b"), re.compile(r"\b[0-9a-f]{8}-[0-9a-f-]{27}\b"),
+             re.compile(r"@[\w.-]+:\d+\b"))
+# Every test instant is in 2027; one written with the wall clock (evidence's recorded_at) is now.
+_WALL_CLOCK = re.compile(r"\b(?!2027-)\d{4}-\d{2}-\d{2}T[\d:.]+Z")
+# Commands whose terminal output is a laid-out explanation rather than their rows.
+_LAYOUTS = {("offer", "compute")}
+
+
+def _stable(text: str, where: Path) -> str:
+    text = text.replace(str(where), "<tmp>")
+    for pattern in _VOLATILE:
+        text = pattern.sub("<id>", text)
+    return _WALL_CLOCK.sub("<now>", text)
+
+
+def _assert_same_values(path, body, lines, tsv_rows, table):
+    """Every format prints the same values as the JSON, not merely something."""
+    from valhalla_cli.output import cell, flatten
+
+    header = tsv_rows[0].split("\t")
+    cells = [row.split("\t") for row in tsv_rows[1:]]
+    if header == ["key", "value"]:  # an overview flattened to dotted keys (valhalla status)
+        expected = [[key, cell(value).replace("\t", " ")] for key, value in flatten(body)]
+        assert cells == expected
+        return
+    items = body if isinstance(body, list) else [body]
+    if [set(line) for line in lines] == [set(item) for item in items]:
+        assert lines == items, "jsonl prints the JSON's objects, one per line"
+    # (otherwise a report the tabular formats flatten: a ladder's tasks, the runbook's checks)
+    if len(cells) != len(lines):
+        return  # a report whose tsv flattens a nested list (risk snapshot's engines)
+    # The tsv rows are the jsonl rows, column by column, as cells.
+    for line, row in zip(lines, cells, strict=True):
+        for name, text in zip(header, row, strict=True):
+            assert text == cell(line.get(name)).replace("\t", " "), (path, name)
+    # A terminal shows the first row's short values in those columns (long ones may wrap).
+    if lines and _canonical(path) not in _LAYOUTS:
+        values = [line_value for name in header
+                  if (line_value := lines[0].get(name)) not in (None, "")
+                  and not isinstance(line_value, (bool, dict, list))]
+        shown = [cell(v) for v in values if len(cell(v)) <= 12 and "<" not in cell(v)]
+        missing = [v for v in shown if v not in table]
+        assert not missing, (path, missing)
 
 
 # --- integers the database cannot hold -----------------------------------------------------------
@@ -386,7 +433,7 @@ def _int_params(command) -> list:
 
 # `serve` takes no ids or limits, only a port and a worker count bounded by their options
 # (tests/api/test_status_codes.py covers them); it would start a server here.
-INT_PATHS = sorted(p for p, c in _walk(_root())
+INT_PATHS = sorted(p for p, c in walk_commands(_root())
                    if p and p[0] not in ALIASES and p != ("serve",) and _int_params(c))
 
 

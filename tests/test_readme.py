@@ -1,8 +1,13 @@
-"""Every `valhalla` command the README shows runs, in order, with the exit code it claims."""
+"""Every `valhalla` command the README shows runs, in order, with the exit code it claims.
+
+One test per command line, all against one home (config and database) in README order, so a
+failing line is reported by itself and the lines after it still run.
+"""
 
 import re
 import shlex
 
+import pytest
 from conftest import REPO, Cli
 
 README = (REPO / "README.md").read_text()
@@ -37,9 +42,27 @@ def test_readme_shows_commands():
     assert kinds.count("crontab") >= 2
 
 
-def test_every_readme_command_runs_as_documented(cli_nodb: Cli):
-    for kind, argv, expected in readme_commands():
-        if kind == "crontab":
-            argv = [a for a in argv if a not in ("-q", "--quiet")]
-        result = cli_nodb(*argv)
-        assert result.exit_code in expected, (argv, result.exit_code, result.stderr)
+@pytest.fixture(scope="module")
+def readme_home(tmp_path_factory: pytest.TempPathFactory):
+    """One home for the whole walk: the tour builds on what the lines before it did."""
+    return tmp_path_factory.mktemp("readme-home")
+
+
+@pytest.fixture
+def tour_cli(readme_home, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(readme_home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(readme_home / "data"))
+    return Cli(None)
+
+
+COMMANDS = readme_commands()
+
+
+@pytest.mark.parametrize(
+    "kind,argv,expected", COMMANDS,
+    ids=[f"{i:02d} {' '.join(argv)[:60]}" for i, (_, argv, _) in enumerate(COMMANDS)])
+def test_readme_command_runs_as_documented(tour_cli: Cli, kind, argv, expected):
+    if kind == "crontab":
+        argv = [a for a in argv if a not in ("-q", "--quiet")]
+    result = tour_cli(*argv)
+    assert result.exit_code in expected, (argv, result.exit_code, result.stderr)

@@ -8,6 +8,7 @@ SQLModel and Alembic stay out of `sys.modules`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any, Optional
 
 import typer
@@ -68,14 +69,14 @@ def _checking_blanks(command: Any, callback: Any) -> Any:
 class ValhallaGroup(TyperGroup):
     """Turns every error into one line on standard error and an exit code (SPEC section 5)."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
         _refuse_blank_values(self)
         code = run_guarded(lambda: super(ValhallaGroup, self).main(
             args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
-            standalone_mode=False, **extra))
+            standalone_mode=False, windows_expand_args=windows_expand_args, **extra))
         sys.exit(code)
 
 

@@ -220,3 +220,39 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             raise
     return row[0] if row else None
+
+
+def dialect_name(session: Session) -> str:
+    """`sqlite` or `postgresql`: the engine the session's transaction runs on."""
+    return session.get_bind().dialect.name
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's INSERT construct, which has `on_conflict_do_update/_nothing` on both."""
+    if dialect_name(session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def affected_rows(result: Any) -> int:
+    """How many rows an UPDATE or DELETE changed (its cursor result's rowcount)."""
+    return int(result.rowcount or 0)
+
+
+def copy_rows(session: Session, table: str, columns: list[str], rows: Any) -> None:
+    """PostgreSQL bulk load by COPY inside the session's own transaction (rolled back with it).
+
+    Batched INSERTs kept the bulk imports (`ladder import`, `kpi import`) at two to three times
+    their targets on PostgreSQL; COPY meets them.
+    """
+    cursor = session.connection().connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for values in rows:
+                copy.write_row(values)
+    finally:
+        cursor.close()

@@ -73,7 +73,7 @@ def check_encoding(name: str | None) -> str:
     return info.name
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path) -> Any:
     try:
         return path.open("rb")
     except FileNotFoundError:

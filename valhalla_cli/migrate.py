@@ -19,7 +19,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-def _run(database: Database, fn, *args) -> None:  # type: ignore[no-untyped-def]
+def _run(database: Database, fn, *args) -> None:
     cfg = alembic_config()
     with database.engine.execution_options(valhalla_write=True).begin() as connection:
         cfg.attributes["connection"] = connection

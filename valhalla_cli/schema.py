@@ -205,11 +205,14 @@ def ensure_at_head(engine: Engine) -> None:
         raise DatabaseUnavailable(refusal)
 
 
+_VERSION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
 def ensure_session_at_head(session: Session) -> None:
     """The schema gate inside a unit of work (the HTTP server checks it on every request, in
     the request's own transaction, so a `db downgrade` under a running server is noticed)."""
     try:
-        rows = tuple(r[0] for r in session.execute(text("SELECT version_num FROM alembic_version")))
+        rows = tuple(r[0] for r in session.execute(_VERSION_QUERY))
     except DBAPIError as exc:
         message = str(exc.orig).lower()
         if "alembic_version" not in message:

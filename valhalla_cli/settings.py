@@ -139,7 +139,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
             wrong_bool = isinstance(value, bool) and expected_type is not bool
             if wrong_bool or not isinstance(value, expected_type):
                 raise ConfigError(f"config file {path}: '{section}.{key}' must be {expected}")
-            if expected_type is list and not all(isinstance(v, str) for v in value):
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"config file {path}: '{section}.{key}' must be {expected}")
     return data
 

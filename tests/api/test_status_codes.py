@@ -187,8 +187,14 @@ def test_help_imports_neither_fastapi_nor_the_data_layer():
 def test_openapi_lists_every_endpoint(server):
     spec = server.get("/openapi.json", scope=None)
     assert spec.status_code == 200
+    from api.test_readme_endpoints import expected_rows
+
     paths = spec.json()["paths"]
-    assert "/api/governance/risk/reserve" in paths
+    for method, path, _cli, _scope in expected_rows():
+        assert method.lower() in paths[path], (method, path)
+    reserve = paths["/api/governance/risk/reserve"]["post"]
+    assert {p["name"] for p in reserve["parameters"]} >= {"engine", "amount", "ref", "at"}
+    assert "requestBody" in reserve and "409" in reserve["responses"]
     assert server.get("/docs", scope=None).status_code == 200
 
 
@@ -204,3 +210,22 @@ def test_the_seeds_example_curl_works_as_written(server):
     assert answer.status_code == 200, answer.text
     assert answer.json()["policy"]["enabled"] is True
     assert answer.json()["policy"]["updated_by"] == "api:t-admin"
+
+
+def test_a_database_locked_past_the_timeout_is_503(server, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no busy timeout: a request waits for the lock holder")
+    import sqlite3
+
+    from valhalla_cli.db import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
+
+    holder = sqlite3.connect(sqlite_path(db_url), isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        answer = server.post("/api/governance/go-live/disable", json={"reason": "locked"},
+                             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 + 60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert answer.status_code == 503, answer.text
+    assert "locked" in answer.json()["error"]["message"]

@@ -1,6 +1,5 @@
 """Exactly-once hand-out with real processes, on SQLite and PostgreSQL."""
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -9,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import REPO, db_count, run_valhalla
+from conftest import REPO, db_count, run_valhalla, run_workers
 
 pytestmark = pytest.mark.slow
 
@@ -57,16 +56,7 @@ def _dispatch_worker(url: str, name: str, barrier, queue) -> None:
 
 def test_four_overlapping_dispatchers_hand_out_each_of_1000_tasks_exactly_once(db, db_url):
     _seed_ladders(db, 1000)
-    ctx = multiprocessing.get_context("spawn")
-    barrier, queue = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_dispatch_worker, args=(db_url, f"w{i}", barrier, queue))
-             for i in range(4)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = run_workers(_dispatch_worker, [(db_url, f"w{i}") for i in range(4)])
     handed = [task for _, taken in results for task in taken]
     assert len(handed) == 1000
     assert len(set(handed)) == 1000
@@ -101,16 +91,7 @@ def _one_run_worker(url: str, name: str, limit: int, barrier, queue) -> None:
 def test_overlapping_single_dispatch_runs_never_come_back_short(db, db_url, runs, limit):
     """Runs started together hand out min(sum of limits, due) tasks between them, each once."""
     _seed_ladders(db, 300)
-    ctx = multiprocessing.get_context("spawn")
-    barrier, queue = ctx.Barrier(runs), ctx.Queue()
-    procs = [ctx.Process(target=_one_run_worker, args=(db_url, f"r{i}", limit, barrier, queue))
-             for i in range(runs)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = run_workers(_one_run_worker, [(db_url, f"r{i}", limit) for i in range(runs)])
     handed = [task for _, taken in results for task in taken]
     assert len(handed) == 300, sorted(len(taken) for _, taken in results)
     assert len(set(handed)) == 300
@@ -138,14 +119,7 @@ def _create_worker(url: str, barrier, queue) -> None:
 
 
 def test_concurrent_creates_make_one_ladder_per_lead(db, db_url):
-    ctx = multiprocessing.get_context("spawn")
-    barrier, queue = ctx.Barrier(6), ctx.Queue()
-    procs = [ctx.Process(target=_create_worker, args=(db_url, barrier, queue)) for _ in range(6)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results = run_workers(_create_worker, [(db_url,)] * 6, check_exit=False)
     assert len({ladder_id for ladder_id, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 5 + [True]
     assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE lead_id = 'lead-race'") == 6

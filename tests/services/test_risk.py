@@ -3,18 +3,16 @@ and real-process concurrency against one database (SQLite file and PostgreSQL)."
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import db_count
+from conftest import db_count, run_workers, settings_for
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_money_cents
 from valhalla_cli.services import golive, risk
-from valhalla_cli.settings import resolve_settings
 
 TZ = "America/Toronto"
 AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)  # 10:00 in Toronto
@@ -23,8 +21,7 @@ DAY = date(2027, 1, 15)
 
 def _go_live(db, *, at: datetime = AT) -> None:
     with db.transaction(write=True) as session:
-        golive.enable(session, actor="ops", at=at, reason="test",
-                      settings=resolve_settings(db=db.url))
+        golive.enable(session, actor="ops", at=at, reason="test", settings=settings_for(db.url))
 
 
 def _reserve(db, engine: str, amount: str, ref: str, *, at: datetime = AT, enforce: bool = True):
@@ -420,17 +417,8 @@ def _reserve_worker(url: str, seed: int, barrier, queue) -> None:
 
 
 def _run_workers(target, args_for) -> list[dict]:
-    ctx = multiprocessing.get_context("fork")
-    barrier, queue = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args_for(n), barrier, queue))
-             for n in range(WORKERS)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    return results
+    return run_workers(target, [args_for(n) for n in range(WORKERS)], start="fork",
+                       timeout=120)
 
 
 @pytest.mark.slow

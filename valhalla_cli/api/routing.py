@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = 1024 * 1024
 _KINDS = ("str", "int", "float", "bool", "list")
-_OPENAPI_TYPES = {"str": {"type": "string"}, "int": {"type": "integer"},
-                  "float": {"type": "number"}, "bool": {"type": "boolean"},
-                  "list": {"type": "array", "items": {"type": "string"}}}
+_OPENAPI_TYPES: dict[str, dict[str, Any]] = {"str": {"type": "string"}, "int": {"type": "integer"},
+                                      "float": {"type": "number"}, "bool": {"type": "boolean"},
+                                      "list": {"type": "array", "items": {"type": "string"}}}
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 

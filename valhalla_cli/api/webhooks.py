@@ -48,7 +48,7 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
                    "with X-Twilio-Signature ([api] twilio_auth_token). Runs `lead inbound`; a "
                    "repeated MessageSid is a no-op; 403 for a missing or wrong signature.")
     async def inbound(request: Request) -> Response:
-        from valhalla_cli.api.app import ApiDenied, error_response
+        from valhalla_cli.api.errors import ApiDenied, error_response
 
         try:
             from urllib.parse import parse_qsl
@@ -91,7 +91,7 @@ def _handle(database: ServerDatabase, settings: Settings, fields: dict[str, str]
         return outcome.reply
 
 
-def inbound_handler():  # type: ignore[no-untyped-def]
+def inbound_handler():
     from valhalla_cli.errors import ConfigError
 
     # Wired to `lead inbound` (issue 12) when that service lands; until then a signed message

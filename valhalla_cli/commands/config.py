@@ -42,7 +42,7 @@ def config_init(
     typer.echo(str(written))
 
 
-def _config_path(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _config_path(ctx: typer.Context):
     """The config path in use, without requiring the file to exist yet."""
     from pathlib import Path
 

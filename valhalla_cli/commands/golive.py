@@ -33,7 +33,7 @@ app.add_typer(checklist_app, name="checklist")
 STATE_COLUMNS = ("enabled", "kill_switch", "live", "enforce", "last_change")
 
 
-def _state_row(view) -> dict:  # type: ignore[no-untyped-def]
+def _state_row(view) -> dict:
     from valhalla_cli.output import jsonable
 
     return jsonable(view)

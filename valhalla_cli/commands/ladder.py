@@ -41,7 +41,7 @@ SLA_COLUMNS = ("completed", "within_30m_pct", "within_2h_pct", "median_response_
 LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
 
 
-def _config(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _config(ctx: typer.Context):
     from valhalla_cli.services.ladder import ladder_config
 
     return ladder_config(settings(ctx).ladder)
@@ -289,6 +289,6 @@ def sla(
         data = {k: v for k, v in rows[0].__dict__.items() if k != "group"}
         emit(data, output, columns=SLA_COLUMNS, title="Follow-up SLA")
     else:
-        data = [{by: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
-                for r in rows]
-        emit(data, output, columns=(by, *SLA_COLUMNS), title=f"Follow-up SLA by {by}")
+        grouped = [{by: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
+                   for r in rows]
+        emit(grouped, output, columns=(by, *SLA_COLUMNS), title=f"Follow-up SLA by {by}")

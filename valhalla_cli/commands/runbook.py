@@ -20,7 +20,7 @@ app = typer.Typer(help="Pre-go-live runbook: is it OK to enable go-live?", no_ar
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 
 
-def render_report(report, output: str) -> None:  # type: ignore[no-untyped-def]
+def render_report(report, output: str) -> None:
     """Print a runbook report; `status` and `markdown` share this."""
     if output == "markdown":
         from valhalla_cli.renderers import runbook_markdown

@@ -8,8 +8,22 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, Table
 from sqlalchemy.types import TypeDecorator
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a SQLModel class (for INSERT ... ON CONFLICT and bulk statements)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def pk(value: int | None) -> int:
+    """A row's surrogate key once it is read or flushed (the model types it Optional)."""
+    if value is None:
+        raise ValueError("the row has no primary key yet: flush it first")
+    return value
 
 
 def stored_json(value: Any) -> Any:

@@ -13,10 +13,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import ApiToken
@@ -94,7 +97,8 @@ def _view(row: ApiToken) -> TokenView:
 def create(session: Session, *, name: str, scope: str, actor: str, at: datetime) -> CreatedToken:
     """Create a token; its clear text is returned here once and never stored."""
     name, scope = parse_name(name), parse_scope(scope)
-    if session.scalars(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
+    taken = select(col(ApiToken.id)).where(col(ApiToken.name) == name)
+    if session.scalars(taken).first() is not None:
         raise BadInput(f"a token named {name!r} already exists (revoked names stay taken): "
                        "choose another name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
@@ -112,14 +116,14 @@ def create(session: Session, *, name: str, scope: str, actor: str, at: datetime)
 
 
 def list_tokens(session: Session) -> list[TokenView]:
-    rows = session.scalars(select(ApiToken).order_by(ApiToken.name))
+    rows = session.scalars(select(ApiToken).order_by(col(ApiToken.name)))
     return [_view(row) for row in rows]
 
 
 def revoke(session: Session, *, name: str, actor: str, at: datetime,
            reason: str | None = None) -> TokenView:
     """Revoke a token at once; revoking a revoked token changes nothing."""
-    row = session.scalars(select(ApiToken).where(ApiToken.name == name.strip())).first()
+    row = session.scalars(select(ApiToken).where(col(ApiToken.name) == name.strip())).first()
     if row is None:
         raise NotFound(f"no API token named {name!r} (see `valhalla api token list`)")
     if row.revoked_at is None:
@@ -131,12 +135,18 @@ def revoke(session: Session, *, name: str, actor: str, at: datetime,
     return _view(row)
 
 
+@lru_cache(maxsize=1)
+def _active_tokens_query() -> Any:
+    # Built once: constructing the statement costs more than running it, on every request.
+    return (select(col(ApiToken.name), col(ApiToken.scope), col(ApiToken.token_sha256))
+            .where(col(ApiToken.revoked_at).is_(None)))
+
+
 def authenticate(session: Session, token: str) -> Principal | None:
     """The active token matching `token`, or None."""
     presented = token_digest(token).encode("ascii")
     found: Principal | None = None
-    rows = session.execute(select(ApiToken.name, ApiToken.scope, ApiToken.token_sha256)
-                           .where(ApiToken.revoked_at.is_(None)))
+    rows = session.execute(_active_tokens_query())
     for name, scope, digest in rows:
         # Compare with every row (no early exit) so timing does not depend on the match.
         if hmac.compare_digest(presented, digest.encode("ascii")) and found is None:

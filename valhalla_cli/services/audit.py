@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.models import AuditEvent
-from valhalla_cli.models.types import stored_json
+from valhalla_cli.models.types import pk, stored_json
 
 
 def parse_pack(value: str | None, *, option: str = "--pack") -> str | None:
@@ -76,15 +77,15 @@ def list_events(
     """Newest first."""
     query = select(AuditEvent)
     if since is not None:
-        query = query.where(AuditEvent.at >= since)
+        query = query.where(col(AuditEvent.at) >= since)
     if pack is not None:
-        query = query.where(AuditEvent.pack == pack)
+        query = query.where(col(AuditEvent.pack) == pack)
     if actions:
-        query = query.where(AuditEvent.action.in_(actions))
-    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+        query = query.where(col(AuditEvent.action).in_(actions))
+    query = query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)
     return [
         AuditEntry(
-            id=row.id, at=row.at, actor=row.actor, pack=row.pack, action=row.action,
+            id=pk(row.id), at=row.at, actor=row.actor, pack=row.pack, action=row.action,
             subject=row.subject, before=row.before, after=row.after, reason=row.reason,
         )
         for row in session.scalars(query)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
@@ -54,7 +55,7 @@ class LiveStatus:
 
 
 def _state(session: Session, *, for_update: bool = False) -> GoLiveState:
-    query = select(GoLiveState).where(GoLiveState.id == 1)
+    query = select(GoLiveState).where(col(GoLiveState.id) == 1)
     if for_update:
         query = query.with_for_update()
     state = session.scalars(query).first()
@@ -75,7 +76,8 @@ def _last_change(state: GoLiveState) -> LastChange | None:
         what = "kill switch engaged" if state.kill_switch else "kill switch released"
         changes.append(LastChange(what, state.kill_switch_changed_by,
                                   state.kill_switch_changed_at, state.kill_switch_reason))
-    return max(changes, key=lambda c: c.at) if changes else None
+    # Every change listed has its instant (they are only listed when it is set).
+    return max(changes, key=lambda c: c.at.timestamp() if c.at else 0.0) if changes else None
 
 
 def get_state(session: Session, *, enforce: bool) -> GoLiveView:
@@ -210,7 +212,7 @@ def _item_view(item: GoLiveChecklistItem) -> ChecklistItem:
 
 
 def list_checklist(session: Session) -> list[ChecklistItem]:
-    items = session.scalars(select(GoLiveChecklistItem).order_by(GoLiveChecklistItem.key))
+    items = session.scalars(select(GoLiveChecklistItem).order_by(col(GoLiveChecklistItem.key)))
     return [_item_view(i) for i in items]
 
 

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_text
 from valhalla_cli.models import HeimdallPolicy, HeimdallRecommendation, HeimdallScorecard
+from valhalla_cli.models.types import pk, table_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.stats import wilson_lower_bound
 
@@ -76,7 +79,7 @@ def parse_payload(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadInput(f"--payload is not valid JSON ({exc.msg} at character {exc.pos})") from None
 
 
@@ -135,7 +138,7 @@ def _get_policy(session: Session, domain: str, *, for_update: bool = False) -> H
 
 
 def list_policies(session: Session) -> list[PolicyView]:
-    rows = session.scalars(select(HeimdallPolicy).order_by(HeimdallPolicy.domain))
+    rows = session.scalars(select(HeimdallPolicy).order_by(col(HeimdallPolicy.domain)))
     return [_policy_view(p) for p in rows]
 
 
@@ -236,7 +239,7 @@ def record(
     )
     session.add(row)
     session.flush()
-    return RecordResult(recommendation_id=row.id, domain=policy.domain, subject=subject,
+    return RecordResult(recommendation_id=pk(row.id), domain=policy.domain, subject=subject,
                         confidence=confidence, min_confidence=policy.min_confidence,
                         mode=policy.mode, decision=decision, reason=reason, recorded_at=at,
                         message=message, warning=warning)
@@ -259,7 +262,7 @@ class RecommendationView:
 
 
 def _rec_view(r: HeimdallRecommendation) -> RecommendationView:
-    return RecommendationView(recommendation_id=r.id, domain=r.domain, subject=r.subject,
+    return RecommendationView(recommendation_id=pk(r.id), domain=r.domain, subject=r.subject,
                               confidence=r.confidence, mode=r.mode, decision=r.decision,
                               recorded_at=r.recorded_at, outcome=r.outcome,
                               outcome_at=r.outcome_at, outcome_by=r.outcome_by)
@@ -289,13 +292,13 @@ def record_outcome(
     if at < row.recorded_at:
         raise BadInput(f"--at {at.isoformat()} is before the recommendation was recorded "
                        f"({row.recorded_at.isoformat()})")
-    done = session.execute(
+    done = affected_rows(session.execute(
         update(HeimdallRecommendation)
-        .where(HeimdallRecommendation.id == recommendation_id,
-               HeimdallRecommendation.outcome.is_(None))
+        .where(col(HeimdallRecommendation.id) == recommendation_id,
+               col(HeimdallRecommendation.outcome).is_(None))
         .values(outcome=outcome, outcome_at=at, outcome_by=actor)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     session.refresh(row)
     if done != 1:
         same = row.outcome == outcome
@@ -314,11 +317,8 @@ def record_outcome(
 def _bump_rollup(session: Session, *, day: date, domain: str, mode: str, success: bool,
                  at: datetime) -> None:
     """Add one outcome to the day's roll-up with one atomic upsert (safe under concurrency)."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = HeimdallScorecard.__table__
+    insert = upsert_insert(session)
+    table = table_of(HeimdallScorecard)
     stmt = insert(table).values(day=day, domain=domain, mode=mode, samples=1,
                                 successes=1 if success else 0, updated_at=at)
     stmt = stmt.on_conflict_do_update(
@@ -369,22 +369,23 @@ def figures(successes: int, samples: int, *, min_samples: int,
 def _counts(session: Session, policy: HeimdallPolicy, mode: str,
             since: datetime | None, until: datetime | None) -> tuple[int, int]:
     r = HeimdallRecommendation
-    query = select(func.count(), func.coalesce(func.sum(case((r.outcome == SUCCESS, 1),
+    query = select(func.count(), func.coalesce(func.sum(case((col(r.outcome) == SUCCESS, 1),
                                                              else_=0)), 0)).where(
-        r.domain == policy.domain, r.mode == mode, r.outcome.is_not(None),
-        r.confidence >= policy.min_confidence,
+        col(r.domain) == policy.domain, col(r.mode) == mode, col(r.outcome).is_not(None),
+        col(r.confidence) >= policy.min_confidence,
     )
     if since is not None:
-        query = query.where(r.outcome_at >= since)
+        query = query.where(col(r.outcome_at) >= since)
     if until is not None:
-        query = query.where(r.outcome_at <= until)
+        query = query.where(col(r.outcome_at) <= until)
     samples, successes = session.execute(query).one()
     return int(samples), int(successes)
 
 
 def _scorecard_row(session: Session, policy: HeimdallPolicy, since: datetime | None,
                    until: datetime | None) -> ScorecardRow:
-    rule = dict(min_samples=policy.min_samples, min_success_rate=policy.min_success_rate)
+    rule: dict[str, Any] = dict(min_samples=policy.min_samples,
+                                min_success_rate=policy.min_success_rate)
     sb_samples, sb_successes = _counts(session, policy, SANDBOX, since, until)
     sandbox = figures(sb_successes, sb_samples, **rule)
     pr_samples, pr_successes = _counts(session, policy, PRODUCTION, since, until)
@@ -417,7 +418,8 @@ def scorecard(session: Session, *, at: datetime, business_timezone: str,
     if domain is not None:
         policies = [_get_policy(session, domain)]
     else:
-        policies = list(session.scalars(select(HeimdallPolicy).order_by(HeimdallPolicy.domain)))
+        policies = list(session.scalars(
+            select(HeimdallPolicy).order_by(col(HeimdallPolicy.domain))))
     return [_scorecard_row(session, p, since, until) for p in policies]
 
 

@@ -9,10 +9,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import copy_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province, parse_text
 from valhalla_cli.models import KpiEvent
+from valhalla_cli.models.types import pk, table_of
 
 SOURCE_MAX_LENGTH = 80  # kpi_event.source is VARCHAR(80)
 _METRIC = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
@@ -52,7 +55,7 @@ class KpiView:
 
 
 def _view(row: KpiEvent) -> KpiView:
-    return KpiView(id=row.id, metric=row.metric, value=row.value, occurred_at=row.occurred_at,
+    return KpiView(id=pk(row.id), metric=row.metric, value=row.value, occurred_at=row.occurred_at,
                    province=row.province, market=row.market, ref=row.ref, source=row.source)
 
 
@@ -84,11 +87,16 @@ def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
     from valhalla_cli.models.importing import import_batch_of
 
-    batch = import_batch_of(session)
-    if rows:
-        if batch is not None:
-            rows = [{**row, "import_batch_id": batch} for row in rows]
-        session.execute(insert(KpiEvent.__table__), rows)
+    if not rows:
+        return 0
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
+    if batch is not None:
+        rows = [{**row, "import_batch_id": batch} for row in rows]
+    if dialect_name(session) == "postgresql":
+        columns = list(rows[0])
+        copy_rows(session, "kpi_event", columns, ([row[c] for c in columns] for row in rows))
+        return len(rows)
+    session.execute(insert(table_of(KpiEvent)), rows)
     return len(rows)
 
 
@@ -98,12 +106,12 @@ def list_events(
 ) -> list[KpiView]:
     query = select(KpiEvent)
     if metric:
-        query = query.where(KpiEvent.metric == check_metric(metric))
+        query = query.where(col(KpiEvent.metric) == check_metric(metric))
     if since:
-        query = query.where(KpiEvent.occurred_at >= since)
+        query = query.where(col(KpiEvent.occurred_at) >= since)
     if until:
-        query = query.where(KpiEvent.occurred_at <= until)
-    query = query.order_by(KpiEvent.occurred_at.desc(), KpiEvent.id.desc()).limit(limit)
+        query = query.where(col(KpiEvent.occurred_at) <= until)
+    query = query.order_by(col(KpiEvent.occurred_at).desc(), col(KpiEvent.id).desc()).limit(limit)
     return [_view(r) for r in session.scalars(query)]
 
 
@@ -139,16 +147,16 @@ def summary(session: Session, *, at: datetime, days: int, business_timezone: str
     since = start_of_business_day(first_day, business_timezone)
     until = start_of_business_day(last_day + timedelta(days=1), business_timezone)
     until = min(until, at + timedelta(microseconds=1))
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = dialect_name(session)
     if dialect == "sqlite":
-        bucket = func.strftime("%Y-%m-%d %H:%M", KpiEvent.occurred_at)
+        bucket = func.strftime("%Y-%m-%d %H:%M", col(KpiEvent.occurred_at))
     else:
-        bucket = func.to_char(func.timezone("UTC", KpiEvent.occurred_at), "YYYY-MM-DD HH24:MI")
+        bucket = func.to_char(func.timezone("UTC", col(KpiEvent.occurred_at)), "YYYY-MM-DD HH24:MI")
     # Bucket by the minute: exact for any zone offset, and still O(window) rows.
     rows = session.execute(
-        select(KpiEvent.metric, bucket, func.count(), func.sum(KpiEvent.value))
-        .where(KpiEvent.occurred_at >= since, KpiEvent.occurred_at < until)
-        .group_by(KpiEvent.metric, bucket)
+        select(col(KpiEvent.metric), bucket, func.count(), func.sum(col(KpiEvent.value)))
+        .where(col(KpiEvent.occurred_at) >= since, col(KpiEvent.occurred_at) < until)
+        .group_by(col(KpiEvent.metric), bucket)
     ).all()
     from datetime import UTC
 

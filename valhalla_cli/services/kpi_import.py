@@ -23,7 +23,7 @@ class ImportResult:
     imported: int
 
 
-def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
+def _row_validator(business_timezone: str):
 
     def validate(row: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -37,11 +37,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import affected_rows, copy_rows, dialect_name
 from valhalla_cli.errors import BadInput, ConfigError, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
+from valhalla_cli.models.types import pk, table_of
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import (
     StepSpec,
@@ -137,7 +140,7 @@ class CreateRequest:
 
 def _lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
     """PostgreSQL: serialise creations per lead (SQLite's BEGIN IMMEDIATE already does)."""
-    if session.bind.dialect.name != "postgresql":
+    if dialect_name(session) != "postgresql":
         return
     ids = sorted(set(lead_ids))
     if ids:
@@ -153,8 +156,8 @@ def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
     for i in range(0, len(lead_ids), 500):
         chunk = lead_ids[i:i + 500]
         rows = session.execute(
-            select(FollowupTask.lead_id, FollowupTask.ladder_id, FollowupTask.status)
-            .where(FollowupTask.lead_id.in_(chunk)))
+            select(col(FollowupTask.lead_id), col(FollowupTask.ladder_id), col(FollowupTask.status))
+            .where(col(FollowupTask.lead_id).in_(chunk)))
         for lead, ladder, status in rows:
             if status in ACTIVE_STATUSES:
                 found.setdefault(lead, ladder)
@@ -172,7 +175,7 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
     stores them (SQLite: naive UTC text; PostgreSQL: aware timestamptz)."""
     from datetime import UTC
 
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     marker = "?" if dialect == "sqlite" else "%s"
 
     seen: dict[datetime, Any] = {}
@@ -192,16 +195,7 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
     params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
               for row in rows]
     if dialect == "postgresql":
-        # COPY in the session's transaction: an executemany of 60 000 INSERTs kept `ladder
-        # import` of 10 000 leads at 2.5 x its 10 s target on PostgreSQL.
-        cursor = session.connection().connection.cursor()
-        try:
-            with cursor.copy(f"COPY followup_task ({', '.join(_TASK_COLUMNS)}) FROM STDIN") \
-                    as copy:
-                for values in params:
-                    copy.write_row(values)
-        finally:
-            cursor.close()
+        copy_rows(session, "followup_task", list(_TASK_COLUMNS), params)
         return
     sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
            f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
@@ -295,9 +289,9 @@ def create_many(
 
 
 def _briefs(session: Session, ladder_id: str) -> list[TaskBrief]:
-    rows = session.scalars(select(FollowupTask).where(FollowupTask.ladder_id == ladder_id)
-                           .order_by(FollowupTask.step))
-    return [TaskBrief(r.id, r.step, r.channel, r.due_at, r.status) for r in rows]
+    rows = session.scalars(select(FollowupTask).where(col(FollowupTask.ladder_id) == ladder_id)
+                           .order_by(col(FollowupTask.step)))
+    return [TaskBrief(pk(r.id), r.step, r.channel, r.due_at, r.status) for r in rows]
 
 
 def create(
@@ -399,12 +393,14 @@ def default_worker(actor: str) -> str:
     return f"{actor}@{socket.gethostname()}:{os.getpid()}"
 
 
-_COLUMNS = (FollowupTask.id, FollowupTask.ladder_id, FollowupTask.lead_id, FollowupTask.step,
-            FollowupTask.channel, FollowupTask.province, FollowupTask.market,
-            FollowupTask.owner, FollowupTask.due_at, FollowupTask.status, FollowupTask.attempt)
+_COLUMNS = (col(FollowupTask.id), col(FollowupTask.ladder_id), col(FollowupTask.lead_id),
+            col(FollowupTask.step),
+            col(FollowupTask.channel), col(FollowupTask.province), col(FollowupTask.market),
+            col(FollowupTask.owner), col(FollowupTask.due_at), col(FollowupTask.status),
+            col(FollowupTask.attempt))
 
 
-def _token_sql(dialect: str):  # type: ignore[no-untyped-def]
+def _token_sql(dialect: str):
     if dialect == "postgresql":
         return literal_column("replace(CAST(gen_random_uuid() AS text), '-', '')")
     return literal_column("lower(hex(randomblob(16)))")
@@ -444,24 +440,27 @@ def _candidates(session: Session, *, source: str, now: datetime, max_attempts: i
                 after: tuple[datetime, int] | None, batch: int) -> list[Any]:
     query = select(*_COLUMNS)
     if source == "expired":
-        query = query.where(FollowupTask.status == "claimed",
-                            FollowupTask.lease_expires_at <= now,
-                            FollowupTask.attempt < max_attempts)
+        query = query.where(col(FollowupTask.status) == "claimed",
+                            col(FollowupTask.lease_expires_at) <= now,
+                            col(FollowupTask.attempt) < max_attempts)
     else:
-        query = query.where(FollowupTask.status == "pending", FollowupTask.ready.is_(True),
-                            FollowupTask.due_at <= now)
+        query = query.where(col(FollowupTask.status) == "pending",
+                            col(FollowupTask.ready).is_(True),
+                            col(FollowupTask.due_at) <= now)
     if after is not None:
-        query = query.where(or_(FollowupTask.due_at > after[0],
-                                and_(FollowupTask.due_at == after[0], FollowupTask.id > after[1])))
-    query = query.order_by(FollowupTask.due_at, FollowupTask.id).limit(batch)
+        query = query.where(or_(col(FollowupTask.due_at) > after[0],
+                                and_(col(FollowupTask.due_at) == after[0],
+                                     col(FollowupTask.id) > after[1])))
+    query = query.order_by(col(FollowupTask.due_at), col(FollowupTask.id)).limit(batch)
     return list(session.execute(query))
 
 
-def _claimable(at: datetime, max_attempts: int):  # type: ignore[no-untyped-def]
+def _claimable(at: datetime, max_attempts: int):
     table = FollowupTask
-    return or_(and_(table.status == "pending", table.ready.is_(True), table.due_at <= at),
-               and_(table.status == "claimed", table.lease_expires_at <= at,
-                    table.attempt < max_attempts))
+    return or_(and_(col(table.status) == "pending", col(table.ready).is_(True),
+                    col(table.due_at) <= at),
+               and_(col(table.status) == "claimed", col(table.lease_expires_at) <= at,
+                    col(table.attempt) < max_attempts))
 
 
 def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | None = None
@@ -471,8 +470,8 @@ def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | No
     for, so overlapping runs neither block nor deadlock on each other."""
     if not ids:
         return []
-    query = (select(FollowupTask.id).where(FollowupTask.id.in_(ids), condition)
-             .order_by(FollowupTask.due_at, FollowupTask.id)
+    query = (select(col(FollowupTask.id)).where(col(FollowupTask.id).in_(ids), condition)
+             .order_by(col(FollowupTask.due_at), col(FollowupTask.id))
              .with_for_update(skip_locked=True))
     if limit is not None:
         query = query.limit(limit)
@@ -481,18 +480,19 @@ def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | No
 
 def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock: bool) -> int:
     """Claims whose lease expired on the last allowed attempt become `failed`."""
-    exhausted = and_(FollowupTask.status == "claimed", FollowupTask.lease_expires_at <= now,
-                     FollowupTask.attempt >= max_attempts)
+    exhausted = and_(col(FollowupTask.status) == "claimed",
+                     col(FollowupTask.lease_expires_at) <= now,
+                     col(FollowupTask.attempt) >= max_attempts)
     if lock:  # an overlapping run failing the same rows must not make this one wait for it
-        exhausted = FollowupTask.id.in_(
-            select(FollowupTask.id).where(exhausted).with_for_update(skip_locked=True)
+        exhausted = col(FollowupTask.id).in_(
+            select(col(FollowupTask.id)).where(exhausted).with_for_update(skip_locked=True)
             .scalar_subquery())
     rows = session.execute(
         update(FollowupTask)
         .where(exhausted)
         .values(status="failed", claim_token=None, completed_at=now,
                 status_reason=f"lease expired {max_attempts} time(s)")
-        .returning(FollowupTask.ladder_id)
+        .returning(col(FollowupTask.ladder_id))
         .execution_options(synchronize_session=False)
     ).all()
     _advance(session, [r[0] for r in rows])
@@ -536,7 +536,7 @@ def dispatch(
             return replace(result, refused=True, reason="followups_throttled",
                            message=f"not dispatching: {throttle.message}")
 
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     lock = dialect == "postgresql" and not dry_run
     failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts,
                                                lock=lock)
@@ -600,7 +600,7 @@ def dispatch(
             if skips:
                 session.execute(
                     update(FollowupTask)
-                    .where(FollowupTask.id.in_([r.id for r in skips]))
+                    .where(col(FollowupTask.id).in_([r.id for r in skips]))
                     .values(status="skipped", status_reason="channel_not_allowed",
                             claim_token=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False))
@@ -608,8 +608,8 @@ def dispatch(
                 skipped += len(skips)
             if moves:
                 session.execute(
-                    update(FollowupTask.__table__)
-                    .where(FollowupTask.__table__.c.id == bindparam("task_id"))
+                    update(table_of(FollowupTask))
+                    .where(table_of(FollowupTask).c.id == bindparam("task_id"))
                     .values(due_at=bindparam("due"), status_reason=bindparam("why"),
                             status="pending", claim_token=None, lease_expires_at=None),
                     moves)
@@ -635,13 +635,15 @@ def _claim(session: Session, ids: list[int], *, at: datetime, lease: timedelta, 
     table = FollowupTask
     stmt = (
         update(table)
-        .where(table.id.in_(ids), _claimable(at, max_attempts))
+        .where(col(table.id).in_(ids), _claimable(at, max_attempts))
         .values(status="claimed", claim_token=_token_sql(dialect), claimed_by=worker,
-                claimed_at=at, lease_expires_at=at + lease, attempt=table.attempt + 1,
+                claimed_at=at, lease_expires_at=at + lease, attempt=col(table.attempt) + 1,
                 status_reason=None)
-        .returning(table.id, table.ladder_id, table.lead_id, table.step, table.channel,
-                   table.province, table.market, table.owner, table.due_at, table.claim_token,
-                   table.lease_expires_at, table.attempt)
+        .returning(col(table.id), col(table.ladder_id), col(table.lead_id), col(table.step),
+                   col(table.channel),
+                   col(table.province), col(table.market), col(table.owner), col(table.due_at),
+                   col(table.claim_token),
+                   col(table.lease_expires_at), col(table.attempt))
         .execution_options(synchronize_session=False)
     )
     return [Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province, r.market,
@@ -671,8 +673,8 @@ def due(session: Session, *, at: datetime, limit: int, config: LadderConfig) -> 
                       config=config, dry_run=True, enforce=False, actor="due",
                       check_controls=False)
     status_of = dict(session.execute(
-        select(FollowupTask.id, FollowupTask.status)
-        .where(FollowupTask.id.in_([c.task_id for c in result.tasks]))).all()
+        select(col(FollowupTask.id), col(FollowupTask.status))
+        .where(col(FollowupTask.id).in_([c.task_id for c in result.tasks]))).all()
     ) if result.tasks else {}
     return [DueTask(c.task_id, c.ladder_id, c.lead_id, c.step, c.channel, c.province, c.market,
                     c.owner, c.due_at, status_of.get(c.task_id, "pending"), c.attempt - 1)
@@ -718,13 +720,13 @@ def complete(
         raise BadInput(f"task id must be a positive whole number, not {task_id}")
     if claim_token is not None and not claim_token.strip():
         raise BadInput("--claim-token must not be empty")
-    task = session.scalars(select(FollowupTask).where(FollowupTask.id == task_id)
+    task = session.scalars(select(FollowupTask).where(col(FollowupTask.id) == task_id)
                            .with_for_update()).first()
     if task is None:
         raise NotFound(f"no follow-up task {task_id}")
 
     def refused(reason: str) -> CompleteResult:
-        return CompleteResult(task.id, task.status, task.outcome, task.response_minutes,
+        return CompleteResult(pk(task.id), task.status, task.outcome, task.response_minutes,
                               None if task.response_minutes is None
                               else task.response_minutes <= config.sla_minutes, False, reason)
 
@@ -735,14 +737,14 @@ def complete(
     # completed before it was due: it was answered at once (0), not in negative time
     response = max(0.0, round((at - task.due_at).total_seconds() / 60, 2))
     within = response <= config.sla_minutes
-    guard = [FollowupTask.id == task.id, FollowupTask.status == task.status]
+    guard = [col(FollowupTask.id) == task.id, col(FollowupTask.status) == task.status]
     if claim_token is not None:
-        guard.append(FollowupTask.claim_token == claim_token)
-    changed = session.execute(
+        guard.append(col(FollowupTask.claim_token) == claim_token)
+    changed = affected_rows(session.execute(
         update(FollowupTask).where(*guard)
         .values(status="done", outcome=outcome, completed_at=at, response_minutes=response,
                 note=note, claim_token=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)))
     if changed != 1:  # pragma: no cover - the row lock above makes this unreachable
         return refused("lease_lost")
     stopped = False
@@ -764,7 +766,7 @@ def complete(
                  subject=f"task-{task.id}", before={"status": task.status},
                  after={"status": "done", "outcome": outcome, "ladder_stopped": stopped},
                  reason=note)
-    return CompleteResult(task.id, "done", outcome, response, within, stopped)
+    return CompleteResult(pk(task.id), "done", outcome, response, within, stopped)
 
 
 @dataclass(frozen=True)
@@ -780,7 +782,8 @@ def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: st
     if reason is None or not reason.strip():
         raise BadInput("--reason must not be empty")
     ladders = sorted({ladder for ladder, status in session.execute(
-        select(FollowupTask.ladder_id, FollowupTask.status).where(FollowupTask.lead_id == lead))
+        select(col(FollowupTask.ladder_id),
+               col(FollowupTask.status)).where(col(FollowupTask.lead_id) == lead))
         if status in ACTIVE_STATUSES})
     cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
                                     reason=f"stopped: {reason.strip()}")
@@ -821,9 +824,9 @@ class LadderView:
 
 def show(session: Session, *, lead_id: str) -> list[LadderView]:
     lead = parse_lead_id(lead_id)
-    rows = list(session.scalars(select(FollowupTask).where(FollowupTask.lead_id == lead)
-                                .order_by(FollowupTask.created_at, FollowupTask.ladder_id,
-                                          FollowupTask.step)))
+    rows = list(session.scalars(select(FollowupTask).where(col(FollowupTask.lead_id) == lead)
+                                .order_by(col(FollowupTask.created_at), col(FollowupTask.ladder_id),
+                                          col(FollowupTask.step))))
     if not rows:
         raise NotFound(f"no ladder for lead {lead!r}")
     ladders: dict[str, list[FollowupTask]] = {}
@@ -834,7 +837,7 @@ def show(session: Session, *, lead_id: str) -> list[LadderView]:
                    market=tasks[0].market, owner=tasks[0].owner,
                    created_at=tasks[0].created_at,
                    active=any(t.status in ACTIVE_STATUSES for t in tasks),
-                   tasks=[TaskView(t.id, t.step, t.channel, t.planned_at, t.due_at, t.status,
+                   tasks=[TaskView(pk(t.id), t.step, t.channel, t.planned_at, t.due_at, t.status,
                                    t.attempt, t.claimed_by, t.lease_expires_at, t.completed_at,
                                    t.outcome, t.response_minutes, t.status_reason)
                           for t in tasks])
@@ -892,27 +895,29 @@ def sla(
     hi = start_of_business_day(until + timedelta(days=1), business_timezone)
     t = FollowupTask
     grouped = by is not None
-    group = getattr(t, by) if grouped else literal_column("'all'")
+    group = getattr(t, by) if by is not None else literal_column("'all'")
     label = group.label("grp")
     # Only `done` tasks have a response time: the (completed_at, response_minutes, owner,
     # province, step) index covers the report, grouped or not.
-    period = [t.completed_at >= lo, t.completed_at < hi, t.response_minutes.is_not(None)]
+    period = [col(t.completed_at) >= lo, col(t.completed_at) < hi,
+              col(t.response_minutes).is_not(None)]
 
-    def per_group(query):  # type: ignore[no-untyped-def]
+    def per_group(query):
         return query.group_by(group) if grouped else query
 
     figures = [func.count().label("n"),
-               func.sum(case((t.response_minutes <= config.fast_sla_minutes, 1),
+               func.sum(case((col(t.response_minutes) <= config.fast_sla_minutes, 1),
                              else_=0)).label("fast"),
-               func.sum(case((t.response_minutes <= config.sla_minutes, 1), else_=0)).label("ok")]
-    postgres = session.bind.dialect.name == "postgresql"
+               func.sum(case((col(t.response_minutes) <= config.sla_minutes, 1),
+                             else_=0)).label("ok")]
+    postgres = dialect_name(session) == "postgresql"
     if postgres:
         # One pass: ordered-set aggregates sort each group's values once. The median of the
         # middle pair is percentile_cont(0.5); percentile_disc(0.9) is rank ceil(0.9 n), the
         # same rank as _sla_ranks. (PostgreSQL's window path below spilled its sort to disk
         # and took 3 x longer at a month of 5 M tasks.)
-        figures += [func.percentile_cont(0.5).within_group(t.response_minutes).label("median"),
-                    func.percentile_disc(0.9).within_group(t.response_minutes).label("p90")]
+        figures += [func.percentile_cont(0.5).within_group(col(t.response_minutes)).label("median"),
+                    func.percentile_disc(0.9).within_group(col(t.response_minutes)).label("p90")]
     counts = {row.grp: row for row in session.execute(per_group(
         select(label, *figures).where(*period))) if row.n}
     marks: dict[Any, dict[int, float]] = {}
@@ -920,10 +925,10 @@ def sla(
         # The ranks of the medians and p90s are known from the counts: one window (row_number)
         # picks them; a second window for the partition size would cost another sort.
         ranks = sorted({rank for c in counts.values() for rank in _sla_ranks(int(c.n))})
-        over = {"partition_by": group} if grouped else {}
+        over: dict[str, Any] = {"partition_by": group} if grouped else {}
         ranked = (
-            select(label, t.response_minutes.label("v"),
-                   func.row_number().over(order_by=t.response_minutes, **over).label("rn"))
+            select(label, col(t.response_minutes).label("v"),
+                   func.row_number().over(order_by=col(t.response_minutes), **over).label("rn"))
             .where(*period).subquery()
         )
         picks = session.execute(
@@ -934,7 +939,8 @@ def sla(
     overdue_cut = at - timedelta(minutes=config.sla_minutes)
     overdue = {grp: k for grp, k in session.execute(per_group(
         select(label, func.count())
-        .where(t.status == "pending", t.ready.in_([True, False]), t.due_at < overdue_cut)))
+        .where(col(t.status) == "pending", col(t.ready).in_([True, False]),
+               col(t.due_at) < overdue_cut)))
         if k}
     keys = sorted(set(counts) | set(overdue), key=lambda k: (k is None, str(k)))
     if not grouped:
@@ -945,17 +951,17 @@ def sla(
         total = int(c.n) if c else 0
         m = marks.get(key, {})
         median = p90 = None
-        if total and postgres:
+        if c and total and postgres:
             median, p90 = round(float(c.median), 2), round(float(c.p90), 2)
         elif total:
             low, high, p90_rank = _sla_ranks(total)
             median = round((m[low] + m[high]) / 2, 2)
             p90 = round(m[p90_rank], 2)
-        within = round(100.0 * int(c.ok or 0) / total, 2) if total else None
+        within = round(100.0 * int(c.ok or 0) / total, 2) if c and total else None
         rows.append(SlaRow(
             group=None if not grouped or key is None else str(key), since=since, until=until,
             completed=total,
-            within_30m_pct=round(100.0 * int(c.fast or 0) / total, 2) if total else None,
+            within_30m_pct=round(100.0 * int(c.fast or 0) / total, 2) if c and total else None,
             within_2h_pct=within, median_response_minutes=median, p90_response_minutes=p90,
             overdue_now=int(overdue.get(key, 0)), target_within_2h_pct=90.0,
             meets_target=None if within is None else within >= 90.0))
@@ -977,14 +983,15 @@ def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> Task
     status IN (pending, claimed) x ready IN (false, true), due_at <= at, so the cost grows with
     the open backlog, not with the finished history."""
     t = FollowupTask
-    pending = t.status == "pending"
+    pending = col(t.status) == "pending"
     cut = at - timedelta(minutes=config.sla_minutes)
     row = session.execute(
         select(func.count(case((pending, 1))),
-               func.count(case((and_(pending, t.ready.is_(True)), 1))),
-               func.count(case((and_(pending, t.due_at < cut), 1))),
-               func.count(case((t.status == "claimed", 1))))
-        .where(t.status.in_(ACTIVE_STATUSES), t.ready.in_([True, False]), t.due_at <= at)
+               func.count(case((and_(pending, col(t.ready).is_(True)), 1))),
+               func.count(case((and_(pending, col(t.due_at) < cut), 1))),
+               func.count(case((col(t.status) == "claimed", 1))))
+        .where(col(t.status).in_(ACTIVE_STATUSES), col(t.ready).in_([True, False]),
+               col(t.due_at) <= at)
     ).one()
     return TaskCounts(*(int(v) for v in row))
 
@@ -993,7 +1000,7 @@ def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> Task
 # Runbook
 # ---------------------------------------------------------------------------------------------
 
-def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when the [ladder] configuration is invalid or tasks are stuck claimed past their
     lease."""
     from valhalla_cli.services.runbook import FAIL, OK, CheckResult
@@ -1005,13 +1012,15 @@ def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignor
                            f"fix the [ladder] table in {settings.config_path}")
     t = FollowupTask
     stuck = session.execute(
-        select(func.count(), func.min(t.lease_expires_at))
-        .where(t.status == "claimed", t.ready.in_([True, False]), t.lease_expires_at < at)
+        select(func.count(), func.min(col(t.lease_expires_at)))
+        .where(col(t.status) == "claimed", col(t.ready).in_([True, False]),
+               col(t.lease_expires_at) < at)
     ).one()
     if stuck[0]:
         oldest = session.execute(
-            select(t.id, t.lead_id).where(t.status == "claimed", t.lease_expires_at < at)
-            .order_by(t.lease_expires_at).limit(1)).one()
+            select(col(t.id), col(t.lead_id)).where(col(t.status) == "claimed",
+                                                    col(t.lease_expires_at) < at)
+            .order_by(col(t.lease_expires_at)).limit(1)).one()
         return CheckResult(
             "followups", FAIL,
             f"{stuck[0]} task(s) stuck claimed past their lease (oldest task {oldest.id}, "

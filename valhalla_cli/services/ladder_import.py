@@ -43,10 +43,10 @@ class LadderImportResult:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def _row_validator(business_timezone: str):  # type: ignore[no-untyped-def]
+def _row_validator(business_timezone: str):
     from valhalla_cli.inputs import parse_instant
 
-    def check(name: str, fn, value):  # type: ignore[no-untyped-def]
+    def check(name: str, fn, value):
         try:
             return fn(value)
         except BadInput as exc:

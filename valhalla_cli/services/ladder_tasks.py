@@ -11,7 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import affected_rows
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 
@@ -22,15 +24,16 @@ def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason:
 
     The lead's tasks are found by the lead index alone, then cancelled by id with the status
     re-checked in the same UPDATE."""
-    query = select(FollowupTask.id, FollowupTask.status).where(FollowupTask.lead_id == lead_id)
+    query = select(col(FollowupTask.id),
+                   col(FollowupTask.status)).where(col(FollowupTask.lead_id) == lead_id)
     if ladder_id is not None:
-        query = query.where(FollowupTask.ladder_id == ladder_id)
+        query = query.where(col(FollowupTask.ladder_id) == ladder_id)
     ids = [task_id for task_id, status in session.execute(query) if status in ACTIVE_STATUSES]
     if not ids:
         return 0
     stmt = (update(FollowupTask)
-            .where(FollowupTask.id.in_(ids), FollowupTask.status.in_(ACTIVE_STATUSES))
+            .where(col(FollowupTask.id).in_(ids), col(FollowupTask.status).in_(ACTIVE_STATUSES))
             .values(status="cancelled", status_reason=reason, claim_token=None,
                     lease_expires_at=None)
             .execution_options(synchronize_session=False))
-    return session.execute(stmt).rowcount or 0
+    return affected_rows(session.execute(stmt))

@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import upsert_insert
 from valhalla_cli.errors import BadInput
 from valhalla_cli.importing import Progress, RowSource
 from valhalla_cli.inputs import (
@@ -27,6 +29,7 @@ from valhalla_cli.inputs import (
     parse_text,
 )
 from valhalla_cli.models import BuyerFeedbackEvent, BuyerLiquidityNode
+from valhalla_cli.models.types import table_of
 
 WINDOW_DAYS = 90
 MIN_SENT = 10
@@ -124,11 +127,12 @@ def score(session: Session, *, province: str, market: str | None, property_type:
     market = parse_market(market)
     node = BuyerLiquidityNode
     row = session.execute(
-        select(func.coalesce(func.sum(node.sent), 0), func.coalesce(func.sum(node.responded), 0),
-               func.coalesce(func.sum(node.closed), 0))
-        .where(node.province == province, node.market_key == market_key(market),
-               node.property_type == property_type,
-               node.business_date >= first, node.business_date <= last)
+        select(func.coalesce(func.sum(col(node.sent)), 0),
+               func.coalesce(func.sum(col(node.responded)), 0),
+               func.coalesce(func.sum(col(node.closed)), 0))
+        .where(col(node.province) == province, col(node.market_key) == market_key(market),
+               col(node.property_type) == property_type,
+               col(node.business_date) >= first, col(node.business_date) <= last)
     ).one()
     return _score_view(province, market, property_type, first, last,
                        int(row[0]), int(row[1]), int(row[2]))
@@ -157,14 +161,16 @@ def nodes(session: Session, *, province: str | None, at: datetime, business_time
     first, last = window_of(at, business_timezone)
     node = BuyerLiquidityNode
     query = (
-        select(node.province, func.min(node.market), node.property_type, func.sum(node.sent),
-               func.sum(node.responded), func.sum(node.closed), func.max(node.business_date))
-        .where(node.business_date >= first, node.business_date <= last)
-        .group_by(node.province, node.market_key, node.property_type)
-        .order_by(node.province, node.market_key, node.property_type)
+        select(col(node.province), func.min(col(node.market)), col(node.property_type),
+               func.sum(col(node.sent)),
+               func.sum(col(node.responded)), func.sum(col(node.closed)),
+               func.max(col(node.business_date)))
+        .where(col(node.business_date) >= first, col(node.business_date) <= last)
+        .group_by(col(node.province), col(node.market_key), col(node.property_type))
+        .order_by(col(node.province), col(node.market_key), col(node.property_type))
     )
     if province is not None:
-        query = query.where(node.province == parse_province(province))
+        query = query.where(col(node.province) == parse_province(province))
     views = []
     for prov, market, ptype, sent, responded, closed, latest in session.execute(query):
         base = _score_view(prov, market, ptype, first, last, int(sent), int(responded),
@@ -184,17 +190,13 @@ def _upsert_nodes(session: Session, deltas: dict[NodeKey, list[Any]]) -> None:
     """Add (sent, responded, closed) to each node-day atomically; keys sorted (no deadlocks)."""
     if not deltas:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = upsert_insert(session)
     rows = [
         {"province": p, "market": v[3], "market_key": k, "property_type": t, "business_date": d,
          "sent": v[0], "responded": v[1], "closed": v[2]}
         for (p, k, t, d), v in sorted(deltas.items())
     ]
-    node = BuyerLiquidityNode.__table__
+    node = table_of(BuyerLiquidityNode)
     for start in range(0, len(rows), 1000):
         stmt = insert(node).values(rows[start:start + 1000])
         stmt = stmt.on_conflict_do_update(
@@ -216,17 +218,13 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
     """Insert events, skipping (deal_ref, buyer) pairs already recorded; returns inserted rows."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     from valhalla_cli.models.importing import import_batch_of
 
-    batch = import_batch_of(session)
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
     if batch is not None:
         rows = [{**row, "import_batch_id": batch} for row in rows]
-    table = BuyerFeedbackEvent.__table__
+    insert = upsert_insert(session)
+    table = table_of(BuyerFeedbackEvent)
     stmt = (insert(table).values(rows)
             .on_conflict_do_nothing(index_elements=["deal_ref", "buyer"])
             .returning(*(table.c[name] for name in _RETURNED)))
@@ -302,8 +300,9 @@ def record_feedback(
                  province=province, market=market, ref=ref, source="liquidity")
     else:
         event = session.execute(
-            select(*(BuyerFeedbackEvent.__table__.c[name] for name in _RETURNED))
-            .where(BuyerFeedbackEvent.deal_ref == ref, BuyerFeedbackEvent.buyer == buyer_name)
+            select(*(table_of(BuyerFeedbackEvent).c[name] for name in _RETURNED))
+            .where(col(BuyerFeedbackEvent.deal_ref) == ref,
+                   col(BuyerFeedbackEvent.buyer) == buyer_name)
         ).one()
         same = (event.province, event.market, event.property_type, bool(event.responded),
                 bool(event.closed)) == (province, market, property_type, responded, closed)
@@ -349,7 +348,7 @@ def _flag(value: Any, field: str) -> bool:
     raise RowError(field, f"{value!r} is not true/false (or 1/0, yes/no)")
 
 
-def _row_validator(business_timezone: str, actor: str):  # type: ignore[no-untyped-def]
+def _row_validator(business_timezone: str, actor: str):
     from valhalla_cli.clock import business_date
     from valhalla_cli.importing import RowError
     from valhalla_cli.inputs import parse_instant

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import (
@@ -24,6 +25,7 @@ from valhalla_cli.inputs import (
     parse_text,
 )
 from valhalla_cli.models import ContactSuppression, MarketPolicy
+from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
@@ -87,8 +89,8 @@ def _view(row: MarketPolicy) -> PolicyView:
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:
     query = select(MarketPolicy)
     if province is not None:
-        query = query.where(MarketPolicy.province == parse_province(province))
-    query = query.order_by(MarketPolicy.province, MarketPolicy.market)
+        query = query.where(col(MarketPolicy.province) == parse_province(province))
+    query = query.order_by(col(MarketPolicy.province), col(MarketPolicy.market))
     return [_view(r) for r in session.scalars(query)]
 
 
@@ -160,8 +162,8 @@ def effective_policy(session: Session, *, province: str, market: str | None = No
     market = scope_market(market)
     key = market_key(market) if market else PROVINCE_WIDE
     rows = {r.market_key: r for r in session.scalars(
-        select(MarketPolicy).where(MarketPolicy.province == province,
-                                   MarketPolicy.market_key.in_([PROVINCE_WIDE, key])))}
+        select(MarketPolicy).where(col(MarketPolicy.province) == province,
+                                   col(MarketPolicy.market_key).in_([PROVINCE_WIDE, key])))}
     return merge(rows.get(PROVINCE_WIDE), rows.get(key) if market else None,
                  province=province, market=market)
 
@@ -206,8 +208,8 @@ def policy_set(
                        "--channels, --min-lead-score, --holidays/--no-holidays, "
                        "--enable/--disable")
     query = select(MarketPolicy).where(
-        MarketPolicy.province == province,
-        MarketPolicy.market_key == market_key(market_name)).with_for_update()
+        col(MarketPolicy.province) == province,
+        col(MarketPolicy.market_key) == market_key(market_name)).with_for_update()
     row = session.scalars(query).first()
     before = None
     if row is None:
@@ -236,7 +238,8 @@ def policy_set(
 
 
 def is_suppressed(session: Session, lead_id: str) -> bool:
-    query = select(ContactSuppression.id).where(ContactSuppression.lead_id == lead_id).limit(1)
+    query = (select(col(ContactSuppression.id))
+             .where(col(ContactSuppression.lead_id) == lead_id).limit(1))
     return session.scalars(query).first() is not None
 
 
@@ -246,8 +249,8 @@ def suppressed_among(session: Session, lead_ids: list[str] | set[str]) -> set[st
     found: set[str] = set()
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        found.update(session.scalars(select(ContactSuppression.lead_id).where(
-            ContactSuppression.lead_id.in_(chunk))))
+        found.update(session.scalars(select(col(ContactSuppression.lead_id)).where(
+            col(ContactSuppression.lead_id).in_(chunk))))
     return found
 
 
@@ -311,7 +314,7 @@ class SuppressionView:
 
 
 def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) -> SuppressionView:
-    return SuppressionView(id=row.id, lead_id=row.lead_id, phone=row.phone, reason=row.reason,
+    return SuppressionView(id=pk(row.id), lead_id=row.lead_id, phone=row.phone, reason=row.reason,
                            at=row.at, actor=row.actor, created=created,
                            tasks_cancelled=cancelled)
 
@@ -330,8 +333,9 @@ def suppress(session: Session, *, lead_id: str, phone: str | None, reason: str, 
     if phone is not None and (len(phone) > 40 or not any(c.isdigit() for c in phone)):
         raise BadInput(f"--phone {phone!r} is not a phone number")
     existing = session.scalars(select(ContactSuppression).where(
-        ContactSuppression.lead_id == lead,
-        ContactSuppression.phone.is_(None) if phone is None else ContactSuppression.phone == phone,
+        col(ContactSuppression.lead_id) == lead,
+        col(ContactSuppression.phone).is_(None) if phone is None
+        else col(ContactSuppression.phone) == phone,
     ).limit(1)).first()
     from valhalla_cli.services.ladder_tasks import cancel_active_tasks
 
@@ -351,12 +355,14 @@ def list_suppressions(session: Session, *, lead_id: str | None = None, limit: in
                       ) -> list[SuppressionView]:
     query = select(ContactSuppression)
     if lead_id is not None:
-        query = query.where(ContactSuppression.lead_id == parse_lead_id(lead_id, field="--lead"))
-    query = query.order_by(ContactSuppression.at.desc(), ContactSuppression.id.desc()).limit(limit)
+        query = query.where(col(ContactSuppression.lead_id) == parse_lead_id(lead_id,
+                                                                             field="--lead"))
+    query = query.order_by(col(ContactSuppression.at).desc(),
+                           col(ContactSuppression.id).desc()).limit(limit)
     return [_suppression_view(r, False, 0) for r in session.scalars(query)]
 
 
-def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when a province lacks an enabled policy, or a policy has a window outside CRTC
     hours or an invalid zone."""
     from valhalla_cli.services.runbook import FAIL, OK, CheckResult

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.importing import RowSource
@@ -35,6 +36,7 @@ from valhalla_cli.inputs import (
     parse_text,
 )
 from valhalla_cli.models import OfferEvidence, OfferPolicy
+from valhalla_cli.models.types import pk
 from valhalla_cli.money import format_money, from_cents, to_cents
 from valhalla_cli.services import liquidity
 
@@ -284,7 +286,7 @@ def _merge(base: OfferPolicy | None, override: OfferPolicy | None) -> EffectiveP
     if base is None:
         values["enabled"] = False  # no province-wide policy: fail closed
     return EffectivePolicy(
-        province=(base or override).province if (base or override) else "",
+        province=first.province if (first := base or override) is not None else "",
         market=override.market if override is not None else None, source=source,
         overrides=tuple(overrides), **values,
     )
@@ -298,8 +300,8 @@ def _rows(session: Session, province: str, market: str | None
           ) -> tuple[OfferPolicy | None, OfferPolicy | None]:
     keys = [PROVINCE_WIDE] + ([market_key(market)] if market else [])
     rows = {r.market_key: r for r in session.scalars(
-        select(OfferPolicy).where(OfferPolicy.province == province,
-                                  OfferPolicy.market_key.in_(keys)))}
+        select(OfferPolicy).where(col(OfferPolicy.province) == province,
+                                  col(OfferPolicy.market_key).in_(keys)))}
     return rows.get(PROVINCE_WIDE), rows.get(market_key(market)) if market else None
 
 
@@ -313,9 +315,9 @@ def effective_policy(session: Session, *, province: str, market: str | None) -> 
 
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:
     """Every policy row as applied (market rows show the merged values and what they override)."""
-    query = select(OfferPolicy).order_by(OfferPolicy.province, OfferPolicy.market)
+    query = select(OfferPolicy).order_by(col(OfferPolicy.province), col(OfferPolicy.market))
     if province is not None:
-        query = query.where(OfferPolicy.province == parse_province(province))
+        query = query.where(col(OfferPolicy.province) == parse_province(province))
     rows = list(session.scalars(query))
     bases = {r.province: r for r in rows if r.market == PROVINCE_WIDE}
     views = []
@@ -385,7 +387,7 @@ def set_policy(
     note = None if reason is None else (" ".join(reason.split()) or None)
 
     row = session.scalars(select(OfferPolicy).where(
-        OfferPolicy.province == province, OfferPolicy.market_key == market_key(key)
+        col(OfferPolicy.province) == province, col(OfferPolicy.market_key) == market_key(key)
     ).with_for_update()).first()
     created = row is None
     if row is not None:
@@ -830,13 +832,13 @@ def list_evidence(session: Session, *, province: str | None = None, deal_ref: st
         raise BadInput("--limit must be between 1 and 10000")
     query = select(OfferEvidence)
     if province is not None:
-        query = query.where(OfferEvidence.province == parse_province(province))
+        query = query.where(col(OfferEvidence.province) == parse_province(province))
     if deal_ref is not None:
-        query = query.where(OfferEvidence.deal_ref == deal_ref.strip())
-    query = query.order_by(OfferEvidence.id.desc()).limit(limit)
+        query = query.where(col(OfferEvidence.deal_ref) == deal_ref.strip())
+    query = query.order_by(col(OfferEvidence.id).desc()).limit(limit)
     return [
         EvidenceSummary(
-            id=r.id, at=r.at, province=r.province, market=r.market,
+            id=pk(r.id), at=r.at, province=r.province, market=r.market,
             property_type=r.property_type, deal_ref=r.deal_ref, outcome=r.outcome,
             reason=r.reason, mode=r.mode, throttled=r.throttled, arv=from_cents(r.arv_cents),
             mao=from_cents(r.mao_cents), max_offer=_money(r.max_offer_cents),
@@ -854,7 +856,7 @@ def show_evidence(session: Session, *, evidence_id: int) -> EvidenceDetail:
     if r is None:
         raise NotFound(f"no offer evidence {evidence_id} (see `valhalla offer evidence list`)")
     return EvidenceDetail(
-        id=r.id, at=r.at, recorded_at=r.recorded_at, actor=r.actor, province=r.province,
+        id=pk(r.id), at=r.at, recorded_at=r.recorded_at, actor=r.actor, province=r.province,
         market=r.market, property_type=r.property_type, deal_ref=r.deal_ref, note=r.note,
         mode=r.mode, throttled=r.throttled, outcome=r.outcome, reason=r.reason,
         arv=from_cents(r.arv_cents), repairs=from_cents(r.repairs_cents),

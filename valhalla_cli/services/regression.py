@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
+from valhalla_cli.models.types import table_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.kpi import check_metric
 from valhalla_cli.services.levers import known_levers
@@ -131,7 +134,7 @@ def _as_dict(p: RegressionPolicy) -> dict[str, Any]:
 
 def list_policies(session: Session) -> list[PolicyView]:
     return [_view(p) for p in
-            session.scalars(select(RegressionPolicy).order_by(RegressionPolicy.metric))]
+            session.scalars(select(RegressionPolicy).order_by(col(RegressionPolicy.metric)))]
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def set_policy(
         values["enabled"] = enabled
     policy = session.get(RegressionPolicy, name, with_for_update=True)
     created = policy is None
-    before = None if created else _as_dict(policy)
+    before = None if policy is None else _as_dict(policy)
     if policy is None:
         seeded = SEEDED_POLICIES.get(name)
         stat = values.get("statistic", seeded[0] if seeded else None)
@@ -226,11 +229,8 @@ def state(session: Session) -> list[LeverState]:
 
 def _ensure_row(session: Session, lever: str) -> None:
     """Create the lever's row if missing, without racing another process (ON CONFLICT)."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(RegressionState.__table__).values(lever=lever, throttled=False)
+    insert = upsert_insert(session)
+    session.execute(insert(table_of(RegressionState)).values(lever=lever, throttled=False)
                     .on_conflict_do_nothing(index_elements=["lever"]))
 
 
@@ -250,12 +250,12 @@ def release(session: Session, *, lever: str, reason: str | None, actor: str,
     why = reason.strip()
     before = session.get(RegressionState, name)
     before_view = _lever_state(name, before)
-    done = session.execute(
+    done = affected_rows(session.execute(
         update(RegressionState)
-        .where(RegressionState.lever == name, RegressionState.throttled.is_(True))
+        .where(col(RegressionState.lever) == name, col(RegressionState.throttled).is_(True))
         .values(throttled=False, released_at=at, released_by=actor, release_reason=why)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if done == 1:
         audit.record(session, pack=PACK, action="release", actor=actor, at=at, subject=name,
                      before={"throttled": True, "since": before_view.since,
@@ -293,12 +293,12 @@ class EvaluationRun:
 def fetch_window(session: Session, *, metric: str, at: datetime,
                  limit: int) -> list[tuple[datetime, float]]:
     """The metric's latest `limit` events up to `at`, oldest first: one indexed query."""
-    rows = session.execute(
-        select(KpiEvent.occurred_at, KpiEvent.value)
-        .where(KpiEvent.metric == metric, KpiEvent.occurred_at <= at)
-        .order_by(KpiEvent.occurred_at.desc(), KpiEvent.id.desc())
+    rows = list(session.execute(
+        select(col(KpiEvent.occurred_at), col(KpiEvent.value))
+        .where(col(KpiEvent.metric) == metric, col(KpiEvent.occurred_at) <= at)
+        .order_by(col(KpiEvent.occurred_at).desc(), col(KpiEvent.id).desc())
         .limit(limit)
-    ).all()
+    ).all())
     rows.reverse()
     return [(r[0], r[1]) for r in rows]
 
@@ -311,8 +311,8 @@ def evaluate(session: Session, *, at: datetime, actor: str, dry_run: bool = Fals
              ) -> EvaluationRun:
     """Evaluate every enabled policy; throttle levers whose metric dropped significantly."""
     policies = list(session.scalars(select(RegressionPolicy)
-                                    .where(RegressionPolicy.enabled.is_(True))
-                                    .order_by(RegressionPolicy.metric)))
+                                    .where(col(RegressionPolicy.enabled).is_(True))
+                                    .order_by(col(RegressionPolicy.metric))))
     rows = {r.lever: r for r in session.scalars(select(RegressionState))}
     was_throttled = {lever for lever, r in rows.items() if r.throttled}
     throttled_now = set(was_throttled)
@@ -367,12 +367,13 @@ def _throttle(session: Session, *, policy: RegressionPolicy, fig: Any, actor: st
     values = dict(throttled=True, since=at, metric=policy.metric, statistic=policy.statistic,
                   baseline=fig.baseline, recent=fig.recent, drop_pct=fig.drop_pct, z=fig.z,
                   reason=reason, released_at=None, released_by=None, release_reason=None)
-    done = session.execute(
+    done = affected_rows(session.execute(
         update(RegressionState)
-        .where(RegressionState.lever == policy.lever, RegressionState.throttled.is_(False))
+        .where(col(RegressionState.lever) == policy.lever,
+               col(RegressionState.throttled).is_(False))
         .values(**values)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if done == 1:  # another evaluate may have throttled it first: then it owns the audit entry
         audit.record(session, pack=PACK, action="throttle", actor=actor, at=at,
                      subject=policy.lever, before={"throttled": False},

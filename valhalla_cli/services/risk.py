@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.clock import business_date
+from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_money_cents, parse_text
 from valhalla_cli.models import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
 from valhalla_cli.models.risk import GLOBAL_ENGINE
+from valhalla_cli.models.types import pk, table_of
 from valhalla_cli.money import from_cents
 from valhalla_cli.services import audit
 
@@ -42,8 +45,8 @@ if TYPE_CHECKING:
 PACK = "risk"
 GLOBAL = GLOBAL_ENGINE
 _ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-_LEDGER = RiskLedger.__table__
-_RESERVATION = RiskReservation.__table__
+_LEDGER = table_of(RiskLedger)
+_RESERVATION = table_of(RiskReservation)
 
 OPEN, SETTLED, RELEASED = "open", "settled", "released"
 
@@ -212,9 +215,9 @@ def _engine_order(name: str) -> tuple[int, str]:
 def _policies(session: Session, engines: list[str] | None = None, *,
               lock: str | None = None) -> dict[str, RiskPolicy]:
     """Policies by engine. lock='share' or 'update' takes row locks (PostgreSQL) in name order."""
-    query = select(RiskPolicy).order_by(RiskPolicy.engine)
+    query = select(RiskPolicy).order_by(col(RiskPolicy.engine))
     if engines is not None:
-        query = query.where(RiskPolicy.engine.in_(engines))
+        query = query.where(col(RiskPolicy.engine).in_(engines))
     query = query.execution_options(populate_existing=True)
     if lock == "share":
         query = query.with_for_update(read=True)
@@ -232,10 +235,7 @@ def _known_engine(session: Session, engine: str) -> str:
 
 def _ensure_ledger_rows(session: Session, day: date, engines: list[str]) -> None:
     """Insert the day's ledger rows if missing (engines first, GLOBAL last: the lock order)."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = upsert_insert(session)
     rows = [dict(day=day, engine=engine, reserved_cents=0, realized_loss_cents=0,
                  realized_profit_cents=0)
             for engine in sorted(set(engines), key=lambda e: (e == GLOBAL, e))]
@@ -277,7 +277,7 @@ def _add_event(session: Session, *, at: datetime, day: date, engine: str, kind: 
 
 
 def _by_ref(session: Session, ref: str) -> RiskReservation | None:
-    return session.scalars(select(RiskReservation).where(RiskReservation.ref == ref)).first()
+    return session.scalars(select(RiskReservation).where(col(RiskReservation.ref) == ref)).first()
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,8 +347,8 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
         _same_request(existing, engine=engine, amount_cents=amount_cents)
 
     status = golive.live_status(session, enforce=enforce)
-    common = dict(engine=engine, amount_cents=amount_cents, ref=ref, day=day, at=at, actor=actor,
-                  warning=status.warning, caps=caps)
+    common: dict[str, Any] = dict(engine=engine, amount_cents=amount_cents, ref=ref, day=day,
+                                  at=at, actor=actor, warning=status.warning, caps=caps)
     if not status.live:
         assert status.reason is not None and status.message is not None
         return _deny(session, reason=status.reason, binding_cap=None,
@@ -396,11 +396,12 @@ def reserve(session: Session, *, engine: str, amount: str | Decimal, ref: str | 
         if raced is not None:  # another process took this ref meanwhile and used the room
             return _replay(session, raced, engine=engine, amount_cents=amount_cents,
                            warning=status.warning)
-        cap = from_cents(caps[binding].daily_cap_cents)
+        cap_amount = from_cents(caps[binding].daily_cap_cents)
         common["caps"] = None  # re-read after the savepoint's rollback
         return _deny(session, reason="cap_exceeded", binding_cap=binding,
                      message=f"reservation of {from_cents(amount_cents)} on {engine} denied: "
-                     f"it would take {binding} past its daily cap of {cap} on {day}", **common)
+                     f"it would take {binding} past its daily cap of {cap_amount} on {day}",
+                     **common)
 
     reservation = RiskReservation(ref=ref, engine=engine, amount_cents=amount_cents, day=day,
                                   status=OPEN, reserved_at=at, reserved_by=actor)
@@ -452,7 +453,7 @@ def _find_reservation(session: Session, reservation_id: int | None,
 def _close_view(row: RiskReservation, *, refused: bool, reason: str | None) -> CloseView:
     pnl = row.pnl_cents
     return CloseView(
-        reservation_id=row.id, engine=row.engine, amount=from_cents(row.amount_cents),
+        reservation_id=pk(row.id), engine=row.engine, amount=from_cents(row.amount_cents),
         ref=row.ref, day=row.day, status=row.status, refused=refused, reason=reason,
         closed_day=row.closed_day, closed_at=row.closed_at,
         pnl=None if pnl is None else from_cents(pnl),
@@ -473,11 +474,11 @@ def _close(session: Session, *, reservation_id: int | None, ref: str | None,
                        f"({row.reserved_at.isoformat()})")
     close_day = business_date(at, business_timezone)
     new_status = RELEASED if kind == "release" else SETTLED
-    claimed = session.execute(
+    claimed = affected_rows(session.execute(
         update(_RESERVATION)
         .where(_RESERVATION.c.id == row.id, _RESERVATION.c.status == OPEN)
         .values(status=new_status, closed_at=at, closed_day=close_day, pnl_cents=pnl_cents)
-    ).rowcount
+    ))
     session.refresh(row)
     if claimed != 1:
         verb = "settled" if kind == "settle" else "released"
@@ -501,10 +502,10 @@ def _close(session: Session, *, reservation_id: int | None, ref: str | None,
             changes.append((close_day, {
                 "realized_profit_cents": _LEDGER.c.realized_profit_cents + profit}))
         for day, values in sorted(changes, key=lambda c: c[0]):
-            done = session.execute(
+            done = affected_rows(session.execute(
                 update(_LEDGER).where(_LEDGER.c.day == day, _LEDGER.c.engine == name)
                 .values(**values)
-            ).rowcount
+            ))
             if done != 1:
                 raise RuntimeError(f"risk ledger row missing for {name} on {day}")
     _add_event(session, at=at, day=close_day, engine=row.engine, kind=kind,
@@ -563,12 +564,12 @@ def snapshot(session: Session, *, day: date) -> Snapshot:
 
 def events(session: Session, *, day: date, engine: str | None = None) -> list[EventView]:
     """The money journal of one business day, oldest first."""
-    query = select(RiskEvent).where(RiskEvent.day == day)
+    query = select(RiskEvent).where(col(RiskEvent.day) == day)
     if engine is not None:
-        query = query.where(RiskEvent.engine == _known_engine(session, engine))
-    query = query.order_by(RiskEvent.id)
+        query = query.where(col(RiskEvent.engine) == _known_engine(session, engine))
+    query = query.order_by(col(RiskEvent.id))
     return [
-        EventView(id=e.id, at=e.at, day=e.day, engine=e.engine, kind=e.kind,
+        EventView(id=pk(e.id), at=e.at, day=e.day, engine=e.engine, kind=e.kind,
                   amount=from_cents(e.amount_cents),
                   pnl=None if e.pnl_cents is None else from_cents(e.pnl_cents), ref=e.ref,
                   reservation_id=e.reservation_id, binding_cap=e.binding_cap, reason=e.reason,
@@ -654,10 +655,10 @@ def policy_set(session: Session, *, engine: str, daily_cap: str | Decimal | None
 
 def open_reserved_cents(session: Session, *, day: date, engine: str | None = None) -> int:
     """Sum of the open reservations of a day (the ledger's `reserved` must equal it)."""
-    query = select(func.coalesce(func.sum(RiskReservation.amount_cents), 0)).where(
-        RiskReservation.day == day, RiskReservation.status == OPEN)
+    query = select(func.coalesce(func.sum(col(RiskReservation.amount_cents)), 0)).where(
+        col(RiskReservation.day) == day, col(RiskReservation.status) == OPEN)
     if engine is not None and engine != GLOBAL:
-        query = query.where(RiskReservation.engine == engine)
+        query = query.where(col(RiskReservation.engine) == engine)
     return int(session.execute(query).scalar_one())
 
 

@@ -77,7 +77,8 @@ def check_database(session: Session, settings: Settings, at: datetime) -> CheckR
             return CheckResult("database", FAIL, problem, None)
         return CheckResult("database", FAIL, f"schema at {state.current}, package head is "
                            f"{head}", "valhalla db upgrade")
-    return CheckResult("database", OK, f"schema at head ({head}) on {session.bind.dialect.name}")
+    dialect = session.get_bind().dialect.name
+    return CheckResult("database", OK, f"schema at head ({head}) on {dialect}")
 
 
 def check_timezones(session: Session, settings: Settings, at: datetime) -> CheckResult:

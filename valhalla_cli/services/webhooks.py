@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.models import SmsWebhookReceipt
 
@@ -66,5 +67,5 @@ def record_outcome(session: Session, *, message_sid: str, outcome: str) -> None:
 
 def receipt(session: Session, message_sid: str) -> str | None:
     """The outcome recorded for a message, or None."""
-    return session.scalars(select(SmsWebhookReceipt.outcome)
-                           .where(SmsWebhookReceipt.message_sid == message_sid)).first()
+    return session.scalars(select(col(SmsWebhookReceipt.outcome))
+                           .where(col(SmsWebhookReceipt.message_sid) == message_sid)).first()

@@ -6,7 +6,7 @@ from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
 router = PackRouter("ladder", "/api/followups")
 
 
-def _config(call: Call):  # type: ignore[no-untyped-def]
+def _config(call: Call):
     from valhalla_cli.services.ladder import ladder_config
 
     return ladder_config(call.settings.ladder)

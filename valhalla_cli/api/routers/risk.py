@@ -53,7 +53,7 @@ def release(call: Call) -> Answer:
     return _close(call, "release")
 
 
-def _day(call: Call):  # type: ignore[no-untyped-def]
+def _day(call: Call):
     from valhalla_cli.clock import business_date
     from valhalla_cli.errors import BadInput
 

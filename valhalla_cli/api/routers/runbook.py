@@ -6,7 +6,7 @@ from valhalla_cli.api.routing import Answer, Call, PackRouter
 router = PackRouter("runbook", "/api/governance/runbook")
 
 
-def _report(call: Call):  # type: ignore[no-untyped-def]
+def _report(call: Call):
     from valhalla_cli.services import runbook
 
     return runbook.run_checks(call.session, call.settings, at=call.instant())

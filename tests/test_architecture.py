@@ -1,0 +1,195 @@
+"""The layering of SPEC 2, read from the source: imports point down and never round in a circle.
+
+Every import statement counts, at module level or inside a function (a deferred import is
+still a dependency: `db.py` importing `migrate` inside `open_database` made a cycle), except
+those under `if TYPE_CHECKING:` (never executed). `valhalla_cli/registry.py` is the one
+composition root: its loaders name every pack by design, so its outgoing edges are left out of
+the cycle check (the modules that read it, such as the runbook, must not form a cycle
+otherwise).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import REPO
+
+PACKAGE = REPO / "valhalla_cli"
+COMPOSITION_ROOTS = {"valhalla_cli.registry"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+MODULES = _modules()
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside `if TYPE_CHECKING:` blocks."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) \
+                and node.test.id == "TYPE_CHECKING":
+            for child in node.body:
+                skipped.update(id(n) for n in ast.walk(child))
+    return skipped
+
+
+def _resolve(name: str) -> str | None:
+    """The valhalla_cli module an imported name refers to (a module, or its package)."""
+    while name:
+        if name in MODULES:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def imports_of(module: str) -> set[str]:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    skipped = _type_checking_nodes(tree)
+    found: set[str] = set()
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            targets = [_resolve(alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from valhalla_cli.services import ladder` imports the module ladder;
+            # `from valhalla_cli.db import Database` imports from the module db.
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES
+                       else _resolve(base) for alias in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t is not None and t != module)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    return {m: (set() if m in COMPOSITION_ROOTS else imports_of(m)) for m in MODULES}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                component.append(item)
+                if item == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_scanner_sees_deferred_imports():
+    """The scan must see an import inside a function body (what a cycle usually hides in)."""
+    assert "valhalla_cli.migrate" in imports_of("valhalla_cli.schema")
+    assert "valhalla_cli.services.ladder_tasks" in imports_of("valhalla_cli.services.market")
+    assert "valhalla_cli.db" in imports_of("valhalla_cli.migrate")
+
+
+def test_no_cycle_among_valhalla_cli_modules():
+    assert _cycles(_graph()) == []
+
+
+def test_the_cycle_check_would_catch_one():
+    graph = _graph()
+    graph["valhalla_cli.db"] = graph["valhalla_cli.db"] | {"valhalla_cli.migrate"}
+    assert ["valhalla_cli.db", "valhalla_cli.migrate"] in _cycles(graph)
+
+
+def test_db_is_the_leaf_of_the_data_layer():
+    assert imports_of("valhalla_cli.db") <= {"valhalla_cli.errors"}
+
+
+def _faces() -> list[str]:
+    return [m for m in MODULES if m.startswith(("valhalla_cli.commands.", "valhalla_cli.api."))]
+
+
+def test_no_face_imports_a_model():
+    offenders = {m: sorted(t for t in imports_of(m) if t.startswith("valhalla_cli.models"))
+                 for m in _faces()}
+    assert {m: t for m, t in offenders.items() if t} == {}
+
+
+def _services() -> list[str]:
+    return [m for m in MODULES if m.startswith("valhalla_cli.services.")]
+
+
+def test_no_service_imports_a_face():
+    offenders = {m: sorted(t for t in imports_of(m)
+                           if t.startswith(("valhalla_cli.commands", "valhalla_cli.api",
+                                            "valhalla_cli.output", "valhalla_cli.app")))
+                 for m in _services()}
+    assert {m: t for m, t in offenders.items() if t} == {}
+
+
+def _ends_callers_transaction(module: str, source: str | None = None) -> list[str]:
+    """`x.commit()` / `x.rollback()` where x is a parameter of the enclosing function (the
+    session it was given). A savepoint the function opened itself may be rolled back."""
+    tree = ast.parse(source if source is not None else MODULES[module].read_text(encoding="utf-8"))
+    found = []
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = {a.arg for a in (*func.args.args, *func.args.kwonlyargs, *func.args.posonlyargs)}
+        for node in ast.walk(func):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("commit", "rollback")
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in params):
+                found.append(f"{module}:{node.lineno} {node.func.value.id}.{node.func.attr}()")
+    return found
+
+
+def test_no_service_commits_or_rolls_back_a_session_it_was_given():
+    assert [hit for m in _services() for hit in _ends_callers_transaction(m)] == []
+
+
+def test_the_transaction_check_would_catch_one():
+    probe = ("def undo(session):\n    session.rollback()\n\n"
+             "def fine(session):\n    savepoint = session.begin_nested()\n"
+             "    savepoint.rollback()\n")
+    assert _ends_callers_transaction("probe", probe) == ["probe:2 session.rollback()"]
+
+
+def test_only_typer_internals_touches_typer_private_api():
+    users = [m for m, p in MODULES.items()
+             if "typer._" in p.read_text(encoding="utf-8") and m != "valhalla_cli.typer_internals"]
+    assert users == []
