@@ -390,8 +390,10 @@ class StagedImport:
 
         from valhalla_cli.clock import utcnow
         from valhalla_cli.models import ImportBatch
+        from valhalla_cli.models.types import table_of
 
-        session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id)
+        batches = table_of(ImportBatch)
+        session.execute(update(batches).where(batches.c.id == self.batch_id)
                         .values(heartbeat_at=utcnow(), **values))
 
     def checkpoint(self, session: Any) -> None:
@@ -430,6 +432,7 @@ def discard(db: Any, batch_id: int) -> None:
     from sqlalchemy import delete, select
 
     from valhalla_cli.models import ImportBatch
+    from valhalla_cli.models.types import table_of
 
     for table in _imported_tables():
         while True:
@@ -439,9 +442,10 @@ def discard(db: Any, batch_id: int) -> None:
                 gone = session.execute(delete(table).where(table.c.id.in_(ids))).rowcount
             if gone < DISCARD_CHUNK:
                 break
+    batches = table_of(ImportBatch)
     with db.transaction(write=True) as session:
-        session.execute(delete(ImportBatch).where(ImportBatch.id == batch_id,
-                                                  ImportBatch.status != "done"))
+        session.execute(delete(batches).where(batches.c.id == batch_id,
+                                              batches.c.status != "done"))
 
 
 def discard_abandoned(db: Any) -> list[int]:
@@ -455,13 +459,15 @@ def discard_abandoned(db: Any) -> list[int]:
 
     from valhalla_cli.clock import utcnow
     from valhalla_cli.models import ImportBatch
+    from valhalla_cli.models.types import table_of
 
     host = socket.gethostname()[:255]
     stale_before = utcnow() - timedelta(seconds=ABANDONED_AFTER_S)
+    batches = table_of(ImportBatch)
     with db.transaction() as session:
-        running = session.execute(select(ImportBatch.id, ImportBatch.host, ImportBatch.pid,
-                                         ImportBatch.heartbeat_at)
-                                  .where(ImportBatch.status == "running")).all()
+        running = session.execute(select(batches.c.id, batches.c.host, batches.c.pid,
+                                         batches.c.heartbeat_at)
+                                  .where(batches.c.status == "running")).all()
     dead = []
     for batch_id, batch_host, pid, heartbeat in running:
         if batch_host == host and pid != os.getpid():

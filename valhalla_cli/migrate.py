@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -54,7 +55,7 @@ class _Undo(Exception):
     """Rolls the trial downgrade back once its losses are counted."""
 
 
-def _row_counts(connection) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _row_counts(connection: Any) -> dict[str, int]:
     from sqlalchemy import inspect
 
     counts = {}

@@ -6,7 +6,7 @@ from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 from sqlmodel import Column, Field, SQLModel
 
-from valhalla_cli.models.types import BigIntPK, UTCDateTime
+from valhalla_cli.models.types import BigIntPK, UTCDateTime, table_of
 
 
 class ImportBatch(SQLModel, table=True):
@@ -62,8 +62,9 @@ def imported_models() -> tuple[Any, ...]:
 @lru_cache(maxsize=1)
 def _visibility_criteria() -> tuple[Any, ...]:
     def visible(cls: Any) -> Any:
+        batches = table_of(ImportBatch)
         return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
-            select(ImportBatch.id).where(ImportBatch.status == "done")))
+            select(batches.c.id).where(batches.c.status == "done")))
 
     return tuple(with_loader_criteria(model, visible, include_aliases=True)
                  for model in imported_models())

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from valhalla_cli.db import Database, is_damaged, redact, sqlite_path
+from valhalla_cli.db import Database, dialect_name, is_damaged, redact, sqlite_path
 from valhalla_cli.errors import BadInput, DatabaseUnavailable
 from valhalla_cli.schema import schema_state
 
@@ -156,15 +156,17 @@ def _age(delta: timedelta) -> str:
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """`backup`: the age of the last `valhalla db backup`; warn when none in 7 days."""
     from valhalla_cli.models import AuditEvent
+    from valhalla_cli.models.types import table_of
     from valhalla_cli.services.runbook import OK, WARN, CheckResult
 
-    if session.bind.dialect.name != "sqlite":
+    if dialect_name(session) != "sqlite":
         return CheckResult("backup", OK, "PostgreSQL: backups are pg_dump's (or the server's) "
                            "job; valhalla does not see them")
+    events = table_of(AuditEvent)
     last = session.execute(
-        select(AuditEvent.at, AuditEvent.after)
-        .where(AuditEvent.pack == PACK, AuditEvent.action == "backup", AuditEvent.at <= at)
-        .order_by(AuditEvent.at.desc()).limit(1)
+        select(events.c.at, events.c.after)
+        .where(events.c.pack == PACK, events.c.action == "backup", events.c.at <= at)
+        .order_by(events.c.at.desc()).limit(1)
     ).first()
     fix = "valhalla db backup PATH"
     if last is None:

@@ -427,8 +427,8 @@ def import_rows(session: Session, source: RowSource, *, business_timezone: str, 
                 reported.append(SkippedRow(line, "duplicate",
                                            f"feedback from {row['buyer']!r} on deal "
                                            f"{row['deal_ref']!r} is already recorded"))
-        for key, (sent, responded, closed, name) in _fold(inserted).items():
-            acc = deltas.setdefault(key, [0, 0, 0, name])
+        for node, (sent, responded, closed, name) in _fold(inserted).items():
+            acc = deltas.setdefault(node, [0, 0, 0, name])
             acc[0] += sent
             acc[1] += responded
             acc[2] += closed
