@@ -50,10 +50,11 @@ def test_fresh_install(cli, db):
     assert view["tasks"] == {"due": 0, "ready": 0, "overdue": 0, "claimed": 0}
     book = view["runbook"]
     assert book["ok_to_enable_go_live"] is True and book["failing"] == []
-    assert book["warnings"] == ["offers"]  # no offer policy enabled on a fresh install
+    # no offer policy enabled, and no backup yet, on a fresh install
+    assert book["warnings"] == ["offers", "backup"]
     assert [c["name"] for c in book["checks"]] == [
         "database", "timezones", "golive", "risk", "heimdall", "regression", "market",
-        "followups", "offers"]
+        "followups", "offers", "backup"]
     assert result.stderr == ""
     assert snapshot_tables(db) == before  # read-only
 
