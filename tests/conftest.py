@@ -23,7 +23,7 @@ os.environ["COLUMNS"] = "200"
 os.environ["TERMINAL_WIDTH"] = "200"
 os.environ["NO_COLOR"] = "1"
 for _name in [n for n in os.environ if n.startswith("VALHALLA_")]:
-    if _name != "VALHALLA_TEST_POSTGRES_URL":
+    if not _name.startswith("VALHALLA_TEST_"):  # the test suite's own knobs stay
         del os.environ[_name]
 
 import pytest  # noqa: E402

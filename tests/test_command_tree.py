@@ -217,6 +217,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("config", "show"): Case(),
     ("db", "current"): Case(),
     ("db", "history"): Case(),
+    ("db", "check"): Case(),
     ("api", "token", "create"): Case(("t-1", "--scope", "read")),
     ("api", "token", "list"): Case(setup=_token),
     ("api", "token", "revoke"): Case(("t-1", *R), setup=_token),

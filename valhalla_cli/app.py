@@ -31,6 +31,41 @@ from valhalla_cli.typer_internals import (
 HELP_OPTION_NAMES = ["-h", "--help"]
 
 
+def _refuse_blank_values(group: Any) -> None:
+    """Wrap every leaf command so that an option or argument given as an empty (or only white
+    space) value is bad input before the command runs: an empty `--market` must not mean the
+    whole province, nor an empty `--at` now (`inputs.check_not_blank`; issue 10, defect 2)."""
+    for sub in getattr(group, "commands", {}).values():
+        if getattr(sub, "commands", None) is not None:
+            _refuse_blank_values(sub)
+        elif sub.callback is not None and not getattr(sub.callback, "_blank_checked", False):
+            sub.callback = _checking_blanks(sub, sub.callback)
+
+
+def _checking_blanks(command: Any, callback: Any) -> Any:
+    import functools
+
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from valhalla_cli.inputs import check_not_blank
+        from valhalla_cli.typer_internals import get_current_context
+
+        ctx = get_current_context()
+        for param in command.params:
+            given = ctx.get_parameter_source(param.name)
+            if given is None or given.name not in ("COMMANDLINE", "ENVIRONMENT"):
+                continue
+            value = ctx.params.get(param.name)
+            label = param.opts[0] if param.opts and param.opts[0].startswith("-") else (
+                (param.metavar or param.name or "value").upper())
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                check_not_blank(item, field=label)
+        return callback(*args, **kwargs)
+
+    checked._blank_checked = True  # type: ignore[attr-defined]
+    return checked
+
+
 class ValhallaGroup(TyperGroup):
     """Turns every error into one line on standard error and an exit code (SPEC section 5)."""
 
@@ -38,6 +73,7 @@ class ValhallaGroup(TyperGroup):
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
         skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
+        _refuse_blank_values(self)
         code = run_guarded(lambda: super(ValhallaGroup, self).main(
             args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
             standalone_mode=False, windows_expand_args=windows_expand_args, **extra))

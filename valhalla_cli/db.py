@@ -12,6 +12,7 @@ updates.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from valhalla_cli.errors import BadInput, DatabaseUnavailable
+from valhalla_cli.errors import BadInput, ConfigError, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "valhalla_write"
@@ -37,9 +38,60 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "migrations"
 
 
+
+# Pieces of the database URL that must never reach a message: its password, its user-info and
+# its query values. Driver errors can echo them (a password with an unencoded `@` becomes part
+# of the host name), so every message from the data layer is scrubbed of them.
+_SECRETS: set[str] = set()
+
+
+def parse_url(url: str) -> Any:
+    """The SQLAlchemy URL; a malformed one is a configuration error (exit 3) that never echoes
+    the URL's user-info or query."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    shown = f"{scheme}://..." if scheme.isascii() and scheme.replace("+", "").isalnum() else (
+        "the value given")
+    if not url.strip():
+        raise ConfigError("the database URL is empty (sqlite:///PATH or postgresql+psycopg://...)")
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(f"the database URL ({shown}) is not a valid SQLAlchemy URL: check the "
+                          "host, the port (a number) and that a password's @ : / are "
+                          "percent-encoded (%40 %3A %2F)") from None
+    _remember_secrets(url, parsed)
+    if parsed.host and "@" in parsed.host:
+        raise ConfigError(f"the database URL ({shown}) has an '@' in its password or user "
+                          "name: percent-encode it as %40")
+    return parsed
+
+
+def _remember_secrets(url: str, parsed: Any) -> None:
+    # Short strings are left alone: replacing a one-letter password would garble every message.
+    location = url.partition("://")[2].partition("?")[0]
+    candidates = []
+    if "@" in location:
+        credentials = location.rpartition("@")[0]
+        candidates.append(credentials)
+        candidates.append(credentials.partition(":")[2])
+    if parsed.password:
+        candidates.append(str(parsed.password))
+    for value in parsed.query.values():
+        candidates.extend(value if isinstance(value, tuple) else (value,))
+    _SECRETS.update(str(c) for c in candidates if len(str(c)) >= 3)
+
+
+def redact(text: str) -> str:
+    """`text` with every remembered URL secret replaced by ***, the longest first."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL (None for in-memory or other engines)."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
     if not parsed.database or parsed.database == ":memory:":
@@ -66,11 +118,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Build an engine for a URL; a missing driver or a malformed URL is exit 4 / 2."""
-    try:
-        parsed = make_url(url)
-    except Exception:
-        raise BadInput(f"database URL {url!r} is not a valid SQLAlchemy URL") from None
+    """Build an engine for a URL; a missing driver is exit 4, a malformed URL exit 3."""
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
@@ -88,13 +137,24 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+DAMAGED = "the database file is damaged: restore a backup (see `valhalla db check`)"
+DISK_FULL = "no space left on the database's disk: free some space and run the command again"
+
+
 def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     """Translate a driver error into a user-facing exit-4 error, or None when it is a bug."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return DatabaseUnavailable(DISK_FULL)
     if not isinstance(exc, SQLAlchemyError):
         return None
     detail = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    first = detail[0] if detail else type(exc).__name__
+    first = redact(detail[0] if detail else type(exc).__name__)
     lowered = first.lower()
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if is_damaged(lowered):
+        return DatabaseUnavailable(DAMAGED)
+    if "disk is full" in lowered or "no space left" in lowered or sqlstate == "53100":
+        return DatabaseUnavailable(DISK_FULL)
     if "locked" in lowered or "busy" in lowered:
         return DatabaseUnavailable(
             "the database is locked by another valhalla process past the timeout; try again"
@@ -106,6 +166,12 @@ def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     if any(m in lowered for m in markers):
         return DatabaseUnavailable(f"database unavailable: {first}")
     return None
+
+
+def is_damaged(message: str) -> bool:
+    """SQLite's SQLITE_CORRUPT and SQLITE_NOTADB messages."""
+    lowered = message.lower()
+    return "malformed" in lowered or "not a database" in lowered
 
 
 @dataclass

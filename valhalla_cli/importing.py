@@ -22,16 +22,22 @@ from valhalla_cli.errors import BadInput
 
 @dataclass(frozen=True)
 class RowSource:
-    """Rows to import: `name` (the file, for messages) and its (line number, row) pairs."""
+    """Rows to import: `name` (the file, for messages) and its (line number, row) pairs.
+
+    `after_batch`, when the face sets it, runs after each applied batch: a file import commits
+    there (`StagedImport.checkpoint`), so it never holds the write lock for long."""
 
     name: str
     rows: Iterable[tuple[int, dict[str, Any]]]
+    after_batch: Callable[[], None] | None = None
 
 
-def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = ()
+def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
+              encoding: str | None = None, after_batch: Callable[[], None] | None = None
               ) -> RowSource:
     """The rows of an import file, read lazily as they are consumed."""
-    return RowSource(str(path), iter_rows(path, required=required, optional=optional))
+    return RowSource(str(path), iter_rows(path, required=required, optional=optional,
+                                          encoding=encoding), after_batch)
 
 
 @dataclass(frozen=True)
@@ -42,31 +48,150 @@ class RowError(Exception):
     problem: str
 
 
-def _open(path: Path):
+MAX_LINE_BYTES = 1 << 20  # a longer line is not a row anybody wrote: memory stays bounded
+MAX_JSON_INT = 2**63  # what a BIGINT holds; JSON numbers beyond are refused, not rounded
+DEFAULT_ENCODING = "utf-8"
+
+
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def check_encoding(name: str | None) -> str:
+    """A text encoding Python knows (`utf-8`, `cp1252`, `latin-1`, ...); default UTF-8."""
+    import codecs
+
+    if name is None:
+        return DEFAULT_ENCODING
     try:
-        return path.open("r", encoding="utf-8-sig", newline="")
+        info = codecs.lookup(name.strip())
+    except (LookupError, ValueError):
+        raise BadInput(f"--encoding: unknown text encoding {name!r} (e.g. utf-8, cp1252)"
+                       ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise BadInput(f"--encoding: {name!r} is not a text encoding")
+    return info.name
+
+
+def _open(path: Path) -> Any:
+    try:
+        return path.open("rb")
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = ()
-              ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) pairs; empty strings become None; unknown columns are refused."""
+def _lines(path: Path, handle: Any, encoding: str) -> Iterator[tuple[int, str]]:
+    """(line number, decoded text) for each physical line, each read with a bounded buffer.
+
+    A UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped; bytes that are not valid in the
+    encoding name their line, since Excel's plain "CSV" is Windows-1252, not UTF-8.
+    """
+    utf8 = encoding == "utf-8"
+    number = 0
+    while True:
+        try:
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise BadInput(f"{path}:{number}: the line is longer than {MAX_LINE_BYTES // 1024} "
+                           "KiB: not a row of an import file")
+        if number == 1 and utf8 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            hint = (" (a file saved by Excel as plain CSV is Windows-1252: try --encoding cp1252)"
+                    if utf8 else " (check --encoding)")
+            raise BadInput(f"{path}:{number}: byte 0x{raw[exc.start]:02x} at column "
+                           f"{exc.start + 1} is not valid {encoding}{hint}") from None
+        yield number, text
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or abs(int(text)) >= MAX_JSON_INT:
+        raise _NumberOutOfRange(text)
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberOutOfRange(text)
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _NumberOutOfRange(text)
+
+
+def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float,
+                          parse_constant=_no_constant)
+    except _NumberOutOfRange as exc:
+        raise BadInput(f"{path}:{line}: the number {str(exc)[:40]} is out of range") from None
+    except RecursionError:
+        raise BadInput(f"{path}:{line}: the JSON is nested too deeply (each line must be a flat "
+                       "object of plain values)") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path}:{line}: not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise BadInput(f"{path}:{line}: not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}:{line}: each line must be a JSON object")
+    for name, value in data.items():
+        if isinstance(value, (dict, list)):
+            kind = "an object" if isinstance(value, dict) else "an array"
+            raise BadInput(f"{path}:{line}: field {name!r}: {kind} is not a value (give a "
+                           "string, a number, true/false or null)")
+    return data
+
+
+def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
+              encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) pairs; empty strings become None; unknown columns are refused.
+
+    Bad input, naming the line (and field): bytes not valid in `encoding` (default UTF-8, a BOM
+    allowed), a line over 1 MiB, a repeated CSV column, a JSON value that is an array or an
+    object, a JSON number no BIGINT or float holds.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise BadInput(f"{path}: unknown file type {suffix or '(none)'!r}: use .csv or .jsonl")
+    encoding = check_encoding(encoding)
     known = set(required) | set(optional)
     with _open(path) as handle:
+        lines = _lines(path, handle, encoding)
         if suffix == ".csv":
-            reader = csv.reader(handle)
+            physical = {"line": 0}
+
+            def text_lines() -> Iterator[str]:
+                for number, text in lines:
+                    physical["line"] = number
+                    yield text
+
+            reader = csv.reader(text_lines())
             try:
                 header = [h.strip() for h in next(reader)]
             except StopIteration:
                 raise BadInput(f"{path}: the file is empty (a header row is required)") from None
             except csv.Error as exc:
                 raise BadInput(f"{path}:1: unreadable CSV header ({exc})") from None
+            seen: set[str] = set()
+            for name in header:
+                if name in seen:
+                    raise BadInput(f"{path}:1: column {name!r} appears twice in the header")
+                seen.add(name)
             missing = [c for c in required if c not in header]
             if missing:
                 raise BadInput(f"{path}:1: missing required column {missing[0]!r}")
@@ -79,7 +204,7 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                 for values in reader:
                     if not "".join(values).strip():
                         continue  # a blank line
-                    line = reader.line_num
+                    line = physical["line"]
                     if len(values) != width:
                         raise BadInput(f"{path}:{line}: expected {width} fields, "
                                        f"found {len(values)}")
@@ -92,17 +217,12 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                                 f"{path}:{line}: field {name!r}: required value is missing")
                     yield line, row
             except csv.Error as exc:
-                raise BadInput(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
+                raise BadInput(f"{path}:{physical['line']}: unreadable CSV ({exc})") from None
         else:
-            for line, text in enumerate(handle, start=1):
+            for line, text in lines:
                 if not text.strip():
                     continue
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise BadInput(f"{path}:{line}: not valid JSON ({exc.msg})") from None
-                if not isinstance(data, dict):
-                    raise BadInput(f"{path}:{line}: each line must be a JSON object")
+                data = _json_object(path, line, text)
                 unknown = [k for k in data if k not in known]
                 if unknown:
                     raise BadInput(f"{path}:{line}: unknown field {unknown[0]!r}")
@@ -152,6 +272,8 @@ def import_in_batches(source: RowSource, *, validate: Callable[[dict[str, Any]],
         done += len(batch)
         if progress is not None:
             progress(done, batch[-1][0])
+        if source.after_batch is not None:
+            source.after_batch()
     return done
 
 
@@ -205,3 +327,161 @@ def count_lines(path: Path) -> int:
     except OSError:
         return 0
     return total
+
+
+# --- writing an import in short transactions ---------------------------------------------------
+
+ABANDONED_AFTER_S = 600  # a batch on another host with no heartbeat for this long is dead
+# SQLite has no queue for its write lock: a waiting process retries from its busy handler,
+# sleeping up to 100 ms between tries, and an import that began its next transaction at once
+# would win the lock again every time. Pausing this long between chunks lets every waiter in.
+SQLITE_YIELD_S = 0.1
+DISCARD_CHUNK = 5_000
+
+
+class StagedImport:
+    """Write one import in short transactions, invisible to readers until `flip()`.
+
+    The face opens one session for the import and `bind`s it here; the import loop calls
+    `checkpoint` after each batch (through `RowSource.after_batch`), which commits: each batch
+    is its own short write transaction and SQLite's write lock is free between them, so
+    `golive kill-switch engage` gets through within a batch. The rows carry this import's
+    batch id, which every ORM query leaves out until the batch is `done`
+    (`models.importing`); `flip` marks it done in the import's last transaction, together with
+    the import's own summary writes (audit, aggregates). An import that fails, is interrupted
+    or killed never flips: its rows are deleted on the way out, or, after a kill -9, by the
+    next import (`discard_abandoned`).
+    """
+
+    def __init__(self, db: Any, kind: str, *, actor: str, path: Path | str) -> None:
+        self.db, self.kind, self.actor, self.path = db, kind, actor, path
+        self.batch_id: int | None = None
+        self.finished = False
+
+    def __enter__(self) -> StagedImport:
+        import os
+        import socket
+
+        from valhalla_cli.clock import utcnow
+        from valhalla_cli.models import ImportBatch
+
+        discard_abandoned(self.db)
+        now = utcnow()
+        with self.db.transaction(write=True) as session:
+            batch = ImportBatch(kind=self.kind[:40], status="running",
+                                file=str(self.path)[-500:], actor=self.actor[:200],
+                                host=socket.gethostname()[:255], pid=os.getpid(),
+                                started_at=now, heartbeat_at=now)
+            session.add(batch)
+            session.flush()
+            self.batch_id = batch.id
+        return self
+
+    def bind(self, session: Any) -> Any:
+        """Make `session` write this import's rows (and see them)."""
+        from valhalla_cli.models.importing import IMPORT_BATCH, SEE_UNFINISHED_IMPORTS
+
+        session.info[IMPORT_BATCH] = self.batch_id
+        session.info[SEE_UNFINISHED_IMPORTS] = True
+        return session
+
+    def _mark(self, session: Any, **values: Any) -> None:
+        from sqlalchemy import update
+
+        from valhalla_cli.clock import utcnow
+        from valhalla_cli.models import ImportBatch
+        from valhalla_cli.models.types import table_of
+
+        batches = table_of(ImportBatch)
+        session.execute(update(batches).where(batches.c.id == self.batch_id)
+                        .values(heartbeat_at=utcnow(), **values))
+
+    def checkpoint(self, session: Any) -> None:
+        """Commit the batch written so far (still invisible) and let waiting writers in."""
+        self._mark(session)
+        session.commit()
+        if self.db.dialect == "sqlite":
+            import time
+
+            time.sleep(SQLITE_YIELD_S)
+
+    def flip(self, session: Any) -> None:
+        """Mark the batch done: its rows appear when the caller's transaction commits."""
+        self._mark(session, status="done")
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None:
+            self.finished = True
+            return
+        if self.batch_id is not None:
+            import contextlib
+
+            # the original error matters more; if this fails too, the next import cleans up
+            with contextlib.suppress(Exception):
+                discard(self.db, self.batch_id)
+
+
+def _imported_tables() -> tuple[Any, ...]:
+    from valhalla_cli.models.importing import imported_models
+
+    return tuple(model.__table__ for model in imported_models())
+
+
+def discard(db: Any, batch_id: int) -> None:
+    """Delete an unfinished batch's rows, a few thousand per short transaction, then the batch."""
+    from sqlalchemy import delete, select
+
+    from valhalla_cli.models import ImportBatch
+    from valhalla_cli.models.types import table_of
+
+    for table in _imported_tables():
+        while True:
+            with db.transaction(write=True) as session:
+                ids = select(table.c.id).where(table.c.import_batch_id == batch_id).limit(
+                    DISCARD_CHUNK).scalar_subquery()
+                gone = session.execute(delete(table).where(table.c.id.in_(ids))).rowcount
+            if gone < DISCARD_CHUNK:
+                break
+    batches = table_of(ImportBatch)
+    with db.transaction(write=True) as session:
+        session.execute(delete(batches).where(batches.c.id == batch_id,
+                                              batches.c.status != "done"))
+
+
+def discard_abandoned(db: Any) -> list[int]:
+    """Discard the batches of imports that died (kill -9, power loss) before finishing: on this
+    host, those whose process is gone; elsewhere, those silent for ABANDONED_AFTER_S."""
+    import os
+    import socket
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from valhalla_cli.clock import utcnow
+    from valhalla_cli.models import ImportBatch
+    from valhalla_cli.models.types import table_of
+
+    host = socket.gethostname()[:255]
+    stale_before = utcnow() - timedelta(seconds=ABANDONED_AFTER_S)
+    batches = table_of(ImportBatch)
+    with db.transaction() as session:
+        running = session.execute(select(batches.c.id, batches.c.host, batches.c.pid,
+                                         batches.c.heartbeat_at)
+                                  .where(batches.c.status == "running")).all()
+    dead = []
+    for batch_id, batch_host, pid, heartbeat in running:
+        if batch_host == host and pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+        else:
+            alive = heartbeat >= stale_before
+        if not alive:
+            dead.append(batch_id)
+    for batch_id in dead:
+        discard(db, batch_id)
+    return dead

@@ -128,17 +128,20 @@ def parse_lead_id(value: str | None, *, field: str = "LEAD") -> str:
 
 def parse_text(value: str | None, *, field: str, max_length: int = ID_MAX_LENGTH,
                required: bool = False) -> str | None:
-    """Free text (a name, a ref, a note): runs of white space become one space, at most
-    `max_length` characters, no control or invisible characters. Empty is None unless required."""
+    """Free text (a name, a ref, a note): runs of spaces become one space, at most
+    `max_length` characters, no control characters (newline and tab included) and nothing
+    invisible. Empty is None unless required."""
     if value is None:
         if required:
             raise BadInput(f"{field} is required")
         return None
     raw = unicodedata.normalize("NFC", str(value))
-    text = " ".join(raw.split())
-    bad = _invisible(text)
+    # Checked before white space is collapsed: a newline, tab or escape sequence in a reason
+    # would forge rows in tsv output and drive the terminal, so it is refused, not folded.
+    bad = _invisible(raw)
     if bad is not None:
         raise BadInput(_invisible_message(field, bad))
+    text = " ".join(raw.split())
     if not text:
         if required:
             raise BadInput(f"{field} must not be empty")
@@ -220,9 +223,21 @@ def parse_int(value: str | int, *, field: str, minimum: int = BIGINT_MIN,
     return number
 
 
+def check_not_blank(value: object, *, field: str) -> None:
+    """A value given but empty or only white space is bad input, never "not given": an empty
+    `--market` must not widen a change to the whole province, an empty `--db` must not fall back
+    to the default database, an empty `--at` must not mean now (issue 10, defect 2)."""
+    if isinstance(value, str) and not value.strip():
+        shown = "empty" if value == "" else "only white space"
+        raise BadInput(f"{field} is {shown}: give a value or leave the option out")
+
+
 def parse_instant(value: str | None, business_timezone: str, *, field: str = "--at"
                   ) -> datetime:
-    """An ISO 8601 instant in UTC (default: now); without an offset it is business local time."""
+    """An ISO 8601 instant in UTC (default: now); without an offset it is business local time.
+
+    Instants from 1970 to 2199 only; a local time that the clocks skip or pass twice (DST) needs
+    an explicit offset (`clock.parse_instant`)."""
     from valhalla_cli.clock import parse_instant as clock_parse_instant
 
     if value is not None and not str(value).isascii():

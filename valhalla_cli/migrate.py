@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from valhalla_cli.db import Database, current_revision, migrations_dir
+from valhalla_cli.errors import DatabaseUnavailable
 
 
 def alembic_config() -> Config:
@@ -25,11 +27,71 @@ def _run(database: Database, fn, *args) -> None:
         fn(cfg, *args)
 
 
+def ensure_migratable(database: Database) -> None:
+    """A newer, doubly-versioned or unversioned-but-populated schema is exit 4: Alembic would
+    fail on it (an unknown revision) or collide with the existing tables."""
+    from valhalla_cli.schema import schema_state
+
+    problem = schema_state(database.engine).problem()
+    if problem is not None:
+        raise DatabaseUnavailable(problem)
+
+
 def upgrade(database: Database, revision: str = "head") -> None:
+    ensure_migratable(database)
     _run(database, command.upgrade, revision)
 
 
+@dataclass(frozen=True)
+class Loss:
+    """Rows a downgrade deletes from one table (`dropped`: the table itself goes)."""
+
+    table: str
+    rows: int
+    dropped: bool
+
+
+class _Undo(Exception):
+    """Rolls the trial downgrade back once its losses are counted."""
+
+
+def _row_counts(connection: Any) -> dict[str, int]:
+    from sqlalchemy import inspect
+
+    counts = {}
+    for table in inspect(connection).get_table_names():
+        if table == "alembic_version":
+            continue
+        quoted = connection.dialect.identifier_preparer.quote(table)
+        counts[table] = connection.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar()
+    return counts
+
+
+def downgrade_losses(database: Database, revision: str) -> list[Loss]:
+    """What `downgrade(revision)` would delete: the downgrade is run in a transaction, the row
+    counts compared, and the transaction rolled back (DDL is transactional on both engines)."""
+    ensure_migratable(database)
+    cfg = alembic_config()
+    losses: list[Loss] = []
+    try:
+        with database.engine.execution_options(valhalla_write=True).begin() as connection:
+            before = _row_counts(connection)
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, revision)
+            after = _row_counts(connection)
+            for table, rows in sorted(before.items()):
+                if table not in after and rows:
+                    losses.append(Loss(table, rows, True))
+                elif table in after and after[table] < rows:
+                    losses.append(Loss(table, rows - after[table], False))
+            raise _Undo
+    except _Undo:
+        pass
+    return losses
+
+
 def downgrade(database: Database, revision: str) -> None:
+    ensure_migratable(database)
     _run(database, command.downgrade, revision)
 
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
+import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,6 +64,8 @@ def jsonable(value: Any) -> Any:
     from valhalla_cli.clock import rfc3339
     from valhalla_cli.money import format_money
 
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or Infinity: a value that overflowed is unknown
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Decimal):
@@ -82,7 +87,44 @@ def jsonable(value: Any) -> Any:
 
 def json_text(data: Any) -> str:
     """What `--format json` prints, and what the HTTP API answers: one serialization."""
-    return json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n"
+    return _json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
+                                 allow_nan=False)) + "\n"
+
+
+# C0/C1 controls, DEL, line/paragraph separators and format characters (bidi overrides,
+# zero-width): each would split a row, move the cursor or reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """`text` with control and invisible characters shown as escapes (`\\n`, `\\x1b`,
+    `\\u202e`): safe to print on a terminal, one line whatever it holds."""
+    if text.isprintable():
+        return text
+    return "".join(_escape_char(c) if (_UNSAFE.match(c) or unicodedata.category(c) == "Cf")
+                   else c for c in text)
+
+
+def tsv_field(text: str) -> str:
+    """A TSV field that cannot split its row: backslash, tab, newline and other controls are
+    escaped as in PostgreSQL's text COPY format (`\\\\`, `\\t`, `\\n`, `\\x1b`)."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return visible(text.replace("\\", "\\\\"))
+
+
+def _json_text(text: str) -> str:
+    """JSON escapes C0 controls already; C1 controls and U+2028/9 are escaped here too."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def cell(value: Any) -> str:
@@ -125,7 +167,8 @@ def _render_json(data: Any, columns: Sequence[str] | None, title: str | None) ->
 def _render_jsonl(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
     rows, _ = _rows(data)
     for row in rows:
-        sys.stdout.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        sys.stdout.write(_json_text(json.dumps(row, ensure_ascii=False, separators=(",", ":"),
+                                               allow_nan=False)) + "\n")
 
 
 def _render_tsv(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
@@ -133,7 +176,7 @@ def _render_tsv(data: Any, columns: Sequence[str] | None, title: str | None) -> 
     cols = _columns(rows, columns)
     sys.stdout.write("\t".join(cols) + "\n")
     for row in rows:
-        sys.stdout.write("\t".join(cell(row.get(c)).replace("\t", " ") for c in cols) + "\n")
+        sys.stdout.write("\t".join(tsv_field(cell(row.get(c))) for c in cols) + "\n")
 
 
 def _render_markdown(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
@@ -233,7 +276,7 @@ def render_blocks(blocks: Sequence[Block], fmt: str) -> None:
                 table.add_column(label, overflow="fold",
                                  justify="right" if name in block.right else "left")
         for row in block.rows:
-            table.add_row(*(RichText(cell(row.get(c))) for c in block.columns))
+            table.add_row(*(RichText(visible(cell(row.get(c)))) for c in block.columns))
         console.print(table)
 
 
@@ -262,14 +305,14 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def render_key_values(data: Any) -> None:
     """A nested result as `key<TAB>value` lines under a `key<TAB>value` header."""
-    lines = ["key\tvalue"] + [f"{key}\t{cell(value).replace(chr(9), ' ')}"
+    lines = ["key\tvalue"] + [f"{key}\t{tsv_field(cell(value))}"
                               for key, value in flatten(jsonable(data))]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
 def markdown_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> str:
     def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return visible(text).replace("|", "\\|")
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in rows:
@@ -290,13 +333,13 @@ def _rich_table(
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
         for key in cols:
-            table.add_row(key, Text(cell(rows[0].get(key))))
+            table.add_row(key, Text(visible(cell(rows[0].get(key)))))
     else:
         table = Table(title=title)
         for key in cols:
             table.add_column(key, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(cell(row.get(c))) for c in cols))
+            table.add_row(*(Text(visible(cell(row.get(c)))) for c in cols))
     console.print(table)
 
 
@@ -312,5 +355,5 @@ def warning(text: str, *, quiet: bool = False) -> None:
 
 def error_line(text: str) -> None:
     """One line on standard error, never silenced."""
-    first = " ".join(str(text).split("\n")).strip()
+    first = visible(" ".join(str(text).split("\n")).strip())
     sys.stderr.write(f"valhalla: error: {first}\n")

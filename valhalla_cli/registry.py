@@ -201,6 +201,11 @@ def _init_cli() -> Callable[..., None]:
 
 # --- runbook checks (each imports its service when it runs) ------------------------------------
 
+def _db_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.services import db
+    return db.runbook_check(session, settings, at)
+
+
 def _golive_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     from valhalla_cli.services import golive
     return golive.runbook_check(session, settings, at)
@@ -324,7 +329,7 @@ PACKS: tuple[Pack, ...] = (
     Pack("api", HOUSEKEEPING, _api_cli),
     Pack("serve", HOUSEKEEPING, _serve_cli, audited=False),
     Pack("config", HOUSEKEEPING, _config_cli, audited=False),
-    Pack("db", HOUSEKEEPING, _db_cli, audited=False),
+    Pack("db", HOUSEKEEPING, _db_cli, check=Check("backup", _db_check)),
     Pack("init", HOUSEKEEPING, _init_cli, audited=False),
 )
 

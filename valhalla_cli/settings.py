@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,29 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+# The variables that select something; set but empty, each would silently fall back to a
+# default (another database, another config file, another actor), so it is bad input instead.
+_ENV_SETTINGS = ("VALHALLA_CONFIG", "VALHALLA_DATABASE_URL", "VALHALLA_ACTOR",
+                 "VALHALLA_GOLIVE_ENFORCE")
+
+
+def _refuse_blank(*, config: str | None, db: str | None, actor: str | None,
+                  env: Any) -> None:
+    from valhalla_cli.inputs import check_not_blank
+
+    for flag, value in (("--config", config), ("--db", db), ("--actor", actor)):
+        # `--db " "` is not empty: it goes on to be refused as a malformed URL (exit 3).
+        if flag != "--db" or value == "":
+            check_not_blank(value, field=flag)
+    for name in _ENV_SETTINGS:
+        value = env.get(name)
+        if value is not None and not value.strip():
+            from valhalla_cli.errors import BadInput
+
+            raise BadInput(f"environment variable {name} is set but empty: unset it or give "
+                           "a value")
+
+
 def _env_bool(name: str, value: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
@@ -189,10 +213,11 @@ def resolve_settings(
     """Resolve every setting with its source. Flags are the keyword arguments."""
     env = os.environ if environ is None else environ
     sources: dict[str, str] = {}
+    _refuse_blank(config=config, db=db, actor=actor, env=env)
 
-    if config:
+    if config is not None:
         config_path, sources["config_path"] = Path(config), "flag"
-    elif env.get("VALHALLA_CONFIG"):
+    elif env.get("VALHALLA_CONFIG") is not None:
         config_path, sources["config_path"] = Path(env["VALHALLA_CONFIG"]), "env"
     else:
         config_path, sources["config_path"] = default_config_path(), "default"
@@ -203,10 +228,10 @@ def resolve_settings(
     def pick(flag_value: Any, env_name: str | None, section: str, key: str, default: Any) -> Any:
         name = key if section in ("database", "operator", "business") else f"{section}_{key}"
         setting = {"database": "database_url", "operator": "actor"}.get(section, name)
-        if flag_value not in (None, ""):
+        if flag_value is not None:
             sources[setting] = "flag"
             return flag_value
-        if env_name and env.get(env_name, "") != "":
+        if env_name and env.get(env_name) is not None:
             sources[setting] = "env"
             return env[env_name]
         if key in data.get(section, {}):
@@ -291,16 +316,27 @@ def _check_timezone_name(config_path: Path, name: str) -> None:
         )
 
 
+_SECRET_QUERY_KEY = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
+
+
 def mask_url_password(url: str) -> str:
-    """Hide the password of a database URL: scheme://user:***@host/db."""
+    """Hide every password form of a database URL: the user-info's (`user:***@host`, also when
+    the password holds an unencoded `@`) and a query's (`?password=***`, `sslpassword`, ...)."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    credentials, _, location = rest.rpartition("@")
-    if ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{location}"
+    location, qmark, query = rest.partition("?")
+    if "@" in location:
+        credentials, _, host = location.rpartition("@")
+        user, colon, _password = credentials.partition(":")
+        location = f"{user}:***@{host}" if colon else f"{user}@{host}"
+    if qmark:
+        pairs = []
+        for pair in query.split("&"):
+            key, eq, _value = pair.partition("=")
+            pairs.append(f"{key}=***" if eq and _SECRET_QUERY_KEY.search(key) else pair)
+        query = "&".join(pairs)
+    return f"{scheme}://{location}{qmark}{query}"
 
 
 def export_for_workers(settings: Settings) -> None:

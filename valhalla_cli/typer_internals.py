@@ -7,6 +7,8 @@ release tested, `typer>=0.29,<0.30` in pyproject.toml).
 - Typer coerces every option through a Pydantic TypeAdapter (`typer._coercion`); for the root
   and group options, which run on every `--help` and every Tab of completion, a pass-through
   keeps Pydantic out of start-up (SPEC 15: `--help` latency). There is no public hook for it.
+- `get_current_context` (not exported either): the app's check that no option or argument is
+  given empty (`app._refuse_blank_values`) reads each parameter's source from the context.
 
 When Typer is upgraded, `tests/test_app.py` (one-line usage errors, help latency, nothing heavy
 imported) tells whether these still hold.
@@ -18,9 +20,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer._click.globals import get_current_context
 from typer._coercion import RuntimeParam
 
-__all__ = ["NoArgsIsHelpError", "UsageError", "skip_pydantic_for_group_options"]
+__all__ = ["NoArgsIsHelpError", "UsageError", "get_current_context",
+           "skip_pydantic_for_group_options"]
 
 
 class _PassThrough(RuntimeParam):

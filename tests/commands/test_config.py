@@ -33,7 +33,7 @@ def test_precedence_flag_over_env_over_file_over_default(cli_nodb, tmp_path):
         rows = cli_nodb("--config", str(config), *args, "config", "show", "--json", env=env).json
         return {r["setting"]: (r["value"], r["source"]) for r in rows}
 
-    assert shown(env={"VALHALLA_ACTOR": ""})["actor"] == ("from-file", "file")
+    assert shown(env={"VALHALLA_ACTOR": None})["actor"] == ("from-file", "file")
     assert shown(env={"VALHALLA_ACTOR": "from-env"})["actor"] == ("from-env", "env")
     assert shown("--actor", "from-flag", env={"VALHALLA_ACTOR": "from-env"})["actor"] == (
         "from-flag", "flag")

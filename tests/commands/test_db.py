@@ -9,7 +9,7 @@ from conftest import db_count
 
 
 def test_schema_behind_head_is_refused_until_upgraded(cli):
-    assert cli("db", "downgrade", "base").exit_code == 0
+    assert cli("db", "downgrade", "base", "--yes").exit_code == 0
     assert cli("db", "current", "--json").json["current"] is None
     refused = cli("golive", "state")
     assert refused.exit_code == 4
@@ -24,7 +24,7 @@ def test_schema_behind_head_is_refused_until_upgraded(cli):
 
 
 def test_downgrade_removes_tables_and_seeds(cli, db):
-    cli("db", "downgrade", "base")
+    cli("db", "downgrade", "base", "--yes")
     from sqlalchemy import inspect
 
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}

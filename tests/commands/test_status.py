@@ -58,11 +58,12 @@ def test_fresh_install(cli, db):
                              "held_dncl_not_checked": 0, "held_no_identification": 0}
     book = view["runbook"]
     assert book["ok_to_enable_go_live"] is True and book["failing"] == []
-    # no offer policy enabled, no DNCL copy and no [business] identity on a fresh install
-    assert book["warnings"] == ["dncl", "messages", "offers"]
+    # no offer policy enabled, no DNCL copy, no [business] identity and no backup yet on a fresh
+    # install
+    assert book["warnings"] == ["dncl", "messages", "offers", "backup"]
     assert [c["name"] for c in book["checks"]] == [
         "database", "timezones", "golive", "risk", "heimdall", "regression", "market",
-        "dncl", "messages", "followups", "offers"]
+        "dncl", "messages", "followups", "offers", "backup"]
     assert result.stderr == ""
     assert snapshot_tables(db) == before  # read-only
 

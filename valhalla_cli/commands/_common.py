@@ -138,6 +138,11 @@ AtOpt = Annotated[
                  help="Evaluate at this instant (ISO 8601; without an offset it is business "
                  "local time). Default: now."),
 ]
+EncodingOpt = Annotated[
+    Optional[str],
+    typer.Option("--encoding", metavar="ENCODING",
+                 help="The file's text encoding (default utf-8; Excel's plain CSV is cp1252)."),
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change; "
                                          "change nothing.")]
 ReasonOpt = Annotated[
@@ -146,23 +151,33 @@ ReasonOpt = Annotated[
 
 
 def import_file(ctx: typer.Context, path: str, *, label: str, required: tuple[str, ...],
-                optional: tuple[str, ...], run: Callable[..., Any]) -> Any:
+                optional: tuple[str, ...], run: Callable[..., Any],
+                encoding: str | None = None) -> Any:
     """The face's half of every bulk import: read the file (a progress bar on a terminal) and
-    hand its rows to `run(session, rows, progress)` in one write transaction, so a malformed
-    row anywhere leaves nothing imported."""
+    hand its rows to `run(session, rows, progress)`.
+
+    All or nothing as every reader sees it, without holding the write lock: the import commits
+    after each batch, its rows invisible until the last transaction flips it done
+    (`importing.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
+    visible, and its rows are deleted."""
     import sys
     from pathlib import Path
 
-    from valhalla_cli.importing import FileProgress, count_lines, read_rows
+    from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
 
     file = Path(path)
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
     total_lines = count_lines(file) if show_progress else 0
-    rows = read_rows(file, required=required, optional=optional)
     with FileProgress(file, label, enabled=show_progress) as bar, database(ctx) as db, \
+            StagedImport(db, label, actor=settings(ctx).actor, path=file) as staged, \
             db.transaction(write=True) as session:
-        return run(session, rows, lambda done, line: bar.update(
+        staged.bind(session)
+        rows = read_rows(file, required=required, optional=optional, encoding=encoding,
+                         after_batch=lambda: staged.checkpoint(session))
+        result = run(session, rows, lambda done, line: bar.update(
             done, line / total_lines if total_lines else 0.0))
+        staged.flip(session)
+    return result
 
 
 def write(ctx: typer.Context, act: Callable[[Any, Settings, datetime], Any], fmt: str | None,

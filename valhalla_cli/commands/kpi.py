@@ -7,6 +7,7 @@ import typer
 
 from valhalla_cli.commands._common import (
     AtOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     at_instant,
@@ -57,6 +58,7 @@ def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
     fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Import KPI events in bulk (columns: metric, value, occurred_at, province, market, ref,
     source; the first three are required).
@@ -72,7 +74,7 @@ def import_command(
     output = fmt_of(fmt, as_json)
     cfg = settings(ctx)
     result = import_file(
-        ctx, path, label="kpi import", required=kpi_import.REQUIRED,
+        ctx, path, label="kpi import", encoding=encoding, required=kpi_import.REQUIRED,
         optional=kpi_import.OPTIONAL,
         run=lambda session, rows, progress: kpi_import.import_rows(
             session, rows, business_timezone=cfg.business_timezone, progress=progress))

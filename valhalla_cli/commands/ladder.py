@@ -8,6 +8,7 @@ import typer
 from valhalla_cli.commands._common import (
     AtOpt,
     DryRunOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     ReasonOpt,
@@ -101,6 +102,7 @@ def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Create ladders in bulk (columns: lead_id, province, market, owner, lead_score, start_at,
     phone, name, language, consent, consent_at; the first two are required).
@@ -119,7 +121,7 @@ def import_command(
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     result = import_file(
-        ctx, path, label="ladder import", required=ladder_import.REQUIRED,
+        ctx, path, label="ladder import", encoding=encoding, required=ladder_import.REQUIRED,
         optional=ladder_import.OPTIONAL,
         run=lambda session, rows, progress: ladder_import.import_rows(
             session, rows, config=config, at=when, actor=cfg.actor,

@@ -7,6 +7,7 @@ import typer
 
 from valhalla_cli.commands._common import (
     AtOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     at_instant,
@@ -77,6 +78,7 @@ def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
     fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Import buyer feedback in bulk (columns: province, market, buyer, responded, at; optional
     property_type, closed, deal_ref).
@@ -93,7 +95,7 @@ def import_command(
     output = fmt_of(fmt, as_json)
     cfg = settings(ctx)
     result = import_file(
-        ctx, path, label="liquidity import", required=liquidity.IMPORT_REQUIRED,
+        ctx, path, label="liquidity import", encoding=encoding, required=liquidity.IMPORT_REQUIRED,
         optional=liquidity.IMPORT_OPTIONAL,
         run=lambda session, rows, progress: liquidity.import_rows(
             session, rows, business_timezone=cfg.business_timezone, actor=cfg.actor,

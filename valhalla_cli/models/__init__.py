@@ -8,6 +8,7 @@ from valhalla_cli.models.heimdall import (
     HeimdallRecommendation,
     HeimdallScorecard,
 )
+from valhalla_cli.models.importing import ImportBatch
 from valhalla_cli.models.kpi import KpiEvent
 from valhalla_cli.models.ladder import FollowupTask
 from valhalla_cli.models.lead import (
@@ -39,6 +40,7 @@ __all__ = [
     "HeimdallPolicy",
     "HeimdallRecommendation",
     "HeimdallScorecard",
+    "ImportBatch",
     "InboundMessage",
     "KpiEvent",
     "Lead",

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Float, Index
+from sqlalchemy import BigInteger, Column, Float, Index
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -22,3 +22,6 @@ class KpiEvent(SQLModel, table=True):
     market: Optional[str] = Field(default=None, max_length=80)
     ref: Optional[str] = Field(default=None, max_length=200)
     source: Optional[str] = Field(default=None, max_length=80)
+    # The bulk import that wrote the row; invisible until that import finishes (ImportBatch).
+    import_batch_id: Optional[int] = Field(default=None, sa_column=Column(
+        BigInteger, nullable=True, index=True))

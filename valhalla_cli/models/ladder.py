@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Float, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Float, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -62,3 +62,6 @@ class FollowupTask(SQLModel, table=True):
     status_reason: Optional[str] = Field(default=None)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str = Field(max_length=200)
+    # The bulk import that wrote the row; invisible until that import finishes (ImportBatch).
+    import_batch_id: Optional[int] = Field(default=None, sa_column=Column(
+        BigInteger, nullable=True, index=True))

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -33,6 +33,9 @@ class BuyerFeedbackEvent(SQLModel, table=True):
     deal_ref: Optional[str] = Field(default=None, max_length=200)
     source: str = Field(max_length=40)
     actor: str = Field(max_length=200)
+    # The bulk import that wrote the row; invisible until that import finishes (ImportBatch).
+    import_batch_id: Optional[int] = Field(default=None, sa_column=Column(
+        BigInteger, nullable=True, index=True))
 
 
 class BuyerLiquidityNode(SQLModel, table=True):

@@ -27,9 +27,18 @@ def check_metric(metric: str) -> str:
     return metric
 
 
+# A KPI value is a count, a rate or an amount: far below this. The bound keeps every sum and
+# mean over millions of events finite (1e15 x 2e6 events is still a float), so reports never
+# overflow to Infinity.
+MAX_ABS_VALUE = 1e15
+
+
 def check_value(value: float) -> float:
     if not math.isfinite(value):
         raise BadInput(f"KPI value {value!r} must be a finite number")
+    if abs(value) > MAX_ABS_VALUE:
+        raise BadInput(f"KPI value {value!r} is out of range (at most {MAX_ABS_VALUE:.0e} "
+                       "either way)")
     return float(value)
 
 
@@ -76,8 +85,13 @@ def emit(
 
 def insert_many(session: Session, rows: list[dict]) -> int:
     """Bulk insert already-validated rows (dicts with KpiEvent's columns)."""
+    from valhalla_cli.models.importing import import_batch_of
+
     if not rows:
         return 0
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
+    if batch is not None:
+        rows = [{**row, "import_batch_id": batch} for row in rows]
     if dialect_name(session) == "postgresql":
         columns = list(rows[0])
         copy_rows(session, "kpi_event", columns, ([row[c] for c in columns] for row in rows))

@@ -14,7 +14,7 @@ from valhalla_cli.services import kpi
 
 REQUIRED = ("metric", "value", "occurred_at")
 OPTIONAL = ("province", "market", "ref", "source")
-CHUNK = 10_000
+CHUNK = 10_000  # rows per short write transaction (~0.2 s)
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,15 @@ def _row_validator(business_timezone: str):
             if isinstance(raw, bool):
                 raise ValueError
             value = kpi.check_value(float(raw))
-        except (ValueError, TypeError, BadInput):
+        except BadInput as exc:
+            raise RowError("value", exc.message) from None
+        except (ValueError, TypeError, OverflowError):
             raise RowError("value", f"{row['value']!r} is not a number") from None
         try:
             occurred_at = parse_instant(str(row["occurred_at"]), business_timezone,
                                         field="occurred_at")
-        except BadInput:
-            raise RowError("occurred_at",
-                           f"{row['occurred_at']!r} is not an ISO 8601 date-time") from None
+        except BadInput as exc:
+            raise RowError("occurred_at", exc.message) from None
         checks = (
             ("province", lambda v: parse_province(v, field="province")),
             ("market", lambda v: parse_market(v, field="market")),

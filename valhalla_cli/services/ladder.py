@@ -175,7 +175,7 @@ def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
 
 _TASK_COLUMNS = ("ladder_id", "lead_id", "province", "market", "owner", "lead_score", "step",
                  "channel", "planned_at", "due_at", "status", "ready", "attempt", "status_reason",
-                 "created_at", "created_by")
+                 "created_at", "created_by", "import_batch_id")
 _INSTANTS = {"planned_at", "due_at", "created_at"}
 
 
@@ -196,6 +196,11 @@ def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
                            if dialect == "sqlite" else utc)
         return seen[value]
 
+    from valhalla_cli.models.importing import import_batch_of
+
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
+    for row in rows:
+        row["import_batch_id"] = batch
     params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
               for row in rows]
     if dialect == "postgresql":

@@ -218,6 +218,11 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
     """Insert events, skipping (deal_ref, buyer) pairs already recorded; returns inserted rows."""
     if not rows:
         return []
+    from valhalla_cli.models.importing import import_batch_of
+
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
+    if batch is not None:
+        rows = [{**row, "import_batch_id": batch} for row in rows]
     insert = upsert_insert(session)
     table = table_of(BuyerFeedbackEvent)
     stmt = (insert(table).values(rows)
@@ -370,8 +375,8 @@ def _row_validator(business_timezone: str, actor: str):
             raise RowError("closed", "a buyer who closed responded (responded is false)")
         try:
             at = parse_instant(str(row["at"]), business_timezone, field="at")
-        except BadInput:
-            raise RowError("at", f"{row['at']!r} is not an ISO 8601 date-time") from None
+        except BadInput as exc:
+            raise RowError("at", exc.message) from None
         return {**values, "responded": responded, "closed": closed, "at": at,
                 "business_date": business_date(at, business_timezone), "source": "import",
                 "actor": actor}
@@ -422,7 +427,11 @@ def import_rows(session: Session, source: RowSource, *, business_timezone: str, 
                 reported.append(SkippedRow(line, "duplicate",
                                            f"feedback from {row['buyer']!r} on deal "
                                            f"{row['deal_ref']!r} is already recorded"))
-        _upsert_nodes(session, _fold(inserted))
+        for node, (sent, responded, closed, name) in _fold(inserted).items():
+            acc = deltas.setdefault(node, [0, 0, 0, name])
+            acc[0] += sent
+            acc[1] += responded
+            acc[2] += closed
         kpi.insert_many(session, [
             {"metric": "buyer_feedback", "value": 1.0 if r.responded else 0.0,
              "occurred_at": r.at, "province": r.province, "market": r.market,
@@ -431,8 +440,12 @@ def import_rows(session: Session, source: RowSource, *, business_timezone: str, 
         ])
         imported += len(inserted)
 
+    # Node-day totals are folded in once, at the end (in the import's last transaction, with
+    # its flip when the face writes in short transactions): bounded by the node-days touched.
+    deltas: dict[NodeKey, list[Any]] = {}
     import_in_batches(source, validate=_row_validator(business_timezone, actor), apply=apply,
                       chunk=CHUNK, progress=progress)
+    _upsert_nodes(session, deltas)
     return ImportResult(file=source.name, imported=imported, skipped=skipped,
                         skipped_rows=reported)
 

@@ -75,13 +75,17 @@ def failing_checks(session: Session, settings: Settings, *, at: datetime) -> lis
 
 
 def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.schema import known_head_revision
+    from valhalla_cli.schema import SchemaState, known_head_revision
 
     head = known_head_revision()
-    found = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    if found != head:
-        return CheckResult("database", FAIL, f"schema at {found}, package head is {head}",
-                           "valhalla db upgrade")
+    rows = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    state = SchemaState(tuple(r[0] for r in rows), True)
+    if state.status != "at_head":
+        problem = state.problem()
+        if problem is not None:  # newer, two revisions, none: upgrading would not help
+            return CheckResult("database", FAIL, problem, None)
+        return CheckResult("database", FAIL, f"schema at {state.current}, package head is "
+                           f"{head}", "valhalla db upgrade")
     dialect = session.get_bind().dialect.name
     return CheckResult("database", OK, f"schema at head ({head}) on {dialect}")
 

@@ -1,0 +1,78 @@
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Optional
+
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session, with_loader_criteria
+from sqlmodel import Column, Field, SQLModel
+
+from valhalla_cli.models.types import BigIntPK, UTCDateTime, table_of
+
+
+class ImportBatch(SQLModel, table=True):
+    """One bulk import, written in short transactions (issue 10, defect 1).
+
+    Rows an import writes carry its id in `import_batch_id` and stay invisible to every ORM
+    query (`db.hide_unfinished_imports`) until the batch's status turns `done` in one short
+    final transaction. A batch left `running` by a killed process is deleted, rows first, by the
+    next import: `host`, `pid` and `heartbeat_at` tell a dead import from one still running.
+    """
+
+    __tablename__ = "import_batch"
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    kind: str = Field(max_length=40)
+    status: str = Field(max_length=12)  # running | done
+    file: Optional[str] = Field(default=None, max_length=500)
+    actor: str = Field(max_length=200)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+# --- rows of unfinished imports are invisible ---------------------------------------------------
+# A bulk import writes in short transactions (so it never holds the SQLite write lock for long:
+# the kill switch must always get through) and tags its rows with its `import_batch` id; the
+# batch turns `done` in the import's last short transaction. Until then every ORM query of the
+# imported tables leaves those rows out, so readers see the import whole or not at all. The
+# importing session itself sees everything (`SEE_UNFINISHED_IMPORTS`): a lead twice in one file
+# must find the ladder its earlier chunk created.
+IMPORT_BATCH = "valhalla_import_batch"  # Session.info: the batch this session writes for
+SEE_UNFINISHED_IMPORTS = "valhalla_see_unfinished_imports"
+
+
+def import_batch_of(session: Session) -> int | None:
+    """The import batch a session writes rows for (None outside a bulk import)."""
+    return session.info.get(IMPORT_BATCH)
+
+
+def imported_models() -> tuple[Any, ...]:
+    """The tables bulk imports write, each with an `import_batch_id` column. A pack whose import
+    writes another table adds it here (and the column, in a migration), or that table's rows
+    would show while its import is still running."""
+    from valhalla_cli.models.kpi import KpiEvent
+    from valhalla_cli.models.ladder import FollowupTask
+    from valhalla_cli.models.liquidity import BuyerFeedbackEvent
+
+    return (FollowupTask, KpiEvent, BuyerFeedbackEvent)
+
+
+@lru_cache(maxsize=1)
+def _visibility_criteria() -> tuple[Any, ...]:
+    def visible(cls: Any) -> Any:
+        batches = table_of(ImportBatch)
+        return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
+            select(batches.c.id).where(batches.c.status == "done")))
+
+    return tuple(with_loader_criteria(model, visible, include_aliases=True)
+                 for model in imported_models())
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_unfinished_imports(state: Any) -> None:
+    if state.session.info.get(SEE_UNFINISHED_IMPORTS):
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(*_visibility_criteria())

@@ -1,0 +1,179 @@
+"""The database itself: integrity check, online backup, and the runbook's backup check.
+
+`check` and `backup` take the `Database` rather than a session: the integrity check must survive
+a file so damaged that no transaction can start, and SQLite's backup API works on connections.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from valhalla_cli.db import Database, dialect_name, is_damaged, redact, sqlite_path
+from valhalla_cli.errors import BadInput, DatabaseUnavailable
+from valhalla_cli.schema import schema_state
+
+if TYPE_CHECKING:
+    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.settings import Settings
+
+PACK = "db"
+BACKUP_MAX_AGE = timedelta(days=7)
+MAX_PROBLEMS = 20
+# SQLSTATE classes PostgreSQL raises on damaged pages and indexes
+_PG_CORRUPTION = ("XX001", "XX002")
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    ok: bool
+    engine: str
+    schema: str | None
+    problems: list[str]
+    reason: str | None  # "damaged" when not ok
+
+
+def check(db: Database) -> IntegrityReport:
+    """SQLite: `PRAGMA integrity_check` (every page, index and constraint). PostgreSQL: read
+    every table in full, which makes the server verify each heap page it returns."""
+    problems: list[str] = []
+    schema: str | None = None
+    try:
+        with db.engine.connect() as conn:
+            if db.dialect == "sqlite":
+                rows = conn.exec_driver_sql(f"PRAGMA integrity_check({MAX_PROBLEMS})").all()
+                problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+            else:
+                from sqlalchemy import inspect
+
+                for table in inspect(conn).get_table_names():
+                    quoted = conn.dialect.identifier_preparer.quote(table)
+                    conn.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar()
+        if not problems:
+            schema = schema_state(db.engine).status
+    except DBAPIError as exc:
+        message = redact(str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip()
+                         else type(exc.orig).__name__)
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if not (is_damaged(message) or sqlstate in _PG_CORRUPTION):
+            raise
+        problems = [message]
+    ok = not problems
+    return IntegrityReport(ok=ok, engine=db.dialect, schema=schema, problems=problems,
+                           reason=None if ok else "damaged")
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: str
+    bytes: int
+    pages: int
+    at: datetime
+
+
+def pg_dump_command(url: str, target: Path) -> str:
+    """The pg_dump line for a PostgreSQL URL, its password masked (libpq takes `postgresql://`)."""
+    from valhalla_cli.settings import mask_url_password
+
+    _scheme, _, rest = mask_url_password(url).partition("://")
+    return f"pg_dump --format=custom --file '{target}' 'postgresql://{rest}'"
+
+
+def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupResult:
+    """Copy a SQLite database with SQLite's online backup API into `target` (which must not
+    exist), then record the backup in the audit log.
+
+    The copy is taken in one step under one read transaction: in WAL mode writers go on while
+    it runs and the copy is the database as of its start, consistent. It is written next to the
+    target and renamed into place, so an interrupted or failed backup leaves no partial file.
+    """
+    import sqlite3
+
+    source = sqlite_path(db.url)
+    if source is None:
+        raise BadInput("valhalla db backup copies SQLite databases; on PostgreSQL run "
+                       + pg_dump_command(db.url, target))
+    target = target.expanduser()
+    if target.exists():
+        raise BadInput(f"{target} already exists: give a new file name")
+    if not target.parent.is_dir():
+        raise BadInput(f"{target.parent} is not a directory")
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        src = sqlite3.connect(str(source), timeout=10)
+        try:
+            dst = sqlite3.connect(str(partial))
+            try:
+                src.backup(dst)
+                pages = dst.execute("PRAGMA page_count").fetchone()[0]
+                dst.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    except (sqlite3.Error, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        text = str(exc).lower()
+        if "disk is full" in text or "no space" in text:
+            raise DatabaseUnavailable(f"no space left on the disk of {target.parent}") from exc
+        if is_damaged(text):
+            raise DatabaseUnavailable("the database file is damaged: restore a backup "
+                                      "(see `valhalla db check`)") from exc
+        if "locked" in text or "busy" in text:
+            raise DatabaseUnavailable("the database is locked by another valhalla process "
+                                      "past the timeout; try again") from exc
+        if isinstance(exc, PermissionError):
+            raise BadInput(f"cannot write {target}: permission denied") from exc
+        raise
+    size = target.stat().st_size
+    from valhalla_cli.services import audit
+
+    with db.transaction(write=True) as session:
+        audit.record(session, pack=PACK, action="backup", actor=actor, at=at,
+                     subject=str(target)[-200:], after={"path": str(target), "bytes": size})
+    return BackupResult(path=str(target), bytes=size, pages=pages, at=at)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    """`backup`: the age of the last `valhalla db backup`; warn when none in 7 days."""
+    from valhalla_cli.models import AuditEvent
+    from valhalla_cli.models.types import table_of
+    from valhalla_cli.services.runbook import OK, WARN, CheckResult
+
+    if dialect_name(session) != "sqlite":
+        return CheckResult("backup", OK, "PostgreSQL: backups are pg_dump's (or the server's) "
+                           "job; valhalla does not see them")
+    events = table_of(AuditEvent)
+    last = session.execute(
+        select(events.c.at, events.c.after)
+        .where(events.c.pack == PACK, events.c.action == "backup", events.c.at <= at)
+        .order_by(events.c.at.desc()).limit(1)
+    ).first()
+    fix = "valhalla db backup PATH"
+    if last is None:
+        return CheckResult("backup", WARN, "no backup recorded", fix)
+    age = at - last.at
+    where = (last.after or {}).get("path", "?")
+    if age > BACKUP_MAX_AGE:
+        return CheckResult("backup", WARN, f"last backup {_age(age)} ago ({where}), none in "
+                           f"{BACKUP_MAX_AGE.days} days", fix)
+    return CheckResult("backup", OK, f"last backup {_age(age)} ago ({where})")
