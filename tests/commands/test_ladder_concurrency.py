@@ -89,7 +89,8 @@ def _one_run_worker(url: str, name: str, limit: int, barrier, queue) -> None:
         # Warm up before the race (lazy imports, holiday calendars, zone data): on SQLite the
         # runs queue on BEGIN IMMEDIATE, and eight cold starts in a row on a loaded machine
         # outlast the busy timeout.
-        ladder.due(session, at=START + timedelta(minutes=1), limit=limit, config=config)
+        ladder.due(session, at=START + timedelta(minutes=1), limit=limit, config=config,
+                   business_timezone="America/Toronto")
     barrier.wait()
     with db.transaction(write=True) as session:
         result = ladder.dispatch(session, at=START + timedelta(minutes=1), limit=limit,
