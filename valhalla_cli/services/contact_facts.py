@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_text
@@ -127,7 +128,7 @@ def load_leads(session: Session, lead_ids: Iterable[str]) -> dict[str, LeadRecor
     ids = sorted(set(lead_ids))
     found: dict[str, LeadRecord] = {}
     for i in range(0, len(ids), CHUNK):
-        for row in session.scalars(select(Lead).where(Lead.lead_id.in_(ids[i:i + CHUNK]))):
+        for row in session.scalars(select(Lead).where(col(Lead.lead_id).in_(ids[i:i + CHUNK]))):
             found[row.lead_id] = _record(row)
     return found
 
@@ -135,9 +136,9 @@ def load_leads(session: Session, lead_ids: Iterable[str]) -> dict[str, LeadRecor
 def _consents(session: Session, lead_ids: list[str]) -> dict[str, list[ConsentRecord]]:
     found: dict[str, list[ConsentRecord]] = {}
     for i in range(0, len(lead_ids), CHUNK):
-        rows = session.execute(select(LeadConsent.lead_id, LeadConsent.kind, LeadConsent.channel,
-                                      LeadConsent.given_at)
-                               .where(LeadConsent.lead_id.in_(lead_ids[i:i + CHUNK])))
+        rows = session.execute(select(col(LeadConsent.lead_id), col(LeadConsent.kind),
+                                      col(LeadConsent.channel), col(LeadConsent.given_at))
+                               .where(col(LeadConsent.lead_id).in_(lead_ids[i:i + CHUNK])))
         for lead, kind, channel, given_at in rows:
             found.setdefault(lead, []).append(ConsentRecord(kind, channel, given_at))
     return found
@@ -153,10 +154,10 @@ def _suppressions(session: Session, lead_ids: list[str], phones: list[str]
         leads, nums = lead_ids[i:i + CHUNK], phones[i:i + CHUNK]
         conditions = []
         if leads:
-            conditions.append(s.lead_id.in_(leads))
+            conditions.append(col(s.lead_id).in_(leads))
         if nums:
-            conditions.append(s.phone.in_(nums))
-        for lead, phone, at in session.execute(select(s.lead_id, s.phone, s.at)
+            conditions.append(col(s.phone).in_(nums))
+        for lead, phone, at in session.execute(select(col(s.lead_id), col(s.phone), col(s.at))
                                                .where(or_(*conditions))):
             if lead is not None and lead in leads:
                 by_lead[lead] = max(at, by_lead.get(lead, at))
@@ -210,7 +211,7 @@ def facts_for(session: Session, *, lead_ids: Iterable[str] = (), phones: Iterabl
 
 def get_lead(session: Session, lead_id: str) -> LeadRecord:
     lead = check_lead(lead_id)
-    row = session.scalars(select(Lead).where(Lead.lead_id == lead)).first()
+    row = session.scalars(select(Lead).where(col(Lead.lead_id) == lead)).first()
     if row is None:
         raise NotFound(f"no lead {lead!r} (create it with: valhalla lead add {lead} "
                        "--province P)")

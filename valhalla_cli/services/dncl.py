@@ -13,6 +13,7 @@ Telecommunications Rules, National DNCL Rules, Part II s. 6 and the subscriber t
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
@@ -20,14 +21,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from valhalla_cli.db import affected_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import DnclArea, DnclNumber
 from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
+
+if TYPE_CHECKING:
+    from valhalla_cli.services.runbook import CheckResult
 
 PACK = "dncl"
 FRESH_DAYS = 31
@@ -128,7 +134,7 @@ def _members(path: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
         if not names:
             raise BadInput(f"{path}: the ZIP holds no file")
         for name in sorted(names):
-            yield name, lambda name=name: archive.open(name)
+            yield name, functools.partial(archive.open, name)
 
 
 def _numbers_of(path: Path) -> Iterator[tuple[int, int]]:
@@ -156,7 +162,7 @@ def import_list(session: Session, path: Path, *, as_of: date | None, at: datetim
     cleared: set[int] = set()
     counts: dict[int, int] = {}
     batch: list[tuple[int]] = []
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
 
     # Driver-level executemany (15 million rows); a number listed twice is stored once.
     sql = ("INSERT OR IGNORE INTO dncl_number (number) VALUES (?)" if dialect == "sqlite" else
@@ -173,8 +179,9 @@ def import_list(session: Session, path: Path, *, as_of: date | None, at: datetim
             if str(area) not in AREA_CODES:
                 raise BadInput(f"{path}: area code {area} is not a geographic Canadian area code")
             flush()
-            session.execute(delete(DnclNumber).where(DnclNumber.number >= area * 10_000_000,
-                                                     DnclNumber.number < (area + 1) * 10_000_000)
+            session.execute(delete(DnclNumber).where(
+                col(DnclNumber.number) >= area * 10_000_000,
+                col(DnclNumber.number) < (area + 1) * 10_000_000)
                             .execution_options(synchronize_session=False))
             cleared.add(area)
         counts[area] = counts.get(area, 0) + 1
@@ -189,7 +196,8 @@ def import_list(session: Session, path: Path, *, as_of: date | None, at: datetim
     results = []
     for area in sorted(cleared):
         stored = session.scalar(select(func.count()).select_from(DnclNumber).where(
-            DnclNumber.number >= area * 10_000_000, DnclNumber.number < (area + 1) * 10_000_000))
+            col(DnclNumber.number) >= area * 10_000_000,
+            col(DnclNumber.number) < (area + 1) * 10_000_000))
         row = session.get(DnclArea, area)
         if row is None:
             row = DnclArea(area_code=area, as_of=as_of, numbers=0, imported_at=at,
@@ -216,10 +224,10 @@ def release_held(session: Session, *, at: datetime, reason: str) -> int:
     from valhalla_cli.models import FollowupTask
 
     t = FollowupTask
-    return session.execute(
-        update(t).where(t.status == "pending", t.ready.is_(True), t.due_at > at,
-                        t.due_at <= at + timedelta(hours=1), t.status_reason == reason)
-        .values(due_at=at).execution_options(synchronize_session=False)).rowcount or 0
+    return affected_rows(session.execute(
+        update(t).where(col(t.status) == "pending", col(t.ready).is_(True), col(t.due_at) > at,
+                        col(t.due_at) <= at + timedelta(hours=1), col(t.status_reason) == reason)
+        .values(due_at=at).execution_options(synchronize_session=False)))
 
 
 def _age(row: DnclArea, at: datetime, business_timezone: str) -> int:
@@ -230,7 +238,7 @@ def _age(row: DnclArea, at: datetime, business_timezone: str) -> int:
 
 def area_statuses(session: Session, *, at: datetime, business_timezone: str
                   ) -> list[AreaStatus]:
-    rows = session.scalars(select(DnclArea).order_by(DnclArea.area_code))
+    rows = session.scalars(select(DnclArea).order_by(col(DnclArea.area_code)))
     result = []
     for row in rows:
         age = _age(row, at, business_timezone)
@@ -251,7 +259,7 @@ class DnclLookup:
         # Two columns of a table of at most ~60 rows (the geographic area codes).
         self.areas = {str(code): (as_of, 0 <= (today - as_of).days <= FRESH_DAYS)
                       for code, as_of in session.execute(
-                          select(DnclArea.area_code, DnclArea.as_of))}
+                          select(col(DnclArea.area_code), col(DnclArea.as_of)))}
 
     def statuses(self, phones: set[str]) -> dict[str, NumberStatus]:
         result: dict[str, NumberStatus] = {}
@@ -265,8 +273,8 @@ class DnclLookup:
                 probe.append(phone)
         for i in range(0, len(probe), 500):
             chunk = probe[i:i + 500]
-            listed = set(self.session.scalars(select(DnclNumber.number).where(
-                DnclNumber.number.in_([ten_digits(p) for p in chunk]))))
+            listed = set(self.session.scalars(select(col(DnclNumber.number)).where(
+                col(DnclNumber.number).in_([ten_digits(p) for p in chunk]))))
             for phone in chunk:
                 area = area_code(phone)
                 result[phone] = NumberStatus(
@@ -292,14 +300,16 @@ def held_counts(session: Session, *, at: datetime) -> dict[str, int]:
 
     t = FollowupTask
     rows = session.execute(
-        select(t.status_reason, func.count())
-        .where(t.status == "pending", t.ready.is_(True), t.due_at <= at + timedelta(hours=1),
-               t.status_reason.in_(("dncl_not_checked", "no_identification")))
-        .group_by(t.status_reason))
-    return {reason: int(n) for reason, n in rows}
+        select(col(t.status_reason), func.count())
+        .where(col(t.status) == "pending", col(t.ready).is_(True),
+               col(t.due_at) <= at + timedelta(hours=1),
+               col(t.status_reason).in_(("dncl_not_checked", "no_identification")))
+        .group_by(col(t.status_reason)))
+    # The IN above excludes a NULL reason; the test narrows the column's Optional type.
+    return {reason: int(n) for reason, n in rows if reason is not None}
 
 
-def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     """Warn when no list was ever imported (calls go only to exempt leads); fail when an
     imported area code's list is older than 31 days."""
     from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult

@@ -705,8 +705,8 @@ def dispatch(
             for reason, skip_rows in sorted(by_reason.items()):
                 session.execute(
                     update(FollowupTask)
-                    .where(FollowupTask.id.in_([r.id for r in skip_rows]),
-                           FollowupTask.status.in_(ACTIVE_STATUSES))
+                    .where(col(FollowupTask.id).in_([r.id for r in skip_rows]),
+                           col(FollowupTask.status).in_(ACTIVE_STATUSES))
                     .values(status="skipped", status_reason=reason,
                             claim_token=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False))
@@ -812,9 +812,10 @@ def due(session: Session, *, at: datetime, limit: int, config: LadderConfig,
                       config=config, dry_run=True, enforce=False, actor="due",
                       business_timezone=business_timezone, identification=identification,
                       check_controls=False)
+    task_ids = [c.task_id for c in result.tasks]
     state = {row.id: (row.status, row.status_reason) for row in session.execute(
-        select(FollowupTask.id, FollowupTask.status, FollowupTask.status_reason)
-        .where(FollowupTask.id.in_([c.task_id for c in result.tasks])))} if result.tasks else {}
+        select(col(FollowupTask.id), col(FollowupTask.status), col(FollowupTask.status_reason))
+        .where(col(FollowupTask.id).in_(task_ids)))} if task_ids else {}
     return [DueTask(c.task_id, c.ladder_id, c.lead_id, c.step, c.channel, c.province, c.market,
                     c.owner, c.due_at, state.get(c.task_id, ("pending", None))[0],
                     c.attempt - 1, state.get(c.task_id, ("pending", None))[1], c.to)
@@ -1198,8 +1199,10 @@ def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> Task
     from valhalla_cli.services.dncl import held_counts
 
     held = held_counts(session, at=at)
-    return TaskCounts(*(int(v) for v in row), held.get("dncl_not_checked", 0),
-                      held.get("no_identification", 0))
+    due, ready, overdue, claimed = (int(v) for v in row)
+    return TaskCounts(due, ready, overdue, claimed,
+                      held_dncl_not_checked=held.get("dncl_not_checked", 0),
+                      held_no_identification=held.get("no_identification", 0))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,9 @@ REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",
             "consent_at")
 CHUNK = 250  # leads per short write transaction (1 500 tasks, ~0.2 s)
+
+T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,10 @@ class LadderImportResult:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def _row_validator(business_timezone: str):
+def _row_validator(business_timezone: str) -> Callable[[dict[str, Any]], CreateRequest]:
     from valhalla_cli.inputs import parse_instant
 
-    def check(name: str, fn, value):
+    def check(name: str, fn: Callable[[V], T], value: V) -> T:
         try:
             return fn(value)
         except BadInput as exc:
@@ -72,7 +76,7 @@ def _row_validator(business_timezone: str):
         return None if value is None else check(
             name, lambda v: parse_instant(str(v), business_timezone, field=name), value)
 
-    def optional(row: dict[str, Any], name: str, fn):  # type: ignore[no-untyped-def]
+    def optional(row: dict[str, Any], name: str, fn: Callable[[str], T]) -> T | None:
         value = row.get(name)
         return None if value is None else check(name, fn, str(value))
 

@@ -19,10 +19,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province
 from valhalla_cli.models import InboundMessage, Lead, LeadConsent
+from valhalla_cli.models.types import pk, table_of
 from valhalla_cli.phones import parse_phone
 from valhalla_cli.services.consent import (
     WITHDRAWAL,
@@ -106,7 +108,7 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
 
     existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
                 for row in session.scalars(select(Lead).where(
-                    Lead.lead_id.in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}
+                    col(Lead.lead_id).in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}
     new: dict[str, dict[str, Any]] = {}
     results: list[UpsertResult] = []
     for item in items:
@@ -148,7 +150,7 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
         results.append(UpsertResult(_record(row), False, changed))
     session.flush()
     if new:
-        session.execute(insert(Lead.__table__), list(new.values()))
+        session.execute(insert(table_of(Lead)), list(new.values()))
         if audit_each:
             for values in new.values():
                 audit.record(session, pack=PACK, action="add", actor=actor, at=at,
@@ -169,10 +171,10 @@ def list_leads(session: Session, *, province: str | None = None, market: str | N
                limit: int = 100) -> list[LeadRecord]:
     query = select(Lead)
     if province is not None:
-        query = query.where(Lead.province == parse_province(province))
+        query = query.where(col(Lead.province) == parse_province(province))
     if market is not None:
-        query = query.where(Lead.market == parse_market(market))
-    return [_record(r) for r in session.scalars(query.order_by(Lead.lead_id).limit(limit))]
+        query = query.where(col(Lead.market) == parse_market(market))
+    return [_record(r) for r in session.scalars(query.order_by(col(Lead.lead_id)).limit(limit))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ class ConsentView:
 
 
 def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) -> ConsentView:
-    return ConsentView(row.id, row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
+    return ConsentView(pk(row.id), row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
                        row.actor, lifted, cancelled)
 
 
@@ -202,7 +204,7 @@ def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         from sqlalchemy import insert
 
-        session.execute(insert(LeadConsent.__table__), rows)
+        session.execute(insert(table_of(LeadConsent)), rows)
 
 
 def record_consent(session: Session, *, lead_id: str, kind: str | None, channel: str | None,
@@ -300,11 +302,14 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
         raise BadInput("--body must not be empty")
     if len(text) > 2000 or "\x00" in text:
         raise BadInput("--body must be at most 2000 characters")
-    leads = list(session.scalars(select(Lead).where(Lead.phone == number).order_by(Lead.lead_id)))
+    leads = list(session.scalars(select(Lead).where(col(Lead.phone) == number)
+                                 .order_by(col(Lead.lead_id))))
     ids = [r.lead_id for r in leads]
+    # One message row per lead with this number, or one with no lead when none has it.
+    recipients: list[str | None] = [*ids] if ids else [None]
     opted_out = first_word_is_opt_out(text)
     action = "opted_out" if opted_out else "recorded"
-    for lead_id in ids or [None]:
+    for lead_id in recipients:
         session.add(InboundMessage(phone=number, lead_id=lead_id, body=text, action=action,
                                    received_at=at, actor=actor))
     cancelled = 0

@@ -6,6 +6,7 @@ and nothing is imported (one transaction).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +39,11 @@ class LeadImportResult:
     consents: int
 
 
-def _validator(business_timezone: str):  # type: ignore[no-untyped-def]
+ConsentCell = tuple[str, datetime | None]  # the row's consent kind and when it was given
+
+
+def _validator(business_timezone: str
+               ) -> Callable[[dict[str, Any]], tuple[LeadFields, ConsentCell | None]]:
     from valhalla_cli.clock import parse_instant
     from valhalla_cli.inputs import parse_lead_id, parse_market, parse_province
     from valhalla_cli.phones import parse_phone
@@ -57,7 +62,7 @@ def _validator(business_timezone: str):  # type: ignore[no-untyped-def]
         "consent_at": lambda v: parse_instant(v, business_timezone, option="consent_at"),
     }
 
-    def validate(row: dict[str, Any]) -> tuple[LeadFields, tuple[str, datetime | None] | None]:
+    def validate(row: dict[str, Any]) -> tuple[LeadFields, ConsentCell | None]:
         values: dict[str, Any] = {}
         for name, check in checks.items():
             value = row.get(name)

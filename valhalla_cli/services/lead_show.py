@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import NotFound
 from valhalla_cli.models import ContactSuppression, InboundMessage, LeadConsent
@@ -48,8 +49,8 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
 
     lead = get_lead(session, lead_id)
     consents = [_consent_view(r) for r in session.scalars(
-        select(LeadConsent).where(LeadConsent.lead_id == lead.lead_id)
-        .order_by(LeadConsent.given_at, LeadConsent.id))]
+        select(LeadConsent).where(col(LeadConsent.lead_id) == lead.lead_id)
+        .order_by(col(LeadConsent.given_at), col(LeadConsent.id)))]
     status = None
     if lead.phone:
         found = dncl.check_number(session, phone=lead.phone, at=at,
@@ -57,9 +58,10 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
         status = {"number": found.number, "area_code": found.area_code, "status": found.status,
                   "as_of": found.as_of}
     s = ContactSuppression
-    covering = [s.lead_id == lead.lead_id] + ([s.phone == lead.phone] if lead.phone else [])
+    covering = [col(s.lead_id) == lead.lead_id] + (
+        [col(s.phone) == lead.phone] if lead.phone else [])
     suppressions = market.suppression_views(session, select(s).where(or_(*covering))
-                                            .order_by(s.at, s.id))
+                                            .order_by(col(s.at), col(s.id)))
     facts, _ = facts_for(session, lead_ids=[lead.lead_id], at=at,
                          business_timezone=business_timezone)
     try:
@@ -67,8 +69,8 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
     except NotFound:
         ladders = []
     inbound_rows = [InboundView(r.received_at, r.phone, r.body, r.action) for r in session.scalars(
-        select(InboundMessage).where(InboundMessage.lead_id == lead.lead_id)
-        .order_by(InboundMessage.received_at, InboundMessage.id))]
+        select(InboundMessage).where(col(InboundMessage.lead_id) == lead.lead_id)
+        .order_by(col(InboundMessage.received_at), col(InboundMessage.id)))]
     contact = []
     for channel in ("SMS", "CALL"):
         answer = market.can_contact(session, province=None, market=None, channel=channel, at=at,

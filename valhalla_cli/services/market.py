@@ -324,7 +324,7 @@ def can_contact(
         per_lead, _ = facts_for(session, lead_ids=[lead_id], at=at,
                                 business_timezone=business_timezone)
         facts, scope = per_lead[lead_id], "lead"
-    elif lead_id is not None:
+    elif lead_id is not None and record is not None:
         if province is not None and parse_province(province) != record.province:
             raise BadInput(f"lead {lead_id} is in {record.province}, not {province.upper()}: "
                            "leave the province out or give the lead's")
@@ -418,15 +418,16 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
     if lead is None and number is None:
         raise BadInput("give a LEAD or --phone N")
     if lead is not None and number is None:
-        number = session.scalar(select(Lead.phone).where(Lead.lead_id == lead))
+        number = session.scalar(select(col(Lead.phone)).where(col(Lead.lead_id) == lead))
     s = ContactSuppression
     existing = session.scalars(select(s).where(
-        s.lead_id.is_(None) if lead is None else s.lead_id == lead,
-        s.phone.is_(None) if number is None else s.phone == number,
-    ).order_by(s.at.desc()).limit(1)).first()
+        col(s.lead_id).is_(None) if lead is None else col(s.lead_id) == lead,
+        col(s.phone).is_(None) if number is None else col(s.phone) == number,
+    ).order_by(col(s.at).desc()).limit(1)).first()
     covered = [lead] if lead is not None else []
     if number is not None:
-        covered += list(session.scalars(select(Lead.lead_id).where(Lead.phone == number)))
+        covered += list(session.scalars(select(col(Lead.lead_id))
+                                        .where(col(Lead.phone) == number)))
     cancelled = _cancel_for_leads(session, covered, at=at,
                                   reason=f"suppressed: {reason.strip()}")
     lifted = False

@@ -12,13 +12,17 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import MessageTemplate
+
+if TYPE_CHECKING:
+    from valhalla_cli.services.runbook import CheckResult
 
 PACK = "template"
 PLACEHOLDERS = ("name", "business", "callback", "market")
@@ -83,7 +87,7 @@ def check_text(text: str | None, language: str) -> str:
 
 def list_templates(session: Session) -> list[TemplateView]:
     return [_view(r) for r in session.scalars(
-        select(MessageTemplate).order_by(MessageTemplate.step, MessageTemplate.language))]
+        select(MessageTemplate).order_by(col(MessageTemplate.step), col(MessageTemplate.language)))]
 
 
 def set_template(session: Session, *, step: int | None, language: str, text: str, actor: str,
@@ -98,7 +102,7 @@ def set_template(session: Session, *, step: int | None, language: str, text: str
     number = step or 0
     value = check_text(text, lang)
     row = session.scalars(select(MessageTemplate).where(
-        MessageTemplate.step == number, MessageTemplate.language == lang)
+        col(MessageTemplate.step) == number, col(MessageTemplate.language) == lang)
         .with_for_update()).first()
     before = None if row is None else {"text": row.text}
     created = row is None
@@ -132,7 +136,7 @@ class TemplateSet:
                            callback=identification.callback, market=market.title())
 
 
-def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignore[no-untyped-def]
+def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     """Warn while `[business] name` or `callback` is missing (SMS tasks are held meanwhile);
     fail when a language in use has no template."""
     from valhalla_cli.models import Lead
@@ -140,7 +144,7 @@ def runbook_check(session: Session, settings: Any, at: datetime):  # type: ignor
     from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
 
     templates = TemplateSet(session)
-    languages = set(session.scalars(select(Lead.language).distinct()))
+    languages = set(session.scalars(select(col(Lead.language)).distinct()))
     missing = sorted(lang for lang in languages if (0, lang) not in templates.texts)
     if missing:
         return CheckResult("messages", FAIL, f"no default SMS template for language(s) "
