@@ -50,7 +50,7 @@ def _exists(admin, name: str) -> bool:  # type: ignore[no-untyped-def]
 
 def upgrade_to_head(url: str) -> None:
     from valhalla_cli import migrate
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(url, check_schema=False)
     try:
@@ -87,7 +87,7 @@ def mirror(sqlite_path: Path, server_url: str, name: str, *, rebuild: bool = Fal
 def _load(sqlite_path: Path, url: str) -> int:
     """Schema by the project's migrations (to the SQLite file's revision), rows by COPY."""
     from valhalla_cli import migrate
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     source = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
     revision = source.execute("SELECT version_num FROM alembic_version").fetchone()[0]

@@ -55,7 +55,7 @@ def median_ms(run, repeat: int, warmup: int = 2) -> float:  # type: ignore[no-un
 
 
 def build() -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -131,8 +131,8 @@ def counts() -> tuple[int, int]:
 
 
 def in_process(repeat: int) -> dict[str, float]:
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.clock import parse_instant
-    from valhalla_cli.schema import open_database
     from valhalla_cli.services import liquidity, offer
 
     db = open_database(URL)

@@ -61,8 +61,8 @@ def _province_sql(expr: str) -> str:
 def build(rows: int) -> Path:
     """A SQLite file with `rows` follow-up tasks (reused when it already exists)."""
 
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.models import FollowupTask
-    from valhalla_cli.schema import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"ladder_{rows}.db"
@@ -194,7 +194,7 @@ def reset_live(url: str) -> None:
 
 def bench_dispatch(url: str, runs: int) -> tuple[list[float], int]:
     """In-process dispatch of 500 (each run claims fresh tasks)."""
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     ensure_leads(url)
@@ -234,7 +234,7 @@ def bench_dispatch_cli(url: str, runs: int) -> list[float]:
 
 
 def bench_sla(url: str, runs: int, by: str | None = None) -> list[float]:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     db = open_database(url)
@@ -252,7 +252,7 @@ def bench_sla(url: str, runs: int, by: str | None = None) -> list[float]:
 
 
 def bench_import(runs: int, db_url: str | None) -> list[float]:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     csv = DATA / "leads_10000.csv"

@@ -72,7 +72,7 @@ def run(argv: list[str], url: str) -> tuple[float, float, subprocess.CompletedPr
 
 
 def decision_ms(url: str, runs: int = 300) -> float:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import market
 
     db = open_database(url)
@@ -100,7 +100,7 @@ def main() -> None:
     for leftover in DATA.glob("leads_bench.db*"):
         leftover.unlink()
     url = sqlite_url(db_path)
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     open_database(url).dispose()
     run(["lead", "add", "bench-lead", "--province", "ON", "--phone", "+14165550123",

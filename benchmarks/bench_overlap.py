@@ -34,7 +34,7 @@ RUNS, LIMIT = 4, 500
 
 
 def _worker(url: str, name: str, at, barrier, queue) -> None:  # type: ignore[no-untyped-def]
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     db = open_database(url)
@@ -56,7 +56,7 @@ def _prepare(url: str, due: int, at) -> int:  # type: ignore[no-untyped-def]
     """Reset the live part, keep `due` ladders' first step ready; return how many are claimable."""
     from sqlalchemy import create_engine, text
 
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     bench_ladder.reset_live(url)
@@ -67,7 +67,8 @@ def _prepare(url: str, due: int, at) -> int:  # type: ignore[no-untyped-def]
     engine.dispose()
     db = open_database(url)
     with db.transaction() as session:
-        claimable = len(ladder.due(session, at=at, limit=100_000, config=bench_ladder._config()))
+        claimable = len(ladder.due(session, at=at, limit=100_000, config=bench_ladder._config(),
+                                   business_timezone="America/Toronto"))
     db.dispose()
     return claimable
 

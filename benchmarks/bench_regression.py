@@ -46,7 +46,7 @@ AT = "2031-01-01T00:00:00Z"
 
 
 def build(path: Path, total: int) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     if path.exists():
         path.unlink()
@@ -101,7 +101,7 @@ def bench(url: str, runs: int) -> dict[str, float]:
     from typer.testing import CliRunner
 
     from valhalla_cli.app import app
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import regression
 
     at = datetime(2031, 1, 1, tzinfo=UTC)

@@ -54,8 +54,8 @@ sys.path.insert(0, str(REPO))
 def build() -> None:
     from sqlalchemy import insert, update
 
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.models import GoLiveState, RiskEvent, RiskLedger, RiskPolicy, RiskReservation
-    from valhalla_cli.schema import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -171,7 +171,7 @@ def main() -> None:
                                    check=True, cwd=REPO), args.runs),
     }
 
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import risk
 
     def snapshot_call(db) -> None:

@@ -102,7 +102,7 @@ def add_outcomes(path: Path) -> int:
 
 
 def bench_funnel(runs: int) -> dict[str, float]:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import offer_outcome
 
     if bench_deal.counts()[1] < bench_deal.EVIDENCE:
@@ -133,7 +133,7 @@ def bench_ladder_month(runs: int) -> dict[str, float]:
     from typer.testing import CliRunner
 
     from valhalla_cli.app import app
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder_breaches, scorecard
     from valhalla_cli.settings import resolve_settings
 

@@ -58,7 +58,7 @@ NOW = bench_ladder.NOW
 
 def build(rebuild: bool = False) -> Path:
     from valhalla_cli import migrate
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     path = DATA / "status.db"
     if path.exists() and not rebuild:
@@ -148,7 +148,7 @@ def bench(path: Path, runs: int, now) -> dict[str, float]:  # type: ignore[no-un
     from typer.testing import CliRunner
 
     from valhalla_cli.app import app
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import status
     from valhalla_cli.settings import resolve_settings
 

@@ -45,7 +45,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once; each test gets a copy."""
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = open_database(f"sqlite:///{path}")
@@ -70,7 +70,7 @@ def pg_template() -> Iterator[str]:
         pytest.skip("VALHALLA_TEST_POSTGRES_URL is not set")
     from sqlalchemy.engine import make_url
 
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     name = f"vh_template_{uuid.uuid4().hex[:8]}"
     admin = _pg_admin_engine()
@@ -112,7 +112,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def db(db_url: str):
     """An open Database for service-level tests and for inspecting state after CLI calls."""
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     database = open_database(db_url)
     yield database

@@ -120,7 +120,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_scanner_sees_deferred_imports():
     """The scan must see an import inside a function body (what a cycle usually hides in)."""
-    assert "valhalla_cli.migrate" in imports_of("valhalla_cli.schema")
+    assert "valhalla_cli.migrate" in imports_of("valhalla_cli.bootstrap")
     assert "valhalla_cli.services.ladder_tasks" in imports_of("valhalla_cli.services.market")
     assert "valhalla_cli.db" in imports_of("valhalla_cli.migrate")
 
@@ -132,7 +132,8 @@ def test_no_cycle_among_valhalla_cli_modules():
 def test_the_cycle_check_would_catch_one():
     graph = _graph()
     graph["valhalla_cli.db"] = graph["valhalla_cli.db"] | {"valhalla_cli.migrate"}
-    assert ["valhalla_cli.db", "valhalla_cli.migrate"] in _cycles(graph)
+    assert any({"valhalla_cli.db", "valhalla_cli.migrate"} <= set(cycle)
+               for cycle in _cycles(graph))
 
 
 def test_db_is_the_leaf_of_the_data_layer():

@@ -336,7 +336,7 @@ def test_defect_08_full_disk_on_write_is_exit_4_and_nothing_half_written(small_d
     path = small_disk / "valhalla.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(url)
     before = snapshot_tables(db)

@@ -1,9 +1,9 @@
-"""The schema gate and the bootstrap: which revision a database must be at, and what happens
-to a database that is not there.
+"""The schema gate: which revision a database must be at, and what state it is in.
 
-`open_database` is the one way in: a new SQLite file is created at the latest schema with its
-seeds (Alembic imported only then); any other database not at the package's head revision is
-refused with exit 4. The head is read from the migration files without importing Alembic.
+A database not at the package's head revision is refused with exit 4 (newer, doubly versioned
+and unversioned-but-populated schemas each say what to do). The head is read from the migration
+files without importing Alembic. Opening a database (and creating a new SQLite file) is
+`bootstrap.open_database`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -19,12 +18,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from valhalla_cli.db import (
-    Database,
     describe_db_error,
-    make_engine,
     migrations_dir,
     redact,
-    sqlite_path,
 )
 from valhalla_cli.errors import DatabaseUnavailable
 
@@ -146,52 +142,6 @@ def schema_state(engine: Engine) -> SchemaState:
                      "current_schema() AND table_name <> 'alembic_version' LIMIT 1")
         has_tables = conn.execute(text(query)).first() is not None
     return SchemaState((), has_tables)
-
-
-def _sidecars(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
-            path.with_name(path.name + "-journal")]
-
-
-def open_database(url: str, *, check_schema: bool = True, create_missing: bool = True) -> Database:
-    """Open the database at `url`.
-
-    A SQLite file that does not exist yet is created at the latest schema with its seeds; if
-    that fails (a full disk, an interrupt) the half-made file is removed again, so the next run
-    starts afresh rather than finding an empty database. Any other database whose schema is not
-    at the package's head is refused (exit 4) unless `check_schema` is off (the `db` commands).
-    """
-    path = sqlite_path(url)
-    is_new_file = path is not None and not path.exists()
-    if is_new_file and not create_missing:
-        raise DatabaseUnavailable(f"database file {path} does not exist: run `valhalla init`")
-    if is_new_file:
-        assert path is not None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise (describe_db_error(exc) or DatabaseUnavailable(
-                f"cannot create {path.parent}: {exc.strerror}")) from exc
-    engine = make_engine(url)
-    database = Database(engine=engine, url=url)
-    try:
-        if is_new_file:
-            from valhalla_cli.migrate import upgrade  # Alembic: only for a new file
-
-            upgrade(database, "head")
-        elif check_schema:
-            ensure_at_head(engine)
-    except BaseException as exc:
-        engine.dispose()
-        if is_new_file:
-            assert path is not None
-            for leftover in _sidecars(path):
-                leftover.unlink(missing_ok=True)
-        translated = describe_db_error(exc)
-        if translated is not None:
-            raise translated from exc
-        raise
-    return database
 
 
 def ensure_at_head(engine: Engine) -> None:

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import REPO, run_valhalla, snapshot_tables
 
-from valhalla_cli.schema import open_database
+from valhalla_cli.bootstrap import open_database
 
 pytestmark = pytest.mark.slow
 

@@ -42,7 +42,7 @@ def _seed_ladders(db, count: int) -> None:
 
 
 def _dispatch_worker(url: str, name: str, barrier, queue) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     db = open_database(url)
@@ -80,7 +80,7 @@ def test_four_overlapping_dispatchers_hand_out_each_of_1000_tasks_exactly_once(d
 
 
 def _one_run_worker(url: str, name: str, limit: int, barrier, queue) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     db = open_database(url)
@@ -125,7 +125,7 @@ def test_overlapping_single_dispatch_runs_never_come_back_short(db, db_url, runs
 
 
 def _create_worker(url: str, barrier, queue) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     db = open_database(url)
@@ -149,7 +149,7 @@ def test_concurrent_creates_make_one_ladder_per_lead(db, db_url):
 KILLED_WORKER = """
 import sys, time
 from datetime import datetime, timedelta, timezone
-from valhalla_cli.schema import open_database
+from valhalla_cli.bootstrap import open_database
 from valhalla_cli.services import ladder
 from valhalla_cli.services.ladder import ladder_config
 from valhalla_cli.services.template import Identification

@@ -237,7 +237,7 @@ def test_same_ref_from_two_processes_yields_one_reservation(db_url):
     answers = [r.json for r in results]
     assert answers[0]["reservation_id"] == answers[1]["reservation_id"]
     assert sorted(a["replayed"] for a in answers) == [False, True]
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(db_url)
     try:

@@ -15,7 +15,7 @@ RUNS = 8
 
 
 def _write_worker(url: str, kind: str, index: int, amount: str, barrier, queue) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import heimdall, liquidity, risk
 
     db = open_database(url)

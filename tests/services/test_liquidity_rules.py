@@ -119,7 +119,7 @@ def test_closed_without_response_is_bad_input():
 
 def _worker(args):
     url, worker, count = args
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(url)
     at = datetime(2027, 1, 15, 17, 0, tzinfo=UTC)

@@ -11,6 +11,7 @@ from conftest import ChangesNothing, db_count, settings_for
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.services import golive, heimdall, kpi, ladder, market, regression
+from valhalla_cli.services.template import Identification
 from valhalla_cli.settings import LadderSettings
 
 AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)  # Friday 10:00 in Toronto
@@ -72,9 +73,10 @@ def test_a_market_policy_overrides_its_province_and_is_found_by_any_spelling(db)
 def test_can_contact_answers_with_the_first_reason_and_the_next_opening(db):
     with db.transaction() as session:
         early = market.can_contact(session, province="ON", market=None, channel="CALL",
-                                   at=AT - timedelta(hours=2))  # 08:00 Toronto
+                                   at=AT - timedelta(hours=2),  # 08:00 Toronto
+                                   business_timezone=TZ)
         open_now = market.can_contact(session, province="ON", market=None, channel="CALL",
-                                      at=AT)
+                                      at=AT, business_timezone=TZ)
     assert early.allowed is False and early.reason == "outside_window"
     # 09:00 in every Ontario zone (Winnipeg is UTC-5 all year from 2026, IANA 2026f)
     assert early.next_open_at == datetime(2027, 1, 15, 14, 0, tzinfo=UTC)
@@ -84,7 +86,8 @@ def test_can_contact_answers_with_the_first_reason_and_the_next_opening(db):
 def test_suppressing_a_lead_cancels_its_ladder_through_the_ladder_pack(db):
     with db.transaction(write=True) as session:
         made = ladder.create(session, lead_id="L-7", province="ON", market=None, owner=None,
-                             lead_score=None, at=AT, actor="ops", config=CONFIG)
+                             lead_score=None, at=AT, actor="ops", config=CONFIG,
+                             business_timezone=TZ)
     assert made.created and len(made.tasks) == 6
     with db.transaction(write=True) as session:
         entry = market.suppress(session, lead_id="L-7", phone=None, reason="replied STOP",
@@ -94,20 +97,25 @@ def test_suppressing_a_lead_cancels_its_ladder_through_the_ladder_pack(db):
                         "AND status = 'cancelled'") == 6
     with db.transaction() as session:
         assert market.can_contact(session, province="ON", market=None, channel="SMS", at=AT,
-                                  lead_id="L-7").reason == "suppressed"
+                                  business_timezone=TZ, lead_id="L-7").reason == "suppressed"
 
 
 # --- ladder --------------------------------------------------------------------------------------
 
+_IDENTITY = Identification("Maple Home Buyers", "+14165550100")
+
+
 def _dispatch(session, *, at=AT, dry_run=False):
     return ladder.dispatch(session, at=at, limit=10, lease=CONFIG.lease, worker="w1",
-                           config=CONFIG, dry_run=dry_run, enforce=True, actor="cron")
+                           config=CONFIG, dry_run=dry_run, enforce=True, actor="cron",
+                           business_timezone=TZ, identification=_IDENTITY)
 
 
 def test_dispatch_is_refused_until_live_then_claims_once_and_completes(db):
     with db.transaction(write=True) as session:
         ladder.create(session, lead_id="L-1", province="ON", market=None, owner="va1",
-                      lead_score=None, at=AT, actor="ops", config=CONFIG)
+                      lead_score=None, at=AT, actor="ops", config=CONFIG, business_timezone=TZ,
+                      phone="+14165550199", consent="express")
     with db.transaction(write=True) as session:
         refused = _dispatch(session)
     assert refused.refused and refused.reason == "golive_disabled" and refused.tasks == []
@@ -138,11 +146,13 @@ def test_create_refuses_a_suppressed_lead_and_bad_input_changes_nothing(db):
         market.suppress(session, lead_id="L-9", phone=None, reason="STOP", actor="ops", at=AT)
     with db.transaction(write=True) as session:
         refused = ladder.create(session, lead_id="L-9", province="ON", market=None, owner=None,
-                                lead_score=None, at=AT, actor="ops", config=CONFIG)
+                                lead_score=None, at=AT, actor="ops", config=CONFIG,
+                             business_timezone=TZ)
     assert refused.created is False and refused.reason == "suppressed"
     with ChangesNothing(db), pytest.raises(BadInput), db.transaction(write=True) as session:
         ladder.create(session, lead_id="L-\u200b1", province="ON", market=None,
-                      owner=None, lead_score=None, at=AT, actor="ops", config=CONFIG)
+                      owner=None, lead_score=None, at=AT, actor="ops", config=CONFIG,
+                             business_timezone=TZ)
 
 
 # --- heimdall ------------------------------------------------------------------------------------

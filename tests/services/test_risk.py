@@ -380,7 +380,7 @@ CAP = Decimal("25000.00")
 
 
 def _reserve_worker(url: str, seed: int, barrier, queue) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     rng = random.Random(seed)
     tally = {"seed": seed, "reserved": 0, "denied": 0, "errors": []}
@@ -423,7 +423,7 @@ def _run_workers(target, args_for) -> list[dict]:
 
 @pytest.mark.slow
 def test_eight_processes_never_push_exposure_past_the_cap(db_url):
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(db_url)
     _go_live(db)
@@ -470,7 +470,7 @@ def test_eight_processes_never_push_exposure_past_the_cap(db_url):
 
 
 def _same_ref_worker(url: str, n: int, barrier, queue) -> None:
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     result = {"n": n, "errors": []}
     try:
@@ -490,7 +490,7 @@ def _same_ref_worker(url: str, n: int, barrier, queue) -> None:
 
 @pytest.mark.slow
 def test_racing_the_same_new_ref_yields_one_reservation(db_url):
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(db_url)
     _go_live(db)

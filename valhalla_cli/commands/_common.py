@@ -54,7 +54,7 @@ def settings(ctx: typer.Context) -> Settings:
 @contextmanager
 def database(ctx: typer.Context, *, check_schema: bool = True) -> Iterator[Database]:
     """Open the configured database (creating a new default SQLite file at head)."""
-    from valhalla_cli.schema import open_database
+    from valhalla_cli.bootstrap import open_database
 
     db = open_database(settings(ctx).database_url, check_schema=check_schema)
     try:

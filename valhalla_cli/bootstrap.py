@@ -1,0 +1,62 @@
+"""Opening a database: the one way in (SPEC section 4).
+
+A new SQLite file is created at the latest schema with its seeds (Alembic is imported only
+then, through `migrate`); any other database must be at the package's head revision
+(`schema.ensure_at_head`, exit 4 otherwise). This module sits above both `schema` (the head
+check, no Alembic) and `migrate` (which consults `schema` before it migrates), so neither
+imports the other's caller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from valhalla_cli.db import Database, describe_db_error, make_engine, sqlite_path
+from valhalla_cli.errors import DatabaseUnavailable
+from valhalla_cli.schema import ensure_at_head
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+            path.with_name(path.name + "-journal")]
+
+
+def open_database(url: str, *, check_schema: bool = True, create_missing: bool = True) -> Database:
+    """Open the database at `url`.
+
+    A SQLite file that does not exist yet is created at the latest schema with its seeds; if
+    that fails (a full disk, an interrupt) the half-made file is removed again, so the next run
+    starts afresh rather than finding an empty database. Any other database whose schema is not
+    at the package's head is refused (exit 4) unless `check_schema` is off (the `db` commands).
+    """
+    path = sqlite_path(url)
+    is_new_file = path is not None and not path.exists()
+    if is_new_file and not create_missing:
+        raise DatabaseUnavailable(f"database file {path} does not exist: run `valhalla init`")
+    if is_new_file:
+        assert path is not None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise (describe_db_error(exc) or DatabaseUnavailable(
+                f"cannot create {path.parent}: {exc.strerror}")) from exc
+    engine = make_engine(url)
+    database = Database(engine=engine, url=url)
+    try:
+        if is_new_file:
+            from valhalla_cli.migrate import upgrade  # Alembic: only for a new file
+
+            upgrade(database, "head")
+        elif check_schema:
+            ensure_at_head(engine)
+    except BaseException as exc:
+        engine.dispose()
+        if is_new_file:
+            assert path is not None
+            for leftover in _sidecars(path):
+                leftover.unlink(missing_ok=True)
+        translated = describe_db_error(exc)
+        if translated is not None:
+            raise translated from exc
+        raise
+    return database
