@@ -67,7 +67,9 @@ def test_sign_in_sets_an_httponly_strict_cookie_and_shows_the_page(server, cli, 
                     'id="alert-lever-followups"', "Signed in as t-read"):
         assert section in page.text, section
     # The same page as the CLI's for the same instant, but for the sign-out button.
-    cli_page = cli("status", "--at", AT, "--format", "html").stdout
+    # (with the server's config file: a runbook fix names the config file in use)
+    config = server.log_path.parent / "serve-config.toml"
+    cli_page = cli("--config", str(config), "status", "--at", AT, "--format", "html").stdout
     assert _without_sign_out(page.text) == _without_sign_out(cli_page)
     assert server.tokens["read"] not in server.log()  # the log names the token, never shows it
     assert "token=t-read" in server.log()
@@ -139,7 +141,8 @@ def browser():
 
 def test_in_a_browser_sign_in_see_the_page_sign_out(server, cli, db, browser, db_url):
     review_scenarios.busy(cli, db)
-    view = cli("status", "--at", AT, "--json").json
+    config = server.log_path.parent / "serve-config.toml"  # the server's: fixes name it
+    view = cli("--config", str(config), "status", "--at", AT, "--json").json
     visit = Visit(browser)
     shots = db_url.startswith("sqlite")
     try:
