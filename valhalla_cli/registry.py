@@ -302,11 +302,13 @@ def _router(name: str) -> Callable[[], PackRouter]:
 # --- the packs, in the order of `valhalla --help` ----------------------------------------------
 
 PACKS: tuple[Pack, ...] = (
-    Pack("lead", OPERATIONS, _lead_cli),
+    Pack("lead", OPERATIONS, _lead_cli, api=_router("lead")),
     Pack("market", OPERATIONS, _market_cli, check=Check("market", _market_check),
          api=_router("market")),
-    Pack("dncl", OPERATIONS, _dncl_cli, check=Check("dncl", _dncl_check)),
-    Pack("template", OPERATIONS, _template_cli, check=Check("messages", _template_check)),
+    Pack("dncl", OPERATIONS, _dncl_cli, check=Check("dncl", _dncl_check),
+         api=_router("dncl")),
+    Pack("template", OPERATIONS, _template_cli, check=Check("messages", _template_check),
+         api=_router("template")),
     Pack("ladder", OPERATIONS, _ladder_cli, aliases=("followups",),
          check=Check("followups", _ladder_check), levers=("followups",),
          status=_ladder_status, api=_router("ladder")),

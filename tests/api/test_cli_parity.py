@@ -72,6 +72,7 @@ def _argv(argv: str | tuple) -> tuple[str, ...]:
 G, M, F, B, OF = ("/api/governance", "/api/governance/market", "/api/followups",
                  "/api/buyers/liquidity", "/api/deals/offers")
 R = "--reason 'parity test'"
+LD = "/api/leads"
 
 STEPS: list[Step] = [
     get(f"{G}/runbook/status", f"runbook status --at {AT}", at=AT),
@@ -214,6 +215,45 @@ STEPS: list[Step] = [
          f"--max-drop-pct 25 --confidence 0.995 {R} --at {AT}", metric="buyer_feedback",
          max_drop_pct=25, confidence=0.995, reason="parity test", at=AT),
     get(f"{G}/regression/policies", "regression policies"),
+    # leads, consent, replies (SPEC 17); the imports stay CLI-only
+    post(f"{LD}/upsert", f"lead add L-2001 --province ON --phone '(604) 555-0123' "
+         f"--name 'Sam Lee' --source ppc --at {AT}", lead="L-2001", province="ON",
+         phone="(604) 555-0123", name="Sam Lee", source="ppc", at=AT),
+    post(f"{LD}/upsert", f"lead add L-2001 --language fr --market TORONTO --at {LATER}",
+         lead="L-2001", language="fr", market="TORONTO", at=LATER),
+    post(f"{LD}/upsert", f"lead add L-2002 --province ON --phone 555 --at {AT}",
+         lead="L-2002", province="ON", phone="555", at=AT),
+    get(LD, "lead list --province ON", province="ON"),
+    get(LD, "lead list --market TORONTO --limit 1", market="TORONTO", limit=1),
+    post(f"{LD}/L-2001/consent", f"lead consent L-2001 --kind inquiry --channel SMS "
+         f"--evidence 'called about selling' --at {AT}", kind="inquiry",
+         channel="SMS", evidence="called about selling", at=AT),
+    post(f"{LD}/L-2001/consent", f"lead consent L-2001 --kind sometimes --at {AT}",
+         kind="sometimes", at=AT),
+    get(f"{LD}/L-2001", f"lead show L-2001 --at {AT}", at=AT),
+    get(f"{LD}/L-9999", f"lead show L-9999 --at {AT}", at=AT),
+    post(f"{LD}/inbound", f"lead inbound --from +16045550123 --body 'maybe in spring' "
+         f"--at {AT}", **{"from": "+16045550123", "body": "maybe in spring", "at": AT}),
+    post(f"{LD}/inbound", f"lead inbound --from '(416) 555-0142' --body 'ARRÊT' --at {AT}",
+         **{"from": "(416) 555-0142", "body": "ARRÊT", "at": AT}),
+    post(f"{LD}/L-2001/consent/withdraw", f"lead consent L-2001 --withdraw --at {LATER}",
+         at=LATER),
+    get(f"{LD}/L-2001", f"lead show L-2001 --at {LATER}", at=LATER),
+    # the National DNCL (import stays CLI-only) and the SMS templates
+    get(f"{G}/dncl/status", f"dncl status --at {AT}", at=AT),
+    get(f"{G}/dncl/check", f"dncl check '(416) 555-0199' --at {AT}", number="(416) 555-0199",
+        at=AT),
+    get(f"{G}/dncl/check", f"dncl check 12 --at {AT}", number="12", at=AT),
+    get(f"{G}/templates", "template list"),
+    post(f"{G}/templates/upsert", ("template", "set", "--step", "2", "--language", "en",
+                                   "--text", "{business}: still selling? Call {callback}. "
+                                   "Reply STOP to opt out.", "--at", AT),
+         step=2, language="en", text="{business}: still selling? Call {callback}. "
+         "Reply STOP to opt out.", at=AT),
+    post(f"{G}/templates/upsert", ("template", "set", "--language", "fr", "--text",
+                                   "{business}: toujours vendeur?", "--at", AT),
+         language="fr", text="{business}: toujours vendeur?", at=AT),
+    get(f"{G}/templates", "template list"),
     # housekeeping
     get(f"{G}/audit", "audit --pack golive --limit 5", pack="golive", limit=5),
     get(f"{G}/audit", "audit --pack nope", pack="nope"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import pytest
-from conftest import db_count
+from conftest import db_count, run_valhalla
 
 from api.conftest import TWILIO_AUTH_TOKEN
 from valhalla_cli.services.webhooks import (
@@ -87,14 +89,76 @@ def test_a_missing_or_wrong_signature_is_403_and_changes_nothing(server, db):
         assert client.post(INBOUND, data=form).status_code == 403
 
 
-@pytest.mark.slow
-def test_a_valid_signature_reaches_lead_inbound(server, db):
-    url = server.url + INBOUND
-    form = _form()
+def _signed_post(server, form: dict[str, str]):
+    signature = twilio_signature(TWILIO_AUTH_TOKEN, server.url + INBOUND, form.items())
     with server.client(None) as client:
-        answer = client.post(INBOUND, data=form, headers={
-            "X-Twilio-Signature": twilio_signature(TWILIO_AUTH_TOKEN, url, form.items())})
-    # Until the lead inbound service (issue 12) is on main, a signed message is not
-    # acknowledged unhandled: 503, so the provider retries it, and no receipt is kept.
-    assert answer.status_code == 503, answer.text
+        return client.post(INBOUND, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def _add_lead(db_url: str, lead_id: str = "L-7001", phone: str = "+14165550100") -> None:
+    result = run_valhalla("lead", "add", lead_id, "--province", "ON", "--phone", phone,
+                          db_url=db_url)
+    assert result.exit_code == 0, result.stderr
+
+
+def _suppressed(db, phone: str = "+14165550100") -> int:
+    return db_count(db, "SELECT COUNT(*) FROM contact_suppression WHERE phone = :p", p=phone)
+
+
+@pytest.mark.slow
+def test_a_signed_stop_opts_the_leads_number_out_and_answers_the_confirmation(server, db):
+    _add_lead(server.db_url)
+    answer = _signed_post(server, _form("SM200", "STOP please"))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/xml")
+    root = ElementTree.fromstring(answer.text)
+    message = root.find("Message")
+    assert root.tag == "Response" and message is not None
+    assert "no more messages" in (message.text or "")  # the lead's language: English only
+    assert _suppressed(db) == 1
+    assert db_count(db, "SELECT COUNT(*) FROM inbound_message WHERE lead_id = 'L-7001' "
+                    "AND action = 'opted_out'") == 1
+    assert db_count(db, "SELECT COUNT(*) FROM sms_webhook_receipt WHERE message_sid = 'SM200' "
+                    "AND outcome = 'opted_out'") == 1
+    shown = run_valhalla("lead", "show", "L-7001", "--format", "json", db_url=server.db_url)
+    assert shown.json["suppressed"] is True
+    assert {c["channel"]: c["reason"] for c in shown.json["contact"]}["SMS"] == "suppressed"
+
+
+@pytest.mark.slow
+def test_any_other_body_is_recorded_and_answers_an_empty_response(server, db):
+    _add_lead(server.db_url)
+    answer = _signed_post(server, _form("SM300", "Who is this?"))
+    assert answer.status_code == 200, answer.text
+    root = ElementTree.fromstring(answer.text)
+    assert root.tag == "Response" and list(root) == []
+    assert _suppressed(db) == 0
+    assert db_count(db, "SELECT COUNT(*) FROM inbound_message WHERE action = 'recorded'") == 1
+
+
+@pytest.mark.slow
+def test_a_replayed_message_sid_is_a_no_op(server, db):
+    _add_lead(server.db_url)
+    first = _signed_post(server, _form("SM400", "STOP"))
+    again = _signed_post(server, _form("SM400", "STOP"))
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert ElementTree.fromstring(first.text).find("Message") is not None
+    assert list(ElementTree.fromstring(again.text)) == []  # nothing sent twice
+    assert db_count(db, "SELECT COUNT(*) FROM inbound_message") == 1
+    assert db_count(db, "SELECT COUNT(*) FROM sms_webhook_receipt") == 1
+    assert _suppressed(db) == 1
+
+
+@pytest.mark.slow
+def test_a_wrongly_signed_stop_from_a_leads_number_changes_nothing(server, db):
+    _add_lead(server.db_url)
+    form = _form("SM500", "STOP")
+    with server.client(None) as client:
+        wrong = client.post(INBOUND, data=form, headers={
+            "X-Twilio-Signature": twilio_signature("not-the-token", server.url + INBOUND,
+                                                   form.items())})
+        missing = client.post(INBOUND, data=form)
+    assert wrong.status_code == missing.status_code == 403
+    assert _suppressed(db) == 0
+    assert db_count(db, "SELECT COUNT(*) FROM inbound_message") == 0
     assert db_count(db, "SELECT COUNT(*) FROM sms_webhook_receipt") == 0

@@ -7,6 +7,8 @@ TwiML.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -18,6 +20,10 @@ from valhalla_cli.api.routing import read_body
 from valhalla_cli.errors import BadInput
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
     from valhalla_cli.api.app import ServerDatabase
     from valhalla_cli.settings import Settings
 
@@ -27,8 +33,10 @@ TWIML = "application/xml"
 
 
 def twiml(message: str | None) -> str:
-    inner = f"<Message>{escape(message)}</Message>" if message else ""
-    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+    if not message:
+        return head + "<Response/>"  # nothing to send back
+    return f"{head}<Response><Message>{escape(message)}</Message></Response>"
 
 
 def signed_url(request: Request, settings: Settings) -> str:
@@ -91,9 +99,26 @@ def _handle(database: ServerDatabase, settings: Settings, fields: dict[str, str]
         return outcome.reply
 
 
-def inbound_handler():
-    from valhalla_cli.errors import ConfigError
+@dataclass(frozen=True)
+class Outcome:
+    """What the webhook keeps (`kind`, the receipt's outcome) and answers (`reply`, TwiML)."""
 
-    # Wired to `lead inbound` (issue 12) when that service lands; until then a signed message
-    # is answered 503 and left for the provider to retry, never acknowledged unhandled.
-    raise ConfigError("the lead inbound service is not available in this build yet")
+    kind: str
+    reply: str | None
+
+
+def inbound_handler() -> Callable[..., Outcome]:
+    """The provider's message, handed to the service behind `lead inbound`."""
+    return _lead_inbound
+
+
+def _lead_inbound(session: Session, *, sender: str, body: str, message_sid: str, actor: str,
+                  at: datetime, settings: Settings) -> Outcome:
+    from valhalla_cli.services import lead
+
+    result = lead.inbound(session, phone=sender, body=body, at=at, actor=actor,
+                          business_name=settings.business_name)
+    # The service chose the languages of the confirmation (one, or en and fr); a text carries
+    # them in its order.
+    reply = "\n".join(result.reply[language] for language in result.reply) or None
+    return Outcome(result.action, reply)

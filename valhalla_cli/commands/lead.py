@@ -65,7 +65,7 @@ def add(
                                      source=source, timezone=timezone)
     with database(ctx) as db, db.transaction(write=True) as session:
         result = service.add(session, fields=fields, at=when, actor=cfg.actor)
-    emit({**result.lead.__dict__, "created": result.created, "changed": result.changed}, output,
+    emit(service.upsert_view(result), output,
          columns=(*LEAD_COLUMNS, "created", "changed"))
 
 
@@ -86,11 +86,9 @@ def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: Forma
     with database(ctx) as db, db.transaction() as session:
         view = lead_show.show(session, lead_id=lead, at=when,
                             business_timezone=cfg.business_timezone)
-    data = {**view.lead.__dict__, "consents": view.consents, "dncl": view.dncl,
-            "suppressed": view.suppressed, "suppressions": view.suppressions,
-            "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact}
-    emit(data, output, columns=(*LEAD_COLUMNS, "suppressed", "dncl", "contact", "consents",
-                                "suppressions", "inbound", "ladders"))
+    emit(lead_show.as_data(view), output,
+         columns=(*LEAD_COLUMNS, "suppressed", "dncl", "contact", "consents", "suppressions",
+                  "inbound", "ladders"))
 
 
 @app.command("list")

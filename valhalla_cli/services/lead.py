@@ -167,6 +167,11 @@ def add(session: Session, *, fields: LeadFields, at: datetime, actor: str) -> Up
     return upsert_many(session, [fields], at=at, actor=actor)[0]
 
 
+def upsert_view(result: UpsertResult) -> dict[str, Any]:
+    """What `lead add` prints (and its HTTP twin answers): the lead, created, changed."""
+    return {**result.lead.__dict__, "created": result.created, "changed": result.changed}
+
+
 def list_leads(session: Session, *, province: str | None = None, market: str | None = None,
                limit: int = 100) -> list[LeadRecord]:
     query = select(Lead)

@@ -79,3 +79,10 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
         contact.append(ChannelContact(channel, answer.allowed, answer.reason))
     return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
                     ladders, inbound_rows, contact)
+
+
+def as_data(view: LeadShow) -> dict[str, Any]:
+    """What `lead show` prints (and its HTTP twin answers)."""
+    return {**view.lead.__dict__, "consents": view.consents, "dncl": view.dncl,
+            "suppressed": view.suppressed, "suppressions": view.suppressions,
+            "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact}
