@@ -85,9 +85,21 @@ def busy(cli, db) -> None:  # type: ignore[no-untyped-def]
 
 
 def dncl_stale(cli: Any, db: Any) -> None:
-    """The busy week, with a second area code (604) whose DNCL copy is 45 days old at AT."""
+    """The busy week, with a second area code (905) whose DNCL copy is 45 days old at AT, and
+    the tasks dispatch holds for it: a call to a 905 number (its list is stale, so the number
+    counts as not checked) and an SMS with no [business] identity to send it under."""
     busy(cli, db)
-    import_dncl(cli, "604", ["5550100", "5550111"], as_of="2027-05-01", at="2027-06-15T09:00")
+    import_dncl(cli, "905", ["5550100", "5550111"], as_of="2027-05-01", at="2027-06-15T09:00")
+    sms = cli("ladder", "create", "H-sms", "--province", "ON", "--phone", "+14165550160",
+              "--consent", "express", "--at", "2027-06-15T10:40", "--format", "json")
+    _ok(sms)
+    created = cli("ladder", "create", "H-call", "--province", "ON", "--phone", "+19055550177",
+                  "--at", "2027-06-15T10:30", "--format", "json")
+    _ok(created)
+    # Step 1 (SMS) done by hand, so step 2 (CALL, 5 minutes later) is the one dispatch sees.
+    _ok(cli("ladder", "complete", str(created.json["tasks"][0]["task_id"]), "--outcome",
+            "no_answer", "--at", "2027-06-15T10:32"))
+    _ok(cli("ladder", "dispatch", "--at", "2027-06-15T10:50", "--format", "jsonl"))
 
 
 def _drop_0_8_to_0_6() -> list[float]:

@@ -42,10 +42,19 @@ def test_page_from_the_file_shows_the_json_status(cli, db, tmp_path, browser, sc
     if SCENARIOS[scenario]:
         SCENARIOS[scenario](cli, db)
     page, view, path = _page_and_view(cli, tmp_path)
+    if scenario == "dncl-stale":  # the scenario really holds tasks, one for each reason
+        assert (view["tasks"]["held_dncl_not_checked"],
+                view["tasks"]["held_no_identification"]) == (1, 1)
+        assert view["runbook"]["failing"] == ["dncl"]
     visit = Visit(browser)
     try:
         visit.page.goto(path.as_uri())
         assert_sections_match(visit, view)
+        if scenario == "dncl-stale":
+            held = visit.page.locator("section#tasks .fact.fail[data-held]")
+            assert held.count() == 2
+            assert visit.page.locator("section#dncl.prominent tr.fail[data-area='905']"
+                                      ).count() == 1
         visit.assert_quiet()
         visit.assert_requests_only_to(path.as_uri())
         if db_url.startswith("sqlite"):  # one set of pictures is enough
