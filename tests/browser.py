@@ -249,6 +249,29 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
     for key, value in held.items():
         label = "HELD" if key == "held" else f"HELD ({key[5:].replace('_', ' ').upper()})"
         assert f"{label} {value:,}" in tasks.upper(), (key, tasks)
+    d = view["dncl"]
+    dncl = squash(visit.text("section#dncl"))
+    stale = [a for a in d["areas"] if not a["fresh"]]
+    assert f"good for {d['fresh_days']} days" in dncl, dncl
+    assert page.locator("section#dncl.prominent").count() == (1 if stale else 0)
+    assert ("no list imported yet" in dncl) == (not d["imported"]), dncl
+    if not d["imported"]:
+        assert "calls go only to exempt leads" in dncl and f"Fix: {d['fix']}" in dncl
+        assert page.locator("section#dncl tr[data-area]").count() == 0
+    for a in d["areas"]:
+        row = squash(visit.text(f"section#dncl tr[data-area='{a['area_code']}']"))
+        assert row == (f"{a['area_code']} {a['as_of']} {a['age_days']} {a['numbers']:,} "
+                       f"{'fresh' if a['fresh'] else 'STALE'}"), row
+    if stale:
+        text = squash(visit.text("section#dncl #dncl-stale"))
+        assert f"{len(stale)} area code(s) older than {d['fresh_days']} days" in text, text
+        for a in stale:
+            assert f"{a['area_code']} ({a['age_days']} days, as of {a['as_of']})" in text, text
+        assert f"Fix: {d['fix']}" in text
+    else:
+        assert page.locator("#dncl-stale").count() == 0
+        if d["imported"]:
+            assert f"all fresh {len(d['areas'])} area code(s)" in dncl, dncl
     for section, key in (("dncl", "dncl"), ("scorecard", "scorecard")):
         text = visit.text(f"section#{section}")
         assert (NOT_AVAILABLE in text) == (key not in view), (section, text)

@@ -7,7 +7,11 @@ every page and every JSON status of these tests is evaluated at.
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from valhalla_cli.services import heimdall, kpi
 
@@ -26,9 +30,21 @@ def _ok(result) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
 
 
+def import_dncl(cli: Any, area: str, numbers: list[str], *, as_of: str, at: str) -> None:
+    """A National DNCL download of one area code (`AREA.csv`, `AREA,NUMBER` lines), imported."""
+    with tempfile.TemporaryDirectory() as folder:
+        download = Path(folder) / f"dncl-{as_of}.zip"
+        with zipfile.ZipFile(download, "w") as archive:
+            archive.writestr(f"{area}.csv", "".join(f"{area},{n}\n" for n in numbers))
+        _ok(cli("dncl", "import", str(download), "--as-of", as_of, "--at", at))
+
+
 def busy(cli, db) -> None:  # type: ignore[no-untyped-def]
-    """Live, money at risk on every engine, a week of ladders, 30 days of KPIs, AI records."""
+    """Live, money at risk on every engine, a week of ladders, 30 days of KPIs, AI records, and
+    a fresh National DNCL copy for 416."""
     _ok(cli("golive", "enable", "--reason", "pilot: Ontario", "--at", "2027-06-08T09:00"))
+    import_dncl(cli, "416", ["5550199", "5550142", "5550187"], as_of="2027-06-10",
+                at="2027-06-10T09:00")
     for ref, engine, amount in (("emd-1", "acquisitions", "12000"), ("emd-2", "acquisitions",
                                 "6500.50"), ("ppc-1", "marketing", "13900"),
                                 ("dc-1", "dispositions", "2500")):
@@ -66,6 +82,24 @@ def busy(cli, db) -> None:  # type: ignore[no-untyped-def]
                                         success=i < good, actor="tester",
                                         at=at + timedelta(hours=1, minutes=i),
                                         business_timezone="America/Toronto")
+
+
+def dncl_stale(cli: Any, db: Any) -> None:
+    """The busy week, with a second area code (905) whose DNCL copy is 45 days old at AT, and
+    the tasks dispatch holds for it: a call to a 905 number (its list is stale, so the number
+    counts as not checked) and an SMS with no [business] identity to send it under."""
+    busy(cli, db)
+    import_dncl(cli, "905", ["5550100", "5550111"], as_of="2027-05-01", at="2027-06-15T09:00")
+    sms = cli("ladder", "create", "H-sms", "--province", "ON", "--phone", "+14165550160",
+              "--consent", "express", "--at", "2027-06-15T10:40", "--format", "json")
+    _ok(sms)
+    created = cli("ladder", "create", "H-call", "--province", "ON", "--phone", "+19055550177",
+                  "--at", "2027-06-15T10:30", "--format", "json")
+    _ok(created)
+    # Step 1 (SMS) done by hand, so step 2 (CALL, 5 minutes later) is the one dispatch sees.
+    _ok(cli("ladder", "complete", str(created.json["tasks"][0]["task_id"]), "--outcome",
+            "no_answer", "--at", "2027-06-15T10:32"))
+    _ok(cli("ladder", "dispatch", "--at", "2027-06-15T10:50", "--format", "jsonl"))
 
 
 def _drop_0_8_to_0_6() -> list[float]:

@@ -283,7 +283,7 @@ def render_blocks(blocks: Sequence[Block], fmt: str) -> None:
 # --- a nested overview as key/value lines -------------------------------------------------------
 
 # A list of objects is keyed by the field that names its items.
-ITEM_KEYS = ("engine", "lever", "domain", "name", "day", "metric")
+ITEM_KEYS = ("engine", "lever", "domain", "name", "day", "metric", "area_code")
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -278,6 +278,11 @@ def _ladder_status(session: Session, settings: Settings, at: datetime) -> dict[s
     return status.ladder_section(session, settings, at)
 
 
+def _dncl_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    from valhalla_cli.services import status
+    return status.dncl_section(session, settings, at)
+
+
 def _kpi_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
     from valhalla_cli.services import status
     return status.kpi_section(session, settings, at)
@@ -305,7 +310,7 @@ PACKS: tuple[Pack, ...] = (
     Pack("lead", OPERATIONS, _lead_cli, api=_router("lead")),
     Pack("market", OPERATIONS, _market_cli, check=Check("market", _market_check),
          api=_router("market")),
-    Pack("dncl", OPERATIONS, _dncl_cli, check=Check("dncl", _dncl_check),
+    Pack("dncl", OPERATIONS, _dncl_cli, check=Check("dncl", _dncl_check), status=_dncl_status,
          api=_router("dncl")),
     Pack("template", OPERATIONS, _template_cli, check=Check("messages", _template_check),
          api=_router("template")),

@@ -33,7 +33,8 @@ def _page_and_view(cli, tmp_path):
     return page, view.json, path
 
 
-SCENARIOS = {"fresh": None, "busy": review_scenarios.busy, "alarm": review_scenarios.alarm}
+SCENARIOS = {"fresh": None, "busy": review_scenarios.busy, "alarm": review_scenarios.alarm,
+             "dncl-stale": review_scenarios.dncl_stale}
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -41,10 +42,19 @@ def test_page_from_the_file_shows_the_json_status(cli, db, tmp_path, browser, sc
     if SCENARIOS[scenario]:
         SCENARIOS[scenario](cli, db)
     page, view, path = _page_and_view(cli, tmp_path)
+    if scenario == "dncl-stale":  # the scenario really holds tasks, one for each reason
+        assert (view["tasks"]["held_dncl_not_checked"],
+                view["tasks"]["held_no_identification"]) == (1, 1)
+        assert view["runbook"]["failing"] == ["dncl"]
     visit = Visit(browser)
     try:
         visit.page.goto(path.as_uri())
         assert_sections_match(visit, view)
+        if scenario == "dncl-stale":
+            held = visit.page.locator("section#tasks .fact.fail[data-held]")
+            assert held.count() == 2
+            assert visit.page.locator("section#dncl.prominent tr.fail[data-area='905']"
+                                      ).count() == 1
         visit.assert_quiet()
         visit.assert_requests_only_to(path.as_uri())
         if db_url.startswith("sqlite"):  # one set of pictures is enough
@@ -106,15 +116,16 @@ def test_html_renders_only_for_status(cli):
 
 def test_sections_of_newer_packs_show_when_the_status_has_them(cli, tmp_path, browser, db_url):
     """DNCL freshness, held tasks and the scorecard come from other packs' status fields: the
-    page shows them when the overview carries them (here added to a real overview)."""
+    page shows whatever figures the overview carries (here written into a real overview)."""
     from valhalla_cli.review_page import render_review
 
     view = cli("status", "--at", AT, "--json").json
     view["tasks"].update({"held_dncl_not_checked": 3, "held_no_identification": 0})
-    view["dncl"] = [{"area_code": "416", "as_of": "2027-06-01", "age_days": 14,
-                     "numbers": 120345, "fresh": True},
-                    {"area_code": "604", "as_of": "2027-05-01", "age_days": 45,
-                     "numbers": 98000, "fresh": False}]
+    view["dncl"].update(imported=True, areas=[
+        {"area_code": "416", "as_of": "2027-06-01", "age_days": 14, "numbers": 120345,
+         "fresh": True, "imported_at": "2027-06-01T13:00:00Z", "imported_by": "ops"},
+        {"area_code": "604", "as_of": "2027-05-01", "age_days": 45, "numbers": 98000,
+         "fresh": False, "imported_at": "2027-05-01T16:00:00Z", "imported_by": "ops"}])
     view["scorecard"] = {
         "since": "2027-05-04", "until": "2027-06-15", "generated_at": view["generated_at"],
         "ok": False, "reason": "targets_missed", "missed": ["offer_accept_rate"],
@@ -134,7 +145,7 @@ def test_sections_of_newer_packs_show_when_the_status_has_them(cli, tmp_path, br
         visit.page.goto(path.as_uri())
         assert_sections_match(visit, view)
         dncl = visit.text("section#dncl")
-        for area in view["dncl"]:
+        for area in view["dncl"]["areas"]:
             assert area["area_code"] in dncl and area["as_of"] in dncl
         visit.assert_quiet()
         if db_url.startswith("sqlite"):

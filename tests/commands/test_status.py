@@ -1,5 +1,6 @@
 """`valhalla status`: the Monday overview, on a fresh install and after work moved the figures."""
 
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,8 +12,9 @@ AT = "2027-06-15T11:00:00-04:00"  # a Tuesday in Toronto, contact windows open
 T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
-            "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "kpi",
-            "runbook", "scorecard"}
+            "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "dncl",
+            "kpi", "runbook", "scorecard"}
+DNCL_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"
 
 
 def status(cli, *extra, at=AT):
@@ -56,6 +58,8 @@ def test_fresh_install(cli, db):
                            "metrics": []}
     assert view["tasks"] == {"due": 0, "ready": 0, "overdue": 0, "claimed": 0,
                              "held_dncl_not_checked": 0, "held_no_identification": 0}
+    # No list yet: the page says so ("calls go only to exempt leads") and names the fix.
+    assert view["dncl"] == {"imported": False, "fresh_days": 31, "fix": DNCL_FIX, "areas": []}
     book = view["runbook"]
     assert book["ok_to_enable_go_live"] is True and book["failing"] == []
     # no offer policy enabled, no DNCL copy, no [business] identity and no backup yet on a fresh
@@ -182,6 +186,8 @@ def test_markdown_is_a_ticket_ready_report(cli):
     assert "| 2027-06-15 | 0 | 0 |  |  |" in text
     assert "## KPI events, 2027-05-17 to 2027-06-15\n\nno KPI events in the window\n" in text
     assert "| offers | warn |" in text and "`valhalla offer policy-set ON --enable`" in text
+    assert ("\n## National DNCL (fresh for 31 days)\n\nno list imported yet (calls go only to "
+            f"exempt leads): `{DNCL_FIX}`\n") in text
 
 
 def test_tsv_is_one_key_value_line_per_figure(cli):
@@ -197,6 +203,7 @@ def test_tsv_is_one_key_value_line_per_figure(cli):
     assert pairs["runbook.checks.offers.status"] == "warn"
     assert pairs["sla_daily.2027-06-15.completed"] == "0"
     assert pairs["kpi.days"] == "30"
+    assert pairs["dncl.imported"] == "false" and pairs["dncl.fresh_days"] == "31"
 
 
 def test_table_and_jsonl(cli):
@@ -204,11 +211,60 @@ def test_table_and_jsonl(cli):
     assert table.exit_code == 0
     for title in ("Go-live  NOT LIVE (golive_disabled)", "Runbook  OK to enable go-live",
                   "Risk today 2027-06-15", "Heimdall", "Follow-ups: SLA 2027-06-09 to "
-                  "2027-06-15", "Runbook checks not ok"):
+                  "2027-06-15", "DNCL     no list imported yet (calls go only to exempt "
+                  "leads)", "Runbook checks not ok"):
         assert title in table.stdout, title
     assert max(len(line) for line in table.stdout.splitlines()) <= 100  # fits 100 columns
     (line,) = status(cli, "--format", "jsonl").jsonl
     assert set(line) == TOP_KEYS
+
+
+def test_dncl_freshness_fresh_then_stale(cli, tmp_path):
+    """The DNCL section holds the very rows of `valhalla dncl status`; a list older than 31
+    days fails the runbook, so `status` says no, in every format."""
+    download = tmp_path / "dncl.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.writestr("416.csv", "416,5550199\n")
+    imported = cli("dncl", "import", str(download), "--as-of", "2027-01-10", "--at",
+                   "2027-01-10T08:00", "--json")
+    assert imported.exit_code == 0, imported.stderr
+
+    fresh_at = "2027-01-15T12:00"
+    fresh = status(cli, "--json", at=fresh_at)
+    assert fresh.exit_code == 0, fresh.stderr
+    dncl = fresh.json["dncl"]
+    assert {k: v for k, v in dncl.items() if k != "areas"} == {
+        "imported": True, "fresh_days": 31, "fix": DNCL_FIX}
+    assert [{k: a[k] for k in ("area_code", "as_of", "age_days", "numbers", "fresh")}
+            for a in dncl["areas"]] == [
+        {"area_code": "416", "as_of": "2027-01-10", "age_days": 5, "numbers": 1, "fresh": True}]
+    assert dncl["areas"] == cli("dncl", "status", "--at", fresh_at, "--json").json
+    assert "dncl" not in fresh.json["runbook"]["warnings"]
+
+    stale_at = "2027-02-12T12:00"  # 33 days after the download
+    stale = status(cli, "--json", at=stale_at)
+    assert stale.exit_code == 1
+    dncl = stale.json["dncl"]
+    assert dncl["imported"] is True
+    assert [(a["area_code"], a["age_days"], a["fresh"]) for a in dncl["areas"]] == [
+        ("416", 33, False)]
+    assert dncl["areas"] == cli("dncl", "status", "--at", stale_at, "--json").json
+    assert stale.json["runbook"]["failing"] == ["dncl"]
+
+    pairs = dict(line.split("\t", 1)
+                 for line in status(cli, "--format", "tsv", at=stale_at).stdout.splitlines()[1:])
+    assert (pairs["dncl.imported"], pairs["dncl.areas.416.age_days"],
+            pairs["dncl.areas.416.fresh"], pairs["dncl.areas.416.numbers"]) == (
+        "true", "33", "false", "1")
+    markdown = status(cli, "--format", "markdown", at=stale_at).stdout
+    assert ("\n## National DNCL (fresh for 31 days)\n\n"
+            "| area_code | as_of | age_days | numbers | fresh |\n") in markdown
+    assert "| 416 | 2027-01-10 | 33 | 1 | false |" in markdown
+    assert f"**Stale:** 416 (33 days): `{DNCL_FIX}`" in markdown
+    table = cli("status", "--at", stale_at, "--format", "table", env={"COLUMNS": "100"}).stdout
+    assert "DNCL: 1 area code(s), STALE (> 31 days): 416 (33 days)" in " ".join(table.split())
+    table = cli("status", "--at", fresh_at, "--format", "table", env={"COLUMNS": "100"}).stdout
+    assert "DNCL: 1 area code(s), all fresh (≤ 31 days)" in table
 
 
 def test_invalid_ladder_config_still_shows_the_rest(cli, tmp_path):

@@ -29,21 +29,24 @@ SLA_DAY_COLUMNS = ("day", "completed", "within_2h", "within_2h_pct", "meets_targ
 KPI_COLUMNS = ("metric", "count", "mean")
 TASK_COLUMNS = ("due", "ready", "overdue", "claimed", "held_dncl_not_checked",
                 "held_no_identification")
+DNCL_COLUMNS = ("area_code", "as_of", "age_days", "numbers", "fresh")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
 SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 
 
 def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
-    """One-screen overview: go-live, risk, levers, heimdall, SLA, KPIs, tasks, scorecard, runbook.
+    """One-screen overview: go-live, risk, levers, heimdall, SLA, KPIs, tasks, DNCL, scorecard,
+    runbook.
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an
     engaged kill switch all fail the runbook, so cron mail catches them. --format tsv prints one
     "key<TAB>value" line per figure, with dotted keys such as risk.engines.GLOBAL.headroom,
-    levers.offers.throttled, tasks.overdue or runbook.checks.risk.status. --format html writes
-    the review page: one self-contained HTML document (inline styles, inline SVG charts, nothing
-    fetched) with the same figures, for a browser, a mail or a printer.
+    levers.offers.throttled, tasks.overdue, dncl.areas.416.fresh or runbook.checks.risk.status.
+    --format html writes the review page: one self-contained HTML document (inline styles,
+    inline SVG charts, nothing fetched) with the same figures, for a browser, a mail or a
+    printer.
 
     \b
     Example:
@@ -114,8 +117,16 @@ def _markdown(view: Any) -> list[Any]:
                   "no KPI events in the window\n"),
         Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
-        _scorecard_grid(view, data),
     ]
+    d = data["dncl"]
+    title = f"National DNCL (fresh for {d['fresh_days']} days)"
+    if d["imported"]:
+        blocks.append(Grid(title, d["areas"], DNCL_COLUMNS))
+        if stale := _stale(d):
+            blocks.append(Text(f"**Stale:** {stale}: `{d['fix']}`\n"))
+    else:
+        blocks.append(Text(f"## {title}\n\n{_NO_DNCL}: `{d['fix']}`\n"))
+    blocks.append(_scorecard_grid(view, data))
     if view.scorecard.missed:
         blocks.append(Text(f"**Missed:** {', '.join(view.scorecard.missed)}\n"))
     blocks.append(Grid("Runbook", [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""}
@@ -131,6 +142,15 @@ def _scorecard_grid(view: Any, data: dict, *, missed: bool = False) -> Any:
     if missed:
         title += f" (missed: {', '.join(view.scorecard.missed) or 'none'})"
     return Grid(title, card["metrics"], SCORECARD_COLUMNS)
+
+
+_NO_DNCL = "no list imported yet (calls go only to exempt leads)"
+
+
+def _stale(dncl: dict) -> str:
+    """The stale area codes with their age, e.g. '604 (45 days)' ('' when none is)."""
+    return ", ".join(f"{a['area_code']} ({a['age_days']} days)" for a in dncl["areas"]
+                     if not a["fresh"])
 
 
 _NO_LADDER = "not available: the [ladder] configuration is invalid (see the runbook)\n"
@@ -206,6 +226,16 @@ def _table(view: Any) -> list[Any]:
              "claimed", "held: dncl", "held: no id")))
     else:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
+    d = data["dncl"]
+    if not d["imported"]:
+        blocks.append(Text(f"DNCL     {_NO_DNCL}; fix: {d['fix']}"))
+    else:
+        stale = _stale(d)
+        blocks.append(section(
+            f"DNCL: {len(d['areas'])} area code(s), "
+            + (f"STALE (> {d['fresh_days']} days): {stale}; fix: {d['fix']}" if stale
+               else f"all fresh (≤ {d['fresh_days']} days)"),
+            d["areas"], DNCL_COLUMNS))
     blocks.append(_scorecard_grid(view, data, missed=True))
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]
     if problems:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 PACK = "dncl"
 FRESH_DAYS = 31
+IMPORT_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"  # a missing or stale copy's fix
 BATCH = 20_000
 _AC = re.compile(rb"<ac\s+val\s*=\s*['\"](\d{3})['\"]\s*>")
 _PH = re.compile(rb"<ph\s+val\s*=\s*['\"](\d{7})['\"]\s*/>")
@@ -317,7 +318,7 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     areas = area_statuses(session, at=at, business_timezone=settings.business_timezone)
     held = held_counts(session, at=at).get("dncl_not_checked", 0)
     held_text = f"; {held} call task(s) held (dncl_not_checked)" if held else ""
-    fix = "valhalla dncl import DOWNLOAD.zip --as-of DATE"
+    fix = IMPORT_FIX
     if not areas:
         return CheckResult("dncl", WARN, "no National DNCL copy imported: calls go only to "
                            f"leads with an exemption{held_text}", fix)

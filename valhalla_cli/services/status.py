@@ -3,8 +3,9 @@
 Composed from the packs' own read functions, in one read transaction (one connection, one round
 of queries, no per-row follow-ups): go-live, risk today per engine with headroom, the levers of
 the regression tripwire, heimdall modes and promotion eligibility, the SLA of the last 7 business
-days (in total and per day), KPI events per metric per day for 30 days, the open follow-up work,
-and the runbook verdict. Nothing is written. The review page (`--format html`, `GET /`) renders
+days (in total and per day), KPI events per metric per day for 30 days, the open follow-up work
+(held tasks included), the National DNCL copy's freshness per area code, and the runbook
+verdict. Nothing is written. The review page (`--format html`, `GET /`) renders
 this same result: every figure it shows is computed here, once.
 
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from valhalla_cli.clock import business_date
 from valhalla_cli.errors import ConfigError
 from valhalla_cli.services import (
+    dncl,
     golive,
     heimdall,
     kpi,
@@ -81,6 +83,16 @@ class KpiWindow:
 
 
 @dataclass(frozen=True)
+class DnclSummary:
+    """The subscriber's copy of the National DNCL (SPEC 17.3), as `valhalla dncl status`."""
+
+    imported: bool  # False on a fresh install: calls go only to leads with an exemption
+    fresh_days: int  # a list older than this (in days) is stale: its numbers are not checked
+    fix: str  # the command that brings a missing or stale list up to date
+    areas: list[dncl.AreaStatus]  # the rows of `valhalla dncl status`, by area code
+
+
+@dataclass(frozen=True)
 class StatusOverview:
     generated_at: datetime
     business_date: date
@@ -95,6 +107,7 @@ class StatusOverview:
     sla: ladder.SlaRow | None  # None when the [ladder] configuration is invalid (see runbook)
     sla_daily: list[ladder.SlaDay] | None  # the same window, one business date at a time
     tasks: ladder.TaskCounts | None
+    dncl: DnclSummary
     kpi: KpiWindow
     runbook: RunbookSummary
     scorecard: scorecard.Scorecard
@@ -164,6 +177,14 @@ def ladder_section(session: Session, settings: Settings, at: datetime) -> dict[s
             "sla_daily": ladder.sla_by_day(session, since=since, until=today,
                                            business_timezone=tz, config=config),
             "tasks": ladder.task_counts(session, at=at, config=config)}
+
+
+def dncl_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    """DNCL freshness per area code: the rows `valhalla dncl status` prints, from the same
+    service function."""
+    areas = dncl.area_statuses(session, at=at, business_timezone=settings.business_timezone)
+    return {"dncl": DnclSummary(imported=bool(areas), fresh_days=dncl.FRESH_DAYS,
+                                fix=dncl.IMPORT_FIX, areas=areas)}
 
 
 def kpi_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
