@@ -143,6 +143,17 @@ EncodingOpt = Annotated[
     typer.Option("--encoding", metavar="ENCODING",
                  help="The file's text encoding (default utf-8; Excel's plain CSV is cp1252)."),
 ]
+# The period of a report: business dates, both inclusive (ladder sla, breaches, funnel, scorecard).
+SinceOpt = Annotated[
+    Optional[str],
+    typer.Option("--since", metavar="DATE", help="First business date, inclusive (default: 29 "
+                 "days before --until)."),
+]
+UntilOpt = Annotated[
+    Optional[str],
+    typer.Option("--until", metavar="DATE", help="Last business date, inclusive (default: "
+                 "today)."),
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change; "
                                          "change nothing.")]
 ReasonOpt = Annotated[

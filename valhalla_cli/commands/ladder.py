@@ -13,6 +13,8 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     ReasonOpt,
     ReportFormatOpt,
+    SinceOpt,
+    UntilOpt,
     at_instant,
     bigint,
     database,
@@ -284,12 +286,8 @@ def stop(ctx: typer.Context, lead: LeadArg, reason: ReasonOpt, at: AtOpt = None,
 @app.command("sla")
 def sla(
     ctx: typer.Context,
-    since: Annotated[Optional[str], typer.Option(
-        "--since", metavar="DATE", help="First business date, inclusive (default: 29 days "
-        "before --until).")] = None,
-    until: Annotated[Optional[str], typer.Option(
-        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Group by owner, province or step.")
                   ] = None,
     at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,

@@ -4,7 +4,7 @@ Registered on the `ladder` sub-app by `register(app)` (called from commands/ladd
 """
 
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,6 +12,8 @@ from valhalla_cli.commands._common import (
     AtOpt,
     JsonOpt,
     ReportFormatOpt,
+    SinceOpt,
+    UntilOpt,
     at_instant,
     bigint,
     database,
@@ -27,12 +29,8 @@ BREACH_COLUMNS = ("task_id", "lead_id", "timezone", "local_time", "owner", "reas
 
 def breaches(
     ctx: typer.Context,
-    since: Annotated[Optional[str], typer.Option(
-        "--since", metavar="DATE", help="First business date, inclusive (default: 29 days "
-        "before --until).")] = None,
-    until: Annotated[Optional[str], typer.Option(
-        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     limit: Annotated[int, typer.Option("--limit", callback=bigint,
                                        help="List at most this many (all are counted).")
                      ] = 1000,

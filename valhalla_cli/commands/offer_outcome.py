@@ -13,6 +13,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     ReportFormatOpt,
+    UntilOpt,
     at_instant,
     bigint,
     database,
@@ -81,9 +82,7 @@ def funnel(
     since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATE", help="First business date the offers were sent, inclusive "
         "(default: 29 days before --until).")] = None,
-    until: Annotated[Optional[str], typer.Option(
-        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
-    ] = None,
+    until: UntilOpt = None,
     by: Annotated[Optional[str], typer.Option(
         "--by", help="Group by province, market or property_type.")] = None,
     at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,

@@ -1,7 +1,7 @@
 """`valhalla scorecard`: the seed's eight success metrics for a period (SPEC 20)."""
 
 
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
@@ -9,6 +9,8 @@ from valhalla_cli.commands._common import (
     AtOpt,
     JsonOpt,
     ReportFormatOpt,
+    SinceOpt,
+    UntilOpt,
     at_instant,
     database,
     emit,
@@ -22,12 +24,8 @@ METRIC_COLUMNS = ("metric", "value", "target", "met", "detail")
 
 def scorecard_command(
     ctx: typer.Context,
-    since: Annotated[Optional[str], typer.Option(
-        "--since", metavar="DATE", help="First business date, inclusive (default: 29 days "
-        "before --until).")] = None,
-    until: Annotated[Optional[str], typer.Option(
-        "--until", metavar="DATE", help="Last business date, inclusive (default: today).")
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """The seed's eight success metrics for a period, each with its target and whether met.
