@@ -462,14 +462,16 @@ def test_defect_11_line_over_1_mib_is_bad_input_with_bounded_memory(cli, db, tmp
         handle.write(b"metric,value,occurred_at\n")
         handle.truncate(256 * 1024 * 1024)  # sparse: a quarter of a GiB of NUL bytes, no newline
     before = snapshot_tables(db)
-    # The import's own process, measured from inside it: the test runner's peak says nothing
-    # about the command (it has loaded every other test's libraries by now).
-    probe = ("import resource, sys\n"
+    # The import's own process, measured from inside it by VmHWM (the peak of this process
+    # image). Not ru_maxrss: Linux carries it across execve, so a child of a large test runner
+    # would report the runner's peak, not the command's.
+    probe = ("import sys\n"
              "from valhalla_cli.app import main\n"
              "sys.argv = ['valhalla'] + sys.argv[1:]\n"
              "try:\n    main()\n"
              "except SystemExit as exc:\n"
-             "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+             "    status = open('/proc/self/status').read()\n"
+             "    peak = int(status.split('VmHWM:')[1].split()[0]) // 1024\n"
              "    print(f'peak_mib={peak}')\n"
              "    raise\n")
     proc = subprocess.run([sys.executable, "-c", probe, "--db", cli.url, "kpi", "import",
