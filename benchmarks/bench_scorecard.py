@@ -67,41 +67,48 @@ def timed(figures: dict[str, float], name: str, fn, runs: int) -> None:  # type:
     CPU[name] = median_ms.last_cpu  # type: ignore[attr-defined]
 
 
-def add_outcomes(path: Path) -> int:
-    """The outcomes of every offer of deal.db (once): n % 10 decides its life."""
+def _add_once(path: Path, count_sql: str, inserts: list[str], what: str) -> int:
+    """Run `inserts` in one transaction unless `count_sql` already counts rows; that count."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        have = conn.execute("SELECT COUNT(*) FROM offer_outcome").fetchone()[0]
+        have = conn.execute(count_sql).fetchone()[0]
         if have:
             return have
         started = time.perf_counter()
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
-        stages = [  # (status, condition on n % 10, days after sent, amount)
-            ("sent", "1", 0, "NULL"),
-            ("countered", "k = 6", 1, "26000000"),
-            ("accepted", "k <= 3", 2, "NULL"),
-            ("rejected", "k IN (4, 5, 6)", 3, "NULL"),
-            ("contracted", "k <= 2", 5, "25000000 - (id % 7) * 100000"),
-            ("closed", "k = 0", 20, "NULL"),
-        ]
-        for status, condition, days, amount in stages:
-            conn.execute(f"""
-                INSERT INTO offer_outcome (evidence_id, status, amount_cents, note, at,
-                                           recorded_at, actor)
-                SELECT id, '{status}', {amount}, NULL,
-                       strftime('%Y-%m-%d 16:00:00.000000', '2026-06-02',
-                                '+' || ((id % 28) + {days}) || ' days'),
-                       '2026-08-01 12:00:00.000000', 'bench'
-                FROM (SELECT id, id % 10 AS k FROM offer_evidence) WHERE {condition}""")
+        for sql in inserts:
+            conn.execute(sql)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
-        have = conn.execute("SELECT COUNT(*) FROM offer_outcome").fetchone()[0]
-        print(f"added {have:,} outcomes in {time.perf_counter() - started:.1f} s",
+        have = conn.execute(count_sql).fetchone()[0]
+        print(f"added {have:,} {what} in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
         return have
     finally:
         conn.close()
+
+
+def add_outcomes(path: Path) -> int:
+    """The outcomes of every offer of deal.db (once): n % 10 decides its life."""
+    stages = [  # (status, condition on n % 10, days after sent, amount)
+        ("sent", "1", 0, "NULL"),
+        ("countered", "k = 6", 1, "26000000"),
+        ("accepted", "k <= 3", 2, "NULL"),
+        ("rejected", "k IN (4, 5, 6)", 3, "NULL"),
+        ("contracted", "k <= 2", 5, "25000000 - (id % 7) * 100000"),
+        ("closed", "k = 0", 20, "NULL"),
+    ]
+    inserts = [f"""
+        INSERT INTO offer_outcome (evidence_id, status, amount_cents, note, at, recorded_at,
+                                   actor)
+        SELECT id, '{status}', {amount}, NULL,
+               strftime('%Y-%m-%d 16:00:00.000000', '2026-06-02',
+                        '+' || ((id % 28) + {days}) || ' days'),
+               '2026-08-01 12:00:00.000000', 'bench'
+        FROM (SELECT id, id % 10 AS k FROM offer_evidence) WHERE {condition}"""
+               for status, condition, days, amount in stages]
+    return _add_once(path, "SELECT COUNT(*) FROM offer_outcome", inserts, "outcomes")
 
 
 NATIVE_AREA_CODE = {"AB": "403", "BC": "604", "MB": "204", "NB": "506", "NL": "709",
@@ -114,35 +121,19 @@ def ensure_history_leads(path: Path) -> int:
     lead's zones: 85 % with a number of the province's own area code, 15 % with one of another
     zone (604 Vancouver, or 416 Toronto for a BC lead) and one in 200 with a confirmed zone
     (America/Regina)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        have = conn.execute("SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'lead-h%'").fetchone()[0]
-        if have:
-            return have
-        started = time.perf_counter()
-        native = " ".join(f"WHEN '{p}' THEN '{c}'" for p, c in NATIVE_AREA_CODE.items())
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("BEGIN")
-        conn.execute(f"""
-            INSERT INTO lead (lead_id, phone, province, language, timezone, created_at,
-                              updated_at)
-            SELECT lead_id,
-                   '+1' || CASE WHEN n % 20 < 3 THEN (CASE province WHEN 'BC' THEN '416'
-                                                      ELSE '604' END)
-                                ELSE (CASE province {native} END) END
-                        || printf('%07d', 2000000 + n % 8000000),
-                   province, 'en', CASE WHEN n % 200 = 0 THEN 'America/Regina' END,
-                   '2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000'
-            FROM (SELECT DISTINCT lead_id, province, CAST(substr(lead_id, 7) AS INTEGER) AS n
-                  FROM followup_task WHERE lead_id >= 'lead-h' AND lead_id < 'lead-i')""")
-        conn.execute("COMMIT")
-        conn.execute("ANALYZE")
-        have = conn.execute("SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'lead-h%'").fetchone()[0]
-        print(f"added {have:,} history leads in {time.perf_counter() - started:.1f} s",
-              file=sys.stderr)
-        return have
-    finally:
-        conn.close()
+    native = " ".join(f"WHEN '{p}' THEN '{c}'" for p, c in NATIVE_AREA_CODE.items())
+    return _add_once(path, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'lead-h%'", [f"""
+        INSERT INTO lead (lead_id, phone, province, language, timezone, created_at, updated_at)
+        SELECT lead_id,
+               '+1' || CASE WHEN n % 20 < 3 THEN (CASE province WHEN 'BC' THEN '416'
+                                                  ELSE '604' END)
+                            ELSE (CASE province {native} END) END
+                    || printf('%07d', 2000000 + n % 8000000),
+               province, 'en', CASE WHEN n % 200 = 0 THEN 'America/Regina' END,
+               '2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000'
+        FROM (SELECT DISTINCT lead_id, province, CAST(substr(lead_id, 7) AS INTEGER) AS n
+              FROM followup_task WHERE lead_id >= 'lead-h' AND lead_id < 'lead-i')"""],
+                     "history leads")
 
 
 def bench_funnel(runs: int) -> dict[str, float]:
