@@ -17,7 +17,8 @@ class Lead(SQLModel, table=True):
     __tablename__ = "lead"
     __table_args__ = (UniqueConstraint("lead_id", name="uq_lead_lead_id"),
                       Index("ix_lead_phone", "phone"),
-                      Index("ix_lead_province_market", "province", "market"))
+                      Index("ix_lead_province_market", "province", "market"),
+                      Index("ix_lead_timezone", "timezone"))
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
                                                              autoincrement=True))

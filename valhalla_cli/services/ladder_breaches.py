@@ -4,33 +4,41 @@
 A done CALL or SMS task is a **breach** when its `completed_at` (when the operator says the
 contact happened) is outside the contact window of any of its lead's zones at that instant, or
 falls on a statutory holiday of its province while the policy is quiet on holidays. The verdict
-is the contact calculus of `market can-contact` itself: the lead's rules are the effective
-policy's `rules(channel)` (the same `EffectivePolicy.rules` that `market.can_contact` uses) and
-each breach's zone, local time and reason come from `contact_rules.zone_states`, the function
-`contact_rules.decide` reports.
+is the contact calculus of `market can-contact` itself: the scope's rules are the effective
+policy's `rules(channel)` (the same `EffectivePolicy.rules` that `market.can_contact` uses), in
+the lead's zones as `contact_facts.lead_contact_zones` gives them (a confirmed zone alone, else
+the policy's zones and those of the number's area code), and each breach's zone, local time and
+reason come from `contact_rules.zone_states`, the function `contact_rules.decide` reports. The
+lead's zones are today's: the registry keeps no history of a lead's number.
 
-Cost grows with the breaches, not with the history: for each policy scope (province, market
-with its own policy, channel) the calculus is evaluated at every instant at which its answer can
-change in the period (each zone's local midnights, window starts and ends, and UTC-offset
-changes); between two such instants it cannot change. That gives the scope's closed spans (a few
-a day), and the tasks completed inside them are counted and listed with index range scans on
-(province, channel, completed_at, status, market, id). Every listed task is then judged again by
+Cost grows with the period's contacts, not with the history or the lead registry. For each
+policy scope (province, market with its own policy, channel) the calculus is evaluated at every
+instant at which its answer can change in the period (each zone's local midnights, window starts
+and ends, and UTC-offset changes); between two such instants it cannot change. That gives the
+scope's closed spans (a few a day), and the tasks completed inside them are counted and listed
+with index range scans on (province, channel, completed_at, status, market, id). Leads whose
+number adds a zone (an area code of another zone: the tasks inside the closed spans of the
+policy's zones plus every such zone in use, a superset of each lead's spans) and leads with a
+confirmed zone (read from the lead side: zones are confirmed one lead at a time) are then judged
+one by one in their own zones, and the counts corrected. Every listed task is judged again by
 `zone_states` at its own instant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key
-from valhalla_cli.models import FollowupTask
+from valhalla_cli.models import FollowupTask, Lead
+from valhalla_cli.phones import AREA_CODES
+from valhalla_cli.services.contact_facts import lead_contact_zones
 from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, is_open, zone_states
 from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
 from valhalla_cli.tz import zone
@@ -155,28 +163,141 @@ def compliance_of(completed: int, breaches: int) -> float | None:
     return min(value, 0.999999) if breaches else value
 
 
-def _span_statements() -> dict[str, tuple[Any, Any]]:
-    """The two statements run for each closed span, per kind of market filter (all tasks of
-    the province, those outside the markets with a policy, those inside one): built once,
+def _span_statements() -> dict[str, tuple[Any, Any, Any]]:
+    """The statements run for each closed span, per kind of market filter (all tasks of the
+    province, those outside the markets with a policy, those inside one): a count, the first
+    `n` in time order, and the tasks of leads whose numbers add zones (`prefixes`). Built once,
     executed with parameters, so the statement cache serves every span."""
-    t = FollowupTask
+    t, lead = FollowupTask, Lead
     in_span = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
                col(t.completed_at) >= bindparam("lo"), col(t.completed_at) < bindparam("hi"),
                col(t.status) == "done"]
     names: Any = bindparam("names", expanding=True)
+    prefixes: Any = bindparam("prefixes", expanding=True)
     filters: dict[str, list[Any]] = {
         "all": [], "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))],
         "in": [col(t.market).in_(names)]}
     return {kind: (select(func.count()).where(*in_span, *extra),
                    select(col(t.id), col(t.completed_at)).where(*in_span, *extra)
-                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")))
+                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")),
+                   select(col(t.id), col(t.completed_at), col(lead.phone))
+                   .join(lead, col(lead.lead_id) == col(t.lead_id))
+                   .where(*in_span, *extra, col(lead.timezone).is_(None),
+                          func.substr(col(lead.phone), 1, 5).in_(prefixes)))
             for kind, extra in filters.items()}
+
+
+def _area_codes_in_use(session: Session) -> list[str]:
+    """The geographic area codes of at least one lead's number: one probe of ix_lead_phone each,
+    all in one statement, so the cost does not grow with the lead registry."""
+    codes = sorted(AREA_CODES)
+    phone = col(Lead.phone)
+    probes = [exists().where(phone >= f"+1{code}", phone < f"+1{int(code) + 1}").label(f"a{code}")
+              for code in codes]
+    found = session.execute(select(*probes)).one()
+    return [code for code, present in zip(codes, found, strict=True) if present]
+
+
+def _zones_of(rules: ChannelRules, phone: str | None, confirmed: str | None) -> ChannelRules:
+    """The scope's rules in the zones of one lead: `lead_contact_zones`, the rule that
+    `market can-contact` and `ladder dispatch` apply."""
+    zones = tuple(z.timezone for z in lead_contact_zones(
+        policy_zones=rules.timezones, phone=phone, confirmed_timezone=confirmed))
+    return rules if zones == rules.timezones else replace(rules, timezones=zones)
+
+
+@dataclass
+class _Tally:
+    """The breaches found so far and the candidates for the listing (completed_at, id, rules)."""
+
+    limit: int
+    breaches: int = 0
+    candidates: list[tuple[datetime, int, ChannelRules]] = field(default_factory=list)
+
+
+class _Scanner:
+    """Counts and lists the breaches of one scope (province, channel, market filter)."""
+
+    def __init__(self, session: Session, lo: datetime, hi: datetime, tally: _Tally,
+                 area_codes: list[str]) -> None:
+        self.conn = session.connection()
+        self.lo, self.hi, self.tally = lo, hi, tally
+        self.area_codes = area_codes
+        self.statements = _span_statements()
+        self.spans: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
+
+    def closed(self, rules: ChannelRules) -> list[tuple[datetime, datetime]]:
+        if rules not in self.spans:
+            self.spans[rules] = closed_spans(rules, self.lo, self.hi)
+        return self.spans[rules]
+
+    def scan(self, rules: ChannelRules, kind: str, params: dict[str, Any],
+             confirmed_ids: set[int]) -> None:
+        """Breaches of the scope's leads judged in the policy's zones, corrected for the leads
+        whose number adds zones (their tasks in the closed spans of all those zones together,
+        a superset of each lead's) and less the tasks of leads with a confirmed zone (which
+        `report` judges one by one)."""
+        count, first, special = self.statements[kind]
+        by_code: dict[str, ChannelRules] = {}
+        for code in self.area_codes:
+            widened = _zones_of(rules, f"+1{code}0000000", None)
+            if widened is not rules:
+                by_code[code] = widened
+        extra: list[tuple[int, datetime, ChannelRules]] = []  # (id, at, the lead's own rules)
+        if by_code:
+            zones = dict.fromkeys(z for r in by_code.values() for z in r.timezones)
+            widest = replace(rules, timezones=tuple(zones))
+            prefixes = [f"+1{code}" for code in by_code]
+            for a, b in self.closed(widest):
+                for task_id, at_, phone in self.conn.execute(
+                        special, {**params, "lo": a, "hi": b, "prefixes": prefixes}):
+                    if task_id not in confirmed_ids:
+                        extra.append((task_id, at_, by_code[phone[2:5]]))
+        special_ids = {task_id for task_id, _, _ in extra} | confirmed_ids
+        in_policy_spans = 0
+        for task_id, at_, own in extra:
+            if not is_open(rules, at_):
+                in_policy_spans += 1
+            if not is_open(own, at_):
+                self.tally.breaches += 1
+                self.tally.candidates.append((at_, task_id, own))
+        listed = 0
+        for a, b in self.closed(rules):
+            span = {**params, "lo": a, "hi": b}
+            found = int(self.conn.execute(count, span).scalar() or 0)
+            if not found:
+                continue
+            self.tally.breaches += found
+            if listed < self.tally.limit:
+                # room for the special tasks this listing must skip
+                n = self.tally.limit - listed + len(special_ids)
+                rows = [(at_, task_id, rules) for task_id, at_ in self.conn.execute(
+                    first, {**span, "n": n}) if task_id not in special_ids]
+                self.tally.candidates += rows
+                listed += len(rows)
+        self.tally.breaches -= in_policy_spans
+
+
+def _confirmed_zone_tasks(session: Session, lo: datetime, hi: datetime
+                          ) -> list[tuple[int, datetime, str, str | None, str, str]]:
+    """(id, completed_at, province, market, channel, zone) of the period's contacts whose lead
+    has a confirmed zone: read from the lead side (ix_lead_timezone, then each lead's tasks),
+    since an operator confirms zones one lead at a time."""
+    t, lead = FollowupTask, Lead
+    rows = session.execute(
+        select(col(t.id), col(t.completed_at), col(t.province), col(t.market), col(t.channel),
+               col(lead.timezone))
+        .join(t, col(t.lead_id) == col(lead.lead_id))
+        .where(col(lead.timezone).is_not(None), col(t.status) == "done",
+               col(t.completed_at) >= lo, col(t.completed_at) < hi,
+               col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS)))
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def report(session: Session, *, at: datetime, since: date | None, until: date | None,
            business_timezone: str, limit: int = 1000) -> BreachReport:
     """Window breaches among the contacts completed in [since, until] (business dates,
-    inclusive; default the 30 ending today)."""
+    inclusive; default the 30 ending today), each judged in its lead's zones."""
     from valhalla_cli.clock import business_period
 
     if not 1 <= limit <= MAX_LIMIT:
@@ -191,11 +312,25 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     for province, key in cache.rows:
         if key != PROVINCE_WIDE:
             own_keys.setdefault(province, set()).add(key)
-    breaches = 0
-    candidates: list[tuple[datetime, int, ChannelRules]] = []
-    spans_cache: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
-    statements = _span_statements()
-    conn = session.connection()
+
+    def policy_market(province: str, market: str | None) -> str | None:
+        return market if market and market_key(market) in own_keys.get(province, ()) else None
+
+    tally = _Tally(limit)
+    scanner = _Scanner(session, lo, hi, tally, _area_codes_in_use(session))
+    confirmed = _confirmed_zone_tasks(session, lo, hi)
+    confirmed_by_scope: dict[tuple[str, str, str | None], set[int]] = {}
+    for task_id, at_, province, market, channel, zone_name in confirmed:
+        rules = cache.rules(province, policy_market(province, market), channel)
+        # the scope's scan counts this task by the policy's zones: undo that, judge it in its own
+        if not is_open(rules, at_):
+            tally.breaches -= 1
+        own = _zones_of(rules, None, zone_name)
+        if not is_open(own, at_):
+            tally.breaches += 1
+            tally.candidates.append((at_, task_id, own))
+        scope_market = policy_market(province, market)
+        confirmed_by_scope.setdefault((province, channel, scope_market), set()).add(task_id)
     for province in PROVINCES:
         # (market whose policy applies, which tasks: None = all, or ("in"/"not_in", names))
         scopes: list[tuple[str | None, tuple[str, list[str]] | None]] = [(None, None)]
@@ -215,29 +350,15 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
                 scopes += [(group[0], ("in", group)) for _, group in sorted(names.items())]
         for channel in CHANNELS:
             for market, which in scopes:
-                rules = cache.rules(province, market, channel)
-                if rules not in spans_cache:
-                    spans_cache[rules] = closed_spans(rules, lo, hi)
-                kind = which[0] if which else "all"
-                count, first = statements[kind]
                 params: dict[str, Any] = {"province": province, "channel": channel}
                 if which:
                     params["names"] = which[1]
-                listed = 0
-                # One index range scan per closed span, in time order: a count, and the first
-                # `limit` of the scope (index-only, in index order).
-                for a, b in spans_cache[rules]:
-                    span = {**params, "lo": a, "hi": b}
-                    found = int(conn.execute(count, span).scalar() or 0)
-                    if not found:
-                        continue
-                    breaches += found
-                    if listed < limit:
-                        rows = conn.execute(first, {**span, "n": limit - listed}).all()
-                        candidates += [(at_, task_id, rules) for task_id, at_ in rows]
-                        listed += len(rows)
-    candidates.sort(key=lambda c: (c[0], c[1]))
+                scanner.scan(cache.rules(province, market, channel),
+                             which[0] if which else "all", params,
+                             confirmed_by_scope.get((province, channel, market), set()))
+    candidates = sorted(tally.candidates, key=lambda c: (c[0], c[1]))
     chosen = {task_id: rules for _, task_id, rules in candidates[:limit]}
+    breaches = tally.breaches
     items: list[Breach] = []
     ids = list(chosen)
     for i in range(0, len(ids), 500):
