@@ -219,3 +219,33 @@ def test_the_report_agrees_with_can_contact_task_by_task(cli, seed):
     rows, summary = breaches(cli, "2027-10-01", "2027-11-30", "--limit", "100")
     assert {r["task_id"] for r in rows} == expected
     assert f"{len(expected)} breaches in {len(leads)} completed contacts" in summary
+
+
+def test_subtracting_spans_leaves_exactly_the_instants_outside():
+    from valhalla_cli.services.ladder_breaches import _subtract
+
+    base = datetime(2027, 6, 1, tzinfo=UTC)
+
+    def at(h):
+        return base + timedelta(hours=h)
+
+    spans = [(at(0), at(5)), (at(8), at(12)), (at(20), at(24))]
+    minus = [(at(1), at(2)), (at(4), at(9)), (at(11), at(12)), (at(22), at(30))]
+    left = _subtract(spans, minus)
+    assert left == [(at(0), at(1)), (at(2), at(4)), (at(9), at(11)), (at(20), at(22))]
+    for minute in range(0, 30 * 60, 7):
+        instant = base + timedelta(minutes=minute)
+        inside = any(a <= instant < b for a, b in spans)
+        removed = any(a <= instant < b for a, b in minus)
+        assert any(a <= instant < b for a, b in left) == (inside and not removed), instant
+
+
+def test_a_year_of_spans_is_counted_in_runs_of_statements(cli):
+    """A year has ~300 closed spans per scope, more than one statement holds (256): the
+    breaches of both ends of the year, and of a number of another zone, are all found."""
+    january = contact(cli, "L-jan", "ON", "2027-01-12T21:45:00", created="2027-01-11T10:00")
+    december = contact(cli, "L-dec", "ON", "2027-12-14T21:45:00", created="2027-12-13T10:00")
+    moved = lead_contact(cli, "L-604-dec", "ON", "2027-12-15T10:00:00", phone="+16045550199")
+    rows, summary = breaches(cli, "2027-01-01", "2027-12-31")
+    assert [r["task_id"] for r in rows] == [january, december, moved]
+    assert "3 breaches in 3 completed contacts" in summary

@@ -26,17 +26,22 @@ one by one in their own zones, and the counts corrected. Every listed task is ju
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key
 from valhalla_cli.models import FollowupTask, Lead
+from valhalla_cli.models.types import UTCDateTime
 from valhalla_cli.phones import AREA_CODES
 from valhalla_cli.services.contact_facts import lead_contact_zones
 from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, is_open, zone_states
@@ -96,9 +101,51 @@ def change_points(rules: ChannelRules, lo: datetime, hi: datetime) -> list[datet
     return sorted(p for p in points if lo <= p < hi)
 
 
-def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime) -> list[tuple[datetime,
-                                                                                  datetime]]:
-    """The maximal [start, end) spans of [lo, hi) during which the calculus says "closed"."""
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(spans: list[tuple[datetime, datetime]], minus: list[tuple[datetime, datetime]]
+              ) -> list[tuple[datetime, datetime]]:
+    """The parts of `spans` outside every span of `minus` (both sorted and disjoint)."""
+    left: list[tuple[datetime, datetime]] = []
+    j = 0
+    for start, end in spans:
+        while j < len(minus) and minus[j][1] <= start:
+            j += 1
+        k = j
+        while start < end:
+            if k >= len(minus) or minus[k][0] >= end:
+                left.append((start, end))
+                break
+            if minus[k][0] > start:
+                left.append((start, minus[k][0]))
+            start = max(start, minus[k][1])
+            k += 1
+    return left
+
+
+def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime,
+                 cache: dict[ChannelRules, list[tuple[datetime, datetime]]] | None = None
+                 ) -> list[tuple[datetime, datetime]]:
+    """The maximal [start, end) spans of [lo, hi) during which the calculus says "closed".
+
+    Closed means closed in some zone, so the spans are the union of each zone's own, which
+    `cache` keeps: the policies of a report share most of their zones."""
+    if not rules.timezones:
+        return [(lo, hi)]
+    if len(rules.timezones) > 1:
+        return _merge([span for name in rules.timezones
+                       for span in closed_spans(replace(rules, timezones=(name,)), lo, hi,
+                                                cache)])
+    if cache is not None and rules in cache:
+        return cache[rules]
     spans: list[tuple[datetime, datetime]] = []
     points = change_points(rules, lo, hi)
     for start, end in zip(points, [*points[1:], hi], strict=True):
@@ -108,7 +155,21 @@ def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime) -> list[tuple[
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
+    if cache is not None:
+        cache[rules] = spans
     return spans
+
+
+class _Spans:
+    """A rule set's closed spans in the period, with a fast "is this instant inside one"."""
+
+    def __init__(self, spans: list[tuple[datetime, datetime]]) -> None:
+        self.spans = spans
+        self.starts = [a for a, _ in spans]
+
+    def __contains__(self, instant: datetime) -> bool:
+        i = bisect_right(self.starts, instant) - 1
+        return i >= 0 and instant < self.spans[i][1]
 
 
 @dataclass(frozen=True)
@@ -163,39 +224,94 @@ def compliance_of(completed: int, breaches: int) -> float | None:
     return min(value, 0.999999) if breaches else value
 
 
-def _span_statements() -> dict[str, tuple[Any, Any, Any]]:
-    """The statements run for each closed span, per kind of market filter (all tasks of the
-    province, those outside the markets with a policy, those inside one): a count, the first
-    `n` in time order, and the tasks of leads whose numbers add zones (`prefixes`). Built once,
-    executed with parameters, so the statement cache serves every span."""
-    t, lead = FollowupTask, Lead
-    in_span = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
-               col(t.completed_at) >= bindparam("lo"), col(t.completed_at) < bindparam("hi"),
-               col(t.status) == "done"]
+def _scope_filters() -> tuple[list[Any], dict[str, list[Any]]]:
+    """The conditions of one scope's done tasks, and of each kind of market filter (all tasks
+    of the province, those outside the markets with a policy, those inside one)."""
+    t = FollowupTask
+    scope = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
+             col(t.status) == "done"]
     names: Any = bindparam("names", expanding=True)
-    prefixes: Any = bindparam("prefixes", expanding=True)
-    filters: dict[str, list[Any]] = {
-        "all": [], "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))],
-        "in": [col(t.market).in_(names)]}
-    return {kind: (select(func.count()).where(*in_span, *extra),
-                   select(col(t.id), col(t.completed_at)).where(*in_span, *extra)
-                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")),
-                   select(col(t.id), col(t.completed_at), col(lead.phone))
-                   .join(lead, col(lead.lead_id) == col(t.lead_id))
-                   .where(*in_span, *extra, col(lead.timezone).is_(None),
-                          func.substr(col(lead.phone), 1, 5).in_(prefixes)))
+    return scope, {"all": [], "in": [col(t.market).in_(names)],
+                   "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))]}
+
+
+def _listing_statements() -> dict[str, Any]:
+    """The first `n` tasks of one closed span in time order, per kind of market filter; built
+    once, executed with parameters, so the statement cache serves every span."""
+    t = FollowupTask
+    scope, filters = _scope_filters()
+    return {kind: select(col(t.id), col(t.completed_at))
+            .where(*scope, *extra, col(t.completed_at) >= bindparam("lo"),
+                   col(t.completed_at) < bindparam("hi"))
+            .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n"))
             for kind, extra in filters.items()}
 
 
-def _area_codes_in_use(session: Session) -> list[str]:
-    """The geographic area codes of at least one lead's number: one probe of ix_lead_phone each,
-    all in one statement, so the cost does not grow with the lead registry."""
+@lru_cache(maxsize=64)
+def _in_spans(kind: str, size: int, what: str) -> Any:
+    """One statement over the scope's done tasks inside up to `size` spans (a CTE of rows, each
+    an index range scan; `_span_params` fills it): the count per span (`what="count"`), or the
+    tasks of leads whose numbers start with `prefixes` and have no confirmed zone
+    (`"special"`). Sizes are powers of two, so a handful of statements serve every report."""
+    t, lead = FollowupTask, Lead
+    scope, filters = _scope_filters()
+    # A UNION ALL of parameter rows rather than VALUES: SQLAlchemy caches its compiled form.
+    cte = union_all(*(select(bindparam(f"i{k}", type_=Integer).label("i"),
+                             bindparam(f"lo{k}", type_=UTCDateTime).label("lo"),
+                             bindparam(f"hi{k}", type_=UTCDateTime).label("hi"))
+                      for k in range(size))).cte("spans")
+    inside = and_(col(t.completed_at) >= cte.c.lo, col(t.completed_at) < cte.c.hi, *scope,
+                  *filters[kind])
+    if what == "count":
+        return (select(cte.c.i, func.count()).select_from(cte).join(t, inside)
+                .group_by(cte.c.i))
+    prefixes: Any = bindparam("prefixes", expanding=True)
+    return (select(col(t.id), col(t.completed_at)).select_from(cte).join(t, inside)
+            .join(lead, col(lead.lead_id) == col(t.lead_id))
+            .where(col(lead.timezone).is_(None), func.substr(col(lead.phone), 1, 5).in_(prefixes)))
+
+
+MAX_SPANS_PER_STATEMENT = 256  # SQLite allows 500 terms in a compound SELECT
+
+
+def _span_params(spans: list[tuple[datetime, datetime]]
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(statement size, parameters) for each run of up to MAX_SPANS_PER_STATEMENT of `spans`;
+    row `i` is `spans[i]`, and the unused rows are empty spans."""
+    for first in range(0, len(spans), MAX_SPANS_PER_STATEMENT):
+        run = spans[first:first + MAX_SPANS_PER_STATEMENT]
+        size = 8
+        while size < len(run):
+            size *= 2
+        empty = (run[0][0], run[0][0])
+        params: dict[str, Any] = {}
+        for k in range(size):
+            params[f"i{k}"] = first + k
+            params[f"lo{k}"], params[f"hi{k}"] = run[k] if k < len(run) else empty
+        yield size, params
+
+
+@lru_cache(maxsize=1)
+def _area_code_probes() -> tuple[list[tuple[str, str]], Any]:
     codes = sorted(AREA_CODES)
-    phone = col(Lead.phone)
-    probes = [exists().where(phone >= f"+1{code}", phone < f"+1{int(code) + 1}").label(f"a{code}")
-              for code in codes]
-    found = session.execute(select(*probes)).one()
-    return [code for code, present in zip(codes, found, strict=True) if present]
+    phone, province = col(Lead.phone), col(Lead.province)
+    pairs = [(p, code) for p in PROVINCES for code in codes]
+    probes = [exists().where(province == p, phone >= f"+1{code}", phone < f"+1{int(code) + 1}")
+              .label(f"{p.lower()}{code}") for p, code in pairs]
+    return pairs, select(*probes)
+
+
+def _area_codes_in_use(session: Session) -> dict[str, list[str]]:
+    """Per province, the geographic area codes of at least one of its leads' numbers: one probe
+    of ix_lead_province_phone each, all in one statement, so the cost does not grow with the
+    lead registry."""
+    pairs, statement = _area_code_probes()
+    found = session.connection().execute(statement).one()
+    in_use: dict[str, list[str]] = {}
+    for (p, code), present in zip(pairs, found, strict=True):
+        if present:
+            in_use.setdefault(p, []).append(code)
+    return in_use
 
 
 def _zones_of(rules: ChannelRules, phone: str | None, confirmed: str | None) -> ChannelRules:
@@ -208,90 +324,131 @@ def _zones_of(rules: ChannelRules, phone: str | None, confirmed: str | None) -> 
 
 @dataclass
 class _Tally:
-    """The breaches found so far and the candidates for the listing (completed_at, id, rules)."""
+    """The breaches counted so far, and the earliest `limit` candidates for the listing:
+    a max-heap of (-instant, -id, id, instant, rules), so memory stays at `limit`."""
 
     limit: int
     breaches: int = 0
-    candidates: list[tuple[datetime, int, ChannelRules]] = field(default_factory=list)
+    heap: list[tuple[float, int, int, datetime, ChannelRules]] = field(default_factory=list)
+
+    def offer(self, at_: datetime, task_id: int, rules: ChannelRules) -> None:
+        entry = (-at_.timestamp(), -task_id, task_id, at_, rules)
+        if len(self.heap) < self.limit:
+            heapq.heappush(self.heap, entry)
+        elif entry > self.heap[0]:
+            heapq.heapreplace(self.heap, entry)
+
+    def full_before(self, instant: datetime) -> bool:
+        """Are `limit` candidates already earlier than `instant`?"""
+        return len(self.heap) >= self.limit and -self.heap[0][0] < instant.timestamp()
+
+    def candidates(self) -> list[tuple[datetime, int, ChannelRules]]:
+        return sorted(((at_, task_id, rules) for _, _, task_id, at_, rules in self.heap),
+                      key=lambda c: (c[0], c[1]))
 
 
 class _Scanner:
     """Counts and lists the breaches of one scope (province, channel, market filter)."""
 
     def __init__(self, session: Session, lo: datetime, hi: datetime, tally: _Tally,
-                 area_codes: list[str]) -> None:
+                 area_codes: dict[str, list[str]]) -> None:
         self.conn = session.connection()
         self.lo, self.hi, self.tally = lo, hi, tally
         self.area_codes = area_codes
-        self.statements = _span_statements()
-        self.spans: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
+        self.listing = _listing_statements()
+        self.spans: dict[ChannelRules, _Spans] = {}
+        self.zone_spans: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
+        self.listable: list[_Listable] = []
 
-    def closed(self, rules: ChannelRules) -> list[tuple[datetime, datetime]]:
+    def closed(self, rules: ChannelRules) -> _Spans:
         if rules not in self.spans:
-            self.spans[rules] = closed_spans(rules, self.lo, self.hi)
+            self.spans[rules] = _Spans(closed_spans(rules, self.lo, self.hi, self.zone_spans))
         return self.spans[rules]
 
     def scan(self, rules: ChannelRules, kind: str, params: dict[str, Any],
-             confirmed_ids: set[int]) -> None:
-        """Breaches of the scope's leads judged in the policy's zones, corrected for the leads
-        whose number adds zones (their tasks in the closed spans of all those zones together,
-        a superset of each lead's) and less the tasks of leads with a confirmed zone (which
-        `report` judges one by one)."""
-        count, first, special = self.statements[kind]
-        by_code: dict[str, ChannelRules] = {}
-        for code in self.area_codes:
+             confirmed: dict[int, datetime]) -> None:
+        """Breaches of one scope: its tasks in the closed spans of the policy's zones, plus,
+        for the area codes whose zones a lead's number adds (which can only close more), those
+        leads' tasks in the spans closed only in the added zones. The tasks of leads with a
+        confirmed zone (`confirmed`: id -> completed_at, inside the policy's closed spans) are
+        left out of the listing here: `report` judges them one by one."""
+        policy = self.closed(rules)
+        widenings: dict[ChannelRules, list[str]] = {}  # widened rules -> number prefixes
+        for code in self.area_codes.get(params["province"], ()):
             widened = _zones_of(rules, f"+1{code}0000000", None)
             if widened is not rules:
-                by_code[code] = widened
-        extra: list[tuple[int, datetime, ChannelRules]] = []  # (id, at, the lead's own rules)
-        if by_code:
-            zones = dict.fromkeys(z for r in by_code.values() for z in r.timezones)
-            widest = replace(rules, timezones=tuple(zones))
-            prefixes = [f"+1{code}" for code in by_code]
-            for a, b in self.closed(widest):
-                for task_id, at_, phone in self.conn.execute(
-                        special, {**params, "lo": a, "hi": b, "prefixes": prefixes}):
-                    if task_id not in confirmed_ids:
-                        extra.append((task_id, at_, by_code[phone[2:5]]))
-        special_ids = {task_id for task_id, _, _ in extra} | confirmed_ids
-        in_policy_spans = 0
-        for task_id, at_, own in extra:
-            if not is_open(rules, at_):
-                in_policy_spans += 1
-            if not is_open(own, at_):
-                self.tally.breaches += 1
-                self.tally.candidates.append((at_, task_id, own))
-        listed = 0
-        for a, b in self.closed(rules):
-            span = {**params, "lo": a, "hi": b}
-            found = int(self.conn.execute(count, span).scalar() or 0)
-            if not found:
+                widenings.setdefault(widened, []).append(f"+1{code}")
+        for widened, prefixes in widenings.items():
+            extra = _subtract(self.closed(widened).spans, policy.spans)
+            if not extra:
                 continue
-            self.tally.breaches += found
-            if listed < self.tally.limit:
-                # room for the special tasks this listing must skip
-                n = self.tally.limit - listed + len(special_ids)
-                rows = [(at_, task_id, rules) for task_id, at_ in self.conn.execute(
-                    first, {**span, "n": n}) if task_id not in special_ids]
-                self.tally.candidates += rows
-                listed += len(rows)
-        self.tally.breaches -= in_policy_spans
+            for size, spans in _span_params(extra):
+                for task_id, at_ in self.conn.execute(_in_spans(kind, size, "special"),
+                                                      {**params, **spans, "prefixes": prefixes}):
+                    self.tally.breaches += 1
+                    self.tally.offer(at_, task_id, rules)
+        if not policy.spans:
+            return
+        skipped = sorted(confirmed.values())
+        counts = [row for size, spans in _span_params(policy.spans)
+                  for row in self.conn.execute(_in_spans(kind, size, "count"),
+                                               {**params, **spans})]
+        for i, found in counts:
+            a, b = policy.spans[i]
+            self.tally.breaches += int(found)
+            self.listable.append(_Listable(a, b, self.listing[kind],
+                                           {**params, "lo": a, "hi": b}, rules, skipped,
+                                           set(confirmed)))
+
+    def list_first(self) -> None:
+        """Add the tasks of the closed spans to the candidates, spans in time order across all
+        scopes, until no later span can hold one of the first `limit`: a few spans' rows
+        rather than `limit` rows of every scope."""
+        limit = self.tally.limit
+        for item in sorted(self.listable, key=lambda x: x.start):
+            if self.tally.full_before(item.start):
+                break
+            # room for the tasks of this span that the listing skips
+            n = (limit + bisect_left(item.skipped, item.end)
+                 - bisect_left(item.skipped, item.start))
+            for task_id, at_ in self.conn.execute(item.statement, {**item.params, "n": n}):
+                if task_id not in item.skip_ids:
+                    self.tally.offer(at_, task_id, item.rules)
+
+
+@dataclass(frozen=True)
+class _Listable:
+    """A closed span with breaches, to list from: its statement, and what the listing skips
+    (the tasks the scope judges in their lead's own zones)."""
+
+    start: datetime
+    end: datetime
+    statement: Any
+    params: dict[str, Any]
+    rules: ChannelRules
+    skipped: list[datetime]
+    skip_ids: set[int]
 
 
 def _confirmed_zone_tasks(session: Session, lo: datetime, hi: datetime
                           ) -> list[tuple[int, datetime, str, str | None, str, str]]:
     """(id, completed_at, province, market, channel, zone) of the period's contacts whose lead
-    has a confirmed zone: read from the lead side (ix_lead_timezone, then each lead's tasks),
-    since an operator confirms zones one lead at a time."""
+    has a confirmed zone: read from the lead side (ix_lead_timezone, then each lead's tasks by
+    ix_followup_task_lead_id), since an operator confirms zones one lead at a time."""
     t, lead = FollowupTask, Lead
-    rows = session.execute(
-        select(col(t.id), col(t.completed_at), col(t.province), col(t.market), col(t.channel),
-               col(lead.timezone))
-        .join(t, col(t.lead_id) == col(lead.lead_id))
-        .where(col(lead.timezone).is_not(None), col(t.status) == "done",
-               col(t.completed_at) >= lo, col(t.completed_at) < hi,
-               col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS)))
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    zones = dict(session.execute(select(col(lead.lead_id), col(lead.timezone))
+                                 .where(col(lead.timezone).is_not(None))).all())
+    ids = sorted(zones)
+    found: list[Any] = []
+    for i in range(0, len(ids), 500):
+        found += [(task_id, at_, province, market, channel, zones[lead_id])
+                  for task_id, lead_id, at_, province, market, channel in session.execute(
+                      select(col(t.id), col(t.lead_id), col(t.completed_at), col(t.province),
+                             col(t.market), col(t.channel))
+                      .where(col(t.lead_id).in_(ids[i:i + 500]), col(t.status) == "done",
+                             col(t.completed_at) >= lo, col(t.completed_at) < hi,
+                             col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS)))]
+    return found
 
 
 def report(session: Session, *, at: datetime, since: date | None, until: date | None,
@@ -305,7 +462,9 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     since, until, lo, hi = business_period(at, since, until, business_timezone)
     t = FollowupTask
     done = [col(t.status) == "done", col(t.completed_at) >= lo, col(t.completed_at) < hi]
-    completed = session.scalar(select(func.count()).where(
+    # Core, not ORM: index-only on ix_followup_task_contact_audit. The ORM's criterion that
+    # hides unfinished imports would read every row, and an import never writes a done task.
+    completed = session.connection().scalar(select(func.count()).where(
         col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS), *done)) or 0
     cache = PolicyCache(session)
     own_keys: dict[str, set[str]] = {}  # province -> market keys with a policy of their own
@@ -319,18 +478,17 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     tally = _Tally(limit)
     scanner = _Scanner(session, lo, hi, tally, _area_codes_in_use(session))
     confirmed = _confirmed_zone_tasks(session, lo, hi)
-    confirmed_by_scope: dict[tuple[str, str, str | None], set[int]] = {}
+    confirmed_by_scope: dict[tuple[str, str, str | None], dict[int, datetime]] = {}
     for task_id, at_, province, market, channel, zone_name in confirmed:
-        rules = cache.rules(province, policy_market(province, market), channel)
-        # the scope's scan counts this task by the policy's zones: undo that, judge it in its own
-        if not is_open(rules, at_):
-            tally.breaches -= 1
-        own = _zones_of(rules, None, zone_name)
-        if not is_open(own, at_):
-            tally.breaches += 1
-            tally.candidates.append((at_, task_id, own))
         scope_market = policy_market(province, market)
-        confirmed_by_scope.setdefault((province, channel, scope_market), set()).add(task_id)
+        rules = cache.rules(province, scope_market, channel)
+        # the scope's scan counts this task by the policy's zones: undo that, judge it in its own
+        if at_ in scanner.closed(rules):
+            tally.breaches -= 1
+            confirmed_by_scope.setdefault((province, channel, scope_market), {})[task_id] = at_
+        if at_ in scanner.closed(_zones_of(rules, None, zone_name)):
+            tally.breaches += 1
+            tally.offer(at_, task_id, rules)
     for province in PROVINCES:
         # (market whose policy applies, which tasks: None = all, or ("in"/"not_in", names))
         scopes: list[tuple[str | None, tuple[str, list[str]] | None]] = [(None, None)]
@@ -355,18 +513,23 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
                     params["names"] = which[1]
                 scanner.scan(cache.rules(province, market, channel),
                              which[0] if which else "all", params,
-                             confirmed_by_scope.get((province, channel, market), set()))
-    candidates = sorted(tally.candidates, key=lambda c: (c[0], c[1]))
-    chosen = {task_id: rules for _, task_id, rules in candidates[:limit]}
+                             confirmed_by_scope.get((province, channel, market), {}))
+    scanner.list_first()
+    chosen = {task_id: rules for _, task_id, rules in tally.candidates()}
     breaches = tally.breaches
     items: list[Breach] = []
     ids = list(chosen)
+    row: Any
     for i in range(0, len(ids), 500):
         for row in session.execute(
                 select(col(t.id), col(t.lead_id), col(t.owner), col(t.completed_at),
-                       col(t.channel), col(t.province), col(t.market), col(t.step))
+                       col(t.channel), col(t.province), col(t.market), col(t.step),
+                       col(Lead.phone), col(Lead.timezone).label("confirmed"))
+                .outerjoin(Lead, col(Lead.lead_id) == col(t.lead_id))
                 .where(col(t.id).in_(ids[i:i + 500]))):
-            verdict = _verdict(chosen[row.id], row.completed_at)
+            # the candidates carry their scope's rules; the verdict is in the lead's zones
+            own = _zones_of(chosen[row.id], row.phone, row.confirmed)
+            verdict = _verdict(own, row.completed_at)
             if verdict is None:  # pragma: no cover - the spans come from the calculus
                 breaches -= 1
                 continue
