@@ -13,9 +13,6 @@ PACK = "offer"
 PROVINCE_WIDE = "*"
 BPS = 10_000
 ARV_PCT_BOUNDS_BPS = (6000, 8000)  # 0.60 - 0.80
-# One billion dollars: no house, fee or repair bill is larger (a typo), and with every input
-# below it the figures (fees, a negative MAO) stay far inside the BIGINT cents columns.
-
 # SPEC 12 defaults (the migration seeds the same values).
 DEFAULTS = {
     "arv_pct_bps": 7000,

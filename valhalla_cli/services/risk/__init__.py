@@ -10,9 +10,8 @@ push exposure past a cap on either engine. Ledger rows are always touched in the
 (engine rows before GLOBAL rows, then by day) so two transactions never wait on each other in a
 cycle on PostgreSQL; on SQLite every write transaction holds the write lock from BEGIN IMMEDIATE.
 
-`reserve` may roll the session's transaction back and continue in a fresh one (to record a denial
-after a failed conditional update, or to return the winner of a race on the same `--ref`): call it
-in a write transaction of its own.
+`reserve` undoes its own partial work in a savepoint (an engine increment that GLOBAL refuses,
+a lost race on the same `--ref`), never the caller's transaction.
 
 The package, one module per responsibility (`from valhalla_cli.services import risk` re-exports
 them all): `rules` (engine names, headroom and utilization: pure functions), `views` (the read
