@@ -386,12 +386,14 @@ class _Scanner:
                        params: dict[str, Any]) -> Iterator[tuple[int, datetime]]:
         if self.conn.dialect.name == "sqlite":
             for size, rows in _span_params(spans):
-                yield from self.conn.execute(_in_spans(kind, size, "special"),
-                                             {**params, **rows}).tuples()
+                for task_id, at_ in self.conn.execute(_in_spans(kind, size, "special"),
+                                                      {**params, **rows}):
+                    yield task_id, at_
         else:
             for a, b in spans:
-                yield from self.conn.execute(_special_in_span(kind),
-                                             {**params, "lo": a, "hi": b}).tuples()
+                for task_id, at_ in self.conn.execute(_special_in_span(kind),
+                                                      {**params, "lo": a, "hi": b}):
+                    yield task_id, at_
 
     def scan(self, rules: ChannelRules, kind: str, params: dict[str, Any],
              confirmed: dict[int, datetime]) -> None:
