@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, union_all
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, text, union_all
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -310,12 +310,12 @@ def _span_params(spans: list[tuple[datetime, datetime]]
 
 @lru_cache(maxsize=1)
 def _area_code_probes() -> tuple[list[tuple[str, str]], Any]:
-    codes = sorted(AREA_CODES)
-    phone, province = col(Lead.phone), col(Lead.province)
-    pairs = [(p, code) for p in PROVINCES for code in codes]
-    probes = [exists().where(province == p, phone >= f"+1{code}", phone < f"+1{int(code) + 1}")
-              .label(f"{p.lower()}{code}") for p, code in pairs]
-    return pairs, select(*probes)
+    # Text, not a construct: compiling 728 EXISTS clauses took 0.5 s in every new process. The
+    # literals are the project's own province codes and area-code digits, never user input.
+    pairs = [(p, code) for p in PROVINCES for code in sorted(AREA_CODES)]
+    probes = ", ".join(f"EXISTS (SELECT 1 FROM lead WHERE province = '{p}' AND phone >= '+1{code}'"
+                       f" AND phone < '+1{int(code) + 1}')" for p, code in pairs)
+    return pairs, text(f"SELECT {probes}")
 
 
 def _area_codes_in_use(session: Session) -> dict[str, list[str]]:
