@@ -454,22 +454,26 @@ def _pause(db: Any) -> None:
         time.sleep(SQLITE_YIELD_S)
 
 
-def _delete_batch_rows(db: Any, tables: tuple[Any, ...], batch_id: int) -> None:
+def _delete_batch_rows(db: Any, tables: tuple[Any, ...], batch_id: int,
+                       chunk: int = DISCARD_CHUNK) -> None:
     from sqlalchemy import delete, select
 
     for table in tables:
         while True:
             with db.transaction(write=True) as session:
                 ids = select(table.c.id).where(table.c.import_batch_id == batch_id).limit(
-                    DISCARD_CHUNK).scalar_subquery()
+                    chunk).scalar_subquery()
                 gone = session.execute(delete(table).where(table.c.id.in_(ids))).rowcount
-            if gone < DISCARD_CHUNK:
+            if gone < chunk:
                 break
             _pause(db)
 
 
+STAGED_DELETE_CHUNK = 25_000  # staging tables have no index but the batch's: cheap to delete
+
+
 def _delete_staged(db: Any, batch_id: int) -> None:
-    _delete_batch_rows(db, _staging_tables(), batch_id)
+    _delete_batch_rows(db, _staging_tables(), batch_id, STAGED_DELETE_CHUNK)
 
 
 def discard(db: Any, batch_id: int) -> None:
@@ -482,7 +486,8 @@ def discard(db: Any, batch_id: int) -> None:
     from valhalla_cli.models import ImportBatch
     from valhalla_cli.models.types import table_of
 
-    _delete_batch_rows(db, _imported_tables() + _staging_tables(), batch_id)
+    _delete_batch_rows(db, _imported_tables(), batch_id)
+    _delete_staged(db, batch_id)
     _discard_dncl_generation(db, batch_id)
     batches = table_of(ImportBatch)
     with db.transaction(write=True) as session:
@@ -634,4 +639,4 @@ def _delete_leftover_staging(db: Any) -> None:
                 table.c.import_batch_id.not_in(
                     select(batches.c.id).where(batches.c.status == "running")))).all()
         for batch_id in left:
-            _delete_batch_rows(db, (table,), batch_id)
+            _delete_batch_rows(db, (table,), batch_id, STAGED_DELETE_CHUNK)

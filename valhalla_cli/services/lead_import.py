@@ -40,7 +40,7 @@ from valhalla_cli.services.lead import PACK, LeadFields, default_language
 
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("phone", "market", "name", "language", "source", "consent", "consent_at")
-CHUNK = 2_000
+CHUNK = 5_000  # rows per short write transaction (~0.2 s of writing on SQLite)
 
 
 @dataclass(frozen=True)
