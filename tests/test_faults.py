@@ -609,50 +609,25 @@ def _engage_in_one_transaction(db) -> float:
 
 
 def test_defect_01_kill_switch_engages_within_2s_during_a_large_import(db_url, db, tmp_path):
-    import time
-
     path = _leads_file(tmp_path / "leads.csv", IMPORT_LEADS)
-    probe = _WriteLockProbe(db_url) if _is_sqlite(db_url) else None
     importer = _start_import(db_url, path)
-    engage_waits, processes = [], []
+
+    def seen_while_running() -> None:
+        visible, running = _visible_and_running(db)
+        if running:
+            assert visible == 0  # nothing of the running import shows
+
     try:
-        deadline = time.monotonic() + 600
-        while _batches(db, "running") == 0:  # validated; now writing in short transactions
-            assert importer.poll() is None, importer.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        if probe is not None:  # alone with the import: the kill switch is a writer too
-            probe.start()
-            time.sleep(4)
-            probe.stop()
-        for command in ("engage", "release", "engage"):
-            if importer.poll() is not None:
-                break
-            elapsed, result = _timed("golive", "kill-switch", command, "--reason", "drill",
-                                     db_url=db_url)
-            assert result.exit_code == 0, result.stderr  # was exit 4 after the busy timeout
-            processes.append(round(elapsed, 2))
-            engage_waits.append(_engage_in_one_transaction(db))
-            visible, running = _visible_and_running(db)
-            if running:
-                assert visible == 0  # nothing of the running import shows
+        # validated; now writing in short transactions
+        got_through = _kill_switch_during(db_url, db, importer,
+                                          lambda: _batches(db, "running") > 0,
+                                          seen_while_running, probe_s=4)
         out, err = importer.communicate(timeout=1800)
     finally:
-        if probe is not None:
-            probe.stop()  # idempotent
-        if importer.poll() is None:
-            importer.kill()
-            importer.wait()
+        _reap(importer)
     assert importer.returncode == 0, err
     assert json.loads(out)["created"] == IMPORT_LEADS
-    assert engage_waits, "the import finished before the kill switch could be tried"
-    assert max(engage_waits) < 2.0, (engage_waits, processes)
-    if probe is not None:  # SQLite: the longest any writer waited for the write lock ("about
-        # 1 s": a batch is ~0.2 s on an idle machine; the margin is for a loaded CI host)
-        assert probe.samples > 5 and probe.longest < 2.0, (probe.samples, probe.longest)
-    print(f"kill switch during import: transactions {[round(w, 3) for w in engage_waits]} s, "
-          f"processes {processes} s, longest write-lock wait "
-          f"{probe.longest if probe else 'n/a'} s")
+    _assert_got_through("import", *got_through)
     assert _visible_tasks(db) == IMPORT_LEADS * 6
     assert Cli(db_url)("golive", "state", "--json").json["kill_switch"] is True
 
@@ -778,8 +753,29 @@ def _dncl_seen(cli) -> tuple[str, int]:
     return check["status"], status.get("416", 0)
 
 
+def _reap(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _assert_got_through(label: str, waits: list[float], processes: list[float], probe,
+                        extra: str = "") -> None:
+    """The kill switch's transactions never waited 2 s; on SQLite no writer waited 2 s for the
+    write lock ("about 1 s": a batch is ~0.2 s on an idle machine; the margin is for a loaded
+    CI host)."""
+    assert waits, "the import finished before the kill switch could be tried"
+    assert max(waits) < 2.0, (waits, processes)
+    if probe is not None:
+        assert probe.samples > 5 and probe.longest < 2.0, (probe.samples, probe.longest)
+    print(f"kill switch during {label}: transactions {[round(w, 3) for w in waits]} s, "
+          f"processes {processes} s, longest write-lock wait "
+          f"{probe.longest if probe else 'n/a'} s{extra}")
+
+
 def _kill_switch_during(db_url: str, db, importer: subprocess.Popen, started,
-                        seen_while_running) -> tuple[list[float], list[float], object]:
+                        seen_while_running, *, probe_s: float = 3
+                        ) -> tuple[list[float], list[float], object]:
     """Engage / release / engage the kill switch while `importer` writes; returns the kill
     switch's own transaction times, the whole processes' times and the write-lock probe."""
     import time
@@ -793,9 +789,9 @@ def _kill_switch_during(db_url: str, db, importer: subprocess.Popen, started,
             assert importer.poll() is None, importer.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        if probe is not None:
+        if probe is not None:  # alone with the import: the kill switch is a writer too
             probe.start()
-            time.sleep(3)
+            time.sleep(probe_s)
             probe.stop()
         for command in ("engage", "release", "engage"):
             if importer.poll() is not None:
@@ -812,6 +808,18 @@ def _kill_switch_during(db_url: str, db, importer: subprocess.Popen, started,
     return engage_waits, processes, probe
 
 
+def _kill_9_after(db, delay: float, importer: subprocess.Popen) -> None:
+    """kill -9 the import `delay` seconds after its batch appears (it is writing)."""
+    import signal
+    import time
+
+    while _batches(db, "running") == 0 and importer.poll() is None:
+        time.sleep(0.02)
+    time.sleep(delay)
+    importer.send_signal(signal.SIGKILL)
+    importer.communicate()
+
+
 def test_defect_01_kill_switch_engages_within_2s_during_a_large_lead_import(db_url, db,
                                                                               tmp_path):
     path = _phone_leads_file(tmp_path / "leads.csv", BIG_LEAD_IMPORT)
@@ -823,22 +831,14 @@ def test_defect_01_kill_switch_engages_within_2s_during_a_large_lead_import(db_u
             assert (leads, consents) == (0, 0)  # nothing of the running import shows
 
     try:
-        waits, processes, probe = _kill_switch_during(
-            db_url, db, importer, lambda: _staged_rows(db) > 0, seen_while_running)
+        got_through = _kill_switch_during(db_url, db, importer, lambda: _staged_rows(db) > 0,
+                                          seen_while_running)
         out, err = importer.communicate(timeout=1800)
     finally:
-        if importer.poll() is None:
-            importer.kill()
-            importer.wait()
+        _reap(importer)
     assert importer.returncode == 0, err
     assert json.loads(out)["created"] == BIG_LEAD_IMPORT
-    assert waits, "the import finished before the kill switch could be tried"
-    assert max(waits) < 2.0, (waits, processes)
-    if probe is not None:
-        assert probe.samples > 5 and probe.longest < 2.0, (probe.samples, probe.longest)
-    print(f"kill switch during lead import: transactions {[round(w, 3) for w in waits]} s, "
-          f"processes {processes} s, longest write-lock wait "
-          f"{probe.longest if probe else 'n/a'} s")
+    _assert_got_through("lead import", *got_through)
     assert _visible_leads(db) == (BIG_LEAD_IMPORT, BIG_LEAD_IMPORT, 0)
     assert _staged_rows(db) == 0  # the staged rows went once applied
     assert Cli(db_url)("golive", "state", "--json").json["kill_switch"] is True
@@ -861,25 +861,17 @@ def test_defect_01_kill_switch_engages_within_2s_during_a_large_dncl_import(db_u
         sightings.append(seen)
 
     try:
-        waits, processes, probe = _kill_switch_during(
+        got_through = _kill_switch_during(
             db_url, db, importer,
             lambda: db_count(db, "SELECT COUNT(*) FROM dncl_number") > 3, seen_while_running)
         out, err = importer.communicate(timeout=1800)
     finally:
-        if importer.poll() is None:
-            importer.kill()
-            importer.wait()
+        _reap(importer)
     assert importer.returncode == 0, err
     per_area = BIG_DNCL_IMPORT // len(DNCL_AREAS)
     assert json.loads(out) == [{"area_code": a, "numbers": per_area, "as_of": "2027-01-12"}
                                for a in sorted(DNCL_AREAS)]
-    assert waits, "the import finished before the kill switch could be tried"
-    assert max(waits) < 2.0, (waits, processes)
-    if probe is not None:
-        assert probe.samples > 5 and probe.longest < 2.0, (probe.samples, probe.longest)
-    print(f"kill switch during dncl import: transactions {[round(w, 3) for w in waits]} s, "
-          f"processes {processes} s, longest write-lock wait "
-          f"{probe.longest if probe else 'n/a'} s; reader saw {sightings}")
+    _assert_got_through("dncl import", *got_through, extra=f"; reader saw {sightings}")
     assert _dncl_seen(reader) == ("not_listed", per_area)
     # the replaced list is deleted, not merely unread
     assert db_count(db, "SELECT COUNT(*) FROM dncl_number") == BIG_DNCL_IMPORT
@@ -888,20 +880,14 @@ def test_defect_01_kill_switch_engages_within_2s_during_a_large_dncl_import(db_u
 
 def test_defect_01_kill_9_during_a_lead_import_leaves_nothing_visible(db_url, db, tmp_path):
     import random
-    import signal
-    import time
 
     rng = random.Random(12)
     count = 20_000
     path = _phone_leads_file(tmp_path / "leads.csv", count)
     for attempt in range(3):
-        importer = _start(db_url, "lead", "import", str(path), "--json", "--at", IMPORT_AT)
-        while _batches(db, "running") == 0 and importer.poll() is None:
-            time.sleep(0.02)
         delay = rng.uniform(0.5, 4.0)
-        time.sleep(delay)
-        importer.send_signal(signal.SIGKILL)
-        importer.communicate()
+        _kill_9_after(db, delay, _start(db_url, "lead", "import", str(path), "--json", "--at",
+                                        IMPORT_AT))
         leads, consents, _ = _visible_leads(db)
         assert (leads, consents) in ((0, 0), (count, count)), (attempt, delay, leads, consents)
         if leads:
@@ -919,22 +905,15 @@ def test_defect_01_kill_9_during_a_lead_import_leaves_nothing_visible(db_url, db
 def test_defect_01_kill_9_during_a_dncl_import_keeps_the_old_list_whole(db_url, db, tmp_path,
                                                                         big_download):
     import random
-    import signal
-    import time
 
     _old_list(db_url, tmp_path)
     reader = Cli(db_url)
     rng = random.Random(13)
     per_area = BIG_DNCL_IMPORT // len(DNCL_AREAS)
     for attempt in range(2):
-        importer = _start(db_url, "dncl", "import", str(big_download), "--as-of", "2027-01-12",
-                          "--at", "2027-01-12T09:00", "--json")
-        while _batches(db, "running") == 0 and importer.poll() is None:
-            time.sleep(0.02)
         delay = rng.uniform(0.5, 3.0)
-        time.sleep(delay)
-        importer.send_signal(signal.SIGKILL)
-        importer.communicate()
+        _kill_9_after(db, delay, _start(db_url, "dncl", "import", str(big_download), "--as-of",
+                                        "2027-01-12", "--at", "2027-01-12T09:00", "--json"))
         seen = _dncl_seen(reader)
         assert seen in (("listed", 3), ("not_listed", per_area)), (attempt, delay, seen)
         if seen[0] == "not_listed":
