@@ -210,16 +210,23 @@ def import_numbers(session: Session, download: Download, *, as_of: date | None, 
                            "through importing.StagedImport")
     base = generation * GENERATION_SPAN
     seen: set[int] = set()
-    batch: list[tuple[int]] = []
-    # Driver-level executemany (15 million rows); a number listed twice is stored once.
-    sql = ("INSERT OR IGNORE INTO dncl_number (number) VALUES (?)"
-           if dialect_name(session) == "sqlite" else
-           "INSERT INTO dncl_number (number) VALUES (%s) ON CONFLICT DO NOTHING")
+    batch: list[int] = []
+    # Driver-level (15 million rows): an executemany on SQLite, one array per batch on
+    # PostgreSQL (an executemany there is a statement per row); a number listed twice is stored
+    # once.
+    sqlite = dialect_name(session) == "sqlite"
     read = 0
 
     def flush() -> None:
         if batch:
-            session.connection().exec_driver_sql(sql, batch)
+            if sqlite:
+                session.connection().exec_driver_sql(
+                    "INSERT OR IGNORE INTO dncl_number (number) VALUES (?)",
+                    [(key,) for key in batch])
+            else:
+                session.connection().exec_driver_sql(
+                    "INSERT INTO dncl_number (number) SELECT unnest(%s::bigint[]) "
+                    "ON CONFLICT DO NOTHING", (batch,))
             batch.clear()
         if progress is not None:
             progress(read, read)
@@ -233,7 +240,7 @@ def import_numbers(session: Session, download: Download, *, as_of: date | None, 
                 raise BadInput(f"{download.name}: area code {area} is not a geographic Canadian "
                                "area code")
             seen.add(area)
-        batch.append((base + number,))
+        batch.append(base + number)
         if len(batch) >= BATCH:
             flush()
     flush()
