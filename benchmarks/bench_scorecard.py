@@ -7,9 +7,12 @@
 Reuses the builders of the other scripts: `bench_ladder.build(5_000_004)` (5 M tasks, history
 over two years answered at any hour, so about half of a month's completions are window
 breaches: far more than a real business, which makes the breach figures a worst case) and
-`bench_deal.build()` (100 000 offer-evidence rows), to which this script adds, once, with bulk
-SQL, the outcomes of every offer: all sent in June 2026, 40 % accepted, 20 % rejected, 10 %
-countered, 30 % contracted with a price, 10 % closed (210 000 outcome rows).
+`bench_deal.build()` (100 000 offer-evidence rows). To the first it adds a lead record for
+every finished ladder (`ensure_history_leads`: 833 334 leads, 15 % with a number of another
+zone, 0.5 % with a confirmed zone), so breaches judge each task in its lead's zones; to the
+second, once, with bulk SQL, the outcomes of every offer: all sent in June 2026, 40 %
+accepted, 20 % rejected, 10 % countered, 30 % contracted with a price, 10 % closed (210 000
+outcome rows).
 
 Figures are medians of in-process runs of the command's own work: open the database (schema
 check), one read transaction, the service call (`command` rows add rendering through the CLI
@@ -64,41 +67,73 @@ def timed(figures: dict[str, float], name: str, fn, runs: int) -> None:  # type:
     CPU[name] = median_ms.last_cpu  # type: ignore[attr-defined]
 
 
-def add_outcomes(path: Path) -> int:
-    """The outcomes of every offer of deal.db (once): n % 10 decides its life."""
+def _add_once(path: Path, count_sql: str, inserts: list[str], what: str) -> int:
+    """Run `inserts` in one transaction unless `count_sql` already counts rows; that count."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        have = conn.execute("SELECT COUNT(*) FROM offer_outcome").fetchone()[0]
+        have = conn.execute(count_sql).fetchone()[0]
         if have:
             return have
         started = time.perf_counter()
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
-        stages = [  # (status, condition on n % 10, days after sent, amount)
-            ("sent", "1", 0, "NULL"),
-            ("countered", "k = 6", 1, "26000000"),
-            ("accepted", "k <= 3", 2, "NULL"),
-            ("rejected", "k IN (4, 5, 6)", 3, "NULL"),
-            ("contracted", "k <= 2", 5, "25000000 - (id % 7) * 100000"),
-            ("closed", "k = 0", 20, "NULL"),
-        ]
-        for status, condition, days, amount in stages:
-            conn.execute(f"""
-                INSERT INTO offer_outcome (evidence_id, status, amount_cents, note, at,
-                                           recorded_at, actor)
-                SELECT id, '{status}', {amount}, NULL,
-                       strftime('%Y-%m-%d 16:00:00.000000', '2026-06-02',
-                                '+' || ((id % 28) + {days}) || ' days'),
-                       '2026-08-01 12:00:00.000000', 'bench'
-                FROM (SELECT id, id % 10 AS k FROM offer_evidence) WHERE {condition}""")
+        for sql in inserts:
+            conn.execute(sql)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
-        have = conn.execute("SELECT COUNT(*) FROM offer_outcome").fetchone()[0]
-        print(f"added {have:,} outcomes in {time.perf_counter() - started:.1f} s",
+        have = conn.execute(count_sql).fetchone()[0]
+        print(f"added {have:,} {what} in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
         return have
     finally:
         conn.close()
+
+
+def add_outcomes(path: Path) -> int:
+    """The outcomes of every offer of deal.db (once): n % 10 decides its life."""
+    stages = [  # (status, condition on n % 10, days after sent, amount)
+        ("sent", "1", 0, "NULL"),
+        ("countered", "k = 6", 1, "26000000"),
+        ("accepted", "k <= 3", 2, "NULL"),
+        ("rejected", "k IN (4, 5, 6)", 3, "NULL"),
+        ("contracted", "k <= 2", 5, "25000000 - (id % 7) * 100000"),
+        ("closed", "k = 0", 20, "NULL"),
+    ]
+    inserts = [f"""
+        INSERT INTO offer_outcome (evidence_id, status, amount_cents, note, at, recorded_at,
+                                   actor)
+        SELECT id, '{status}', {amount}, NULL,
+               strftime('%Y-%m-%d 16:00:00.000000', '2026-06-02',
+                        '+' || ((id % 28) + {days}) || ' days'),
+               '2026-08-01 12:00:00.000000', 'bench'
+        FROM (SELECT id, id % 10 AS k FROM offer_evidence) WHERE {condition}"""
+               for status, condition, days, amount in stages]
+    return _add_once(path, "SELECT COUNT(*) FROM offer_outcome", inserts, "outcomes")
+
+
+NATIVE_AREA_CODE = {"AB": "403", "BC": "604", "MB": "204", "NB": "506", "NL": "709",
+                    "NS": "902", "NT": "867", "NU": "867", "ON": "416", "PE": "902",
+                    "QC": "514", "SK": "306", "YT": "867"}
+
+
+def ensure_history_leads(path: Path) -> int:
+    """A lead record for every finished ladder (once), so breaches judge each task in its
+    lead's zones: 85 % with a number of the province's own area code, 15 % with one of another
+    zone (604 Vancouver, or 416 Toronto for a BC lead) and one in 200 with a confirmed zone
+    (America/Regina)."""
+    native = " ".join(f"WHEN '{p}' THEN '{c}'" for p, c in NATIVE_AREA_CODE.items())
+    return _add_once(path, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'lead-h%'", [f"""
+        INSERT INTO lead (lead_id, phone, province, language, timezone, created_at, updated_at)
+        SELECT lead_id,
+               '+1' || CASE WHEN n % 20 < 3 THEN (CASE province WHEN 'BC' THEN '416'
+                                                  ELSE '604' END)
+                            ELSE (CASE province {native} END) END
+                    || printf('%07d', 2000000 + n % 8000000),
+               province, 'en', CASE WHEN n % 200 = 0 THEN 'America/Regina' END,
+               '2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000'
+        FROM (SELECT DISTINCT lead_id, province, CAST(substr(lead_id, 7) AS INTEGER) AS n
+              FROM followup_task WHERE lead_id >= 'lead-h' AND lead_id < 'lead-i')"""],
+                     "history leads")
 
 
 def bench_funnel(runs: int) -> dict[str, float]:
@@ -138,6 +173,7 @@ def bench_ladder_month(runs: int) -> dict[str, float]:
     from valhalla_cli.settings import resolve_settings
 
     path = bench_ladder.build(TASKS)
+    figures_leads = ensure_history_leads(path)
     url = f"sqlite:///{path}"
     settings = resolve_settings(config=None, db=url, actor="bench", quiet=True)
     since = LADDER_UNTIL - timedelta(days=29)
@@ -176,6 +212,7 @@ def bench_ladder_month(runs: int) -> dict[str, float]:
     figures["_completed"] = report.completed
     figures["_breaches"] = report.breaches
     figures["_missed"] = len(seen["card"].missed)
+    figures["_leads"] = figures_leads
     return figures
 
 

@@ -139,3 +139,102 @@ def test_a_market_policy_applies_whatever_the_spelling_of_the_market(cli):
     rows, summary = breaches(cli, "2027-01-01", "2027-01-31")
     assert [(r["task_id"], r["timezone"]) for r in rows] == [(plain, "America/Blanc-Sablon")]
     assert spelled != plain and "1 breaches in 2 completed contacts" in summary
+
+
+# --- the lead's own zones: its number's area code, or a zone an operator confirmed --------------
+
+def lead_contact(cli, lead, province, completed, *, phone=None, timezone=None):
+    _json(cli("lead", "add", lead, "--province", province,
+              *(("--phone", phone) if phone else ()),
+              *(("--timezone", timezone) if timezone else ()), "--json"))
+    return contact(cli, lead, province, completed)
+
+
+def window_verdict(cli, lead, instant):
+    """Closed in any of the lead's zones at `instant`, as `market can-contact --lead` says
+    (its reason may be the DNCL or consent; the zones' `open` flags are the window)."""
+    answer = cli("market", "can-contact", "--lead", lead, "--channel", "CALL", "--at", instant,
+                 "--json")
+    assert answer.exit_code in (0, 1), answer.stderr
+    return [z["timezone"] for z in answer.json["zones"] if not z["open"]]
+
+
+def test_a_number_from_another_zone_and_a_confirmed_zone_decide(cli):
+    cases = {  # lead: (phone, confirmed zone, completed, Toronto local; the closed zone or None)
+        "L-604-early": ("+16045550101", None, "2027-06-15T10:00:00", "America/Vancouver"),
+        "L-604-noon": ("+16045550102", None, "2027-06-16T13:00:00", None),
+        "L-conf-late": ("+14165550103", "America/Vancouver", "2027-06-15T21:30:00", None),
+        "L-conf-early": ("+14165550104", "America/Vancouver", "2027-06-16T10:30:00",
+                         "America/Vancouver"),
+        "L-416-late": ("+14165550105", None, "2027-06-17T21:45:00", "America/Toronto"),
+        "L-807-late": ("+18075550106", None, "2027-06-17T21:50:00", "America/Toronto"),
+    }
+    tasks = {lead: lead_contact(cli, lead, "ON", completed, phone=phone, timezone=zone)
+             for lead, (phone, zone, completed, _) in cases.items()}
+    rows, summary = breaches(cli, "2027-06-01", "2027-06-30")
+    listed = {r["lead_id"]: r for r in rows}
+    expected = {lead for lead, case in cases.items() if case[3]}
+    assert set(listed) == expected, rows
+    for lead, (_, _, completed, closed) in cases.items():
+        assert bool(window_verdict(cli, lead, completed)) == (closed is not None), lead
+        if closed:
+            assert listed[lead]["timezone"] == closed and listed[lead]["task_id"] == tasks[lead]
+            assert listed[lead]["reason"] == "outside_window"
+    assert listed["L-604-early"]["local_time"] == "2027-06-15T07:00:00-07:00"
+    assert f"{len(expected)} breaches in {len(cases)} completed contacts" in summary
+    # The listing's first is the earliest breach, whichever way it was found.
+    rows, summary = breaches(cli, "2027-06-01", "2027-06-30", "--limit", "1")
+    assert [r["lead_id"] for r in rows] == ["L-604-early"]
+    assert f"{len(expected)} breaches" in summary
+
+
+@pytest.mark.parametrize("seed", [7, 2027])
+def test_the_report_agrees_with_can_contact_task_by_task(cli, seed):
+    """Leads of every kind (a native number, numbers of other zones, a confirmed zone, no
+    number, no lead record) completed at random instants of a week with a clock change and a
+    holiday: the report lists exactly the tasks `can-contact --lead` finds closed."""
+    import random
+
+    rng = random.Random(seed)
+    kinds = [("+14165550{:03d}", None), ("+16045550{:03d}", None), ("+17095550{:03d}", None),
+             ("+18675550{:03d}", None), ("+14165550{:03d}", "America/Regina"), (None, None)]
+    start = datetime(2027, 10, 29, 12, 0)  # Friday; 31 Oct a clock change, 11 Nov a holiday
+    expected, leads = set(), []
+    for n in range(24):
+        province = rng.choice(["ON", "NL", "MB"])
+        phone, zone = rng.choice(kinds)
+        lead = f"L-r{seed}-{n}"
+        completed = (start + timedelta(minutes=rng.randrange(0, 14 * 24 * 60))).isoformat()
+        task = lead_contact(cli, lead, province, completed,
+                            phone=phone.format(n) if phone else None, timezone=zone)
+        leads.append((lead, task, completed))
+    for lead, task, completed in leads:
+        if window_verdict(cli, lead, completed):
+            expected.add(task)
+        else:
+            holiday = cli("market", "can-contact", "--lead", lead, "--channel", "CALL",
+                          "--at", completed, "--json").json["reason"] == "holiday"
+            if holiday:
+                expected.add(task)
+    rows, summary = breaches(cli, "2027-10-01", "2027-11-30", "--limit", "100")
+    assert {r["task_id"] for r in rows} == expected
+    assert f"{len(expected)} breaches in {len(leads)} completed contacts" in summary
+
+
+def test_subtracting_spans_leaves_exactly_the_instants_outside():
+    from valhalla_cli.services.ladder_breaches import _subtract
+
+    base = datetime(2027, 6, 1, tzinfo=UTC)
+
+    def at(h):
+        return base + timedelta(hours=h)
+
+    spans = [(at(0), at(5)), (at(8), at(12)), (at(20), at(24))]
+    minus = [(at(1), at(2)), (at(4), at(9)), (at(11), at(12)), (at(22), at(30))]
+    left = _subtract(spans, minus)
+    assert left == [(at(0), at(1)), (at(2), at(4)), (at(9), at(11)), (at(20), at(22))]
+    for minute in range(0, 30 * 60, 7):
+        instant = base + timedelta(minutes=minute)
+        inside = any(a <= instant < b for a, b in spans)
+        removed = any(a <= instant < b for a, b in minus)
+        assert any(a <= instant < b for a, b in left) == (inside and not removed), instant

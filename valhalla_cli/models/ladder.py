@@ -28,9 +28,10 @@ class FollowupTask(SQLModel, table=True):
         Index("ix_followup_task_sla", "completed_at", "response_minutes", "owner", "province",
               "step"),
         # `ladder breaches`: per province and channel, the completions inside the instants at
-        # which the contact calculus says "closed" (a few ranges a day), index-only.
+        # which the contact calculus says "closed" (a few ranges a day), index-only; lead_id
+        # for the joins to the leads whose numbers add zones.
         Index("ix_followup_task_contact_audit", "province", "channel", "completed_at", "status",
-              "market", "id"),
+              "market", "id", "lead_id"),
         Index("ux_followup_task_active_lead_step", "lead_id", "step", unique=True,
               sqlite_where=text("status IN ('pending', 'claimed')"),
               postgresql_where=text("status IN ('pending', 'claimed')")),

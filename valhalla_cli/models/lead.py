@@ -17,7 +17,11 @@ class Lead(SQLModel, table=True):
     __tablename__ = "lead"
     __table_args__ = (UniqueConstraint("lead_id", name="uq_lead_lead_id"),
                       Index("ix_lead_phone", "phone"),
-                      Index("ix_lead_province_market", "province", "market"))
+                      Index("ix_lead_province_market", "province", "market"),
+                      Index("ix_lead_timezone", "timezone"),
+                      Index("ix_lead_province_phone", "province", "phone"),
+                      # `ladder breaches`: a task's lead zones, read from the index alone
+                      Index("ix_lead_contact_zones", "lead_id", "timezone", "phone"))
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
                                                              autoincrement=True))

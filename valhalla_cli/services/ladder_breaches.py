@@ -4,33 +4,44 @@
 A done CALL or SMS task is a **breach** when its `completed_at` (when the operator says the
 contact happened) is outside the contact window of any of its lead's zones at that instant, or
 falls on a statutory holiday of its province while the policy is quiet on holidays. The verdict
-is the contact calculus of `market can-contact` itself: the lead's rules are the effective
-policy's `rules(channel)` (the same `EffectivePolicy.rules` that `market.can_contact` uses) and
-each breach's zone, local time and reason come from `contact_rules.zone_states`, the function
-`contact_rules.decide` reports.
+is the contact calculus of `market can-contact` itself: the scope's rules are the effective
+policy's `rules(channel)` (the same `EffectivePolicy.rules` that `market.can_contact` uses), in
+the lead's zones as `contact_facts.lead_contact_zones` gives them (a confirmed zone alone, else
+the policy's zones and those of the number's area code), and each breach's zone, local time and
+reason come from `contact_rules.zone_states`, the function `contact_rules.decide` reports. The
+lead's zones are today's: the registry keeps no history of a lead's number.
 
-Cost grows with the breaches, not with the history: for each policy scope (province, market
-with its own policy, channel) the calculus is evaluated at every instant at which its answer can
-change in the period (each zone's local midnights, window starts and ends, and UTC-offset
-changes); between two such instants it cannot change. That gives the scope's closed spans (a few
-a day), and the tasks completed inside them are counted and listed with index range scans on
-(province, channel, completed_at, status, market, id). Every listed task is then judged again by
+Cost grows with the period's contacts, not with the history or the lead registry. For each
+policy scope (province, market with its own policy, channel) the calculus is evaluated at every
+instant at which its answer can change in the period (each zone's local midnights, window starts
+and ends, and UTC-offset changes); between two such instants it cannot change. That gives the
+scope's closed spans (a few a day), and the tasks completed inside them are counted and listed
+with index range scans on (province, channel, completed_at, status, market, id). Leads whose
+number adds a zone (an area code of another zone: the tasks inside the closed spans of the
+policy's zones plus every such zone in use, a superset of each lead's spans) and leads with a
+confirmed zone (read from the lead side: zones are confirmed one lead at a time) are then judged
+one by one in their own zones, and the counts corrected. Every listed task is judged again by
 `zone_states` at its own instant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key
-from valhalla_cli.models import FollowupTask
+from valhalla_cli.models import FollowupTask, Lead
+from valhalla_cli.phones import AREA_CODES
+from valhalla_cli.services.contact_facts import lead_contact_zones
 from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, is_open, zone_states
 from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
 from valhalla_cli.tz import zone
@@ -88,9 +99,51 @@ def change_points(rules: ChannelRules, lo: datetime, hi: datetime) -> list[datet
     return sorted(p for p in points if lo <= p < hi)
 
 
-def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime) -> list[tuple[datetime,
-                                                                                  datetime]]:
-    """The maximal [start, end) spans of [lo, hi) during which the calculus says "closed"."""
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(spans: list[tuple[datetime, datetime]], minus: list[tuple[datetime, datetime]]
+              ) -> list[tuple[datetime, datetime]]:
+    """The parts of `spans` outside every span of `minus` (both sorted and disjoint)."""
+    left: list[tuple[datetime, datetime]] = []
+    j = 0
+    for start, end in spans:
+        while j < len(minus) and minus[j][1] <= start:
+            j += 1
+        k = j
+        while start < end:
+            if k >= len(minus) or minus[k][0] >= end:
+                left.append((start, end))
+                break
+            if minus[k][0] > start:
+                left.append((start, minus[k][0]))
+            start = max(start, minus[k][1])
+            k += 1
+    return left
+
+
+def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime,
+                 cache: dict[ChannelRules, list[tuple[datetime, datetime]]] | None = None
+                 ) -> list[tuple[datetime, datetime]]:
+    """The maximal [start, end) spans of [lo, hi) during which the calculus says "closed".
+
+    Closed means closed in some zone, so the spans are the union of each zone's own, which
+    `cache` keeps: the policies of a report share most of their zones."""
+    if not rules.timezones:
+        return [(lo, hi)]
+    if len(rules.timezones) > 1:
+        return _merge([span for name in rules.timezones
+                       for span in closed_spans(replace(rules, timezones=(name,)), lo, hi,
+                                                cache)])
+    if cache is not None and rules in cache:
+        return cache[rules]
     spans: list[tuple[datetime, datetime]] = []
     points = change_points(rules, lo, hi)
     for start, end in zip(points, [*points[1:], hi], strict=True):
@@ -100,7 +153,21 @@ def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime) -> list[tuple[
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
+    if cache is not None:
+        cache[rules] = spans
     return spans
+
+
+class _Spans:
+    """A rule set's closed spans in the period, with a fast "is this instant inside one"."""
+
+    def __init__(self, spans: list[tuple[datetime, datetime]]) -> None:
+        self.spans = spans
+        self.starts = [a for a, _ in spans]
+
+    def __contains__(self, instant: datetime) -> bool:
+        i = bisect_right(self.starts, instant) - 1
+        return i >= 0 and instant < self.spans[i][1]
 
 
 @dataclass(frozen=True)
@@ -155,28 +222,188 @@ def compliance_of(completed: int, breaches: int) -> float | None:
     return min(value, 0.999999) if breaches else value
 
 
-def _span_statements() -> dict[str, tuple[Any, Any]]:
-    """The two statements run for each closed span, per kind of market filter (all tasks of
-    the province, those outside the markets with a policy, those inside one): built once,
+def _span_statements() -> dict[str, tuple[Any, Any, Any]]:
+    """The statements run for each closed span, per kind of market filter (all tasks of the
+    province, those outside the markets with a policy, those inside one): a count, the first
+    `n` in time order, and the tasks of leads whose numbers add zones (`prefixes`). Built once,
     executed with parameters, so the statement cache serves every span."""
-    t = FollowupTask
+    t, lead = FollowupTask, Lead
     in_span = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
                col(t.completed_at) >= bindparam("lo"), col(t.completed_at) < bindparam("hi"),
                col(t.status) == "done"]
     names: Any = bindparam("names", expanding=True)
+    prefixes: Any = bindparam("prefixes", expanding=True)
     filters: dict[str, list[Any]] = {
         "all": [], "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))],
         "in": [col(t.market).in_(names)]}
     return {kind: (select(func.count()).where(*in_span, *extra),
                    select(col(t.id), col(t.completed_at)).where(*in_span, *extra)
-                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")))
+                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")),
+                   select(col(t.id), col(t.completed_at))
+                   .join(lead, col(lead.lead_id) == col(t.lead_id))
+                   .where(*in_span, *extra, col(lead.timezone).is_(None),
+                          func.substr(col(lead.phone), 1, 5).in_(prefixes)))
             for kind, extra in filters.items()}
+
+
+@lru_cache(maxsize=1)
+def _area_code_probes() -> tuple[list[tuple[str, str]], Any]:
+    codes = sorted(AREA_CODES)
+    phone, province = col(Lead.phone), col(Lead.province)
+    pairs = [(p, code) for p in PROVINCES for code in codes]
+    probes = [exists().where(province == p, phone >= f"+1{code}", phone < f"+1{int(code) + 1}")
+              .label(f"{p.lower()}{code}") for p, code in pairs]
+    return pairs, select(*probes)
+
+
+def _area_codes_in_use(session: Session) -> dict[str, list[str]]:
+    """Per province, the geographic area codes of at least one of its leads' numbers: one probe
+    of ix_lead_province_phone each, all in one statement, so the cost does not grow with the
+    lead registry."""
+    pairs, statement = _area_code_probes()
+    found = session.connection().execute(statement).one()
+    in_use: dict[str, list[str]] = {}
+    for (p, code), present in zip(pairs, found, strict=True):
+        if present:
+            in_use.setdefault(p, []).append(code)
+    return in_use
+
+
+def _zones_of(rules: ChannelRules, phone: str | None, confirmed: str | None) -> ChannelRules:
+    """The scope's rules in the zones of one lead: `lead_contact_zones`, the rule that
+    `market can-contact` and `ladder dispatch` apply."""
+    zones = tuple(z.timezone for z in lead_contact_zones(
+        policy_zones=rules.timezones, phone=phone, confirmed_timezone=confirmed))
+    return rules if zones == rules.timezones else replace(rules, timezones=zones)
+
+
+@dataclass
+class _Tally:
+    """The breaches counted so far, and the earliest `limit` candidates for the listing:
+    a max-heap of (-instant, -id, id, instant, rules), so memory stays at `limit`."""
+
+    limit: int
+    breaches: int = 0
+    heap: list[tuple[float, int, int, datetime, ChannelRules]] = field(default_factory=list)
+
+    def offer(self, at_: datetime, task_id: int, rules: ChannelRules) -> None:
+        entry = (-at_.timestamp(), -task_id, task_id, at_, rules)
+        if len(self.heap) < self.limit:
+            heapq.heappush(self.heap, entry)
+        elif entry > self.heap[0]:
+            heapq.heapreplace(self.heap, entry)
+
+    def full_before(self, instant: datetime) -> bool:
+        """Are `limit` candidates already earlier than `instant`?"""
+        return len(self.heap) >= self.limit and -self.heap[0][0] < instant.timestamp()
+
+    def candidates(self) -> list[tuple[datetime, int, ChannelRules]]:
+        return sorted(((at_, task_id, rules) for _, _, task_id, at_, rules in self.heap),
+                      key=lambda c: (c[0], c[1]))
+
+
+class _Scanner:
+    """Counts and lists the breaches of one scope (province, channel, market filter)."""
+
+    def __init__(self, session: Session, lo: datetime, hi: datetime, tally: _Tally,
+                 area_codes: dict[str, list[str]]) -> None:
+        self.conn = session.connection()
+        self.lo, self.hi, self.tally = lo, hi, tally
+        self.area_codes = area_codes
+        self.statements = _span_statements()
+        self.spans: dict[ChannelRules, _Spans] = {}
+        self.zone_spans: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
+        self.listable: list[_Listable] = []
+
+    def closed(self, rules: ChannelRules) -> _Spans:
+        if rules not in self.spans:
+            self.spans[rules] = _Spans(closed_spans(rules, self.lo, self.hi, self.zone_spans))
+        return self.spans[rules]
+
+    def scan(self, rules: ChannelRules, kind: str, params: dict[str, Any],
+             confirmed: dict[int, datetime]) -> None:
+        """Breaches of one scope: its tasks in the closed spans of the policy's zones, plus,
+        for the area codes whose zones a lead's number adds (which can only close more), those
+        leads' tasks in the spans closed only in the added zones. The tasks of leads with a
+        confirmed zone (`confirmed`: id -> completed_at, inside the policy's closed spans) are
+        left out of the listing here: `report` judges them one by one."""
+        count, first, special = self.statements[kind]
+        policy = self.closed(rules)
+        widenings: dict[ChannelRules, list[str]] = {}  # widened rules -> number prefixes
+        for code in self.area_codes.get(params["province"], ()):
+            widened = _zones_of(rules, f"+1{code}0000000", None)
+            if widened is not rules:
+                widenings.setdefault(widened, []).append(f"+1{code}")
+        for widened, prefixes in widenings.items():
+            for a, b in _subtract(self.closed(widened).spans, policy.spans):
+                for task_id, at_ in self.conn.execute(
+                        special, {**params, "lo": a, "hi": b, "prefixes": prefixes}):
+                    self.tally.breaches += 1
+                    self.tally.offer(at_, task_id, rules)
+        skipped = sorted(confirmed.values())
+        for a, b in policy.spans:
+            span = {**params, "lo": a, "hi": b}
+            found = int(self.conn.execute(count, span).scalar() or 0)
+            if found:
+                self.tally.breaches += found
+                self.listable.append(_Listable(a, b, first, span, rules, skipped,
+                                               set(confirmed)))
+
+    def list_first(self) -> None:
+        """Add the tasks of the closed spans to the candidates, spans in time order across all
+        scopes, until no later span can hold one of the first `limit`: a few spans' rows
+        rather than `limit` rows of every scope."""
+        limit = self.tally.limit
+        for item in sorted(self.listable, key=lambda x: x.start):
+            if self.tally.full_before(item.start):
+                break
+            # room for the tasks of this span that the listing skips
+            n = (limit + bisect_left(item.skipped, item.end)
+                 - bisect_left(item.skipped, item.start))
+            for task_id, at_ in self.conn.execute(item.statement, {**item.params, "n": n}):
+                if task_id not in item.skip_ids:
+                    self.tally.offer(at_, task_id, item.rules)
+
+
+@dataclass(frozen=True)
+class _Listable:
+    """A closed span with breaches, to list from: its statement, and what the listing skips
+    (the tasks the scope judges in their lead's own zones)."""
+
+    start: datetime
+    end: datetime
+    statement: Any
+    params: dict[str, Any]
+    rules: ChannelRules
+    skipped: list[datetime]
+    skip_ids: set[int]
+
+
+def _confirmed_zone_tasks(session: Session, lo: datetime, hi: datetime
+                          ) -> list[tuple[int, datetime, str, str | None, str, str]]:
+    """(id, completed_at, province, market, channel, zone) of the period's contacts whose lead
+    has a confirmed zone: read from the lead side (ix_lead_timezone, then each lead's tasks by
+    ix_followup_task_lead_id), since an operator confirms zones one lead at a time."""
+    t, lead = FollowupTask, Lead
+    zones = dict(session.execute(select(col(lead.lead_id), col(lead.timezone))
+                                 .where(col(lead.timezone).is_not(None))).all())
+    ids = sorted(zones)
+    found: list[Any] = []
+    for i in range(0, len(ids), 500):
+        found += [(task_id, at_, province, market, channel, zones[lead_id])
+                  for task_id, lead_id, at_, province, market, channel in session.execute(
+                      select(col(t.id), col(t.lead_id), col(t.completed_at), col(t.province),
+                             col(t.market), col(t.channel))
+                      .where(col(t.lead_id).in_(ids[i:i + 500]), col(t.status) == "done",
+                             col(t.completed_at) >= lo, col(t.completed_at) < hi,
+                             col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS)))]
+    return found
 
 
 def report(session: Session, *, at: datetime, since: date | None, until: date | None,
            business_timezone: str, limit: int = 1000) -> BreachReport:
     """Window breaches among the contacts completed in [since, until] (business dates,
-    inclusive; default the 30 ending today)."""
+    inclusive; default the 30 ending today), each judged in its lead's zones."""
     from valhalla_cli.clock import business_period
 
     if not 1 <= limit <= MAX_LIMIT:
@@ -184,18 +411,33 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     since, until, lo, hi = business_period(at, since, until, business_timezone)
     t = FollowupTask
     done = [col(t.status) == "done", col(t.completed_at) >= lo, col(t.completed_at) < hi]
-    completed = session.scalar(select(func.count()).where(
+    # Core, not ORM: index-only on ix_followup_task_contact_audit. The ORM's criterion that
+    # hides unfinished imports would read every row, and an import never writes a done task.
+    completed = session.connection().scalar(select(func.count()).where(
         col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS), *done)) or 0
     cache = PolicyCache(session)
     own_keys: dict[str, set[str]] = {}  # province -> market keys with a policy of their own
     for province, key in cache.rows:
         if key != PROVINCE_WIDE:
             own_keys.setdefault(province, set()).add(key)
-    breaches = 0
-    candidates: list[tuple[datetime, int, ChannelRules]] = []
-    spans_cache: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
-    statements = _span_statements()
-    conn = session.connection()
+
+    def policy_market(province: str, market: str | None) -> str | None:
+        return market if market and market_key(market) in own_keys.get(province, ()) else None
+
+    tally = _Tally(limit)
+    scanner = _Scanner(session, lo, hi, tally, _area_codes_in_use(session))
+    confirmed = _confirmed_zone_tasks(session, lo, hi)
+    confirmed_by_scope: dict[tuple[str, str, str | None], dict[int, datetime]] = {}
+    for task_id, at_, province, market, channel, zone_name in confirmed:
+        scope_market = policy_market(province, market)
+        rules = cache.rules(province, scope_market, channel)
+        # the scope's scan counts this task by the policy's zones: undo that, judge it in its own
+        if at_ in scanner.closed(rules):
+            tally.breaches -= 1
+            confirmed_by_scope.setdefault((province, channel, scope_market), {})[task_id] = at_
+        if at_ in scanner.closed(_zones_of(rules, None, zone_name)):
+            tally.breaches += 1
+            tally.offer(at_, task_id, rules)
     for province in PROVINCES:
         # (market whose policy applies, which tasks: None = all, or ("in"/"not_in", names))
         scopes: list[tuple[str | None, tuple[str, list[str]] | None]] = [(None, None)]
@@ -215,37 +457,28 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
                 scopes += [(group[0], ("in", group)) for _, group in sorted(names.items())]
         for channel in CHANNELS:
             for market, which in scopes:
-                rules = cache.rules(province, market, channel)
-                if rules not in spans_cache:
-                    spans_cache[rules] = closed_spans(rules, lo, hi)
-                kind = which[0] if which else "all"
-                count, first = statements[kind]
                 params: dict[str, Any] = {"province": province, "channel": channel}
                 if which:
                     params["names"] = which[1]
-                listed = 0
-                # One index range scan per closed span, in time order: a count, and the first
-                # `limit` of the scope (index-only, in index order).
-                for a, b in spans_cache[rules]:
-                    span = {**params, "lo": a, "hi": b}
-                    found = int(conn.execute(count, span).scalar() or 0)
-                    if not found:
-                        continue
-                    breaches += found
-                    if listed < limit:
-                        rows = conn.execute(first, {**span, "n": limit - listed}).all()
-                        candidates += [(at_, task_id, rules) for task_id, at_ in rows]
-                        listed += len(rows)
-    candidates.sort(key=lambda c: (c[0], c[1]))
-    chosen = {task_id: rules for _, task_id, rules in candidates[:limit]}
+                scanner.scan(cache.rules(province, market, channel),
+                             which[0] if which else "all", params,
+                             confirmed_by_scope.get((province, channel, market), {}))
+    scanner.list_first()
+    chosen = {task_id: rules for _, task_id, rules in tally.candidates()}
+    breaches = tally.breaches
     items: list[Breach] = []
     ids = list(chosen)
+    row: Any
     for i in range(0, len(ids), 500):
         for row in session.execute(
                 select(col(t.id), col(t.lead_id), col(t.owner), col(t.completed_at),
-                       col(t.channel), col(t.province), col(t.market), col(t.step))
+                       col(t.channel), col(t.province), col(t.market), col(t.step),
+                       col(Lead.phone), col(Lead.timezone).label("confirmed"))
+                .outerjoin(Lead, col(Lead.lead_id) == col(t.lead_id))
                 .where(col(t.id).in_(ids[i:i + 500]))):
-            verdict = _verdict(chosen[row.id], row.completed_at)
+            # the candidates carry their scope's rules; the verdict is in the lead's zones
+            own = _zones_of(chosen[row.id], row.phone, row.confirmed)
+            verdict = _verdict(own, row.completed_at)
             if verdict is None:  # pragma: no cover - the spans come from the calculus
                 breaches -= 1
                 continue
