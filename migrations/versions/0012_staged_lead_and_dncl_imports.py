@@ -6,7 +6,7 @@ keys an area code reads (key = generation * 10**10 + the ten digits): the number
 are generation 0, so existing data needs no rewrite.
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-01 13:00:00.000000
 """
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 import valhalla_cli.models.types
 
 revision: str = '0012'
-down_revision: str | None = '0011'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
