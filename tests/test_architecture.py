@@ -121,7 +121,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_scanner_sees_deferred_imports():
     """The scan must see an import inside a function body (what a cycle usually hides in)."""
     assert "valhalla_cli.migrate" in imports_of("valhalla_cli.bootstrap")
-    assert "valhalla_cli.services.ladder_tasks" in imports_of("valhalla_cli.services.market")
+    assert "valhalla_cli.services.ladder.tasks" in imports_of("valhalla_cli.services.market")
     assert "valhalla_cli.db" in imports_of("valhalla_cli.migrate")
 
 
@@ -194,3 +194,26 @@ def test_only_typer_internals_touches_typer_private_api():
     users = [m for m, p in MODULES.items()
              if "typer._" in p.read_text(encoding="utf-8") and m != "valhalla_cli.typer_internals"]
     assert users == []
+
+
+def _service_packages() -> list[str]:
+    return [m for m, p in MODULES.items()
+            if m.startswith("valhalla_cli.services.") and p.name == "__init__.py"]
+
+
+def test_a_pack_package_keeps_its_modules_reachable():
+    """`ladder.dispatch` must stay the function and `ladder.dispatching` its module: a module
+    named after a name its package re-exports would be shadowed by it (`import a.b as m` then
+    yields the function), so no submodule shares a name with its package's exports."""
+    import importlib
+
+    assert "valhalla_cli.services.ladder" in _service_packages()
+    shadowed = []
+    for package_name in _service_packages():
+        package = importlib.import_module(package_name)
+        for module_name in (m for m in MODULES if m.rpartition(".")[0] == package_name):
+            module = importlib.import_module(module_name)
+            if getattr(package, module_name.rpartition(".")[2]) is not module:
+                shadowed.append(module_name)
+    assert shadowed == []
+

@@ -1,4 +1,4 @@
-"""indexes for `ladder breaches` judged in each lead's zones
+"""indexes for `ladder breaches` judged in each lead's zones, and for the SLA report
 
 A window breach is judged in every zone of the task's lead (SPEC 20): a lead with a confirmed
 zone is judged in that zone alone, found through ix_lead_timezone; a number of another zone's
@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 CONTACT_AUDIT = ['province', 'channel', 'completed_at', 'status', 'market', 'id']
+SLA = ['completed_at', 'response_minutes', 'owner', 'province', 'step']
 
 
 def upgrade() -> None:
@@ -31,6 +32,11 @@ def upgrade() -> None:
         batch_op.drop_index('ix_followup_task_contact_audit')
         batch_op.create_index('ix_followup_task_contact_audit', [*CONTACT_AUDIT, 'lead_id'],
                               unique=False)
+        # The SLA report (and the scorecard) reads the period index-only again: the ORM's
+        # filter of unfinished imports (0011) needs import_batch_id, which forced a read of
+        # every row (5 M tasks: `ladder sla` over a month 1.08 s -> 0.40 s CPU).
+        batch_op.drop_index('ix_followup_task_sla')
+        batch_op.create_index('ix_followup_task_sla', [*SLA, 'import_batch_id'], unique=False)
     op.create_index('ix_lead_timezone', 'lead', ['timezone'], unique=False)
     op.create_index('ix_lead_province_phone', 'lead', ['province', 'phone'], unique=False)
     op.create_index('ix_lead_contact_zones', 'lead', ['lead_id', 'timezone', 'phone'],
@@ -44,3 +50,5 @@ def downgrade() -> None:
     with op.batch_alter_table('followup_task', schema=None) as batch_op:
         batch_op.drop_index('ix_followup_task_contact_audit')
         batch_op.create_index('ix_followup_task_contact_audit', CONTACT_AUDIT, unique=False)
+        batch_op.drop_index('ix_followup_task_sla')
+        batch_op.create_index('ix_followup_task_sla', SLA, unique=False)

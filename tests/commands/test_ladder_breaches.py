@@ -238,3 +238,14 @@ def test_subtracting_spans_leaves_exactly_the_instants_outside():
         inside = any(a <= instant < b for a, b in spans)
         removed = any(a <= instant < b for a, b in minus)
         assert any(a <= instant < b for a, b in left) == (inside and not removed), instant
+
+
+def test_a_year_of_spans_is_counted_in_runs_of_statements(cli):
+    """A year has ~300 closed spans per scope, more than one statement holds (256): the
+    breaches of both ends of the year, and of a number of another zone, are all found."""
+    january = contact(cli, "L-jan", "ON", "2027-01-12T21:45:00", created="2027-01-11T10:00")
+    december = contact(cli, "L-dec", "ON", "2027-12-14T21:45:00", created="2027-12-13T10:00")
+    moved = lead_contact(cli, "L-604-dec", "ON", "2027-12-15T10:00:00", phone="+16045550199")
+    rows, summary = breaches(cli, "2027-01-01", "2027-12-31")
+    assert [r["task_id"] for r in rows] == [january, december, moved]
+    assert "3 breaches in 3 completed contacts" in summary

@@ -28,18 +28,20 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key
 from valhalla_cli.models import FollowupTask, Lead
+from valhalla_cli.models.types import UTCDateTime
 from valhalla_cli.phones import AREA_CODES
 from valhalla_cli.services.contact_facts import lead_contact_zones
 from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, is_open, zone_states
@@ -222,28 +224,71 @@ def compliance_of(completed: int, breaches: int) -> float | None:
     return min(value, 0.999999) if breaches else value
 
 
-def _span_statements() -> dict[str, tuple[Any, Any, Any]]:
-    """The statements run for each closed span, per kind of market filter (all tasks of the
-    province, those outside the markets with a policy, those inside one): a count, the first
-    `n` in time order, and the tasks of leads whose numbers add zones (`prefixes`). Built once,
-    executed with parameters, so the statement cache serves every span."""
-    t, lead = FollowupTask, Lead
-    in_span = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
-               col(t.completed_at) >= bindparam("lo"), col(t.completed_at) < bindparam("hi"),
-               col(t.status) == "done"]
+def _scope_filters() -> tuple[list[Any], dict[str, list[Any]]]:
+    """The conditions of one scope's done tasks, and of each kind of market filter (all tasks
+    of the province, those outside the markets with a policy, those inside one)."""
+    t = FollowupTask
+    scope = [col(t.province) == bindparam("province"), col(t.channel) == bindparam("channel"),
+             col(t.status) == "done"]
     names: Any = bindparam("names", expanding=True)
-    prefixes: Any = bindparam("prefixes", expanding=True)
-    filters: dict[str, list[Any]] = {
-        "all": [], "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))],
-        "in": [col(t.market).in_(names)]}
-    return {kind: (select(func.count()).where(*in_span, *extra),
-                   select(col(t.id), col(t.completed_at)).where(*in_span, *extra)
-                   .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n")),
-                   select(col(t.id), col(t.completed_at))
-                   .join(lead, col(lead.lead_id) == col(t.lead_id))
-                   .where(*in_span, *extra, col(lead.timezone).is_(None),
-                          func.substr(col(lead.phone), 1, 5).in_(prefixes)))
+    return scope, {"all": [], "in": [col(t.market).in_(names)],
+                   "not_in": [or_(col(t.market).is_(None), col(t.market).not_in(names))]}
+
+
+def _listing_statements() -> dict[str, Any]:
+    """The first `n` tasks of one closed span in time order, per kind of market filter; built
+    once, executed with parameters, so the statement cache serves every span."""
+    t = FollowupTask
+    scope, filters = _scope_filters()
+    return {kind: select(col(t.id), col(t.completed_at))
+            .where(*scope, *extra, col(t.completed_at) >= bindparam("lo"),
+                   col(t.completed_at) < bindparam("hi"))
+            .order_by(col(t.completed_at), col(t.id)).limit(bindparam("n"))
             for kind, extra in filters.items()}
+
+
+@lru_cache(maxsize=64)
+def _in_spans(kind: str, size: int, what: str) -> Any:
+    """One statement over the scope's done tasks inside up to `size` spans (a CTE of rows, each
+    an index range scan; `_span_params` fills it): the count per span (`what="count"`), or the
+    tasks of leads whose numbers start with `prefixes` and have no confirmed zone
+    (`"special"`). Sizes are powers of two, so a handful of statements serve every report."""
+    t, lead = FollowupTask, Lead
+    scope, filters = _scope_filters()
+    # A UNION ALL of parameter rows rather than VALUES: SQLAlchemy caches its compiled form.
+    cte = union_all(*(select(bindparam(f"i{k}", type_=Integer).label("i"),
+                             bindparam(f"lo{k}", type_=UTCDateTime).label("lo"),
+                             bindparam(f"hi{k}", type_=UTCDateTime).label("hi"))
+                      for k in range(size))).cte("spans")
+    inside = and_(col(t.completed_at) >= cte.c.lo, col(t.completed_at) < cte.c.hi, *scope,
+                  *filters[kind])
+    if what == "count":
+        return (select(cte.c.i, func.count()).select_from(cte).join(t, inside)
+                .group_by(cte.c.i))
+    prefixes: Any = bindparam("prefixes", expanding=True)
+    return (select(col(t.id), col(t.completed_at)).select_from(cte).join(t, inside)
+            .join(lead, col(lead.lead_id) == col(t.lead_id))
+            .where(col(lead.timezone).is_(None), func.substr(col(lead.phone), 1, 5).in_(prefixes)))
+
+
+MAX_SPANS_PER_STATEMENT = 256  # SQLite allows 500 terms in a compound SELECT
+
+
+def _span_params(spans: list[tuple[datetime, datetime]]
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(statement size, parameters) for each run of up to MAX_SPANS_PER_STATEMENT of `spans`;
+    row `i` is `spans[i]`, and the unused rows are empty spans."""
+    for first in range(0, len(spans), MAX_SPANS_PER_STATEMENT):
+        run = spans[first:first + MAX_SPANS_PER_STATEMENT]
+        size = 8
+        while size < len(run):
+            size *= 2
+        empty = (run[0][0], run[0][0])
+        params: dict[str, Any] = {}
+        for k in range(size):
+            params[f"i{k}"] = first + k
+            params[f"lo{k}"], params[f"hi{k}"] = run[k] if k < len(run) else empty
+        yield size, params
 
 
 @lru_cache(maxsize=1)
@@ -310,7 +355,7 @@ class _Scanner:
         self.conn = session.connection()
         self.lo, self.hi, self.tally = lo, hi, tally
         self.area_codes = area_codes
-        self.statements = _span_statements()
+        self.listing = _listing_statements()
         self.spans: dict[ChannelRules, _Spans] = {}
         self.zone_spans: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
         self.listable: list[_Listable] = []
@@ -327,7 +372,6 @@ class _Scanner:
         leads' tasks in the spans closed only in the added zones. The tasks of leads with a
         confirmed zone (`confirmed`: id -> completed_at, inside the policy's closed spans) are
         left out of the listing here: `report` judges them one by one."""
-        count, first, special = self.statements[kind]
         policy = self.closed(rules)
         widenings: dict[ChannelRules, list[str]] = {}  # widened rules -> number prefixes
         for code in self.area_codes.get(params["province"], ()):
@@ -335,19 +379,26 @@ class _Scanner:
             if widened is not rules:
                 widenings.setdefault(widened, []).append(f"+1{code}")
         for widened, prefixes in widenings.items():
-            for a, b in _subtract(self.closed(widened).spans, policy.spans):
-                for task_id, at_ in self.conn.execute(
-                        special, {**params, "lo": a, "hi": b, "prefixes": prefixes}):
+            extra = _subtract(self.closed(widened).spans, policy.spans)
+            if not extra:
+                continue
+            for size, spans in _span_params(extra):
+                for task_id, at_ in self.conn.execute(_in_spans(kind, size, "special"),
+                                                      {**params, **spans, "prefixes": prefixes}):
                     self.tally.breaches += 1
                     self.tally.offer(at_, task_id, rules)
+        if not policy.spans:
+            return
         skipped = sorted(confirmed.values())
-        for a, b in policy.spans:
-            span = {**params, "lo": a, "hi": b}
-            found = int(self.conn.execute(count, span).scalar() or 0)
-            if found:
-                self.tally.breaches += found
-                self.listable.append(_Listable(a, b, first, span, rules, skipped,
-                                               set(confirmed)))
+        counts = [row for size, spans in _span_params(policy.spans)
+                  for row in self.conn.execute(_in_spans(kind, size, "count"),
+                                               {**params, **spans})]
+        for i, found in counts:
+            a, b = policy.spans[i]
+            self.tally.breaches += int(found)
+            self.listable.append(_Listable(a, b, self.listing[kind],
+                                           {**params, "lo": a, "hi": b}, rules, skipped,
+                                           set(confirmed)))
 
     def list_first(self) -> None:
         """Add the tasks of the closed spans to the candidates, spans in time order across all

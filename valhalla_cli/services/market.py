@@ -394,7 +394,7 @@ def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) ->
 
 def _cancel_for_leads(session: Session, lead_ids: list[str], *, at: datetime, reason: str
                       ) -> int:
-    from valhalla_cli.services.ladder_tasks import cancel_active_tasks
+    from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 
     return sum(cancel_active_tasks(session, lead_id=lead, at=at, reason=reason)
                for lead in sorted(set(lead_ids)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -140,12 +140,15 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     """Warn while `[business] name` or `callback` is missing (SMS tasks are held meanwhile);
     fail when a language in use has no template."""
     from valhalla_cli.models import Lead
+    from valhalla_cli.services.contact_facts import LANGUAGES
     from valhalla_cli.services.dncl import held_counts
     from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
 
     templates = TemplateSet(session)
-    languages = set(session.scalars(select(col(Lead.language)).distinct()))
-    missing = sorted(lang for lang in languages if (0, lang) not in templates.texts)
+    # Only a language without a default template is looked for among the leads (and a lead
+    # using it stops the scan at once): the registry is not read when every language has one.
+    missing = [lang for lang in LANGUAGES if (0, lang) not in templates.texts
+               and session.scalar(select(exists().where(col(Lead.language) == lang)))]
     if missing:
         return CheckResult("messages", FAIL, f"no default SMS template for language(s) "
                            f"{', '.join(missing)} in use by leads",

@@ -2,7 +2,8 @@
 
 `followup_task` is written only by the ladder pack; the market pack cancels a suppressed lead's
 tasks through `cancel_active_tasks` (re-exported as `ladder.cancel_active_tasks`). This module
-imports no other service, so the market pack can call it while the ladder depends on market.
+imports no other service; the market pack imports it inside the function that cancels (loading
+it loads the ladder package, which depends on market), so there is no cycle.
 """
 
 from __future__ import annotations

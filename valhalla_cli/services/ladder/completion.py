@@ -1,0 +1,182 @@
+"""Finishing tasks: complete (fenced by the claim token), stop a lead's ladder, show a lead's
+ladders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from valhalla_cli.db import affected_rows
+from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_lead_id
+from valhalla_cli.models import FollowupTask
+from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
+from valhalla_cli.models.types import pk
+from valhalla_cli.services import audit, kpi
+from valhalla_cli.services.ladder.config import OPT_OUT, OUTCOMES, PACK, STOP_OUTCOMES, LadderConfig
+from valhalla_cli.services.ladder.readiness import _advance
+from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+
+
+@dataclass(frozen=True)
+class CompleteResult:
+    task_id: int
+    status: str
+    outcome: str | None
+    response_minutes: float | None
+    within_sla: bool | None
+    ladder_stopped: bool
+    reason: str | None = None  # set when refused: already_finished | lease_lost
+
+
+def _check_outcome(outcome: str) -> str:
+    value = (outcome or "").strip().lower()
+    if value not in OUTCOMES:
+        raise BadInput(f"unknown outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+    return value
+
+
+def complete(
+    session: Session,
+    *,
+    task_id: int,
+    outcome: str,
+    claim_token: str | None,
+    note: str | None,
+    at: datetime,
+    actor: str,
+    config: LadderConfig,
+) -> CompleteResult:
+    """Finish a task with an outcome. A stale claim token or a finished task is refused."""
+    outcome = _check_outcome(outcome)
+    if task_id < 1:
+        raise BadInput(f"task id must be a positive whole number, not {task_id}")
+    if claim_token is not None and not claim_token.strip():
+        raise BadInput("--claim-token must not be empty")
+    task = session.scalars(select(FollowupTask).where(col(FollowupTask.id) == task_id)
+                           .with_for_update()).first()
+    if task is None:
+        raise NotFound(f"no follow-up task {task_id}")
+
+    def refused(reason: str) -> CompleteResult:
+        return CompleteResult(pk(task.id), task.status, task.outcome, task.response_minutes,
+                              None if task.response_minutes is None
+                              else task.response_minutes <= config.sla_minutes, False, reason)
+
+    if task.status in FINISHED_STATUSES:
+        return refused("already_finished")
+    if claim_token is not None and (task.status != "claimed" or task.claim_token != claim_token):
+        return refused("lease_lost")
+    # completed before it was due: it was answered at once (0), not in negative time
+    response = max(0.0, round((at - task.due_at).total_seconds() / 60, 2))
+    within = response <= config.sla_minutes
+    guard = [col(FollowupTask.id) == task.id, col(FollowupTask.status) == task.status]
+    if claim_token is not None:
+        guard.append(col(FollowupTask.claim_token) == claim_token)
+    changed = affected_rows(session.execute(
+        update(FollowupTask).where(*guard)
+        .values(status="done", outcome=outcome, completed_at=at, response_minutes=response,
+                note=note, claim_token=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)))
+    if changed != 1:  # pragma: no cover - the row lock above makes this unreachable
+        return refused("lease_lost")
+    stopped = False
+    if outcome in STOP_OUTCOMES:
+        cancel_active_tasks(session, lead_id=task.lead_id, at=at, ladder_id=task.ladder_id,
+                            reason=f"ladder stopped: {outcome}")
+        stopped = True
+    elif outcome == OPT_OUT:
+        from valhalla_cli.services import market
+
+        market.suppress(session, lead_id=task.lead_id, phone=None, reason="opt_out",
+                        actor=actor, at=at)
+        stopped = True
+    else:
+        _advance(session, [task.ladder_id])
+    kpi.emit(session, metric="followup_completed", value=1 if within else 0, at=at,
+             province=task.province, market=task.market, ref=f"task-{task.id}", source="ladder")
+    audit.record(session, pack=PACK, action="complete", actor=actor, at=at,
+                 subject=f"task-{task.id}", before={"status": task.status},
+                 after={"status": "done", "outcome": outcome, "ladder_stopped": stopped},
+                 reason=note)
+    return CompleteResult(pk(task.id), "done", outcome, response, within, stopped)
+
+
+@dataclass(frozen=True)
+class StopResult:
+    lead_id: str
+    cancelled: int
+    ladder_ids: list[str]
+
+
+def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: str) -> StopResult:
+    """Cancel the lead's remaining tasks (safe to run twice: the second cancels nothing)."""
+    lead = parse_lead_id(lead_id)
+    if reason is None or not reason.strip():
+        raise BadInput("--reason must not be empty")
+    ladders = sorted({ladder for ladder, status in session.execute(
+        select(col(FollowupTask.ladder_id),
+               col(FollowupTask.status)).where(col(FollowupTask.lead_id) == lead))
+        if status in ACTIVE_STATUSES})
+    cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
+                                    reason=f"stopped: {reason.strip()}")
+    if cancelled:
+        audit.record(session, pack=PACK, action="stop", actor=actor, at=at, subject=lead,
+                     after={"cancelled": cancelled, "ladder_ids": ladders}, reason=reason.strip())
+    return StopResult(lead, cancelled, ladders)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task_id: int
+    step: int
+    channel: str
+    planned_at: datetime
+    due_at: datetime
+    status: str
+    attempt: int
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+    completed_at: datetime | None
+    outcome: str | None
+    response_minutes: float | None
+    status_reason: str | None
+
+
+@dataclass(frozen=True)
+class LadderView:
+    ladder_id: str
+    lead_id: str
+    province: str
+    market: str | None
+    owner: str | None
+    created_at: datetime
+    active: bool
+    tasks: list[TaskView]
+
+
+def show(session: Session, *, lead_id: str) -> list[LadderView]:
+    lead = parse_lead_id(lead_id)
+    rows = list(session.scalars(select(FollowupTask).where(col(FollowupTask.lead_id) == lead)
+                                .order_by(col(FollowupTask.created_at), col(FollowupTask.ladder_id),
+                                          col(FollowupTask.step))))
+    if not rows:
+        raise NotFound(f"no ladder for lead {lead!r}")
+    ladders: dict[str, list[FollowupTask]] = {}
+    for row in rows:
+        ladders.setdefault(row.ladder_id, []).append(row)
+    return [
+        LadderView(ladder_id=lid, lead_id=lead, province=tasks[0].province,
+                   market=tasks[0].market, owner=tasks[0].owner,
+                   created_at=tasks[0].created_at,
+                   active=any(t.status in ACTIVE_STATUSES for t in tasks),
+                   tasks=[TaskView(pk(t.id), t.step, t.channel, t.planned_at, t.due_at, t.status,
+                                   t.attempt, t.claimed_by, t.lease_expires_at, t.completed_at,
+                                   t.outcome, t.response_minutes, t.status_reason)
+                          for t in tasks])
+        for lid, tasks in ladders.items()
+    ]

@@ -1,0 +1,50 @@
+"""The ladder's outcomes and its configuration: the `[ladder]` settings, validated once (a
+bad value is exit 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from valhalla_cli.errors import BadInput, ConfigError
+from valhalla_cli.services.contact_rules import StepSpec, parse_steps
+
+PACK = "ladder"
+CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
+STOP_OUTCOMES = ("contacted", "appointment", "not_interested", "wrong_number")
+OPT_OUT = "opt_out"
+OUTCOMES = (*CONTINUE_OUTCOMES, *STOP_OUTCOMES, OPT_OUT)
+RECHECK_BLOCKED = timedelta(hours=1)  # a task with no known opening is looked at again hourly
+GROUPS = ("owner", "province", "step")
+
+
+@dataclass(frozen=True)
+class LadderConfig:
+    steps: list[StepSpec]
+    lease: timedelta
+    max_attempts: int
+    sla_minutes: int
+    fast_sla_minutes: int
+
+
+def ladder_config(ladder_settings: Any) -> LadderConfig:
+    """Validate the `[ladder]` settings; a bad value is a configuration error (exit 3)."""
+    from valhalla_cli.clock import parse_duration
+
+    try:
+        steps = parse_steps(list(ladder_settings.steps))
+    except ValueError as exc:
+        raise ConfigError(f"ladder.steps: {exc}") from None
+    try:
+        lease = parse_duration(str(ladder_settings.lease), option="ladder.lease")
+    except BadInput as exc:
+        raise ConfigError(exc.message) from None
+    if ladder_settings.max_attempts < 1:
+        raise ConfigError("ladder.max_attempts must be at least 1")
+    if ladder_settings.sla_minutes < 1:
+        raise ConfigError("ladder.sla_minutes must be at least 1")
+    if not 1 <= ladder_settings.fast_sla_minutes <= ladder_settings.sla_minutes:
+        raise ConfigError("ladder.fast_sla_minutes must be between 1 and ladder.sla_minutes")
+    return LadderConfig(steps, lease, int(ladder_settings.max_attempts),
+                        int(ladder_settings.sla_minutes), int(ladder_settings.fast_sla_minutes))

@@ -1,0 +1,283 @@
+"""Creating ladders: six tasks per lead, one active ladder per lead; one path for one lead and
+for a bulk import."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from valhalla_cli.db import copy_rows, dialect_name
+from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
+from valhalla_cli.models import FollowupTask
+from valhalla_cli.models.ladder import ACTIVE_STATUSES
+from valhalla_cli.models.types import pk
+from valhalla_cli.services import audit, kpi
+from valhalla_cli.services.contact_rules import check_score, next_open_at, planned_at
+from valhalla_cli.services.ladder.config import PACK, LadderConfig
+from valhalla_cli.services.market import PolicyCache, scope_market
+
+
+@dataclass(frozen=True)
+class TaskBrief:
+    task_id: int
+    step: int
+    channel: str
+    due_at: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    ladder_id: str | None
+    lead_id: str
+    created: bool
+    tasks: list[TaskBrief]
+    reason: str | None = None  # set when refused
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    lead_id: str
+    province: str
+    market: str | None = None
+    owner: str | None = None
+    lead_score: int | None = None
+    start_at: datetime | None = None
+    line: int | None = None
+    # The lead's own fields (SPEC 17.1): upserted into `lead` before the ladder is made.
+    phone: str | None = None
+    name: str | None = None
+    language: str | None = None
+    consent: str | None = None
+    consent_at: datetime | None = None
+
+
+def _lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
+    """PostgreSQL: serialise creations per lead (SQLite's BEGIN IMMEDIATE already does)."""
+    if dialect_name(session) != "postgresql":
+        return
+    ids = sorted(set(lead_ids))
+    if ids:
+        session.execute(text(
+            "SELECT pg_advisory_xact_lock(hashtext(x)) FROM "
+            "(SELECT unnest(CAST(:ids AS text[])) AS x ORDER BY 1) AS s"), {"ids": ids})
+
+
+def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
+    """lead -> its active ladder. Filtered on lead_id only (the lead index), so the planner can
+    never prefer the status index and scan every active task."""
+    found: dict[str, str] = {}
+    for i in range(0, len(lead_ids), 500):
+        chunk = lead_ids[i:i + 500]
+        rows = session.execute(
+            select(col(FollowupTask.lead_id), col(FollowupTask.ladder_id), col(FollowupTask.status))
+            .where(col(FollowupTask.lead_id).in_(chunk)))
+        for lead, ladder, status in rows:
+            if status in ACTIVE_STATUSES:
+                found.setdefault(lead, ladder)
+    return found
+
+
+_TASK_COLUMNS = ("ladder_id", "lead_id", "province", "market", "owner", "lead_score", "step",
+                 "channel", "planned_at", "due_at", "status", "ready", "attempt", "status_reason",
+                 "created_at", "created_by", "import_batch_id")
+_INSTANTS = {"planned_at", "due_at", "created_at"}
+
+
+def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One driver-level executemany (bulk import speed): instants as the UTCDateTime column
+    stores them (SQLite: naive UTC text; PostgreSQL: aware timestamptz)."""
+    from datetime import UTC
+
+    dialect = dialect_name(session)
+    marker = "?" if dialect == "sqlite" else "%s"
+
+    seen: dict[datetime, Any] = {}
+
+    def instant(value: datetime) -> Any:
+        if value not in seen:
+            utc = value.astimezone(UTC)
+            seen[value] = (utc.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+                           if dialect == "sqlite" else utc)
+        return seen[value]
+
+    from valhalla_cli.models.importing import import_batch_of
+
+    batch = import_batch_of(session)  # a bulk import's rows stay hidden until it finishes
+    for row in rows:
+        row["import_batch_id"] = batch
+    params = [tuple(instant(row[c]) if c in _INSTANTS else row[c] for c in _TASK_COLUMNS)
+              for row in rows]
+    if dialect == "postgresql":
+        copy_rows(session, "followup_task", list(_TASK_COLUMNS), params)
+        return
+    sql = (f"INSERT INTO followup_task ({', '.join(_TASK_COLUMNS)}) "
+           f"VALUES ({', '.join([marker] * len(_TASK_COLUMNS))})")
+    session.connection().exec_driver_sql(sql, params)
+
+
+@dataclass
+class _Outcome:
+    request: CreateRequest
+    ladder_id: str | None = None
+    created: bool = False
+    reason: str | None = None
+
+
+def create_many(
+    session: Session,
+    requests: list[CreateRequest],
+    *,
+    config: LadderConfig,
+    at: datetime,
+    actor: str,
+    business_timezone: str,
+    cache: PolicyCache | None = None,
+    score_required_is_bad_input: bool = False,
+    audit_leads: bool = False,
+) -> list[_Outcome]:
+    """Create ladders for validated requests in the caller's transaction.
+
+    The lead of each request is upserted first (its fields, and its consent when given).
+    Per request: suppressed (by lead or number) -> refused; an active ladder -> returned
+    (`created` false); disabled policy, no allowed channel or score below the minimum ->
+    refused; else six tasks.
+    """
+    from valhalla_cli.services import lead as lead_service
+    from valhalla_cli.services.market import suppressed_among
+
+    cache = cache or PolicyCache(session)
+    leads = [r.lead_id for r in requests]
+    _lock_leads(session, leads)
+    lead_service.upsert_many(session, [
+        lead_service.LeadFields(lead_id=r.lead_id, province=r.province, market=r.market,
+                                phone=r.phone, name=r.name, language=r.language)
+        for r in requests], at=at, actor=actor, audit_each=audit_leads)
+    lead_service.append_consents(session, [
+        {"lead_id": r.lead_id, "kind": r.consent, "channel": "all",
+         "given_at": r.consent_at or at, "actor": actor,
+         "evidence": f"ladder import line {r.line}" if r.line else "ladder create"}
+        for r in requests if r.consent is not None])
+    suppressed = suppressed_among(session, leads, at=at, business_timezone=business_timezone)
+    active = _active_ladders(session, list(set(leads)))
+    rows: list[dict[str, Any]] = []
+    outcomes: list[_Outcome] = []
+    opening: dict[tuple[str, str | None, str, datetime], datetime | None] = {}
+    for req in requests:
+        out = _Outcome(req)
+        outcomes.append(out)
+        policy = cache.effective(req.province, req.market)
+        if req.lead_id in suppressed:
+            out.reason = "suppressed"
+            continue
+        if req.lead_id in active:
+            out.ladder_id = active[req.lead_id]
+            continue
+        if not policy.enabled:
+            out.reason = "policy_disabled"
+            continue
+        if policy.min_lead_score > 0 and req.lead_score is None and score_required_is_bad_input:
+            raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} "
+                           f"policy has a minimum lead score of {policy.min_lead_score}")
+        if policy.min_lead_score > 0 and (req.lead_score is None
+                                          or req.lead_score < policy.min_lead_score):
+            out.reason = "lead_score_below_minimum"
+            continue
+        if not any(s.channel in policy.channels for s in config.steps):
+            out.reason = "channel_not_allowed"
+            continue
+        ladder_id = uuid.uuid4().hex
+        start = req.start_at or at
+        first_zone = policy.timezones[0] if policy.timezones else "UTC"
+        ready_given = False
+        for spec in config.steps:
+            planned = planned_at(start, spec, first_zone)
+            if spec.channel in policy.channels:
+                key = (req.province, req.market, spec.channel, planned)
+                if key not in opening:
+                    rules = cache.rules(req.province, req.market, spec.channel)
+                    opening[key] = next_open_at(rules, planned)
+                due, status, reason = opening[key] or planned, "pending", None
+                ready = not ready_given
+                ready_given = True
+            else:
+                due, status, reason, ready = planned, "skipped", "channel_not_allowed", False
+            rows.append({
+                "ladder_id": ladder_id, "lead_id": req.lead_id, "province": req.province,
+                "market": req.market, "owner": req.owner, "lead_score": req.lead_score,
+                "step": spec.step, "channel": spec.channel, "planned_at": planned,
+                "due_at": due, "status": status, "ready": ready, "attempt": 0,
+                "status_reason": reason, "created_at": at, "created_by": actor,
+            })
+        active[req.lead_id] = ladder_id
+        out.ladder_id, out.created = ladder_id, True
+    if rows:
+        _insert_tasks(session, rows)
+    return outcomes
+
+
+def _briefs(session: Session, ladder_id: str) -> list[TaskBrief]:
+    rows = session.scalars(select(FollowupTask).where(col(FollowupTask.ladder_id) == ladder_id)
+                           .order_by(col(FollowupTask.step)))
+    return [TaskBrief(pk(r.id), r.step, r.channel, r.due_at, r.status) for r in rows]
+
+
+def create(
+    session: Session,
+    *,
+    lead_id: str,
+    province: str,
+    market: str | None,
+    owner: str | None,
+    lead_score: int | None,
+    at: datetime,
+    actor: str,
+    config: LadderConfig,
+    business_timezone: str,
+    phone: str | None = None,
+    name: str | None = None,
+    language: str | None = None,
+    consent: str | None = None,
+    consent_at: datetime | None = None,
+) -> LadderResult:
+    """Create the lead's ladder, or return its active one (`created: false`); the lead's
+    fields given are upserted (SPEC 17.1)."""
+    from valhalla_cli.phones import parse_phone
+    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.lead import check_language
+
+    if consent_at is not None and consent is None:
+        raise BadInput("--consent-at needs --consent KIND")
+    req = CreateRequest(lead_id=parse_lead_id(lead_id), province=parse_province(province),
+                        market=scope_market(market),
+                        owner=parse_text(owner, field="--owner"),
+                        lead_score=check_score(lead_score),
+                        phone=parse_phone(phone) if phone is not None else None,
+                        name=parse_text(name, field="--name"),
+                        language=check_language(language) if language is not None else None,
+                        consent=check_kind(consent, option="--consent")
+                        if consent is not None else None,
+                        consent_at=consent_at)
+    out = create_many(session, [req], config=config, at=at, actor=actor,
+                      business_timezone=business_timezone, score_required_is_bad_input=True,
+                      audit_leads=True)[0]
+    if out.reason is not None:
+        return LadderResult(None, req.lead_id, False, [], out.reason)
+    assert out.ladder_id is not None
+    if out.created:
+        session.flush()
+        kpi.emit(session, metric="ladder_created", value=1, at=at, province=req.province,
+                 market=req.market, ref=out.ladder_id, source="ladder")
+        audit.record(session, pack=PACK, action="create", actor=actor, at=at,
+                     subject=req.lead_id, after={"ladder_id": out.ladder_id,
+                                                 "province": req.province,
+                                                 "market": req.market, "owner": req.owner})
+    return LadderResult(out.ladder_id, req.lead_id, out.created, _briefs(session, out.ladder_id))

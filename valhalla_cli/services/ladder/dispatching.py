@@ -1,0 +1,458 @@
+"""Dispatch: hand each due task out exactly once, with a lease and a claim token (the package
+docstring says how on each engine); `due` is the same evaluation as a dry run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, literal_column, or_, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from valhalla_cli.db import dialect_name
+from valhalla_cli.errors import BadInput
+from valhalla_cli.models import FollowupTask
+from valhalla_cli.models.ladder import ACTIVE_STATUSES
+from valhalla_cli.models.types import table_of
+from valhalla_cli.services import audit
+from valhalla_cli.services import lead as lead_service
+from valhalla_cli.services import template as templates
+from valhalla_cli.services.contact_rules import is_open, next_open_at
+from valhalla_cli.services.dncl import DnclLookup
+from valhalla_cli.services.ladder.config import PACK, RECHECK_BLOCKED, LadderConfig
+from valhalla_cli.services.ladder.readiness import _advance
+from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+from valhalla_cli.services.market import PolicyCache
+
+
+@dataclass(frozen=True)
+class Claim:
+    task_id: int
+    ladder_id: str
+    lead_id: str
+    step: int
+    channel: str
+    province: str
+    market: str | None
+    owner: str | None
+    due_at: datetime
+    claim_token: str | None
+    lease_expires_at: datetime | None
+    attempt: int
+    idempotency_key: str
+    to: str | None = None  # E.164
+    language: str | None = None
+    message: str | None = None  # SMS only: the rendered text, ready to send
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    refused: bool
+    reason: str | None
+    message: str | None
+    warning: str | None
+    dry_run: bool
+    worker: str
+    tasks: list[Claim] = field(default_factory=list)
+    retimed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    held: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    held_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        verb = "would dispatch" if self.dry_run else "dispatched"
+
+        def why(counts: dict[str, int]) -> str:
+            return (" (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
+                    if counts else "")
+
+        return (f"{verb} {len(self.tasks)} task(s) as {self.worker}; {self.retimed} re-timed to "
+                f"their next opening, {self.failed} failed after max attempts, "
+                f"{self.cancelled} cancelled (suppressed), {self.skipped} skipped"
+                f"{why(self.skipped_by_reason)}, {self.held} held"
+                f"{why(self.held_by_reason)}")
+
+
+def default_worker(actor: str) -> str:
+    return f"{actor}@{socket.gethostname()}:{os.getpid()}"
+
+
+_COLUMNS = (col(FollowupTask.id), col(FollowupTask.ladder_id), col(FollowupTask.lead_id),
+            col(FollowupTask.step),
+            col(FollowupTask.channel), col(FollowupTask.province), col(FollowupTask.market),
+            col(FollowupTask.owner), col(FollowupTask.due_at), col(FollowupTask.status),
+            col(FollowupTask.attempt))
+
+
+def _token_sql(dialect: str):
+    if dialect == "postgresql":
+        return literal_column("replace(CAST(gen_random_uuid() AS text), '-', '')")
+    return literal_column("lower(hex(randomblob(16)))")
+
+
+class _Evaluator:
+    """Decides, for candidate tasks at one instant, claim / re-time / skip / cancel."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
+        self.cache = PolicyCache(session)
+        self._open: dict[tuple[Any, ...], tuple[bool, datetime | None, str]] = {}
+
+    def window(self, province: str, market: str | None, channel: str,
+               zones: tuple[str, ...] | None = None) -> tuple[bool, datetime | None, str]:
+        """(open now, next opening, why not) for a scope, channel and the lead's zones
+        (None: the policy's), cached per run."""
+        key = (province, market, channel, zones)
+        if key not in self._open:
+            policy = self.cache.effective(province, market)
+            if not policy.enabled:
+                result: tuple[bool, datetime | None, str] = (
+                    False, self.now + RECHECK_BLOCKED, "policy_disabled")
+            elif channel not in policy.channels:
+                result = (False, None, "channel_not_allowed")
+            else:
+                rules = self.cache.rules(province, market, channel)
+                if zones is not None:
+                    rules = replace(rules, timezones=zones)
+                if is_open(rules, self.now):
+                    result = (True, None, "")
+                else:
+                    nxt = next_open_at(rules, self.now)
+                    result = (False, nxt or self.now + RECHECK_BLOCKED, "outside_window")
+            self._open[key] = result
+        return self._open[key]
+
+
+def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
+                after: tuple[datetime, int] | None, batch: int) -> list[Any]:
+    query = select(*_COLUMNS)
+    if source == "expired":
+        query = query.where(col(FollowupTask.status) == "claimed",
+                            col(FollowupTask.lease_expires_at) <= now,
+                            col(FollowupTask.attempt) < max_attempts)
+    else:
+        query = query.where(col(FollowupTask.status) == "pending",
+                            col(FollowupTask.ready).is_(True),
+                            col(FollowupTask.due_at) <= now)
+    if after is not None:
+        query = query.where(or_(col(FollowupTask.due_at) > after[0],
+                                and_(col(FollowupTask.due_at) == after[0],
+                                     col(FollowupTask.id) > after[1])))
+    query = query.order_by(col(FollowupTask.due_at), col(FollowupTask.id)).limit(batch)
+    return list(session.execute(query))
+
+
+def _claimable(at: datetime, max_attempts: int):
+    table = FollowupTask
+    return or_(and_(col(table.status) == "pending", col(table.ready).is_(True),
+                    col(table.due_at) <= at),
+               and_(col(table.status) == "claimed", col(table.lease_expires_at) <= at,
+                    col(table.attempt) < max_attempts))
+
+
+def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | None = None
+               ) -> list[int]:
+    """PostgreSQL: lock those of `ids` that still meet `condition` (re-read on the newest row
+    version), in due order, at most `limit`; rows another run holds are skipped, never waited
+    for, so overlapping runs neither block nor deadlock on each other."""
+    if not ids:
+        return []
+    query = (select(col(FollowupTask.id)).where(col(FollowupTask.id).in_(ids), condition)
+             .order_by(col(FollowupTask.due_at), col(FollowupTask.id))
+             .with_for_update(skip_locked=True))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock: bool) -> int:
+    """Claims whose lease expired on the last allowed attempt become `failed`."""
+    exhausted = and_(col(FollowupTask.status) == "claimed",
+                     col(FollowupTask.lease_expires_at) <= now,
+                     col(FollowupTask.attempt) >= max_attempts)
+    if lock:  # an overlapping run failing the same rows must not make this one wait for it
+        exhausted = col(FollowupTask.id).in_(
+            select(col(FollowupTask.id)).where(exhausted).with_for_update(skip_locked=True)
+            .scalar_subquery())
+    rows = session.execute(
+        update(FollowupTask)
+        .where(exhausted)
+        .values(status="failed", claim_token=None, completed_at=now,
+                status_reason=f"lease expired {max_attempts} time(s)")
+        .returning(col(FollowupTask.ladder_id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    _advance(session, [r[0] for r in rows])
+    return len(rows)
+
+
+def dispatch(
+    session: Session,
+    *,
+    at: datetime,
+    limit: int,
+    lease: timedelta,
+    worker: str,
+    config: LadderConfig,
+    dry_run: bool,
+    enforce: bool,
+    actor: str,
+    business_timezone: str,
+    identification: Any = None,
+    check_controls: bool = True,
+) -> DispatchResult:
+    """Claim up to `limit` dispatchable tasks (see the module docstring).
+
+    With the lead rules (SPEC 17.7): a suppressed lead's tasks are cancelled; `no_phone`,
+    `no_consent` and `dncl_listed` skip the task (the ladder moves on); `dncl_not_checked` and,
+    for SMS, `no_identification` hold it for an hour (its `status_reason` says why), so a fresh
+    list or a configured `[business]` releases it. `identification` is the `[business]`
+    identity (templates.Identification) or None when it is not configured."""
+    from valhalla_cli.services import golive, levers
+
+    if limit < 1 or limit > 100_000:
+        raise BadInput("--limit must be between 1 and 100000")
+    worker = (worker or "").strip()
+    if not worker or len(worker) > 200:
+        raise BadInput("--worker must be 1-200 characters")
+    result = DispatchResult(False, None, None, None, dry_run, worker)
+    if check_controls:
+        status = golive.live_status(session, enforce=enforce)
+        if not status.live and not dry_run:
+            return replace(result, refused=True, reason=status.reason,
+                           message=f"not dispatching: {status.message}")
+        if not status.live:
+            result = replace(result, warning=f"dry run while not live ({status.message})")
+        elif status.warning:
+            result = replace(result, warning=status.warning)
+        throttle = levers.throttled_lever(session, "followups")
+        if throttle is not None:
+            return replace(result, refused=True, reason="followups_throttled",
+                           message=f"not dispatching: {throttle.message}")
+
+    dialect = dialect_name(session)
+    lock = dialect == "postgresql" and not dry_run
+    failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts,
+                                               lock=lock)
+    claimable = _claimable(at, config.max_attempts)
+    evaluator = _Evaluator(session, at)
+    lookup = DnclLookup(session, at, business_timezone)
+    messages = templates.TemplateSet(session)
+    claims: list[Claim] = []
+    retimed = cancelled = skipped = held_count = 0
+    skipped_by: dict[str, int] = {}
+    held_by: dict[str, int] = {}
+    examined, max_examined = 0, max(5_000, 10 * limit)
+    for source in ("expired", "pending"):
+        after: tuple[datetime, int] | None = None
+        # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
+        # claims them, unless it rolls back; so a run still short at the end looks once more.
+        contended, rescanned = 0, False
+        while len(claims) < limit and examined < max_examined:
+            want = limit - len(claims)
+            batch = min(max(2 * want, 50), 1_000)
+            rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
+                               after=after, batch=batch)
+            if not rows and contended and not rescanned:
+                after, contended, rescanned = None, 0, True
+                continue
+            if not rows:
+                break
+            examined += len(rows)
+            after = (rows[-1].due_at, rows[-1].id)
+            leads = lead_service.load_leads(session, {r.lead_id for r in rows})
+            facts, _ = lead_service.facts_for(session, lead_ids=leads.keys() | {
+                r.lead_id for r in rows}, at=at, business_timezone=business_timezone,
+                leads=leads, dncl_lookup=lookup)
+            eligible, moves, skips, to_cancel = [], [], [], set()
+            for row in rows:
+                lead_facts = facts[row.lead_id]
+                if lead_facts.suppressed:
+                    to_cancel.add(row.lead_id)
+                    continue
+                open_now, nxt, why = evaluator.window(row.province, row.market, row.channel)
+                if why in ("policy_disabled", "channel_not_allowed"):
+                    if why == "channel_not_allowed":
+                        skips.append((row, why))
+                    else:
+                        moves.append({"task_id": row.id, "due": nxt, "why": why})
+                    continue
+                policy = evaluator.cache.effective(row.province, row.market)
+                block = lead_facts.block(row.channel,
+                                         require_sms_consent=policy.require_sms_consent)
+                if block is None and row.channel == "SMS" and (
+                        identification is None
+                        or messages.template_for(row.step, _language(leads, row)) is None):
+                    block = "no_identification"
+                if block in HOLD_REASONS:
+                    moves.append({"task_id": row.id, "due": at + HOLD_FOR, "why": block})
+                    held_by[block] = held_by.get(block, 0) + 1
+                    continue
+                if block is not None:
+                    skips.append((row, block))
+                    continue
+                lead = leads.get(row.lead_id)
+                zones = tuple(z.timezone for z in lead_service.lead_contact_zones(
+                    policy_zones=policy.timezones, phone=lead_facts.phone,
+                    confirmed_timezone=lead.timezone if lead else None))
+                open_now, nxt, why = evaluator.window(row.province, row.market, row.channel,
+                                                      zones)
+                if open_now:
+                    eligible.append(row)
+                else:
+                    moves.append({"task_id": row.id, "due": nxt, "why": why})
+            if lock:
+                eligible_ids = _lock_free(session, [r.id for r in eligible], claimable, want)
+                contended += min(len(eligible), want) - len(eligible_ids)
+                locked = set(_lock_free(session, [r.id for r, _ in skips]
+                                        + [m["task_id"] for m in moves], claimable))
+                skips = [(r, why) for r, why in skips if r.id in locked]
+                moves = [m for m in moves if m["task_id"] in locked]
+            else:
+                eligible_ids = [r.id for r in eligible[:want]]
+            taken = set(eligible_ids)
+            eligible = [r for r in eligible if r.id in taken]
+            for _, reason in skips:
+                skipped_by[reason] = skipped_by.get(reason, 0) + 1
+            if dry_run:
+                claims.extend(_addressed(
+                    Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province,
+                          r.market, r.owner, r.due_at, None, None, r.attempt + 1,
+                          f"task-{r.id}"), leads, messages, identification) for r in eligible)
+                retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
+                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
+                skipped += len(skips)
+                cancelled += len(to_cancel)
+                continue
+            for lead_id in sorted(to_cancel):
+                cancelled += cancel_active_tasks(session, lead_id=lead_id, at=at,
+                                                 reason="suppressed")
+            by_reason: dict[str, list[Any]] = {}
+            for row, reason in skips:
+                by_reason.setdefault(reason, []).append(row)
+            for reason, skip_rows in sorted(by_reason.items()):
+                session.execute(
+                    update(FollowupTask)
+                    .where(col(FollowupTask.id).in_([r.id for r in skip_rows]),
+                           col(FollowupTask.status).in_(ACTIVE_STATUSES))
+                    .values(status="skipped", status_reason=reason,
+                            claim_token=None, lease_expires_at=None)
+                    .execution_options(synchronize_session=False))
+            if skips:
+                _advance(session, [r.ladder_id for r, _ in skips])
+                skipped += len(skips)
+            if moves:
+                session.execute(
+                    update(table_of(FollowupTask))
+                    .where(table_of(FollowupTask).c.id == bindparam("task_id"))
+                    .values(due_at=bindparam("due"), status_reason=bindparam("why"),
+                            status="pending", claim_token=None, lease_expires_at=None),
+                    moves)
+                retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
+                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
+            if eligible_ids:
+                claims.extend(_addressed(claim, leads, messages, identification)
+                              for claim in _claim(session, eligible_ids, at=at, lease=lease,
+                                                  worker=worker,
+                                                  max_attempts=config.max_attempts,
+                                                  dialect=dialect))
+    claims.sort(key=lambda c: (c.due_at, c.task_id))
+    result = replace(result, tasks=claims, retimed=retimed, failed=failed, cancelled=cancelled,
+                     skipped=skipped, held=held_count, skipped_by_reason=skipped_by,
+                     held_by_reason=held_by)
+    if not dry_run and (claims or retimed or failed or cancelled or skipped or held_count):
+        audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
+                     after={"claimed": len(claims), "retimed": retimed, "failed": failed,
+                            "cancelled": cancelled, "skipped": skipped, "held": held_count,
+                            "skipped_by_reason": skipped_by, "held_by_reason": held_by,
+                            "first_task": claims[0].task_id if claims else None})
+    return result
+
+
+HOLD_REASONS = ("dncl_not_checked", "no_identification")
+HOLD_FOR = timedelta(hours=1)
+
+
+def _language(leads: dict[str, Any], row: Any) -> str:
+    from valhalla_cli.services.lead import default_language
+
+    lead = leads.get(row.lead_id)
+    return lead.language if lead is not None else default_language(row.province)
+
+
+def _addressed(claim: Claim, leads: dict[str, Any], messages: Any, identification: Any
+               ) -> Claim:
+    """The claim with what a sender needs: the number, the language, and for SMS the text."""
+    lead = leads.get(claim.lead_id)
+    language = _language(leads, claim)
+    text = None
+    if claim.channel == "SMS" and identification is not None:
+        text = messages.render(claim.step, language, name=lead.name if lead else None,
+                               market=claim.market or claim.province,
+                               identification=identification)
+    return replace(claim, to=lead.phone if lead else None, language=language, message=text)
+
+
+def _claim(session: Session, ids: list[int], *, at: datetime, lease: timedelta, worker: str,
+           max_attempts: int, dialect: str) -> list[Claim]:
+    """The claim: ONE conditional write that re-checks claimability and returns what it took."""
+    table = FollowupTask
+    stmt = (
+        update(table)
+        .where(col(table.id).in_(ids), _claimable(at, max_attempts))
+        .values(status="claimed", claim_token=_token_sql(dialect), claimed_by=worker,
+                claimed_at=at, lease_expires_at=at + lease, attempt=col(table.attempt) + 1,
+                status_reason=None)
+        .returning(col(table.id), col(table.ladder_id), col(table.lead_id), col(table.step),
+                   col(table.channel),
+                   col(table.province), col(table.market), col(table.owner), col(table.due_at),
+                   col(table.claim_token),
+                   col(table.lease_expires_at), col(table.attempt))
+        .execution_options(synchronize_session=False)
+    )
+    return [Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province, r.market,
+                  r.owner, r.due_at, r.claim_token, r.lease_expires_at, r.attempt,
+                  f"task-{r.id}") for r in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class DueTask:
+    task_id: int
+    ladder_id: str
+    lead_id: str
+    step: int
+    channel: str
+    province: str
+    market: str | None
+    owner: str | None
+    due_at: datetime
+    status: str
+    attempt: int
+    status_reason: str | None = None  # why it was last held or re-timed
+    to: str | None = None
+
+
+def due(session: Session, *, at: datetime, limit: int, config: LadderConfig,
+        business_timezone: str, identification: Any = None) -> list[DueTask]:
+    """Tasks a dispatch would claim now (window open, predecessor finished, not suppressed,
+    number and consent rules met), without claiming or changing anything."""
+    result = dispatch(session, at=at, limit=limit, lease=config.lease, worker="due",
+                      config=config, dry_run=True, enforce=False, actor="due",
+                      business_timezone=business_timezone, identification=identification,
+                      check_controls=False)
+    task_ids = [c.task_id for c in result.tasks]
+    state = {row.id: (row.status, row.status_reason) for row in session.execute(
+        select(col(FollowupTask.id), col(FollowupTask.status), col(FollowupTask.status_reason))
+        .where(col(FollowupTask.id).in_(task_ids)))} if task_ids else {}
+    return [DueTask(c.task_id, c.ladder_id, c.lead_id, c.step, c.channel, c.province, c.market,
+                    c.owner, c.due_at, state.get(c.task_id, ("pending", None))[0],
+                    c.attempt - 1, state.get(c.task_id, ("pending", None))[1], c.to)
+            for c in result.tasks]
