@@ -4,8 +4,9 @@ The face reads the file (`read_rows`: a `RowSource` of (line number, row) pairs,
 memory does not grow with the file); an import service takes a session and a `RowSource` and
 runs the one import loop, `import_in_batches`: validate each row, apply it in batches, report
 progress. A malformed row raises `BadInput` naming the file, its line number (the header is line
-1 of a CSV) and the field; the caller runs the whole import in one transaction, so a malformed
-row anywhere means nothing is imported.
+1 of a CSV) and the field; the face writes the import through `StagedImport` (short
+transactions, invisible until the last one), so a malformed row anywhere means nothing is
+imported.
 """
 
 from __future__ import annotations
@@ -345,12 +346,17 @@ class StagedImport:
     The face opens one session for the import and `bind`s it here; the import loop calls
     `checkpoint` after each batch (through `RowSource.after_batch`), which commits: each batch
     is its own short write transaction and SQLite's write lock is free between them, so
-    `golive kill-switch engage` gets through within a batch. The rows carry this import's
-    batch id, which every ORM query leaves out until the batch is `done`
-    (`models.importing`); `flip` marks it done in the import's last transaction, together with
-    the import's own summary writes (audit, aggregates). An import that fails, is interrupted
-    or killed never flips: its rows are deleted on the way out, or, after a kill -9, by the
-    next import (`discard_abandoned`).
+    `golive kill-switch engage` gets through within a batch. Until the flip nobody sees what
+    was written, in one of three ways: new rows carry this import's batch id, which every ORM
+    query leaves out until the batch is `done` (`models.importing`: ladder, kpi, liquidity
+    imports); changes to existing rows wait in a staging table under the batch id and the
+    import's last transaction applies them with set-based SQL (`lead import`); a DNCL import
+    writes a new generation of numbers that no area code reads until the last transaction
+    points the area codes at it (`dncl import`). `flip` marks the batch done in that last
+    transaction, together with the import's own summary writes (audit, aggregates). An import
+    that fails, is interrupted or killed never flips: its rows are deleted on the way out, or,
+    after a kill -9, by the next import (`discard_abandoned`); a finished import deletes its
+    staged rows and the generations it replaced after the flip, in short transactions.
     """
 
     def __init__(self, db: Any, kind: str, *, actor: str, path: Path | str) -> None:
@@ -410,12 +416,19 @@ class StagedImport:
         self._mark(session, status="done")
 
     def __exit__(self, exc_type: Any, *exc: object) -> None:
+        import contextlib
+
         if exc_type is None:
             self.finished = True
+            # The import is done and visible; what it left behind (staged rows, the DNCL
+            # generations it replaced) goes now, in short transactions. A failure here changes
+            # nothing a reader sees, and the next import finishes the job.
+            if self.batch_id is not None:
+                with contextlib.suppress(Exception):
+                    _delete_staged(self.db, self.batch_id)
+                    discard_dncl_garbage(self.db)
             return
         if self.batch_id is not None:
-            import contextlib
-
             # the original error matters more; if this fails too, the next import cleans up
             with contextlib.suppress(Exception):
                 discard(self.db, self.batch_id)
@@ -427,25 +440,147 @@ def _imported_tables() -> tuple[Any, ...]:
     return tuple(model.__table__ for model in imported_models())
 
 
-def discard(db: Any, batch_id: int) -> None:
-    """Delete an unfinished batch's rows, a few thousand per short transaction, then the batch."""
+def _staging_tables() -> tuple[Any, ...]:
+    from valhalla_cli.models.importing import staging_models
+
+    return tuple(model.__table__ for model in staging_models())
+
+
+def _pause(db: Any) -> None:
+    """Between two cleanup chunks: let a waiting SQLite writer in (see SQLITE_YIELD_S)."""
+    if db.dialect == "sqlite":
+        import time
+
+        time.sleep(SQLITE_YIELD_S)
+
+
+def _delete_batch_rows(db: Any, tables: tuple[Any, ...], batch_id: int,
+                       chunk: int = DISCARD_CHUNK) -> None:
     from sqlalchemy import delete, select
+
+    for table in tables:
+        while True:
+            with db.transaction(write=True) as session:
+                ids = select(table.c.id).where(table.c.import_batch_id == batch_id).limit(
+                    chunk).scalar_subquery()
+                gone = session.execute(delete(table).where(table.c.id.in_(ids))).rowcount
+            if gone < chunk:
+                break
+            _pause(db)
+
+
+STAGED_DELETE_CHUNK = 25_000  # staging tables have no index but the batch's: cheap to delete
+
+
+def _delete_staged(db: Any, batch_id: int) -> None:
+    _delete_batch_rows(db, _staging_tables(), batch_id, STAGED_DELETE_CHUNK)
+
+
+def discard(db: Any, batch_id: int) -> None:
+    """Delete an unfinished batch's rows, a few thousand per short transaction, then the batch.
+
+    The rows go before the batch: SQLite may hand a deleted batch's id to the next import, which
+    must not inherit rows (or a DNCL generation) under it."""
+    from sqlalchemy import delete
 
     from valhalla_cli.models import ImportBatch
     from valhalla_cli.models.types import table_of
 
-    for table in _imported_tables():
-        while True:
-            with db.transaction(write=True) as session:
-                ids = select(table.c.id).where(table.c.import_batch_id == batch_id).limit(
-                    DISCARD_CHUNK).scalar_subquery()
-                gone = session.execute(delete(table).where(table.c.id.in_(ids))).rowcount
-            if gone < DISCARD_CHUNK:
-                break
+    _delete_batch_rows(db, _imported_tables(), batch_id)
+    _delete_staged(db, batch_id)
+    _discard_dncl_generation(db, batch_id)
     batches = table_of(ImportBatch)
     with db.transaction(write=True) as session:
         session.execute(delete(batches).where(batches.c.id == batch_id,
                                               batches.c.status != "done"))
+
+
+# --- DNCL generations (models.lead.GENERATION_SPAN) --------------------------------------------
+
+DNCL_DELETE_CHUNK = 50_000
+
+
+def _generation_is_garbage(session: Any, generation: int, area: int | None) -> bool:
+    """Checked in the deleting transaction itself: the generation is no area code's current
+    one (or, with `area`, not that area code's) and, unless this is the discard of the batch
+    that writes it (`area` None), no running import is writing it."""
+    from sqlalchemy import func, select
+
+    from valhalla_cli.models import DnclArea, ImportBatch
+    from valhalla_cli.models.types import table_of
+
+    areas, batches = table_of(DnclArea), table_of(ImportBatch)
+    read = select(func.count()).select_from(areas).where(areas.c.generation == generation)
+    if area is not None:
+        read = read.where(areas.c.area_code == area)
+    if session.scalar(read):
+        return False
+    status = session.scalar(select(batches.c.status).where(batches.c.id == generation))
+    return status != "running" or area is None
+
+
+def _delete_key_range(db: Any, low: int, high: int, generation: int, area: int | None) -> None:
+    """Delete dncl_number keys in [low, high), DNCL_DELETE_CHUNK per short transaction."""
+    from sqlalchemy import delete, select
+
+    from valhalla_cli.models import DnclNumber
+    from valhalla_cli.models.types import table_of
+
+    numbers = table_of(DnclNumber)
+    while True:
+        with db.transaction(write=True) as session:
+            if not _generation_is_garbage(session, generation, area):
+                return
+            cut = session.scalar(select(numbers.c.number)
+                                 .where(numbers.c.number >= low, numbers.c.number < high)
+                                 .order_by(numbers.c.number).offset(DNCL_DELETE_CHUNK).limit(1))
+            session.execute(delete(numbers).where(numbers.c.number >= low,
+                                                  numbers.c.number < (cut or high)))
+        if cut is None:
+            return
+        low = cut
+        _pause(db)
+
+
+def _discard_dncl_generation(db: Any, batch_id: int) -> None:
+    """The numbers an unfinished DNCL import wrote (its whole generation: one key range)."""
+    from valhalla_cli.models.lead import GENERATION_SPAN
+
+    low = batch_id * GENERATION_SPAN
+    _delete_key_range(db, low, low + GENERATION_SPAN, batch_id, None)
+
+
+def discard_dncl_garbage(db: Any) -> int:
+    """Delete every generation of an area code's numbers that the area code no longer reads
+    and no running import is writing: the list a finished import replaced, a killed import's
+    numbers. Finds them by skipping from key range to key range (one probe each). Returns the
+    number of ranges deleted."""
+    from sqlalchemy import func, select
+
+    from valhalla_cli.models import DnclArea, DnclNumber, ImportBatch
+    from valhalla_cli.models.lead import AREA_SPAN, GENERATION_SPAN
+    from valhalla_cli.models.types import table_of
+
+    numbers, areas, batches = table_of(DnclNumber), table_of(DnclArea), table_of(ImportBatch)
+    with db.transaction() as session:
+        current = {(generation, area) for generation, area in session.execute(
+            select(areas.c.generation, areas.c.area_code))}
+        running = set(session.scalars(select(batches.c.id).where(batches.c.status == "running")))
+    key, deleted = 0, 0
+    while True:
+        with db.transaction() as session:
+            found = session.scalar(select(func.min(numbers.c.number))
+                                   .where(numbers.c.number >= key))
+        if found is None:
+            return deleted
+        generation, digits = divmod(found, GENERATION_SPAN)
+        area = digits // AREA_SPAN
+        low = generation * GENERATION_SPAN + area * AREA_SPAN
+        key = low + AREA_SPAN
+        if (generation, area) in current or generation in running:
+            continue
+        _delete_key_range(db, low, key, generation, area)
+        deleted += 1
 
 
 def discard_abandoned(db: Any) -> list[int]:
@@ -484,4 +619,24 @@ def discard_abandoned(db: Any) -> list[int]:
             dead.append(batch_id)
     for batch_id in dead:
         discard(db, batch_id)
+    _delete_leftover_staging(db)
+    discard_dncl_garbage(db)
     return dead
+
+
+def _delete_leftover_staging(db: Any) -> None:
+    """Staged rows of batches that are no longer running (a kill -9 after the flip, before
+    their deletion)."""
+    from sqlalchemy import select
+
+    from valhalla_cli.models import ImportBatch
+    from valhalla_cli.models.types import table_of
+
+    batches = table_of(ImportBatch)
+    for table in _staging_tables():
+        with db.transaction() as session:
+            left = session.scalars(select(table.c.import_batch_id).distinct().where(
+                table.c.import_batch_id.not_in(
+                    select(batches.c.id).where(batches.c.status == "running")))).all()
+        for batch_id in left:
+            _delete_batch_rows(db, (table,), batch_id, STAGED_DELETE_CHUNK)

@@ -419,3 +419,59 @@ def test_xml_member_streams_in_blocks():
     body = "<dncl>" + "".join(f"<ac val='416'>{''.join(f'<ph val={chr(39)}{n:07d}{chr(39)}/>' for n in range(k, k + 1000))}</ac>" for k in range(0, 300_000, 1000)) + "</dncl>"  # noqa: E501
     found = list(_xml_numbers("x", "m", io.BytesIO(body.encode())))
     assert len(found) == 300_000 and found[-1] == (416, 4160299999)
+
+
+def test_lead_import_folds_repeated_rows_exactly_as_lead_add_applies_them(cli, tmp_path,
+                                                                        monkeypatch):
+    """The import stages each lead's rows folded into one change and applies it at the flip
+    with SQL; row by row, `lead add` is the rule. Same file both ways, split across batches,
+    with leads that exist (a default and a chosen language) and leads that do not."""
+    import random
+
+    from valhalla_cli.services import lead_import
+
+    monkeypatch.setattr(lead_import, "CHUNK", 3)  # a lead's rows land in different batches
+    rng = random.Random(12)
+    existing = {"E1": ("ON", None), "E2": ("ON", "fr"), "E3": ("QC", None), "E4": ("QC", "en"),
+                "E5": ("ON", "fr"), "E6": ("QC", "en"), "E7": ("ON", "fr")}
+    for prefix in ("A", "B"):
+        for lead, (province, language) in existing.items():
+            args = ["lead", "add", f"{prefix}-{lead}", "--province", province, "--phone",
+                    "+14165550100", "--name", "Old"]
+            assert cli(*args, *(("--language", language) if language else ())).exit_code == 0
+    choices = {"phone": (None, None, "+14165550111", "+15145550122"),
+               "market": (None, None, "TORONTO"), "name": (None, "Ann", "Bo"),
+               "language": (None, None, None, "en", "fr"), "source": (None, "ppc")}
+    rows = []
+    for _ in range(60):
+        row = {"lead_id": rng.choice(["E1", "E2", "E3", "E4", "N1", "N2", "N3"]),
+               "province": rng.choice(["ON", "QC", "BC"])}
+        row.update({name: rng.choice(values) for name, values in choices.items()})
+        rows.append(row)
+    # a chosen language that starts to follow once it is the default of a province a row names
+    for lead, provinces in (("E5", ("QC", "ON")), ("E6", ("ON", "QC")), ("E7", ("BC", "ON")),
+                            ("N3", ("QC", "BC"))):
+        rows += [{"lead_id": lead, "province": p, **dict.fromkeys(choices)} for p in provinces]
+    columns = ["lead_id", "province", *choices]
+    path = tmp_path / "leads.csv"
+    path.write_text(",".join(columns) + "\n" + "".join(
+        ",".join(("A-" if c == "lead_id" else "") + (row[c] or "") for c in columns) + "\n"
+        for row in rows))
+    imported = cli("lead", "import", str(path), "--json")
+    assert imported.exit_code == 0, imported.stderr
+    tally = {"created": 0, "updated": 0, "unchanged": 0}
+    for row in rows:
+        args = ["lead", "add", f"B-{row['lead_id']}", "--province", row["province"], "--json"]
+        for name in choices:
+            if row[name] is not None:
+                args += [f"--{name}", row[name]]
+        added = cli(*args)
+        assert added.exit_code == 0, added.stderr
+        tally["created" if added.json["created"] else
+              "updated" if added.json["changed"] else "unchanged"] += 1
+    assert {k: imported.json[k] for k in tally} == tally
+    fields = ("phone", "name", "province", "market", "language", "source")
+    leads = {r["lead_id"]: r for r in cli("lead", "list", "--json").json}
+    for lead in {row["lead_id"] for row in rows} | set(existing):
+        assert {f: leads[f"A-{lead}"][f] for f in fields} == \
+            {f: leads[f"B-{lead}"][f] for f in fields}, lead

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
@@ -161,30 +162,38 @@ ReasonOpt = Annotated[
 ]
 
 
-def import_file(ctx: typer.Context, path: str, *, label: str, required: tuple[str, ...],
-                optional: tuple[str, ...], run: Callable[..., Any],
-                encoding: str | None = None) -> Any:
+def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[..., Any],
+                required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
+                encoding: str | None = None,
+                read: Callable[[Path, Callable[[], None]], Any] | None = None,
+                size: Callable[[Path], int] | None = None) -> Any:
     """The face's half of every bulk import: read the file (a progress bar on a terminal) and
     hand its rows to `run(session, rows, progress)`.
 
     All or nothing as every reader sees it, without holding the write lock: the import commits
     after each batch, its rows invisible until the last transaction flips it done
     (`importing.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
-    visible, and its rows are deleted."""
+    visible, and its rows are deleted. A CSV / JSON-lines import names its columns; another
+    format passes `read(path, after_batch)` (and `size(path)`, the progress bar's total in the
+    units its progress reports)."""
     import sys
-    from pathlib import Path
 
     from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
 
     file = Path(path)
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    total_lines = count_lines(file) if show_progress else 0
+    total_lines = (size or count_lines)(file) if show_progress else 0
     with FileProgress(file, label, enabled=show_progress) as bar, database(ctx) as db, \
             StagedImport(db, label, actor=settings(ctx).actor, path=file) as staged, \
             db.transaction(write=True) as session:
         staged.bind(session)
-        rows = read_rows(file, required=required, optional=optional, encoding=encoding,
-                         after_batch=lambda: staged.checkpoint(session))
+
+        def after_batch() -> None:
+            staged.checkpoint(session)
+
+        rows = (read(file, after_batch) if read is not None else
+                read_rows(file, required=required, optional=optional, encoding=encoding,
+                          after_batch=after_batch))
         result = run(session, rows, lambda done, line: bar.update(
             done, line / total_lines if total_lines else 0.0))
         staged.flip(session)

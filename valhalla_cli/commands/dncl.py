@@ -13,7 +13,7 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     refuse,
     say,
     settings,
@@ -38,9 +38,6 @@ def import_command(
     Example:
       valhalla dncl import dncl-2027-01-10.zip --as-of 2027-01-10
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.clock import parse_date
     from valhalla_cli.services import dncl
 
@@ -48,24 +45,12 @@ def import_command(
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     day = parse_date(as_of, option="--as-of") if as_of is not None else None
-    bar = None
-    if sys.stderr.isatty() and not options(ctx).quiet:
-        from rich.console import Console
-        from rich.progress import Progress, TextColumn
-
-        bar = Progress(TextColumn("dncl import {task.fields[rows]} numbers"),
-                       console=Console(stderr=True), transient=True)
-    with database(ctx) as db, db.transaction(write=True) as session:
-        if bar is not None:
-            with bar:
-                task = bar.add_task("dncl", rows=0)
-                areas = dncl.import_list(session, Path(path), as_of=day, at=when,
-                                         actor=cfg.actor,
-                                         business_timezone=cfg.business_timezone,
-                                         progress=lambda n: bar.update(task, rows=n))
-        else:
-            areas = dncl.import_list(session, Path(path), as_of=day, at=when, actor=cfg.actor,
-                                     business_timezone=cfg.business_timezone)
+    dncl.check_as_of(day, at=when, business_timezone=cfg.business_timezone)
+    areas = import_file(
+        ctx, path, label="dncl import", read=dncl.read_download, size=dncl.download_size,
+        run=lambda session, download, progress: dncl.import_numbers(
+            session, download, as_of=day, at=when, actor=cfg.actor,
+            business_timezone=cfg.business_timezone, progress=progress))
     say(ctx, f"{path}: {len(areas)} area code(s), {sum(a.numbers for a in areas)} numbers")
     emit(areas, output, columns=("area_code", "numbers", "as_of"))
 

@@ -14,7 +14,7 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
-    options,
+    import_file,
     say,
     settings,
     show,
@@ -130,19 +130,17 @@ def import_command(
     Example:
       valhalla lead import leads.csv --json
     """
-    import sys
-    from pathlib import Path
-
     from valhalla_cli.services import lead_import
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
-    show_progress = sys.stderr.isatty() and not options(ctx).quiet
-    with database(ctx) as db:
-        result = lead_import.import_file(db, Path(path), at=when, actor=cfg.actor,
-                                         business_timezone=cfg.business_timezone,
-                                         progress=show_progress)
+    result = import_file(
+        ctx, path, label="lead import", required=lead_import.REQUIRED,
+        optional=lead_import.OPTIONAL,
+        run=lambda session, rows, progress: lead_import.import_rows(
+            session, rows, at=when, actor=cfg.actor, business_timezone=cfg.business_timezone,
+            progress=progress))
     say(ctx, f"{path}: {result.created} leads created, {result.updated} updated, "
         f"{result.unchanged} unchanged, {result.consents} consents recorded")
     emit(result, output)

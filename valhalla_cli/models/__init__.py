@@ -17,6 +17,8 @@ from valhalla_cli.models.lead import (
     InboundMessage,
     Lead,
     LeadConsent,
+    LeadImportConsent,
+    LeadImportLead,
     MessageTemplate,
 )
 from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
@@ -45,6 +47,8 @@ __all__ = [
     "KpiEvent",
     "Lead",
     "LeadConsent",
+    "LeadImportConsent",
+    "LeadImportLead",
     "MarketPolicy",
     "MessageTemplate",
     "OfferEvidence",

@@ -59,6 +59,15 @@ def imported_models() -> tuple[Any, ...]:
     return (FollowupTask, KpiEvent, BuyerFeedbackEvent)
 
 
+def staging_models() -> tuple[Any, ...]:
+    """Tables where an import parks validated rows (with `import_batch_id`) until its last
+    transaction applies them elsewhere; nothing but that import reads them. Their rows are
+    deleted after the flip, or with the batch when it is discarded."""
+    from valhalla_cli.models.lead import LeadImportConsent, LeadImportLead
+
+    return (LeadImportLead, LeadImportConsent)
+
+
 @lru_cache(maxsize=1)
 def _visibility_criteria() -> tuple[Any, ...]:
     def visible(cls: Any) -> Any:

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Date, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -57,13 +57,29 @@ class LeadConsent(SQLModel, table=True):
     actor: str = Field(max_length=200)
 
 
+# A DNCL number's key is its generation times GENERATION_SPAN plus its ten digits: each import
+# writes a new generation of its area codes' numbers (invisible: `dncl_area.generation` still
+# names the old one), flips the area codes to it in one short transaction, then deletes the old
+# generation in short chunks. A generation is the id of the import batch that wrote it (0: rows
+# from before generations existed). One generation of one area code is one key range.
+GENERATION_SPAN = 10**10
+AREA_SPAN = 10**7  # the seven digits after the area code
+
+
+def dncl_key(generation: int, ten_digits: int) -> int:
+    return generation * GENERATION_SPAN + ten_digits
+
+
 class DnclArea(SQLModel, table=True):
-    """One area code's copy of the National Do Not Call List: how old it is, how many numbers."""
+    """One area code's copy of the National Do Not Call List: how old it is, how many numbers,
+    and which generation of `dncl_number` keys holds them."""
 
     __tablename__ = "dncl_area"
 
     area_code: int = Field(sa_column=Column("area_code", Integer, primary_key=True,
                                             autoincrement=False))
+    generation: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                        server_default="0"))
     as_of: date = Field(sa_column=Column(Date, nullable=False))
     numbers: int = Field(sa_column=Column(BigInteger, nullable=False))
     imported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -71,8 +87,8 @@ class DnclArea(SQLModel, table=True):
 
 
 class DnclNumber(SQLModel, table=True):
-    """A listed number: its ten digits as the primary key (one probe per contact decision;
-    an area code's numbers are one key range, replaced in one range delete)."""
+    """A listed number: `dncl_key(generation, ten digits)` as the primary key (one probe per
+    contact decision; an area code's generation is one key range, deleted in range chunks)."""
 
     __tablename__ = "dncl_number"
 
@@ -110,3 +126,46 @@ class InboundMessage(SQLModel, table=True):
     action: str = Field(max_length=12)  # opted_out | recorded
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     actor: str = Field(max_length=200)
+
+
+# --- `lead import` staging: validated rows wait here, invisible, until the import's last
+# transaction applies them to `lead` and `lead_consent` with set-based SQL --------------------
+
+class LeadImportLead(SQLModel, table=True):
+    """What one running `lead import` will do to one lead: the file's rows for that lead folded
+    into one change (fields given override; `language` is the language a row chose, followed
+    through later province changes; `has_qc` / `has_other` say which provinces the rows named,
+    for the language-follows-province rule when no row chose one)."""
+
+    __tablename__ = "lead_import_lead"
+    __table_args__ = (UniqueConstraint("import_batch_id", "lead_id",
+                                       name="uq_lead_import_lead_batch_lead"),)
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    import_batch_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lead_id: str = Field(max_length=200)
+    province: str = Field(max_length=2)
+    phone: Optional[str] = Field(default=None, max_length=16)
+    name: Optional[str] = Field(default=None, max_length=200)
+    market: Optional[str] = Field(default=None, max_length=80)
+    language: Optional[str] = Field(default=None, max_length=2)
+    source: Optional[str] = Field(default=None, max_length=64)
+    has_qc: bool = Field(sa_column=Column(Boolean, nullable=False))
+    has_other: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+class LeadImportConsent(SQLModel, table=True):
+    """A consent a running `lead import` will append to the ledger (which refuses deletes, so
+    it cannot take rows that might be discarded)."""
+
+    __tablename__ = "lead_import_consent"
+    __table_args__ = (Index("ix_lead_import_consent_import_batch_id", "import_batch_id"),)
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,
+                                                             autoincrement=True))
+    import_batch_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lead_id: str = Field(max_length=200)
+    kind: str = Field(max_length=12)
+    given_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    evidence: Optional[str] = Field(default=None)

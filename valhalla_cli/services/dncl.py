@@ -2,9 +2,14 @@
 
 A download is a ZIP of one file per area code (or one for the whole list), each CSV lines
 `AREA,NUMBER` or the XML form `<ac val='416'><ph val='5550199'/></ac>`. Each area code found in
-the download replaces that area code's numbers (a download is a full copy): one range delete on
-the BIGINT primary key, then the new numbers, all in the caller's transaction, so an area code is
-never seen half-replaced. The file is streamed: rows go to the database in fixed-size batches.
+the download replaces that area code's numbers (a download is a full copy). A national download
+is 15 million numbers, far too many for one transaction that holds SQLite's write lock, so the
+numbers are written as a new generation (`models.lead.dncl_key`: the import batch's id above
+the ten digits) in short transactions that nobody reads, since `dncl_area.generation` still
+names the old one; the import's last transaction points every area code of the download at the
+new generation at once, and the old one is deleted afterwards in short chunks
+(`importing.discard_dncl_garbage`). A reader sees each area code's old list or its new list,
+never a mix. The file is streamed: numbers go to the database in fixed-size batches.
 
 A CALL is allowed only with an exemption (consent, 17.4) or when the number was checked against
 a list no more than 31 days old at the time of the call and is not on it (CRTC Unsolicited
@@ -17,19 +22,21 @@ import functools
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.db import affected_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import DnclArea, DnclNumber
+from valhalla_cli.models.importing import import_batch_of
+from valhalla_cli.models.lead import AREA_SPAN, GENERATION_SPAN, dncl_key
 from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
 
 if TYPE_CHECKING:
@@ -38,7 +45,7 @@ if TYPE_CHECKING:
 PACK = "dncl"
 FRESH_DAYS = 31
 IMPORT_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"  # a missing or stale copy's fix
-BATCH = 20_000
+BATCH = 100_000  # numbers per short write transaction (~0.3 s on SQLite)
 _AC = re.compile(rb"<ac\s+val\s*=\s*['\"](\d{3})['\"]\s*>")
 _PH = re.compile(rb"<ph\s+val\s*=\s*['\"](\d{7})['\"]\s*/>")
 
@@ -148,67 +155,117 @@ def _numbers_of(path: Path) -> Iterator[tuple[int, int]]:
             yield from reader(str(path), name, handle)
 
 
-def import_list(session: Session, path: Path, *, as_of: date | None, at: datetime, actor: str,
-                business_timezone: str, progress: Callable[[int], None] | None = None
-                ) -> list[AreaImport]:
-    """Replace the numbers of every area code in the download (see the module docstring)."""
+@dataclass(frozen=True)
+class Download:
+    """A download as the face reads it: its name and its (area code, ten digits) pairs, in
+    file order, streamed. `after_batch` as in `importing.RowSource`."""
+
+    name: str
+    numbers: Iterable[tuple[int, int]]
+    after_batch: Callable[[], None] | None = None
+
+
+def read_download(path: Path, after_batch: Callable[[], None] | None = None) -> Download:
+    """The numbers of a download, read lazily as they are consumed (see the module docstring
+    for the forms)."""
+    return Download(path.name, _numbers_of(path), after_batch)
+
+
+def download_size(path: Path) -> int:
+    """About how many numbers the download holds (12 bytes per CSV line): a progress total."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(i.file_size for i in archive.infolist()) // 12
+    except (zipfile.BadZipFile, OSError):
+        return 0
+
+
+def check_as_of(as_of: date | None, *, at: datetime, business_timezone: str) -> date:
+    """The download's date: default the business date of `at`, never after it."""
     from valhalla_cli.clock import business_date
-    from valhalla_cli.services import audit
 
     today = business_date(at, business_timezone)
     as_of = as_of or today
     if as_of > today:
         raise BadInput(f"--as-of {as_of.isoformat()} is after the business date of --at "
                        f"({today.isoformat()})")
-    cleared: set[int] = set()
-    counts: dict[int, int] = {}
-    batch: list[tuple[int]] = []
-    dialect = dialect_name(session)
+    return as_of
 
-    # Driver-level executemany (15 million rows); a number listed twice is stored once.
-    sql = ("INSERT OR IGNORE INTO dncl_number (number) VALUES (?)" if dialect == "sqlite" else
-           "INSERT INTO dncl_number (number) VALUES (%s) ON CONFLICT DO NOTHING")
-    connection = session.connection()
+
+def import_numbers(session: Session, download: Download, *, as_of: date | None, at: datetime,
+                   actor: str, business_timezone: str,
+                   progress: Callable[[int, int], None] | None = None) -> list[AreaImport]:
+    """Replace the numbers of every area code in the download (see the module docstring).
+
+    The numbers go in as a new generation keyed by the session's import batch, in batches the
+    face commits (`download.after_batch`); the area codes point at it in the caller's current
+    transaction (the face's last), all together. `progress(numbers, numbers)` after each batch.
+    """
+    from valhalla_cli.services import audit
+
+    as_of = check_as_of(as_of, at=at, business_timezone=business_timezone)
+    generation = import_batch_of(session)
+    if generation is None:
+        raise RuntimeError("dncl import writes a generation under an import batch: run it "
+                           "through importing.StagedImport")
+    base = generation * GENERATION_SPAN
+    seen: set[int] = set()
+    batch: list[int] = []
+    # Driver-level (15 million rows): an executemany on SQLite, one array per batch on
+    # PostgreSQL (an executemany there is a statement per row); a number listed twice is stored
+    # once.
+    sqlite = dialect_name(session) == "sqlite"
+    read = 0
 
     def flush() -> None:
         if batch:
-            connection.exec_driver_sql(sql, batch)
+            if sqlite:
+                session.connection().exec_driver_sql(
+                    "INSERT OR IGNORE INTO dncl_number (number) VALUES (?)",
+                    [(key,) for key in batch])
+            else:
+                session.connection().exec_driver_sql(
+                    "INSERT INTO dncl_number (number) SELECT unnest(%s::bigint[]) "
+                    "ON CONFLICT DO NOTHING", (batch,))
             batch.clear()
+        if progress is not None:
+            progress(read, read)
+        if download.after_batch is not None:
+            download.after_batch()
 
-    for total, (area, number) in enumerate(_numbers_of(path), start=1):
-        if area not in cleared:
+    for area, number in download.numbers:
+        read += 1
+        if area not in seen:
             if str(area) not in AREA_CODES:
-                raise BadInput(f"{path}: area code {area} is not a geographic Canadian area code")
-            flush()
-            session.execute(delete(DnclNumber).where(
-                col(DnclNumber.number) >= area * 10_000_000,
-                col(DnclNumber.number) < (area + 1) * 10_000_000)
-                            .execution_options(synchronize_session=False))
-            cleared.add(area)
-        counts[area] = counts.get(area, 0) + 1
-        batch.append((number,))
+                raise BadInput(f"{download.name}: area code {area} is not a geographic Canadian "
+                               "area code")
+            seen.add(area)
+        batch.append(base + number)
         if len(batch) >= BATCH:
             flush()
-            if progress is not None:
-                progress(total)
     flush()
-    if not cleared:
-        raise BadInput(f"{path}: the download lists no number")
+    if not seen:
+        raise BadInput(f"{download.name}: the download lists no number")
     results = []
-    for area in sorted(cleared):
-        stored = session.scalar(select(func.count()).select_from(DnclNumber).where(
-            col(DnclNumber.number) >= area * 10_000_000,
-            col(DnclNumber.number) < (area + 1) * 10_000_000))
-        row = session.get(DnclArea, area)
+    for area in sorted(seen):
+        low = base + area * AREA_SPAN
+        stored = int(session.scalar(select(func.count()).select_from(DnclNumber).where(
+            col(DnclNumber.number) >= low, col(DnclNumber.number) < low + AREA_SPAN)) or 0)
+        results.append(AreaImport(str(area), stored, as_of))
+        if download.after_batch is not None:  # a count walks ~600 000 keys: its own step
+            download.after_batch()
+    # The flip: every area code of the download reads its new generation from here on.
+    for result in results:
+        row = session.get(DnclArea, int(result.area_code))
         if row is None:
-            row = DnclArea(area_code=area, as_of=as_of, numbers=0, imported_at=at,
-                           imported_by=actor)
+            row = DnclArea(area_code=int(result.area_code), as_of=as_of, numbers=0,
+                           imported_at=at, imported_by=actor)
             session.add(row)
-        row.as_of, row.numbers, row.imported_at, row.imported_by = as_of, stored or 0, at, actor
-        results.append(AreaImport(str(area), int(stored or 0), as_of))
+        row.generation, row.as_of, row.numbers = generation, as_of, result.numbers
+        row.imported_at, row.imported_by = at, actor
     session.flush()
     released = release_held(session, at=at, reason="dncl_not_checked")
-    audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=path.name,
+    audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=download.name,
                  after={"as_of": as_of.isoformat(), "area_codes": [r.area_code for r in results],
                         "numbers": sum(r.numbers for r in results),
                         "held_tasks_released": released})
@@ -257,10 +314,12 @@ class DnclLookup:
 
         self.session = session
         today = business_date(at, business_timezone)
-        # Two columns of a table of at most ~60 rows (the geographic area codes).
+        self._rows = session.execute(select(col(DnclArea.area_code), col(DnclArea.as_of),
+                                            col(DnclArea.generation))).all()
+        # Three columns of a table of at most ~60 rows (the geographic area codes).
         self.areas = {str(code): (as_of, 0 <= (today - as_of).days <= FRESH_DAYS)
-                      for code, as_of in session.execute(
-                          select(col(DnclArea.area_code), col(DnclArea.as_of)))}
+                      for code, as_of, _ in self._rows}
+        self.generations = {str(code): generation for code, _, generation in self._rows}
 
     def statuses(self, phones: set[str]) -> dict[str, NumberStatus]:
         result: dict[str, NumberStatus] = {}
@@ -274,12 +333,14 @@ class DnclLookup:
                 probe.append(phone)
         for i in range(0, len(probe), 500):
             chunk = probe[i:i + 500]
+            keys = {phone: dncl_key(self.generations[area_code(phone)], ten_digits(phone))
+                    for phone in chunk}
             listed = set(self.session.scalars(select(col(DnclNumber.number)).where(
-                col(DnclNumber.number).in_([ten_digits(p) for p in chunk]))))
+                col(DnclNumber.number).in_(sorted(keys.values())))))
             for phone in chunk:
                 area = area_code(phone)
                 result[phone] = NumberStatus(
-                    phone, area, "listed" if ten_digits(phone) in listed else "not_listed",
+                    phone, area, "listed" if keys[phone] in listed else "not_listed",
                     self.areas[area][0])
         return result
 
