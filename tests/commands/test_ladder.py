@@ -357,3 +357,20 @@ def test_malformed_import_is_rejected_whole_naming_the_line(cli, db, tmp_path):
         assert result.exit_code == 2, (name, result.stderr)
         assert f"{name}{expected}" in result.stderr, result.stderr
     assert snapshot_tables(db) == before
+
+
+def test_a_bad_row_after_several_batches_leaves_no_lead_and_no_consent(cli, db, tmp_path):
+    """The import upserts leads and appends consents batch by batch (250 leads), which no
+    import batch id hides and the ledger never deletes: every row is checked before the first
+    batch is written."""
+    path = tmp_path / "leads.csv"
+    good = "".join(f"lead-{n},ON,+1416555{n:04d},express\n" for n in range(600))
+    path.write_text("lead_id,province,phone,consent\n" + good + "lead-bad,ON,555,express\n",
+                    encoding="utf-8")
+    before = snapshot_tables(db)
+    result = cli("ladder", "import", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert "leads.csv:602: field 'phone'" in result.stderr, result.stderr
+    assert snapshot_tables(db) == before
+    assert db_count(db, "SELECT COUNT(*) FROM lead") == 0
+    assert db_count(db, "SELECT COUNT(*) FROM lead_consent") == 0

@@ -166,7 +166,8 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
                 required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
                 encoding: str | None = None,
                 read: Callable[[Path, Callable[[], None]], Any] | None = None,
-                size: Callable[[Path], int] | None = None) -> Any:
+                size: Callable[[Path], int] | None = None,
+                precheck: Callable[[Any], object] | None = None) -> Any:
     """The face's half of every bulk import: read the file (a progress bar on a terminal) and
     hand its rows to `run(session, rows, progress)`.
 
@@ -175,12 +176,15 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
     (`importing.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
     visible, and its rows are deleted. A CSV / JSON-lines import names its columns; another
     format passes `read(path, after_batch)` (and `size(path)`, the progress bar's total in the
-    units its progress reports)."""
+    units its progress reports). `precheck(rows)`, when given, reads the whole file once before
+    anything is written: for an import whose rows also write tables no batch id hides."""
     import sys
 
     from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
 
     file = Path(path)
+    if precheck is not None:
+        precheck(read_rows(file, required=required, optional=optional, encoding=encoding))
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
     total_lines = (size or count_lines)(file) if show_progress else 0
     with FileProgress(file, label, enabled=show_progress) as bar, database(ctx) as db, \

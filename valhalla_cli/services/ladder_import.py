@@ -108,6 +108,17 @@ def _row_validator(business_timezone: str) -> Callable[[dict[str, Any]], CreateR
     return validate
 
 
+def check_rows(source: RowSource, *, business_timezone: str) -> int:
+    """Validate every row before anything is written (a malformed one raises `BadInput` naming
+    its line and field); the number of rows. The import upserts each batch's leads and appends
+    their consents, which no import batch id hides and the consent ledger never deletes, so a
+    malformed row late in a file must be found before the first batch."""
+    from valhalla_cli.importing import validated
+
+    validate = _row_validator(business_timezone)
+    return sum(1 for _ in validated(source.name, source.rows, validate))
+
+
 def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at: datetime,
                 actor: str, business_timezone: str, progress: Progress | None = None
                 ) -> LadderImportResult:
