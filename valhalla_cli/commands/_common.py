@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
@@ -155,6 +155,16 @@ UntilOpt = Annotated[
     typer.Option("--until", metavar="DATE", help="Last business date, inclusive (default: "
                  "today)."),
 ]
+
+
+def report_period(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    """`--since` and `--until` as business dates (None: the report's default)."""
+    from valhalla_cli.clock import parse_date
+
+    return (parse_date(since, option="--since") if since else None,
+            parse_date(until, option="--until") if until else None)
+
+
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change; "
                                          "change nothing.")]
 ReasonOpt = Annotated[

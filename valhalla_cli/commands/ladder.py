@@ -22,6 +22,7 @@ from valhalla_cli.commands._common import (
     fmt_of,
     import_file,
     refuse,
+    report_period,
     say,
     settings,
     warn,
@@ -300,15 +301,13 @@ def sla(
     Example:
       valhalla ladder sla --since 2027-01-01 --until 2027-01-31 --by owner
     """
-    from valhalla_cli.clock import parse_date
     from valhalla_cli.services import ladder
 
     cfg = settings(ctx)
     config = _config(ctx)
     output = fmt_of(fmt, as_json, markdown=True)
     when = at_instant(ctx, at)
-    first = parse_date(since, option="--since") if since else None
-    last = parse_date(until, option="--until") if until else None
+    first, last = report_period(since, until)
     with database(ctx) as db, db.transaction() as session:
         rows = ladder.sla(session, at=when, since=first, until=last, by=by,
                           business_timezone=cfg.business_timezone, config=config)

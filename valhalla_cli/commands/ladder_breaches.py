@@ -19,6 +19,7 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
+    report_period,
     say,
     settings,
 )
@@ -47,14 +48,12 @@ def breaches(
     Example:
       valhalla ladder breaches --since 2027-01-01 --until 2027-01-31 --format tsv
     """
-    from valhalla_cli.clock import parse_date
     from valhalla_cli.services import ladder_breaches
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json, markdown=True)
     when = at_instant(ctx, at)
-    first = parse_date(since, option="--since") if since else None
-    last = parse_date(until, option="--until") if until else None
+    first, last = report_period(since, until)
     with database(ctx) as db, db.transaction() as session:
         result = ladder_breaches.report(session, at=when, since=first, until=last,
                                         business_timezone=cfg.business_timezone, limit=limit)

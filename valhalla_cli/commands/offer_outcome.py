@@ -20,6 +20,7 @@ from valhalla_cli.commands._common import (
     emit,
     fmt_of,
     refuse,
+    report_period,
     say,
     settings,
 )
@@ -96,14 +97,12 @@ def funnel(
     Example:
       valhalla offer funnel --since 2027-01-01 --until 2027-01-31 --by market
     """
-    from valhalla_cli.clock import parse_date
     from valhalla_cli.services import offer_outcome
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json, markdown=True)
     when = at_instant(ctx, at)
-    first = parse_date(since, option="--since") if since else None
-    last = parse_date(until, option="--until") if until else None
+    first, last = report_period(since, until)
     with database(ctx) as db, db.transaction() as session:
         rows = offer_outcome.funnel(session, at=when, since=first, until=last, by=by,
                                     business_timezone=cfg.business_timezone)

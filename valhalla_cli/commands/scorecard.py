@@ -16,6 +16,7 @@ from valhalla_cli.commands._common import (
     emit,
     fmt_of,
     refuse,
+    report_period,
     settings,
 )
 
@@ -40,14 +41,12 @@ def scorecard_command(
       valhalla scorecard
       valhalla scorecard --since 2027-01-01 --until 2027-01-31 --format markdown
     """
-    from valhalla_cli.clock import parse_date
     from valhalla_cli.services import scorecard
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json, markdown=True)
     when = at_instant(ctx, at)
-    first = parse_date(since, option="--since") if since else None
-    last = parse_date(until, option="--until") if until else None
+    first, last = report_period(since, until)
     with database(ctx) as db, db.transaction() as session:
         card = scorecard.compute(session, cfg, at=when, since=first, until=last)
     render(card, output)
