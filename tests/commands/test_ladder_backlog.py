@@ -1,0 +1,88 @@
+"""A backlog of tasks that cannot be sent never delays one that can (issue 19, defect 12): a
+file of leads without numbers queued ahead of ten deliverable ladders, on both engines, with
+one run at a time and with overlapping runs."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, db_count
+
+AT = "2027-01-15T10:30"  # a Friday morning in Toronto: the windows are open
+BACKLOG = 6_000  # phone-less ladders: 12 000 due tasks (steps 1 and 2), past one run's budget
+DELIVERABLE = 10
+
+
+@pytest.fixture(autouse=True)
+def _business(monkeypatch):
+    monkeypatch.setenv("VALHALLA_BUSINESS_NAME", "Maple Home Buyers")
+    monkeypatch.setenv("VALHALLA_BUSINESS_CALLBACK", "+14165550100")
+
+
+def _queue_behind_a_backlog(cli, tmp_path) -> None:
+    """The issue's scenario: ladders without a phone start at 09:30, then ten ladders with a
+    number and express consent start at 10:00, behind them in due order."""
+    phoneless = tmp_path / "np.csv"
+    phoneless.write_text("lead_id,province,start_at\n" + "".join(
+        f"NP-{i},ON,2027-01-15T09:30\n" for i in range(BACKLOG)), encoding="utf-8")
+    assert cli("ladder", "import", str(phoneless)).exit_code == 0
+    ok = tmp_path / "ok.csv"
+    ok.write_text("lead_id,province,phone,consent,consent_at,start_at\n" + "".join(
+        f"OK-{i},ON,+1416555{i:04d},express,2027-01-02T09:00,2027-01-15T10:00\n"
+        for i in range(DELIVERABLE)), encoding="utf-8")
+    assert cli("ladder", "import", str(ok)).exit_code == 0
+    assert cli("golive", "enable", "--reason", "test").exit_code == 0
+
+
+def _claimed_deliverable(db) -> int:
+    return db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'claimed' "
+                        "AND lead_id LIKE 'OK-%' AND step = 1")
+
+
+def _followups_check(cli) -> dict:
+    report = cli("runbook", "status", "--at", AT, "--json").json
+    return next(c for c in report["checks"] if c["name"] == "followups")
+
+
+def test_first_run_dispatches_the_deliverable_tasks_despite_a_backlog(cli, db, tmp_path):
+    _queue_behind_a_backlog(cli, tmp_path)
+    first = cli("ladder", "dispatch", "--at", AT, "--limit", "100", "--format", "jsonl")
+    assert first.exit_code == 0, first.stderr
+    assert sorted(t["lead_id"] for t in first.jsonl) == [f"OK-{i}" for i in range(DELIVERABLE)]
+    # The run also swept a run's budget of the backlog, and says the budget went to it.
+    swept = re.search(r"skipped \(no_phone (\d+)\)", first.stderr)
+    assert swept and 5_000 <= int(swept.group(1)) < 6_000, first.stderr
+    assert "backlog" in first.stderr and "runbook" in first.stderr, first.stderr
+    check = _followups_check(cli)
+    assert check["status"] == "warn" and "no_phone" in check["detail"], check
+    assert "backlog" in check["detail"] and check["fix"], check
+    # The backlog drains a budget per run: skipped tasks leave the due scan, never re-examined.
+    runs = 0
+    while "backlog" in cli("ladder", "dispatch", "--at", AT, "--limit", "100").stderr:
+        runs += 1
+        assert runs < 5
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'skipped' "
+                        "AND status_reason = 'no_phone'") == 2 * BACKLOG
+    assert _followups_check(cli)["status"] == "ok"
+    assert _claimed_deliverable(db) == DELIVERABLE
+
+
+def test_overlapping_runs_dispatch_the_deliverable_tasks_each_once(cli, db, db_url, tmp_path):
+    _queue_behind_a_backlog(cli, tmp_path)
+    # SQLite runs queue on its write lock; two of them (10 000 candidates between them under
+    # the old single budget) already fell short of the deliverable tasks. PostgreSQL runs
+    # really overlap, reading the same candidates.
+    runs = 2 if db_url.startswith("sqlite") else 4
+    argv = [sys.executable, "-m", "valhalla_cli", "--db", db_url, "ladder", "dispatch", "--at",
+            AT, "--limit", "100", "--format", "jsonl"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO) for _ in range(runs)]
+    outcomes = [proc.communicate(timeout=600) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * runs, [err for _, err in outcomes]
+    handed = [line for out, _ in outcomes for line in out.splitlines() if line.strip()]
+    tasks = [json.loads(line) for line in handed]
+    assert sorted(t["lead_id"] for t in tasks) == [f"OK-{i}" for i in range(DELIVERABLE)]
+    assert len({t["task_id"] for t in tasks}) == DELIVERABLE  # each once
+    assert _claimed_deliverable(db) == DELIVERABLE
