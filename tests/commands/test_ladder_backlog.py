@@ -86,3 +86,36 @@ def test_overlapping_runs_dispatch_the_deliverable_tasks_each_once(cli, db, db_u
     assert sorted(t["lead_id"] for t in tasks) == [f"OK-{i}" for i in range(DELIVERABLE)]
     assert len({t["task_id"] for t in tasks}) == DELIVERABLE  # each once
     assert _claimed_deliverable(db) == DELIVERABLE
+
+
+def test_texts_without_consent_and_calls_without_a_dncl_copy_never_delay_new_tasks(cli, db,
+                                                                                   tmp_path):
+    """Leads with a number but no consent: their texts are skipped (no_consent), which makes
+    their calls due, and without a DNCL copy those are held (dncl_not_checked) and come back
+    every hour. Deliverable ladders added between runs go out in the very next run, every
+    time."""
+    backlog = tmp_path / "nc.csv"
+    backlog.write_text("lead_id,province,phone,start_at\n" + "".join(
+        f"NC-{i},ON,+1416555{i:04d},2027-01-15T09:30\n" for i in range(BACKLOG)),
+        encoding="utf-8")
+    assert cli("ladder", "import", str(backlog)).exit_code == 0
+    assert cli("golive", "enable", "--reason", "test").exit_code == 0
+    # The last run comes after the held calls are due again (an hour after they were held);
+    # by then the earlier claims' leases have expired too, and are handed out again.
+    for run, at in enumerate((AT, AT, AT, "2027-01-15T11:45")):
+        fresh = tmp_path / f"ok{run}.csv"
+        fresh.write_text("lead_id,province,phone,consent,consent_at,start_at\n" + "".join(
+            f"OK-{run}-{i},ON,+1647555{run}{i:03d},express,2027-01-02T09:00,"
+            f"2027-01-15T10:0{run}\n" for i in range(5)), encoding="utf-8")
+        assert cli("ladder", "import", str(fresh)).exit_code == 0
+        result = cli("ladder", "dispatch", "--at", at, "--limit", "100", "--format", "jsonl")
+        assert result.exit_code == 0, result.stderr
+        fresh_steps = sorted(t["lead_id"] for t in result.jsonl if t["attempt"] == 1)
+        assert fresh_steps == [f"OK-{run}-{i}" for i in range(5)], (run, result.stderr)
+    # Meanwhile the backlog was swept: every text skipped, the calls held for the DNCL.
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE lead_id LIKE 'NC-%' AND "
+                        "step = 1 AND status = 'skipped' AND status_reason = 'no_consent'"
+                    ) == BACKLOG
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE lead_id LIKE 'NC-%' AND "
+                        "step = 2 AND status = 'pending' AND status_reason = 'dncl_not_checked'"
+                    ) > 0

@@ -41,7 +41,10 @@ def runbook_check(session: Session, settings: Any, at: datetime):
             f"{stuck[0]} task(s) stuck claimed past their lease (oldest task {oldest.id}, "
             f"lead {oldest.lead_id}); a live dispatch reclaims them",
             f"valhalla ladder complete {oldest.id} --outcome no_answer")
-    backlog = backlog_counts(session, at)
+    from valhalla_cli.services.template import identification_of
+
+    backlog = backlog_counts(session, at, settings.business_timezone,
+                             identification_of(settings))
     steps = ", ".join(s.label for s in config.steps)
     if sum(backlog.values()) >= BACKLOG_WARN:
         from valhalla_cli.services.ladder.dispatching import budget
@@ -63,24 +66,34 @@ BACKLOG_WARN = 5_000  # more than a run's budget: the backlog outlasts one dispa
 BACKLOG_COUNT_CAP = 100_000  # counted at most this far (the runbook stays fast on any backlog)
 
 
-def backlog_counts(session: Session, at: datetime) -> dict[str, int]:
+def backlog_counts(session: Session, at: datetime, business_timezone: str,
+                   identification: Any) -> dict[str, int]:
     """Due pending tasks that dispatch puts in its backlog lane (see
     `dispatching.likely_deliverable`), by the likely reason, counting at most
     `BACKLOG_COUNT_CAP` + 1 of them."""
+    from valhalla_cli.services.dncl import DnclLookup
     from valhalla_cli.services.ladder.dispatching import (
         HOLD_REASONS,
         due_pending,
+        lanes_of,
         likely_deliverable,
     )
 
     t = FollowupTask
     sample = (select(col(t.status_reason).label("reason"), col(t.lead_id).label("lead_id"),
                      col(t.channel).label("channel"))
-              .where(due_pending(at), not_(likely_deliverable()))
+              .where(due_pending(at), not_(likely_deliverable(
+                  lanes_of(DnclLookup(session, at, business_timezone), identification))))
               .limit(BACKLOG_COUNT_CAP + 1).subquery())
     has_phone = (select(col(Lead.id)).where(col(Lead.lead_id) == sample.c.lead_id,
                                             col(Lead.phone).is_not(None)).exists())
+    # The likely reason, in dispatch's words: held before, no number, a text that cannot
+    # identify the sender or has no consent on record, a call with neither consent nor a fresh
+    # DNCL copy of its area code.
     label = case((sample.c.reason.in_(HOLD_REASONS), sample.c.reason),
-                 (not_(has_phone), "no_phone"), else_="no_consent")
+                 (not_(has_phone), "no_phone"),
+                 (sample.c.channel == "SMS",
+                  "no_identification" if identification is None else "no_consent"),
+                 else_="dncl_not_checked")
     rows = session.execute(select(label, func.count()).select_from(sample).group_by(label))
     return {str(reason): int(n) for reason, n in rows}

@@ -142,20 +142,43 @@ class _Evaluator:
         return self._open[key]
 
 
-def likely_deliverable() -> Any:
-    """The tasks dispatch looks at first: the lead has a number, an SMS task's lead has some
-    consent on record, and the task was never held. An order, not a rule: every task, in
-    either lane, is judged by the same contact rules; this only keeps a backlog of tasks that
-    cannot be sent (a file of leads without numbers, texts without consent, held calls) from
-    using up a run's budget ahead of tasks that can. Probes of the lead and consent indexes,
-    so the scan's cost stays with the rows it returns."""
+@dataclass(frozen=True)
+class Lanes:
+    """What a run knows before reading any task: which area codes have a fresh DNCL copy and
+    whether texts can identify the sender. `likely_deliverable` orders tasks by them."""
+
+    fresh_areas: tuple[str, ...]
+    sms_identified: bool
+
+
+def lanes_of(lookup: DnclLookup, identification: Any) -> Lanes:
+    return Lanes(tuple(sorted(code for code, (_, fresh) in lookup.areas.items() if fresh)),
+                 identification is not None)
+
+
+def likely_deliverable(lanes: Lanes) -> Any:
+    """The tasks dispatch looks at first: the lead has a number; a text can identify the sender
+    and its lead has some consent on record; a call's lead has consent on record or a number
+    in an area code with a fresh DNCL copy; the task was never held. An order, not a rule:
+    every task, in either lane, is judged by the same contact rules; this only keeps a backlog
+    of tasks that cannot be sent (a file of leads without numbers, texts without consent,
+    calls waiting for the DNCL) from using up a run's budget ahead of tasks that can. Probes
+    of the lead and consent indexes, so the scan's cost stays with the rows it returns."""
     t = FollowupTask
     has_phone = select(literal(1)).where(col(Lead.lead_id) == col(t.lead_id),
-                                         col(Lead.phone).is_not(None)).exists()
+                                         col(Lead.phone).is_not(None))
+    checked = (select(literal(1)).where(
+        col(Lead.lead_id) == col(t.lead_id),
+        or_(*[col(Lead.phone).startswith(f"+1{code}") for code in lanes.fresh_areas]))
+        if lanes.fresh_areas else None)
     has_consent = select(literal(1)).where(col(LeadConsent.lead_id) == col(t.lead_id),
                                            col(LeadConsent.kind) != "withdrawal").exists()
     never_held = or_(col(t.status_reason).is_(None), col(t.status_reason).not_in(HOLD_REASONS))
-    return and_(has_phone, or_(col(t.channel) != "SMS", has_consent), never_held)
+    sms = (and_(col(t.channel) == "SMS", has_consent) if lanes.sms_identified
+           else literal(False))
+    call = and_(col(t.channel) != "SMS",
+                or_(has_consent, checked.exists()) if checked is not None else has_consent)
+    return and_(has_phone.exists(), or_(sms, call), never_held)
 
 
 def due_pending(now: datetime) -> Any:
@@ -164,7 +187,7 @@ def due_pending(now: datetime) -> Any:
 
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
-                after: tuple[datetime, int] | None, batch: int) -> list[Any]:
+                after: tuple[datetime, int] | None, batch: int, lanes: Lanes) -> list[Any]:
     """`expired` claims, then the due `pending` tasks that are likely deliverable, then the
     rest of the due tasks (`backlog`), each in due order."""
     query = select(*_COLUMNS)
@@ -173,9 +196,9 @@ def _candidates(session: Session, *, source: str, now: datetime, max_attempts: i
                             col(FollowupTask.lease_expires_at) <= now,
                             col(FollowupTask.attempt) < max_attempts)
     elif source == "pending":
-        query = query.where(due_pending(now), likely_deliverable())
+        query = query.where(due_pending(now), likely_deliverable(lanes))
     else:
-        query = query.where(due_pending(now), not_(likely_deliverable()))
+        query = query.where(due_pending(now), not_(likely_deliverable(lanes)))
     if after is not None:
         query = query.where(or_(col(FollowupTask.due_at) > after[0],
                                 and_(col(FollowupTask.due_at) == after[0],
@@ -279,6 +302,7 @@ def dispatch(
     claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
     lookup = DnclLookup(session, at, business_timezone)
+    lanes = lanes_of(lookup, identification)
     messages = templates.TemplateSet(session)
     claims: list[Claim] = []
     retimed = cancelled = skipped = held_count = 0
@@ -299,7 +323,7 @@ def dispatch(
             want = limit - len(claims)
             batch = min(max(2 * want, 50), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch)
+                               after=after, batch=batch, lanes=lanes)
             if not rows and contended and not rescanned:
                 after, contended, rescanned = None, 0, True
                 continue
