@@ -201,3 +201,14 @@ def test_a_large_honest_member_still_imports(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.json == [{"area_code": "416", "numbers": count, "as_of": "2027-01-10"},
                            {"area_code": "604", "numbers": count // 3, "as_of": "2027-01-10"}]
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_corrupted_bzip2_and_lzma_members_are_bad_input(cli, db, tmp_path, method):
+    path = _write(tmp_path / "d_other.zip", {"416.csv": LINES}, method)
+    data = bytearray(path.read_bytes())
+    start = data.index(b"416.csv") + len("416.csv") + 40  # well inside the compressed data
+    for offset in range(start, start + 64):
+        data[offset] ^= 0x5A
+    path.write_bytes(bytes(data))
+    _refused(cli, db, path, "416.csv")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import lzma
 import re
 import zipfile
 import zlib
@@ -87,8 +88,8 @@ REDOWNLOAD = "re-download the list"
 # What the zipfile module and its decompressors raise on a damaged, encrypted or unsupported
 # member: every one is a bad download, never a bug.
 _ZIP_ERRORS: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError,
-    ValueError, zipfile.LargeZipFile)
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError,
+    NotImplementedError, ValueError, zipfile.LargeZipFile)
 _ASCII_SAMPLE = "0123456789,<>/='\" \t\r\nacphvlxmd?"
 
 
