@@ -88,8 +88,8 @@ class DispatchResult:
         if not self.budget_spent:
             return ""
         return (f"; backlog: this run's budget of {self.budget_spent} candidates went to tasks "
-                "that cannot be sent (no phone, no consent, held), and more are due: see "
-                "`valhalla runbook status` (check followups)")
+                "that cannot be sent now (no phone, no consent, held: the counts above), and "
+                "more are due: see `valhalla runbook status` (check followups)")
 
 
 def default_worker(actor: str) -> str:
@@ -309,11 +309,12 @@ def dispatch(
     skipped_by: dict[str, int] = {}
     held_by: dict[str, int] = {}
     max_examined = budget(limit)
-    budget_spent = 0
+    examined = budget_spent = 0
     for source in ("expired", "pending", "backlog"):
-        # The backlog lane has a budget of its own: it is swept after the likely deliverable
-        # tasks, so it never delays them, and still drains a bounded amount every run.
-        if source != "pending":
+        # Expired claims and the likely deliverable tasks share a budget; the backlog lane has
+        # one of its own: it is swept after them, so it never delays them, and still drains a
+        # bounded amount every run.
+        if source == "backlog":
             examined = 0
         after: tuple[datetime, int] | None = None
         # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
