@@ -21,17 +21,18 @@ def _business(monkeypatch):
     monkeypatch.setenv("VALHALLA_BUSINESS_CALLBACK", "+14165550100")
 
 
-def _queue_behind_a_backlog(cli, tmp_path) -> None:
-    """The issue's scenario: ladders without a phone start at 09:30, then ten ladders with a
+def _queue_behind_a_backlog(cli, tmp_path, backlog: int = BACKLOG,
+                            deliverable: int = DELIVERABLE) -> None:
+    """The issue's scenario: ladders without a phone start at 09:30, then ladders with a
     number and express consent start at 10:00, behind them in due order."""
     phoneless = tmp_path / "np.csv"
     phoneless.write_text("lead_id,province,start_at\n" + "".join(
-        f"NP-{i},ON,2027-01-15T09:30\n" for i in range(BACKLOG)), encoding="utf-8")
+        f"NP-{i},ON,2027-01-15T09:30\n" for i in range(backlog)), encoding="utf-8")
     assert cli("ladder", "import", str(phoneless)).exit_code == 0
     ok = tmp_path / "ok.csv"
     ok.write_text("lead_id,province,phone,consent,consent_at,start_at\n" + "".join(
         f"OK-{i},ON,+1416555{i:04d},express,2027-01-02T09:00,2027-01-15T10:00\n"
-        for i in range(DELIVERABLE)), encoding="utf-8")
+        for i in range(deliverable)), encoding="utf-8")
     assert cli("ladder", "import", str(ok)).exit_code == 0
     assert cli("golive", "enable", "--reason", "test").exit_code == 0
 
@@ -119,3 +120,21 @@ def test_texts_without_consent_and_calls_without_a_dncl_copy_never_delay_new_tas
     assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE lead_id LIKE 'NC-%' AND "
                         "step = 2 AND status = 'pending' AND status_reason = 'dncl_not_checked'"
                     ) > 0
+
+
+@pytest.mark.slow
+def test_the_issues_full_scenario_300_behind_20000_with_four_overlapping_runs(cli, db, db_url,
+                                                                               tmp_path):
+    """20 000 phone-less ladders (40 000 due tasks) ahead of 300 deliverable ones: four runs
+    started together, 100 each, hand out all 300, each once."""
+    _queue_behind_a_backlog(cli, tmp_path, backlog=20_000, deliverable=300)
+    argv = [sys.executable, "-m", "valhalla_cli", "--db", db_url, "ladder", "dispatch", "--at",
+            AT, "--limit", "100", "--format", "jsonl"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO) for _ in range(4)]
+    outcomes = [proc.communicate(timeout=900) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, [err for _, err in outcomes]
+    tasks = [json.loads(line) for out, _ in outcomes for line in out.splitlines() if line.strip()]
+    assert len(tasks) == 300 and len({t["task_id"] for t in tasks}) == 300
+    assert {t["lead_id"] for t in tasks} == {f"OK-{i}" for i in range(300)}
+    assert _claimed_deliverable(db) == 300
