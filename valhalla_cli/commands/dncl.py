@@ -7,6 +7,7 @@ import typer
 
 from valhalla_cli.commands._common import (
     AtOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     at_instant,
@@ -30,6 +31,7 @@ def import_command(
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", metavar="DATE", help="The date of the download (default: the business date "
         "of --at).")] = None,
+    encoding: EncodingOpt = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Load a download: each area code in it replaces that area code's numbers.
@@ -39,15 +41,19 @@ def import_command(
       valhalla dncl import dncl-2027-01-10.zip --as-of 2027-01-10
     """
     from valhalla_cli.clock import parse_date
+    from valhalla_cli.importing import check_encoding
     from valhalla_cli.services import dncl
 
     cfg = settings(ctx)
+    text_encoding = check_encoding(encoding)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     day = parse_date(as_of, option="--as-of") if as_of is not None else None
     dncl.check_as_of(day, at=when, business_timezone=cfg.business_timezone)
     areas = import_file(
-        ctx, path, label="dncl import", read=dncl.read_download, size=dncl.download_size,
+        ctx, path, label="dncl import", size=dncl.download_size,
+        read=lambda file, after_batch: dncl.read_download(file, after_batch,
+                                                          encoding=text_encoding),
         run=lambda session, download, progress: dncl.import_numbers(
             session, download, as_of=day, at=when, actor=cfg.actor,
             business_timezone=cfg.business_timezone, progress=progress))

@@ -19,9 +19,11 @@ Telecommunications Rules, National DNCL Rules, Part II s. 6 and the subscriber t
 from __future__ import annotations
 
 import functools
-import io
+import itertools
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -76,38 +78,134 @@ class NumberStatus:
     as_of: date | None
 
 
-def _csv_numbers(path: str, member: str, handle: io.BufferedIOBase) -> Iterator[tuple[int, int]]:
-    """(area code, ten digits) per `AREA,NUMBER` line; 15 million lines, so no regex per line."""
+BLOCK = 1 << 20  # bytes read from a member at a time: memory does not grow with the member
+MAX_LINE = 1_000  # `416,5550199` is 11 bytes; a longer line is not a list's line
+MAX_TAG = 1_000  # `<ph val='5550199'/>` is 19 bytes; a longer tag is not a list's tag
+# A list has no blank lines worth the name; a member that is mostly blank lines (a 4 GiB member
+# of newlines zips to 4 MB) is refused early rather than read one empty line at a time.
+MAX_BLANK_LINES = 1_000_000
+REDOWNLOAD = "re-download the list"
+# What the zipfile module and its decompressors raise on a damaged, encrypted or unsupported
+# member: every one is a bad download, never a bug.
+_ZIP_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError,
+    NotImplementedError, ValueError, zipfile.LargeZipFile)
+_ASCII_SAMPLE = "0123456789,<>/='\" \t\r\nacphvlxmd?"
+
+
+def _damaged(path: str, member: str | None, exc: BaseException) -> BadInput:
+    where = f"{path}:{member}" if member else path
+    detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+    return BadInput(f"{where}: the ZIP is damaged or unreadable ({detail}): {REDOWNLOAD}")
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether the list's characters (ASCII digits and punctuation) are the same bytes in
+    `encoding` as in ASCII, so the member's bytes can be parsed without decoding them."""
+    try:
+        return _ASCII_SAMPLE.encode(encoding) == _ASCII_SAMPLE.encode("ascii")
+    except (UnicodeError, LookupError):
+        return False
+
+
+def _blocks(path: str, member: str, handle: Any, encoding: str) -> Iterator[bytes]:
+    """The member's bytes in blocks of at most 1 MiB, as ASCII-compatible bytes: in an encoding
+    such as UTF-16 each block is decoded incrementally and re-encoded as UTF-8. A read that the
+    ZIP cannot answer (bad CRC, corrupted data) is bad input, as is a byte not valid in
+    `encoding`."""
+    import codecs
+
+    decoder = None if _ascii_compatible(encoding) else codecs.getincrementaldecoder(encoding)()
+    first, offset = True, 0
+    while True:
+        try:
+            block = handle.read(BLOCK)
+        except _ZIP_ERRORS as exc:
+            raise _damaged(path, member, exc) from None
+        if first and block.startswith(b"\xef\xbb\xbf") and encoding == "utf-8":
+            block = block[3:]  # a UTF-8 byte-order mark, as every other import allows
+        first = False
+        if decoder is not None:
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise BadInput(f"{path}:{member}: byte 0x{exc.object[exc.start]:02x} at offset "
+                               f"{offset + exc.start} is not valid {encoding} (check "
+                               "--encoding)") from None
+            offset += len(block)
+            if text:
+                yield text.encode("utf-8", "surrogatepass")
+        elif block:
+            yield block
+        if not block:
+            return
+
+
+def _csv_numbers(path: str, member: str, blocks: Iterable[bytes]) -> Iterator[tuple[int, int]]:
+    """(area code, ten digits) per `AREA,NUMBER` line; 15 million lines, so no regex per line.
+
+    Lines are cut from 1 MiB blocks: a line longer than `MAX_LINE` is refused as soon as it is
+    seen, empty lines are dropped in bulk (`filter`), and a member of more than
+    `MAX_BLANK_LINES` blank lines is refused."""
     area_text, area = b"", 0
-    for line_no, raw in enumerate(handle, start=1):
-        code, comma, number = raw.partition(b",")
-        number = number.strip()
-        code = code.strip()
-        if (comma and len(code) == 3 and len(number) == 7 and code.isdigit()
-                and number.isdigit()):
-            if code != area_text:
-                area_text, area = code, int(code)
-            yield area, area * 10_000_000 + int(number)
-        elif raw.strip():
-            text = raw[:60].decode("utf-8", "replace").strip()
-            raise BadInput(f"{path}:{member}:{line_no}: expected AREA,NUMBER "
-                           f"(e.g. 416,5550199), found {text!r}")
+    carry = b""
+    line_no = 0  # lines before the current block
+    blank = 0
+    for block in itertools.chain(blocks, (b"",)):
+        final = not block
+        data = carry + block
+        parts = data.split(b"\n")
+        carry = b"" if final else parts.pop()
+        if len(carry) > MAX_LINE:
+            raise BadInput(f"{path}:{member}:{line_no + len(parts) + 1}: the line is longer "
+                           f"than {MAX_LINE} bytes: not a line of the list ({REDOWNLOAD})")
+        lines = list(filter(None, parts))
+        blank += len(parts) - len(lines)
+        for raw in lines:
+            code, comma, number = raw.partition(b",")
+            number = number.strip()
+            code = code.strip()
+            if (comma and len(code) == 3 and len(number) == 7 and code.isdigit()
+                    and number.isdigit()):
+                if code != area_text:
+                    area_text, area = code, int(code)
+                yield area, area * 10_000_000 + int(number)
+            elif raw.strip():
+                where = line_no + parts.index(raw) + 1
+                if len(raw) > MAX_LINE:
+                    raise BadInput(f"{path}:{member}:{where}: the line is longer than "
+                                   f"{MAX_LINE} bytes: not a line of the list ({REDOWNLOAD})")
+                text = raw[:60].decode("utf-8", "replace").strip()
+                raise BadInput(f"{path}:{member}:{where}: expected AREA,NUMBER "
+                               f"(e.g. 416,5550199), found {text!r}")
+            else:
+                blank += 1
+        if blank > MAX_BLANK_LINES:
+            raise BadInput(f"{path}:{member}: more than {MAX_BLANK_LINES} blank lines: not a "
+                           f"list file ({REDOWNLOAD})")
+        line_no += len(parts)
+        if final:
+            return
 
 
-def _xml_numbers(path: str, member: str, handle: io.BufferedIOBase) -> Iterator[tuple[int, int]]:
-    """The XML form, read tag by tag in 1 MiB blocks (a tree parse would hold the file)."""
+def _xml_numbers(path: str, member: str, blocks: Iterable[bytes]) -> Iterator[tuple[int, int]]:
+    """The XML form, read tag by tag in 1 MiB blocks (a tree parse would hold the file). Only
+    an unfinished tag is carried to the next block, and a tag longer than `MAX_TAG` is refused,
+    so each byte is scanned a bounded number of times."""
     current: int | None = None
     carry = b""
-    while True:
-        block = handle.read(1 << 20)
+    for block in itertools.chain(blocks, (b"",)):
         data, carry, position = carry + block, b"", 0
         while True:
             start = data.find(b"<", position)
             if start < 0:
                 break
-            end = data.find(b">", start)
+            end = data.find(b">", start, start + MAX_TAG + 1)
             if end < 0:
                 carry = data[start:]
+                if len(carry) > MAX_TAG:
+                    raise BadInput(f"{path}:{member}: a tag longer than {MAX_TAG} bytes "
+                                   f"({carry[:40]!r}…): not a list file ({REDOWNLOAD})")
                 break
             tag = data[start:end + 1]
             position = end + 1
@@ -135,24 +233,51 @@ def _members(path: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BadInput(f"{path}: not a ZIP file ({exc})") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a ZIP file") from None
+    except PermissionError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+    except _ZIP_ERRORS as exc:
+        detail = " ".join(str(exc).split())[:120]
+        raise BadInput(f"{path}: not a ZIP file or a damaged one ({detail}): {REDOWNLOAD}"
+                       ) from None
     with archive:
-        names = [i.filename for i in archive.infolist() if not i.is_dir()]
-        if not names:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        if not infos:
             raise BadInput(f"{path}: the ZIP holds no file")
-        for name in sorted(names):
-            yield name, functools.partial(archive.open, name)
+        seen: set[str] = set()
+        for info in infos:
+            if info.filename in seen:
+                # Two members of one name: reading either alone would silently drop the other.
+                raise BadInput(f"{path}: the ZIP holds two members named {info.filename!r}: "
+                               f"{REDOWNLOAD}")
+            seen.add(info.filename)
+            if info.flag_bits & 0x1:
+                raise BadInput(f"{path}:{info.filename}: the member is encrypted (the list is "
+                               f"delivered unencrypted): {REDOWNLOAD}")
+            if info.compress_type not in _METHODS:
+                raise BadInput(f"{path}:{info.filename}: compression method "
+                               f"{info.compress_type} is not "
+                               f"supported (stored, deflate, bzip2, lzma): {REDOWNLOAD}")
+        for info in sorted(infos, key=lambda i: i.filename):
+            yield info.filename, functools.partial(archive.open, info)
 
 
-def _numbers_of(path: Path) -> Iterator[tuple[int, int]]:
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def _numbers_of(path: Path, encoding: str) -> Iterator[tuple[int, int]]:
     for name, opener in _members(path):
         lower = name.lower()
         if not (lower.endswith(".csv") or lower.endswith(".xml") or lower.endswith(".txt")):
             raise BadInput(f"{path}:{name}: unknown member type: use .csv or .xml files")
-        with opener() as handle:
+        try:
+            handle = opener()
+        except _ZIP_ERRORS as exc:
+            raise _damaged(str(path), name, exc) from None
+        with handle:
             reader = _xml_numbers if lower.endswith(".xml") else _csv_numbers
-            yield from reader(str(path), name, handle)
+            yield from reader(str(path), name, _blocks(str(path), name, handle, encoding))
 
 
 @dataclass(frozen=True)
@@ -165,10 +290,13 @@ class Download:
     after_batch: Callable[[], None] | None = None
 
 
-def read_download(path: Path, after_batch: Callable[[], None] | None = None) -> Download:
+def read_download(path: Path, after_batch: Callable[[], None] | None = None, *,
+                  encoding: str | None = None) -> Download:
     """The numbers of a download, read lazily as they are consumed (see the module docstring
-    for the forms)."""
-    return Download(path.name, _numbers_of(path), after_batch)
+    for the forms); `encoding` is the members' text encoding (default UTF-8)."""
+    from valhalla_cli.importing import check_encoding
+
+    return Download(path.name, _numbers_of(path, check_encoding(encoding)), after_batch)
 
 
 def download_size(path: Path) -> int:
@@ -176,7 +304,7 @@ def download_size(path: Path) -> int:
     try:
         with zipfile.ZipFile(path) as archive:
             return sum(i.file_size for i in archive.infolist()) // 12
-    except (zipfile.BadZipFile, OSError):
+    except _ZIP_ERRORS:
         return 0
 
 

@@ -12,7 +12,10 @@ it, so a worker whose lease expired cannot complete the newer attempt.
 
 Cost grows with the batch, not the table: candidates come from the (status, ready, due_at) index,
 `ready` is set only when the previous step finishes, and a due task outside its window gets its
-`due_at` moved to the next opening so it is not examined again before then.
+`due_at` moved to the next opening so it is not examined again before then. Tasks likely to be
+sendable are read before the backlog of tasks that are not (no number, no consent on record,
+held), each with its own budget, so a backlog never delays a deliverable task
+(`dispatching.likely_deliverable`).
 
 The package, one module per responsibility (`from valhalla_cli.services import ladder` re-exports
 them all): `config` (the outcomes and the validated `[ladder]` settings), `creation` (creating

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, literal, literal_column, not_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.db import dialect_name
 from valhalla_cli.errors import BadInput
-from valhalla_cli.models import FollowupTask
+from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.types import table_of
 from valhalla_cli.services import audit
@@ -65,6 +65,9 @@ class DispatchResult:
     held: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     held_by_reason: dict[str, int] = field(default_factory=dict)
+    # The run stopped at its examination budget with tasks it could not send: a backlog of
+    # undeliverable tasks is due (the summary says so, and the followups check warns).
+    budget_spent: int = 0
 
     @property
     def summary(self) -> str:
@@ -78,7 +81,15 @@ class DispatchResult:
                 f"their next opening, {self.failed} failed after max attempts, "
                 f"{self.cancelled} cancelled (suppressed), {self.skipped} skipped"
                 f"{why(self.skipped_by_reason)}, {self.held} held"
-                f"{why(self.held_by_reason)}")
+                f"{why(self.held_by_reason)}{self.backlog_note}")
+
+    @property
+    def backlog_note(self) -> str:
+        if not self.budget_spent:
+            return ""
+        return (f"; backlog: this run's budget of {self.budget_spent} candidates went to tasks "
+                "that cannot be sent now (no phone, no consent, held: the counts above), and "
+                "more are due: see `valhalla runbook status` (check followups)")
 
 
 def default_worker(actor: str) -> str:
@@ -131,17 +142,63 @@ class _Evaluator:
         return self._open[key]
 
 
+@dataclass(frozen=True)
+class Lanes:
+    """What a run knows before reading any task: which area codes have a fresh DNCL copy and
+    whether texts can identify the sender. `likely_deliverable` orders tasks by them."""
+
+    fresh_areas: tuple[str, ...]
+    sms_identified: bool
+
+
+def lanes_of(lookup: DnclLookup, identification: Any) -> Lanes:
+    return Lanes(tuple(sorted(code for code, (_, fresh) in lookup.areas.items() if fresh)),
+                 identification is not None)
+
+
+def likely_deliverable(lanes: Lanes) -> Any:
+    """The tasks dispatch looks at first: the lead has a number; a text can identify the sender
+    and its lead has some consent on record; a call's lead has consent on record or a number
+    in an area code with a fresh DNCL copy; the task was never held. An order, not a rule:
+    every task, in either lane, is judged by the same contact rules; this only keeps a backlog
+    of tasks that cannot be sent (a file of leads without numbers, texts without consent,
+    calls waiting for the DNCL) from using up a run's budget ahead of tasks that can. Probes
+    of the lead and consent indexes, so the scan's cost stays with the rows it returns."""
+    t = FollowupTask
+    has_phone = select(literal(1)).where(col(Lead.lead_id) == col(t.lead_id),
+                                         col(Lead.phone).is_not(None))
+    checked = (select(literal(1)).where(
+        col(Lead.lead_id) == col(t.lead_id),
+        or_(*[col(Lead.phone).startswith(f"+1{code}") for code in lanes.fresh_areas]))
+        if lanes.fresh_areas else None)
+    has_consent = select(literal(1)).where(col(LeadConsent.lead_id) == col(t.lead_id),
+                                           col(LeadConsent.kind) != "withdrawal").exists()
+    never_held = or_(col(t.status_reason).is_(None), col(t.status_reason).not_in(HOLD_REASONS))
+    sms = (and_(col(t.channel) == "SMS", has_consent) if lanes.sms_identified
+           else literal(False))
+    call = and_(col(t.channel) != "SMS",
+                or_(has_consent, checked.exists()) if checked is not None else has_consent)
+    return and_(has_phone.exists(), or_(sms, call), never_held)
+
+
+def due_pending(now: datetime) -> Any:
+    return and_(col(FollowupTask.status) == "pending", col(FollowupTask.ready).is_(True),
+                col(FollowupTask.due_at) <= now)
+
+
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
-                after: tuple[datetime, int] | None, batch: int) -> list[Any]:
+                after: tuple[datetime, int] | None, batch: int, lanes: Lanes) -> list[Any]:
+    """`expired` claims, then the due `pending` tasks that are likely deliverable, then the
+    rest of the due tasks (`backlog`), each in due order."""
     query = select(*_COLUMNS)
     if source == "expired":
         query = query.where(col(FollowupTask.status) == "claimed",
                             col(FollowupTask.lease_expires_at) <= now,
                             col(FollowupTask.attempt) < max_attempts)
+    elif source == "pending":
+        query = query.where(due_pending(now), likely_deliverable(lanes))
     else:
-        query = query.where(col(FollowupTask.status) == "pending",
-                            col(FollowupTask.ready).is_(True),
-                            col(FollowupTask.due_at) <= now)
+        query = query.where(due_pending(now), not_(likely_deliverable(lanes)))
     if after is not None:
         query = query.where(or_(col(FollowupTask.due_at) > after[0],
                                 and_(col(FollowupTask.due_at) == after[0],
@@ -245,13 +302,20 @@ def dispatch(
     claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
     lookup = DnclLookup(session, at, business_timezone)
+    lanes = lanes_of(lookup, identification)
     messages = templates.TemplateSet(session)
     claims: list[Claim] = []
     retimed = cancelled = skipped = held_count = 0
     skipped_by: dict[str, int] = {}
     held_by: dict[str, int] = {}
-    examined, max_examined = 0, max(5_000, 10 * limit)
-    for source in ("expired", "pending"):
+    max_examined = budget(limit)
+    examined = budget_spent = 0
+    for source in ("expired", "pending", "backlog"):
+        # Expired claims and the likely deliverable tasks share a budget; the backlog lane has
+        # one of its own: it is swept after them, so it never delays them, and still drains a
+        # bounded amount every run.
+        if source == "backlog":
+            examined = 0
         after: tuple[datetime, int] | None = None
         # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
         # claims them, unless it rolls back; so a run still short at the end looks once more.
@@ -260,13 +324,15 @@ def dispatch(
             want = limit - len(claims)
             batch = min(max(2 * want, 50), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch)
+                               after=after, batch=batch, lanes=lanes)
             if not rows and contended and not rescanned:
                 after, contended, rescanned = None, 0, True
                 continue
             if not rows:
                 break
             examined += len(rows)
+            if examined >= max_examined and len(rows) == batch and source != "expired":
+                budget_spent = max_examined
             after = (rows[-1].due_at, rows[-1].id)
             leads = lead_service.load_leads(session, {r.lead_id for r in rows})
             facts, _ = lead_service.facts_for(session, lead_ids=leads.keys() | {
@@ -367,18 +433,25 @@ def dispatch(
     claims.sort(key=lambda c: (c.due_at, c.task_id))
     result = replace(result, tasks=claims, retimed=retimed, failed=failed, cancelled=cancelled,
                      skipped=skipped, held=held_count, skipped_by_reason=skipped_by,
-                     held_by_reason=held_by)
+                     held_by_reason=held_by,
+                     budget_spent=budget_spent if len(claims) < limit else 0)
     if not dry_run and (claims or retimed or failed or cancelled or skipped or held_count):
         audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
                      after={"claimed": len(claims), "retimed": retimed, "failed": failed,
                             "cancelled": cancelled, "skipped": skipped, "held": held_count,
                             "skipped_by_reason": skipped_by, "held_by_reason": held_by,
-                            "first_task": claims[0].task_id if claims else None})
+                            "first_task": claims[0].task_id if claims else None,
+                            "budget_spent": result.budget_spent})
     return result
 
 
 HOLD_REASONS = ("dncl_not_checked", "no_identification")
 HOLD_FOR = timedelta(hours=1)
+
+
+def budget(limit: int) -> int:
+    """Candidates one run examines at most, per lane (likely deliverable, backlog)."""
+    return max(5_000, 10 * limit)
 
 
 def _language(leads: dict[str, Any], row: Any) -> str:
