@@ -254,6 +254,8 @@ STEPS: list[Step] = [
                                    "{business}: toujours vendeur?", "--at", AT),
          language="fr", text="{business}: toujours vendeur?", at=AT),
     get(f"{G}/templates", "template list"),
+    get(f"{G}/templates/preview", "template preview L-1001", lead="L-1001"),
+    get(f"{G}/templates/preview", "template preview L-1001 --step 2", lead="L-1001", step=2),
     # housekeeping
     get(f"{G}/audit", "audit --pack golive --limit 5", pack="golive", limit=5),
     get(f"{G}/audit", "audit --pack nope", pack="nope"),

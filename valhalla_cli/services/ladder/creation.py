@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -157,10 +157,15 @@ def create_many(
     cache = cache or PolicyCache(session)
     leads = [r.lead_id for r in requests]
     _lock_leads(session, leads)
-    lead_service.upsert_many(session, [
+    upserted = lead_service.upsert_many(session, [
         lead_service.LeadFields(lead_id=r.lead_id, province=r.province, market=r.market,
                                 phone=r.phone, name=r.name, language=r.language)
         for r in requests], at=at, actor=actor, audit_each=audit_leads)
+    # The tasks carry the market as the lead's record spells it ("Montreal" finds MONTRÉAL).
+    spelled = {u.lead.lead_id: u.lead.market for u in upserted}
+    requests = [replace(r, market=spelled[r.lead_id])
+                if lead_service.same_market(spelled.get(r.lead_id), r.market) else r
+                for r in requests]
     lead_service.append_consents(session, [
         {"lead_id": r.lead_id, "kind": r.consent, "channel": "all",
          "given_at": r.consent_at or at, "actor": actor,

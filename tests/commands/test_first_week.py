@@ -1,0 +1,93 @@
+"""What an operator meets in the first week (the customer's text, the ladder's order, every
+"no" with its next step, set-up): one test per finding, on both engines."""
+
+
+import pytest
+from conftest import db_count, snapshot_tables
+
+AT = "2027-01-15T10:00:00-05:00"  # a Friday, Toronto
+
+
+@pytest.fixture(autouse=True)
+def _business(monkeypatch):
+    monkeypatch.setenv("VALHALLA_BUSINESS_NAME", "Maple Home Buyers")
+    monkeypatch.setenv("VALHALLA_BUSINESS_CALLBACK", "+14165550100")
+
+
+def live(cli):
+    assert cli("golive", "enable", "--reason", "test").exit_code == 0
+
+
+def ok(result):
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+# --- 1. "we buy houses in Ns" -------------------------------------------------------------------
+
+def test_item1_market_falls_back_to_the_province_name_in_the_text_language(cli):
+    ok(cli("ladder", "create", "L-NS", "--province", "NS", "--phone", "+19025550101",
+           "--name", "Sean O'Brien", "--consent", "express", "--at", AT))
+    ok(cli("ladder", "create", "L-QC", "--province", "QC", "--phone", "+15145550101",
+           "--consent", "express", "--at", AT))
+    english = ok(cli("template", "preview", "L-NS", "--json")).json
+    assert english["step"] == 1 and english["language"] == "en"
+    assert "we buy houses in Nova Scotia and" in english["text"]
+    assert " Ns " not in english["text"]
+    french = ok(cli("template", "preview", "L-QC", "--json")).json
+    assert "des maisons à Québec et" in french["text"]
+    assert french["language"] == "fr" and french["market"] == "Québec"
+    # the preview is the text dispatch hands the sender, to the character
+    live(cli)
+    sent = ok(cli("ladder", "dispatch", "--at", AT, "--format", "jsonl")).jsonl
+    by_lead = {c["lead_id"]: c["message"] for c in sent}
+    assert by_lead["L-NS"] == english["text"]
+    assert by_lead["L-QC"] == french["text"]
+
+
+def test_item1_template_preview_step_table_and_refusals(cli, db):
+    ok(cli("lead", "add", "L-9", "--province", "NL", "--market", "st. john's", "--phone",
+           "+17095550101", "--at", AT))
+    before = snapshot_tables(db)
+    table = ok(cli("template", "preview", "L-9", "--step", "3"))
+    assert "St. John's" in table.stdout  # not str.title()'s "St. John'S"
+    assert ok(cli("template", "preview", "L-9", "--step", "3", "--json")).json["step"] == 3
+    call = cli("template", "preview", "L-9", "--step", "2")
+    assert call.exit_code == 2 and "CALL step" in call.stderr
+    missing = cli("template", "preview", "L-404")
+    assert missing.exit_code == 2 and "L-404" in missing.stderr
+    assert snapshot_tables(db) == before
+
+
+def test_item1_every_province_has_a_name_in_both_languages():
+    from valhalla_cli.inputs import PROVINCES
+    from valhalla_cli.services.template import place_name
+
+    for code in PROVINCES:
+        for language in ("en", "fr"):
+            name = place_name(None, code, language)
+            assert len(name) > 3 and name != code.title(), (code, language)
+    assert place_name(None, "NS", "fr") == "Nouvelle-Écosse"
+    assert place_name("TROIS-RIVIÈRES", "QC", "fr") == "Trois-Rivières"
+
+
+# --- 2. an accent lost ------------------------------------------------------------------------
+
+def test_item2_a_spelling_that_finds_the_market_never_replaces_the_stored_one(cli, db):
+    ok(cli("lead", "add", "L-2002", "--province", "QC", "--market", "Montréal", "--phone",
+           "+15145550102", "--at", AT))
+    created = ok(cli("ladder", "create", "L-2002", "--province", "QC", "--market", "Montreal",
+                     "--consent", "express", "--at", AT, "--json"))
+    assert created.json["created"] is True
+    assert db_count(db, "SELECT COUNT(*) FROM lead WHERE market = 'MONTRÉAL'") == 1
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE market = 'MONTREAL'") == 0
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE market = 'MONTRÉAL'") == 6
+    again = ok(cli("lead", "add", "L-2002", "--market", "MONTREAL", "--at", AT, "--json")).json
+    assert again["market"] == "MONTRÉAL" and again["changed"] == []
+    shown = ok(cli("ladder", "show", "L-2002", "--json")).json
+    assert shown[0]["market"] == "MONTRÉAL"
+    text = ok(cli("template", "preview", "L-2002", "--json")).json["text"]
+    assert "à Montréal et" in text
+    # another market is still a change
+    moved = ok(cli("lead", "add", "L-2002", "--market", "Laval", "--at", AT, "--json")).json
+    assert moved["market"] == "LAVAL" and moved["changed"] == ["market"]
