@@ -162,6 +162,12 @@ STEPS: list[Step] = [
     get(f"{OF}/policies", "offer policies --province ON", province="ON"),
     get(f"{OF}/evidence", "offer evidence list --limit 5", limit=5),
     get(f"{OF}/evidence/2", "offer evidence show 2"),
+    post(f"{OF}/2/outcome", f"offer outcome 2 --status sent --at {AT}", status="sent", at=AT),
+    post(f"{OF}/2/outcome", f"offer outcome 2 --status accepted --amount 999000 --at {LATER}",
+         status="accepted", amount="999000", at=LATER),
+    post(f"{OF}/2/outcome", f"offer outcome 2 --status accepted --amount 999000 "
+         f"--over-max-reason 'parity test' --at {LATER}", status="accepted", amount="999000",
+         over_max_reason="parity test", at=LATER),
     # risk
     post(f"{G}/risk/reserve", f"risk reserve acquisitions 5000 --ref D-77-emd --at {AT}",
          engine="acquisitions", amount="5000", ref="D-77-emd", at=AT),

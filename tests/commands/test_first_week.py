@@ -91,3 +91,53 @@ def test_item2_a_spelling_that_finds_the_market_never_replaces_the_stored_one(cl
     # another market is still a change
     moved = ok(cli("lead", "add", "L-2002", "--market", "Laval", "--at", AT, "--json")).json
     assert moved["market"] == "LAVAL" and moved["changed"] == ["market"]
+
+
+# --- 3. an acceptance above the maximum offer -------------------------------------------------
+
+def _sent_offer(cli):
+    ok(cli("offer", "policy-set", "ON", "--enable", "--reason", "pilot", "--at", AT))
+    ok(cli("golive", "enable", "--reason", "go", "--at", AT))
+    out = ok(cli("offer", "compute", "ON", "--market", "TORONTO", "--arv", "450000",
+                 "--repairs", "50000", "--at", AT, "--json")).json
+    assert out["max_offer"] == "255000.00"
+    ok(cli("offer", "outcome", str(out["evidence_id"]), "--status", "sent", "--at",
+           "2027-01-15T11:00:00-05:00"))
+    return str(out["evidence_id"])
+
+
+def test_item3_accepting_above_max_offer_is_refused_unless_a_reason_is_given(cli, db):
+    evidence = _sent_offer(cli)
+    before = db_count(db, "SELECT COUNT(*) FROM offer_outcome")
+    over = cli("offer", "outcome", evidence, "--status", "accepted", "--amount", "260000",
+               "--at", "2027-01-16T10:00:00-05:00", "--json")
+    assert over.exit_code == 1
+    assert over.json["reason"] == "over_max" and over.json["recorded"] is False
+    assert "over_max" in over.stderr and "--over-max-reason" in over.stderr
+    assert "5,000.00 above" in over.stderr
+    assert db_count(db, "SELECT COUNT(*) FROM offer_outcome") == before
+    taken = ok(cli("offer", "outcome", evidence, "--status", "accepted", "--amount", "260000",
+                   "--over-max-reason", "seller's roof already replaced",
+                   "--at", "2027-01-16T10:00:00-05:00", "--json")).json
+    assert taken["recorded"] is True
+    assert taken["over_max_reason"] == "seller's roof already replaced"
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE action = 'outcome' AND "
+                        "reason = 'seller''s roof already replaced'") == 1
+    funnel = ok(cli("offer", "funnel", "--since", "2027-01-15", "--until", "2027-01-16",
+                    "--at", "2027-01-16T12:00:00-05:00", "--json")).json
+    assert funnel["accepted"] == 1 and funnel["over_max"] == 1
+    by_market = ok(cli("offer", "funnel", "--since", "2027-01-15", "--until", "2027-01-16",
+                       "--by", "market", "--at", "2027-01-16T12:00:00-05:00", "--json")).json
+    assert by_market[0]["over_max"] == 1
+
+
+def test_item3_at_or_below_max_offer_needs_no_reason_and_a_reason_needs_acceptance(cli, db):
+    evidence = _sent_offer(cli)
+    wrong = cli("offer", "outcome", evidence, "--status", "rejected", "--over-max-reason", "x",
+                "--at", "2027-01-16T10:00:00-05:00")
+    assert wrong.exit_code == 2 and "--over-max-reason" in wrong.stderr
+    ok(cli("offer", "outcome", evidence, "--status", "accepted", "--amount", "255000",
+           "--at", "2027-01-16T10:00:00-05:00"))
+    funnel = ok(cli("offer", "funnel", "--since", "2027-01-15", "--until", "2027-01-16",
+                    "--at", "2027-01-16T12:00:00-05:00", "--json")).json
+    assert funnel["accepted"] == 1 and funnel["over_max"] == 0
