@@ -141,3 +141,49 @@ def test_item3_at_or_below_max_offer_needs_no_reason_and_a_reason_needs_acceptan
     funnel = ok(cli("offer", "funnel", "--since", "2027-01-15", "--until", "2027-01-16",
                     "--at", "2027-01-16T12:00:00-05:00", "--json")).json
     assert funnel["accepted"] == 1 and funnel["over_max"] == 0
+
+
+# --- 4. ladder steps out of order, and an SLA miss the tool made -------------------------------
+
+def _friday_ladder(cli):
+    """The tour's policy (texts mon-fri 09:30-19:00 in Toronto) and a ladder made on Friday
+    2027-01-15 at 10:00."""
+    ok(cli("market", "policy-set", "ON", "--market", "TORONTO", "--window",
+           "SMS mon-fri 09:30-19:00", "--at", AT))
+    return ok(cli("ladder", "create", "L-7", "--province", "ON", "--market", "TORONTO",
+                  "--phone", "+14165550177", "--consent", "express", "--at", AT,
+                  "--json")).json["tasks"]
+
+
+def test_item4_a_step_is_never_planned_before_the_step_before_it(cli):
+    tasks = _friday_ladder(cli)
+    due = {t["step"]: t["due_at"] for t in tasks}
+    assert due[3] == "2027-01-18T14:30:00Z"  # Saturday's text waits for Monday 09:30
+    assert due[4] == "2027-01-18T14:30:00Z"  # the Sunday call waits for it (was 01-17 15:00)
+    assert [t["due_at"] for t in tasks] == sorted(t["due_at"] for t in tasks)
+
+
+def test_item4_the_sla_clock_starts_when_the_task_could_first_be_sent(cli):
+    tasks = _friday_ladder(cli)
+    ids = {t["step"]: str(t["task_id"]) for t in tasks}
+    ok(cli("ladder", "complete", ids[1], "--outcome", "sent", "--at", "2027-01-15T10:01"))
+    ok(cli("ladder", "complete", ids[2], "--outcome", "no_answer", "--at", "2027-01-15T10:06"))
+    ok(cli("ladder", "complete", ids[3], "--outcome", "sent", "--at", "2027-01-18T09:31"))
+    call = ok(cli("ladder", "complete", ids[4], "--outcome", "voicemail", "--at",
+                  "2027-01-18T09:40", "--json")).json
+    # from 09:31, when the text before it was sent (was 1 420 minutes from Sunday: missed)
+    assert call["response_minutes"] == 9.0 and call["within_sla"] is True
+    # the step before finished a day late: the clock starts then (its window open), not at
+    # the due time nobody could meet
+    ok(cli("ladder", "complete", ids[5], "--outcome", "sent", "--at", "2027-01-22T11:00"))
+    last = ok(cli("ladder", "complete", ids[6], "--outcome", "voicemail", "--at",
+                  "2027-01-22T11:05", "--json")).json
+    assert last["response_minutes"] == 5.0
+    late = ok(cli("ladder", "create", "L-8", "--province", "ON", "--market", "TORONTO",
+                  "--phone", "+14165550178", "--consent", "express", "--at",
+                  "2027-01-19T10:00", "--json")).json["tasks"]
+    ok(cli("ladder", "complete", str(late[0]["task_id"]), "--outcome", "sent", "--at",
+           "2027-01-19T20:30"))  # after the evening call window: the clock waits for 09:00
+    waited = ok(cli("ladder", "complete", str(late[1]["task_id"]), "--outcome", "no_answer",
+                    "--at", "2027-01-20T09:15", "--json")).json
+    assert waited["response_minutes"] == 15.0

@@ -72,7 +72,7 @@ def complete(
     if claim_token is not None and (task.status != "claimed" or task.claim_token != claim_token):
         return refused("lease_lost")
     # completed before it was due: it was answered at once (0), not in negative time
-    response = max(0.0, round((at - task.due_at).total_seconds() / 60, 2))
+    response = max(0.0, round((at - sla_clock_start(session, task)).total_seconds() / 60, 2))
     within = response <= config.sla_minutes
     guard = [col(FollowupTask.id) == task.id, col(FollowupTask.status) == task.status]
     if claim_token is not None:
@@ -104,6 +104,35 @@ def complete(
                  after={"status": "done", "outcome": outcome, "ladder_stopped": stopped},
                  reason=note)
     return CompleteResult(pk(task.id), "done", outcome, response, within, stopped)
+
+
+def sla_clock_start(session: Session, task: FollowupTask) -> datetime:
+    """When the task's SLA clock starts: when it could first be sent, i.e. its due time, unless
+    the step before it finished later; then the first instant at or after that finish when its
+    channel's window is open in every zone of the lead (as dispatch judges it). A due time the
+    task could not meet is never counted against it."""
+    from dataclasses import replace
+
+    from sqlalchemy import func
+
+    from valhalla_cli.services import lead as lead_service
+    from valhalla_cli.services.contact_rules import next_open_at
+    from valhalla_cli.services.market import PolicyCache
+
+    previous = session.scalar(select(func.max(col(FollowupTask.completed_at))).where(
+        col(FollowupTask.ladder_id) == task.ladder_id, col(FollowupTask.step) < task.step))
+    if previous is None or previous <= task.due_at:
+        return task.due_at
+    cache = PolicyCache(session)
+    policy = cache.effective(task.province, task.market)
+    if task.channel not in policy.channels:
+        return previous
+    lead = lead_service.load_leads(session, [task.lead_id]).get(task.lead_id)
+    zones = tuple(z.timezone for z in lead_service.lead_contact_zones(
+        policy_zones=policy.timezones, phone=lead.phone if lead else None,
+        confirmed_timezone=lead.timezone if lead else None))
+    rules = replace(cache.rules(task.province, task.market, task.channel), timezones=zones)
+    return next_open_at(rules, previous) or previous
 
 
 @dataclass(frozen=True)

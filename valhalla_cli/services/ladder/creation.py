@@ -203,14 +203,19 @@ def create_many(
         start = req.start_at or at
         first_zone = policy.timezones[0] if policy.timezones else "UTC"
         ready_given = False
+        previous_due: datetime | None = None
         for spec in config.steps:
             planned = planned_at(start, spec, first_zone)
             if spec.channel in policy.channels:
-                key = (req.province, req.market, spec.channel, planned)
+                # A step is never due before the step before it: a CALL whose window opens on
+                # Sunday waits for the SMS that only goes out on Monday.
+                earliest = planned if previous_due is None else max(planned, previous_due)
+                key = (req.province, req.market, spec.channel, earliest)
                 if key not in opening:
                     rules = cache.rules(req.province, req.market, spec.channel)
-                    opening[key] = next_open_at(rules, planned)
-                due, status, reason = opening[key] or planned, "pending", None
+                    opening[key] = next_open_at(rules, earliest)
+                due, status, reason = opening[key] or earliest, "pending", None
+                previous_due = due
                 ready = not ready_given
                 ready_given = True
             else:
