@@ -131,6 +131,13 @@ STEPS: list[Step] = [
          "--at 2027-01-15T10:04", outcome="sent", note="ok", at="2027-01-15T10:04"),
     post(f"{F}/task/1/complete", "ladder complete 1 --outcome voicemail "
          "--at 2027-01-15T10:05", outcome="voicemail", at="2027-01-15T10:05"),
+    post(f"{F}/task/1/amend", f"ladder amend 1 --outcome no_answer {R} "
+         "--at 2027-01-15T10:06", outcome="no_answer", reason="parity test",
+         at="2027-01-15T10:06"),
+    post(f"{F}/task/1/release", f"ladder release 1 {R} --at 2027-01-15T10:06",
+         reason="parity test", at="2027-01-15T10:06"),
+    post(f"{F}/task/2/release", f"ladder release 2 {R} --at 2027-01-15T10:06",
+         reason="parity test", at="2027-01-15T10:06"),
     post(f"{F}/ladder/L-1002/stop", f"ladder stop L-1002 {R} --at {AT}",
          reason="parity test", at=AT),
     get(f"{F}/sla", f"ladder sla --since 2027-01-15 --until 2027-01-15 --at {AT}",

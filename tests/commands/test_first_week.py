@@ -187,3 +187,105 @@ def test_item4_the_sla_clock_starts_when_the_task_could_first_be_sent(cli):
     waited = ok(cli("ladder", "complete", str(late[1]["task_id"]), "--outcome", "no_answer",
                     "--at", "2027-01-20T09:15", "--json")).json
     assert waited["response_minutes"] == 15.0
+
+
+# --- 5. the stuck-claim fix invents an outcome -------------------------------------------------
+
+def _claimed(cli):
+    ok(cli("ladder", "create", "L-5", "--province", "ON", "--phone", "+14165550155",
+           "--consent", "express", "--at", AT))
+    live(cli)
+    return ok(cli("ladder", "dispatch", "--at", AT, "--format", "jsonl")).jsonl[0]
+
+
+def test_item5_ladder_release_puts_a_stuck_claim_back_without_an_outcome(cli, db):
+    claim = _claimed(cli)
+    task = str(claim["task_id"])
+    status = cli("runbook", "status", "--at", "2027-01-15T11:00:00-05:00", "--json")
+    check = next(c for c in status.json["checks"] if c["name"] == "followups")
+    assert check["status"] == "fail" and check["fix"].startswith(f"valhalla ladder release {task}")
+    assert "complete" not in check["fix"] and "outcome" not in check["fix"]
+    blank = cli("ladder", "release", task, "--reason", " ")
+    assert blank.exit_code == 2
+    released = ok(cli("ladder", "release", task, "--reason", "sender crashed", "--at",
+                      "2027-01-15T11:00:00-05:00", "--json"))
+    assert released.json["released"] is True and released.json["status"] == "pending"
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE id = :t AND status = "
+                        "'pending' AND outcome IS NULL AND claim_token IS NULL", t=task) == 1
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE action = 'release' AND "
+                        "reason = 'sender crashed'") == 1
+    # the old token cannot complete it any more; the next dispatch hands it out again
+    stale = cli("ladder", "complete", task, "--outcome", "sent", "--claim-token",
+                claim["claim_token"], "--at", "2027-01-15T11:01:00-05:00")
+    assert stale.exit_code == 1
+    again = ok(cli("ladder", "dispatch", "--at", "2027-01-15T11:02:00-05:00", "--format",
+                   "jsonl")).jsonl
+    assert [c["task_id"] for c in again] == [claim["task_id"]] and again[0]["attempt"] == 2
+    runbook = cli("runbook", "status", "--at", "2027-01-15T11:03:00-05:00", "--json")
+    assert next(c for c in runbook.json["checks"] if c["name"] == "followups")["status"] == "ok"
+    # a pending task: nothing to release (no-op); a finished one: a no
+    ok(cli("ladder", "complete", task, "--outcome", "sent", "--at", "2027-01-15T11:04:00-05:00"))
+    finished = cli("ladder", "release", task, "--reason", "x", "--json")
+    assert finished.exit_code == 1 and finished.json["reason"] == "already_finished"
+    assert "already finished" in finished.stderr
+
+
+# --- 6. a wrong outcome cannot be corrected --------------------------------------------------
+
+def _call_done(cli, outcome):
+    ok(cli("ladder", "create", "L-6", "--province", "ON", "--phone", "+14165550166",
+           "--consent", "express", "--at", AT, "--json"))
+    tasks = ok(cli("ladder", "show", "L-6", "--json")).json[0]["tasks"]
+    ok(cli("ladder", "complete", str(tasks[0]["task_id"]), "--outcome", "sent", "--at", AT))
+    ok(cli("ladder", "complete", str(tasks[1]["task_id"]), "--outcome", outcome, "--at",
+           "2027-01-15T10:10:00-05:00"))
+    return str(tasks[1]["task_id"])
+
+
+def _statuses(cli):
+    return [t["status"] for t in ok(cli("ladder", "show", "L-6", "--json")).json[0]["tasks"]]
+
+
+def test_item6_amend_to_a_stop_keeps_the_first_answer_and_stops_the_ladder(cli, db):
+    task = _call_done(cli, "voicemail")
+    assert cli("ladder", "complete", task, "--outcome", "contacted").exit_code == 1
+    amended = ok(cli("ladder", "amend", task, "--outcome", "contacted", "--reason",
+                     "the seller picked up", "--at", "2027-01-15T10:30:00-05:00", "--json")).json
+    assert (amended["outcome"], amended["previous_outcome"], amended["ladder_stopped"],
+            amended["cancelled"]) == ("contacted", "voicemail", True, 4)
+    assert _statuses(cli) == ["done", "done"] + ["cancelled"] * 4
+    shown = ok(cli("ladder", "show", "L-6", "--json")).json[0]["tasks"][1]
+    assert shown["outcome"] == "contacted" and "voicemail" in shown["status_reason"]
+    events = [e for e in ok(cli("audit", "--pack", "ladder", "--json")).json
+              if e["action"] == "amend"]
+    assert len(events) == 1 and events[0]["before"] == {"outcome": "voicemail"}
+    assert events[0]["reason"] == "the seller picked up"
+    # the same outcome again changes nothing
+    again = ok(cli("ladder", "amend", task, "--outcome", "contacted", "--reason", "x", "--json"))
+    assert again.json["amended"] is False
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE action = 'amend'") == 1
+
+
+def test_item6_amend_to_a_continue_reopens_the_ladder(cli, db):
+    task = _call_done(cli, "contacted")
+    assert _statuses(cli) == ["done", "done"] + ["cancelled"] * 4
+    amended = ok(cli("ladder", "amend", task, "--outcome", "no_answer", "--reason",
+                     "it was the voicemail greeting", "--json")).json
+    assert amended["reopened"] == 4 and amended["ladder_stopped"] is False
+    assert _statuses(cli) == ["done", "done"] + ["pending"] * 4
+    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE ready = :yes AND "
+                        "status = 'pending'", yes=True) == 1  # only the next step is ready
+
+
+def test_item6_amend_refusals(cli, db):
+    task = _call_done(cli, "opt_out")
+    before = snapshot_tables(db)
+    lifted = cli("ladder", "amend", task, "--outcome", "no_answer", "--reason", "x", "--json")
+    assert lifted.exit_code == 1 and lifted.json["reason"] == "opt_out_recorded"
+    assert "valhalla lead consent L-6 --kind express" in lifted.stderr
+    bad = cli("ladder", "amend", task, "--outcome", "maybe", "--reason", "x")
+    assert bad.exit_code == 2
+    pending = ok(cli("ladder", "show", "L-6", "--json")).json[0]["tasks"][0]["task_id"]
+    missing = cli("ladder", "amend", "999", "--outcome", "sent", "--reason", "x")
+    assert missing.exit_code == 2 and pending
+    assert snapshot_tables(db) == before

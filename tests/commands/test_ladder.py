@@ -271,7 +271,8 @@ def test_runbook_fails_on_stuck_claims(cli):
     result = cli("runbook", "status", "--at", "2027-01-15T21:00:00-05:00", "--json")
     check = next(c for c in result.json["checks"] if c["name"] == "followups")
     assert result.exit_code == 1 and check["status"] == "fail"
-    assert check["fix"] == f"valhalla ladder complete {claim['task_id']} --outcome no_answer"
+    assert check["fix"] == (f"valhalla ladder release {claim['task_id']} --reason 'lease "
+                            "expired, nobody reported'")
 
 
 def test_bad_input_changes_nothing(cli, db, tmp_path):

@@ -269,6 +269,59 @@ def complete(
         refuse(f"task {task} is already finished ({result.status}); nothing changed")
 
 
+@app.command("release")
+def release(
+    ctx: typer.Context,
+    task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
+    reason: ReasonOpt,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Put a claimed task back to pending: its claim is void and the next dispatch hands it
+    out again (audited). For a claim nobody will report: no outcome is invented.
+
+    \b
+    Example:
+      valhalla ladder release 26 --reason "sender crashed before sending"
+    """
+    from valhalla_cli.services import ladder
+
+    result = write(
+        ctx, lambda session, cfg, when: ladder.release(
+            session, task_id=task, reason=reason, at=when, actor=cfg.actor),
+        fmt, as_json, at=at)
+    if result.reason is not None:
+        refuse(result.message or result.reason)
+    say(ctx, result.message or "")
+
+
+@app.command("amend")
+def amend(
+    ctx: typer.Context,
+    task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
+    outcome: Annotated[str, typer.Option(
+        "--outcome", "-o", help="The correct outcome: sent, no_answer, voicemail (continue); "
+        "contacted, appointment, not_interested, wrong_number (stop); opt_out.")],
+    reason: ReasonOpt,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Correct a finished task's outcome (audited; the first answer stays in the history) and
+    apply the ladder's rule again: a stop cancels the rest, a continue reopens it.
+
+    \b
+    Example:
+      valhalla ladder amend 8 --outcome contacted --reason "the seller called back"
+    """
+    from valhalla_cli.services import ladder
+
+    result = write(
+        ctx, lambda session, cfg, when: ladder.amend(
+            session, task_id=task, outcome=outcome, reason=reason, at=when, actor=cfg.actor),
+        fmt, as_json, at=at)
+    if result.reason is not None:
+        refuse(result.message or result.reason)
+    say(ctx, result.message or "")
+
+
 @app.command("stop")
 def stop(ctx: typer.Context, lead: LeadArg, reason: ReasonOpt, at: AtOpt = None,
          fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:

@@ -38,8 +38,9 @@ def runbook_check(session: Session, settings: Any, at: datetime):
         return CheckResult(
             "followups", FAIL,
             f"{stuck[0]} task(s) stuck claimed past their lease (oldest task {oldest.id}, "
-            f"lead {oldest.lead_id}); a live dispatch reclaims them",
-            f"valhalla ladder complete {oldest.id} --outcome no_answer")
+            f"lead {oldest.lead_id}); a live dispatch reclaims them, or release one by hand "
+            f"(nobody reported an outcome: none is invented)",
+            f"valhalla ladder release {oldest.id} --reason 'lease expired, nobody reported'")
     steps = ", ".join(s.label for s in config.steps)
     return CheckResult("followups", OK, f"ladder {steps}; lease {settings.ladder.lease}, "
                        f"max {config.max_attempts} attempts; no stuck claims")
