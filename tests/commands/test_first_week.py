@@ -289,3 +289,107 @@ def test_item6_amend_refusals(cli, db):
     missing = cli("ladder", "amend", "999", "--outcome", "sent", "--reason", "x")
     assert missing.exit_code == 2 and pending
     assert snapshot_tables(db) == before
+
+
+# --- every "no" is a sentence with its next step ----------------------------------------------
+
+def _lead_604(cli, *consent):
+    ok(cli("lead", "add", "L-604", "--province", "ON", "--phone", "+16045550101", "--at",
+           "2027-01-01T09:00"))
+    if consent:
+        ok(cli("lead", "consent", "L-604", "--kind", "express", "--evidence", "web form",
+               "--at", "2027-01-01T09:00"))
+
+
+def test_refusal_outside_window_names_the_closed_zone_its_time_and_the_next_opening(cli):
+    _lead_604(cli, "consent")
+    no = cli("market", "can-contact", "--lead", "L-604", "--channel", "CALL", "--at", AT,
+             "--json")
+    assert no.exit_code == 1
+    assert no.json["reason"] == "outside_window"  # the code stays
+    assert no.json["closed_zones"] == ["America/Vancouver"]
+    assert no.json["next_open_at"] == "2027-01-15T16:00:00Z"
+    assert "Vancouver 08:00 (604 number)" in no.stderr and "opens 11:00 Toronto" in no.stderr
+    assert no.json["message"] in no.stderr
+    night = cli("market", "can-contact", "--lead", "L-604", "--channel", "CALL", "--at",
+                "2027-01-15T21:00")
+    assert "opens Sat 2027-01-16" in night.stderr and len(night.stderr.splitlines()) == 1
+
+
+def test_refusal_holiday_names_the_holiday(cli):
+    _lead_604(cli, "consent")
+    no = cli("market", "can-contact", "--lead", "L-604", "--channel", "CALL", "--at",
+             "2027-02-15T13:00", "--json")
+    assert no.exit_code == 1 and no.json["reason"] == "holiday"
+    assert no.json["holiday"] == "Family Day" and "Family Day" in no.stderr
+    assert "opens Tue 2027-02-16" in no.stderr
+
+
+def test_refusal_no_consent_and_suppressed_name_the_consent_command(cli):
+    _lead_604(cli)
+    no = cli("market", "can-contact", "--lead", "L-604", "--channel", "SMS", "--at",
+             "2027-01-15T13:00", "--json")
+    assert no.json["reason"] == "no_consent"
+    assert "valhalla lead consent L-604 --kind express|inquiry|business" in no.stderr
+    ok(cli("market", "suppress", "L-604", "--reason", "replied STOP", "--at",
+           "2027-01-15T12:00"))
+    gone = cli("market", "can-contact", "--lead", "L-604", "--channel", "SMS", "--at",
+               "2027-01-15T13:00", "--json")
+    assert gone.json["reason"] == "suppressed"
+    assert "only new express consent lifts it" in gone.stderr
+    assert "valhalla lead consent L-604 --kind express" in gone.stderr
+
+
+def test_refusal_dispatch_not_live_names_golive_enable(cli):
+    ok(cli("ladder", "create", "L-1", "--province", "ON", "--at", AT))
+    no = cli("ladder", "dispatch", "--at", AT)
+    assert no.exit_code == 1 and "valhalla golive enable --reason" in no.stderr
+
+
+def test_refusal_golive_names_the_failing_check_and_its_fix(cli):
+    ok(cli("golive", "checklist", "add", "dncl", "--title", "DNCL active", "--at", AT))
+    no = cli("golive", "enable", "--reason", "go", "--at", AT, "--json")
+    assert no.exit_code == 1 and no.json["reason"] == "runbook_not_ok"
+    assert "unsigned checklist items: dncl" in no.stderr
+    assert "valhalla golive checklist sign dncl" in no.stderr
+    assert no.json["message"].endswith("(fix: valhalla golive checklist sign dncl)")
+
+
+def test_refusal_dncl_status_and_check_name_the_import(cli):
+    empty = ok(cli("dncl", "status", "--at", AT, "--json"))
+    assert empty.json == []
+    assert "valhalla dncl import" in empty.stderr
+    check = cli("dncl", "check", "+14165550199", "--at", AT)
+    assert check.exit_code == 1 and "not_checked" in check.stderr
+    assert "valhalla dncl import" in check.stderr and "416" in check.stderr
+
+
+def test_refusal_liquidity_unknown_says_how_many_sends_it_needs(cli):
+    for i in range(4):
+        ok(cli("liquidity", "feedback", "ON", "--market", "TORONTO", "--buyer", f"B-{i}",
+               "--responded", "--at", "2027-01-10T12:00"))
+    out = ok(cli("liquidity", "score", "ON", "--market", "TORONTO", "--at", AT, "--json"))
+    assert out.json["band"] == "unknown"
+    assert "needs 10 buyer sends" in out.json["note"] and "(4 so far)" in out.json["note"]
+    assert "(4 so far)" in out.stderr
+
+
+def test_refusal_scorecard_young_contract_cohort_is_pending_not_missed(cli):
+    ok(cli("offer", "policy-set", "ON", "--enable", "--reason", "pilot", "--at",
+           "2027-06-01T09:00"))
+    ok(cli("golive", "enable", "--reason", "go", "--at", "2027-06-01T09:00"))
+    for day in (20, 21):
+        made = ok(cli("offer", "compute", "ON", "--market", "TORONTO", "--arv", "450000",
+                      "--repairs", "50000", "--at", f"2027-06-{day}T10:00", "--json")).json
+        ok(cli("offer", "outcome", str(made["evidence_id"]), "--status", "sent", "--at",
+               f"2027-06-{day}T11:00"))
+    young = cli("scorecard", "--since", "2027-06-01", "--until", "2027-06-30", "--at",
+                "2027-07-02T10:00", "--json")
+    assert young.exit_code == 0, young.stderr
+    found = {m["metric"]: m for m in young.json["metrics"]}["offer_contract_rate"]
+    assert (found["value"], found["met"], found["state"]) == (0.0, None, "pending")
+    assert "offer_contract_rate" not in young.json["missed"]
+    assert "less than 30 days" in young.stderr
+    old = cli("scorecard", "--since", "2027-06-01", "--until", "2027-06-30", "--at",
+              "2027-08-15T10:00", "--json")
+    assert old.exit_code == 1 and "offer_contract_rate" in old.json["missed"]
