@@ -393,3 +393,38 @@ def test_refusal_scorecard_young_contract_cohort_is_pending_not_missed(cli):
     old = cli("scorecard", "--since", "2027-06-01", "--until", "2027-06-30", "--at",
               "2027-08-15T10:00", "--json")
     assert old.exit_code == 1 and "offer_contract_rate" in old.json["missed"]
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+def test_setup_runbook_status_ends_with_a_verdict_on_a_terminal_only(cli, monkeypatch):
+    monkeypatch.delenv("VALHALLA_BUSINESS_NAME")
+    monkeypatch.delenv("VALHALLA_BUSINESS_CALLBACK")
+    table = ok(cli("runbook", "status", "--format", "table", "--at", AT))
+    assert table.stdout.rstrip().splitlines()[-1] == "OK to enable go-live: yes — 4 warnings"
+    tsv = ok(cli("runbook", "status", "--format", "tsv", "--at", AT))
+    assert "OK to enable" not in tsv.stdout and len(tsv.stdout.splitlines()) == 13
+    assert "OK to enable" not in ok(cli("runbook", "status", "--json", "--at", AT)).stdout
+    ok(cli("golive", "checklist", "add", "dncl", "--title", "DNCL active", "--at", AT))
+    failing = cli("runbook", "status", "--format", "table", "--at", AT)
+    assert failing.exit_code == 1
+    assert failing.stdout.rstrip().splitlines()[-1] == (
+        "OK to enable go-live: no — 1 failing check (golive), 4 warnings")
+
+
+def test_setup_messages_fix_points_at_a_file_that_exists(cli, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.delenv("VALHALLA_BUSINESS_NAME")
+    monkeypatch.delenv("VALHALLA_BUSINESS_CALLBACK")
+
+    def messages():
+        report = cli("runbook", "status", "--json", "--at", AT).json
+        return next(c for c in report["checks"] if c["name"] == "messages")
+
+    fresh = messages()
+    assert fresh["status"] == "warn" and fresh["fix"].startswith("valhalla init (writes ")
+    ok(cli("init"))
+    after = messages()
+    assert after["fix"].startswith("set [business] name and callback in ")
+    assert Path(after["fix"].rsplit(" in ", 1)[1]).is_file()

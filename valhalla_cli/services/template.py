@@ -262,10 +262,12 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
         held = held_counts(session, at=at).get("no_identification", 0)
         lacking = [k for k, v in (("name", settings.business_name),
                                   ("callback", settings.business_callback)) if not v]
+        path = settings.config_path
+        fix = (f"set [business] name and callback in {path}" if path.exists() else
+               f"valhalla init (writes {path}), then set [business] name and callback in it")
         return CheckResult("messages", WARN,
                            f"[business] {' and '.join(lacking)} not configured: SMS tasks are "
-                           f"held (no_identification; {held} held now)",
-                           f"set [business] name and callback in {settings.config_path}")
+                           f"held (no_identification; {held} held now)", fix)
     return CheckResult("messages", OK, f"texts identify {settings.business_name} "
                        f"({settings.business_callback}); templates for "
                        f"{', '.join(sorted({lang for _, lang in templates.texts}))}")
