@@ -428,3 +428,10 @@ def test_setup_messages_fix_points_at_a_file_that_exists(cli, monkeypatch):
     after = messages()
     assert after["fix"].startswith("set [business] name and callback in ")
     assert Path(after["fix"].rsplit(" in ", 1)[1]).is_file()
+
+
+def test_refusal_lead_show_says_each_channels_no_in_words(cli):
+    _lead_604(cli)
+    shown = ok(cli("lead", "show", "L-604", "--at", "2027-01-15T13:00", "--json")).json
+    words = {c["channel"]: c["message"] for c in shown["contact"]}
+    assert "valhalla lead consent L-604" in words["SMS"]
