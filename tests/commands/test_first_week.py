@@ -248,7 +248,9 @@ def _statuses(cli):
 
 def test_item6_amend_to_a_stop_keeps_the_first_answer_and_stops_the_ladder(cli, db):
     task = _call_done(cli, "voicemail")
-    assert cli("ladder", "complete", task, "--outcome", "contacted").exit_code == 1
+    late = cli("ladder", "complete", task, "--outcome", "contacted")
+    assert late.exit_code == 1
+    assert f"valhalla ladder amend {task} --outcome contacted --reason" in late.stderr
     amended = ok(cli("ladder", "amend", task, "--outcome", "contacted", "--reason",
                      "the seller picked up", "--at", "2027-01-15T10:30:00-05:00", "--json")).json
     assert (amended["outcome"], amended["previous_outcome"], amended["ladder_stopped"],

@@ -262,11 +262,8 @@ def complete(
             session, task_id=task, outcome=outcome, claim_token=claim_token, note=note, at=when,
             actor=cfg.actor, config=config),
         fmt, as_json, at=at)
-    if result.reason == "lease_lost":
-        refuse(f"task {task}: lease lost (the claim token is not the task's current one); "
-               "nothing changed")
     if result.reason is not None:
-        refuse(f"task {task} is already finished ({result.status}); nothing changed")
+        refuse(result.message or result.reason)
 
 
 @app.command("release")

@@ -31,6 +31,7 @@ class CompleteResult:
     within_sla: bool | None
     ladder_stopped: bool
     reason: str | None = None  # set when refused: already_finished | lease_lost
+    message: str | None = None  # the refusal in words, with its next step
 
 
 def _check_outcome(outcome: str) -> str:
@@ -63,9 +64,19 @@ def complete(
         raise NotFound(f"no follow-up task {task_id}")
 
     def refused(reason: str) -> CompleteResult:
+        if reason == "lease_lost":
+            message = (f"task {task_id}: lease lost (the claim token is not the task's current "
+                       "one); nothing changed")
+        elif task.outcome is not None and task.outcome != outcome:
+            message = (f"task {task_id} is already finished ({task.status}, outcome "
+                       f"{task.outcome}); nothing changed. To correct its outcome: valhalla "
+                       f"ladder amend {task_id} --outcome {outcome} --reason '...'")
+        else:
+            message = f"task {task_id} is already finished ({task.status}); nothing changed"
         return CompleteResult(pk(task.id), task.status, task.outcome, task.response_minutes,
                               None if task.response_minutes is None
-                              else task.response_minutes <= config.sla_minutes, False, reason)
+                              else task.response_minutes <= config.sla_minutes, False, reason,
+                              message)
 
     if task.status in FINISHED_STATUSES:
         return refused("already_finished")
