@@ -442,3 +442,13 @@ def test_refusal_lead_show_says_each_channels_no_in_words(cli):
     shown = ok(cli("lead", "show", "L-604", "--at", "2027-01-15T13:00", "--json")).json
     words = {c["channel"]: c["message"] for c in shown["contact"]}
     assert "valhalla lead consent L-604" in words["SMS"]
+
+
+def test_refusal_ladder_create_says_why_and_what_to_run(cli):
+    ok(cli("market", "policy-set", "PE", "--disable", "--at", AT))
+    off = cli("ladder", "create", "L-PE", "--province", "PE", "--at", AT, "--json")
+    assert off.exit_code == 1 and off.json["reason"] == "policy_disabled"
+    assert "valhalla market policy-set PE --enable" in off.stderr
+    ok(cli("market", "suppress", "L-S", "--reason", "replied STOP", "--at", AT))
+    gone = cli("ladder", "create", "L-S", "--province", "ON", "--at", AT)
+    assert gone.exit_code == 1 and "valhalla lead consent L-S --kind express" in gone.stderr

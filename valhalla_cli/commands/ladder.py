@@ -95,7 +95,7 @@ def create(
             language=language, consent=consent, consent_at=given),
         fmt, as_json, at=at, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
     if result.reason is not None:
-        refuse(f"ladder not created for {result.lead_id}: {result.reason}")
+        refuse(result.message or f"ladder not created for {result.lead_id}: {result.reason}")
     if not result.created:
         say(ctx, f"lead {result.lead_id} already has an active ladder {result.ladder_id}")
 

@@ -41,6 +41,7 @@ class LadderResult:
     created: bool
     tasks: list[TaskBrief]
     reason: str | None = None  # set when refused
+    message: str | None = None  # the refusal in words, with its next step
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,19 @@ def create(
                       business_timezone=business_timezone, score_required_is_bad_input=True,
                       audit_leads=True)[0]
     if out.reason is not None:
-        return LadderResult(None, req.lead_id, False, [], out.reason)
+        from valhalla_cli.services import refusals
+        from valhalla_cli.services.market import effective_policy
+
+        policy = effective_policy(session, province=req.province, market=req.market)
+        channel = next((s.channel for s in config.steps if s.channel not in policy.channels),
+                       config.steps[0].channel)
+        sentence = refusals.contact(
+            out.reason, channel=channel, province=req.province, market=req.market,
+            lead_id=req.lead_id, phone=req.phone, zones=[], next_open_at=None,
+            business_timezone=business_timezone, at=at, lead_score=req.lead_score,
+            min_lead_score=policy.min_lead_score)
+        return LadderResult(None, req.lead_id, False, [], out.reason,
+                            f"ladder not created for {req.lead_id}: {out.reason}: {sentence}")
     assert out.ladder_id is not None
     if out.created:
         session.flush()
