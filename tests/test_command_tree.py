@@ -69,6 +69,23 @@ def _ladder(cli, _tmp):
     return {"task": made["tasks"][0]["task_id"]}
 
 
+def _ladder_texted(cli, tmp):
+    """A ladder, and a `[business]` identity in this test's own config file (texts need it)."""
+    from valhalla_cli.settings import default_config_path
+
+    path = default_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[business]\nname = "Maple Home Buyers"\ncallback = "+14165550100"\n')
+    return _ladder(cli, tmp)
+
+
+def _ladder_done(cli, tmp):
+    values = _ladder(cli, tmp)
+    _ok(cli("ladder", "complete", str(values["task"]), "--outcome", "sent", "--at", AT,
+            "--json"))
+    return values
+
+
 def _dncl_zip(cli, tmp):
     import zipfile
 
@@ -147,6 +164,10 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("ladder", "dispatch"): Case(("--at", AT), setup=_ladder, refused_silently=True),
     ("ladder", "complete"): Case(("{task}", "--outcome", "sent", "--at", AT), setup=_ladder),
     ("ladder", "stop"): Case(("L-1", *R, "--at", AT), setup=_ladder),
+    ("ladder", "release"): Case(("{task}", *R, "--at", AT), setup=_ladder),
+    ("ladder", "amend"): Case(("{task}", "--outcome", "contacted", *R, "--at", AT),
+                              setup=_ladder_done),
+    ("template", "preview"): Case(("L-1",), setup=_ladder_texted),
     ("ladder", "sla"): Case(("--at", AT)),
     ("ladder", "breaches"): Case(("--at", AT), setup=_ladder),
     ("liquidity", "feedback"): Case(("ON", "--market", "TORONTO", "--buyer", "B1", "--responded",

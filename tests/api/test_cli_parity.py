@@ -131,6 +131,13 @@ STEPS: list[Step] = [
          "--at 2027-01-15T10:04", outcome="sent", note="ok", at="2027-01-15T10:04"),
     post(f"{F}/task/1/complete", "ladder complete 1 --outcome voicemail "
          "--at 2027-01-15T10:05", outcome="voicemail", at="2027-01-15T10:05"),
+    post(f"{F}/task/1/amend", f"ladder amend 1 --outcome no_answer {R} "
+         "--at 2027-01-15T10:06", outcome="no_answer", reason="parity test",
+         at="2027-01-15T10:06"),
+    post(f"{F}/task/1/release", f"ladder release 1 {R} --at 2027-01-15T10:06",
+         reason="parity test", at="2027-01-15T10:06"),
+    post(f"{F}/task/2/release", f"ladder release 2 {R} --at 2027-01-15T10:06",
+         reason="parity test", at="2027-01-15T10:06"),
     post(f"{F}/ladder/L-1002/stop", f"ladder stop L-1002 {R} --at {AT}",
          reason="parity test", at=AT),
     get(f"{F}/sla", f"ladder sla --since 2027-01-15 --until 2027-01-15 --at {AT}",
@@ -162,6 +169,12 @@ STEPS: list[Step] = [
     get(f"{OF}/policies", "offer policies --province ON", province="ON"),
     get(f"{OF}/evidence", "offer evidence list --limit 5", limit=5),
     get(f"{OF}/evidence/2", "offer evidence show 2"),
+    post(f"{OF}/2/outcome", f"offer outcome 2 --status sent --at {AT}", status="sent", at=AT),
+    post(f"{OF}/2/outcome", f"offer outcome 2 --status accepted --amount 999000 --at {LATER}",
+         status="accepted", amount="999000", at=LATER),
+    post(f"{OF}/2/outcome", f"offer outcome 2 --status accepted --amount 999000 "
+         f"--over-max-reason 'parity test' --at {LATER}", status="accepted", amount="999000",
+         over_max_reason="parity test", at=LATER),
     # risk
     post(f"{G}/risk/reserve", f"risk reserve acquisitions 5000 --ref D-77-emd --at {AT}",
          engine="acquisitions", amount="5000", ref="D-77-emd", at=AT),
@@ -254,6 +267,8 @@ STEPS: list[Step] = [
                                    "{business}: toujours vendeur?", "--at", AT),
          language="fr", text="{business}: toujours vendeur?", at=AT),
     get(f"{G}/templates", "template list"),
+    get(f"{G}/templates/preview", "template preview L-1001", lead="L-1001"),
+    get(f"{G}/templates/preview", "template preview L-1001 --step 2", lead="L-1001", step=2),
     # housekeeping
     get(f"{G}/audit", "audit --pack golive --limit 5", pack="golive", limit=5),
     get(f"{G}/audit", "audit --pack nope", pack="nope"),

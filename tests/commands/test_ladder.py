@@ -123,7 +123,7 @@ def test_dispatch_claims_in_window_and_respects_the_previous_step(cli, db):
     assert done.exit_code == 0
     assert done.json == {"task_id": claim["task_id"], "status": "done", "outcome": "sent",
                          "response_minutes": 45.0, "within_sla": True, "ladder_stopped": False,
-                         "reason": None}
+                         "reason": None, "message": None}
     nxt = dispatch(cli, "2027-01-16T10:46:00-05:00")
     assert [(c["step"], c["channel"]) for c in nxt] == [(2, "CALL")]
     assert ladder["tasks"][1]["task_id"] == nxt[0]["task_id"]
@@ -271,7 +271,8 @@ def test_runbook_fails_on_stuck_claims(cli):
     result = cli("runbook", "status", "--at", "2027-01-15T21:00:00-05:00", "--json")
     check = next(c for c in result.json["checks"] if c["name"] == "followups")
     assert result.exit_code == 1 and check["status"] == "fail"
-    assert check["fix"] == f"valhalla ladder complete {claim['task_id']} --outcome no_answer"
+    assert check["fix"] == (f"valhalla ladder release {claim['task_id']} --reason 'lease "
+                            "expired, nobody reported'")
 
 
 def test_bad_input_changes_nothing(cli, db, tmp_path):

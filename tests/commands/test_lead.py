@@ -113,9 +113,10 @@ def test_dncl_listed_exempt_fresh_and_stale(cli, tmp_path, form):
     assert free.exit_code == 0
     assert late.exit_code == 1 and late.json["reason"] == "dncl_not_checked"  # 33 days old
     check = cli("dncl", "check", "4165550199", "--at", "2027-01-15T12:00", "--json")
-    assert check.exit_code == 1 and check.json == {
+    assert check.exit_code == 1 and {k: v for k, v in check.json.items() if k != "message"} == {
         "number": "+14165550199", "area_code": "416", "status": "listed",
         "as_of": "2027-01-10"}
+    assert "Do Not Call List" in check.json["message"] and check.json["message"] in check.stderr
     ok = cli("dncl", "check", "+14165550123", "--at", "2027-01-15T12:00", "--json")
     assert ok.exit_code == 0 and ok.json["status"] == "not_listed"
     assert cli("dncl", "check", "+16045550100", "--at", "2027-01-15T12:00", "--json"

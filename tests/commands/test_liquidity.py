@@ -19,7 +19,7 @@ def test_feedback_scores_and_emits_kpi(cli, db):
     assert score == {"province": "ON", "market": "TORONTO", "property_type": "SFR",
                      "window_start": "2026-10-18", "window_end": "2027-01-15", "sent": 10,
                      "responded": 6, "closed": 2, "response_rate": 0.6, "close_rate": 0.2,
-                     "score": 90, "band": "hot"}
+                     "score": 90, "band": "hot", "note": None}
     assert db_count(db, "SELECT COUNT(*) FROM kpi_event WHERE metric = 'buyer_feedback'") == 10
     assert db_count(db, "SELECT SUM(value) FROM kpi_event WHERE metric = 'buyer_feedback'") == 6
     condo = cli("liquidity", "score", "ON", "--market", "TORONTO", "--type", "condo", "--at",

@@ -86,7 +86,7 @@ def test_can_contact_answer_shape_and_exit_codes(cli):
     assert "outside_window" in denied.stderr
     body = denied.json
     assert set(body) == {"allowed", "reason", "scope", "lead_id", "phone", "zones",
-                         "next_open_at"}
+                         "next_open_at", "closed_zones", "holiday", "message"}
     assert body["scope"] == "hours_only"
     assert body["allowed"] is False and body["next_open_at"] == "2027-01-16T17:00:00Z"
     assert body["zones"][1] == {"timezone": "America/Edmonton", "source": "policy",

@@ -92,8 +92,8 @@ def test_countered_is_answered_then_contracted(cli):
     evidence = offer(cli)
     stage(cli, evidence, "sent", 5)
     stage(cli, evidence, "countered", 6, "--amount", "262000")
-    assert stage(cli, evidence, "accepted", 7, "--amount", "258000")["stage"] == "accepted"
-    assert stage(cli, evidence, "contracted", 8, "--amount", "258000")["stage"] == "contracted"
+    assert stage(cli, evidence, "accepted", 7, "--amount", "254000")["stage"] == "accepted"
+    assert stage(cli, evidence, "contracted", 8, "--amount", "254000")["stage"] == "contracted"
 
 
 def test_a_refused_sandbox_or_throttled_offer_cannot_be_sent(cli, db):

@@ -79,6 +79,9 @@ def status(ctx: typer.Context, at: AtOpt = None, fmt: FormatOpt = None,
         rows = dncl.area_statuses(session, at=when, business_timezone=cfg.business_timezone)
     emit(rows, output, columns=("area_code", "as_of", "age_days", "numbers", "fresh",
                                 "imported_at", "imported_by"))
+    note = dncl.status_note(rows)
+    if note:
+        say(ctx, note)
 
 
 @app.command("check")
@@ -101,4 +104,4 @@ def check(ctx: typer.Context,
                                    business_timezone=cfg.business_timezone)
     emit(result, output)
     if result.status != "not_listed":
-        refuse(f"{result.number}: {result.status}")
+        refuse(f"{result.status}: {result.message}")

@@ -74,8 +74,7 @@ def _switch(ctx: typer.Context, action: str, reason: str, at: str | None, fmt: s
                                              enforce=cfg.golive_enforce)
     emit(result, output)
     if result.refused:
-        refuse("go-live not enabled: the runbook has failing checks: "
-               + ", ".join(result.failing_checks) + " (see `valhalla runbook status`)")
+        refuse(result.message or "go-live not enabled")
 
 
 @app.command("enable")

@@ -95,7 +95,7 @@ def create(
             language=language, consent=consent, consent_at=given),
         fmt, as_json, at=at, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
     if result.reason is not None:
-        refuse(f"ladder not created for {result.lead_id}: {result.reason}")
+        refuse(result.message or f"ladder not created for {result.lead_id}: {result.reason}")
     if not result.created:
         say(ctx, f"lead {result.lead_id} already has an active ladder {result.ladder_id}")
 
@@ -262,11 +262,61 @@ def complete(
             session, task_id=task, outcome=outcome, claim_token=claim_token, note=note, at=when,
             actor=cfg.actor, config=config),
         fmt, as_json, at=at)
-    if result.reason == "lease_lost":
-        refuse(f"task {task}: lease lost (the claim token is not the task's current one); "
-               "nothing changed")
     if result.reason is not None:
-        refuse(f"task {task} is already finished ({result.status}); nothing changed")
+        refuse(result.message or result.reason)
+
+
+@app.command("release")
+def release(
+    ctx: typer.Context,
+    task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
+    reason: ReasonOpt,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Put a claimed task back to pending: its claim is void and the next dispatch hands it
+    out again (audited). For a claim nobody will report: no outcome is invented.
+
+    \b
+    Example:
+      valhalla ladder release 26 --reason "sender crashed before sending"
+    """
+    from valhalla_cli.services import ladder
+
+    result = write(
+        ctx, lambda session, cfg, when: ladder.release(
+            session, task_id=task, reason=reason, at=when, actor=cfg.actor),
+        fmt, as_json, at=at)
+    if result.reason is not None:
+        refuse(result.message or result.reason)
+    say(ctx, result.message or "")
+
+
+@app.command("amend")
+def amend(
+    ctx: typer.Context,
+    task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
+    outcome: Annotated[str, typer.Option(
+        "--outcome", "-o", help="The correct outcome: sent, no_answer, voicemail (continue); "
+        "contacted, appointment, not_interested, wrong_number (stop); opt_out.")],
+    reason: ReasonOpt,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Correct a finished task's outcome (audited; the first answer stays in the history) and
+    apply the ladder's rule again: a stop cancels the rest, a continue reopens it.
+
+    \b
+    Example:
+      valhalla ladder amend 8 --outcome contacted --reason "the seller called back"
+    """
+    from valhalla_cli.services import ladder
+
+    result = write(
+        ctx, lambda session, cfg, when: ladder.amend(
+            session, task_id=task, outcome=outcome, reason=reason, at=when, actor=cfg.actor),
+        fmt, as_json, at=at)
+    if result.reason is not None:
+        refuse(result.message or result.reason)
+    say(ctx, result.message or "")
 
 
 @app.command("stop")

@@ -134,6 +134,8 @@ def score(
                                  property_type=property_type, at=when,
                                  business_timezone=cfg.business_timezone)
     emit(result, output, columns=SCORE_COLUMNS)
+    if result.note:
+        say(ctx, result.note)
 
 
 @app.command("nodes")

@@ -158,7 +158,7 @@ def can_contact(
     emit(answer, output, columns=("allowed", "reason", "scope", "lead_id", "phone", "zones",
                                   "next_open_at"))
     if not answer.allowed:
-        refuse(f"contact not allowed: {answer.reason}")
+        refuse(f"contact not allowed: {answer.reason}: {answer.message}")
 
 
 @app.command("suppress")

@@ -26,9 +26,9 @@ from valhalla_cli.commands._common import (
 )
 
 OUTCOME_COLUMNS = ("evidence_id", "status", "recorded", "stage", "previous", "amount", "at",
-                   "max_offer", "reason")
+                   "max_offer", "reason", "over_max_reason")
 FUNNEL_COLUMNS = ("since", "until", "sent", "countered", "accepted", "rejected", "contracted",
-                  "closed", "withdrawn", "decided", "accept_rate", "contract_rate",
+                  "closed", "withdrawn", "over_max", "decided", "accept_rate", "contract_rate",
                   "median_days_to_accept", "median_days_to_contract", "contracts_priced",
                   "avg_contract_gap")
 
@@ -44,14 +44,18 @@ def outcome(
         "--amount", metavar="AMOUNT", help="The price at this stage (countered, accepted, "
         "contracted, closed).")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="Kept with the stage.")] = None,
+    over_max_reason: Annotated[Optional[str], typer.Option(
+        "--over-max-reason", metavar="TEXT", help="Accept above the offer's max_offer anyway, "
+        "and why (audited; counted as over_max in the funnel).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Record the stage an offer reached: sent, accepted, countered, rejected, contracted, closed.
 
     Stages go sent -> accepted/countered/rejected -> contracted -> closed (a counter is answered
     with accepted or rejected; withdrawn from any open stage). The current stage again is a
-    no-op (exit 0). Exit 1: out of order, after a final stage, or sending a refused, sandbox or
-    throttled offer (the answer says why). Exit 2: bad input.
+    no-op (exit 0). Exit 1: out of order, after a final stage, sending a refused, sandbox or
+    throttled offer, or accepting above max_offer without --over-max-reason (the answer says
+    why). Exit 2: bad input.
 
     \b
     Example:
@@ -67,7 +71,8 @@ def outcome(
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction(write=True) as session:
         result = offer_outcome.record(session, evidence_id=evidence_id, status=status,
-                                      amount=amount, note=note, at=when, actor=cfg.actor)
+                                      amount=amount, note=note, at=when, actor=cfg.actor,
+                                      over_max_reason=over_max_reason)
     emit(result, output, columns=OUTCOME_COLUMNS)
     if result.reason is not None:
         refuse(f"{result.reason}: {result.message}")

@@ -30,6 +30,8 @@ def render_report(report, output: str) -> None:
         emit(report, output)
     else:
         emit(report.checks, output, columns=CHECK_COLUMNS)
+        if output == "table":  # a person reads it: the verdict in one line under the checks
+            typer.echo(report.verdict)
 
 
 def _status(ctx: typer.Context, output: str, at: str | None) -> None:

@@ -17,10 +17,11 @@ from valhalla_cli.commands._common import (
     fmt_of,
     refuse,
     report_period,
+    say,
     settings,
 )
 
-METRIC_COLUMNS = ("metric", "value", "target", "met", "detail")
+METRIC_COLUMNS = ("metric", "value", "target", "met", "detail", "state")
 
 
 def scorecard_command(
@@ -33,8 +34,10 @@ def scorecard_command(
 
     Runbook gate, contact-window compliance, ladder SLA within 2 h, buyer response rate, offer
     accept and contract rates, daily cap overages, regression throttles; default period: the
-    30 business days ending today. A metric without data has value and met null. Exit 0 when
-    every metric with data is met, 1 otherwise (the missed ones named on standard error).
+    30 business days ending today. A metric without data has value and met null; a contract
+    rate below target while its offers are younger than the 30-day contract window is
+    `pending` (met null). Exit 0 when every metric with data is met or pending, 1 otherwise
+    (the missed ones named on standard error).
 
     \b
     Example:
@@ -50,6 +53,9 @@ def scorecard_command(
     with database(ctx) as db, db.transaction() as session:
         card = scorecard.compute(session, cfg, at=when, since=first, until=last)
     render(card, output)
+    for metric in card.metrics:
+        if metric.note:
+            say(ctx, f"{metric.metric}: {metric.note}")
     if not card.ok:
         refuse(f"{len(card.missed)} scorecard target(s) missed: " + ", ".join(card.missed))
 

@@ -63,3 +63,29 @@ def set_command(
         view = template.set_template(session, step=step, language=language, text=text,
                                      actor=cfg.actor, at=when)
     emit(view, output, columns=(*COLUMNS, "created"))
+
+
+@app.command("preview")
+def preview_command(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="The lead id.")],
+    step: Annotated[Optional[int], typer.Option(
+        "--step", metavar="N", help="This ladder step (default: the lead's next SMS step).")
+    ] = None,
+    fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Print the exact text the lead would be sent, as dispatch renders it (changes nothing).
+
+    \b
+    Example:
+      valhalla template preview L-1001 --step 3
+    """
+    from valhalla_cli.services import template
+    from valhalla_cli.services.ladder import ladder_config
+
+    cfg = settings(ctx)
+    steps = ladder_config(cfg.ladder).steps
+    show(ctx, lambda session: template.preview(session, cfg, lead_id=lead, step=step,
+                                               steps=steps),
+         fmt, as_json, columns=("lead_id", "step", "template", "language", "to", "market",
+                                "text"))

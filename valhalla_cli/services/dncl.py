@@ -76,6 +76,7 @@ class NumberStatus:
     area_code: str
     status: str  # listed | not_listed | not_checked
     as_of: date | None
+    message: str | None = None  # a "no" in words, with its next step (dncl check)
 
 
 BLOCK = 1 << 20  # bytes read from a member at a time: memory does not grow with the member
@@ -475,10 +476,37 @@ class DnclLookup:
 
 def check_number(session: Session, *, phone: str, at: datetime, business_timezone: str
                  ) -> NumberStatus:
+    """The number's status, with its "no" in words (`message`) when not `not_listed`."""
+    from dataclasses import replace
+
     from valhalla_cli.phones import parse_phone
 
     number = parse_phone(phone, option="NUMBER")
-    return DnclLookup(session, at, business_timezone).statuses({number})[number]
+    found = DnclLookup(session, at, business_timezone).statuses({number})[number]
+    if found.status == "listed":
+        return replace(found, message=f"{number} is on the National Do Not Call List (copy of "
+                       f"{found.as_of}): call it only with consent or an exemption "
+                       "(valhalla lead consent LEAD --kind express|inquiry|business)")
+    if found.status == "not_checked":
+        state = (f"the copy for area code {found.area_code} is from {found.as_of}, older than "
+                 f"{FRESH_DAYS} days" if found.as_of is not None else
+                 f"no copy of the list for area code {found.area_code} was imported")
+        return replace(found, message=f"{number} is not checked: {state}; import a fresh one "
+                       f"with {IMPORT_FIX}")
+    return found
+
+
+def status_note(areas: list[AreaStatus]) -> str | None:
+    """What `dncl status` says under its table when the list is missing or stale."""
+    if not areas:
+        return ("no National DNCL copy imported: calls go only to leads with an exemption "
+                f"(consent); import the download with {IMPORT_FIX}")
+    stale = [a.area_code for a in areas if not a.fresh]
+    if stale:
+        return (f"the copy is older than {FRESH_DAYS} days for area code(s) "
+                f"{', '.join(stale[:10])}: their calls are held; import a fresh one with "
+                f"{IMPORT_FIX}")
+    return None
 
 
 def held_counts(session: Session, *, at: datetime) -> dict[str, int]:

@@ -104,7 +104,8 @@ def live_status(session: Session, *, enforce: bool) -> LiveStatus:
             reason="kill_switch_engaged",
             message="the kill switch is engaged "
             + _who(state.kill_switch_changed_by, state.kill_switch_changed_at,
-                   state.kill_switch_reason),
+                   state.kill_switch_reason)
+            + "; release it with valhalla golive kill-switch release --reason '...'",
         )
     if not state.enabled:
         if not enforce:
@@ -116,7 +117,9 @@ def live_status(session: Session, *, enforce: bool) -> LiveStatus:
             live=False,
             reason="golive_disabled",
             message="go-live is disabled "
-            + _who(state.enabled_changed_by, state.enabled_changed_at, state.enabled_reason),
+            + _who(state.enabled_changed_by, state.enabled_changed_at, state.enabled_reason)
+            + "; enable it with valhalla golive enable --reason '...' (once valhalla runbook "
+            "status is OK)",
         )
     return LiveStatus(live=True, reason=None, message=None)
 
@@ -136,6 +139,7 @@ class SwitchResult:
     reason: str | None  # machine-readable reason code when refused
     failing_checks: list[str]
     state: GoLiveView
+    message: str | None = None  # the refusal in words: each failing check and its fix
 
 
 def _set_switch(
@@ -168,11 +172,15 @@ def enable(
 
     reason = _require_reason(reason)
     enforce = settings.golive_enforce
-    failing = runbook.failing_checks(session, settings, at=at)
-    if failing:
+    report = runbook.run_checks(session, settings, at=at)
+    if report.failing:
+        from valhalla_cli.services import refusals
+
         return SwitchResult(action="enable", changed=False, refused=True,
-                            reason="runbook_not_ok", failing_checks=failing,
-                            state=get_state(session, enforce=enforce))
+                            reason="runbook_not_ok", failing_checks=report.failing,
+                            state=get_state(session, enforce=enforce),
+                            message="go-live not enabled: the runbook has failing checks: "
+                            + refusals.failing_checks(report.checks))
     return _set_switch(session, field="enabled", value=True, action="enable", actor=actor,
                        at=at, reason=reason, enforce=enforce)
 

@@ -119,6 +119,8 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
             if item.province is not None and item.language is None \
                     and values["language"] == default_language(values["province"]):
                 values["language"] = default_language(item.province)
+            if same_market(values["market"], item.market):
+                given.pop("market")
             values.update(given)
             results.append(UpsertResult(LeadRecord(**values), False, sorted(given)))
             continue
@@ -135,6 +137,8 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
             results.append(UpsertResult(LeadRecord(**values), True, sorted(given)))
             continue
         before = _audit_view(row)
+        if same_market(row.market, item.market):
+            given.pop("market")  # the spelling written first stays: "Montreal" finds MONTRÉAL
         changed = [name for name, value in given.items() if getattr(row, name) != value]
         # the default language follows the province unless one was chosen
         if ("province" in changed and item.language is None
@@ -157,6 +161,14 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
                              subject=values["lead_id"],
                              after={name: values[name] for name in FIELDS})
     return results
+
+
+def same_market(stored: str | None, given: str | None) -> bool:
+    """Whether `given` is another spelling of the stored market (the same `market_key`): a
+    spelling that finds the market never replaces the one written first (its accents)."""
+    from valhalla_cli.inputs import market_key
+
+    return stored is not None and given is not None and market_key(stored) == market_key(given)
 
 
 def _audit_view(row: Lead) -> dict[str, Any]:

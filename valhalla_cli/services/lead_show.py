@@ -30,6 +30,7 @@ class ChannelContact:
     channel: str
     allowed: bool
     reason: str | None
+    message: str | None = None  # the "no" in words, with its next step
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
         answer = market.can_contact(session, province=None, market=None, channel=channel, at=at,
                                     lead_id=lead.lead_id, business_timezone=business_timezone,
                                     score_optional=True)
-        contact.append(ChannelContact(channel, answer.allowed, answer.reason))
+        contact.append(ChannelContact(channel, answer.allowed, answer.reason, answer.message))
     return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
                     ladders, inbound_rows, contact)
 

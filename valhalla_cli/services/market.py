@@ -7,7 +7,7 @@ next-opening calculus is in `contact_rules` (pure functions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -277,6 +277,9 @@ class ContactAnswer:
     phone: str | None
     zones: list[ZoneAnswer]
     next_open_at: datetime | None
+    closed_zones: list[str] = field(default_factory=list)  # the zones whose window is shut
+    holiday: str | None = None  # the statutory holiday's name, when one closes a zone
+    message: str | None = None  # the "no" in words, with the command that changes it
 
 
 def can_contact(
@@ -366,12 +369,26 @@ def can_contact(
         rules=rules, instant=at,
     )
     source = {z.timezone: z.source for z in zones}
-    return ContactAnswer(
-        decision.allowed, decision.reason, scope, lead_id,
-        facts.phone if facts else None,
-        [ZoneAnswer(z.timezone, source.get(z.timezone, "policy"), z.local_time, z.open)
-         for z in decision.zones],
-        decision.next_open_at)
+    answers = [ZoneAnswer(z.timezone, source.get(z.timezone, "policy"), z.local_time, z.open)
+               for z in decision.zones]
+    if decision.allowed:
+        return ContactAnswer(True, None, scope, lead_id, facts.phone if facts else None,
+                             answers, decision.next_open_at)
+    from valhalla_cli.services import refusals
+
+    clocks = [refusals.ZoneClock(z.timezone, z.source, z.local_time, z.open) for z in answers]
+    holiday = (refusals.holiday_name(policy.province, [c for c in clocks if not c.open])
+               if decision.reason == "holiday" else None)
+    closed = refusals.closed_zones(clocks) if decision.reason in ("outside_window",
+                                                                  "holiday") else []
+    message = refusals.contact(
+        decision.reason or "", channel=channel, province=policy.province,
+        market=market, lead_id=lead_id, phone=facts.phone if facts else None, zones=clocks,
+        next_open_at=decision.next_open_at, business_timezone=business_timezone, at=at,
+        holiday=holiday, lead_score=lead_score, min_lead_score=policy.min_lead_score)
+    return ContactAnswer(False, decision.reason, scope, lead_id,
+                         facts.phone if facts else None, answers, decision.next_open_at,
+                         closed, holiday, message)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ OFFER_FINAL = "offer_final"
 EVIDENCE_REFUSED = "evidence_refused"
 EVIDENCE_SANDBOX = "evidence_sandbox"
 EVIDENCE_THROTTLED = "evidence_throttled"
+OVER_MAX = "over_max"
 
 
 def check_stage(value: str | None) -> str:
@@ -100,6 +101,7 @@ class OutcomeResult:
     stages: list[StageView]
     reason: str | None = None
     message: str | None = None
+    over_max_reason: str | None = None  # an acceptance above max_offer, and why it was taken
 
 
 def _stages(session: Session, evidence_id: int) -> list[OfferOutcome]:
@@ -114,10 +116,14 @@ def _stage_views(rows: list[OfferOutcome]) -> list[StageView]:
 
 
 def record(session: Session, *, evidence_id: int, status: str, amount: str | Decimal | None,
-           note: str | None, at: datetime, actor: str, recorded_at: datetime | None = None
-           ) -> OutcomeResult:
+           note: str | None, at: datetime, actor: str, recorded_at: datetime | None = None,
+           over_max_reason: str | None = None) -> OutcomeResult:
     """Append the stage an offer reached (or say why not). Emits `offer_accepted` (1 accepted,
-    0 rejected) and `offer_contracted` (1); audited."""
+    0 rejected) and `offer_contracted` (1); audited.
+
+    Offers are bounded: an acceptance priced above the offer's max_offer is refused
+    (`over_max`) unless `over_max_reason` says why it is taken anyway; the reason is audited
+    and the funnel counts such acceptances (`over_max`)."""
     from valhalla_cli.clock import utcnow
     from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_money, parse_text
     from valhalla_cli.services import audit, kpi
@@ -132,6 +138,10 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
                            f"not with {stage}")
         price = parse_money(amount, field="--amount", allow_zero=False)
     note_text = parse_text(note, field="--note", max_length=REASON_MAX_LENGTH)
+    over_reason = parse_text(over_max_reason, field="--over-max-reason",
+                             max_length=REASON_MAX_LENGTH)
+    if over_reason is not None and stage != "accepted":
+        raise BadInput(f"--over-max-reason goes with --status accepted, not with {stage}")
     # The row lock serializes two outcomes of one offer on PostgreSQL (SQLite writes are
     # serialized by BEGIN IMMEDIATE); the unique (evidence_id, status) backs it up.
     evidence = session.scalars(select(OfferEvidence).where(col(OfferEvidence.id) == evidence_id)
@@ -147,7 +157,12 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
         return OutcomeResult(evidence_id=evidence_id, status=stage, recorded=recorded,
                              stage=stage_now, previous=current, amount=price, at=at,
                              max_offer=max_offer, stages=_stage_views(listed), reason=reason,
-                             message=message)
+                             message=message, over_max_reason=over if recorded else None)
+
+    over = None
+    if (stage == "accepted" and price is not None and max_offer is not None
+            and price > max_offer):
+        over = over_reason
 
     if stage == current:
         return answer(False, current)
@@ -162,6 +177,11 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
         elif evidence.throttled:
             why = (EVIDENCE_THROTTLED, f"offer evidence {evidence_id} was computed while the "
                    "offers lever was throttled (do not send)")
+    if why is None and stage == "accepted" and price is not None and max_offer is not None \
+            and price > max_offer and over is None:
+        why = (OVER_MAX, f"accepting {price:,.2f} is {price - max_offer:,.2f} above the "
+               f"offer's max_offer {max_offer:,.2f} (offers are bounded): renegotiate, or "
+               f"record it with --over-max-reason TEXT (audited, counted as over_max)")
     if why is not None:
         return answer(False, current, *why)
     if at < evidence.at:
@@ -185,8 +205,10 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
                  province=evidence.province, market=evidence.market, ref=ref, source="offer")
     audit.record(session, pack=PACK, action="outcome", actor=actor, at=at,
                  subject=f"offer_evidence:{evidence_id}", before={"stage": current},
-                 after={"stage": stage, "amount": None if price is None else str(price)},
-                 reason=note_text)
+                 after={"stage": stage, "amount": None if price is None else str(price),
+                        **({"over_max": True, "max_offer": str(max_offer),
+                            "over_max_reason": over} if over is not None else {})},
+                 reason=over or note_text)
     return answer(True, stage, listed=[*rows, row])
 
 
@@ -207,6 +229,7 @@ class FunnelRow:
     contracted: int
     closed: int
     withdrawn: int
+    over_max: int  # acceptances above the offer's max_offer (each with an audited reason)
     decided: int  # accepted + rejected
     accept_rate: float | None  # accepted / decided
     contract_rate: float | None  # contracted / sent
@@ -265,12 +288,16 @@ def funnel(session: Session, *, at: datetime, since: date | None, until: date | 
     # contracted price - max_offer, for the contracts that carry a price (looked up only then)
     gap = case((and_(col(o.status) == "contracted", col(o.amount_cents).is_not(None)),
                 col(o.amount_cents) - max_offer))
+    above = case((and_(col(o.status) == "accepted", col(o.amount_cents) > max_offer), 1))
+    over_max: dict[Any, int] = {}
     counts: dict[Any, dict[str, int]] = {}
     gaps: dict[Any, tuple[int, int]] = {}
-    for grp, stage, n, priced, total in session.execute(
-            query.add_columns(group, col(o.status), func.count(), func.count(gap), func.sum(gap))
+    for grp, stage, n, priced, total, above_n in session.execute(
+            query.add_columns(group, col(o.status), func.count(), func.count(gap), func.sum(gap),
+                              func.count(above))
             .group_by(*([group] if by else []), col(o.status))):  # PostgreSQL: no constant keys
         counts.setdefault(grp, {})[stage] = int(n)
+        over_max[grp] = over_max.get(grp, 0) + int(above_n)
         if priced:
             gaps[grp] = (int(priced), int(total))
     medians = _medians(session, offers, group, sent, counts, grouped=by is not None)
@@ -284,7 +311,7 @@ def funnel(session: Session, *, at: datetime, since: date | None, until: date | 
             group=None if not by or key is None else str(key), since=since, until=until,
             sent=n["sent"], countered=n["countered"], accepted=n["accepted"],
             rejected=n["rejected"], contracted=n["contracted"], closed=n["closed"],
-            withdrawn=n["withdrawn"], decided=decided,
+            withdrawn=n["withdrawn"], over_max=over_max.get(key, 0), decided=decided,
             accept_rate=_rate(n["accepted"], decided),
             contract_rate=_rate(n["contracted"], n["sent"]),
             median_days_to_accept=medians.get(("accepted", key)),

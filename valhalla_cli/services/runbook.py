@@ -41,6 +41,20 @@ class RunbookReport:
     def warnings(self) -> list[str]:
         return [c.name for c in self.checks if c.status == WARN]
 
+    @property
+    def verdict(self) -> str:
+        """The report in one line: `OK to enable go-live: yes — 4 warnings`."""
+        def count(n: int, what: str) -> str:
+            return f"{n} {what}{'' if n == 1 else 's'}"
+
+        warned = count(len(self.warnings), "warning")
+        if self.ok_to_enable_go_live:
+            return ("OK to enable go-live: yes"
+                    + (f" — {warned}" if self.warnings else f" — all {len(self.checks)} "
+                       "checks pass"))
+        return (f"OK to enable go-live: no — {count(len(self.failing), 'failing check')} ("
+                + ", ".join(self.failing) + ")" + (f", {warned}" if self.warnings else ""))
+
 
 def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
     from valhalla_cli import registry

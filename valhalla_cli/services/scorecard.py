@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 PERIOD_DAYS = 30
+# How long a sent offer is given to reach a contract: a contract rate whose cohort includes
+# offers sent less than this long ago is `pending` when below target, not missed.
+CONTRACT_WINDOW_DAYS = 30
 TARGETS_MISSED = "targets_missed"
 
 
@@ -47,8 +50,10 @@ class Metric:
     target: str  # as the seed states it, e.g. "> 0.40"
     comparison: str  # >, >= or ==
     threshold: float | int
-    met: bool | None  # None: no data in the period
+    met: bool | None  # None: no data in the period, or pending
     detail: str  # the command that shows the figure
+    state: str = "no_data"  # met | missed | pending | no_data
+    note: str | None = None  # why it is pending, in words
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,11 @@ def judge(value: float | int | None, comparison: str, threshold: float | int) ->
 def _metric(name: str, value: float | int | None, comparison: str, threshold: float | int,
             detail: str, *, met: bool | None = None) -> Metric:
     shown = f"{threshold:.2f}" if isinstance(threshold, float) else str(threshold)
+    verdict = (judge(value, comparison, threshold) if met is None and value is not None
+               else met)
     return Metric(metric=name, value=value, target=f"{comparison} {shown}",
-                  comparison=comparison, threshold=threshold,
-                  met=judge(value, comparison, threshold) if met is None and value is not None
-                  else met, detail=detail)
+                  comparison=comparison, threshold=threshold, met=verdict, detail=detail,
+                  state="no_data" if verdict is None else "met" if verdict else "missed")
 
 
 # --- one function per figure, each calling the pack that owns it ------------------------------
@@ -151,9 +157,27 @@ def offer_accept(session: Session, settings: Settings, period: Period, ctx: Cont
 
 def offer_contract(session: Session, settings: Settings, period: Period, ctx: Context
                    ) -> Metric:
+    from dataclasses import replace
+    from datetime import timedelta
+
     row = _funnel(session, period, ctx)
-    return _metric("offer_contract_rate", row.contract_rate, ">", 0.25,
-                   f"valhalla offer funnel {period.args}")
+    figure = _metric("offer_contract_rate", row.contract_rate, ">", 0.25,
+                     f"valhalla offer funnel {period.args}")
+    window = timedelta(days=CONTRACT_WINDOW_DAYS)
+    if figure.met is False and period.hi > period.at - window:
+        # Offers sent in the last days of the period have not had the window to contract yet.
+        mature = (period.hi + window).astimezone(_zone(period.business_timezone)).date()
+        figure = replace(figure, met=None, state="pending",
+                         note=f"pending: offers sent up to {period.until} have had less than "
+                         f"{CONTRACT_WINDOW_DAYS} days to reach a contract; judged from "
+                         f"{mature}")
+    return figure
+
+
+def _zone(name: str) -> Any:
+    from valhalla_cli.tz import zone
+
+    return zone(name)
 
 
 def cap_overages(session: Session, settings: Settings, period: Period, ctx: Context) -> Metric:

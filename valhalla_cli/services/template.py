@@ -127,13 +127,118 @@ class TemplateSet:
     def template_for(self, step: int, language: str) -> str | None:
         return self.texts.get((step, language)) or self.texts.get((0, language))
 
-    def render(self, step: int, language: str, *, name: str | None, market: str,
-               identification: Identification) -> str | None:
+    def render(self, step: int, language: str, *, name: str | None, market: str | None,
+               province: str, identification: Identification) -> str | None:
         text = self.template_for(step, language)
         if text is None:
             return None
         return text.format(name=f" {name}" if name else "", business=identification.name,
-                           callback=identification.callback, market=market.title())
+                           callback=identification.callback,
+                           market=place_name(market, province, language))
+
+
+# The provinces' and territories' names in each text language: a lead with no market is told
+# about its province by name ("Nova Scotia"), never by its postal code in title case ("Ns").
+PROVINCE_NAMES: dict[str, dict[str, str]] = {
+    "AB": {"en": "Alberta", "fr": "Alberta"},
+    "BC": {"en": "British Columbia", "fr": "Colombie-Britannique"},
+    "MB": {"en": "Manitoba", "fr": "Manitoba"},
+    "NB": {"en": "New Brunswick", "fr": "Nouveau-Brunswick"},
+    "NL": {"en": "Newfoundland and Labrador", "fr": "Terre-Neuve-et-Labrador"},
+    "NS": {"en": "Nova Scotia", "fr": "Nouvelle-Écosse"},
+    "NT": {"en": "the Northwest Territories", "fr": "les Territoires du Nord-Ouest"},
+    "NU": {"en": "Nunavut", "fr": "Nunavut"},
+    "ON": {"en": "Ontario", "fr": "Ontario"},
+    "PE": {"en": "Prince Edward Island", "fr": "Île-du-Prince-Édouard"},
+    "QC": {"en": "Quebec", "fr": "Québec"},
+    "SK": {"en": "Saskatchewan", "fr": "Saskatchewan"},
+    "YT": {"en": "Yukon", "fr": "Yukon"},
+}
+
+
+def market_title(market: str) -> str:
+    """A stored market (upper case, accents kept) as a text shows it: `MONTRÉAL` -> `Montréal`,
+    `ST. JOHN'S` -> `St. John's`, `TROIS-RIVIÈRES` -> `Trois-Rivières` (str.title would write
+    "John'S")."""
+    def word(part: str) -> str:
+        return "-".join(p[:1].upper() + p[1:].lower() for p in part.split("-"))
+
+    return " ".join(word(part) for part in market.split(" "))
+
+
+def place_name(market: str | None, province: str, language: str) -> str:
+    """What `{market}` says: the market in title case, else the province's name in the text's
+    language."""
+    if market:
+        return market_title(market)
+    names = PROVINCE_NAMES.get(province)
+    if names is None:
+        return province
+    return names.get(language) or names["en"]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The exact text a lead's SMS step would be sent (what dispatch hands the sender)."""
+
+    lead_id: str
+    step: int
+    template: str  # "default" or the step number whose template was used
+    language: str
+    to: str | None
+    market: str
+    text: str
+
+
+def preview(session: Session, settings: Any, *, lead_id: str, step: int | None,
+            steps: list[Any]) -> Preview:
+    """The text of the lead's SMS step `step` (default: the next unfinished SMS step of its
+    active ladder, else the ladder's first SMS step), rendered exactly as dispatch renders it.
+    `steps` are the configured ladder steps."""
+    from valhalla_cli.errors import ConfigError, NotFound, Refused
+    from valhalla_cli.models import FollowupTask
+    from valhalla_cli.models.ladder import ACTIVE_STATUSES
+    from valhalla_cli.services.contact_facts import check_lead, load_leads
+
+    lead_key = check_lead(lead_id)
+    lead = load_leads(session, [lead_key]).get(lead_key)
+    if lead is None:
+        raise NotFound(f"no lead {lead_key!r} (valhalla lead add {lead_key} --province ...)")
+    sms_steps = [s.step for s in steps if s.channel == "SMS"]
+    channel_of = {s.step: s.channel for s in steps}
+    if step is not None and step not in channel_of:
+        raise BadInput(f"--step {step}: the ladder has steps 1 to {len(steps)}")
+    if step is not None and channel_of[step] != "SMS":
+        raise BadInput(f"--step {step} is a {channel_of[step]} step: only SMS steps have a "
+                       f"text (SMS steps: {', '.join(map(str, sms_steps))})")
+    tasks = list(session.scalars(select(FollowupTask).where(
+        col(FollowupTask.lead_id) == lead_key,
+        col(FollowupTask.status).in_(ACTIVE_STATUSES)).order_by(col(FollowupTask.step))))
+    if step is None:
+        upcoming = [t.step for t in tasks if t.channel == "SMS"]
+        if upcoming:
+            step = upcoming[0]
+        elif sms_steps:
+            step = sms_steps[0]
+        else:
+            raise Refused("the ladder has no SMS step: nothing is ever texted", "no_sms_step")
+    identification = identification_of(settings)
+    if identification is None:
+        raise ConfigError(f"[business] name and callback are not configured, so no text can be "
+                          f"sent: set them in {settings.config_path}")
+    task = next((t for t in tasks if t.step == step), tasks[0] if tasks else None)
+    market = task.market if task is not None else lead.market
+    province = task.province if task is not None else lead.province
+    templates = TemplateSet(session)
+    text = templates.render(step, lead.language, name=lead.name, market=market,
+                            province=province, identification=identification)
+    if text is None:
+        raise Refused(f"no SMS template in {lead.language} for step {step}, so its texts are "
+                      f"held: valhalla template set --language {lead.language} --text '...'",
+                      "no_template")
+    used = "default" if (step, lead.language) not in templates.texts else str(step)
+    return Preview(lead_key, step, used, lead.language, lead.phone,
+                   place_name(market, province, lead.language), text)
 
 
 def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
@@ -157,10 +262,12 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
         held = held_counts(session, at=at).get("no_identification", 0)
         lacking = [k for k, v in (("name", settings.business_name),
                                   ("callback", settings.business_callback)) if not v]
+        path = settings.config_path
+        fix = (f"set [business] name and callback in {path}" if path.exists() else
+               f"valhalla init (writes {path}), then set [business] name and callback in it")
         return CheckResult("messages", WARN,
                            f"[business] {' and '.join(lacking)} not configured: SMS tasks are "
-                           f"held (no_identification; {held} held now)",
-                           f"set [business] name and callback in {settings.config_path}")
+                           f"held (no_identification; {held} held now)", fix)
     return CheckResult("messages", OK, f"texts identify {settings.business_name} "
                        f"({settings.business_callback}); templates for "
                        f"{', '.join(sorted({lang for _, lang in templates.texts}))}")

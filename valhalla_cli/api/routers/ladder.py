@@ -70,6 +70,31 @@ def complete(call: Call) -> Answer:
     return Answer(result, no=result.reason is not None)
 
 
+@router.post("/task/{task}/release", cli="valhalla ladder release", scope="operate", params=(
+    Param("task", "int", required=True, in_path=True, help="The task id."),
+    Param("reason", required=True, help="Why (recorded in the audit log)."), AT))
+def release(call: Call) -> Answer:
+    """Put a claimed task back to pending (409 when it is already finished)."""
+    from valhalla_cli.services import ladder
+
+    result = ladder.release(call.session, task_id=call["task"], reason=call["reason"],
+                            at=call.instant(), actor=call.actor)
+    return Answer(result, no=result.reason is not None)
+
+
+@router.post("/task/{task}/amend", cli="valhalla ladder amend", scope="operate", params=(
+    Param("task", "int", required=True, in_path=True, help="The task id."),
+    Param("outcome", required=True, help="The correct outcome."),
+    Param("reason", required=True, help="Why (recorded in the audit log)."), AT))
+def amend(call: Call) -> Answer:
+    """Correct a finished task's outcome and apply the ladder's rule again (409 refused)."""
+    from valhalla_cli.services import ladder
+
+    result = ladder.amend(call.session, task_id=call["task"], outcome=call["outcome"],
+                          reason=call["reason"], at=call.instant(), actor=call.actor)
+    return Answer(result, no=result.reason is not None)
+
+
 @router.get("/due", cli="valhalla ladder due", params=(limit(100), AT))
 def due(call: Call) -> Answer:
     """Tasks that could be dispatched now, without claiming them."""

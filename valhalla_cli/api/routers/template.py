@@ -26,3 +26,16 @@ def upsert(call: Call) -> Answer:
     return Answer(template.set_template(call.session, step=call["step"],
                                         language=call["language"], text=call["text"],
                                         actor=call.actor, at=call.instant()))
+
+
+@router.get("/preview", cli="valhalla template preview", params=(
+    Param("lead", required=True, help="The lead id."),
+    Param("step", "int", help="This ladder step (default: the lead's next SMS step).")))
+def preview(call: Call) -> Answer:
+    """The exact text the lead would be sent, as dispatch renders it."""
+    from valhalla_cli.services import template
+    from valhalla_cli.services.ladder import ladder_config
+
+    return Answer(template.preview(call.session, call.settings, lead_id=call["lead"],
+                                   step=call["step"],
+                                   steps=ladder_config(call.settings.ladder).steps))

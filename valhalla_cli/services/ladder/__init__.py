@@ -21,8 +21,9 @@ The package, one module per responsibility (`from valhalla_cli.services import l
 them all): `config` (the outcomes and the validated `[ladder]` settings), `creation` (creating
 ladders, one path for one lead and for a bulk import), `readiness` (a step becomes dispatchable
 when the previous one is finished), `dispatching` (claims, leases, re-timing, `due`),
-`completion` (complete, stop, show), `report` (the SLA report, the daily SLA and the open-work
-counts), `check` (the runbook check) and `tasks` (the cancellation the market pack triggers).
+`completion` (complete, stop, show), `corrections` (release a claim, amend an outcome),
+`report` (the SLA report, the daily SLA and the open-work counts), `check` (the runbook check)
+and `tasks` (the cancellation the market pack triggers).
 """
 
 from valhalla_cli.services.ladder.check import (
@@ -47,6 +48,12 @@ from valhalla_cli.services.ladder.config import (
     STOP_OUTCOMES,
     LadderConfig,
     ladder_config,
+)
+from valhalla_cli.services.ladder.corrections import (
+    AmendResult,
+    ReleaseResult,
+    amend,
+    release,
 )
 from valhalla_cli.services.ladder.creation import (
     CreateRequest,
@@ -87,6 +94,7 @@ __all__ = [
     "RECHECK_BLOCKED",
     "SLA_TARGET_PCT",
     "STOP_OUTCOMES",
+    "AmendResult",
     "Claim",
     "CompleteResult",
     "CreateRequest",
@@ -95,12 +103,14 @@ __all__ = [
     "LadderConfig",
     "LadderResult",
     "LadderView",
+    "ReleaseResult",
     "SlaDay",
     "SlaRow",
     "StopResult",
     "TaskBrief",
     "TaskCounts",
     "TaskView",
+    "amend",
     "cancel_active_tasks",
     "complete",
     "create",
@@ -109,6 +119,7 @@ __all__ = [
     "dispatch",
     "due",
     "ladder_config",
+    "release",
     "runbook_check",
     "show",
     "sla",

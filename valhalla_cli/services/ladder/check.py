@@ -39,8 +39,9 @@ def runbook_check(session: Session, settings: Any, at: datetime):
         return CheckResult(
             "followups", FAIL,
             f"{stuck[0]} task(s) stuck claimed past their lease (oldest task {oldest.id}, "
-            f"lead {oldest.lead_id}); a live dispatch reclaims them",
-            f"valhalla ladder complete {oldest.id} --outcome no_answer")
+            f"lead {oldest.lead_id}); a live dispatch reclaims them, or release one by hand "
+            f"(nobody reported an outcome: none is invented)",
+            f"valhalla ladder release {oldest.id} --reason 'lease expired, nobody reported'")
     from valhalla_cli.services.template import identification_of
 
     backlog = backlog_counts(session, at, settings.business_timezone,

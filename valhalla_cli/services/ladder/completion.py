@@ -31,6 +31,7 @@ class CompleteResult:
     within_sla: bool | None
     ladder_stopped: bool
     reason: str | None = None  # set when refused: already_finished | lease_lost
+    message: str | None = None  # the refusal in words, with its next step
 
 
 def _check_outcome(outcome: str) -> str:
@@ -63,16 +64,26 @@ def complete(
         raise NotFound(f"no follow-up task {task_id}")
 
     def refused(reason: str) -> CompleteResult:
+        if reason == "lease_lost":
+            message = (f"task {task_id}: lease lost (the claim token is not the task's current "
+                       "one); nothing changed")
+        elif task.outcome is not None and task.outcome != outcome:
+            message = (f"task {task_id} is already finished ({task.status}, outcome "
+                       f"{task.outcome}); nothing changed. To correct its outcome: valhalla "
+                       f"ladder amend {task_id} --outcome {outcome} --reason '...'")
+        else:
+            message = f"task {task_id} is already finished ({task.status}); nothing changed"
         return CompleteResult(pk(task.id), task.status, task.outcome, task.response_minutes,
                               None if task.response_minutes is None
-                              else task.response_minutes <= config.sla_minutes, False, reason)
+                              else task.response_minutes <= config.sla_minutes, False, reason,
+                              message)
 
     if task.status in FINISHED_STATUSES:
         return refused("already_finished")
     if claim_token is not None and (task.status != "claimed" or task.claim_token != claim_token):
         return refused("lease_lost")
     # completed before it was due: it was answered at once (0), not in negative time
-    response = max(0.0, round((at - task.due_at).total_seconds() / 60, 2))
+    response = max(0.0, round((at - sla_clock_start(session, task)).total_seconds() / 60, 2))
     within = response <= config.sla_minutes
     guard = [col(FollowupTask.id) == task.id, col(FollowupTask.status) == task.status]
     if claim_token is not None:
@@ -104,6 +115,35 @@ def complete(
                  after={"status": "done", "outcome": outcome, "ladder_stopped": stopped},
                  reason=note)
     return CompleteResult(pk(task.id), "done", outcome, response, within, stopped)
+
+
+def sla_clock_start(session: Session, task: FollowupTask) -> datetime:
+    """When the task's SLA clock starts: when it could first be sent, i.e. its due time, unless
+    the step before it finished later; then the first instant at or after that finish when its
+    channel's window is open in every zone of the lead (as dispatch judges it). A due time the
+    task could not meet is never counted against it."""
+    from dataclasses import replace
+
+    from sqlalchemy import func
+
+    from valhalla_cli.services import lead as lead_service
+    from valhalla_cli.services.contact_rules import next_open_at
+    from valhalla_cli.services.market import PolicyCache
+
+    previous = session.scalar(select(func.max(col(FollowupTask.completed_at))).where(
+        col(FollowupTask.ladder_id) == task.ladder_id, col(FollowupTask.step) < task.step))
+    if previous is None or previous <= task.due_at:
+        return task.due_at
+    cache = PolicyCache(session)
+    policy = cache.effective(task.province, task.market)
+    if task.channel not in policy.channels:
+        return previous
+    lead = lead_service.load_leads(session, [task.lead_id]).get(task.lead_id)
+    zones = tuple(z.timezone for z in lead_service.lead_contact_zones(
+        policy_zones=policy.timezones, phone=lead.phone if lead else None,
+        confirmed_timezone=lead.timezone if lead else None))
+    rules = replace(cache.rules(task.province, task.market, task.channel), timezones=zones)
+    return next_open_at(rules, previous) or previous
 
 
 @dataclass(frozen=True)

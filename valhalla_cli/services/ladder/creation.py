@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ class LadderResult:
     created: bool
     tasks: list[TaskBrief]
     reason: str | None = None  # set when refused
+    message: str | None = None  # the refusal in words, with its next step
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,15 @@ def create_many(
     cache = cache or PolicyCache(session)
     leads = [r.lead_id for r in requests]
     _lock_leads(session, leads)
-    lead_service.upsert_many(session, [
+    upserted = lead_service.upsert_many(session, [
         lead_service.LeadFields(lead_id=r.lead_id, province=r.province, market=r.market,
                                 phone=r.phone, name=r.name, language=r.language)
         for r in requests], at=at, actor=actor, audit_each=audit_leads)
+    # The tasks carry the market as the lead's record spells it ("Montreal" finds MONTRÉAL).
+    spelled = {u.lead.lead_id: u.lead.market for u in upserted}
+    requests = [replace(r, market=spelled[r.lead_id])
+                if lead_service.same_market(spelled.get(r.lead_id), r.market) else r
+                for r in requests]
     lead_service.append_consents(session, [
         {"lead_id": r.lead_id, "kind": r.consent, "channel": "all",
          "given_at": r.consent_at or at, "actor": actor,
@@ -198,14 +204,19 @@ def create_many(
         start = req.start_at or at
         first_zone = policy.timezones[0] if policy.timezones else "UTC"
         ready_given = False
+        previous_due: datetime | None = None
         for spec in config.steps:
             planned = planned_at(start, spec, first_zone)
             if spec.channel in policy.channels:
-                key = (req.province, req.market, spec.channel, planned)
+                # A step is never due before the step before it: a CALL whose window opens on
+                # Sunday waits for the SMS that only goes out on Monday.
+                earliest = planned if previous_due is None else max(planned, previous_due)
+                key = (req.province, req.market, spec.channel, earliest)
                 if key not in opening:
                     rules = cache.rules(req.province, req.market, spec.channel)
-                    opening[key] = next_open_at(rules, planned)
-                due, status, reason = opening[key] or planned, "pending", None
+                    opening[key] = next_open_at(rules, earliest)
+                due, status, reason = opening[key] or earliest, "pending", None
+                previous_due = due
                 ready = not ready_given
                 ready_given = True
             else:
@@ -270,7 +281,19 @@ def create(
                       business_timezone=business_timezone, score_required_is_bad_input=True,
                       audit_leads=True)[0]
     if out.reason is not None:
-        return LadderResult(None, req.lead_id, False, [], out.reason)
+        from valhalla_cli.services import refusals
+        from valhalla_cli.services.market import effective_policy
+
+        policy = effective_policy(session, province=req.province, market=req.market)
+        channel = next((s.channel for s in config.steps if s.channel not in policy.channels),
+                       config.steps[0].channel)
+        sentence = refusals.contact(
+            out.reason, channel=channel, province=req.province, market=req.market,
+            lead_id=req.lead_id, phone=req.phone, zones=[], next_open_at=None,
+            business_timezone=business_timezone, at=at, lead_score=req.lead_score,
+            min_lead_score=policy.min_lead_score)
+        return LadderResult(None, req.lead_id, False, [], out.reason,
+                            f"ladder not created for {req.lead_id}: {out.reason}: {sentence}")
     assert out.ladder_id is not None
     if out.created:
         session.flush()

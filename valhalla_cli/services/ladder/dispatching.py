@@ -469,7 +469,7 @@ def _addressed(claim: Claim, leads: dict[str, Any], messages: Any, identificatio
     text = None
     if claim.channel == "SMS" and identification is not None:
         text = messages.render(claim.step, language, name=lead.name if lead else None,
-                               market=claim.market or claim.province,
+                               market=claim.market, province=claim.province,
                                identification=identification)
     return replace(claim, to=lead.phone if lead else None, language=language, message=text)
 

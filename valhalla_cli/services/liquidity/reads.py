@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from valhalla_cli.inputs import market_key, parse_market, parse_property_type, parse_province
 from valhalla_cli.models import BuyerLiquidityNode
-from valhalla_cli.services.liquidity.rules import score_of, window_of
+from valhalla_cli.services.liquidity.rules import MIN_SENT, WINDOW_DAYS, score_of, window_of
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class LiquidityScore:
     close_rate: float | None
     score: int | None
     band: str
+    # Why the band is unknown, in words, with what it takes (None when scored).
+    note: str | None = None
 
 
 def _score_view(province: str, market: str | None, property_type: str, first: date, last: date,
@@ -40,6 +42,12 @@ def _score_view(province: str, market: str | None, property_type: str, first: da
         response_rate=responded / sent if sent else None,
         close_rate=closed / sent if sent else None,
         score=score, band=band,
+        note=None if score is not None else (
+            f"unknown: needs {MIN_SENT} buyer sends in the {WINDOW_DAYS} days ending {last} "
+            f"({sent} so far); record them with valhalla liquidity feedback {province} "
+            f"--market {market or 'MARKET'} --buyer B --responded|--no-response"
+            if market is not None else
+            "unknown: liquidity is kept per market; give --market"),
     )
 
 
@@ -82,6 +90,7 @@ class NodeView:
     close_rate: float | None
     score: int | None
     band: str
+    note: str | None
     last_feedback_on: date | None
 
 

@@ -217,8 +217,8 @@ def _refusals(policy: EffectivePolicy, fig: Figures, liq: liquidity.LiquiditySco
     minimum = policy.min_liquidity_score
     if minimum is not None and (liq.score is None or liq.score < minimum):
         node = f"{market or '(no market)'} {liq.property_type}"
-        have = ("unknown (fewer than 10 feedback events in 90 days)" if liq.score is None
-                else f"{liq.score} ({liq.band})")
+        have = (f"unknown (needs {liquidity.MIN_SENT} buyer sends in 90 days, "
+                f"{liq.sent} so far)" if liq.score is None else f"{liq.score} ({liq.band})")
         found.append((LIQUIDITY_BELOW_MINIMUM,
                       f"buyer liquidity for {policy.province} {node} is {have}; the policy "
                       f"needs at least {minimum}"))
