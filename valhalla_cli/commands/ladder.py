@@ -127,7 +127,7 @@ def import_command(
         ctx, path, label="ladder import", encoding=encoding, required=ladder_import.REQUIRED,
         optional=ladder_import.OPTIONAL,
         precheck=lambda rows: ladder_import.check_rows(
-            rows, business_timezone=cfg.business_timezone),
+            rows, at=when, business_timezone=cfg.business_timezone),
         run=lambda session, rows, progress: ladder_import.import_rows(
             session, rows, config=config, at=when, actor=cfg.actor,
             business_timezone=cfg.business_timezone, progress=progress))

@@ -41,7 +41,10 @@ class LeadConsent(SQLModel, table=True):
     """Consent evidence, append-only like the audit log (a trigger rejects UPDATE and DELETE).
 
     `kind` is express | inquiry | business, or `withdrawal` (an opt-out: nothing given before it
-    counts any more). `channel` is SMS, CALL or all.
+    counts any more). `channel` is SMS, CALL or all. `given_at` is when the person gave it (never
+    after `recorded_at`); `recorded_at` is the instant of the command or import that wrote the
+    row: only a consent recorded after a suppression or withdrawal can outweigh it, whatever
+    date it carries.
     """
 
     __tablename__ = "lead_consent"
@@ -53,6 +56,7 @@ class LeadConsent(SQLModel, table=True):
     kind: str = Field(max_length=12)
     channel: str = Field(max_length=4)
     given_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     evidence: Optional[str] = Field(default=None)
     actor: str = Field(max_length=200)
 

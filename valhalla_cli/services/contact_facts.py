@@ -22,7 +22,7 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression, Lead, LeadConsent
 from valhalla_cli.phones import area_code_zones
-from valhalla_cli.services.consent import ConsentRecord, consent_covers
+from valhalla_cli.services.consent import ConsentRecord, consent_covers, outweighs
 
 LANGUAGES = ("en", "fr")
 CHUNK = 500
@@ -137,10 +137,12 @@ def _consents(session: Session, lead_ids: list[str]) -> dict[str, list[ConsentRe
     found: dict[str, list[ConsentRecord]] = {}
     for i in range(0, len(lead_ids), CHUNK):
         rows = session.execute(select(col(LeadConsent.lead_id), col(LeadConsent.kind),
-                                      col(LeadConsent.channel), col(LeadConsent.given_at))
+                                      col(LeadConsent.channel), col(LeadConsent.given_at),
+                                      col(LeadConsent.recorded_at))
                                .where(col(LeadConsent.lead_id).in_(lead_ids[i:i + CHUNK])))
-        for lead, kind, channel, given_at in rows:
-            found.setdefault(lead, []).append(ConsentRecord(kind, channel, given_at))
+        for lead, kind, channel, given_at, recorded_at in rows:
+            found.setdefault(lead, []).append(ConsentRecord(kind, channel, given_at,
+                                                            recorded_at))
     return found
 
 
@@ -189,8 +191,11 @@ def facts_for(session: Session, *, lead_ids: Iterable[str] = (), phones: Iterabl
         if not marks:
             return False
         latest = max(marks)
-        # Only an express consent given after the suppression lifts it (for this lead).
-        return not any(r.kind == "express" and latest < r.given_at <= at for r in records)
+        # Only an express consent given and recorded after the suppression lifts it (for this
+        # lead): a consent dated in the future must not undo a STOP received before its date.
+        # A suppression's instant is when it was recorded.
+        return not any(r.kind == "express" and r.given_at <= at and outweighs(r, latest, latest)
+                       for r in records)
 
     def facts(lead: LeadRecord | None, lead_id: str | None, phone: str | None) -> LeadFacts:
         records = consents.get(lead_id, []) if lead_id else []

@@ -205,7 +205,8 @@ def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) ->
 
 
 def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk append (imports and ladders): lead_id, kind, channel, given_at, evidence, actor."""
+    """Bulk append (imports and ladders): lead_id, kind, channel, given_at, recorded_at,
+    evidence, actor."""
     if rows:
         from sqlalchemy import insert
 
@@ -228,7 +229,7 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
     evidence_text = _check_text(evidence, "--evidence", 2000)
     if withdraw:
         row = LeadConsent(lead_id=lead.lead_id, kind=WITHDRAWAL, channel="all", given_at=at,
-                          evidence=evidence_text, actor=actor)
+                          recorded_at=at, evidence=evidence_text, actor=actor)
         session.add(row)
         session.flush()
         from valhalla_cli.services import market
@@ -246,7 +247,7 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
                               business_timezone=business_timezone)
         was_suppressed = before[lead.lead_id].suppressed
     row = LeadConsent(lead_id=lead.lead_id, kind=kind_name, channel=channel_name, given_at=at,
-                      evidence=evidence_text, actor=actor)
+                      recorded_at=at, evidence=evidence_text, actor=actor)
     session.add(row)
     session.flush()
     audit.record(session, pack=PACK, action="consent", actor=actor, at=at, subject=lead.lead_id,

@@ -1,0 +1,172 @@
+"""Issue 19: faults and hostile input, second round. One regression test (at least) per numbered
+defect, named after it; database tests run on both engines (the `cli` / `db` fixtures)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import db_count, snapshot_tables
+
+IMPORT_AT = "2026-12-07T10:00:00-05:00"  # the import's own instant in these tests
+PHONE = "+14165557001"
+
+
+def _bad(result, *needles: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def _sms_allowed(cli, lead: str, at: str) -> bool:
+    out = cli("market", "can-contact", "--lead", lead, "--channel", "SMS", "--lead-score", "60",
+              "--at", at, "--json")
+    assert out.exit_code in (0, 1), out.stderr
+    return out.json["allowed"]
+
+
+# --- 1: a consent dated in the future cancels a later opt-out --------------------------------
+
+def test_defect_01_lead_import_refuses_a_consent_dated_after_the_import(cli, db, tmp_path):
+    path = tmp_path / "fut.csv"
+    path.write_text("lead_id,province,phone,consent,consent_at\n"
+                    "F-0,ON,+14165557000,express,2026-12-01T10:00\n"
+                    f"F-1,ON,{PHONE},express,2062-01-10T10:00\n", encoding="utf-8")
+    before = snapshot_tables(db)
+    _bad(cli("lead", "import", str(path), "--at", IMPORT_AT), "fut.csv:3", "consent_at",
+         "future")
+    assert snapshot_tables(db) == before
+    # the issue's reproduction, the import at the real clock: refused too
+    _bad(cli("lead", "import", str(path)), "fut.csv:3", "consent_at")
+    assert db_count(db, "SELECT COUNT(*) FROM lead_consent") == 0
+
+
+def test_defect_01_ladder_import_and_create_refuse_a_consent_dated_after_them(cli, db,
+                                                                               tmp_path):
+    path = tmp_path / "fut.csv"
+    path.write_text("lead_id,province,phone,consent,consent_at\n"
+                    f"F-1,ON,{PHONE},express,2027-01-10T10:00\n", encoding="utf-8")
+    before = snapshot_tables(db)
+    _bad(cli("ladder", "import", str(path), "--at", IMPORT_AT), "fut.csv:2", "consent_at")
+    _bad(cli("ladder", "create", "F-2", "--province", "ON", "--phone", PHONE, "--consent",
+             "express", "--consent-at", "2027-01-10T10:00", "--at", IMPORT_AT), "--consent-at")
+    assert snapshot_tables(db) == before
+    # dated at or before the instant it is recorded is fine
+    ok = cli("ladder", "create", "F-2", "--province", "ON", "--phone", PHONE, "--consent",
+             "express", "--consent-at", IMPORT_AT, "--at", IMPORT_AT)
+    assert ok.exit_code == 0, ok.stderr
+
+
+def _future_consent_recorded_before(db, lead: str, given: str, recorded: str) -> None:
+    """A row as an older Valhalla wrote it: dated in the future of when it was recorded."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from valhalla_cli.models import LeadConsent
+    from valhalla_cli.models.types import table_of
+
+    with db.transaction(write=True) as session:
+        session.execute(insert(table_of(LeadConsent)).values(
+            lead_id=lead, kind="express", channel="all",
+            given_at=datetime.fromisoformat(given), recorded_at=datetime.fromisoformat(recorded),
+            evidence="lead import fut.csv line 2", actor="ops"))
+
+
+def test_defect_01_stop_is_lifted_only_by_a_consent_recorded_after_it(cli, db):
+    """Whatever its date, a consent recorded before a STOP never lifts the suppression."""
+    assert cli("lead", "add", "F-1", "--province", "ON", "--phone", PHONE,
+               "--at", IMPORT_AT).exit_code == 0
+    _future_consent_recorded_before(db, "F-1", "2062-01-10T15:00:00+00:00",
+                                    "2026-12-07T15:00:00+00:00")
+    stop = cli("lead", "inbound", "--from", PHONE, "--body", "STOP",
+               "--at", "2026-12-08T09:00:00-05:00")
+    assert stop.exit_code == 0, stop.stderr
+    assert not _sms_allowed(cli, "F-1", "2026-12-08T12:00")
+    assert not _sms_allowed(cli, "F-1", "2062-01-12T12:00")  # was "allowed": true
+    # a withdrawal is not outweighed by it either (CASL consent for SMS)
+    assert cli("lead", "consent", "F-1", "--withdraw", "--at",
+               "2026-12-09T09:00").exit_code == 0
+    shown = cli("lead", "show", "F-1", "--at", "2062-01-12T12:00", "--json").json
+    assert shown["suppressed"] is True
+    # a new express consent, given and recorded after the STOP, lifts it
+    again = cli("lead", "consent", "F-1", "--kind", "express", "--at", "2026-12-10T09:00")
+    assert again.exit_code == 0, again.stderr
+    assert _sms_allowed(cli, "F-1", "2026-12-10T12:00")
+
+
+@pytest.mark.slow
+def test_defect_01_signed_webhook_stop_is_not_undone_by_a_future_dated_consent(db_url,
+                                                                              tmp_path):
+    """Over HTTP: H-5's consent dated 2062-01-10 was recorded on 2026-12-06; a signed STOP then
+    arrives (stamped with the real clock); the API still says no on 2062-01-15."""
+    from api.conftest import TWILIO_AUTH_TOKEN, create_token, start_server
+    from conftest import run_valhalla
+
+    from valhalla_cli.bootstrap import open_database
+    from valhalla_cli.services.webhooks import twilio_signature
+
+    assert run_valhalla("lead", "add", "H-5", "--province", "ON", "--phone", PHONE,
+                        "--at", "2026-12-06T09:00", db_url=db_url).exit_code == 0
+    database = open_database(db_url)
+    try:
+        _future_consent_recorded_before(database, "H-5", "2062-01-10T15:00:00+00:00",
+                                        "2026-12-06T15:00:00+00:00")
+    finally:
+        database.dispose()
+    token = create_token(db_url, "t-read", "read")
+    server = start_server(db_url, tmp_path)
+    try:
+        inbound = "/api/webhooks/sms/inbound"
+        form = {"MessageSid": "SM501", "From": PHONE, "To": "+14165559999", "Body": "STOP",
+                "AccountSid": "AC1"}
+        signature = twilio_signature(TWILIO_AUTH_TOKEN, server.url + inbound, form.items())
+        with server.client(None) as client:
+            answer = client.post(inbound, data=form, headers={"X-Twilio-Signature": signature})
+        assert answer.status_code == 200, answer.text
+        server.tokens = {"read": token}
+        decision = server.get("/api/governance/market/can-contact", scope="read", params={
+            "province": "ON", "lead": "H-5", "channel": "SMS", "lead_score": 60,
+            "at": "2062-01-15T10:00"})
+        assert decision.status_code == 409, decision.text
+        assert "suppressed" in decision.text
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log(), server.log()
+
+
+def test_defect_01_migration_backfills_recorded_at(db_url, tmp_path):
+    """Rows written before `recorded_at` existed: one dated in the past keeps its date; one
+    dated in the future gets its lead's creation, so it cannot outweigh a later STOP."""
+    from conftest import run_valhalla
+    from sqlalchemy import text
+
+    from valhalla_cli.bootstrap import open_database
+
+    assert run_valhalla("lead", "add", "M-1", "--province", "ON", "--phone", PHONE,
+                        "--at", "2026-11-01T10:00Z", db_url=db_url).exit_code == 0
+    down = run_valhalla("db", "downgrade", "0012", "--yes", db_url=db_url)
+    assert down.exit_code == 0, down.stderr
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        for given in ("2026-11-02 10:00:00", "2099-01-01 10:00:00"):
+            conn.execute(text(
+                "INSERT INTO lead_consent (lead_id, kind, channel, given_at, evidence, actor) "
+                "VALUES ('M-1', 'express', 'all', :g, 'old', 'ops')"),
+                {"g": given + ("" if db_url.startswith("sqlite") else "+00")})
+    engine.dispose()
+    up = run_valhalla("db", "upgrade", db_url=db_url)
+    assert up.exit_code == 0, up.stderr
+    database = open_database(db_url)
+    try:
+        with database.transaction() as session:
+            from valhalla_cli.models import LeadConsent
+
+            rows = session.execute(
+                text("SELECT id FROM lead_consent ORDER BY id")).scalars().all()
+            got = [session.get(LeadConsent, i) for i in rows]
+            assert got[0].recorded_at == got[0].given_at
+            assert got[1].recorded_at.isoformat() == "2026-11-01T10:00:00+00:00"
+    finally:
+        database.dispose()
