@@ -170,3 +170,99 @@ def test_defect_01_migration_backfills_recorded_at(db_url, tmp_path):
             assert got[1].recorded_at.isoformat() == "2026-11-01T10:00:00+00:00"
     finally:
         database.dispose()
+
+
+# --- 6: every reason and note goes through the one free-text parser --------------------------
+
+AT = "2027-01-15T10:00:00-05:00"
+HOSTILE = ("line1\nroot\tgolive\tfake-row\n\x1b[31mRED", "z" * 2001, "bidi\u202eevil",
+           "zero\u200bwidth")
+# Message content, not a reason: what a person texted is kept as received (`lead inbound
+# --body`), and an SMS template may hold line breaks (`template set --text`, its own rules).
+NOT_REASONS = {("lead", "inbound", "--body"), ("template", "set", "--text")}
+FREE_TEXT = ("--reason", "--note", "--evidence", "--body", "--text", "--comment", "--message")
+
+
+def _reason_commands(ids: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
+    """Every command with a reason or note, as a valid command line (`{}`: the value)."""
+    return {
+        ("lead", "consent", "--evidence"): ["lead", "consent", "L-1", "--kind", "express",
+                                            "--evidence", "{}", "--at", AT],
+        ("market", "suppress", "--reason"): ["market", "suppress", "L-9",
+                                             "--reason", "{}", "--at", AT],
+        ("ladder", "complete", "--note"): ["ladder", "complete", ids["task"], "--outcome",
+                                           "no_answer", "--note", "{}", "--at", AT],
+        ("ladder", "stop", "--reason"): ["ladder", "stop", "L-1", "--reason", "{}", "--at", AT],
+        ("offer", "compute", "--note"): ["offer", "compute", "ON", "--arv", "450000",
+                                         "--repairs", "50000", "--note", "{}", "--at", AT],
+        ("offer", "policy-set", "--reason"): ["offer", "policy-set", "ON", "--enable",
+                                              "--reason", "{}"],
+        ("offer", "outcome", "--note"): ["offer", "outcome", ids["evidence"], "--status", "sent",
+                                         "--note", "{}", "--at", "2027-01-15T11:00"],
+        ("golive", "enable", "--reason"): ["golive", "enable", "--reason", "{}"],
+        ("golive", "disable", "--reason"): ["golive", "disable", "--reason", "{}"],
+        ("golive", "kill-switch", "engage", "--reason"): ["golive", "kill-switch", "engage",
+                                                          "--reason", "{}"],
+        ("golive", "kill-switch", "release", "--reason"): ["golive", "kill-switch", "release",
+                                                           "--reason", "{}"],
+        ("golive", "checklist", "sign", "--note"): ["golive", "checklist", "sign", "dncl",
+                                                    "--note", "{}"],
+        ("golive", "checklist", "unsign", "--reason"): ["golive", "checklist", "unsign", "dncl",
+                                                        "--reason", "{}"],
+        ("risk", "policy-set", "--reason"): ["risk", "policy-set", "acquisitions", "--daily-cap",
+                                             "30000", "--reason", "{}"],
+        ("heimdall", "promote", "--reason"): ["heimdall", "promote", "offer_pricing",
+                                              "--reason", "{}"],
+        ("heimdall", "demote", "--reason"): ["heimdall", "demote", "offer_pricing",
+                                             "--reason", "{}"],
+        ("heimdall", "policy-set", "--reason"): ["heimdall", "policy-set", "offer_pricing",
+                                                 "--min-samples", "5", "--reason", "{}"],
+        ("regression", "release", "--reason"): ["regression", "release", "offers",
+                                                "--reason", "{}"],
+        ("regression", "policy-set", "--reason"): ["regression", "policy-set", "buyer_feedback",
+                                                   "--max-drop-pct", "25", "--reason", "{}"],
+        ("api", "token", "revoke", "--reason"): ["api", "token", "revoke", "t1", "--reason",
+                                                 "{}"],
+    }
+
+
+def _tree_free_text_options() -> set[tuple[str, ...]]:
+    from conftest import cli_root, walk_commands
+
+    found = set()
+    for path, command in walk_commands(cli_root()):
+        if path and path[0] == "followups":  # the hidden alias of `ladder`
+            continue
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt in FREE_TEXT:
+                    found.add((*path, opt))
+    return found
+
+
+def test_defect_06_every_reason_and_note_refuses_control_characters_and_length(cli, db):
+    assert cli("golive", "checklist", "add", "dncl", "--title", "DNCL").exit_code == 0
+    made = cli("ladder", "create", "L-1", "--province", "ON", "--phone", PHONE, "--consent",
+               "express", "--at", AT)
+    assert made.exit_code == 0, made.stderr
+    computed = cli("offer", "compute", "ON", "--arv", "450000", "--repairs", "50000", "--at",
+                   AT, "--json")
+    assert computed.exit_code in (0, 1), computed.stderr
+    assert cli("api", "token", "create", "t1", "--scope", "read").exit_code == 0
+    ids = {"task": str(db_count(db, "SELECT MIN(id) FROM followup_task WHERE lead_id = 'L-1'")),
+           "evidence": str(db_count(db, "SELECT MAX(id) FROM offer_evidence"))}
+    commands = _reason_commands(ids)
+    # the table covers every reason and note of the command tree (a new one must join it)
+    assert _tree_free_text_options() - NOT_REASONS == set(commands)
+    for key, argv in commands.items():
+        for value in HOSTILE:
+            before = snapshot_tables(db)
+            result = cli(*[value if a == "{}" else a for a in argv])
+            assert result.exit_code == 2, (key, value[:20], result.exit_code, result.stderr)
+            assert key[-1] in result.stderr, result.stderr
+            assert snapshot_tables(db) == before, key
+        # the same command line with a plain reason is fine (a "no" is fine too)
+        fine = cli(*["why  not" if a == "{}" else a for a in argv])
+        assert fine.exit_code in (0, 1), (key, fine.stderr)
+    longest = db_count(db, "SELECT MAX(LENGTH(reason)) FROM audit_event")
+    assert longest <= 2000
