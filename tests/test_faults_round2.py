@@ -266,3 +266,58 @@ def test_defect_06_every_reason_and_note_refuses_control_characters_and_length(c
         assert fine.exit_code in (0, 1), (key, fine.stderr)
     longest = db_count(db, "SELECT MAX(LENGTH(reason)) FROM audit_event")
     assert longest <= 2000
+
+
+# --- 15: whole numbers take ASCII digits only ------------------------------------------------
+
+NOT_WHOLE_NUMBERS = ("1_000", "\u0661\u0660", "\uff11\uff10", "1e3", "10.0", "٣")
+
+
+def _integer_parameters():
+    """Every integer option and argument of the command tree, as a command line to try."""
+    from conftest import cli_root, walk_commands
+
+    found = []
+    for path, command in walk_commands(cli_root()):
+        if path and path[0] == "followups":  # the hidden alias of `ladder`
+            continue
+        arguments = [p for p in command.params if not getattr(p, "opts", [""])[0].startswith("-")]
+        for param in command.params:
+            descriptor = getattr(param, "type_descriptor", None)
+            if descriptor is None or descriptor.annotation is not int:
+                continue
+            opts = [o for o in param.opts if o.startswith("-")]
+            if opts:
+                found.append((path, opts[0]))
+            elif arguments and arguments[0] is param:
+                found.append((path, None))
+    return found
+
+
+def test_defect_15_every_integer_option_takes_ascii_digits_only(cli_nodb):
+    found = _integer_parameters()
+    names = {opt for _, opt in found}
+    assert {"--limit", "--days", "--min-samples", "--recent", "--baseline", None} <= names
+    for path, opt in found:
+        for value in NOT_WHOLE_NUMBERS:
+            argv = [*path, *([opt] if opt else []), value]
+            result = cli_nodb(*argv)
+            assert result.exit_code == 2, (argv, result.stderr)
+            assert f"{value!r} is not a whole number" in result.stderr, (argv, result.stderr)
+
+
+def test_defect_15_integer_options_keep_their_bounds_and_plain_digits(cli):
+    assert cli("audit", "--limit", "5").exit_code == 0
+    assert cli("audit", "--limit", " 5 ").exit_code == 0
+    _bad(cli("audit", "--limit", "0"), "--limit", "at least 1")
+    _bad(cli("serve", "--port", "70000"), "--port", "0 to 65535")
+
+
+@pytest.mark.parametrize("phone", ["\u0664\u0661\u0666\u0665\u0665\u0665\u0660\u0661\u0669\u0669",
+                                   "\uff14\uff11\uff16\uff15\uff15\uff15\uff10\uff11\uff19\uff19",
+                                   "(416) 555-01\u0669\u0669"])
+def test_defect_15_phone_numbers_take_ascii_digits_only(cli, db, phone):
+    _bad(cli("lead", "add", "L-1", "--province", "ON", "--phone", phone), "--phone", "0-9")
+    assert db_count(db, "SELECT COUNT(*) FROM lead") == 0
+    assert cli("lead", "add", "L-1", "--province", "ON", "--phone",
+               "(416) 555-0199").exit_code == 0

@@ -226,8 +226,11 @@ def parse_int(value: str | int, *, field: str, minimum: int = BIGINT_MIN,
             raise BadInput(f"{field}: {value!r} is not a whole number")
         number = int(text)
     if not minimum <= number <= maximum:
-        if maximum == BIGINT_MAX and minimum == BIGINT_MIN:
+        if number > maximum == BIGINT_MAX or number < minimum == BIGINT_MIN:
             raise BadInput(f"{field}: {value!r} is out of range (at most {BIGINT_MAX})")
+        if maximum == BIGINT_MAX:
+            raise BadInput(f"{field} must be a whole number of at least {minimum}, "
+                           f"not {value!r}")
         raise BadInput(f"{field} must be a whole number from {minimum} to {maximum}, "
                        f"not {value!r}")
     return number
