@@ -321,3 +321,42 @@ def test_defect_15_phone_numbers_take_ascii_digits_only(cli, db, phone):
     assert db_count(db, "SELECT COUNT(*) FROM lead") == 0
     assert cli("lead", "add", "L-1", "--province", "ON", "--phone",
                "(416) 555-0199").exit_code == 0
+
+
+# --- 20: error lines never echo unbounded input ----------------------------------------------
+
+HUGE = "x" * 100_000
+
+
+@pytest.mark.parametrize("argv", [
+    ("lead", "import", f"/tmp/{HUGE}.csv"),
+    ("ladder", "import", f"/tmp/{HUGE}.csv"),
+    ("kpi", "import", f"/tmp/{HUGE}.csv"),
+    ("lead", "show", HUGE),
+    ("lead", "add", "L-1", "--province", "ON", "--phone", HUGE),
+    ("market", "can-contact", HUGE, "--channel", "SMS"),
+    ("audit", "--limit", HUGE),
+    ("audit", "--format", HUGE),
+    ("audit", f"--{HUGE}"),
+    (HUGE,),
+])
+def test_defect_20_error_lines_stay_short(cli, argv):
+    result = cli(*argv)
+    assert result.exit_code in (2, 3, 4), result.stderr[:300]
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert len(result.stderr.encode()) < 1200, len(result.stderr)
+
+
+def test_defect_20_a_long_path_keeps_its_start_and_its_file_name(cli_nodb, tmp_path):
+    path = str(tmp_path / ("d" * 300) / "leads.csv")
+    result = cli_nodb("lead", "import", path)
+    assert result.exit_code == 2, result.stderr
+    assert str(tmp_path)[:50] in result.stderr and "leads.csv" in result.stderr
+    assert len(result.stderr) < 600
+
+
+def test_defect_20_http_error_messages_are_bounded_too():
+    from valhalla_cli.api.errors import error_body
+
+    message = error_body("bad_input", f"unknown lead {HUGE!r}")["error"]["message"]
+    assert len(message) <= 1000 and message.startswith("unknown lead 'xxx") and "…" in message
