@@ -360,3 +360,42 @@ def test_defect_20_http_error_messages_are_bounded_too():
 
     message = error_body("bad_input", f"unknown lead {HUGE!r}")["error"]["message"]
     assert len(message) <= 1000 and message.startswith("unknown lead 'xxx") and "…" in message
+
+
+# --- 14: typed JSON values in a text column ---------------------------------------------------
+
+@pytest.mark.parametrize("value", ["true", "1.5e3", "1500", "false"])
+@pytest.mark.parametrize("command,good,field", [
+    ("lead", '{"lead_id": "J-1", "province": "ON"}', "lead_id"),
+    ("lead", '{"lead_id": "J-1", "province": "ON"}', "phone"),
+    ("ladder", '{"lead_id": "J-1", "province": "ON", "lead_score": 70}', "lead_id"),
+    ("ladder", '{"lead_id": "J-1", "province": "ON", "lead_score": 70}', "market"),
+    ("kpi", '{"metric": "buyer_feedback", "value": 0.5, "occurred_at": "2027-01-15T10:00"}',
+     "ref"),
+    ("liquidity", '{"province": "ON", "market": "TORONTO", "buyer": "b", "responded": true, '
+                  '"at": "2027-01-15T10:00"}', "buyer"),
+])
+def test_defect_14_typed_json_values_in_text_columns_are_bad_input(cli, db, tmp_path, value,
+                                                                    command, good, field):
+    import json
+
+    row = {**json.loads(good), field: json.loads(value)}
+    path = tmp_path / "x.jsonl"
+    path.write_text(good + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    before = snapshot_tables(db)
+    _bad(cli(command, "import", str(path), "--at", AT) if command in ("lead", "ladder")
+         else cli(command, "import", str(path)), "x.jsonl:2", repr(field), "not text")
+    assert snapshot_tables(db) == before
+    # the numbers and flags the import reads as such are still fine
+    path.write_text(good + "\n", encoding="utf-8")
+    fine = (cli(command, "import", str(path), "--at", AT) if command in ("lead", "ladder")
+            else cli(command, "import", str(path)))
+    assert fine.exit_code == 0, fine.stderr
+
+
+def test_defect_14_offer_comps_take_numbers_but_text_where_text_is_expected(cli, tmp_path):
+    path = tmp_path / "comps.jsonl"
+    path.write_text('{"address": 12, "sold_price": 450000, "sqft": 1500, '
+                    '"sold_on": "2027-01-02"}\n', encoding="utf-8")
+    _bad(cli("offer", "compute", "ON", "--comps", str(path), "--sqft", "1450", "--repairs",
+             "50000", "--at", AT), "comps.jsonl:1", "'address'", "not text")

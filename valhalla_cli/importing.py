@@ -34,11 +34,11 @@ class RowSource:
 
 
 def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
-              encoding: str | None = None, after_batch: Callable[[], None] | None = None
-              ) -> RowSource:
+              encoding: str | None = None, after_batch: Callable[[], None] | None = None,
+              non_text: tuple[str, ...] = ()) -> RowSource:
     """The rows of an import file, read lazily as they are consumed."""
     return RowSource(str(path), iter_rows(path, required=required, optional=optional,
-                                          encoding=encoding), after_batch)
+                                          encoding=encoding, non_text=non_text), after_batch)
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,16 @@ def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
 
 
 def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
-              encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+              encoding: str | None = None, non_text: tuple[str, ...] = ()
+              ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, row) pairs; empty strings become None; unknown columns are refused.
 
     Bad input, naming the line (and field): bytes not valid in `encoding` (default UTF-8, a BOM
     allowed), a line over 1 MiB, a repeated CSV column, a JSON value that is an array or an
-    object, a JSON number no BIGINT or float holds.
+    object, a JSON number no BIGINT or float holds, and in JSON lines a number or true/false
+    in a text column: every column is text (a JSON string) except `non_text`, the columns the
+    import reads as numbers or flags (`{"lead_id": true}` is not lead `True`, nor `1.5e3` lead
+    `1500.0`).
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
@@ -227,10 +231,21 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                 unknown = [k for k in data if k not in known]
                 if unknown:
                     raise BadInput(f"{path}:{line}: unknown field {unknown[0]!r}")
+                _text_is_text(path, line, data, non_text)
                 row = {k: (None if v == "" else v) for k, v in data.items()}
                 _no_nul(path, line, row)
                 _require(path, line, row, required)
                 yield line, row
+
+
+def _text_is_text(path: Path, line: int, data: dict[str, Any], non_text: tuple[str, ...]
+                  ) -> None:
+    for name, value in data.items():
+        if value is None or isinstance(value, str) or name in non_text:
+            continue
+        shown = json.dumps(value)
+        raise BadInput(f"{path}:{line}: field {name!r}: {shown[:40]} is not text (write it as "
+                       "a JSON string)")
 
 
 def _no_nul(path: Path, line: int, row: dict[str, Any]) -> None:

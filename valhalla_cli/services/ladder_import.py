@@ -26,6 +26,7 @@ from valhalla_cli.services.market import PolicyCache, scope_market
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",
             "consent_at")
+NON_TEXT = ("lead_score",)  # a JSON whole number; every other column is text
 CHUNK = 250  # leads per short write transaction (1 500 tasks, ~0.2 s)
 
 T = TypeVar("T")
