@@ -399,3 +399,55 @@ def test_defect_14_offer_comps_take_numbers_but_text_where_text_is_expected(cli,
                     '"sold_on": "2027-01-02"}\n', encoding="utf-8")
     _bad(cli("offer", "compute", "ON", "--comps", str(path), "--sqft", "1450", "--repairs",
              "50000", "--at", AT), "comps.jsonl:1", "'address'", "not text")
+
+
+# --- 18: UTF-16 and UTF-32 files, and `lead import --encoding` --------------------------------
+
+IMPORTS = {
+    "lead": "lead_id,province,phone,name\nE-1,QC,+15145550101,Hélène\nE-2,ON,,Zoë\n",
+    "ladder": "lead_id,province,phone,name\nE-1,QC,+15145550101,Hélène\nE-2,ON,,Zoë\n",
+    "kpi": "metric,value,occurred_at\nbuyer_feedback,1,2027-01-15T10:00\n"
+           "buyer_feedback,0,2027-01-15T11:00\n",
+    "liquidity": "province,market,buyer,responded,at\nON,TORONTO,Bé,true,2027-01-15T10:00\n"
+                 "ON,TORONTO,Zoë,false,2027-01-15T11:00\n",
+}
+COUNT = {"lead": "SELECT COUNT(*) FROM lead WHERE name IN ('Hélène', 'Zoë')",
+         "ladder": "SELECT COUNT(*) FROM lead WHERE name IN ('Hélène', 'Zoë')",
+         "kpi": "SELECT COUNT(*) FROM kpi_event WHERE metric = 'buyer_feedback'",
+         "liquidity": "SELECT COUNT(*) FROM buyer_feedback_event "
+                      "WHERE buyer IN ('Bé', 'Zoë')"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-le", "utf-32-be"])
+@pytest.mark.parametrize("command", sorted(IMPORTS))
+def test_defect_18_utf16_and_utf32_files_import(cli, db, tmp_path, command, encoding):
+    path = tmp_path / "in.csv"
+    text = IMPORTS[command]
+    path.write_bytes(text.replace("\n", "\r\n").encode(encoding))
+    before = db_count(db, COUNT[command])
+    out = cli(command, "import", str(path), "--encoding", encoding, "--at", AT) \
+        if command in ("lead", "ladder") else \
+        cli(command, "import", str(path), "--encoding", encoding)
+    assert out.exit_code == 0, out.stderr
+    assert db_count(db, COUNT[command]) == before + 2
+
+
+def test_defect_18_lead_import_takes_encoding(cli, db, tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_bytes("lead_id,province,name\nC-1,QC,Hélène\n".encode("cp1252"))
+    _bad(cli("lead", "import", str(path)), "leads.csv:2", "--encoding cp1252")
+    assert cli("lead", "import", str(path), "--encoding", "cp1252").exit_code == 0
+    assert db_count(db, "SELECT COUNT(*) FROM lead WHERE name = 'Hélène'") == 1
+
+
+def test_defect_18_bad_utf16_names_its_line_and_a_long_line_is_refused(cli, db, tmp_path):
+    path = tmp_path / "bad.csv"
+    good = "lead_id,province\nB-1,ON\n".encode("utf-16-le")
+    path.write_bytes(good + "B-".encode("utf-16-le") + b"\x00\xdc" + "2,ON\n".encode("utf-16-le"))
+    _bad(cli("lead", "import", str(path), "--encoding", "utf-16-le"), "bad.csv:3", "utf-16")
+    long = tmp_path / "long.csv"
+    with long.open("wb") as handle:  # 3 MiB of text and no newline after the header
+        handle.write("lead_id,province\n".encode("utf-16"))
+        handle.write(("x" * (1 << 20)).encode("utf-16-le") * 3)
+    _bad(cli("lead", "import", str(long), "--encoding", "utf-16"), "long.csv:2", "longer than")
+    assert db_count(db, "SELECT COUNT(*) FROM lead") == 0
