@@ -451,3 +451,41 @@ def test_defect_18_bad_utf16_names_its_line_and_a_long_line_is_refused(cli, db, 
         handle.write(("x" * (1 << 20)).encode("utf-16-le") * 3)
     _bad(cli("lead", "import", str(long), "--encoding", "utf-16"), "long.csv:2", "longer than")
     assert db_count(db, "SELECT COUNT(*) FROM lead") == 0
+
+
+@pytest.fixture
+def http_server(db_url, tmp_path):
+    """A real `valhalla serve` on this database with an admin token (as tests/api do)."""
+    from api.conftest import create_token, start_server
+
+    token = create_token(db_url, "t-admin", "admin")
+    srv = start_server(db_url, tmp_path)
+    srv.tokens = {"admin": token}
+    yield srv
+    srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+@pytest.mark.slow
+def test_defect_06_http_reasons_and_notes_go_through_the_same_parser(http_server, db):
+    server = http_server
+    from conftest import run_valhalla
+
+    made = run_valhalla("ladder", "create", "L-1", "--province", "ON", "--phone", PHONE,
+                        "--consent", "express", "--at", AT, db_url=server.db_url)
+    assert made.exit_code == 0, made.stderr
+    task = db_count(db, "SELECT MIN(id) FROM followup_task WHERE lead_id = 'L-1'")
+    calls = [
+        ("/api/followups/ladder/L-1/stop", {"at": AT}, "reason"),
+        (f"/api/followups/task/{task}/complete", {"outcome": "no_answer", "at": AT}, "note"),
+        ("/api/governance/regression/release", {"lever": "offers"}, "reason"),
+        ("/api/governance/regression/policies/upsert",
+         {"metric": "buyer_feedback", "max_drop_pct": 25}, "reason"),
+    ]
+    for path, body, field in calls:
+        for value in HOSTILE:
+            before = snapshot_tables(db)
+            answer = server.post(path, json={**body, field: value})
+            assert answer.status_code == 422, (path, answer.text)
+            assert snapshot_tables(db) == before
+        assert server.post(path, json={**body, field: "fine"}).status_code in (200, 409)
