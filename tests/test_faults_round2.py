@@ -489,3 +489,12 @@ def test_defect_06_http_reasons_and_notes_go_through_the_same_parser(http_server
             assert answer.status_code == 422, (path, answer.text)
             assert snapshot_tables(db) == before
         assert server.post(path, json={**body, field: "fine"}).status_code in (200, 409)
+
+
+@pytest.mark.parametrize("worker", ["w\nx", "tab\there", "w" * 201])
+def test_defect_06_dispatch_worker_is_free_text_too(cli, db, worker):
+    """The worker becomes the audit event's subject and each claim's `claimed_by`."""
+    assert cli("golive", "enable", "--reason", "test").exit_code == 0
+    before = snapshot_tables(db)
+    _bad(cli("ladder", "dispatch", "--worker", worker, "--at", AT), "--worker")
+    assert snapshot_tables(db) == before
