@@ -72,12 +72,23 @@ def _future_consent_recorded_before(db, lead: str, given: str, recorded: str) ->
             evidence="lead import fut.csv line 2", actor="ops"))
 
 
+def test_defect_01_a_consent_recorded_at_a_future_at_does_not_undo_a_later_stop(cli, db):
+    """`--at` is the command's instant: a mistyped year there must not undo a STOP either."""
+    assert cli("lead", "add", "F-1", "--province", "ON", "--phone", PHONE,
+               "--at", IMPORT_AT).exit_code == 0
+    consent = cli("lead", "consent", "F-1", "--kind", "express", "--at", "2062-01-10T10:00")
+    assert consent.exit_code == 0, consent.stderr
+    stop = cli("lead", "inbound", "--from", PHONE, "--body", "STOP")  # the real clock
+    assert stop.exit_code == 0, stop.stderr
+    assert not _sms_allowed(cli, "F-1", "2062-01-12T12:00")
+
+
 def test_defect_01_stop_is_lifted_only_by_a_consent_recorded_after_it(cli, db):
     """Whatever its date, a consent recorded before a STOP never lifts the suppression."""
     assert cli("lead", "add", "F-1", "--province", "ON", "--phone", PHONE,
                "--at", IMPORT_AT).exit_code == 0
     _future_consent_recorded_before(db, "F-1", "2062-01-10T15:00:00+00:00",
-                                    "2026-12-07T15:00:00+00:00")
+                                    "2026-12-01T15:00:00+00:00")
     stop = cli("lead", "inbound", "--from", PHONE, "--body", "STOP",
                "--at", "2026-12-08T09:00:00-05:00")
     assert stop.exit_code == 0, stop.stderr
@@ -138,7 +149,7 @@ def test_defect_01_migration_backfills_recorded_at(db_url, tmp_path):
     """Rows written before `recorded_at` existed: one dated in the past keeps its date; one
     dated in the future gets its lead's creation, so it cannot outweigh a later STOP."""
     from conftest import run_valhalla
-    from sqlalchemy import text
+    from sqlalchemy import select, text
 
     from valhalla_cli.bootstrap import open_database
 
@@ -155,6 +166,10 @@ def test_defect_01_migration_backfills_recorded_at(db_url, tmp_path):
                 "INSERT INTO lead_consent (lead_id, kind, channel, given_at, evidence, actor) "
                 "VALUES ('M-1', 'express', 'all', :g, 'old', 'ops')"),
                 {"g": given + ("" if db_url.startswith("sqlite") else "+00")})
+        conn.execute(text(
+            "INSERT INTO contact_suppression (lead_id, phone, reason, at, actor) "
+            "VALUES ('M-1', NULL, 'STOP', :g, 'ops')"),
+            {"g": "2026-11-03 10:00:00" + ("" if db_url.startswith("sqlite") else "+00")})
     engine.dispose()
     up = run_valhalla("db", "upgrade", db_url=db_url)
     assert up.exit_code == 0, up.stderr
@@ -168,6 +183,10 @@ def test_defect_01_migration_backfills_recorded_at(db_url, tmp_path):
             got = [session.get(LeadConsent, i) for i in rows]
             assert got[0].recorded_at == got[0].given_at
             assert got[1].recorded_at.isoformat() == "2026-11-01T10:00:00+00:00"
+            from valhalla_cli.models import ContactSuppression
+
+            stop = session.scalars(select(ContactSuppression)).one()
+            assert stop.recorded_at == stop.at
     finally:
         database.dispose()
 

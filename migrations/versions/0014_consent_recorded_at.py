@@ -1,8 +1,9 @@
-"""the consent ledger records when each consent was recorded, not only the date it carries
+"""consents and suppressions record when they were written, not only the date they carry
 
-`lead_consent.recorded_at` is the instant of the command or import that wrote the row. A
-suppression or withdrawal is outweighed only by an express consent recorded after it, so a
-consent dated in the future (a mistyped year) can no longer undo a later STOP.
+`lead_consent.recorded_at` and `contact_suppression.recorded_at` are the clock's instant when the
+row was written. A suppression or withdrawal is outweighed only by an express consent recorded
+after it, so a consent dated in the future (a mistyped year) can no longer undo a later STOP.
+Existing suppressions get their own instant (`at`).
 
 Existing rows: a consent dated no later than this migration gets its own date (what the rules
 read until now, so nothing changes for them). A consent dated after this migration was
@@ -29,6 +30,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 UTC_TYPE = valhalla_cli.models.types.UTCDateTime(timezone=True)
+NOW = sa.text('CURRENT_TIMESTAMP')  # a row another tool inserts is recorded when it is inserted
 
 
 def upgrade() -> None:
@@ -45,11 +47,19 @@ def upgrade() -> None:
         "WHERE lead.lead_id = lead_consent.lead_id), :now) WHERE recorded_at IS NULL")
         .bindparams(instant))
     with op.batch_alter_table('lead_consent', schema=None) as batch_op:
-        batch_op.alter_column('recorded_at', existing_type=UTC_TYPE, nullable=False)
+        batch_op.alter_column('recorded_at', existing_type=UTC_TYPE, nullable=False,
+                              server_default=NOW)
     make_immutable('lead_consent')
+    op.add_column('contact_suppression', sa.Column('recorded_at', UTC_TYPE, nullable=True))
+    conn.execute(sa.text("UPDATE contact_suppression SET recorded_at = at"))
+    with op.batch_alter_table('contact_suppression', schema=None) as batch_op:
+        batch_op.alter_column('recorded_at', existing_type=UTC_TYPE, nullable=False,
+                              server_default=NOW)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('contact_suppression', schema=None) as batch_op:
+        batch_op.drop_column('recorded_at')
     drop_immutable('lead_consent')
     with op.batch_alter_table('lead_consent', schema=None) as batch_op:
         batch_op.drop_column('recorded_at')

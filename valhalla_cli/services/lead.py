@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province
 from valhalla_cli.models import InboundMessage, Lead, LeadConsent
@@ -229,7 +230,7 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
     evidence_text = _check_text(evidence, "--evidence", 2000)
     if withdraw:
         row = LeadConsent(lead_id=lead.lead_id, kind=WITHDRAWAL, channel="all", given_at=at,
-                          recorded_at=at, evidence=evidence_text, actor=actor)
+                          recorded_at=utcnow(), evidence=evidence_text, actor=actor)
         session.add(row)
         session.flush()
         from valhalla_cli.services import market
@@ -247,7 +248,7 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
                               business_timezone=business_timezone)
         was_suppressed = before[lead.lead_id].suppressed
     row = LeadConsent(lead_id=lead.lead_id, kind=kind_name, channel=channel_name, given_at=at,
-                      recorded_at=at, evidence=evidence_text, actor=actor)
+                      recorded_at=utcnow(), evidence=evidence_text, actor=actor)
     session.add(row)
     session.flush()
     audit.record(session, pack=PACK, action="consent", actor=actor, at=at, subject=lead.lead_id,

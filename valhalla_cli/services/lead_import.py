@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
 from valhalla_cli.models import Lead, LeadConsent, LeadImportConsent, LeadImportLead
@@ -267,7 +268,7 @@ def _apply_staged(session: Session, batch_id: int, *, at: datetime, actor: str) 
     session.execute(insert(consents).from_select(
         ["lead_id", "kind", "channel", "given_at", "recorded_at", "evidence", "actor"],
         select(staged_consents.c.lead_id, staged_consents.c.kind, literal("all"),
-               staged_consents.c.given_at, literal(at, consents.c.recorded_at.type),
+               staged_consents.c.given_at, literal(utcnow(), consents.c.recorded_at.type),
                staged_consents.c.evidence, literal(actor))
         .where(staged_consents.c.import_batch_id == batch_id)
         .order_by(staged_consents.c.id)))

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.db import copy_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
@@ -165,7 +166,7 @@ def create_many(
     lead_service.append_consents(session, [
         {"lead_id": r.lead_id, "kind": r.consent, "channel": "all",
          "given_at": check_given_at(r.consent_at or at, at, field="consent_at"),
-         "recorded_at": at, "actor": actor,
+         "recorded_at": utcnow(), "actor": actor,
          "evidence": f"ladder import line {r.line}" if r.line else "ladder create"}
         for r in requests if r.consent is not None])
     suppressed = suppressed_among(session, leads, at=at, business_timezone=business_timezone)
