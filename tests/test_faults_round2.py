@@ -197,7 +197,7 @@ AT = "2027-01-15T10:00:00-05:00"
 HOSTILE = ("line1\nroot\tgolive\tfake-row\n\x1b[31mRED", "z" * 2001, "bidi\u202eevil",
            "zero\u200bwidth")
 # Message content, not a reason: what a person texted is kept as received (`lead inbound
-# --body`), and an SMS template may hold line breaks (`template set --text`, its own rules).
+# --body`), and an SMS template may hold line breaks (`template set --text`: no other control).
 NOT_REASONS = {("lead", "inbound", "--body"), ("template", "set", "--text")}
 FREE_TEXT = ("--reason", "--note", "--evidence", "--body", "--text", "--comment", "--message")
 
@@ -517,3 +517,14 @@ def test_defect_06_dispatch_worker_is_free_text_too(cli, db, worker):
     before = snapshot_tables(db)
     _bad(cli("ladder", "dispatch", "--worker", worker, "--at", AT), "--worker")
     assert snapshot_tables(db) == before
+
+
+@pytest.mark.parametrize("bad", ["\x1b[31m", "\u202e", "\u200b", "\x00", "\t"])
+def test_defect_06_template_text_keeps_line_breaks_but_no_other_control_characters(cli, db,
+                                                                                   bad):
+    text = "{business}: hello{name},\nwe buy houses. Reply STOP"
+    before = snapshot_tables(db)
+    _bad(cli("template", "set", "--language", "en", "--text", text.replace("hello", bad)),
+         "--text")
+    assert snapshot_tables(db) == before
+    assert cli("template", "set", "--language", "en", "--text", text).exit_code == 0

@@ -47,12 +47,22 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 
 
-def _invisible(text: str) -> str | None:
-    """The first control or invisible character of `text`, if any."""
+def _invisible(text: str, allowed: str = "") -> str | None:
+    """The first control or invisible character of `text` (other than `allowed`), if any."""
     for char in text:
-        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES and char not in allowed:
             return char
     return None
+
+
+def check_message_text(value: str, *, field: str) -> str:
+    """The text of a message (an SMS template): line breaks are allowed, no other control or
+    invisible character (an escape sequence, a bidi override that reverses what the reader
+    sees, a zero-width space)."""
+    bad = _invisible(value, allowed="\n")
+    if bad is not None:
+        raise BadInput(_invisible_message(field, bad))
+    return value
 
 
 def _invisible_message(field: str, char: str) -> str:
