@@ -47,9 +47,9 @@ def check_given_at(given_at: datetime, recorded_at: datetime, *, field: str) -> 
     from valhalla_cli.clock import rfc3339
 
     if given_at > recorded_at:
-        raise BadInput(f"{field}: {rfc3339(given_at)} is after {rfc3339(recorded_at)}, the "
-                       "instant this consent is recorded: a consent cannot be dated in the "
-                       "future")
+        given, recorded = (rfc3339(t.replace(microsecond=0)) for t in (given_at, recorded_at))
+        raise BadInput(f"{field}: {given} is after {recorded}, the instant this consent is "
+                       "recorded: a consent cannot be dated in the future")
     return given_at
 
 
