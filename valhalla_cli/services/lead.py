@@ -198,11 +198,12 @@ class ConsentView:
     actor: str
     suppression_lifted: bool = False
     tasks_cancelled: int = 0
+    recorded_at: datetime | None = None  # when the row was written (the clock)
 
 
 def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) -> ConsentView:
     return ConsentView(pk(row.id), row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
-                       row.actor, lifted, cancelled)
+                       row.actor, lifted, cancelled, recorded_at=row.recorded_at)
 
 
 def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
