@@ -371,7 +371,7 @@ def test_defect_20_a_long_path_keeps_its_start_and_its_file_name(cli_nodb, tmp_p
     result = cli_nodb("lead", "import", path)
     assert result.exit_code == 2, result.stderr
     assert str(tmp_path)[:50] in result.stderr and "leads.csv" in result.stderr
-    assert len(result.stderr) < 600
+    assert "…" in result.stderr and len(result.stderr) < 300
 
 
 def test_defect_20_http_error_messages_are_bounded_too():
@@ -437,7 +437,7 @@ COUNT = {"lead": "SELECT COUNT(*) FROM lead WHERE name IN ('Hélène', 'Zoë')",
                       "WHERE buyer IN ('Bé', 'Zoë')"}
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-le", "utf-32-be"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-le", "utf-32-le"])
 @pytest.mark.parametrize("command", sorted(IMPORTS))
 def test_defect_18_utf16_and_utf32_files_import(cli, db, tmp_path, command, encoding):
     path = tmp_path / "in.csv"
