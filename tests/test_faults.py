@@ -280,13 +280,16 @@ def test_defect_07_control_characters_in_free_text_are_refused(cli, db, reason):
 
 
 def test_defect_07_renderers_escape_what_they_print(cli, db):
+    from sqlalchemy import insert
+
     from valhalla_cli.clock import utcnow
-    from valhalla_cli.services import audit
+    from valhalla_cli.models import AuditEvent
+    from valhalla_cli.models.types import table_of
 
     forged = "ok\n1\t2027-01-01\tmallory\t\x1b[2J"
     with db.transaction(write=True) as session:  # as an older version may have stored it
-        audit.record(session, pack="golive", action="note", actor="tester", at=utcnow(),
-                     reason=forged)
+        session.execute(insert(table_of(AuditEvent)).values(
+            pack="golive", action="note", actor="tester", at=utcnow(), reason=forged))
     tsv = cli("audit", "--format", "tsv").stdout
     lines = tsv.splitlines()
     assert len(lines) == 2, tsv  # the header and the one event

@@ -26,6 +26,7 @@ from valhalla_cli.typer_internals import (
     NoArgsIsHelpError,
     UsageError,
     skip_pydantic_for_group_options,
+    whole_numbers_in_ascii_digits,
 )
 
 HELP_OPTION_NAMES = ["-h", "--help"]
@@ -74,6 +75,7 @@ class ValhallaGroup(TyperGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         skip_pydantic_for_group_options(self, HELP_OPTION_NAMES)
         _refuse_blank_values(self)
+        whole_numbers_in_ascii_digits(self)
         code = run_guarded(lambda: super(ValhallaGroup, self).main(
             args=args, prog_name=prog_name or "valhalla", complete_var=complete_var,
             standalone_mode=False, windows_expand_args=windows_expand_args, **extra))

@@ -34,11 +34,11 @@ class RowSource:
 
 
 def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
-              encoding: str | None = None, after_batch: Callable[[], None] | None = None
-              ) -> RowSource:
+              encoding: str | None = None, after_batch: Callable[[], None] | None = None,
+              non_text: tuple[str, ...] = ()) -> RowSource:
     """The rows of an import file, read lazily as they are consumed."""
     return RowSource(str(path), iter_rows(path, required=required, optional=optional,
-                                          encoding=encoding), after_batch)
+                                          encoding=encoding, non_text=non_text), after_batch)
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,25 @@ def _open(path: Path) -> Any:
         raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def _ascii_compatible(encoding: str) -> bool:
+    """Does the encoding write a newline as the byte 0x0a and ASCII as itself (UTF-8, cp1252,
+    Latin-1 ...)? Then lines can be split before decoding; UTF-16 and UTF-32 cannot."""
+    try:
+        return "\n0aZ,".encode(encoding) == b"\n0aZ,"
+    except (UnicodeError, LookupError):
+        return False
+
+
 def _lines(path: Path, handle: Any, encoding: str) -> Iterator[tuple[int, str]]:
     """(line number, decoded text) for each physical line, each read with a bounded buffer.
 
     A UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped; bytes that are not valid in the
-    encoding name their line, since Excel's plain "CSV" is Windows-1252, not UTF-8.
+    encoding name their line, since Excel's plain "CSV" is Windows-1252, not UTF-8. An
+    encoding that is not ASCII-compatible (UTF-16, UTF-32) is decoded first, then split.
     """
+    if not _ascii_compatible(encoding):
+        yield from _decoded_lines(path, handle, encoding)
+        return
     utf8 = encoding == "utf-8"
     number = 0
     while True:
@@ -114,6 +127,54 @@ def _lines(path: Path, handle: Any, encoding: str) -> Iterator[tuple[int, str]]:
             raise BadInput(f"{path}:{number}: byte 0x{raw[exc.start]:02x} at column "
                            f"{exc.start + 1} is not valid {encoding}{hint}") from None
         yield number, text
+
+
+DECODE_BLOCK = 1 << 16
+
+
+def _decoded_lines(path: Path, handle: Any, encoding: str) -> Iterator[tuple[int, str]]:
+    """`_lines` for an encoding whose newline is not the byte 0x0a (UTF-16, UTF-32): decode
+    blocks of 64 KiB incrementally, then split at newlines; a line longer than the bound is
+    refused as soon as it passes it, so memory stays bounded whatever the file holds."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    number = 0
+    carry = ""
+    while True:
+        try:
+            block = handle.read(DECODE_BLOCK)
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+        state = decoder.getstate()
+        try:
+            text = decoder.decode(block, final=not block)
+        except UnicodeDecodeError:
+            # Where it failed, in lines and columns: the same block decoded from the same
+            # state with replacement characters.
+            replacing = codecs.getincrementaldecoder(encoding)("replace")
+            replacing.setstate(state)
+            seen = carry + replacing.decode(block, final=not block)
+            bad = seen.find("\ufffd")
+            before = seen[:bad] if bad >= 0 else seen
+            line = number + 1 + before.count("\n")
+            column = len(before) - (before.rfind("\n") + 1) + 1
+            raise BadInput(f"{path}:{line}: the text at column {column} is not valid "
+                           f"{encoding} (check --encoding)") from None
+        if number == 0 and not carry and text.startswith("\ufeff"):
+            text = text[1:]
+        carry += text
+        *complete, carry = carry.split("\n")
+        for piece in complete:
+            number += 1
+            yield number, piece + "\n"
+        if len(carry) > MAX_LINE_BYTES:
+            raise BadInput(f"{path}:{number + 1}: the line is longer than "
+                           f"{MAX_LINE_BYTES // 1024} KiB: not a row of an import file")
+        if not block:
+            if carry:
+                yield number + 1, carry
+            return
 
 
 def _bounded_int(text: str) -> int:
@@ -159,12 +220,16 @@ def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
 
 
 def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
-              encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+              encoding: str | None = None, non_text: tuple[str, ...] = ()
+              ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, row) pairs; empty strings become None; unknown columns are refused.
 
     Bad input, naming the line (and field): bytes not valid in `encoding` (default UTF-8, a BOM
     allowed), a line over 1 MiB, a repeated CSV column, a JSON value that is an array or an
-    object, a JSON number no BIGINT or float holds.
+    object, a JSON number no BIGINT or float holds, and in JSON lines a number or true/false
+    in a text column: every column is text (a JSON string) except `non_text`, the columns the
+    import reads as numbers or flags (`{"lead_id": true}` is not lead `True`, nor `1.5e3` lead
+    `1500.0`).
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
@@ -227,10 +292,21 @@ def iter_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                 unknown = [k for k in data if k not in known]
                 if unknown:
                     raise BadInput(f"{path}:{line}: unknown field {unknown[0]!r}")
+                _text_is_text(path, line, data, non_text)
                 row = {k: (None if v == "" else v) for k, v in data.items()}
                 _no_nul(path, line, row)
                 _require(path, line, row, required)
                 yield line, row
+
+
+def _text_is_text(path: Path, line: int, data: dict[str, Any], non_text: tuple[str, ...]
+                  ) -> None:
+    for name, value in data.items():
+        if value is None or isinstance(value, str) or name in non_text:
+            continue
+        shown = json.dumps(value)
+        raise BadInput(f"{path}:{line}: field {name!r}: {shown[:40]} is not text (write it as "
+                       "a JSON string)")
 
 
 def _no_nul(path: Path, line: int, row: dict[str, Any]) -> None:

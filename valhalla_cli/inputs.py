@@ -47,12 +47,22 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 
 
-def _invisible(text: str) -> str | None:
-    """The first control or invisible character of `text`, if any."""
+def _invisible(text: str, allowed: str = "") -> str | None:
+    """The first control or invisible character of `text` (other than `allowed`), if any."""
     for char in text:
-        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES and char not in allowed:
             return char
     return None
+
+
+def check_message_text(value: str, *, field: str) -> str:
+    """The text of a message (an SMS template): line breaks are allowed, no other control or
+    invisible character (an escape sequence, a bidi override that reverses what the reader
+    sees, a zero-width space)."""
+    bad = _invisible(value, allowed="\n")
+    if bad is not None:
+        raise BadInput(_invisible_message(field, bad))
+    return value
 
 
 def _invisible_message(field: str, char: str) -> str:
@@ -151,6 +161,16 @@ def parse_text(value: str | None, *, field: str, max_length: int = ID_MAX_LENGTH
     return text
 
 
+def parse_reason(value: str | None, *, field: str = "--reason", required: bool = False
+                 ) -> str | None:
+    """A reason or a note (what the audit log keeps): `parse_text` with the documented bound of
+    2 000 characters. Required: given and not empty."""
+    text = parse_text(value, field=field, max_length=REASON_MAX_LENGTH)
+    if text is None and required:
+        raise BadInput(f"{field} must not be empty")
+    return text
+
+
 _PLACES = {1: "one", 2: "two", 3: "three", 4: "four"}
 
 
@@ -216,8 +236,11 @@ def parse_int(value: str | int, *, field: str, minimum: int = BIGINT_MIN,
             raise BadInput(f"{field}: {value!r} is not a whole number")
         number = int(text)
     if not minimum <= number <= maximum:
-        if maximum == BIGINT_MAX and minimum == BIGINT_MIN:
+        if number > maximum == BIGINT_MAX or number < minimum == BIGINT_MIN:
             raise BadInput(f"{field}: {value!r} is out of range (at most {BIGINT_MAX})")
+        if maximum == BIGINT_MAX:
+            raise BadInput(f"{field} must be a whole number of at least {minimum}, "
+                           f"not {value!r}")
         raise BadInput(f"{field} must be a whole number from {minimum} to {maximum}, "
                        f"not {value!r}")
     return number

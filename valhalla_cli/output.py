@@ -353,7 +353,25 @@ def warning(text: str, *, quiet: bool = False) -> None:
     message(f"warning: {text}", quiet=quiet)
 
 
+ECHO_MAX = 200  # the longest run of one echoed value (a path, an id, a paste) an error keeps
+ERROR_MAX = 1000  # the longest error message, whatever it echoes
+_LONG_RUN = re.compile(rf"\S{{{ECHO_MAX + 1},}}")
+
+
+def _cut(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return f"{run[:ECHO_MAX - 41]}…{run[-40:]}"  # the end of a path names its file
+
+
+def bounded(text: str) -> str:
+    """An error message that cannot echo unbounded input: each run of more than 200
+    non-blank characters keeps its start and end around an ellipsis, and the whole is at most
+    1 000 characters (a 100 000-character path must not fill a log with 200 KB)."""
+    text = _LONG_RUN.sub(_cut, text)
+    return text if len(text) <= ERROR_MAX else text[:ERROR_MAX - 1] + "…"
+
+
 def error_line(text: str) -> None:
-    """One line on standard error, never silenced."""
-    first = visible(" ".join(str(text).split("\n")).strip())
+    """One line on standard error, never silenced, of bounded length."""
+    first = bounded(visible(" ".join(str(text).split("\n")).strip()))
     sys.stderr.write(f"valhalla: error: {first}\n")

@@ -71,6 +71,11 @@ def parse_phone(value: object, *, option: str = "--phone") -> str:
     text = str(value if value is not None else "").strip()
     if not text or len(text) > 40 or "\x00" in text:
         raise BadInput(f"{option}: {text[:40]!r} is not a phone number of Canada")
+    # Whole numbers take ASCII digits only, as everywhere: `phonenumbers` would read
+    # Arabic-Indic or full-width digits as the number they resemble.
+    if any(char.isdigit() and not "0" <= char <= "9" for char in text):
+        raise BadInput(f"{option}: {text!r} is not a phone number of Canada (write its digits "
+                       "as 0-9)")
     try:
         number = parse(text, "CA")
     except NumberParseException:

@@ -9,6 +9,9 @@ release tested, `typer>=0.29,<0.30` in pyproject.toml).
   keeps Pydantic out of start-up (SPEC 15: `--help` latency). There is no public hook for it.
 - `get_current_context` (not exported either): the app's check that no option or argument is
   given empty (`app._refuse_blank_values`) reads each parameter's source from the context.
+- Typer's Pydantic coercion of `int` options is lax (`1_000`, `10.0` and `+1` pass): every
+  integer option and argument is read by `inputs.parse_int` instead (ASCII digits only, like
+  money), with the `min`/`max` the option declares.
 
 When Typer is upgraded, `tests/test_app.py` (one-line usage errors, help latency, nothing heavy
 imported) tells whether these still hold.
@@ -24,7 +27,7 @@ from typer._click.globals import get_current_context
 from typer._coercion import RuntimeParam
 
 __all__ = ["NoArgsIsHelpError", "UsageError", "get_current_context",
-           "skip_pydantic_for_group_options"]
+           "skip_pydantic_for_group_options", "whole_numbers_in_ascii_digits"]
 
 
 class _PassThrough(RuntimeParam):
@@ -58,3 +61,33 @@ def _pass_through(param: Any) -> Any:
         param._runtime_param = _PassThrough(parameter_info=descriptor.parameter_info,
                                             annotation=descriptor.annotation)
     return param
+
+
+class _WholeNumber(RuntimeParam):
+    """Coerce an integer option or argument through the one whole-number parser."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value  # the declared default
+        from valhalla_cli.inputs import BIGINT_MAX, BIGINT_MIN, parse_int
+
+        info = self.parameter_info
+        opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+        label = opts[0] if opts else (param.metavar or param.name or "value").upper()
+        minimum = BIGINT_MIN if info.min is None else int(info.min)
+        maximum = BIGINT_MAX if info.max is None else int(info.max)
+        return parse_int(str(value), field=label, minimum=minimum, maximum=maximum)
+
+
+def whole_numbers_in_ascii_digits(group: Any) -> None:
+    """Every command's `int` options and arguments read by `inputs.parse_int`: `1_000`,
+    `10.0`, exponents and other scripts' digits are bad input (Pydantic's lax mode takes the
+    first two), as for money."""
+    for param in group.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if (descriptor is not None and descriptor.annotation is int
+                and not isinstance(param._runtime_param, _WholeNumber)):
+            param._runtime_param = _WholeNumber(parameter_info=descriptor.parameter_info,
+                                                annotation=int)
+    for sub in getattr(group, "commands", {}).values():
+        whole_numbers_in_ascii_digits(sub)

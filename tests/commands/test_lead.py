@@ -385,7 +385,7 @@ def test_lead_import_and_show(cli, db, tmp_path):
     path.write_text("lead_id,province,phone,market,name,language,source,consent,consent_at\n"
                     "I-1,QC,(514) 555-0100,MONTREAL,Chantal,,ppc,inquiry,2027-01-01T10:00\n"
                     "I-2,ON,+14165550133,,,,,,\n")
-    out = cli("lead", "import", str(path), "--json")
+    out = cli("lead", "import", str(path), "--at", "2027-01-02T09:00", "--json")
     assert out.exit_code == 0 and out.json["created"] == 2 and out.json["consents"] == 1
     listed = cli("lead", "list", "--json").json
     assert [(r["lead_id"], r["language"], r["phone"]) for r in listed] == [
@@ -406,7 +406,8 @@ def test_lead_import_and_show(cli, db, tmp_path):
 
 def test_ladder_create_upserts_the_lead(cli, db):
     cli("ladder", "create", "U-1", "--province", "ON", "--phone", "416 555 0166", "--name",
-        "Sam", "--consent", "inquiry", "--consent-at", "2027-01-02T09:00")
+        "Sam", "--consent", "inquiry", "--consent-at", "2027-01-02T09:00",
+        "--at", "2027-01-03T09:00")
     lead = cli("lead", "show", "U-1", "--json").json
     assert lead["phone"] == "+14165550166" and lead["name"] == "Sam"
     assert lead["consents"][0]["given_at"] == "2027-01-02T14:00:00Z"

@@ -29,7 +29,11 @@ class ApiDenied(Exception):
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
+    """An error answer; its message is bounded like the CLI's error line (no echo of a huge
+    value)."""
+    from valhalla_cli.output import bounded
+
+    return {"error": {"code": code, "message": bounded(message), **extra}}
 
 
 def error_response(request: Request, exc: BaseException) -> Response:
@@ -42,7 +46,9 @@ def error_response(request: Request, exc: BaseException) -> Response:
     if isinstance(exc, BadInput):
         return JSONResponse(error_body("bad_input", exc.message), 422)
     if isinstance(exc, Refused):
-        return JSONResponse({"reason": exc.reason, "message": exc.message}, 409)
+        from valhalla_cli.output import bounded
+
+        return JSONResponse({"reason": exc.reason, "message": bounded(exc.message)}, 409)
     if isinstance(exc, DatabaseUnavailable):
         return JSONResponse(error_body("database_unavailable", exc.message), 503)
     if isinstance(exc, ConfigError):

@@ -174,7 +174,7 @@ ReasonOpt = Annotated[
 
 def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[..., Any],
                 required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
-                encoding: str | None = None,
+                non_text: tuple[str, ...] = (), encoding: str | None = None,
                 read: Callable[[Path, Callable[[], None]], Any] | None = None,
                 size: Callable[[Path], int] | None = None,
                 precheck: Callable[[Any], object] | None = None) -> Any:
@@ -186,15 +186,18 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
     (`importing.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
     visible, and its rows are deleted. A CSV / JSON-lines import names its columns; another
     format passes `read(path, after_batch)` (and `size(path)`, the progress bar's total in the
-    units its progress reports). `precheck(rows)`, when given, reads the whole file once before
-    anything is written: for an import whose rows also write tables no batch id hides."""
+    units its progress reports). `non_text`: the columns a JSON-lines file may give as numbers
+    or true/false (every other column is text). `precheck(rows)`, when given, reads the whole
+    file once before anything is written: for an import whose rows also write tables no batch
+    id hides."""
     import sys
 
     from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
 
     file = Path(path)
     if precheck is not None:
-        precheck(read_rows(file, required=required, optional=optional, encoding=encoding))
+        precheck(read_rows(file, required=required, optional=optional, encoding=encoding,
+                           non_text=non_text))
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
     total_lines = (size or count_lines)(file) if show_progress else 0
     with FileProgress(file, label, enabled=show_progress) as bar, database(ctx) as db, \
@@ -207,7 +210,7 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
 
         rows = (read(file, after_batch) if read is not None else
                 read_rows(file, required=required, optional=optional, encoding=encoding,
-                          after_batch=after_batch))
+                          after_batch=after_batch, non_text=non_text))
         result = run(session, rows, lambda done, line: bar.update(
             done, line / total_lines if total_lines else 0.0))
         staged.flip(session)

@@ -75,7 +75,7 @@ def import_command(
     cfg = settings(ctx)
     result = import_file(
         ctx, path, label="kpi import", encoding=encoding, required=kpi_import.REQUIRED,
-        optional=kpi_import.OPTIONAL,
+        optional=kpi_import.OPTIONAL, non_text=kpi_import.NON_TEXT,
         run=lambda session, rows, progress: kpi_import.import_rows(
             session, rows, business_timezone=cfg.business_timezone, progress=progress))
     say(ctx, f"imported {result.imported} KPI events from {path}")

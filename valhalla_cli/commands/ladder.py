@@ -125,9 +125,9 @@ def import_command(
     when = at_instant(ctx, at)
     result = import_file(
         ctx, path, label="ladder import", encoding=encoding, required=ladder_import.REQUIRED,
-        optional=ladder_import.OPTIONAL,
+        optional=ladder_import.OPTIONAL, non_text=ladder_import.NON_TEXT,
         precheck=lambda rows: ladder_import.check_rows(
-            rows, business_timezone=cfg.business_timezone),
+            rows, at=when, business_timezone=cfg.business_timezone),
         run=lambda session, rows, progress: ladder_import.import_rows(
             session, rows, config=config, at=when, actor=cfg.actor,
             business_timezone=cfg.business_timezone, progress=progress))

@@ -7,6 +7,7 @@ import typer
 
 from valhalla_cli.commands._common import (
     AtOpt,
+    EncodingOpt,
     FormatOpt,
     JsonOpt,
     at_instant,
@@ -120,6 +121,7 @@ def import_command(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="A .csv (with header) or .jsonl file.")],
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Upsert leads in bulk (columns: lead_id, province, phone, market, name, language, source,
     consent, consent_at; the first two are required).
@@ -136,7 +138,7 @@ def import_command(
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     result = import_file(
-        ctx, path, label="lead import", required=lead_import.REQUIRED,
+        ctx, path, label="lead import", encoding=encoding, required=lead_import.REQUIRED,
         optional=lead_import.OPTIONAL,
         run=lambda session, rows, progress: lead_import.import_rows(
             session, rows, at=when, actor=cfg.actor, business_timezone=cfg.business_timezone,

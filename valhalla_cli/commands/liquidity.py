@@ -96,7 +96,7 @@ def import_command(
     cfg = settings(ctx)
     result = import_file(
         ctx, path, label="liquidity import", encoding=encoding, required=liquidity.IMPORT_REQUIRED,
-        optional=liquidity.IMPORT_OPTIONAL,
+        optional=liquidity.IMPORT_OPTIONAL, non_text=liquidity.IMPORT_NON_TEXT,
         run=lambda session, rows, progress: liquidity.import_rows(
             session, rows, business_timezone=cfg.business_timezone, actor=cfg.actor,
             progress=progress))

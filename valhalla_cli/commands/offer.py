@@ -90,7 +90,8 @@ def compute(
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     comp_rows = (None if comps is None
-                 else read_rows(Path(comps), required=offer.COMPS_COLUMNS))
+                 else read_rows(Path(comps), required=offer.COMPS_COLUMNS,
+                                non_text=offer.COMPS_NON_TEXT))
     with database(ctx) as db, db.transaction(write=True) as session:
         result = offer.compute(
             session, province=province, market=market, property_type=property_type,

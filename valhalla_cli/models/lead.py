@@ -1,7 +1,16 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -41,7 +50,10 @@ class LeadConsent(SQLModel, table=True):
     """Consent evidence, append-only like the audit log (a trigger rejects UPDATE and DELETE).
 
     `kind` is express | inquiry | business, or `withdrawal` (an opt-out: nothing given before it
-    counts any more). `channel` is SMS, CALL or all.
+    counts any more). `channel` is SMS, CALL or all. `given_at` is when the person gave it (never
+    after the instant of the command or import that recorded it); `recorded_at` is when the row
+    was really written (the clock, whatever `--at` said): only a consent recorded after a
+    suppression or withdrawal can outweigh it, whatever date it carries.
     """
 
     __tablename__ = "lead_consent"
@@ -53,6 +65,9 @@ class LeadConsent(SQLModel, table=True):
     kind: str = Field(max_length=12)
     channel: str = Field(max_length=4)
     given_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # The database fills it in for a row another tool inserts.
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False,
+                                                   server_default=text("CURRENT_TIMESTAMP")))
     evidence: Optional[str] = Field(default=None)
     actor: str = Field(max_length=200)
 

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
@@ -54,4 +54,8 @@ class ContactSuppression(SQLModel, table=True):
     phone: Optional[str] = Field(default=None, max_length=40)
     reason: str
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # When the row was really written (the clock, whatever `at` says): only a consent recorded
+    # after it can outweigh it.
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False,
+                                                   server_default=text("CURRENT_TIMESTAMP")))
     actor: str = Field(max_length=200)

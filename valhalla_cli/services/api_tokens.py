@@ -123,6 +123,9 @@ def list_tokens(session: Session) -> list[TokenView]:
 def revoke(session: Session, *, name: str, actor: str, at: datetime,
            reason: str | None = None) -> TokenView:
     """Revoke a token at once; revoking a revoked token changes nothing."""
+    from valhalla_cli.inputs import parse_reason
+
+    reason = parse_reason(reason)
     row = session.scalars(select(ApiToken).where(col(ApiToken.name) == name.strip())).first()
     if row is None:
         raise NotFound(f"no API token named {name!r} (see `valhalla api token list`)")

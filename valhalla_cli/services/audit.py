@@ -38,7 +38,14 @@ def record(
     after: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> None:
-    """Append one audit event in the caller's transaction (so it commits with the change)."""
+    """Append one audit event in the caller's transaction (so it commits with the change).
+
+    The log is append-only, so what it receives stays: a reason goes through the one free-text
+    parser (no control or invisible characters, at most 2 000 characters) even when the face
+    already checked it."""
+    from valhalla_cli.inputs import parse_reason
+
+    reason = parse_reason(reason, field="reason")
     session.add(
         AuditEvent(
             at=at,

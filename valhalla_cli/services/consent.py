@@ -7,7 +7,9 @@
 
 Durations are calendar months: a consent given on business date D is valid through the end of
 the business date N months later (a day that month lacks is its last day). A withdrawal ends
-every consent given before it.
+every consent given before it. Whatever the dates, a consent outweighs a withdrawal (or a
+suppression) only when it was also recorded after it: a consent dated in the future must not undo
+an opt-out received before its date, and no consent may be dated after it is recorded.
 """
 
 from __future__ import annotations
@@ -31,6 +33,30 @@ class ConsentRecord:
     kind: str
     channel: str  # SMS | CALL | all
     given_at: datetime
+    recorded_at: datetime | None = None  # None: recorded when given
+
+    @property
+    def recorded(self) -> datetime:
+        return self.recorded_at if self.recorded_at is not None else self.given_at
+
+
+def check_given_at(given_at: datetime, recorded_at: datetime, *, field: str) -> datetime:
+    """A consent is evidence of the past: it may not be dated after the instant it is recorded
+    (`--at`, or the import's own instant). A mistyped year would otherwise let it outweigh an
+    opt-out received in between."""
+    from valhalla_cli.clock import rfc3339
+
+    if given_at > recorded_at:
+        given, recorded = (rfc3339(t.replace(microsecond=0)) for t in (given_at, recorded_at))
+        raise BadInput(f"{field}: {given} is after {recorded}, the instant this consent is "
+                       "recorded: a consent cannot be dated in the future")
+    return given_at
+
+
+def outweighs(record: ConsentRecord, mark_given: datetime, mark_recorded: datetime) -> bool:
+    """Does `record` come after an opt-out (a withdrawal or a suppression) both by its date and
+    by when it was recorded?"""
+    return record.given_at > mark_given and record.recorded > mark_recorded
 
 
 def check_kind(value: str | None, *, option: str = "--kind") -> str:
@@ -71,11 +97,11 @@ def consent_covers(records: Iterable[ConsentRecord], use: str, at: datetime,
                    business_timezone: str) -> bool:
     """Is there consent valid for `use` (SMS: CASL consent; CALL: a DNCL exemption) at `at`?"""
     records = [r for r in records if r.given_at <= at]
-    withdrawn = max((r.given_at for r in records if r.kind == WITHDRAWAL), default=None)
+    withdrawals = [r for r in records if r.kind == WITHDRAWAL]
     for record in records:
         if record.kind == WITHDRAWAL or record.channel not in (use, "all"):
             continue
-        if withdrawn is not None and record.given_at <= withdrawn:
+        if any(not outweighs(record, w.given_at, w.recorded) for w in withdrawals):
             continue
         until = valid_until(record, use, business_timezone)
         if until is None or at < until:

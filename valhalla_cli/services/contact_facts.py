@@ -22,7 +22,7 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression, Lead, LeadConsent
 from valhalla_cli.phones import area_code_zones
-from valhalla_cli.services.consent import ConsentRecord, consent_covers
+from valhalla_cli.services.consent import ConsentRecord, consent_covers, outweighs
 
 LANGUAGES = ("en", "fr")
 CHUNK = 500
@@ -137,18 +137,28 @@ def _consents(session: Session, lead_ids: list[str]) -> dict[str, list[ConsentRe
     found: dict[str, list[ConsentRecord]] = {}
     for i in range(0, len(lead_ids), CHUNK):
         rows = session.execute(select(col(LeadConsent.lead_id), col(LeadConsent.kind),
-                                      col(LeadConsent.channel), col(LeadConsent.given_at))
+                                      col(LeadConsent.channel), col(LeadConsent.given_at),
+                                      col(LeadConsent.recorded_at))
                                .where(col(LeadConsent.lead_id).in_(lead_ids[i:i + CHUNK])))
-        for lead, kind, channel, given_at in rows:
-            found.setdefault(lead, []).append(ConsentRecord(kind, channel, given_at))
+        for lead, kind, channel, given_at, recorded_at in rows:
+            found.setdefault(lead, []).append(ConsentRecord(kind, channel, given_at,
+                                                            recorded_at))
     return found
 
 
+Marks = tuple[datetime, datetime]  # the latest suppression instant, the latest recorded
+
+
+def _later(mark: Marks | None, at: datetime, recorded: datetime) -> Marks:
+    return (at, recorded) if mark is None else (max(mark[0], at), max(mark[1], recorded))
+
+
 def _suppressions(session: Session, lead_ids: list[str], phones: list[str]
-                  ) -> tuple[dict[str, datetime], dict[str, datetime]]:
-    """Latest suppression instant per lead id and per phone."""
-    by_lead: dict[str, datetime] = {}
-    by_phone: dict[str, datetime] = {}
+                  ) -> tuple[dict[str, Marks], dict[str, Marks]]:
+    """Per lead id and per phone: the latest suppression instant and the latest instant a
+    suppression was recorded."""
+    by_lead: dict[str, Marks] = {}
+    by_phone: dict[str, Marks] = {}
     s = ContactSuppression
     for i in range(0, max(len(lead_ids), len(phones)), CHUNK):
         leads, nums = lead_ids[i:i + CHUNK], phones[i:i + CHUNK]
@@ -157,12 +167,13 @@ def _suppressions(session: Session, lead_ids: list[str], phones: list[str]
             conditions.append(col(s.lead_id).in_(leads))
         if nums:
             conditions.append(col(s.phone).in_(nums))
-        for lead, phone, at in session.execute(select(col(s.lead_id), col(s.phone), col(s.at))
-                                               .where(or_(*conditions))):
+        for lead, phone, at, recorded in session.execute(
+                select(col(s.lead_id), col(s.phone), col(s.at), col(s.recorded_at))
+                .where(or_(*conditions))):
             if lead is not None and lead in leads:
-                by_lead[lead] = max(at, by_lead.get(lead, at))
+                by_lead[lead] = _later(by_lead.get(lead), at, recorded)
             if phone is not None and phone in nums:
-                by_phone[phone] = max(at, by_phone.get(phone, at))
+                by_phone[phone] = _later(by_phone.get(phone), at, recorded)
     return by_lead, by_phone
 
 
@@ -188,9 +199,12 @@ def facts_for(session: Session, *, lead_ids: Iterable[str] = (), phones: Iterabl
                              by_phone.get(phone) if phone else None) if m is not None]
         if not marks:
             return False
-        latest = max(marks)
-        # Only an express consent given after the suppression lifts it (for this lead).
-        return not any(r.kind == "express" and latest < r.given_at <= at for r in records)
+        latest = max(m[0] for m in marks)
+        recorded = max(m[1] for m in marks)
+        # Only an express consent given after the suppression, and recorded after it was, lifts
+        # it (for this lead): a consent dated in the future must not undo a later STOP.
+        return not any(r.kind == "express" and r.given_at <= at
+                       and outweighs(r, latest, recorded) for r in records)
 
     def facts(lead: LeadRecord | None, lead_id: str | None, phone: str | None) -> LeadFacts:
         records = consents.get(lead_id, []) if lead_id else []

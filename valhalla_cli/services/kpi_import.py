@@ -14,6 +14,7 @@ from valhalla_cli.services import kpi
 
 REQUIRED = ("metric", "value", "occurred_at")
 OPTIONAL = ("province", "market", "ref", "source")
+NON_TEXT = ("value",)  # a JSON number; every other column is text
 CHUNK = 10_000  # rows per short write transaction (~0.2 s)
 
 

@@ -26,6 +26,7 @@ from valhalla_cli.services.market import PolicyCache, scope_market
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",
             "consent_at")
+NON_TEXT = ("lead_score",)  # a JSON whole number; every other column is text
 CHUNK = 250  # leads per short write transaction (1 500 tasks, ~0.2 s)
 
 T = TypeVar("T")
@@ -48,7 +49,8 @@ class LadderImportResult:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def _row_validator(business_timezone: str) -> Callable[[dict[str, Any]], CreateRequest]:
+def _row_validator(business_timezone: str, at: datetime
+                   ) -> Callable[[dict[str, Any]], CreateRequest]:
     from valhalla_cli.inputs import parse_instant
 
     def check(name: str, fn: Callable[[V], T], value: V) -> T:
@@ -68,7 +70,7 @@ def _row_validator(business_timezone: str) -> Callable[[dict[str, Any]], CreateR
         return check("lead_score", lambda v: check_score(v, option="lead_score"), number)
 
     from valhalla_cli.phones import parse_phone
-    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.consent import check_given_at, check_kind
     from valhalla_cli.services.lead import check_language
 
     def instant(row: dict[str, Any], name: str) -> datetime | None:
@@ -86,6 +88,8 @@ def _row_validator(business_timezone: str) -> Callable[[dict[str, Any]], CreateR
         consent = optional(row, "consent", lambda v: check_kind(v, option="consent"))
         if consent_at is not None and consent is None:
             raise RowError("consent_at", "needs a consent kind in the consent column")
+        if consent_at is not None:
+            check("consent_at", lambda v: check_given_at(v, at, field="consent_at"), consent_at)
         owner = row.get("owner")
         return CreateRequest(
             lead_id=check("lead_id", lambda v: parse_lead_id(str(v), field="lead_id"),
@@ -108,14 +112,14 @@ def _row_validator(business_timezone: str) -> Callable[[dict[str, Any]], CreateR
     return validate
 
 
-def check_rows(source: RowSource, *, business_timezone: str) -> int:
+def check_rows(source: RowSource, *, at: datetime, business_timezone: str) -> int:
     """Validate every row before anything is written (a malformed one raises `BadInput` naming
     its line and field); the number of rows. The import upserts each batch's leads and appends
     their consents, which no import batch id hides and the consent ledger never deletes, so a
     malformed row late in a file must be found before the first batch."""
     from valhalla_cli.importing import validated
 
-    validate = _row_validator(business_timezone)
+    validate = _row_validator(business_timezone, at)
     return sum(1 for _ in validated(source.name, source.rows, validate))
 
 
@@ -146,7 +150,7 @@ def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at
                 existing += 1
         kpi.insert_many(session, events)
 
-    import_in_batches(source, validate=_row_validator(business_timezone), apply=apply,
+    import_in_batches(source, validate=_row_validator(business_timezone, at), apply=apply,
                       chunk=CHUNK, progress=progress)
     audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=source.name,
                  after={"created": created, "existing": existing, "refused": len(refusals)})

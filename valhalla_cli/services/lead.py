@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province
 from valhalla_cli.models import InboundMessage, Lead, LeadConsent
@@ -209,15 +210,17 @@ class ConsentView:
     actor: str
     suppression_lifted: bool = False
     tasks_cancelled: int = 0
+    recorded_at: datetime | None = None  # when the row was written (the clock)
 
 
 def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) -> ConsentView:
     return ConsentView(pk(row.id), row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
-                       row.actor, lifted, cancelled)
+                       row.actor, lifted, cancelled, recorded_at=row.recorded_at)
 
 
 def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk append (imports and ladders): lead_id, kind, channel, given_at, evidence, actor."""
+    """Bulk append (imports and ladders): lead_id, kind, channel, given_at, recorded_at,
+    evidence, actor."""
     if rows:
         from sqlalchemy import insert
 
@@ -240,7 +243,7 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
     evidence_text = _check_text(evidence, "--evidence", 2000)
     if withdraw:
         row = LeadConsent(lead_id=lead.lead_id, kind=WITHDRAWAL, channel="all", given_at=at,
-                          evidence=evidence_text, actor=actor)
+                          recorded_at=utcnow(), evidence=evidence_text, actor=actor)
         session.add(row)
         session.flush()
         from valhalla_cli.services import market
@@ -258,7 +261,7 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
                               business_timezone=business_timezone)
         was_suppressed = before[lead.lead_id].suppressed
     row = LeadConsent(lead_id=lead.lead_id, kind=kind_name, channel=channel_name, given_at=at,
-                      evidence=evidence_text, actor=actor)
+                      recorded_at=utcnow(), evidence=evidence_text, actor=actor)
     session.add(row)
     session.flush()
     audit.record(session, pack=PACK, action="consent", actor=actor, at=at, subject=lead.lead_id,

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
 from valhalla_cli.models import Lead, LeadConsent, LeadImportConsent, LeadImportLead
@@ -55,12 +56,12 @@ class LeadImportResult:
 ConsentCell = tuple[str, datetime | None]  # the row's consent kind and when it was given
 
 
-def _validator(business_timezone: str
+def _validator(business_timezone: str, at: datetime
                ) -> Callable[[dict[str, Any]], tuple[LeadFields, ConsentCell | None]]:
     from valhalla_cli.clock import parse_instant
     from valhalla_cli.inputs import parse_lead_id, parse_market, parse_province
     from valhalla_cli.phones import parse_phone
-    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.consent import check_given_at, check_kind
     from valhalla_cli.services.lead import _check_text, check_language
 
     checks = {
@@ -72,7 +73,8 @@ def _validator(business_timezone: str
         "language": lambda v: check_language(v, option="language"),
         "source": lambda v: _check_text(v, "source", 64),
         "consent": lambda v: check_kind(v, option="consent"),
-        "consent_at": lambda v: parse_instant(v, business_timezone, option="consent_at"),
+        "consent_at": lambda v: check_given_at(
+            parse_instant(v, business_timezone, option="consent_at"), at, field="consent_at"),
     }
 
     def validate(row: dict[str, Any]) -> tuple[LeadFields, ConsentCell | None]:
@@ -223,7 +225,7 @@ def import_rows(session: Session, source: RowSource, *, at: datetime, actor: str
             session.execute(insert(consents_table), new_consents)
         counts["consents"] += len(new_consents)
 
-    import_in_batches(source, validate=_validator(business_timezone), apply=apply, chunk=CHUNK,
+    import_in_batches(source, validate=_validator(business_timezone, at), apply=apply, chunk=CHUNK,
                       progress=progress)
     _apply_staged(session, batch_id, at=at, actor=actor)
     audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=source.name,
@@ -264,8 +266,9 @@ def _apply_staged(session: Session, batch_id: int, *, at: datetime, actor: str) 
                ~exists().where(leads.c.lead_id == staged.c.lead_id))
         .order_by(staged.c.id)))
     session.execute(insert(consents).from_select(
-        ["lead_id", "kind", "channel", "given_at", "evidence", "actor"],
+        ["lead_id", "kind", "channel", "given_at", "recorded_at", "evidence", "actor"],
         select(staged_consents.c.lead_id, staged_consents.c.kind, literal("all"),
-               staged_consents.c.given_at, staged_consents.c.evidence, literal(actor))
+               staged_consents.c.given_at, literal(utcnow(), consents.c.recorded_at.type),
+               staged_consents.c.evidence, literal(actor))
         .where(staged_consents.c.import_batch_id == batch_id)
         .order_by(staged_consents.c.id)))

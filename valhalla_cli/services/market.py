@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import (
     PROVINCES,
@@ -455,7 +456,7 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
     if existing is not None and not lifted:
         return _suppression_view(existing, False, cancelled)
     row = ContactSuppression(lead_id=lead, phone=number, reason=reason.strip(), at=at,
-                             actor=actor)
+                             recorded_at=utcnow(), actor=actor)
     session.add(row)
     session.flush()
     audit.record(session, pack=PACK, action="suppress", actor=actor, at=at,

@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
 from valhalla_cli.models.types import table_of
 from valhalla_cli.services import audit
@@ -155,6 +156,7 @@ def set_policy(
     """Change a metric's policy, or create it (a seeded metric gets its seeded lever and
     statistic by default; any other metric needs --lever and --statistic). Audited."""
     name = check_metric((metric or "").strip())
+    reason = parse_reason(reason)
     values: dict[str, Any] = {}
     if lever is not None:
         values["lever"] = _lever(lever)
@@ -245,9 +247,7 @@ def release(session: Session, *, lever: str, reason: str | None, actor: str,
             at: datetime) -> ReleaseResult:
     """Clear a throttle (one conditional write); releasing a free lever changes nothing."""
     name = _lever(lever)
-    if reason is None or not reason.strip():
-        raise BadInput("--reason must not be empty")
-    why = reason.strip()
+    why = parse_reason(reason, required=True)
     before = session.get(RegressionState, name)
     before_view = _lever_state(name, before)
     done = affected_rows(session.execute(

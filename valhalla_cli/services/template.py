@@ -62,11 +62,14 @@ def _view(row: MessageTemplate, created: bool = False) -> TemplateView:
 
 
 def check_text(text: str | None, language: str) -> str:
-    value = (text or "").strip()
+    from valhalla_cli.inputs import check_message_text
+
+    value = (text or "").strip().replace("\r\n", "\n")
     if not value:
         raise BadInput("--text must not be empty")
-    if len(value) > 1000 or "\x00" in value:
+    if len(value) > 1000:
         raise BadInput("--text must be at most 1000 characters")
+    check_message_text(value, field="--text")
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
     except ValueError as exc:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import NotFound
+from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import HeimdallPolicy
 from valhalla_cli.services import audit
 from valhalla_cli.services.heimdall.rules import (
@@ -82,6 +83,7 @@ def set_policy(
     """Change a domain's thresholds; a domain with no policy is created in sandbox with the
     seeded defaults (so a deleted seeded domain can be restored), audited either way."""
     name = _domain_name(domain)
+    reason = parse_reason(reason)
     if min_confidence is not None:
         min_confidence = _unit(min_confidence, "--min-confidence")
     if min_success_rate is not None:

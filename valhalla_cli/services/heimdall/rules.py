@@ -47,9 +47,11 @@ def _min_samples(value: int) -> int:
 
 
 def _require_reason(reason: str | None) -> str:
-    if reason is None or not reason.strip():
-        raise BadInput("--reason must not be empty")
-    return reason.strip()
+    from valhalla_cli.inputs import parse_reason
+
+    why = parse_reason(reason, required=True)
+    assert why is not None
+    return why
 
 
 def parse_payload(text: str | None) -> Any:

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from valhalla_cli.db import affected_rows
 from valhalla_cli.errors import BadInput, NotFound
-from valhalla_cli.inputs import parse_lead_id
+from valhalla_cli.inputs import parse_lead_id, parse_reason
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
 from valhalla_cli.models.types import pk
@@ -54,6 +54,7 @@ def complete(
 ) -> CompleteResult:
     """Finish a task with an outcome. A stale claim token or a finished task is refused."""
     outcome = _check_outcome(outcome)
+    note = parse_reason(note, field="--note")
     if task_id < 1:
         raise BadInput(f"task id must be a positive whole number, not {task_id}")
     if claim_token is not None and not claim_token.strip():
@@ -156,17 +157,16 @@ class StopResult:
 def stop(session: Session, *, lead_id: str, reason: str, at: datetime, actor: str) -> StopResult:
     """Cancel the lead's remaining tasks (safe to run twice: the second cancels nothing)."""
     lead = parse_lead_id(lead_id)
-    if reason is None or not reason.strip():
-        raise BadInput("--reason must not be empty")
+    why = parse_reason(reason, required=True)
     ladders = sorted({ladder for ladder, status in session.execute(
         select(col(FollowupTask.ladder_id),
                col(FollowupTask.status)).where(col(FollowupTask.lead_id) == lead))
         if status in ACTIVE_STATUSES})
     cancelled = cancel_active_tasks(session, lead_id=lead, at=at,
-                                    reason=f"stopped: {reason.strip()}")
+                                    reason=f"stopped: {why}")
     if cancelled:
         audit.record(session, pack=PACK, action="stop", actor=actor, at=at, subject=lead,
-                     after={"cancelled": cancelled, "ladder_ids": ladders}, reason=reason.strip())
+                     after={"cancelled": cancelled, "ladder_ids": ladders}, reason=why)
     return StopResult(lead, cancelled, ladders)
 
 

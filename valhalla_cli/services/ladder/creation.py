@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.db import copy_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_lead_id, parse_province, parse_text
@@ -153,6 +154,7 @@ def create_many(
     refused; else six tasks.
     """
     from valhalla_cli.services import lead as lead_service
+    from valhalla_cli.services.consent import check_given_at
     from valhalla_cli.services.market import suppressed_among
 
     cache = cache or PolicyCache(session)
@@ -169,7 +171,8 @@ def create_many(
                 for r in requests]
     lead_service.append_consents(session, [
         {"lead_id": r.lead_id, "kind": r.consent, "channel": "all",
-         "given_at": r.consent_at or at, "actor": actor,
+         "given_at": check_given_at(r.consent_at or at, at, field="consent_at"),
+         "recorded_at": utcnow(), "actor": actor,
          "evidence": f"ladder import line {r.line}" if r.line else "ladder create"}
         for r in requests if r.consent is not None])
     suppressed = suppressed_among(session, leads, at=at, business_timezone=business_timezone)
@@ -262,11 +265,13 @@ def create(
     """Create the lead's ladder, or return its active one (`created: false`); the lead's
     fields given are upserted (SPEC 17.1)."""
     from valhalla_cli.phones import parse_phone
-    from valhalla_cli.services.consent import check_kind
+    from valhalla_cli.services.consent import check_given_at, check_kind
     from valhalla_cli.services.lead import check_language
 
     if consent_at is not None and consent is None:
         raise BadInput("--consent-at needs --consent KIND")
+    if consent_at is not None:
+        check_given_at(consent_at, at, field="--consent-at")
     req = CreateRequest(lead_id=parse_lead_id(lead_id), province=parse_province(province),
                         market=scope_market(market),
                         owner=parse_text(owner, field="--owner"),

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from valhalla_cli.db import dialect_name
 from valhalla_cli.errors import BadInput
+from valhalla_cli.inputs import parse_text
 from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.types import table_of
@@ -277,9 +278,7 @@ def dispatch(
 
     if limit < 1 or limit > 100_000:
         raise BadInput("--limit must be between 1 and 100000")
-    worker = (worker or "").strip()
-    if not worker or len(worker) > 200:
-        raise BadInput("--worker must be 1-200 characters")
+    worker = parse_text(worker, field="--worker", required=True) or ""
     result = DispatchResult(False, None, None, None, dry_run, worker)
     if check_controls:
         status = golive.live_status(session, enforce=enforce)

@@ -14,6 +14,7 @@ node) and `bulk_import` (many reactions from rows the face read, in batches).
 
 from valhalla_cli.services.liquidity.bulk_import import (
     CHUNK,
+    IMPORT_NON_TEXT,
     IMPORT_OPTIONAL,
     IMPORT_REQUIRED,
     MAX_REPORTED,
@@ -54,6 +55,7 @@ __all__ = [
     "CHUNK",
     "COLD",
     "HOT",
+    "IMPORT_NON_TEXT",
     "IMPORT_OPTIONAL",
     "IMPORT_REQUIRED",
     "MAX_REPORTED",

@@ -15,6 +15,7 @@ from valhalla_cli.services.liquidity.feedback import NodeKey, _fold, _insert_eve
 
 IMPORT_REQUIRED = ("province", "market", "buyer", "responded", "at")
 IMPORT_OPTIONAL = ("property_type", "closed", "deal_ref")
+IMPORT_NON_TEXT = ("responded", "closed")  # true/false (or 1/0); every other column is text
 CHUNK = 1000
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}

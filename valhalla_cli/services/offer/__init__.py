@@ -21,6 +21,7 @@ from valhalla_cli.services.offer.check import (
 )
 from valhalla_cli.services.offer.computing import (
     COMPS_COLUMNS,
+    COMPS_NON_TEXT,
     MAX_COMPS,
     Comp,
     CompsSummary,
@@ -75,6 +76,7 @@ __all__ = [
     "ARV_PCT_BOUNDS_BPS",
     "BPS",
     "COMPS_COLUMNS",
+    "COMPS_NON_TEXT",
     "DEFAULTS",
     "FIELDS",
     "LIQUIDITY_BELOW_MINIMUM",

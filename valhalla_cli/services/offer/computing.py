@@ -69,6 +69,7 @@ MAX_COMPS = 1000
 
 
 COMPS_COLUMNS = ("address", "sold_price", "sqft", "sold_on")
+COMPS_NON_TEXT = ("sold_price", "sqft")  # JSON numbers allowed; address and sold_on are text
 
 
 def read_comps(source: RowSource, *, not_after: date) -> tuple[list[Comp], list[Fraction]]:

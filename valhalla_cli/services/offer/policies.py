@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
-from valhalla_cli.inputs import market_key, parse_market, parse_money, parse_province
+from valhalla_cli.inputs import (
+    market_key,
+    parse_market,
+    parse_money,
+    parse_province,
+    parse_reason,
+)
 from valhalla_cli.models import OfferPolicy
 from valhalla_cli.money import format_money, from_cents, to_cents
 from valhalla_cli.services.offer.mao import (
@@ -222,7 +228,7 @@ def set_policy(
     if not updates:
         raise BadInput("nothing to change: give at least one setting (see "
                        "`valhalla offer policy-set --help`)")
-    note = None if reason is None else (" ".join(reason.split()) or None)
+    note = parse_reason(reason)
 
     row = session.scalars(select(OfferPolicy).where(
         col(OfferPolicy.province) == province, col(OfferPolicy.market_key) == market_key(key)

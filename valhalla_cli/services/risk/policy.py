@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import business_date
 from valhalla_cli.errors import BadInput, NotFound
-from valhalla_cli.inputs import parse_money_cents
+from valhalla_cli.inputs import parse_money_cents, parse_reason
 from valhalla_cli.models import RiskPolicy
 from valhalla_cli.money import from_cents
 from valhalla_cli.services import audit
@@ -32,7 +32,7 @@ def policy_set(session: Session, *, engine: str, daily_cap: str | Decimal | None
     engine = normalize_engine(engine)
     cap_cents = None if daily_cap is None else parse_money_cents(daily_cap,
                                                                  field="--daily-cap")
-    reason = reason.strip() if reason and reason.strip() else None
+    reason = parse_reason(reason)
     rows = _policies(session, lock="update")  # every policy: the caps are checked together
     current = rows.get(engine)
     if current is None and cap_cents is None:
