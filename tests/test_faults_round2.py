@@ -199,7 +199,8 @@ HOSTILE = ("line1\nroot\tgolive\tfake-row\n\x1b[31mRED", "z" * 2001, "bidi\u202e
 # Message content, not a reason: what a person texted is kept as received (`lead inbound
 # --body`), and an SMS template may hold line breaks (`template set --text`: no other control).
 NOT_REASONS = {("lead", "inbound", "--body"), ("template", "set", "--text")}
-FREE_TEXT = ("--reason", "--note", "--evidence", "--body", "--text", "--comment", "--message")
+FREE_TEXT = ("--reason", "--note", "--evidence", "--body", "--text", "--comment", "--message",
+             "--over-max-reason")
 
 
 def _reason_commands(ids: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
@@ -212,6 +213,14 @@ def _reason_commands(ids: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
         ("ladder", "complete", "--note"): ["ladder", "complete", ids["task"], "--outcome",
                                            "no_answer", "--note", "{}", "--at", AT],
         ("ladder", "stop", "--reason"): ["ladder", "stop", "L-1", "--reason", "{}", "--at", AT],
+        ("ladder", "release", "--reason"): ["ladder", "release", ids["task"], "--reason", "{}",
+                                            "--at", AT],
+        ("ladder", "amend", "--reason"): ["ladder", "amend", ids["task"], "--outcome",
+                                          "contacted", "--reason", "{}", "--at", AT],
+        ("offer", "outcome", "--over-max-reason"): ["offer", "outcome", ids["evidence"],
+                                                    "--status", "accepted", "--amount", "1",
+                                                    "--over-max-reason", "{}",
+                                                    "--at", "2027-01-15T11:00"],
         ("offer", "compute", "--note"): ["offer", "compute", "ON", "--arv", "450000",
                                          "--repairs", "50000", "--note", "{}", "--at", AT],
         ("offer", "policy-set", "--reason"): ["offer", "policy-set", "ON", "--enable",
