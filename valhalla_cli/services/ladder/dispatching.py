@@ -132,8 +132,11 @@ class _Evaluator:
 
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
-                after: tuple[datetime, int] | None, batch: int) -> list[Any]:
+                after: tuple[datetime, int] | None, batch: int, channel: str | None = None
+                ) -> list[Any]:
     query = select(*_COLUMNS)
+    if channel is not None:
+        query = query.where(col(FollowupTask.channel) == channel)
     if source == "expired":
         query = query.where(col(FollowupTask.status) == "claimed",
                             col(FollowupTask.lease_expires_at) <= now,
@@ -208,6 +211,7 @@ def dispatch(
     business_timezone: str,
     identification: Any = None,
     check_controls: bool = True,
+    channel: str | None = None,
 ) -> DispatchResult:
     """Claim up to `limit` dispatchable tasks (see the module docstring).
 
@@ -215,7 +219,8 @@ def dispatch(
     `no_consent` and `dncl_listed` skip the task (the ladder moves on); `dncl_not_checked` and,
     for SMS, `no_identification` hold it for an hour (its `status_reason` says why), so a fresh
     list or a configured `[business]` releases it. `identification` is the `[business]`
-    identity (templates.Identification) or None when it is not configured."""
+    identity (templates.Identification) or None when it is not configured. `channel` (SMS or
+    CALL) hands out that channel's tasks only."""
     from valhalla_cli.services import golive, levers
 
     if limit < 1 or limit > 100_000:
@@ -260,7 +265,7 @@ def dispatch(
             want = limit - len(claims)
             batch = min(max(2 * want, 50), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch)
+                               after=after, batch=batch, channel=channel)
             if not rows and contended and not rescanned:
                 after, contended, rescanned = None, 0, True
                 continue
