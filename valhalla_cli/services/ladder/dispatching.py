@@ -81,6 +81,17 @@ class DispatchResult:
                 f"{why(self.held_by_reason)}")
 
 
+def dispatch_channel(channel: str | None, *, provider: str | None) -> str | None:
+    """The channel `ladder dispatch` hands out: the one asked for; otherwise both while no SMS
+    provider is configured, and calls only once `valhalla send` sends the texts."""
+    if channel is not None:
+        name = channel.strip().upper()
+        if name not in ("SMS", "CALL"):
+            raise BadInput(f"--channel must be SMS or CALL, not {channel!r}")
+        return name
+    return "CALL" if provider is not None else None
+
+
 def default_worker(actor: str) -> str:
     return f"{actor}@{socket.gethostname()}:{os.getpid()}"
 

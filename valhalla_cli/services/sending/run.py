@@ -248,7 +248,7 @@ class Sender:
         return self.result
 
     def _one(self, claim: Any, pacer: Pacer) -> None:
-        from valhalla_cli.services import golive, market
+        from valhalla_cli.services import golive
 
         settings = self.settings
         with self.transaction() as session:
@@ -259,13 +259,27 @@ class Sender:
                         f"{live.message}; its unsent claims were released", sent_this=False)
         now = self.clock.now()
         log = self.provider is None
+        prepared = self._prepare(claim, now, log)
+        if isinstance(prepared, Handled):  # committed: a rule said no, or `log` took it
+            self._handled(prepared)
+            return
+        message, to = prepared
+        pacer.wait()
+        self._send(claim, message, to)
+
+    def _prepare(self, claim: Any, now: datetime, log: bool
+                 ) -> Handled | tuple[OutboundMessage, str]:
+        """The decision at the send instant and the `sending` row, committed; a Handled when
+        nothing is left to request."""
+        from valhalla_cli.services import market
+
+        settings = self.settings
         with self.transaction(write=True) as session:
             task = session.get(FollowupTask, claim.task_id)
             if task is None or task.status != "claimed" or task.claim_token != claim.claim_token:
                 reason = task.status_reason if task is not None else None
-                self._handled(Handled(claim.task_id, claim.lead_id, claim.to, None, None,
-                                      "not_sent_by_rule", None, reason or "no_longer_claimed"))
-                return
+                return Handled(claim.task_id, claim.lead_id, claim.to, None, None,
+                               "not_sent_by_rule", None, reason or "no_longer_claimed")
             # The score was judged when the ladder was created; dispatch does not judge it again.
             answer = market.can_contact(
                 session, province=None, market=None, channel="SMS", at=now,
@@ -277,9 +291,8 @@ class Sender:
                                        at=now)
                 else:  # the identification went missing since the claim: held, as dispatch
                     reason = _apply_no(session, claim, "no_identification", None, at=now)
-                self._handled(Handled(claim.task_id, claim.lead_id, answer.phone, None, None,
-                                      "not_sent_by_rule", None, reason))
-                return
+                return Handled(claim.task_id, claim.lead_id, answer.phone, None, None,
+                               "not_sent_by_rule", None, reason)
             to = str(answer.phone)
             message = OutboundMessage(
                 task_id=claim.task_id, attempt=claim.attempt, lead_id=claim.lead_id, to=to,
@@ -294,9 +307,10 @@ class Sender:
                 message.sid, message.state, message.accepted_at = log_sid(), "accepted", now
                 self._complete(session, claim, now)
                 session.flush()
-                self._handled(self._view(claim, message))
-                return
-        pacer.wait()
+                return self._view(claim, message)
+        return message, to
+
+    def _send(self, claim: Any, message: OutboundMessage, to: str) -> None:
         tries, backoff = 0, 1.0
         while True:
             reply: Answer = self.provider.create(to=to, body=claim.message)
@@ -306,7 +320,7 @@ class Sender:
             if not too_many:
                 break
             if tries >= MAX_TRIES:
-                self._not_sent(claim, message, reply, now)
+                self._not_sent(claim, message, reply, self.clock.now())
                 raise _Stop(4, "too_many_requests", f"the provider answered 'too many "
                             f"requests' {tries} times in a row; message "
                             f"{message.message_id} not sent, its task released")
@@ -336,7 +350,8 @@ class Sender:
             _return_task(session, claim.task_id, at=at, max_attempts=self.config.max_attempts,
                          reason=f"not sent: provider error {reply.error_code or 429}",
                          counted=False)
-            self._handled(self._view(claim, row))
+            view = self._view(claim, row)
+        self._handled(view)
 
     def _record(self, claim: Any, message: OutboundMessage, reply: Answer) -> None:
         now = self.clock.now()
@@ -372,7 +387,8 @@ class Sender:
                 if task is not None and task.status == "claimed":
                     self._complete(session, claim, now)
             session.flush()
-            self._handled(self._view(claim, row))
+            view = self._view(claim, row)
+        self._handled(view)
 
 
 def send(transaction: Transaction, settings: Any, config: Any, *, at: datetime,
