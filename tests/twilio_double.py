@@ -203,7 +203,7 @@ class TwilioDouble:
                     return None
                 return parts.path[len(prefix):], []
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 found = self._begin("POST")
                 if found is None:
                     return
@@ -253,7 +253,7 @@ class TwilioDouble:
                     return
                 self._answer(201, message)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 found = self._begin("GET")
                 if found is None:
                     return

@@ -277,7 +277,7 @@ def test_a_stop_received_between_claim_and_send_sends_no_text(sender, db, double
     assert len(double.creates(phone_of("L-1"))) == 1
 
 
-# --- the error-code table --------------------------------------------------------------------------
+# --- the error-code table ----------------------------------------------------------------
 
 def test_a_landline_refused_at_send_is_not_textable_and_its_later_sms_steps_skipped(
         sender, db, double):
@@ -315,7 +315,7 @@ def test_too_many_requests_is_retried_after_retry_after_and_then_sent(sender, db
 
 
 def test_five_too_many_requests_stop_the_run_not_sent_and_the_task_released(sender, db, double):
-    [ladder] = sender.ladders("L-1", "L-2")[:1]
+    sender.ladders("L-1", "L-2")
     double.behaviour.too_many = 10
     result = sender("send", "--at", LATER)
     assert result.exit_code == 4
