@@ -60,7 +60,7 @@ def send(
 
     \b
     Example:
-      * * * * *  valhalla send --limit 60 >> /var/log/valhalla-send.jsonl
+      valhalla send --limit 60 >> /var/log/valhalla-send.jsonl
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -72,7 +72,7 @@ def send(
 
     cfg = settings(ctx)
     config = ladder.ladder_config(cfg.ladder)
-    when = at_instant(ctx, at)
+    when = at_instant(ctx, at) if at is not None else None
 
     def printed(handled: run.Handled) -> None:
         render([handled], "jsonl", columns=DRY_RUN_COLUMNS if dry_run else HANDLED_COLUMNS)
@@ -145,7 +145,7 @@ def reconcile(ctx: typer.Context, at: AtOpt = None) -> None:
 
     \b
     Example:
-      */10 * * * *  valhalla send reconcile >> /var/log/valhalla-reconcile.jsonl
+      valhalla send reconcile >> /var/log/valhalla-reconcile.jsonl
     """
     import sys
 

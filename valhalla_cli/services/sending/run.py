@@ -73,17 +73,21 @@ class SendResult:
 
 
 class Clock:
-    """The run's instants: `--at` (or now) plus the real time elapsed since the run began."""
+    """The run's instants: `--at` T for every message of the run (as every command with `--at`
+    uses T), else the wall clock; the run's pace and length are real time either way."""
 
-    def __init__(self, start: datetime, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.start, self.monotonic = start, monotonic
+    def __init__(self, at: datetime | None, monotonic: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.at, self.monotonic = at, monotonic
         self.began = monotonic()
 
     def elapsed(self) -> float:
         return self.monotonic() - self.began
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.elapsed())
+        from valhalla_cli.clock import utcnow
+
+        return self.at if self.at is not None else utcnow()
 
 
 class Pacer:
@@ -391,7 +395,7 @@ class Sender:
         self._handled(view)
 
 
-def send(transaction: Transaction, settings: Any, config: Any, *, at: datetime,
+def send(transaction: Transaction, settings: Any, config: Any, *, at: datetime | None,
          limit: int | None, max_seconds: float | None, worker: str, dry_run: bool, actor: str,
          on_handled: Callable[[Handled], None] = lambda h: None,
          sleep: Callable[[float], None] = time.sleep) -> SendResult:
