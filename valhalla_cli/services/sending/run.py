@@ -252,33 +252,32 @@ class Sender:
         return self.result
 
     def _one(self, claim: Any, pacer: Pacer) -> None:
-        from valhalla_cli.services import golive
-
-        settings = self.settings
-        with self.transaction() as session:
-            live = golive.live_status(session, enforce=settings.golive_enforce)
-        if not live.live:
-            raise _Stop(1, "kill_switch" if live.reason == "kill_switch_engaged" else
-                        live.reason or "not_live", f"stopped before task {claim.task_id}: "
-                        f"{live.message}; its unsent claims were released", sent_this=False)
-        now = self.clock.now()
-        log = self.provider is None
-        prepared = self._prepare(claim, now, log)
+        # The pace is kept before the kill switch is read, so that nothing but the writing of
+        # the message row separates reading the switch from the request.
+        if self.provider is not None:
+            pacer.wait()
+        prepared = self._prepare(claim, self.clock.now(), self.provider is None)
         if isinstance(prepared, Handled):  # committed: a rule said no, or `log` took it
             self._handled(prepared)
             return
         message, to = prepared
-        pacer.wait()
         self._send(claim, message, to)
 
     def _prepare(self, claim: Any, now: datetime, log: bool
                  ) -> Handled | tuple[OutboundMessage, str]:
         """The decision at the send instant and the `sending` row, committed; a Handled when
         nothing is left to request."""
-        from valhalla_cli.services import market
+        from valhalla_cli.services import golive, market
 
         settings = self.settings
         with self.transaction(write=True) as session:
+            # the kill switch, read in the transaction that would write the message
+            live = golive.live_status(session, enforce=settings.golive_enforce)
+            if not live.live:
+                raise _Stop(1, "kill_switch" if live.reason == "kill_switch_engaged" else
+                            live.reason or "not_live", f"stopped before task "
+                            f"{claim.task_id}: {live.message}; its unsent claims were "
+                            "released", sent_this=False)
             task = session.get(FollowupTask, claim.task_id)
             if task is None or task.status != "claimed" or task.claim_token != claim.claim_token:
                 reason = task.status_reason if task is not None else None
