@@ -532,3 +532,6 @@ def test_runbook_sender_and_delivery_checks_and_status_show_delivery(sender, db,
     assert status["delivery"]["stuck_sending"] == 1 and status["delivery"]["alert"]
     page = sender("status", "--at", "2027-01-15T10:30:00-05:00", "--format", "html")
     assert page.exit_code == 0
+    assert 'id="delivery-stuck"' in page.stdout and "send reconcile" in page.stdout
+    table = sender("status", "--at", "2027-01-15T10:30:00-05:00", "--format", "markdown")
+    assert "stuck_sending" in table.stdout and "send reconcile" in table.stdout
