@@ -128,7 +128,7 @@ def mark_not_textable(session: Session, *, phone: str, code: int, at: datetime) 
         .where(col(FollowupTask.lead_id).in_(lead_ids), col(FollowupTask.channel) == "SMS",
                col(FollowupTask.status).in_(ACTIVE_STATUSES))
         .values(status="skipped", status_reason="not_textable", claim_token=None,
-                lease_expires_at=None, completed_at=at)
+                lease_expires_at=None)
         .returning(col(FollowupTask.ladder_id))
         .execution_options(synchronize_session=False)).all()
     _advance(session, [r[0] for r in skipped])
