@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from valhalla_cli.models import FollowupTask
-from valhalla_cli.models.sending import OutboundMessage
+from valhalla_cli.models.sending import MessageEvent, OutboundMessage
 from valhalla_cli.models.types import pk
 from valhalla_cli.services.sending import ledger
 from valhalla_cli.services.sending.provider import Twilio, parse_provider_instant
@@ -85,6 +85,17 @@ def reconcile(transaction: Transaction, settings: Any, config: Any, *, at: datet
             change = Change(message_id, before, after)
             result.changes.append(change)
             on_change(change)
+
+    # Events kept for a sid no message carried yet, whose message has the sid now (on PostgreSQL
+    # a callback can commit just after the send recorded the sid and looked for such events).
+    with transaction(write=True) as session:
+        known = list(session.scalars(
+            select(OutboundMessage).where(col(OutboundMessage.sid).in_(
+                select(col(MessageEvent.sid)).where(col(MessageEvent.applied).is_(False))))))
+        for carrier in known:
+            before = carrier.state
+            ledger.apply_pending_events(session, carrier, actor=actor)
+            changed(pk(carrier.message_id), before, carrier.state)
 
     with transaction() as session:
         stuck = list(session.scalars(
