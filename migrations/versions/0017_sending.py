@@ -85,11 +85,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_message_event_pending', ['applied', 'sid'], unique=False)
     op.create_table(
         'phone_status',
-        sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column('code', sa.Integer(), nullable=False),
         sa.Column('since', valhalla_cli.models.types.UTCDateTime(timezone=True),
                   nullable=False),
-        sa.PrimaryKeyConstraint('phone'),
+        sa.PrimaryKeyConstraint('number'),
     )
     regression = sa.table("regression_policy", sa.column("metric"), sa.column("lever"),
                           sa.column("statistic"), sa.column("recent_window"),

@@ -79,7 +79,7 @@ def test_the_answer_is_200_with_an_empty_body(server, db, double, tmp_path):
         answer = client.post(STATUS, data=params, headers={"X-Twilio-Signature": signature})
     assert answer.status_code == 200 and answer.content == b""
     assert _state(db, line["message_id"]) == "undelivered"
-    assert db_count(db, "SELECT code FROM phone_status WHERE phone = :p", p=PHONE) == 30006
+    assert db_count(db, "SELECT code FROM phone_status WHERE number = :p", p=PHONE) == 30006
 
 
 def test_a_missing_or_wrong_signature_is_403_and_changes_nothing(server, db, double, tmp_path):

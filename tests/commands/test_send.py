@@ -285,7 +285,7 @@ def test_a_landline_refused_at_send_is_not_textable_and_its_later_sms_steps_skip
     double.behaviour.refuse[phone_of("L-1")] = (400, 21614)
     [line] = sender.send()
     assert (line["state"], line["error_code"]) == ("failed", 21614)
-    assert db_count(db, "SELECT code FROM phone_status WHERE phone = :p", p=phone_of("L-1")) \
+    assert db_count(db, "SELECT code FROM phone_status WHERE number = :p", p=phone_of("L-1")) \
         == 21614
     statuses = {t["step"]: _task(db, t["task_id"]) for t in ladder["tasks"]}
     assert [statuses[s].status for s in (1, 3, 5)] == ["skipped"] * 3
@@ -351,7 +351,7 @@ def test_the_third_30003_within_30_days_makes_the_number_not_textable(sender, db
         assert line["error_code"] == 30003
         assert db_count(db, "SELECT COUNT(*) FROM phone_status") == 0
     sender.send(at="2027-01-15T10:03:00-05:00")
-    assert db_count(db, "SELECT code FROM phone_status WHERE phone = :p", p=to) == 30003
+    assert db_count(db, "SELECT code FROM phone_status WHERE number = :p", p=to) == 30003
 
 
 def test_an_early_callback_is_kept_and_applied_when_the_sid_is_recorded(sender, db, double):

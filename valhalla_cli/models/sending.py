@@ -86,6 +86,6 @@ class PhoneStatus(SQLModel, table=True):
 
     __tablename__ = "phone_status"
 
-    phone: str = Field(primary_key=True, max_length=16)
+    number: str = Field(primary_key=True, max_length=16)  # E.164
     code: int
     since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -220,8 +220,8 @@ def _not_textable(session: Session, phones: list[str], at: datetime) -> set[str]
 
     found: set[str] = set()
     for i in range(0, len(phones), CHUNK):
-        found.update(session.scalars(select(col(PhoneStatus.phone)).where(
-            col(PhoneStatus.phone).in_(phones[i:i + CHUNK]), col(PhoneStatus.since) <= at)))
+        found.update(session.scalars(select(col(PhoneStatus.number)).where(
+            col(PhoneStatus.number).in_(phones[i:i + CHUNK]), col(PhoneStatus.since) <= at)))
     return found
 
 

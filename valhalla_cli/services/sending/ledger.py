@@ -116,7 +116,7 @@ def mark_not_textable(session: Session, *, phone: str, code: int, at: datetime) 
 
     row = session.get(PhoneStatus, phone)
     if row is None:
-        session.add(PhoneStatus(phone=phone, code=code, since=at))
+        session.add(PhoneStatus(number=phone, code=code, since=at))
     else:
         row.code, row.since = code, min(row.since, at)
     session.flush()
@@ -148,8 +148,8 @@ def lift_not_textable(session: Session, *, phone: str) -> bool:
 def not_textable_among(session: Session, phones: list[str], at: datetime) -> set[str]:
     if not phones:
         return set()
-    return set(session.scalars(select(col(PhoneStatus.phone)).where(
-        col(PhoneStatus.phone).in_(phones), col(PhoneStatus.since) <= at)))
+    return set(session.scalars(select(col(PhoneStatus.number)).where(
+        col(PhoneStatus.number).in_(phones), col(PhoneStatus.since) <= at)))
 
 
 def apply_code(session: Session, *, code: int | None, phone: str, at: datetime, actor: str
