@@ -30,12 +30,13 @@ app = typer.Typer(help="Send the ladder's texts through the SMS provider (the cr
 
 HANDLED_COLUMNS = ("task_id", "lead_id", "to", "message_id", "sid", "state", "error_code",
                    "reason")
-DRY_RUN_COLUMNS = ("task_id", "lead_id", "to", "state", "reason", "message")
 MESSAGE_COLUMNS = ("message_id", "task_id", "attempt", "lead_id", "to", "sender", "body",
                    "segments", "provider", "sid", "state", "error_code", "error_meaning",
                    "created_at", "accepted_at", "final_at", "actor", "events")
 EVENT_COLUMNS = ("sid", "status", "recorded", "message_id", "before", "after")
 RECONCILE_COLUMNS = ("message_id", "before", "after")
+REPORT_COLUMNS = ("accepted", "delivered", "undelivered", "failed", "awaiting", "not_sent",
+                  "unknown", "delivery_rate", "segments", "top_errors", "since", "until")
 
 
 @app.callback()
@@ -75,7 +76,12 @@ def send(
     when = at_instant(ctx, at) if at is not None else None
 
     def printed(handled: run.Handled) -> None:
-        render([handled], "jsonl", columns=DRY_RUN_COLUMNS if dry_run else HANDLED_COLUMNS)
+        line = {k: getattr(handled, k) for k in HANDLED_COLUMNS[:-1]}
+        if handled.reason is not None:  # a contact rule stopped it: say which
+            line["reason"] = handled.reason
+        if dry_run:
+            line["message"] = handled.message
+        render([line], "jsonl")
         sys.stdout.flush()
 
     with database(ctx) as db:
@@ -191,6 +197,13 @@ def report(
     first, last = report_period(since, until)
     when = at_instant(ctx, None)
     with database(ctx) as db, db.transaction() as session:
-        result = delivery.report(session, since=first, until=last, by=by, at=when,
-                                 business_timezone=cfg.business_timezone)
-    emit(result, output)
+        rows = delivery.report(session, since=first, until=last, by=by, at=when,
+                               business_timezone=cfg.business_timezone)
+    if by is None:
+        emit({k: v for k, v in rows[0].__dict__.items() if k != "group"}, output,
+             columns=REPORT_COLUMNS, title="Delivery of texts")
+    else:
+        key = by.strip().lower()
+        emit([{key: r.group, **{k: v for k, v in r.__dict__.items() if k != "group"}}
+              for r in rows], output, columns=(key, *REPORT_COLUMNS),
+             title=f"Delivery of texts by {key}")

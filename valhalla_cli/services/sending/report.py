@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -46,17 +46,12 @@ class DeliveryFigures:
 
 
 @dataclass
-class DeliveryGroup(DeliveryFigures):
+class DeliveryRow(DeliveryFigures):
+    """One answer of `send report`: the figures of a period, of one group with --by."""
+
     group: str | None = None
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    since: date
-    until: date
-    by: str | None
-    figures: DeliveryFigures | None
-    groups: list[DeliveryGroup] | None
+    since: date | None = None
+    until: date | None = None
 
 
 def rate(delivered: int, undelivered: int, failed: int) -> float | None:
@@ -64,7 +59,10 @@ def rate(delivered: int, undelivered: int, failed: int) -> float | None:
     return round(delivered / final, 4) if final else None
 
 
-def _figures(rows: list[Any], at: datetime, into: DeliveryFigures) -> DeliveryFigures:
+F = TypeVar("F", bound=DeliveryFigures)
+
+
+def _figures(rows: list[Any], at: datetime, into: F) -> F:
     errors: Counter[int] = Counter()
     for row in rows:
         took = row.state in TOOK or (row.state == "failed" and row.accepted_at is not None)
@@ -95,7 +93,8 @@ def _rows(session: Session, lo: datetime, hi: datetime) -> list[Any]:
 
 
 def report(session: Session, *, since: date | None, until: date | None, by: str | None,
-           at: datetime, business_timezone: str) -> DeliveryReport:
+           at: datetime, business_timezone: str) -> list[DeliveryRow]:
+    """The period's figures: one row, or one per group (sender, province or error code)."""
     from valhalla_cli.clock import business_date, start_of_business_day
 
     group = (by or "").strip().lower() or None
@@ -111,7 +110,7 @@ def report(session: Session, *, since: date | None, until: date | None, by: str 
     hi = start_of_business_day(until + timedelta(days=1), business_timezone)
     rows = _rows(session, lo, hi)
     if group is None:
-        return DeliveryReport(since, until, None, _figures(rows, at, DeliveryFigures()), None)
+        return [_figures(rows, at, DeliveryRow(since=since, until=until))]
     provinces: dict[str, str] = {}
     if group == "province":
         ids = sorted({r.lead_id for r in rows if r.lead_id})
@@ -130,11 +129,9 @@ def report(session: Session, *, since: date | None, until: date | None, by: str 
     buckets: dict[str | None, list[Any]] = {}
     for row in rows:
         buckets.setdefault(key(row), []).append(row)
-    groups = [_figures(bucket, at, DeliveryGroup(group=name))
-              for name, bucket in sorted(buckets.items(), key=lambda kv: (kv[0] is None,
-                                                                           kv[0] or ""))]
-    return DeliveryReport(since, until, group, None, [g for g in groups
-                                                      if isinstance(g, DeliveryGroup)])
+    return [_figures(bucket, at, DeliveryRow(group=name, since=since, until=until))
+            for name, bucket in sorted(buckets.items(),
+                                       key=lambda kv: (kv[0] is None, kv[0] or ""))]
 
 
 # --- the control plane -----------------------------------------------------------------------
