@@ -113,3 +113,31 @@ def test_a_callback_that_outruns_the_send_is_kept_and_applied_when_the_sid_is_re
         secrets.token_hex = original
     assert line["sid"] == "SM" + "e" * 32
     assert _state(db, line["message_id"]) == "delivered"
+
+
+def test_eight_clients_posting_the_same_callbacks_at_once_record_each_once(
+        server, db, double, tmp_path):
+    """Twilio retries and duplicates: 8 concurrent posts of the same two statuses record two
+    events, one state change each way, and one `sms_delivered`."""
+    import threading
+
+    line = _sent(server, double, tmp_path)
+    url, sid = server.url + STATUS, line["sid"]
+    answers: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def post(status: str) -> None:
+        barrier.wait()
+        answers.append(double.callback(url, sid, status))
+
+    threads = [threading.Thread(target=post, args=("delivered" if i % 2 else "sent",))
+               for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 8
+    assert db_count(db, "SELECT COUNT(*) FROM message_event WHERE sid = :s AND status IN "
+                    "('sent', 'delivered')", s=sid) == 2
+    assert _state(db, line["message_id"]) == "delivered"
+    assert db_count(db, "SELECT COUNT(*) FROM kpi_event WHERE metric = 'sms_delivered'") == 1
