@@ -25,8 +25,7 @@ from valhalla_cli.commands._common import (
     write,
 )
 
-app = typer.Typer(help="Send the ladder's texts through the SMS provider (the cron job), and "
-                  "learn what happened to each.", invoke_without_command=True)
+app = typer.Typer(invoke_without_command=True)
 
 HANDLED_COLUMNS = ("task_id", "lead_id", "to", "message_id", "sid", "state", "error_code",
                    "reason")
@@ -51,7 +50,9 @@ def send(
         "--worker", metavar="NAME", help="Who claims (default: actor@host:pid).")] = None,
     at: AtOpt = None, dry_run: DryRunOpt = False,
 ) -> None:
-    """Claim due SMS tasks and send them, one JSON line per message (the cron job).
+    """Send the ladder's due texts through the SMS provider (the cron job); learn their fate.
+
+    Without a subcommand: claim due SMS tasks and send them, one JSON line per message.
 
     Before each message the kill switch is read and the contact decision made again; the
     message is recorded as `sending` before the request leaves, so a task's attempt is never
