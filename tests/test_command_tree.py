@@ -133,6 +133,20 @@ def _token(cli, _tmp):
     return {}
 
 
+def _sent_message(cli, tmp):
+    """A text sent through the `log` provider (no account needed)."""
+    import os
+
+    _ok(cli("golive", "enable", "--reason", "go", "--at", AT, "--json"))
+    _ok(cli("ladder", "create", "L-1", "--province", "ON", "--phone", "+14165550199",
+            "--consent", "express", "--consent-at", "2027-01-01T09:00", "--at", AT, "--json"))
+    env = {"VALHALLA_SENDER_PROVIDER": "log", "VALHALLA_BUSINESS_NAME": "Maple",
+           "VALHALLA_BUSINESS_CALLBACK": "+14165550100"}
+    sent = cli("send", "--at", AT, env={**os.environ, **env})
+    assert sent.exit_code == 0, sent.stderr
+    return {"message": sent.jsonl[0]["message_id"]}
+
+
 R = ("--reason", "table test")
 MINIMAL: dict[tuple[str, ...], Case] = {
     ("audit",): Case(),
@@ -242,6 +256,10 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("api", "token", "create"): Case(("t-1", "--scope", "read")),
     ("api", "token", "list"): Case(setup=_token),
     ("api", "token", "revoke"): Case(("t-1", *R), setup=_token),
+    ("send",): Case(("--at", AT), exit_code=3),  # no provider configured
+    ("send", "show"): Case(("{message}",), setup=_sent_message),
+    ("send", "status"): Case(("SM0123", "--status", "delivered", "--at", AT)),
+    ("send", "report"): Case(),
 }
 
 # Leaves, and the groups that list something when called without a subcommand.
@@ -424,7 +442,8 @@ def test_jsonl_tsv_and_table_agree_with_json(sqlite_template, tmp_path, path):
 # Values that differ between two fresh runs of the same command: the run's directory, random
 # ids (ladder ids, claim tokens, API tokens), the wall clock and the process (workers).
 _VOLATILE = (re.compile(r"\b[0-9a-f]{32}\b"), re.compile(r"\b[0-9a-f]{8}-[0-9a-f-]{27}\b"),
-             re.compile(r"@[\w.-]+:\d+\b"), re.compile(r"\bvh_[A-Za-z0-9_-]{43}"))
+             re.compile(r"@[\w.-]+:\d+\b"), re.compile(r"\bvh_[A-Za-z0-9_-]{43}"),
+             re.compile(r"\bLOG[0-9a-f]{32}\b"))  # the `log` provider's message sids
 # Every test instant is in 2027; one written with the wall clock (evidence's recorded_at) is now.
 _WALL_CLOCK = re.compile(r"\b(?!2027-)\d{4}-\d{2}-\d{2}T[\d:.]+Z")
 # Commands whose terminal output is a laid-out explanation rather than their rows.

@@ -49,6 +49,13 @@ class DatabaseUnavailable(ValhallaError):
     exit_code = EXIT_DATABASE
 
 
+class ProviderUnreachable(ValhallaError):
+    """The SMS provider could not be reached (timeout, connection error, HTTP 5xx): a machine
+    fault like an unreachable database."""
+
+    exit_code = EXIT_DATABASE
+
+
 class NotFound(BadInput):
     """A named thing (task, reservation, recommendation) does not exist."""
 

@@ -90,6 +90,7 @@ class Pack:
     status: SectionFn | None = None
     audited: bool = True  # writes audit events under `name` (offered by `audit --pack`)
     api: Callable[[], PackRouter] | None = None  # its HTTP router (needs the [api] extra)
+    more_checks: tuple[Check, ...] = ()  # a pack with more than one runbook check
 
 
 # --- CLI loaders (command modules import only Typer) -------------------------------------------
@@ -112,6 +113,11 @@ def _template_cli() -> typer.Typer:
 def _market_cli() -> typer.Typer:
     from valhalla_cli.commands import market
     return market.app
+
+
+def _send_cli() -> typer.Typer:
+    from valhalla_cli.commands import send
+    return send.app
 
 
 def _ladder_cli() -> typer.Typer:
@@ -241,6 +247,18 @@ def _dncl_check(session: Session, settings: Settings, at: datetime) -> CheckResu
     return dncl.runbook_check(session, settings, at)
 
 
+def _delivery_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.services.sending import report
+    result: CheckResult = report.delivery_check(session, settings, at)
+    return result
+
+
+def _sender_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.services.sending import report
+    result: CheckResult = report.sender_check(session, settings, at)
+    return result
+
+
 def _template_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     from valhalla_cli.services import template
     return template.runbook_check(session, settings, at)
@@ -276,6 +294,11 @@ def _heimdall_status(session: Session, settings: Settings, at: datetime) -> dict
 def _ladder_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
     from valhalla_cli.services import status
     return status.ladder_section(session, settings, at)
+
+
+def _send_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    from valhalla_cli.services import status
+    return status.delivery_section(session, settings, at)
 
 
 def _dncl_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
@@ -317,6 +340,8 @@ PACKS: tuple[Pack, ...] = (
     Pack("ladder", OPERATIONS, _ladder_cli, aliases=("followups",),
          check=Check("followups", _ladder_check), levers=("followups",),
          status=_ladder_status, api=_router("ladder")),
+    Pack("send", OPERATIONS, _send_cli, check=Check("delivery", _delivery_check),
+         more_checks=(Check("sender", _sender_check),), status=_send_status),
     Pack("liquidity", OPERATIONS, _liquidity_cli, api=_router("liquidity")),
     Pack("offer", OPERATIONS, _offer_cli, check=Check("offers", _offer_check),
          levers=("offers",), api=_router("offer")),
@@ -359,7 +384,8 @@ def api_routers() -> tuple[PackRouter, ...]:
 def runbook_checks() -> tuple[Check, ...]:
     """The packs' runbook checks: the control plane first, then the operations packs."""
     ordered = sorted(packs(), key=lambda p: (0 if p.kind == CONTROL else 1))
-    return tuple(p.check for p in ordered if p.check is not None)
+    return tuple(check for p in ordered
+                 for check in ((p.check,) if p.check is not None else ()) + p.more_checks)
 
 
 def levers() -> tuple[str, ...]:

@@ -26,6 +26,7 @@ SECTIONS = (
     ("sla", "Follow-up SLA, last 7 business days"),
     ("kpi", "KPI events, last 30 days"),
     ("tasks", "Due, overdue and held tasks"),
+    ("delivery", "Texts: delivery today and last 7 days"),
     ("dncl", "DNCL freshness"),
     ("scorecard", "First-month scorecard"),
     ("runbook", "Runbook checks"),

@@ -45,7 +45,28 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "twilio_auth_token": (str, "the SMS provider account's auth token, a string"),
         "public_url": (str, "the server's public base URL, e.g. 'https://valhalla.example.com'"),
     },
+    "sender": {
+        "provider": (str, "'twilio' or 'log'"),
+        "max_per_second": ((int, float), "a number of messages a second above 0, e.g. 1.0"),
+        "max_run_seconds": ((int, float), "a number of seconds above 0, e.g. 55"),
+    },
+    "twilio": {
+        "account_sid": (str, "the account's SID, 'AC' followed by letters and digits"),
+        "auth_token": (str, "the account's auth token, a non-empty string"),
+        "from": (str, "the sending number in E.164, e.g. '+14165550100'"),
+        "messaging_service_sid": (str, "a messaging service SID, 'MG' followed by letters and "
+                                  "digits"),
+        "status_callback_url": (str, "an http(s) URL, e.g. "
+                                "'https://ops.example.ca/api/webhooks/sms/status'"),
+        "api_base": (str, "an http(s) base URL, e.g. 'https://api.twilio.com'"),
+        "voice_from": (str, "a calling number in E.164, e.g. '+14165550100'"),
+    },
 }
+
+SENDER_PROVIDERS = ("twilio", "log")
+DEFAULT_MAX_PER_SECOND = 1.0
+DEFAULT_MAX_RUN_SECONDS = 55.0
+DEFAULT_TWILIO_API_BASE = "https://api.twilio.com"
 
 
 def debug_enabled() -> bool:
@@ -96,6 +117,32 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class SenderSettings:
+    """`valhalla send`: which provider sends texts (None: no provider, the ladder hands texts
+    to a sender of the operator's) and the pace of a run."""
+
+    provider: str | None = None
+    max_per_second: float = DEFAULT_MAX_PER_SECOND
+    max_run_seconds: float = DEFAULT_MAX_RUN_SECONDS
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str | None = None
+    auth_token: str | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    status_callback_url: str | None = None
+    api_base: str = DEFAULT_TWILIO_API_BASE
+    voice_from: str | None = None
+
+    @property
+    def sender(self) -> str | None:
+        """What a message's `From` is: the number, or the messaging service."""
+        return self.from_number or self.messaging_service_sid
+
+
+@dataclass(frozen=True)
 class Settings:
     """The resolved settings, and for each the source it came from."""
 
@@ -112,6 +159,8 @@ class Settings:
     quiet: bool = False
     sources: dict[str, str] = field(default_factory=dict)
     api: ApiSettings = field(default_factory=lambda: ApiSettings())
+    sender: SenderSettings = field(default_factory=lambda: SenderSettings())
+    twilio: TwilioSettings = field(default_factory=lambda: TwilioSettings())
 
     @property
     def is_default_database(self) -> bool:
@@ -260,9 +309,10 @@ def resolve_settings(
     )
     sources["ladder"] = "file" if ladder_data else "default"
     api_data = data.get("api", {})
-    api = ApiSettings(twilio_auth_token=api_data.get("twilio_auth_token") or None,
-                      public_url=(api_data.get("public_url") or "").rstrip("/") or None)
     sources["api"] = "file" if api_data else "default"
+    sender, twilio = _sender_settings(config_path, data, env, sources)
+    api = ApiSettings(twilio_auth_token=twilio.auth_token,
+                      public_url=(api_data.get("public_url") or "").rstrip("/") or None)
 
     _check_timezone_name(config_path, business_tz)
     identity: dict[str, str | None] = {}
@@ -290,7 +340,113 @@ def resolve_settings(
         quiet=quiet,
         sources=sources,
         api=api,
+        sender=sender,
+        twilio=twilio,
     )
+
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SID = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def _sender_settings(config_path: Path, data: dict[str, Any], env: Any,
+                     sources: dict[str, str]) -> tuple[SenderSettings, TwilioSettings]:
+    """[sender] and [twilio] with VALHALLA_SENDER_PROVIDER, VALHALLA_TWILIO_ACCOUNT_SID and
+    VALHALLA_TWILIO_AUTH_TOKEN; `[api] twilio_auth_token` is the auth token's older name.
+    A malformed value, or a provider without what it needs to send, is a configuration error
+    naming the key."""
+    sender_data = data.get("sender", {})
+    twilio_data = data.get("twilio", {})
+    api_data = data.get("api", {})
+
+    def where(key: str, env_name: str | None = None) -> str:
+        if env_name and sources.get(key) == "env":
+            return f"environment variable {env_name}"
+        return f"config file {config_path}: '{key.replace('_', '.', 1)}'"
+
+    def fault(key: str, expected: str, env_name: str | None = None) -> ConfigError:
+        return ConfigError(f"{where(key, env_name)} must be {expected}")
+
+    def from_env_or_file(key: str, env_name: str | None, table: dict[str, Any], name: str
+                         ) -> Any:
+        if env_name and env.get(env_name) is not None:
+            sources[key] = "env"
+            return env[env_name].strip()
+        if name in table:
+            sources[key] = "file"
+            return table[name]
+        sources[key] = "default"
+        return None
+
+    provider = from_env_or_file("sender_provider", "VALHALLA_SENDER_PROVIDER", sender_data,
+                                "provider")
+    if provider is not None:
+        provider = str(provider).strip().lower()
+        if provider not in SENDER_PROVIDERS:
+            raise fault("sender_provider", "'twilio' or 'log'", "VALHALLA_SENDER_PROVIDER")
+    pace: dict[str, float] = {}
+    for key, default in (("max_per_second", DEFAULT_MAX_PER_SECOND),
+                         ("max_run_seconds", DEFAULT_MAX_RUN_SECONDS)):
+        value = sender_data.get(key, default)
+        sources[f"sender_{key}"] = "file" if key in sender_data else "default"
+        if not 0 < float(value) <= 10_000:
+            raise fault(f"sender_{key}", "a number above 0 (at most 10000)")
+        pace[key] = float(value)
+
+    account_sid = from_env_or_file("twilio_account_sid", "VALHALLA_TWILIO_ACCOUNT_SID",
+                                   twilio_data, "account_sid")
+    token = from_env_or_file("twilio_auth_token", "VALHALLA_TWILIO_AUTH_TOKEN", twilio_data,
+                             "auth_token")
+    if token is None and api_data.get("twilio_auth_token"):
+        token, sources["twilio_auth_token"] = api_data["twilio_auth_token"], "file (deprecated " \
+            "name api.twilio_auth_token)"
+    if token is not None and not str(token).strip():
+        raise fault("twilio_auth_token", "a non-empty string", "VALHALLA_TWILIO_AUTH_TOKEN")
+    if account_sid is not None and not (str(account_sid).startswith("AC")
+                                        and _SID.match(str(account_sid))):
+        raise fault("twilio_account_sid", CONFIG_SCHEMA["twilio"]["account_sid"][1],
+                    "VALHALLA_TWILIO_ACCOUNT_SID")
+    values: dict[str, str | None] = {}
+    for key in ("from", "messaging_service_sid", "status_callback_url", "api_base",
+                "voice_from"):
+        raw = twilio_data.get(key)
+        sources[f"twilio_{key}"] = "file" if key in twilio_data else "default"
+        value = raw.strip() if isinstance(raw, str) else None
+        if raw is not None and not value:
+            raise fault(f"twilio_{key}", CONFIG_SCHEMA["twilio"][key][1])
+        if value is not None:
+            ok = {"from": lambda v: bool(_E164.match(v)),
+                  "voice_from": lambda v: bool(_E164.match(v)),
+                  "messaging_service_sid": lambda v: v.startswith("MG") and bool(_SID.match(v)),
+                  "status_callback_url": _is_http_url,
+                  "api_base": _is_http_url}[key](value)
+            if not ok:
+                raise fault(f"twilio_{key}", CONFIG_SCHEMA["twilio"][key][1])
+        values[key] = value
+    twilio = TwilioSettings(
+        account_sid=account_sid, auth_token=token, from_number=values["from"],
+        messaging_service_sid=values["messaging_service_sid"],
+        status_callback_url=values["status_callback_url"],
+        api_base=(values["api_base"] or DEFAULT_TWILIO_API_BASE).rstrip("/"),
+        voice_from=values["voice_from"])
+    if provider == "twilio":
+        if not token:
+            raise ConfigError("sender.provider is 'twilio' but twilio.auth_token is not set "
+                              f"(config file {config_path} or VALHALLA_TWILIO_AUTH_TOKEN)")
+        if not account_sid:
+            raise ConfigError("sender.provider is 'twilio' but twilio.account_sid is not set "
+                              f"(config file {config_path} or VALHALLA_TWILIO_ACCOUNT_SID)")
+        if not twilio.sender:
+            raise ConfigError("sender.provider is 'twilio' but neither twilio.from nor "
+                              f"twilio.messaging_service_sid is set (config file {config_path})")
+    return SenderSettings(provider, pace["max_per_second"], pace["max_run_seconds"]), twilio
+
+
+def _is_http_url(value: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
 
 
 def _check_callback(config_path: Path, value: str, source: str) -> str:

@@ -45,6 +45,8 @@ def test_seeded_policies(cli):
         "followup_completed": ("mean", "followups", 50, 200, 20.0, 0.99, True),
         "buyer_feedback": ("mean", "offers", 50, 200, 20.0, 0.99, True),
         "offer_generated": ("rate", "offers", 50, 200, 20.0, 0.99, True),
+        # SPEC 21.6: a collapse of delivery throttles the ladder by itself
+        "sms_delivered": ("mean", "followups", 50, 200, 20.0, 0.99, True),
     }
 
 

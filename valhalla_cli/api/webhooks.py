@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 PATH = "/api/webhooks/sms/inbound"
+STATUS_PATH = "/api/webhooks/sms/status"
 ACTOR = "api:sms-webhook"
+STATUS_ACTOR = "api:sms-status"
 TWIML = "application/xml"
 
 
@@ -76,7 +78,50 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
         except Exception as exc:
             return error_response(request, exc)
 
+    @webhooks.post(STATUS_PATH, summary="The SMS provider's status callback (empty answer).",
+                   description="Form fields MessageSid, MessageStatus (or SmsStatus), "
+                   "ErrorCode, To, From, AccountSid as Twilio posts them, signed with "
+                   "X-Twilio-Signature ([twilio] auth_token). Appends the event once per "
+                   "(MessageSid, MessageStatus), moves the message's state forward and applies "
+                   "the error code; 403 for a missing or wrong signature.")
+    async def status(request: Request) -> Response:
+        from valhalla_cli.api.errors import ApiDenied, error_response
+
+        try:
+            from urllib.parse import parse_qsl
+
+            body = await read_body(request)
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            from valhalla_cli.services.webhooks import valid_twilio_signature
+
+            if not valid_twilio_signature(settings.api.twilio_auth_token,
+                                          signed_url(request, settings), pairs,
+                                          request.headers.get("x-twilio-signature")):
+                raise ApiDenied(403, "forbidden", "missing or wrong X-Twilio-Signature")
+            request.state.token_name = "sms-status"
+            await run_in_threadpool(_handle_status, database, dict(pairs))
+            return Response(b"", 200)
+        except Exception as exc:
+            return error_response(request, exc)
+
     return webhooks
+
+
+def _handle_status(database: ServerDatabase, fields: dict[str, str]) -> None:
+    """One transaction: the event, the message's new state and what its error code does."""
+    from valhalla_cli.clock import utcnow
+    from valhalla_cli.schema import ensure_session_at_head
+    from valhalla_cli.services.sending import events
+
+    sid = fields.get("MessageSid", "").strip()
+    status = (fields.get("MessageStatus") or fields.get("SmsStatus") or "").strip()
+    if not sid or not status:
+        raise BadInput("MessageSid and MessageStatus are required")
+    with database.get().transaction(write=True) as session:
+        ensure_session_at_head(session)
+        events.record_status(session, sid=sid, status=status,
+                             error_code=fields.get("ErrorCode"), at=utcnow(),
+                             actor=STATUS_ACTOR, raw=fields)
 
 
 def _handle(database: ServerDatabase, settings: Settings, fields: dict[str, str]) -> str | None:

@@ -194,6 +194,9 @@ def dispatch(
         "the [ladder] config).")] = None,
     worker: Annotated[Optional[str], typer.Option(
         "--worker", metavar="NAME", help="Who claims (default: actor@host:pid).")] = None,
+    channel: Annotated[Optional[str], typer.Option(
+        "--channel", metavar="SMS|CALL", help="Hand out this channel's tasks only (default: "
+        "both, or CALL only while [sender] provider sends the texts).")] = None,
     at: AtOpt = None, dry_run: DryRunOpt = False, fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -219,13 +222,14 @@ def dispatch(
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     lease_for = parse_duration(lease, option="--lease") if lease is not None else config.lease
+    handed = ladder.dispatch_channel(channel, provider=cfg.sender.provider)
     with database(ctx) as db, db.transaction(write=True) as session:
         result = ladder.dispatch(
             session, at=when, limit=limit, lease=lease_for,
             worker=worker if worker is not None else ladder.default_worker(cfg.actor),
             config=config, dry_run=dry_run, enforce=cfg.golive_enforce, actor=cfg.actor,
             business_timezone=cfg.business_timezone,
-            identification=template.identification_of(cfg))
+            identification=template.identification_of(cfg), channel=handed)
     if result.refused:
         refuse(result.message or "not dispatching")
     if result.warning:

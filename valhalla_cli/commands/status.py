@@ -118,6 +118,7 @@ def _markdown(view: Any) -> list[Any]:
         Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
     ]
+    blocks += _delivery_blocks(data)
     d = data["dncl"]
     title = f"National DNCL (fresh for {d['fresh_days']} days)"
     if d["imported"]:
@@ -226,6 +227,7 @@ def _table(view: Any) -> list[Any]:
              "claimed", "held: dncl", "held: no id")))
     else:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
+    blocks += _delivery_blocks(data)
     d = data["dncl"]
     if not d["imported"]:
         blocks.append(Text(f"DNCL     {_NO_DNCL}; fix: {d['fix']}"))
@@ -240,6 +242,23 @@ def _table(view: Any) -> list[Any]:
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]
     if problems:
         blocks.append(section("Runbook checks not ok", problems, CHECK_COLUMNS))
+    return blocks
+
+
+DELIVERY_COLUMNS = ("accepted_today", "delivered_today", "delivery_rate_today", "accepted_7d",
+                    "delivered_7d", "delivery_rate_7d", "awaiting", "stuck_sending")
+
+
+def _delivery_blocks(data: dict) -> list[Any]:
+    """Texts sent through the provider (section `send`), with the stuck-message alert."""
+    from valhalla_cli.output import Grid, Text
+
+    d = data.get("delivery")
+    if not d:
+        return []
+    blocks: list[Any] = [Grid("Texts: delivery today and last 7 days", [d], DELIVERY_COLUMNS)]
+    if d.get("alert"):
+        blocks.append(Text(f"**Alert:** {d['alert']}\n"))
     return blocks
 
 

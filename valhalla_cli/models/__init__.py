@@ -27,6 +27,7 @@ from valhalla_cli.models.offer import OfferEvidence, OfferOutcome, OfferPolicy
 from valhalla_cli.models.regression import RegressionPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
+from valhalla_cli.models.sending import MessageEvent, OutboundMessage, PhoneStatus
 
 __all__ = [
     "ApiToken",
@@ -50,10 +51,13 @@ __all__ = [
     "LeadImportConsent",
     "LeadImportLead",
     "MarketPolicy",
+    "MessageEvent",
     "MessageTemplate",
     "OfferEvidence",
     "OfferOutcome",
     "OfferPolicy",
+    "OutboundMessage",
+    "PhoneStatus",
     "RegressionPolicy",
     "RegressionState",
     "RiskEvent",

@@ -106,6 +106,7 @@ class LeadFacts:
     call_exempt: bool = False
     dncl_status: str | None = None  # listed | not_listed | not_checked (None: no phone)
     dncl_as_of: Any = None
+    not_textable: bool = False  # a provider said the number cannot receive texts
 
     def block(self, channel: str, *, require_sms_consent: bool) -> str | None:
         """The first number/consent reason against contacting on `channel`, or None."""
@@ -113,6 +114,8 @@ class LeadFacts:
             return "suppressed"
         if not self.phone:
             return "no_phone"
+        if channel == "SMS" and self.not_textable:
+            return "not_textable"
         if channel == "SMS":
             return "no_consent" if require_sms_consent and not self.sms_consent else None
         if self.call_exempt:
@@ -192,6 +195,7 @@ def facts_for(session: Session, *, lead_ids: Iterable[str] = (), phones: Iterabl
     by_lead, by_phone = _suppressions(session, ids, all_phones)
     lookup = dncl_lookup or DnclLookup(session, at, business_timezone)
     statuses = lookup.statuses(set(all_phones))
+    untextable = _not_textable(session, all_phones, at)
 
     def suppressed(lead_id: str | None, phone: str | None, records: list[ConsentRecord]
                    ) -> bool:
@@ -214,13 +218,25 @@ def facts_for(session: Session, *, lead_ids: Iterable[str] = (), phones: Iterabl
             sms_consent=consent_covers(records, "SMS", at, business_timezone),
             call_exempt=consent_covers(records, "CALL", at, business_timezone),
             dncl_status=status.status if status else None,
-            dncl_as_of=status.as_of if status else None)
+            dncl_as_of=status.as_of if status else None,
+            not_textable=phone in untextable if phone else False)
 
     per_lead = {lead_id: facts(leads.get(lead_id), lead_id,
                                leads[lead_id].phone if lead_id in leads else None)
                 for lead_id in ids}
     per_phone = {phone: facts(None, None, phone) for phone in bare}
     return per_lead, per_phone
+
+
+def _not_textable(session: Session, phones: list[str], at: datetime) -> set[str]:
+    """The numbers a provider said cannot receive texts, as of `at`."""
+    from valhalla_cli.models.sending import PhoneStatus
+
+    found: set[str] = set()
+    for i in range(0, len(phones), CHUNK):
+        found.update(session.scalars(select(col(PhoneStatus.number)).where(
+            col(PhoneStatus.number).in_(phones[i:i + CHUNK]), col(PhoneStatus.since) <= at)))
+    return found
 
 
 def get_lead(session: Session, lead_id: str) -> LeadRecord:

@@ -29,7 +29,7 @@ NEXT_OPEN_HORIZON = timedelta(days=14)
 
 # SPEC 17.4: the first reason that applies, in this order.
 REASONS = ("policy_disabled", "channel_not_allowed", "lead_score_below_minimum", "suppressed",
-           "no_phone", "no_consent", "dncl_listed", "dncl_not_checked", "holiday",
+           "no_phone", "not_textable", "no_consent", "dncl_listed", "dncl_not_checked", "holiday",
            "outside_window")
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -309,7 +309,8 @@ def decide(
     lead_block: str | None = None,
 ) -> Decision:
     """The contact decision: the first failing reason in the order of SPEC 17.4. `lead_block`
-    is the lead's number/consent reason (no_phone, no_consent, dncl_listed, dncl_not_checked),
+    is the lead's number/consent reason (no_phone, not_textable, no_consent, dncl_listed,
+    dncl_not_checked),
     already judged by the lead service; `rules` carry the lead's zones."""
     states = zone_states(rules, instant)
     reason: str | None = None

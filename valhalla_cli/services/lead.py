@@ -329,6 +329,10 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
     recipients: list[str | None] = [*ids] if ids else [None]
     opted_out = first_word_is_opt_out(text)
     action = "opted_out" if opted_out else "recorded"
+    # A number that texts us can receive texts: a provider's "not textable" no longer holds.
+    from valhalla_cli.services.sending.ledger import lift_not_textable
+
+    lift_not_textable(session, phone=number)
     for lead_id in recipients:
         session.add(InboundMessage(phone=number, lead_id=lead_id, body=text, action=action,
                                    received_at=at, actor=actor))

@@ -43,6 +43,7 @@ class LeadShow:
     ladders: list[Any]
     inbound: list[InboundView]
     contact: list[ChannelContact]
+    messages: list[Any]  # the texts sent to the lead (`valhalla send`), oldest first
 
 
 def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str) -> LeadShow:
@@ -78,12 +79,15 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
                                     lead_id=lead.lead_id, business_timezone=business_timezone,
                                     score_optional=True)
         contact.append(ChannelContact(channel, answer.allowed, answer.reason, answer.message))
+    from valhalla_cli.services.sending.ledger import messages_of_lead
+
     return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
-                    ladders, inbound_rows, contact)
+                    ladders, inbound_rows, contact, messages_of_lead(session, lead.lead_id))
 
 
 def as_data(view: LeadShow) -> dict[str, Any]:
     """What `lead show` prints (and its HTTP twin answers)."""
     return {**view.lead.__dict__, "consents": view.consents, "dncl": view.dncl,
             "suppressed": view.suppressed, "suppressions": view.suppressions,
-            "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact}
+            "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact,
+            "messages": view.messages}

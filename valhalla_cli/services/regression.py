@@ -44,6 +44,8 @@ SEEDED_POLICIES = {
     "followup_completed": ("mean", "followups"),
     "buyer_feedback": ("mean", "offers"),
     "offer_generated": ("rate", "offers"),
+    # a collapse of delivery (carriers filtering the texts) throttles the ladder by itself
+    "sms_delivered": ("mean", "followups"),
 }
 DEFAULT_RECENT, DEFAULT_BASELINE = 50, 200
 DEFAULT_MAX_DROP_PCT, DEFAULT_CONFIDENCE = 20.0, 0.99

@@ -111,6 +111,9 @@ class StatusOverview:
     kpi: KpiWindow
     runbook: RunbookSummary
     scorecard: scorecard.Scorecard
+    # texts sent through the provider: accepted, delivered and the rate today and over 7
+    # days, messages awaiting a final state, and the alert for messages stuck in `sending`
+    delivery: Any = None
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
@@ -177,6 +180,13 @@ def ladder_section(session: Session, settings: Settings, at: datetime) -> dict[s
             "sla_daily": ladder.sla_by_day(session, since=since, until=today,
                                            business_timezone=tz, config=config),
             "tasks": ladder.task_counts(session, at=at, config=config)}
+
+
+def delivery_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    from valhalla_cli.services.sending import report
+
+    return {"delivery": report.delivery_status(session, at=at,
+                                               business_timezone=settings.business_timezone)}
 
 
 def dncl_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:

@@ -109,7 +109,9 @@ def due(call: Call) -> Answer:
 @router.post("/dispatch", cli="valhalla ladder dispatch", scope="operate", params=(
     Param("limit", "int", default=100, minimum=1, help="Claim at most this many."),
     Param("lease", help="Lease per claim, e.g. 15m (default from the [ladder] config)."),
-    Param("worker", help="Who claims (default: api:NAME@host:pid)."), AT, DRY_RUN))
+    Param("worker", help="Who claims (default: api:NAME@host:pid)."),
+    Param("channel", help="SMS or CALL only (default: both, or CALL only while a [sender] "
+          "provider sends the texts)."), AT, DRY_RUN))
 def dispatch(call: Call) -> Answer:
     """Claim due tasks for the sender; 409 (nothing claimed) when not live or throttled."""
     from valhalla_cli.clock import parse_duration
@@ -125,7 +127,9 @@ def dispatch(call: Call) -> Answer:
                              dry_run=call["dry_run"], enforce=call.settings.golive_enforce,
                              actor=call.actor,
                              business_timezone=call.settings.business_timezone,
-                             identification=template.identification_of(call.settings))
+                             identification=template.identification_of(call.settings),
+                             channel=ladder.dispatch_channel(
+                                 call["channel"], provider=call.settings.sender.provider))
     if result.refused:
         # As the CLI prints nothing on stdout when refused, there is no answer to show.
         raise Refused(result.message or "not dispatching", reason=result.reason or "refused")

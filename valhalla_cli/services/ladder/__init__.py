@@ -70,6 +70,7 @@ from valhalla_cli.services.ladder.dispatching import (
     DueTask,
     default_worker,
     dispatch,
+    dispatch_channel,
     due,
 )
 from valhalla_cli.services.ladder.report import (
@@ -117,6 +118,7 @@ __all__ = [
     "create_many",
     "default_worker",
     "dispatch",
+    "dispatch_channel",
     "due",
     "ladder_config",
     "release",

@@ -93,6 +93,17 @@ class DispatchResult:
                 "more are due: see `valhalla runbook status` (check followups)")
 
 
+def dispatch_channel(channel: str | None, *, provider: str | None) -> str | None:
+    """The channel `ladder dispatch` hands out: the one asked for; otherwise both while no SMS
+    provider is configured, and calls only once `valhalla send` sends the texts."""
+    if channel is not None:
+        name = channel.strip().upper()
+        if name not in ("SMS", "CALL"):
+            raise BadInput(f"--channel must be SMS or CALL, not {channel!r}")
+        return name
+    return "CALL" if provider is not None else None
+
+
 def default_worker(actor: str) -> str:
     return f"{actor}@{socket.gethostname()}:{os.getpid()}"
 
@@ -188,10 +199,13 @@ def due_pending(now: datetime) -> Any:
 
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
-                after: tuple[datetime, int] | None, batch: int, lanes: Lanes) -> list[Any]:
+                after: tuple[datetime, int] | None, batch: int, lanes: Lanes,
+                channel: str | None = None) -> list[Any]:
     """`expired` claims, then the due `pending` tasks that are likely deliverable, then the
-    rest of the due tasks (`backlog`), each in due order."""
+    rest of the due tasks (`backlog`), each in due order; only `channel` when given."""
     query = select(*_COLUMNS)
+    if channel is not None:
+        query = query.where(col(FollowupTask.channel) == channel)
     if source == "expired":
         query = query.where(col(FollowupTask.status) == "claimed",
                             col(FollowupTask.lease_expires_at) <= now,
@@ -266,6 +280,7 @@ def dispatch(
     business_timezone: str,
     identification: Any = None,
     check_controls: bool = True,
+    channel: str | None = None,
 ) -> DispatchResult:
     """Claim up to `limit` dispatchable tasks (see the module docstring).
 
@@ -273,7 +288,8 @@ def dispatch(
     `no_consent` and `dncl_listed` skip the task (the ladder moves on); `dncl_not_checked` and,
     for SMS, `no_identification` hold it for an hour (its `status_reason` says why), so a fresh
     list or a configured `[business]` releases it. `identification` is the `[business]`
-    identity (templates.Identification) or None when it is not configured."""
+    identity (templates.Identification) or None when it is not configured. `channel` (SMS or
+    CALL) hands out that channel's tasks only."""
     from valhalla_cli.services import golive, levers
 
     if limit < 1 or limit > 100_000:
@@ -323,7 +339,7 @@ def dispatch(
             want = limit - len(claims)
             batch = min(max(2 * want, 50), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch, lanes=lanes)
+                               after=after, batch=batch, lanes=lanes, channel=channel)
             if not rows and contended and not rescanned:
                 after, contended, rescanned = None, 0, True
                 continue
