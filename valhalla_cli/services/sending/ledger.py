@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
@@ -104,8 +105,8 @@ def opt_out(session: Session, *, phone: str, code: int, at: datetime, actor: str
                            reason=f"provider error {code}: {meaning(code)}", actor=actor, at=at)
     for lead in _leads_of(session, phone):
         session.add(LeadConsent(lead_id=lead.lead_id, kind="withdrawal", channel="all",
-                                given_at=at, evidence=f"provider error {code}: {meaning(code)}",
-                                actor=actor))
+                                given_at=at, recorded_at=utcnow(),
+                                evidence=f"provider error {code}: {meaning(code)}", actor=actor))
     session.flush()
 
 
