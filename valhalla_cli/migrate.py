@@ -124,7 +124,8 @@ def history(database: Database | None = None) -> list[RevisionInfo]:
             RevisionInfo(
                 revision=script.revision,
                 down_revision=down if isinstance(down, str) or down is None else ",".join(down),
-                description=script.doc or "",
+                # a docstring's first paragraph may wrap: one line of text, as it reads
+                description=" ".join((script.doc or "").split()),
                 is_current=script.revision == current,
                 is_head=script.revision == head,
             )

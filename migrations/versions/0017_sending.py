@@ -8,7 +8,7 @@ receive texts. The seeded regression policy on `sms_delivered` throttles the lad
 when carriers start filtering its texts.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-07 04:00:00.000000
 """
 from collections.abc import Sequence
