@@ -49,7 +49,8 @@ def policy_set(call: Call) -> Answer:
         reason=p["reason"], dry_run=p["dry_run"]))
 
 
-@router.post("/compute", cli="valhalla offer compute", scope="operate", params=(
+@router.post("/compute", cli="valhalla offer compute", scope="operate",
+             returns="valhalla_cli.services.offer.computing:OfferResult", params=(
     PROVINCE,
     Param("market", help="Market name (its policy override and liquidity apply)."),
     Param("arv", help="After-repair value, e.g. 450000."),
