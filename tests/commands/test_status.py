@@ -13,7 +13,7 @@ T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
             "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "dncl",
-            "kpi", "runbook", "scorecard"}
+            "kpi", "runbook", "scorecard", "worklists"}
 DNCL_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"
 
 
@@ -178,14 +178,14 @@ def test_markdown_is_a_ticket_ready_report(cli):
     assert result.exit_code == 0
     text = result.stdout
     assert text.startswith("# Valhalla status: OK to enable go-live\n\n"
-                           "Generated 2027-06-15T15:00:00Z; business date 2027-06-15 "
+                           "Generated 2027-06-15 11:00:00 Toronto; business date 2027-06-15 "
                            "(America/Toronto).\n")
     for heading in ("## Go-live", "## Risk today (2027-06-15)", "## Regression levers",
                     "## Heimdall", "## Follow-up SLA, last 7 days",
                     "## Follow-up SLA per business day", "## Follow-up tasks", "## Runbook"):
         assert f"\n{heading}\n\n| " in text, heading
     assert "| engine | cap | exposure | headroom | utilization_pct | enabled |" in text
-    assert "| GLOBAL | 50000.00 | 0.00 | 50000.00 | 0.0 | true |" in text
+    assert "| GLOBAL | 50,000.00 | 0.00 | 50,000.00 | 0.0 | true |" in text
     assert "| 2027-06-15 | 0 | 0 |  |  |" in text
     assert "## KPI events, 2027-05-17 to 2027-06-15\n\nno KPI events in the window\n" in text
     assert "| offers | warn |" in text and "`valhalla offer policy-set ON --enable`" in text

@@ -34,10 +34,12 @@ class GlobalOptions:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from valhalla_cli.output import set_display_zone
             from valhalla_cli.settings import resolve_settings
 
             self._settings = resolve_settings(config=self.config, db=self.db, actor=self.actor,
                                               quiet=self.quiet)
+            set_display_zone(self._settings.business_timezone)  # tables show local times
         return self._settings
 
 

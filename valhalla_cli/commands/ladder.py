@@ -184,6 +184,42 @@ def due(
     emit(tasks, output, columns=DUE_COLUMNS)
 
 
+OVERDUE_COLUMNS = ("task_id", "lead_id", "owner", "step", "channel", "due_at", "age_minutes",
+                   "reason")
+
+
+@app.command("overdue")
+def overdue(
+    ctx: typer.Context,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Only this owner's tasks.")
+                     ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Tasks more than the SLA ([ladder] sla_minutes) past due and not done, oldest first.
+
+    The list `valhalla status` shows under "Overdue tasks", whole: lead, owner, step, channel,
+    when it was due and how long ago (age_minutes). When more tasks are overdue than --limit,
+    standard error says how many more.
+
+    \b
+    Example:
+      valhalla ladder overdue --owner alice
+    """
+    from valhalla_cli.services import worklists
+
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        work = worklists.overdue(session, at=when, sla_minutes=config.sla_minutes, owner=owner,
+                                 limit=limit)
+    emit(work.rows, output, columns=OVERDUE_COLUMNS)
+    if work.more:
+        say(ctx, f"… and {work.more} more overdue (of {work.total}; raise --limit)")
+
+
 @app.command("dispatch")
 def dispatch(
     ctx: typer.Context,

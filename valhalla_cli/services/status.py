@@ -34,6 +34,7 @@ from valhalla_cli.services import (
     risk,
     runbook,
     scorecard,
+    worklists,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class StatusOverview:
     kpi: KpiWindow
     runbook: RunbookSummary
     scorecard: scorecard.Scorecard
+    # the work waiting for a person, each list bounded (the first rows and the total)
+    worklists: worklists.Worklists | None = None
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
@@ -209,6 +212,12 @@ def overview(session: Session, settings: Settings, at: datetime) -> StatusOvervi
     for section in registry.status_sections():
         sections.update(section(session, settings, at))
     book = _runbook(session, settings, at)
+    try:
+        sla_minutes: int | None = ladder.ladder_config(settings.ladder).sla_minutes
+    except ConfigError:  # the runbook's `followups` check reports it
+        sla_minutes = None
+    sections.setdefault("worklists", worklists.all_lists(session, at=at,
+                                                         sla_minutes=sla_minutes))
     return StatusOverview(
         generated_at=at, business_date=business_date(at, settings.business_timezone),
         business_timezone=settings.business_timezone,
