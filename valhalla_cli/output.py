@@ -120,6 +120,17 @@ def local_time(value: datetime, zone: str | None = None) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {zone_label(zone)}"
 
 
+def age_text(minutes: int | None) -> str:
+    """An age as a person says it: '45 min', '3 h 05 min', '2 d 4 h'."""
+    if minutes is None:
+        return ""
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} d {minutes % (24 * 60) // 60} h"
+
+
 def local_text(text: str | None, zone: str | None = None) -> str:
     """An RFC 3339 string (a JSON instant) as `local_time` shows it; anything else as it is."""
     if not text:

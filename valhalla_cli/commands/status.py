@@ -263,21 +263,10 @@ def _table(view: Any) -> list[Any]:
     return blocks
 
 
-def age_text(minutes: int | None) -> str:
-    """An age as a person says it: '45 min', '3 h 05 min', '2 d 4 h'."""
-    if minutes is None:
-        return ""
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 24 * 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
-    return f"{minutes // (24 * 60)} d {minutes % (24 * 60) // 60} h"
-
-
 def _worklist_blocks(data: dict, *, markdown: bool) -> list[Any]:
     """A titled table per non-empty worklist, its total in the title and, when bounded, the
     "and N more" line (with the command that lists them all, when there is one)."""
-    from valhalla_cli.output import Grid, Text
+    from valhalla_cli.output import Grid, Text, age_text
 
     lists = data.get("worklists")
     if not lists:

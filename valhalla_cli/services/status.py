@@ -36,6 +36,7 @@ from valhalla_cli.services import (
     scorecard,
     worklists,
 )
+from valhalla_cli.services.worklists import Worklists
 
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
@@ -113,7 +114,7 @@ class StatusOverview:
     runbook: RunbookSummary
     scorecard: scorecard.Scorecard
     # the work waiting for a person, each list bounded (the first rows and the total)
-    worklists: worklists.Worklists | None = None
+    worklists: Worklists | None = None
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
