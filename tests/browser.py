@@ -255,7 +255,8 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
         assert "No KPI events in the last 30 days" in visit.text("section#kpi")
     for m in kpi["metrics"]:
         card = page.locator(f"section#kpi [data-metric='{m['metric']}']")
-        assert f"{m['count']:,} events" in squash(card.inner_text())
+        noun = "event" if m["count"] == 1 else "events"
+        assert f"{m['count']:,} {noun}" in squash(card.inner_text())
         bars = [t.text_content() for t in card.locator("svg rect title").all()]
         assert bars == [f"{d['day']}: {d['count']}" for d in m["days"] if d["count"]]
 
@@ -284,14 +285,16 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
                        f"{'fresh' if a['fresh'] else 'STALE'}"), row
     if stale:
         text = squash(visit.text("section#dncl #dncl-stale"))
-        assert f"{len(stale)} area code(s) older than {d['fresh_days']} days" in text, text
+        codes = "area code" if len(stale) == 1 else "area codes"
+        assert f"{len(stale)} {codes} older than {d['fresh_days']} days" in text, text
         for a in stale:
             assert f"{a['area_code']} ({a['age_days']} days, as of {a['as_of']})" in text, text
         assert f"Fix: {d['fix']}" in text
     else:
         assert page.locator("#dncl-stale").count() == 0
         if d["imported"]:
-            assert f"all fresh {len(d['areas'])} area code(s)" in dncl, dncl
+            codes = "area code" if len(d["areas"]) == 1 else "area codes"
+            assert f"all fresh {len(d['areas'])} {codes}" in dncl, dncl
     for section, key in (("dncl", "dncl"), ("scorecard", "scorecard")):
         text = visit.text(f"section#{section}")
         assert (NOT_AVAILABLE in text) == (key not in view), (section, text)

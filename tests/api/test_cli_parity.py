@@ -342,8 +342,9 @@ def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url,
 
 # --- the HTTP face keeps the CLI's promises: every option of a command is a parameter ------------
 
-# Options that choose how the CLI prints, which an HTTP answer does not have (it is always JSON).
-RENDERING_OPTIONS = {"format", "json"}
+# Options that choose how the CLI prints, which an HTTP answer does not have (it is always JSON,
+# with every column).
+RENDERING_OPTIONS = {"format", "json", "wide"}
 # A `--enable/--disable` pair is the boolean parameter `enabled` (true or false).
 FLAG_PAIR_NAMES = {"enable": "enabled"}
 # What an endpoint leaves out on purpose, with the reason; every other option must be there.

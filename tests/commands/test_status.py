@@ -265,9 +265,9 @@ def test_dncl_freshness_fresh_then_stale(cli, tmp_path):
     assert "| 416 | 2027-01-10 | 33 | 1 | false |" in markdown
     assert f"**Stale:** 416 (33 days): `{DNCL_FIX}`" in markdown
     table = cli("status", "--at", stale_at, "--format", "table", env={"COLUMNS": "100"}).stdout
-    assert "DNCL: 1 area code(s), STALE (> 31 days): 416 (33 days)" in " ".join(table.split())
+    assert "DNCL: 1 area code, STALE (> 31 days): 416 (33 days)" in " ".join(table.split())
     table = cli("status", "--at", fresh_at, "--format", "table", env={"COLUMNS": "100"}).stdout
-    assert "DNCL: 1 area code(s), all fresh (≤ 31 days)" in table
+    assert "DNCL: 1 area code, all fresh (≤ 31 days)" in table
 
 
 def test_invalid_ladder_config_still_shows_the_rest(cli, tmp_path):

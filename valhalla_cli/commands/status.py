@@ -202,6 +202,7 @@ def _change(golive: Any) -> str:
 def _table(view: Any) -> list[Any]:
     """The overview on a terminal."""
     from valhalla_cli.output import Grid, Text, jsonable
+    from valhalla_cli.wording import plural
 
     data = jsonable(view, display=True)
 
@@ -252,7 +253,7 @@ def _table(view: Any) -> list[Any]:
     else:
         stale = _stale(d)
         blocks.append(section(
-            f"DNCL: {len(d['areas'])} area code(s), "
+            f"DNCL: {plural(len(d['areas']), 'area code')}, "
             + (f"STALE (> {d['fresh_days']} days): {stale}; fix: {d['fix']}" if stale
                else f"all fresh (≤ {d['fresh_days']} days)"),
             d["areas"], DNCL_COLUMNS))
