@@ -69,8 +69,13 @@ def test_readable_on_a_phone_busy_page_is_short_cards_verdict_first(cli, db, tmp
         clashes = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]
                    if _overlaps(a, b)]
         assert clashes == []
-        # The worklists are on the page, bounded.
-        assert page.locator("section#tasks #worklist-overdue li").count() <= 5
+        # The worklists are on the page, bounded: five rows and how many more.
+        total = int(page.locator("#worklist-overdue").get_attribute("data-total"))
+        assert total > 5
+        assert page.locator("section#tasks #worklist-overdue li").count() == 5
+        assert f"and {total - 5} more" in page.locator("#worklist-overdue").inner_text()
+        first = page.locator("#worklist-overdue li").first.inner_text()
+        assert "va1" in first and "step" in first  # lead, owner, step, age
         visit.assert_quiet()
     finally:
         visit.close()

@@ -47,6 +47,8 @@ def test_worklists_not_counts_overdue_tasks_listed_with_lead_owner_age(cli):
         in markdown
     tsv = dict(line.split("\t", 1) for line in _status(cli, "tsv").stdout.splitlines()[1:])
     assert tsv["worklists.overdue.total"] == str(overdue["total"])
+    # a machine format keeps UTC RFC 3339 instants
+    assert tsv["worklists.overdue.rows.0.due_at"] == "2027-01-04T15:00:00Z"
 
 
 def test_worklists_not_counts_each_list_is_bounded_with_and_n_more(cli):
