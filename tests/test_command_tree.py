@@ -362,7 +362,10 @@ def _run_case(cli, tmp_path: Path, path: tuple[str, ...], fmt: str):
         (tmp_path / name).write_text(content)
     if case.setup is not None:
         values.update(case.setup(cli, tmp_path))
-    return case, cli(*path, *[a.format(**values) for a in case.args], "--format", fmt)
+    # A listing shows its compact columns on a terminal; --wide shows the ones compared here.
+    wide = ("--wide",) if fmt == "table" and any(
+        "--wide" in p.opts for p in _command(path).params) else ()
+    return case, cli(*path, *[a.format(**values) for a in case.args], "--format", fmt, *wide)
 
 
 @pytest.mark.parametrize("path", [p for p in FORMAT_PATHS if _canonical(p) in MINIMAL],

@@ -234,7 +234,7 @@ def evidence(
     deal_ref: Annotated[Optional[str], typer.Option("--deal-ref", help="Only this deal.")
                         ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
-    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    fmt: FormatOpt = None, as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
     """Offer evidence, newest first (listed when no subcommand is given).
 
@@ -243,7 +243,7 @@ def evidence(
       valhalla offer evidence --province ON --limit 20
     """
     if ctx.invoked_subcommand is None:
-        _list_evidence(ctx, province, deal_ref, limit, fmt, as_json)
+        _list_evidence(ctx, province, deal_ref, limit, fmt, as_json, wide)
 
 
 @evidence_app.command("list")
