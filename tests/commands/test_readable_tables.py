@@ -111,3 +111,13 @@ def test_readable_in_a_terminal_plurals(cli):
     checks = {c["name"]: c["detail"] for c in cli("runbook", "status", "--at", AT,
                                                   "--json").json["checks"]}
     assert checks["offers"].startswith("1 enabled offer policy within bounds"), checks
+
+
+def test_readable_in_a_terminal_ok_warn_fail_coloured_as_the_page(cli):
+    """On a colour terminal a check's verdict is green, yellow or red (as the page's badges);
+    without colour the text is plain."""
+    env = {"FORCE_COLOR": "1", "NO_COLOR": "", "COLUMNS": "120"}
+    coloured = cli("runbook", "status", "--at", AT, "--format", "table", env=env).stdout
+    assert "\x1b[32mok" in coloured and "\x1b[33mwarn" in coloured, coloured
+    plain = _table(cli, "runbook", "status", "--at", AT, columns=120)
+    assert "\x1b[" not in plain
