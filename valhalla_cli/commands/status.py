@@ -55,7 +55,7 @@ SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
     """One-screen overview: go-live, risk, levers, heimdall, SLA, KPIs, tasks, DNCL, scorecard,
-    runbook.
+    runbook, and the worklists (overdue, stuck and held tasks, replies and offers waiting).
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an

@@ -4,9 +4,10 @@ Composed from the packs' own read functions, in one read transaction (one connec
 of queries, no per-row follow-ups): go-live, risk today per engine with headroom, the levers of
 the regression tripwire, heimdall modes and promotion eligibility, the SLA of the last 7 business
 days (in total and per day), KPI events per metric per day for 30 days, the open follow-up work
-(held tasks included), the National DNCL copy's freshness per area code, and the runbook
-verdict. Nothing is written. The review page (`--format html`, `GET /`) renders
-this same result: every figure it shows is computed here, once.
+(held tasks included), the National DNCL copy's freshness per area code, the worklists (overdue,
+stuck and held tasks, replies and offers waiting for a person: `services.worklists`, each
+bounded), and the runbook verdict. Nothing is written. The review page (`--format html`,
+`GET /`) renders this same result: every figure it shows is computed here, once.
 
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
 dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`; the KPI
