@@ -353,8 +353,6 @@ NOT_OVER_HTTP = {
     ("POST", "/api/leads/{lead}/consent"): {"withdraw"},
     # A withdrawal records no evidence: the CLI refuses these with --withdraw.
     ("POST", "/api/leads/{lead}/consent/withdraw"): {"withdraw", "kind", "channel", "evidence"},
-    # A file on the operator's machine; over HTTP the ARV is given as a figure.
-    ("POST", "/api/deals/offers/compute"): {"comps"},
 }
 
 
@@ -438,6 +436,49 @@ def test_http_face_keeps_the_cli_promises_ladder_create_takes_name_language_cons
     assert lead["name"] == "Élise Roy"
     assert lead["language"] == "en"
     assert [c["given_at"] for c in lead["consents"]] == ["2027-01-10T14:00:00Z"]
+
+
+def test_http_face_keeps_the_cli_promises_offer_compute_takes_comps(db_url, twin_db_url,
+                                                                     tmp_path):
+    """`offer compute --comps FILE --sqft N`: over HTTP the file's rows are a list of objects;
+    the offer is the same to the cent, and a bad row is named as in a file (422)."""
+    rows = [{"address": "12 Elm St", "sold_price": "610000", "sqft": "1500",
+             "sold_on": "2027-01-02"},
+            {"address": "40 Oak Ave", "sold_price": "585000.50", "sqft": "1420",
+             "sold_on": "2026-12-20"}]
+    comps = tmp_path / "comps.csv"
+    comps.write_text("address,sold_price,sqft,sold_on\n" + "".join(
+        f"{r['address']},{r['sold_price']},{r['sqft']},{r['sold_on']}\n" for r in rows))
+    cli = Cli(twin_db_url)
+    for argv in (("offer", "policy-set", "ON", "--enable", "--reason", "p", "--at", AT),
+                 ("golive", "enable", "--reason", "p", "--at", AT)):
+        assert cli(*argv).exit_code == 0
+        assert Cli(db_url)(*argv).exit_code == 0
+    printed = cli("offer", "compute", "ON", "--comps", str(comps), "--sqft", "1450",
+                  "--repairs", "50000", "--at", AT, "--json")
+    assert printed.exit_code == 0, printed.stderr
+    token = create_token(db_url, "t-op", "operate")
+    server = start_server(db_url, tmp_path)
+    try:
+        with httpx_client(server.url, token) as client:
+            answer = client.post("/api/deals/offers/compute", json={
+                "province": "ON", "comps": rows, "sqft": "1450", "repairs": "50000",
+                "at": AT})
+            bad = client.post("/api/deals/offers/compute", json={
+                "province": "ON", "comps": [{**rows[0], "sqft": "huge"}], "sqft": "1450",
+                "repairs": "50000", "at": AT})
+            unknown = client.post("/api/deals/offers/compute", json={
+                "province": "ON", "comps": [{**rows[0], "colour": "red"}], "sqft": "1450",
+                "repairs": "50000", "at": AT})
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    got, want = answer.json(), printed.json
+    for key in ("arv", "arv_source", "mao", "max_offer", "opening_offer", "outcome"):
+        assert got[key] == want[key], key
+    assert got["comps"]["count"] == 2 and got["comps"]["arv"] == want["comps"]["arv"]
+    assert bad.status_code == 422 and "comps:1: field 'sqft'" in bad.json()["error"]["message"]
+    assert unknown.status_code == 422 and "unknown column 'colour'" in unknown.text
 
 
 def _template(path: str) -> str:

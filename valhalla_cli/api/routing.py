@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
-_KINDS = ("str", "int", "float", "bool", "list")
+_KINDS = ("str", "int", "float", "bool", "list", "rows")
 _OPENAPI_TYPES: dict[str, dict[str, Any]] = {"str": {"type": "string"}, "int": {"type": "integer"},
                                       "float": {"type": "number"}, "bool": {"type": "boolean"},
-                                      "list": {"type": "array", "items": {"type": "string"}}}
+                                      "list": {"type": "array", "items": {"type": "string"}},
+                                      "rows": {"type": "array", "items": {"type": "object"}}}
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -314,6 +315,15 @@ def parse_params(endpoint: Endpoint, raw: dict[str, list[Any]]) -> dict[str, Any
 
 
 def _coerce(param: Param, values: list[Any]) -> Any:
+    if param.kind == "rows":  # a file's rows, given as a JSON list of objects
+        value = values[0] if len(values) == 1 else values
+        if not isinstance(value, list) or not all(
+                isinstance(row, dict) and all(v is None or (isinstance(v, (str, int, float))
+                                                            and not isinstance(v, bool))
+                                              for v in row.values()) for row in value):
+            raise BadInput(f"parameter {param.name!r} must be a list of objects of plain "
+                           "values (strings or numbers)")
+        return value
     if param.kind == "list":
         items: list[Any] = []
         for value in values:
