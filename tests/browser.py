@@ -125,8 +125,15 @@ def rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def instant(value: str | None) -> str:
-    return "–" if not value else f"{value[:10]} {value[11:16]} UTC"
+def instant(value: str | None, zone: str = "America/Toronto") -> str:
+    """Business-local, to the second, with the zone's city: '2027-06-15 11:00:00 Toronto'."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not value:
+        return "–"
+    local = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone.rsplit('/', 1)[-1].replace('_', ' ')}"
 
 
 def figure(value: float | int | None) -> str:
@@ -148,7 +155,8 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
         assert page.locator(f"section#{section} h2").count() == 1, section
 
     summary = squash(visit.text("#summary"))
-    assert view["business_date"] in summary and instant(view["generated_at"]) in summary
+    zone = view["business_timezone"]
+    assert view["business_date"] in summary and instant(view["generated_at"], zone) in summary
     if view["ok"]:
         assert "OK to enable go-live" in summary and "NOT OK" not in summary
     else:
@@ -204,12 +212,22 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
     for lv in view["levers"]:
         row = squash(visit.text(f"section#levers [data-lever='{lv['lever']}']"))
         if lv["throttled"]:
-            assert "THROTTLED" in row and instant(lv["since"]) in row
+            assert "THROTTLED" in row and instant(lv["since"], zone) in row
             assert pct(lv["drop_pct"]) in row and squash(lv["reason"]) in row
         else:
             assert "THROTTLED" not in row
 
+    empty = [d for d in view["heimdall"] if not d["samples"]]
+    if empty:
+        # The domains without samples share one line instead of a card each.
+        line = squash(visit.text("#heimdall-no-samples"))
+        assert "0 sandbox samples in " in line
+        for d in empty:
+            assert f"{d['domain']} ({d['mode']}, needs {d['min_samples']})" in line
+    assert page.locator("section#heimdall svg").count() == len(view["heimdall"]) - len(empty)
     for d in view["heimdall"]:
+        if not d["samples"]:
+            continue
         block = squash(visit.text(f"section#heimdall [data-domain='{d['domain']}']"))
         assert d["mode"] in block
         assert f"samples {d['samples']:,} of {d['min_samples']} needed" in block
@@ -223,6 +241,8 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
            f"{pct(s['within_2h_pct'])} within 2 h" in sla
     assert f"target {pct(s['target_within_2h_pct'], 0)}" in sla
     for day in view["sla_daily"]:
+        if not page.locator(f"section#sla tr[data-day='{day['day']}']").is_visible():
+            continue  # a phone shows the chart only
         row = squash(visit.text(f"section#sla tr[data-day='{day['day']}']"))
         assert row == f"{day['day']} {day['completed']:,} {day['within_2h']:,} " \
                       f"{pct(day['within_2h_pct'])}", row
@@ -235,7 +255,8 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
         assert "No KPI events in the last 30 days" in visit.text("section#kpi")
     for m in kpi["metrics"]:
         card = page.locator(f"section#kpi [data-metric='{m['metric']}']")
-        assert f"{m['count']:,} events" in squash(card.inner_text())
+        noun = "event" if m["count"] == 1 else "events"
+        assert f"{m['count']:,} {noun}" in squash(card.inner_text())
         bars = [t.text_content() for t in card.locator("svg rect title").all()]
         assert bars == [f"{d['day']}: {d['count']}" for d in m["days"] if d["count"]]
 
@@ -264,14 +285,16 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
                        f"{'fresh' if a['fresh'] else 'STALE'}"), row
     if stale:
         text = squash(visit.text("section#dncl #dncl-stale"))
-        assert f"{len(stale)} area code(s) older than {d['fresh_days']} days" in text, text
+        codes = "area code" if len(stale) == 1 else "area codes"
+        assert f"{len(stale)} {codes} older than {d['fresh_days']} days" in text, text
         for a in stale:
             assert f"{a['area_code']} ({a['age_days']} days, as of {a['as_of']})" in text, text
         assert f"Fix: {d['fix']}" in text
     else:
         assert page.locator("#dncl-stale").count() == 0
         if d["imported"]:
-            assert f"all fresh {len(d['areas'])} area code(s)" in dncl, dncl
+            codes = "area code" if len(d["areas"]) == 1 else "area codes"
+            assert f"all fresh {len(d['areas'])} {codes}" in dncl, dncl
     for section, key in (("dncl", "dncl"), ("scorecard", "scorecard")):
         text = visit.text(f"section#{section}")
         assert (NOT_AVAILABLE in text) == (key not in view), (section, text)
@@ -285,10 +308,17 @@ def assert_sections_match(visit: Visit, view: dict[str, Any]) -> None:
         for m in card["metrics"]:
             row = squash(visit.text(f"section#scorecard tr[data-metric='{m['metric']}']"))
             met = "no data" if m["met"] is None else ("met" if m["met"] else "missed")
-            assert row == squash(f"{m['metric']} {figure(m['value'])} {m['target']} {met} "
-                                 f"{m['detail'] or '–'}"), row
+            want = squash(f"{m['metric']} {figure(m['value'])} {m['target']} {met} "
+                          f"{m['detail'] or '–'}")
+            # On a phone the rows are cards: an empty cell ("–") is not shown, nor the command
+            # of a target that is met or has no data yet (only a miss needs it there).
+            short = squash(f"{m['metric']} {figure(m['value'])} {m['target']} {met}")
+            assert row in (want, want.removesuffix(" –"), short), row
 
     for c in view["runbook"]["checks"]:
         row = squash(visit.text(f"section#runbook tr[data-check='{c['name']}']"))
+        if row == f"{c['name']} ok":  # a phone: a passing check is its name and verdict
+            continue
         assert row.startswith(f"{c['name']} {c['status']} {squash(c['detail'])}"), row
-        assert row.endswith(c["fix"] if c["fix"] else "–"), row
+        assert row.endswith(c["fix"]) if c["fix"] else row.endswith(
+            ("–", squash(c["detail"]))), row

@@ -175,6 +175,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
                                files={"leads.csv": "lead_id,province\nL-1,ON\nL-2,QC\n"}),
     ("ladder", "show"): Case(("L-1",), setup=_ladder),
     ("ladder", "due"): Case(("--at", AT), setup=_ladder),
+    ("ladder", "overdue"): Case(("--at", AT), setup=_ladder),
     ("ladder", "dispatch"): Case(("--at", AT), setup=_ladder, refused_silently=True),
     ("ladder", "complete"): Case(("{task}", "--outcome", "sent", "--at", AT), setup=_ladder),
     ("ladder", "stop"): Case(("L-1", *R, "--at", AT), setup=_ladder),
@@ -401,7 +402,10 @@ def _run_case(cli, tmp_path: Path, path: tuple[str, ...], fmt: str):
         (tmp_path / name).write_text(content)
     if case.setup is not None:
         values.update(case.setup(cli, tmp_path))
-    return case, cli(*path, *[a.format(**values) for a in case.args], "--format", fmt)
+    # A listing shows its compact columns on a terminal; --wide shows the ones compared here.
+    wide = ("--wide",) if fmt == "table" and any(
+        "--wide" in p.opts for p in _command(path).params) else ()
+    return case, cli(*path, *[a.format(**values) for a in case.args], "--format", fmt, *wide)
 
 
 @pytest.mark.parametrize("path", [p for p in FORMAT_PATHS if _canonical(p) in MINIMAL],
@@ -483,9 +487,16 @@ def _assert_same_values(path, body, lines, tsv_rows, table):
         values = [line_value for name in header
                   if (line_value := lines[0].get(name)) not in (None, "")
                   and not isinstance(line_value, (bool, dict, list))]
-        shown = [cell(v) for v in values if len(cell(v)) <= 12 and "<" not in cell(v)]
+        # Money reads with thousands separators on a terminal (25000.00 -> 25,000.00).
+        shown = [_as_read(cell(v)) for v in values if len(cell(v)) <= 12 and "<" not in cell(v)]
         missing = [v for v in shown if v not in table]
         assert not missing, (path, missing)
+
+
+def _as_read(text: str) -> str:
+    from decimal import Decimal
+
+    return f"{Decimal(text):,.2f}" if re.fullmatch(r"-?\d+\.\d\d", text) else text
 
 
 # --- integers the database cannot hold -----------------------------------------------------------

@@ -322,6 +322,25 @@ def _require(path: Path, line: int, row: dict[str, Any], required: tuple[str, ..
             raise BadInput(f"{path}:{line}: field {name!r}: required value is missing")
 
 
+def given_rows(name: str, rows: list[dict[str, Any]], *, required: tuple[str, ...],
+               optional: tuple[str, ...] = ()) -> RowSource:
+    """Rows given as objects (an HTTP body) rather than read from a file, checked as a file's
+    header is: a required column missing or an unknown one is bad input naming the row
+    (`name:N`, counted from 1); empty strings become None, as in a file."""
+    known = set(required) | set(optional)
+    checked: list[tuple[int, dict[str, Any]]] = []
+    for number, row in enumerate(rows, 1):
+        missing = [c for c in required if c not in row]
+        if missing:
+            raise BadInput(f"{name}:{number}: missing required column {missing[0]!r}")
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise BadInput(f"{name}:{number}: unknown column {unknown[0]!r} (known: "
+                           f"{', '.join(sorted(known))})")
+        checked.append((number, {k: (None if v == "" else v) for k, v in row.items()}))
+    return RowSource(name, checked)
+
+
 def validated(path: Path | str, rows: Iterable[tuple[int, dict[str, Any]]],
               validate: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[int, Any]]:
     """Apply a row validator, turning its RowError / BadInput into file:line: field: problem."""

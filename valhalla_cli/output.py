@@ -59,8 +59,12 @@ def resolve_format(fmt: str | None, as_json: bool, *, allowed: Sequence[str] = D
     return fmt
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: money Decimals as '0.00' strings, instants as RFC 3339 UTC with Z."""
+def jsonable(value: Any, *, display: bool = False) -> Any:
+    """Plain JSON values: money Decimals as '0.00' strings, instants as RFC 3339 UTC with Z.
+
+    `display=True` is what a person reads (tables, Markdown): money with thousands separators
+    ('1,234.50') and instants in business-local time to the second with the zone
+    ('2027-01-15 10:00:00 Toronto', `local_time`). Machine formats never ask for it."""
     from valhalla_cli.clock import rfc3339
     from valhalla_cli.money import format_money
 
@@ -69,20 +73,75 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Decimal):
-        return format_money(value)
+        return f"{value:,.2f}" if display else format_money(value)
     if isinstance(value, datetime):
-        return rfc3339(value)
+        return local_time(value) if display else rfc3339(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
-        return jsonable(value.value)
+        return jsonable(value.value, display=display)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name), display=display)
+                for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, display=display) for k, v in value.items()}
     if isinstance(value, Iterable):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, display=display) for v in value]
     return str(value)
+
+
+# The business time zone of the running command (set when its settings are resolved): tables
+# and Markdown show instants in it; None shows them in UTC.
+_display_zone: str | None = None
+
+
+def set_display_zone(zone: str | None) -> None:
+    global _display_zone
+    _display_zone = zone
+
+
+def zone_label(zone: str | None) -> str:
+    """'America/Toronto' -> 'Toronto', 'America/Argentina/Buenos_Aires' -> 'Buenos Aires'."""
+    if not zone or zone == "UTC":
+        return "UTC"
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def local_time(value: datetime, zone: str | None = None) -> str:
+    """An instant as a person reads it: business-local, to the second, with the zone,
+    '2027-01-15 10:00:00 Toronto' (UTC when no business zone is known)."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    zone = zone or _display_zone
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(ZoneInfo(zone)) if zone and zone != "UTC" else value.astimezone(UTC)
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone_label(zone)}"
+
+
+def age_text(minutes: int | None) -> str:
+    """An age as a person says it: '45 min', '3 h 05 min', '2 d 4 h'."""
+    if minutes is None:
+        return ""
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} d {minutes % (24 * 60) // 60} h"
+
+
+def local_text(text: str | None, zone: str | None = None) -> str:
+    """An RFC 3339 string (a JSON instant) as `local_time` shows it; anything else as it is."""
+    if not text:
+        return "–"
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text)
+    if parsed.tzinfo is None or len(str(text)) < 19:
+        return str(text)
+    return local_time(parsed, zone)
 
 
 def json_text(data: Any) -> str:
@@ -138,8 +197,8 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def _rows(data: Any) -> tuple[list[dict[str, Any]], bool]:
-    plain = jsonable(data)
+def _rows(data: Any, *, display: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    plain = jsonable(data, display=display)
     if isinstance(plain, list):
         return [r if isinstance(r, dict) else {"value": r} for r in plain], True
     if isinstance(plain, dict):
@@ -180,14 +239,14 @@ def _render_tsv(data: Any, columns: Sequence[str] | None, title: str | None) -> 
 
 
 def _render_markdown(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
-    rows, _ = _rows(data)
+    rows, _ = _rows(data, display=True)
     if title:
         sys.stdout.write(f"## {title}\n\n")
     sys.stdout.write(markdown_table(rows, _columns(rows, columns)))
 
 
 def _render_table(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
-    rows, is_list = _rows(data)
+    rows, is_list = _rows(data, display=True)
     _rich_table(rows, _columns(rows, columns), is_list=is_list, title=title)
 
 
@@ -267,17 +326,14 @@ def render_blocks(blocks: Sequence[Block], fmt: str) -> None:
         if block.plain:
             table = Table(title=block.title, show_header=False, box=None, pad_edge=False)
             for index, _name in enumerate(block.columns):
-                table.add_column(style="bold" if index == 0 else None,
+                table.add_column(style="bold" if index == 0 else None, no_wrap=not index,
                                  overflow="fold" if index else "ellipsis")
-        else:
-            table = Table(title=block.title, title_justify="left",
-                          title_style=block.title_style)
-            for name, label in zip(block.columns, block.headers or block.columns, strict=True):
-                table.add_column(label, overflow="fold",
-                                 justify="right" if name in block.right else "left")
-        for row in block.rows:
-            table.add_row(*(RichText(visible(cell(row.get(c)))) for c in block.columns))
-        console.print(table)
+            for row in block.rows:
+                table.add_row(*(_renderable(row.get(c)) for c in block.columns))
+            console.print(table)
+            continue
+        _draw(console, [dict(r) for r in block.rows], block.columns, headers=block.headers,
+              title=block.title, title_style=block.title_style, right=block.right)
 
 
 # --- a nested overview as key/value lines -------------------------------------------------------
@@ -320,27 +376,148 @@ def markdown_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- terminal tables ---------------------------------------------------------------------------
+
+# A value that must never wrap: a number, money ('1,234.50'), a percentage, an instant
+# ('2027-01-15 10:00:00 Toronto'), or one word (an id, a phone number, a code).
+_NUMBER = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?( ?%)?$")
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?\S*( [A-Za-z][\w ]*)?$")
+_STATUS_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def _is_atomic(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float)):
+        return True
+    if isinstance(value, str):
+        return " " not in value.strip() or bool(_NUMBER.match(value) or _INSTANT.match(value))
+    return False
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) or (isinstance(value, str) and
+                                                bool(_NUMBER.match(value)))
+
+
+def _column_kind(values: list[Any]) -> tuple[bool, bool]:
+    """(atomic, numeric) of a column's non-empty values: atomic columns never wrap, numeric
+    ones are right-aligned."""
+    present = [v for v in values if v not in (None, "")]
+    atomic = all(_is_atomic(v) for v in present)
+    numeric = bool(present) and all(_is_number(v) for v in present)
+    return atomic, numeric
+
+
+def _text_width(value: Any) -> int:
+    return max((len(line) for line in visible(cell(value)).split("\n")), default=0) \
+        if not isinstance(value, (dict, list)) else 12
+
+
+def _renderable(value: Any) -> Any:
+    """A cell: text (ok/warn/fail coloured as the review page does), or a nested value
+    (zones, tasks, state, policy) as nested rows rather than JSON text."""
+    from rich.table import Table
+    from rich.text import Text as RichText
+
+    if isinstance(value, dict):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for key, item in value.items():
+            grid.add_row(str(key), _renderable(item))
+        return grid
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        keys: dict[str, None] = {}
+        for item in value:
+            keys.update(dict.fromkeys(item))
+        nested = Table(box=None, pad_edge=False, show_edge=False, header_style="dim")
+        for key in keys:
+            atomic, numeric = _column_kind([item.get(key) for item in value])
+            nested.add_column(key, no_wrap=atomic, overflow="ellipsis",
+                              justify="right" if numeric else "left")
+        for item in value:
+            nested.add_row(*(_renderable(item.get(k)) for k in keys))
+        return nested
+    if isinstance(value, list):
+        return RichText(visible(", ".join(cell(v) for v in value)))
+    text = visible(cell(value))
+    return RichText(text, style=_STATUS_STYLES.get(text, ""))
+
+
+def _needed_width(rows: list[dict[str, Any]], cols: Sequence[str],
+                  headers: Sequence[str]) -> int:
+    """The width a table needs so that no atomic value is cut (free text may wrap to 12)."""
+    total = 1
+    for key, label in zip(cols, headers, strict=True):
+        values = [r.get(key) for r in rows]
+        atomic, _ = _column_kind(values)
+        widest = max((_text_width(v) for v in values), default=0)
+        if atomic:
+            width = max(widest, max((len(w) for w in label.split()), default=0))
+        else:
+            width = min(max(widest, 1), 12)
+        total += width + 3
+    return total
+
+
+def _vertical(console: Any, rows: list[dict[str, Any]], cols: Sequence[str],
+              headers: Sequence[str], title: str | None, title_style: str | None) -> None:
+    """Rows as records, one `key value` line per field: what a table too wide for the terminal
+    becomes, so nothing is cut or broken mid-word."""
+    from rich.table import Table
+    from rich.text import Text as RichText
+
+    if title:
+        console.print(RichText(title, style=title_style or "italic"))
+    for index, row in enumerate(rows):
+        record = Table(show_header=False, box=None, pad_edge=False)
+        record.add_column(style="bold", no_wrap=True)
+        record.add_column(overflow="fold")
+        for key, label in zip(cols, headers, strict=True):
+            record.add_row(label, _renderable(row.get(key)))
+        if index:
+            console.print(RichText("─" * 8, style="dim"))
+        console.print(record)
+
+
+def _draw(console: Any, rows: list[dict[str, Any]], cols: Sequence[str], *,
+          headers: Sequence[str] | None = None, title: str | None = None,
+          title_style: str | None = None, right: Sequence[str] = ()) -> None:
+    """A list of rows as a table whose ids, numbers, money, percentages and instants never
+    wrap (free text wraps between words); as records when the terminal is too narrow."""
+    from rich.table import Table
+
+    labels = list(headers or cols)
+    if len(rows) > 0 and _needed_width(rows, cols, labels) > console.width:
+        _vertical(console, rows, cols, labels, title, title_style)
+        return
+    table = Table(title=title, title_justify="left", title_style=title_style)
+    for key, label in zip(cols, labels, strict=True):
+        atomic, numeric = _column_kind([r.get(key) for r in rows])
+        table.add_column(label, no_wrap=atomic, overflow="ellipsis",
+                         justify="right" if numeric or key in right else "left")
+    for row in rows:
+        table.add_row(*(_renderable(row.get(c)) for c in cols))
+    console.print(table)
+
+
 def _rich_table(
     rows: list[dict[str, Any]], cols: list[str], *, is_list: bool, title: str | None
 ) -> None:
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
 
     console = Console(highlight=False)
     if not is_list and len(rows) == 1:
         table = Table(title=title, show_header=False, box=None, pad_edge=False)
-        table.add_column("field", style="bold")
+        table.add_column("field", style="bold", no_wrap=True)
         table.add_column("value", overflow="fold")
         for key in cols:
-            table.add_row(key, Text(visible(cell(rows[0].get(key)))))
-    else:
-        table = Table(title=title)
-        for key in cols:
-            table.add_column(key, overflow="fold")
-        for row in rows:
-            table.add_row(*(Text(visible(cell(row.get(c)))) for c in cols))
-    console.print(table)
+            table.add_row(key, _renderable(rows[0].get(key)))
+        console.print(table)
+        return
+    _draw(console, rows, cols, title=title)
 
 
 def message(text: str, *, quiet: bool = False) -> None:

@@ -17,6 +17,8 @@ import functools
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from jinja2 import pass_context
+
 # The sections of SPEC 19, in page order: (element id, heading). The browser test walks these.
 SECTIONS = (
     ("golive", "Go-live and the kill switch"),
@@ -33,6 +35,7 @@ SECTIONS = (
 )
 
 NOT_AVAILABLE = "not available in this version"
+PAGE_ROWS = 5  # rows of each worklist on the page (the JSON has the status's 20 and the total)
 
 
 @functools.cache
@@ -48,8 +51,8 @@ def _environment() -> Any:
         lstrip_blocks=True,
     )
     env.filters.update(money=money, pct=pct, rate=rate, instant=instant, yesno=yesno,
-                       figure=figure, n=count)
-    env.globals.update(sections=dict(SECTIONS), not_available=NOT_AVAILABLE,
+                       figure=figure, n=count, age=age)
+    env.globals.update(sections=dict(SECTIONS), not_available=NOT_AVAILABLE, page_rows=PAGE_ROWS,
                        bar_width=bar_width, level=level, sla_chart=sla_chart,
                        kpi_bars=kpi_bars, unit_x=unit_x)
     return env
@@ -88,14 +91,22 @@ def rate(value: Any) -> str:
     return "–" if value is None else f"{float(value):.3f}"
 
 
-def instant(value: Any) -> str:
-    """RFC 3339 UTC as a reader scans it: '2027-06-15T15:00:00Z' -> '2027-06-15 15:00 UTC'."""
-    if not value:
-        return "–"
-    text = str(value)
-    if len(text) >= 16 and text[10] == "T" and text.endswith("Z"):
-        return f"{text[:10]} {text[11:16]} UTC"
-    return text
+@pass_context
+def instant(context: Any, value: Any) -> str:
+    """An RFC 3339 instant of the JSON in the page's business time zone, to the second, with
+    the zone: '2027-06-15T15:00:00Z' -> '2027-06-15 11:00:00 Toronto' (as the CLI's tables)."""
+    from valhalla_cli.output import local_text
+
+    data = context.get("s")
+    zone = data.get("business_timezone") if isinstance(data, dict) else None
+    return local_text(value, zone)
+
+
+def age(minutes: Any) -> str:
+    """'45 min', '3 h 05 min', '2 d 4 h' (as `valhalla status` on a terminal)."""
+    from valhalla_cli.output import age_text
+
+    return age_text(None if minutes is None else int(minutes))
 
 
 def count(value: Any) -> str:

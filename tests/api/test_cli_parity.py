@@ -355,6 +355,147 @@ def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url,
     assert mounted - exercised == set(), "endpoints without a parity step"
 
 
+# --- the HTTP face keeps the CLI's promises: every option of a command is a parameter ------------
+
+# Options that choose how the CLI prints, which an HTTP answer does not have (it is always JSON,
+# with every column).
+RENDERING_OPTIONS = {"format", "json", "wide"}
+# A `--enable/--disable` pair is the boolean parameter `enabled` (true or false).
+FLAG_PAIR_NAMES = {"enable": "enabled"}
+# What an endpoint leaves out on purpose, with the reason; every other option must be there.
+NOT_OVER_HTTP = {
+    # The withdrawal is its own endpoint (`.../consent/withdraw`), not a flag of this one.
+    ("POST", "/api/leads/{lead}/consent"): {"withdraw"},
+    # A withdrawal records no evidence: the CLI refuses these with --withdraw.
+    ("POST", "/api/leads/{lead}/consent/withdraw"): {"withdraw", "kind", "channel", "evidence"},
+}
+
+
+def _command_of(cli: str):
+    """The Click command an endpoint names, e.g. 'valhalla ladder create'."""
+    from conftest import cli_root
+
+    command = cli_root()
+    for word in cli.split()[1:]:
+        if word.startswith("-"):
+            break
+        command = command.commands[word]
+    return command
+
+
+def _parameter_names(command) -> set[str]:
+    """The request parameter each CLI option or argument becomes: its long option in
+    snake_case (`--lead-score` -> lead_score), an argument by its name."""
+    names = set()
+    for param in command.params:
+        longs = [o for o in param.opts if o.startswith("--")]
+        name = longs[0][2:].replace("-", "_") if longs else param.name
+        names.add(FLAG_PAIR_NAMES.get(name, name) if param.secondary_opts else name)
+    return names - RENDERING_OPTIONS
+
+
+def test_http_face_keeps_the_cli_promises_every_option_of_a_command_is_a_parameter():
+    """Derived from the CLI's command tree: a command option that its endpoint does not take
+    fails here (as `ladder create --name/--language/--consent-at` did)."""
+    from valhalla_cli.api.app import pack_routers
+
+    missing = {}
+    for pack in pack_routers():
+        for endpoint in pack.endpoints:
+            expected = (_parameter_names(_command_of(endpoint.cli))
+                        - NOT_OVER_HTTP.get((endpoint.method, endpoint.path), set()))
+            lacking = expected - {p.name for p in endpoint.params}
+            if lacking:
+                missing[f"{endpoint.method} {endpoint.path} ({endpoint.cli})"] = sorted(lacking)
+    assert missing == {}
+
+
+def test_http_face_keeps_the_cli_promises_can_contact_with_a_lead_needs_no_province(
+        db_url, tmp_path):
+    """`market can-contact --lead L --channel CALL` needs no province; neither does the
+    endpoint: it answers what the CLI prints (the lead's province decides)."""
+    cli = Cli(db_url)
+    cli("lead", "add", "L-3001", "--province", "ON", "--phone", "(416) 555-0142",
+        "--at", AT)
+    printed = cli("market", "can-contact", "--lead", "L-3001", "--channel", "CALL", "--at", AT,
+                  "--format", "json")
+    token = create_token(db_url, "t-read", "read")
+    server = start_server(db_url, tmp_path)
+    try:
+        with httpx_client(server.url, token) as client:
+            answer = client.get("/api/governance/market/can-contact",
+                                params={"lead": "L-3001", "channel": "CALL", "at": AT})
+    finally:
+        server.stop()
+    assert answer.status_code == STATUS_OF_EXIT[printed.exit_code], answer.text
+    assert answer.json() == json.loads(printed.stdout)
+    assert answer.json()["lead_id"] == "L-3001"
+
+
+def test_http_face_keeps_the_cli_promises_ladder_create_takes_name_language_consent_at(
+        db_url, tmp_path):
+    """The body `ladder create` options become: name, language and consent_at are kept."""
+    token = create_token(db_url, "t-op", "operate")
+    server = start_server(db_url, tmp_path)
+    try:
+        with httpx_client(server.url, token) as client:
+            answer = client.post("/api/followups/ladder/create", json={
+                "lead": "L-3002", "province": "QC", "name": "Élise Roy", "language": "en",
+                "phone": "+15145550142", "consent": "express",
+                "consent_at": "2027-01-10T09:00", "at": AT})
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    shown = Cli(db_url)("lead", "show", "L-3002", "--at", AT, "--format", "json")
+    lead = json.loads(shown.stdout)
+    assert lead["name"] == "Élise Roy"
+    assert lead["language"] == "en"
+    assert [c["given_at"] for c in lead["consents"]] == ["2027-01-10T14:00:00Z"]
+
+
+def test_http_face_keeps_the_cli_promises_offer_compute_takes_comps(db_url, twin_db_url,
+                                                                     tmp_path):
+    """`offer compute --comps FILE --sqft N`: over HTTP the file's rows are a list of objects;
+    the offer is the same to the cent, and a bad row is named as in a file (422)."""
+    rows = [{"address": "12 Elm St", "sold_price": "610000", "sqft": "1500",
+             "sold_on": "2027-01-02"},
+            {"address": "40 Oak Ave", "sold_price": "585000.50", "sqft": "1420",
+             "sold_on": "2026-12-20"}]
+    comps = tmp_path / "comps.csv"
+    comps.write_text("address,sold_price,sqft,sold_on\n" + "".join(
+        f"{r['address']},{r['sold_price']},{r['sqft']},{r['sold_on']}\n" for r in rows))
+    cli = Cli(twin_db_url)
+    for argv in (("offer", "policy-set", "ON", "--enable", "--reason", "p", "--at", AT),
+                 ("golive", "enable", "--reason", "p", "--at", AT)):
+        assert cli(*argv).exit_code == 0
+        assert Cli(db_url)(*argv).exit_code == 0
+    printed = cli("offer", "compute", "ON", "--comps", str(comps), "--sqft", "1450",
+                  "--repairs", "50000", "--at", AT, "--json")
+    assert printed.exit_code == 0, printed.stderr
+    token = create_token(db_url, "t-op", "operate")
+    server = start_server(db_url, tmp_path)
+    try:
+        with httpx_client(server.url, token) as client:
+            answer = client.post("/api/deals/offers/compute", json={
+                "province": "ON", "comps": rows, "sqft": "1450", "repairs": "50000",
+                "at": AT})
+            bad = client.post("/api/deals/offers/compute", json={
+                "province": "ON", "comps": [{**rows[0], "sqft": "huge"}], "sqft": "1450",
+                "repairs": "50000", "at": AT})
+            unknown = client.post("/api/deals/offers/compute", json={
+                "province": "ON", "comps": [{**rows[0], "colour": "red"}], "sqft": "1450",
+                "repairs": "50000", "at": AT})
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    got, want = answer.json(), printed.json
+    for key in ("arv", "arv_source", "mao", "max_offer", "opening_offer", "outcome"):
+        assert got[key] == want[key], key
+    assert got["comps"]["count"] == 2 and got["comps"]["arv"] == want["comps"]["arv"]
+    assert bad.status_code == 422 and "comps:1: field 'sqft'" in bad.json()["error"]["message"]
+    assert unknown.status_code == 422 and "unknown column 'colour'" in unknown.text
+
+
 def _template(path: str) -> str:
     """/api/followups/task/1/complete -> /api/followups/task/{task}/complete."""
     from api.test_readme_endpoints import expected_rows

@@ -362,7 +362,7 @@ def test_dispatch_skips_and_holds_by_reason(cli, db, tmp_path):
     status = cli("status", "--at", call_first, "--json").json
     assert status["tasks"]["held_dncl_not_checked"] == 2
     dncl = next(c for c in status["runbook"]["checks"] if c["name"] == "dncl")
-    assert dncl["status"] == "warn" and "2 call task(s) held" in dncl["detail"]
+    assert dncl["status"] == "warn" and "2 call tasks held" in dncl["detail"]
     # A fresh import releases the held calls: the listed one is skipped, the other goes out.
     download = _zip(tmp_path / "dncl.zip", {"416.csv": "416,5550199\n"})
     cli("dncl", "import", download, "--at", "2027-01-15T10:10:00-05:00")

@@ -13,7 +13,7 @@ T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
             "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "dncl",
-            "kpi", "runbook", "scorecard", "delivery"}
+            "kpi", "runbook", "scorecard", "delivery", "worklists"}
 DNCL_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"
 
 
@@ -178,14 +178,14 @@ def test_markdown_is_a_ticket_ready_report(cli):
     assert result.exit_code == 0
     text = result.stdout
     assert text.startswith("# Valhalla status: OK to enable go-live\n\n"
-                           "Generated 2027-06-15T15:00:00Z; business date 2027-06-15 "
+                           "Generated 2027-06-15 11:00:00 Toronto; business date 2027-06-15 "
                            "(America/Toronto).\n")
     for heading in ("## Go-live", "## Risk today (2027-06-15)", "## Regression levers",
                     "## Heimdall", "## Follow-up SLA, last 7 days",
                     "## Follow-up SLA per business day", "## Follow-up tasks", "## Runbook"):
         assert f"\n{heading}\n\n| " in text, heading
     assert "| engine | cap | exposure | headroom | utilization_pct | enabled |" in text
-    assert "| GLOBAL | 50000.00 | 0.00 | 50000.00 | 0.0 | true |" in text
+    assert "| GLOBAL | 50,000.00 | 0.00 | 50,000.00 | 0.0 | true |" in text
     assert "| 2027-06-15 | 0 | 0 |  |  |" in text
     assert "## KPI events, 2027-05-17 to 2027-06-15\n\nno KPI events in the window\n" in text
     assert "| offers | warn |" in text and "`valhalla offer policy-set ON --enable`" in text
@@ -265,9 +265,9 @@ def test_dncl_freshness_fresh_then_stale(cli, tmp_path):
     assert "| 416 | 2027-01-10 | 33 | 1 | false |" in markdown
     assert f"**Stale:** 416 (33 days): `{DNCL_FIX}`" in markdown
     table = cli("status", "--at", stale_at, "--format", "table", env={"COLUMNS": "100"}).stdout
-    assert "DNCL: 1 area code(s), STALE (> 31 days): 416 (33 days)" in " ".join(table.split())
+    assert "DNCL: 1 area code, STALE (> 31 days): 416 (33 days)" in " ".join(table.split())
     table = cli("status", "--at", fresh_at, "--format", "table", env={"COLUMNS": "100"}).stdout
-    assert "DNCL: 1 area code(s), all fresh (≤ 31 days)" in table
+    assert "DNCL: 1 area code, all fresh (≤ 31 days)" in table
 
 
 def test_invalid_ladder_config_still_shows_the_rest(cli, tmp_path):

@@ -218,6 +218,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="Valhalla API", version=__version__, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs is served offline by api.docs
         description="The HTTP face of the `valhalla` CLI: every endpoint calls the service its "
         "CLI command calls and answers the JSON that command prints with `--format json`. "
         "Authenticate with `Authorization: Bearer TOKEN` (`valhalla api token create`).",
@@ -242,6 +243,9 @@ def create_app(settings: Settings) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
 
+    from valhalla_cli.api import docs
+
+    docs.mount(app)
     app.add_middleware(RequestLog)
     return app
 

@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
-_KINDS = ("str", "int", "float", "bool", "list")
+_KINDS = ("str", "int", "float", "bool", "list", "rows")
 _OPENAPI_TYPES: dict[str, dict[str, Any]] = {"str": {"type": "string"}, "int": {"type": "integer"},
                                       "float": {"type": "number"}, "bool": {"type": "boolean"},
-                                      "list": {"type": "array", "items": {"type": "string"}}}
+                                      "list": {"type": "array", "items": {"type": "string"}},
+                                      "rows": {"type": "array", "items": {"type": "object"}}}
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -103,6 +104,9 @@ class Endpoint:
     summary: str
     params: tuple[Param, ...]
     handler: Callable[[Call], Answer]
+    # What a 200 answers, as "module:Type" or "module:Type[]" for a list (resolved only when
+    # the OpenAPI document is built, so importing the routers imports no service).
+    returns: str | None = None
 
     @property
     def write(self) -> bool:
@@ -118,19 +122,22 @@ class PackRouter:
     endpoints: list[Endpoint] = field(default_factory=list)
 
     def get(self, path: str, *, cli: str, params: Sequence[Param] = (),
-            scope: str = "read") -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
-        return self._add("GET", path, scope, cli, params)
+            scope: str = "read", returns: str | None = None
+            ) -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
+        return self._add("GET", path, scope, cli, params, returns)
 
-    def post(self, path: str, *, cli: str, scope: str, params: Sequence[Param] = ()
+    def post(self, path: str, *, cli: str, scope: str, params: Sequence[Param] = (),
+             returns: str | None = None
              ) -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
-        return self._add("POST", path, scope, cli, params)
+        return self._add("POST", path, scope, cli, params, returns)
 
-    def _add(self, method: str, path: str, scope: str, cli: str, params: Sequence[Param]
+    def _add(self, method: str, path: str, scope: str, cli: str, params: Sequence[Param],
+             returns: str | None = None
              ) -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
         def register(handler: Callable[[Call], Answer]) -> Callable[[Call], Answer]:
             summary = (handler.__doc__ or cli).strip().splitlines()[0]
             self.endpoints.append(Endpoint(method, self.prefix + path, scope, cli, summary,
-                                           tuple(params), handler))
+                                           tuple(params), handler, returns))
             return handler
         return register
 
@@ -193,6 +200,8 @@ def _openapi(endpoint: Endpoint) -> dict[str, Any]:
         extra["requestBody"] = {"required": False,
                                 "content": {"application/json": {"schema": body_schema}}}
     extra["responses"] = {
+        "200": {"description": f"What `{endpoint.cli} --format json` prints.",
+                "content": {"application/json": {"schema": answer_schema(endpoint.returns)}}},
         "409": {"description": "A rule's no: the whole answer, with its reason."},
         "422": {"description": "Bad input: {\"error\": {\"code\": \"bad_input\", ...}}; "
                 "nothing changed."},
@@ -201,6 +210,38 @@ def _openapi(endpoint: Endpoint) -> dict[str, Any]:
         "503": {"description": "Database unavailable, locked or schema out of date."},
     }
     return extra
+
+
+def answer_schema(returns: str | None) -> dict[str, Any]:
+    """The JSON Schema of an answer, from the result type the service returns (its JSON form:
+    money as strings, instants as RFC 3339); any JSON object or list when not declared."""
+    if returns is None:
+        return {"type": ["object", "array"]}
+    from importlib import import_module
+
+    from pydantic import TypeAdapter
+
+    module, _, name = returns.partition(":")
+    many = name.endswith("[]")
+    kind: Any = getattr(import_module(module), name.removesuffix("[]"))
+    target: Any = list.__class_getitem__(kind) if many else kind
+    schema = TypeAdapter(target).json_schema(mode="serialization")
+    return _inline(schema, schema.pop("$defs", {}))
+
+
+def _inline(node: Any, defs: dict[str, Any], depth: int = 0) -> Any:
+    """A schema without `$ref`s into its own `$defs` (an operation's schema must stand alone in
+    the OpenAPI document); a type nested past 12 levels is left as any value."""
+    if isinstance(node, list):
+        return [_inline(item, defs, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        if depth > 12:
+            return {}
+        return _inline(defs[ref.removeprefix("#/$defs/")], defs, depth + 1)
+    return {key: _inline(value, defs, depth) for key, value in node.items()}
 
 
 # --- reading and parsing parameters --------------------------------------------------------------
@@ -274,6 +315,15 @@ def parse_params(endpoint: Endpoint, raw: dict[str, list[Any]]) -> dict[str, Any
 
 
 def _coerce(param: Param, values: list[Any]) -> Any:
+    if param.kind == "rows":  # a file's rows, given as a JSON list of objects
+        value = values[0] if len(values) == 1 else values
+        if not isinstance(value, list) or not all(
+                isinstance(row, dict) and all(v is None or (isinstance(v, (str, int, float))
+                                                            and not isinstance(v, bool))
+                                              for v in row.values()) for row in value):
+            raise BadInput(f"parameter {param.name!r} must be a list of objects of plain "
+                           "values (strings or numbers)")
+        return value
     if param.kind == "list":
         items: list[Any] = []
         for value in values:

@@ -34,10 +34,12 @@ class GlobalOptions:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from valhalla_cli.output import set_display_zone
             from valhalla_cli.settings import resolve_settings
 
             self._settings = resolve_settings(config=self.config, db=self.db, actor=self.actor,
                                               quiet=self.quiet)
+            set_display_zone(self._settings.business_timezone)  # tables show local times
         return self._settings
 
 
@@ -81,9 +83,13 @@ def fmt_of(fmt: str | None, as_json: bool, *, markdown: bool = False,
 
 
 def emit(data: Any, fmt: str, *, columns: Sequence[str] | None = None,
-         title: str | None = None) -> None:
+         title: str | None = None, compact: Sequence[str] | None = None,
+         wide: bool = False) -> None:
+    """Render `data`; a terminal table shows the `compact` columns unless --wide."""
     from valhalla_cli.output import render
 
+    if fmt == "table" and compact and not wide:
+        columns = compact
     render(data, fmt, columns=columns, title=title)
 
 
@@ -133,6 +139,9 @@ ReportFormatOpt = Annotated[
     typer.Option("--format", "-f", metavar="FORMAT", help=format_help(REPORT_FORMATS)),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="On a terminal (--format table), every column; by default a listing shows "
+    "its compact set. Other formats always have every column.")]
 AtOpt = Annotated[
     Optional[str],
     typer.Option("--at", metavar="DATETIME",
@@ -236,9 +245,10 @@ def write(ctx: typer.Context, act: Callable[[Any, Settings, datetime], Any], fmt
 
 
 def show(ctx: typer.Context, fetch: Callable[[Any], Any], fmt: str | None, as_json: bool,
-         *, columns: Sequence[str] | None = None) -> None:
+         *, columns: Sequence[str] | None = None, compact: Sequence[str] | None = None,
+         wide: bool = False) -> None:
     """The read-only command: check the format, fetch in one read transaction, render."""
     output = fmt_of(fmt, as_json)
     with database(ctx) as db, db.transaction() as session:
         result = fetch(session)
-    emit(result, output, columns=columns)
+    emit(result, output, columns=columns, compact=compact, wide=wide)

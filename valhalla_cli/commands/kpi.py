@@ -78,7 +78,9 @@ def import_command(
         optional=kpi_import.OPTIONAL, non_text=kpi_import.NON_TEXT,
         run=lambda session, rows, progress: kpi_import.import_rows(
             session, rows, business_timezone=cfg.business_timezone, progress=progress))
-    say(ctx, f"imported {result.imported} KPI events from {path}")
+    from valhalla_cli.wording import plural
+
+    say(ctx, f"imported {plural(result.imported, 'KPI event')} from {path}")
     emit(result, output)
 
 

@@ -15,6 +15,7 @@ from valhalla_cli.commands._common import (
     ReportFormatOpt,
     SinceOpt,
     UntilOpt,
+    WideOpt,
     at_instant,
     bigint,
     database,
@@ -37,6 +38,9 @@ CLAIM_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province
                  "idempotency_key", "to", "language", "message")
 DUE_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
                "owner", "due_at", "status", "attempt", "status_reason", "to")
+# What a terminal shows by default (--wide: every column); the message is `ladder due --json`'s.
+CLAIM_COMPACT = ("task_id", "lead_id", "step", "channel", "to", "due_at", "lease_expires_at")
+DUE_COMPACT = ("task_id", "lead_id", "step", "channel", "owner", "due_at", "status_reason")
 SLA_COLUMNS = ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
                "p90_response_minutes", "overdue_now", "target_within_2h_pct", "meets_target",
                "since", "until")
@@ -163,7 +167,7 @@ def show(ctx: typer.Context, lead: LeadArg, fmt: FormatOpt = None,
 def due(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
-    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
     """Tasks that could be dispatched now, without claiming them.
 
@@ -181,7 +185,43 @@ def due(
         tasks = ladder.due(session, at=when, limit=limit, config=config,
                            business_timezone=cfg.business_timezone,
                            identification=template.identification_of(cfg))
-    emit(tasks, output, columns=DUE_COLUMNS)
+    emit(tasks, output, columns=DUE_COLUMNS, compact=DUE_COMPACT, wide=wide)
+
+
+OVERDUE_COLUMNS = ("task_id", "lead_id", "owner", "step", "channel", "due_at", "age_minutes",
+                   "reason")
+
+
+@app.command("overdue")
+def overdue(
+    ctx: typer.Context,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Only this owner's tasks.")
+                     ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
+                                       help="At most this many.")] = 100,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Tasks more than the SLA ([ladder] sla_minutes) past due and not done, oldest first.
+
+    The list `valhalla status` shows under "Overdue tasks", whole: lead, owner, step, channel,
+    when it was due and how long ago (age_minutes). When more tasks are overdue than --limit,
+    standard error says how many more.
+
+    \b
+    Example:
+      valhalla ladder overdue --owner alice
+    """
+    from valhalla_cli.services import worklists
+
+    config = _config(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db, db.transaction() as session:
+        work = worklists.overdue(session, at=when, sla_minutes=config.sla_minutes, owner=owner,
+                                 limit=limit)
+    emit(work.rows, output, columns=OVERDUE_COLUMNS)
+    if work.more:
+        say(ctx, f"… and {work.more} more overdue (of {work.total}; raise --limit)")
 
 
 @app.command("dispatch")
@@ -198,7 +238,7 @@ def dispatch(
         "--channel", metavar="SMS|CALL", help="Hand out this channel's tasks only (default: "
         "both, or CALL only while [sender] provider sends the texts).")] = None,
     at: AtOpt = None, dry_run: DryRunOpt = False, fmt: FormatOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
     """Claim due tasks for the sender (the cron job); one line per task with --format jsonl.
 
@@ -235,7 +275,7 @@ def dispatch(
     if result.warning:
         warn(ctx, result.warning)
     if result.tasks:  # nothing to dispatch: no output at all
-        emit(result.tasks, output, columns=CLAIM_COLUMNS)
+        emit(result.tasks, output, columns=CLAIM_COLUMNS, compact=CLAIM_COMPACT, wide=wide)
     say(ctx, result.summary)
 
 

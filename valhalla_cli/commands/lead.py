@@ -10,6 +10,7 @@ from valhalla_cli.commands._common import (
     EncodingOpt,
     FormatOpt,
     JsonOpt,
+    WideOpt,
     at_instant,
     bigint,
     database,
@@ -26,6 +27,7 @@ app = typer.Typer(help="Leads: phone numbers, consent evidence, opt-outs and rep
 
 LEAD_COLUMNS = ("lead_id", "phone", "name", "province", "market", "language", "timezone",
                 "source", "created_at", "updated_at")
+LEAD_COMPACT = ("lead_id", "phone", "name", "province", "market", "language")
 LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
 
 
@@ -101,9 +103,9 @@ def list_command(
                                                        help="Only this market.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
                                        help="At most this many.")] = 100,
-    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    fmt: FormatOpt = None, as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
-    """List leads by id.
+    """List leads by id (on a terminal the compact columns; --wide for all).
 
     \b
     Example:
@@ -113,7 +115,7 @@ def list_command(
 
     show(ctx, lambda session: service.list_leads(session, province=province, market=market_name,
                                                  limit=limit),
-         fmt, as_json, columns=LEAD_COLUMNS)
+         fmt, as_json, columns=LEAD_COLUMNS, compact=LEAD_COMPACT, wide=wide)
 
 
 @app.command("import")

@@ -10,6 +10,7 @@ from valhalla_cli.commands._common import (
     DryRunOpt,
     FormatOpt,
     JsonOpt,
+    WideOpt,
     at_instant,
     bigint,
     database,
@@ -41,6 +42,8 @@ OFFER_COLUMNS = ("evidence_id", "at", "province", "market", "property_type", "de
 EVIDENCE_COLUMNS = ("id", "at", "province", "market", "property_type", "deal_ref", "outcome",
                     "reason", "mode", "throttled", "arv", "mao", "max_offer", "opening_offer",
                     "liquidity_score", "liquidity_band", "actor")
+EVIDENCE_COMPACT = ("id", "at", "province", "market", "deal_ref", "outcome", "max_offer",
+                    "opening_offer")
 
 
 @app.command("compute")
@@ -232,7 +235,7 @@ def evidence(
     deal_ref: Annotated[Optional[str], typer.Option("--deal-ref", help="Only this deal.")
                         ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
-    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    fmt: FormatOpt = None, as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
     """Offer evidence, newest first (listed when no subcommand is given).
 
@@ -241,7 +244,7 @@ def evidence(
       valhalla offer evidence --province ON --limit 20
     """
     if ctx.invoked_subcommand is None:
-        _list_evidence(ctx, province, deal_ref, limit, fmt, as_json)
+        _list_evidence(ctx, province, deal_ref, limit, fmt, as_json, wide)
 
 
 @evidence_app.command("list")
@@ -252,25 +255,25 @@ def evidence_list(
     deal_ref: Annotated[Optional[str], typer.Option("--deal-ref", help="Only this deal.")
                         ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
-    fmt: FormatOpt = None, as_json: JsonOpt = False,
+    fmt: FormatOpt = None, as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
-    """List offer evidence, newest first.
+    """List offer evidence, newest first (on a terminal the compact columns; --wide for all).
 
     \b
     Example:
       valhalla offer evidence list --deal-ref D-1042 --json
     """
-    _list_evidence(ctx, province, deal_ref, limit, fmt, as_json)
+    _list_evidence(ctx, province, deal_ref, limit, fmt, as_json, wide)
 
 
 def _list_evidence(ctx: typer.Context, province: str | None, deal_ref: str | None, limit: int,
-                   fmt: str | None, as_json: bool) -> None:
+                   fmt: str | None, as_json: bool, wide: bool = False) -> None:
     from valhalla_cli.services import offer
 
     show(ctx,
          lambda session: offer.list_evidence(session, province=province, deal_ref=deal_ref,
                                              limit=limit),
-         fmt, as_json, columns=EVIDENCE_COLUMNS)
+         fmt, as_json, columns=EVIDENCE_COLUMNS, compact=EVIDENCE_COMPACT, wide=wide)
 
 
 @evidence_app.command("show")

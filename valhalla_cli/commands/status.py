@@ -31,13 +31,31 @@ TASK_COLUMNS = ("due", "ready", "overdue", "claimed", "held_dncl_not_checked",
                 "held_no_identification")
 DNCL_COLUMNS = ("area_code", "as_of", "age_days", "numbers", "fresh")
 CHECK_COLUMNS = ("name", "status", "detail", "fix")
+WORK_TASK_COLUMNS = ("task_id", "lead_id", "owner", "step", "channel", "due_at", "age",
+                     "reason")
+WORK_REPLY_COLUMNS = ("message_id", "lead_id", "phone", "received_at", "age", "body")
+WORK_OFFER_COLUMNS = ("evidence_id", "deal_ref", "province", "market", "amount", "sent_at",
+                      "age_days")
+_TERMINAL_TASK = ("task_id", "lead_id", "owner", "step", "age", "reason")
+TERMINAL_WORK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "overdue": _TERMINAL_TASK, "stuck": _TERMINAL_TASK, "held": _TERMINAL_TASK,
+    "replies": ("lead_id", "phone", "age", "body"),
+    "offers": ("evidence_id", "deal_ref", "market", "amount", "age_days")}
+# (key, title, columns): the worklists of the overview, in the order a person works them.
+WORKLISTS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
+    ("overdue", "Overdue tasks", WORK_TASK_COLUMNS, "valhalla ladder overdue"),
+    ("stuck", "Stuck tasks (claimed past the lease)", WORK_TASK_COLUMNS, None),
+    ("held", "Held tasks", WORK_TASK_COLUMNS, None),
+    ("replies", "Replies waiting for a person", WORK_REPLY_COLUMNS, None),
+    ("offers", "Offers sent, not answered", WORK_OFFER_COLUMNS, None),
+)
 SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 
 
 def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: JsonOpt = False,
                    at: AtOpt = None) -> None:
     """One-screen overview: go-live, risk, levers, heimdall, SLA, KPIs, tasks, DNCL, scorecard,
-    runbook.
+    runbook, and the worklists (overdue, stuck and held tasks, replies and offers waiting).
 
     Exit 0 when the runbook is OK to enable go-live, 1 when it is not (the whole overview is
     printed first, with "reason": "runbook_not_ok"). A throttled lever, a breached cap and an
@@ -92,7 +110,7 @@ def _html(view: Any) -> None:
 def _markdown(view: Any) -> list[Any]:
     from valhalla_cli.output import Grid, Text, jsonable
 
-    data = jsonable(view)
+    data = jsonable(view, display=True)
     verdict = "OK to enable go-live" if view.ok else "NOT OK to enable go-live"
     g = data["golive"]
     blocks: list[Any] = [
@@ -117,6 +135,7 @@ def _markdown(view: Any) -> list[Any]:
                   "no KPI events in the window\n"),
         Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
+        *_worklist_blocks(data, markdown=True),
     ]
     blocks += _delivery_blocks(data)
     d = data["dncl"]
@@ -174,18 +193,19 @@ def _change(golive: Any) -> str:
     change = golive.last_change
     if change is None:
         return ""
-    from valhalla_cli.clock import rfc3339
+    from valhalla_cli.output import local_time
 
     by = f" by {change.by}" if change.by else ""
     why = f": {change.reason}" if change.reason else ""
-    return f"{change.what}{by} at {rfc3339(change.at)}{why}"
+    return f"{change.what}{by} at {local_time(change.at)}{why}"
 
 
 def _table(view: Any) -> list[Any]:
     """The overview on a terminal."""
     from valhalla_cli.output import Grid, Text, jsonable
+    from valhalla_cli.wording import plural
 
-    data = jsonable(view)
+    data = jsonable(view, display=True)
 
     def section(title: str, rows: list[dict], columns: tuple[str, ...],
                 headers: tuple[str, ...] | None = None) -> Grid:
@@ -228,13 +248,14 @@ def _table(view: Any) -> list[Any]:
     else:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
     blocks += _delivery_blocks(data)
+    blocks += _worklist_blocks(data, markdown=False)
     d = data["dncl"]
     if not d["imported"]:
         blocks.append(Text(f"DNCL     {_NO_DNCL}; fix: {d['fix']}"))
     else:
         stale = _stale(d)
         blocks.append(section(
-            f"DNCL: {len(d['areas'])} area code(s), "
+            f"DNCL: {plural(len(d['areas']), 'area code')}, "
             + (f"STALE (> {d['fresh_days']} days): {stale}; fix: {d['fix']}" if stale
                else f"all fresh (≤ {d['fresh_days']} days)"),
             d["areas"], DNCL_COLUMNS))
@@ -259,6 +280,38 @@ def _delivery_blocks(data: dict) -> list[Any]:
     blocks: list[Any] = [Grid("Texts: delivery today and last 7 days", [d], DELIVERY_COLUMNS)]
     if d.get("alert"):
         blocks.append(Text(f"**Alert:** {d['alert']}\n"))
+    return blocks
+
+
+def _worklist_blocks(data: dict, *, markdown: bool) -> list[Any]:
+    """A titled table per non-empty worklist, its total in the title and, when bounded, the
+    "and N more" line (with the command that lists them all, when there is one)."""
+    from valhalla_cli.output import Grid, Text, age_text
+
+    lists = data.get("worklists")
+    if not lists:
+        return []
+    blocks: list[Any] = []
+    quiet = []
+    for key, title, columns, command in WORKLISTS:
+        work = lists[key]
+        if not work["total"]:
+            quiet.append(title.split(" (")[0].lower())
+            continue
+        rows = [{**r, "age": age_text(r.get("age_minutes"))} for r in work["rows"]]
+        if not markdown:  # a terminal: the compact set (the age says when it was due)
+            columns = TERMINAL_WORK_COLUMNS.get(key, columns)
+            rows = [{**r, "step": f"{r['step']} {r['channel']}"} if "step" in r else r
+                    for r in rows]
+        blocks.append(Grid(f"{title}: {work['total']}", rows, columns,
+                           title_style=None if markdown else "bold"))
+        if work["more"]:
+            more = f"… and {work['more']} more"
+            blocks.append(Text(more + (f" (`{command}`)" if command and markdown else
+                                       f" ({command})" if command else "")))
+    if quiet:
+        blocks.append(Text("Nothing waiting: " + ", ".join(quiet)
+                           + ("\n" if markdown else "")))
     return blocks
 
 

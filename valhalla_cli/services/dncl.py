@@ -534,7 +534,9 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
 
     areas = area_statuses(session, at=at, business_timezone=settings.business_timezone)
     held = held_counts(session, at=at).get("dncl_not_checked", 0)
-    held_text = f"; {held} call task(s) held (dncl_not_checked)" if held else ""
+    from valhalla_cli.wording import plural
+
+    held_text = f"; {plural(held, 'call task')} held (dncl_not_checked)" if held else ""
     fix = IMPORT_FIX
     if not areas:
         return CheckResult("dncl", WARN, "no National DNCL copy imported: calls go only to "
@@ -545,5 +547,6 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
         return CheckResult("dncl", FAIL, f"National DNCL copy older than {FRESH_DAYS} days for "
                            f"{names}{held_text}", fix)
     oldest = max(a.age_days for a in areas)
-    return CheckResult("dncl", OK, f"{len(areas)} area code(s), {sum(a.numbers for a in areas)} "
-                       f"numbers, oldest {oldest} day(s){held_text}")
+    return CheckResult("dncl", OK, f"{plural(len(areas), 'area code')}, "
+                       f"{plural(sum(a.numbers for a in areas), 'number')}, oldest "
+                       f"{plural(oldest, 'day')}{held_text}")

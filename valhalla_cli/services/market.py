@@ -526,8 +526,10 @@ def runbook_check(session: Session, settings: Any, at: datetime):
                            f"{', '.join(off)}: make sure consent is obtained elsewhere",
                            f"valhalla market policy-set {first_province}{where} "
                            "--require-sms-consent")
-    return CheckResult("market", OK, f"13 provinces enabled, {markets} market policies, windows "
-                       "inside CRTC hours, zones valid")
+    from valhalla_cli.wording import plural
+
+    return CheckResult("market", OK, f"13 provinces enabled, {plural(markets, 'market policy')}, "
+                       "windows inside CRTC hours, zones valid")
 
 
 def count_suppressions(session: Session) -> int:

@@ -411,7 +411,9 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     if disabled:
         return CheckResult("regression", WARN, "seeded policies disabled: " + ", ".join(disabled),
                            f"valhalla regression policy-set {disabled[0]} --enable")
-    return CheckResult("regression", OK, f"{len(policies)} policies, no lever throttled")
+    from valhalla_cli.wording import plural
+
+    return CheckResult("regression", OK, f"{plural(len(policies), 'policy')}, no lever throttled")
 
 
 def get_policy(session: Session, metric: str) -> PolicyView:

@@ -4,9 +4,10 @@ Composed from the packs' own read functions, in one read transaction (one connec
 of queries, no per-row follow-ups): go-live, risk today per engine with headroom, the levers of
 the regression tripwire, heimdall modes and promotion eligibility, the SLA of the last 7 business
 days (in total and per day), KPI events per metric per day for 30 days, the open follow-up work
-(held tasks included), the National DNCL copy's freshness per area code, and the runbook
-verdict. Nothing is written. The review page (`--format html`, `GET /`) renders
-this same result: every figure it shows is computed here, once.
+(held tasks included), the National DNCL copy's freshness per area code, the worklists (overdue,
+stuck and held tasks, replies and offers waiting for a person: `services.worklists`, each
+bounded), and the runbook verdict. Nothing is written. The review page (`--format html`,
+`GET /`) renders this same result: every figure it shows is computed here, once.
 
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
 dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`; the KPI
@@ -34,7 +35,9 @@ from valhalla_cli.services import (
     risk,
     runbook,
     scorecard,
+    worklists,
 )
+from valhalla_cli.services.worklists import Worklists
 
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
@@ -114,6 +117,8 @@ class StatusOverview:
     # texts sent through the provider: accepted, delivered and the rate today and over 7
     # days, messages awaiting a final state, and the alert for messages stuck in `sending`
     delivery: Any = None
+    # the work waiting for a person, each list bounded (the first rows and the total)
+    worklists: Worklists | None = None
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
@@ -219,6 +224,12 @@ def overview(session: Session, settings: Settings, at: datetime) -> StatusOvervi
     for section in registry.status_sections():
         sections.update(section(session, settings, at))
     book = _runbook(session, settings, at)
+    try:
+        sla_minutes: int | None = ladder.ladder_config(settings.ladder).sla_minutes
+    except ConfigError:  # the runbook's `followups` check reports it
+        sla_minutes = None
+    sections.setdefault("worklists", worklists.all_lists(session, at=at,
+                                                         sla_minutes=sla_minutes))
     return StatusOverview(
         generated_at=at, business_date=business_date(at, settings.business_timezone),
         business_timezone=settings.business_timezone,

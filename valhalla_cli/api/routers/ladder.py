@@ -12,7 +12,8 @@ def _config(call: Call):
     return ladder_config(call.settings.ladder)
 
 
-@router.post("/ladder/create", cli="valhalla ladder create", scope="operate", params=(
+@router.post("/ladder/create", cli="valhalla ladder create", scope="operate",
+             returns="valhalla_cli.services.ladder.creation:LadderResult", params=(
     Param("lead", required=True, help="The lead id."),
     Param("province", required=True, help="Province code, e.g. ON."),
     Param("market", help="Market, e.g. TORONTO."),
@@ -20,17 +21,22 @@ def _config(call: Call):
     Param("lead_score", "int", help="Lead score 0-100 (required when the policy has a "
           "minimum)."),
     Param("phone", help="The lead's phone number."),
-    Param("consent", help="Record consent: express, inquiry or business."), AT))
+    Param("name", help="The lead's name."),
+    Param("language", help="en or fr (default: fr for QC, en elsewhere)."),
+    Param("consent", help="Record consent: express, inquiry or business."),
+    Param("consent_at", help="When the consent was given (ISO 8601; default: at)."), AT))
 def create(call: Call) -> Answer:
     """Create the lead's six follow-up tasks (or return its active ladder); 409 refused."""
     from valhalla_cli.services import ladder
 
+    consent_at = call.instant("consent_at") if call["consent_at"] is not None else None
     result = ladder.create(call.session, lead_id=call["lead"], province=call["province"],
                            market=call["market"], owner=call["owner"],
                            lead_score=call["lead_score"], at=call.instant(), actor=call.actor,
                            config=_config(call),
                            business_timezone=call.settings.business_timezone,
-                           phone=call["phone"], consent=call["consent"])
+                           phone=call["phone"], name=call["name"], language=call["language"],
+                           consent=call["consent"], consent_at=consent_at)
     return Answer(result, no=result.reason is not None)
 
 
@@ -54,7 +60,8 @@ def stop(call: Call) -> Answer:
                               at=call.instant(), actor=call.actor))
 
 
-@router.post("/task/{task}/complete", cli="valhalla ladder complete", scope="operate", params=(
+@router.post("/task/{task}/complete", cli="valhalla ladder complete", scope="operate",
+             returns="valhalla_cli.services.ladder.completion:CompleteResult", params=(
     Param("task", "int", required=True, in_path=True, help="The task id."),
     Param("outcome", required=True, help="sent, no_answer, voicemail (continue); contacted, "
           "appointment, not_interested, wrong_number (stop); opt_out (stop and suppress)."),
@@ -106,7 +113,8 @@ def due(call: Call) -> Answer:
                              identification=template.identification_of(call.settings)))
 
 
-@router.post("/dispatch", cli="valhalla ladder dispatch", scope="operate", params=(
+@router.post("/dispatch", cli="valhalla ladder dispatch", scope="operate",
+             returns="valhalla_cli.services.ladder.dispatching:Claim[]", params=(
     Param("limit", "int", default=100, minimum=1, help="Claim at most this many."),
     Param("lease", help="Lease per claim, e.g. 15m (default from the [ladder] config)."),
     Param("worker", help="Who claims (default: api:NAME@host:pid)."),

@@ -41,7 +41,8 @@ def list_leads(call: Call) -> Answer:
                                   market=call["market"], limit=call["limit"]))
 
 
-@router.post("/inbound", cli="valhalla lead inbound", scope="operate", params=(
+@router.post("/inbound", cli="valhalla lead inbound", scope="operate",
+             returns="valhalla_cli.services.lead:InboundResult", params=(
     Param("from", required=True, help="The number that texted."),
     Param("body", required=True, help="What it said."), AT))
 def inbound(call: Call) -> Answer:

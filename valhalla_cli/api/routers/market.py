@@ -22,7 +22,9 @@ def policies(call: Call) -> Answer:
     Param("channels", help="Allowed channels, e.g. SMS,CALL."),
     Param("min_lead_score", "int", help="Minimum lead score, 0-100."),
     Param("holidays", "bool", help="Quiet on the province's statutory holidays."),
-    ENABLED, AT))
+    ENABLED,
+    Param("require_sms_consent", "bool", help="Texts need CASL consent recorded here (seeded "
+          "on; the runbook warns while off)."), AT))
 def policy_set(call: Call) -> Answer:
     """Create or update a policy; only the fields given change (audited)."""
     from valhalla_cli.services import market
@@ -31,7 +33,8 @@ def policy_set(call: Call) -> Answer:
         call.session, province=call["province"], market=call["market"],
         timezones=call["timezone"], windows=call["window"], channels=call["channels"],
         min_lead_score=call["min_lead_score"], quiet_on_holidays=call["holidays"],
-        enabled=call["enabled"], actor=call.actor, at=call.instant()))
+        enabled=call["enabled"], actor=call.actor, at=call.instant(),
+        require_sms_consent=call["require_sms_consent"]))
 
 
 @router.get("/effective", cli="valhalla market effective", params=(PROVINCE, MARKET))
@@ -43,8 +46,10 @@ def effective(call: Call) -> Answer:
                                           market=call["market"]))
 
 
-@router.get("/can-contact", cli="valhalla market can-contact", params=(
-    PROVINCE, Param("channel", required=True, help="SMS or CALL."), MARKET,
+@router.get("/can-contact", cli="valhalla market can-contact",
+            returns="valhalla_cli.services.market:ContactAnswer", params=(
+    Param("province", help="Province or territory code, e.g. ON (may be left out with lead)."),
+    Param("channel", required=True, help="SMS or CALL."), MARKET,
     Param("lead_score", "int", help="The lead's score, 0-100."),
     Param("lead", help="Lead id: its province, zones, number and consents decide."),
     Param("phone", help="A number alone (suppression, DNCL, area-code zones)."), AT))

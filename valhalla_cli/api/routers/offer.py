@@ -49,11 +49,14 @@ def policy_set(call: Call) -> Answer:
         reason=p["reason"], dry_run=p["dry_run"]))
 
 
-@router.post("/compute", cli="valhalla offer compute", scope="operate", params=(
+@router.post("/compute", cli="valhalla offer compute", scope="operate",
+             returns="valhalla_cli.services.offer.computing:OfferResult", params=(
     PROVINCE,
     Param("market", help="Market name (its policy override and liquidity apply)."),
     Param("arv", help="After-repair value, e.g. 450000."),
-    Param("sqft", help="The subject property's size (with comps; not over HTTP)."),
+    Param("comps", "rows", help="Comparable sales instead of arv: a list of objects with "
+          "address, sold_price, sqft and sold_on (the rows of the CLI's --comps file)."),
+    Param("sqft", help="The subject property's size, with comps."),
     Param("repairs", help="Repair estimate (required; 0 for none)."),
     Param("type", help="SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR)."),
     Param("assignment_fee", help="Override the policy's assignment fee."),
@@ -61,12 +64,15 @@ def policy_set(call: Call) -> Answer:
     Param("note", help="Kept with the evidence."), AT))
 def compute(call: Call) -> Answer:
     """Compute the maximum and opening offers and keep the evidence; 409 refused/throttled."""
+    from valhalla_cli.importing import given_rows
     from valhalla_cli.services import offer
 
     p = call.params
+    comps = (None if p["comps"] is None
+             else given_rows("comps", p["comps"], required=offer.COMPS_COLUMNS))
     result = offer.compute(
         call.session, province=p["province"], market=p["market"], property_type=p["type"],
-        arv=p["arv"], sqft=p["sqft"], repairs=p["repairs"],
+        arv=p["arv"], comps=comps, sqft=p["sqft"], repairs=p["repairs"],
         assignment_fee=p["assignment_fee"], deal_ref=p["deal_ref"], note=p["note"],
         at=call.instant(), actor=call.actor,
         business_timezone=call.settings.business_timezone,

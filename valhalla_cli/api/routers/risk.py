@@ -64,7 +64,8 @@ def _day(call: Call):
     return business_date(call.instant(), call.settings.business_timezone)
 
 
-@router.get("/snapshot", cli="valhalla risk snapshot", params=(DAY, AT))
+@router.get("/snapshot", cli="valhalla risk snapshot", params=(DAY, AT),
+            returns="valhalla_cli.services.risk.reports:Snapshot")
 def snapshot(call: Call) -> Answer:
     """Exposure, headroom and breaches of a day, per engine."""
     from valhalla_cli.services import risk

@@ -6,7 +6,8 @@ from valhalla_cli.api.routing import Answer, Call, PackRouter
 router = PackRouter("status", "/api/governance")
 
 
-@router.get("/status", cli="valhalla status", params=(AT,))
+@router.get("/status", cli="valhalla status", params=(AT,),
+            returns="valhalla_cli.services.status:StatusOverview")
 def overview(call: Call) -> Answer:
     """Go-live, risk today, levers, heimdall, SLA, tasks, runbook (409 when not OK)."""
     from valhalla_cli.services import status

@@ -35,4 +35,6 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
                            "--min-samples 30 --min-success-rate 0.7")
     modes = ", ".join(f"{d} {p.mode}" + ("" if p.enabled else " (disabled)")
                       for d, p in sorted(policies.items()))
-    return CheckResult("heimdall", OK, f"{len(policies)} domains: {modes}")
+    from valhalla_cli.wording import plural
+
+    return CheckResult("heimdall", OK, f"{plural(len(policies), 'domain')}: {modes}")

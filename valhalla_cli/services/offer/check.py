@@ -40,5 +40,7 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
     if not enabled:
         return CheckResult("offers", WARN, "no offer policy is enabled (offers are refused "
                            "everywhere)", "valhalla offer policy-set ON --enable")
-    return CheckResult("offers", OK, f"{len(enabled)} enabled offer policies within bounds: "
-                       + ", ".join(enabled))
+    from valhalla_cli.wording import plural
+
+    return CheckResult("offers", OK, f"{plural(len(enabled), 'enabled offer policy')} within "
+                       "bounds: " + ", ".join(enabled))

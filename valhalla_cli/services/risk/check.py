@@ -53,5 +53,7 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
         return CheckResult("risk", WARN,
                            "GLOBAL is disabled: every reservation is refused",
                            "valhalla risk policy-set GLOBAL --enable")
-    return CheckResult("risk", OK, f"GLOBAL cap {from_cents(global_cap)}, {engines} engines at "
-                       f"or below it, no breach on {today}")
+    from valhalla_cli.wording import plural
+
+    return CheckResult("risk", OK, f"GLOBAL cap {from_cents(global_cap)}, "
+                       f"{plural(engines, 'engine')} at or below it, no breach on {today}")
