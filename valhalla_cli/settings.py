@@ -342,8 +342,13 @@ def mask_url_password(url: str) -> str:
 def export_for_workers(settings: Settings) -> None:
     """Hand the resolved config file and database to server worker processes (which resolve
     their settings again) through the environment, the only channel uvicorn passes on."""
-    os.environ["VALHALLA_CONFIG"] = str(settings.config_path) if settings.config_path.exists() \
-        else ""
+    # Without a config file the workers must not be told about one: an empty VALHALLA_CONFIG
+    # is refused as bad input, so a server configured by flags and environment alone would
+    # never start. They fall back to the same default path the server itself looked at.
+    if settings.config_path.exists():
+        os.environ["VALHALLA_CONFIG"] = str(settings.config_path)
+    else:
+        os.environ.pop("VALHALLA_CONFIG", None)
     os.environ["VALHALLA_DATABASE_URL"] = settings.database_url
     os.environ["VALHALLA_ACTOR"] = settings.actor
 
