@@ -4,6 +4,7 @@ test (at least) per numbered defect, named after it; database tests run on both 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -87,3 +88,59 @@ def test_defect_02_a_worker_that_cannot_start_stops_the_server_non_zero(db_url, 
     assert proc.returncode == 3, (proc.returncode, err)
     assert "does not exist" in err, err
     assert "Traceback" not in err, err
+
+
+# --- 7: `db backup` of a damaged database ------------------------------------------------------
+
+def _damage_a_table_no_command_reads(path: Path, how: str) -> None:
+    """A table of our own (and its index) whose last page is damaged: every valhalla command
+    still works, none reads that table, but `PRAGMA integrity_check` fails, listing the
+    problems ("rows") or failing itself on a page of an invalid type ("header")."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE scratch (x BLOB)")
+        conn.execute("CREATE INDEX ix_scratch ON scratch (x)")
+        rng = random.Random(19)
+        conn.executemany("INSERT INTO scratch VALUES (?)", [(rng.randbytes(500),)
+                                                            for _ in range(200)])
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    if how == "header":
+        last = len(data) - page
+        data[last:last + 8] = b"\xff" * 8
+    else:  # zeros over the cells of a table leaf page, three from the end
+        third = len(data) - 3 * page
+        data[third + page // 2:third + page // 2 + 400] = bytes(400)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["rows", "header"])
+def test_defect_07_backup_of_a_damaged_database_is_refused_and_not_recorded(db_url, tmp_path,
+                                                                            how):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("valhalla copies SQLite files only (PostgreSQL: exit 2 naming pg_dump)")
+    from conftest import Cli, db_count
+
+    from valhalla_cli.bootstrap import open_database
+
+    path = Path(db_url.removeprefix("sqlite:///"))
+    _damage_a_table_no_command_reads(path, how)
+    cli = Cli(db_url)
+    assert cli("db", "check").exit_code == 1
+    target = tmp_path / "bk.db"
+    result = cli("db", "backup", str(target))
+    assert result.exit_code == 4, (result.exit_code, result.stderr)
+    assert "integrity check failed" in result.stderr and "no backup" in result.stderr
+    assert not target.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".bk.db")]
+    db = open_database(db_url)
+    try:
+        assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE pack = 'db' "
+                        "AND action = 'backup'") == 0
+    finally:
+        db.dispose()
+    checks = {c["name"]: c for c in cli("runbook", "status", "--json").json["checks"]}
+    assert checks["backup"]["status"] == "warn", checks["backup"]

@@ -138,6 +138,13 @@ def make_engine(url: str) -> Engine:
 
 
 DAMAGED = "the database file is damaged: restore a backup (see `valhalla db check`)"
+# SQLITE_NOTADB: the header is not SQLite's at all. That is far more often a wrong path (a
+# spreadsheet, a config file given to --db) than damage, so it is not sent to a backup.
+NOT_A_DATABASE = ("the file is not a SQLite database (nor a valhalla one): check the path given "
+                  "by --db, VALHALLA_DATABASE_URL or database.url")
+# Whoever holds the lock may be any program (the sqlite3 shell, a backup tool), not only
+# another valhalla process.
+LOCKED = "the database is locked by another process past the timeout; try again"
 DISK_FULL = "no space left on the database's disk: free some space and run the command again"
 
 
@@ -151,14 +158,14 @@ def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     first = redact(detail[0] if detail else type(exc).__name__)
     lowered = first.lower()
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if is_not_a_database(lowered):
+        return DatabaseUnavailable(NOT_A_DATABASE)
     if is_damaged(lowered):
         return DatabaseUnavailable(DAMAGED)
     if "disk is full" in lowered or "no space left" in lowered or sqlstate == "53100":
         return DatabaseUnavailable(DISK_FULL)
     if "locked" in lowered or "busy" in lowered:
-        return DatabaseUnavailable(
-            "the database is locked by another valhalla process past the timeout; try again"
-        )
+        return DatabaseUnavailable(LOCKED)
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return DatabaseUnavailable(f"lost the database connection: {first}")
     markers = ("unable to open", "connection", "could not connect", "no such table",
@@ -166,6 +173,12 @@ def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     if any(m in lowered for m in markers):
         return DatabaseUnavailable(f"database unavailable: {first}")
     return None
+
+
+def is_not_a_database(message: str) -> bool:
+    """SQLite's SQLITE_NOTADB message ("file is not a database", formerly "file is encrypted
+    or is not a database")."""
+    return "not a database" in message.lower()
 
 
 def is_damaged(message: str) -> bool:

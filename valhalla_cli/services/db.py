@@ -10,13 +10,23 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from valhalla_cli.db import Database, dialect_name, is_damaged, redact, sqlite_path
+from valhalla_cli.db import (
+    DAMAGED,
+    LOCKED,
+    NOT_A_DATABASE,
+    Database,
+    dialect_name,
+    is_damaged,
+    is_not_a_database,
+    redact,
+    sqlite_path,
+)
 from valhalla_cli.errors import BadInput, DatabaseUnavailable
 from valhalla_cli.schema import schema_state
 
@@ -37,7 +47,7 @@ class IntegrityReport:
     engine: str
     schema: str | None
     problems: list[str]
-    reason: str | None  # "damaged" when not ok
+    reason: str | None  # "damaged" (or "not_a_database": no SQLite file at all) when not ok
 
 
 def check(db: Database) -> IntegrityReport:
@@ -66,8 +76,31 @@ def check(db: Database) -> IntegrityReport:
             raise
         problems = [message]
     ok = not problems
+    reason = None if ok else (
+        "not_a_database" if len(problems) == 1 and is_not_a_database(problems[0])
+        else "damaged")
     return IntegrityReport(ok=ok, engine=db.dialect, schema=schema, problems=problems,
-                           reason=None if ok else "damaged")
+                           reason=reason)
+
+
+class DamagedCopy(Exception):
+    """The copy a backup made failed its integrity check (so the source is damaged)."""
+
+
+def _verify_copy(copy: Any) -> None:
+    """`PRAGMA integrity_check` of a backup's copy; SQLite reports some damage as rows and
+    some (a page of an invalid type) by failing the pragma itself."""
+    import sqlite3
+
+    try:
+        rows = copy.execute(f"PRAGMA integrity_check({MAX_PROBLEMS})").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if is_damaged(str(exc)) or is_not_a_database(str(exc)):
+            raise DamagedCopy(str(exc)) from None
+        raise
+    problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+    if problems:
+        raise DamagedCopy(problems[0])
 
 
 @dataclass(frozen=True)
@@ -112,6 +145,10 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
             dst = sqlite3.connect(str(partial))
             try:
                 src.backup(dst)
+                # The copy is checked before it is kept or recorded: a damaged source copies
+                # page for page, and a recorded damaged copy would satisfy the runbook's
+                # `backup` check while no usable backup exists.
+                _verify_copy(dst)
                 pages = dst.execute("PRAGMA page_count").fetchone()[0]
                 dst.execute("PRAGMA journal_mode = DELETE")
             finally:
@@ -121,17 +158,23 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
         with open(partial, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, target)
+    except DamagedCopy as exc:
+        partial.unlink(missing_ok=True)
+        raise DatabaseUnavailable(
+            "the database is damaged (its integrity check failed: "
+            f"{redact(str(exc))[:200]}): no backup written or recorded; keep the last good "
+            "backup and see `valhalla db check`") from None
     except (sqlite3.Error, OSError) as exc:
         partial.unlink(missing_ok=True)
         text = str(exc).lower()
         if "disk is full" in text or "no space" in text:
             raise DatabaseUnavailable(f"no space left on the disk of {target.parent}") from exc
+        if is_not_a_database(text):
+            raise DatabaseUnavailable(NOT_A_DATABASE) from exc
         if is_damaged(text):
-            raise DatabaseUnavailable("the database file is damaged: restore a backup "
-                                      "(see `valhalla db check`)") from exc
+            raise DatabaseUnavailable(DAMAGED) from exc
         if "locked" in text or "busy" in text:
-            raise DatabaseUnavailable("the database is locked by another valhalla process "
-                                      "past the timeout; try again") from exc
+            raise DatabaseUnavailable(LOCKED) from exc
         if isinstance(exc, PermissionError):
             raise BadInput(f"cannot write {target}: permission denied") from exc
         raise
