@@ -144,3 +144,33 @@ def test_defect_07_backup_of_a_damaged_database_is_refused_and_not_recorded(db_u
         db.dispose()
     checks = {c["name"]: c for c in cli("runbook", "status", "--json").json["checks"]}
     assert checks["backup"]["status"] == "warn", checks["backup"]
+
+
+# --- 10: over-long paths -------------------------------------------------------------------------
+
+LONG = "x" * 100_000
+
+
+def _one_short_line(result, code: int) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stderr[:300])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) < 400, result.stderr[:300]
+
+
+def test_defect_10_config_init_with_an_over_long_path_is_bad_input(cli_nodb, tmp_path):
+    _one_short_line(cli_nodb("config", "init", "--path", LONG), 2)
+    _one_short_line(cli_nodb("config", "init", "--path", str(tmp_path / ("y/" * 3000))), 2)
+    assert not list(tmp_path.iterdir())
+
+
+def test_defect_10_an_over_long_config_path_is_a_configuration_error(cli_nodb):
+    _one_short_line(cli_nodb("--config", LONG, "golive", "state"), 3)
+    _one_short_line(cli_nodb("golive", "state", env={"VALHALLA_CONFIG": LONG}), 3)
+
+
+def test_defect_10_db_backup_to_an_over_long_path_is_bad_input(cli, db_url, tmp_path):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("valhalla copies SQLite files only (PostgreSQL: exit 2 naming pg_dump)")
+    _one_short_line(cli("db", "backup", LONG), 2)
+    _one_short_line(cli("db", "backup", str(tmp_path / ("z" * 300))), 2)
+    assert cli("audit", "--pack", "db", "--format", "json").json == []

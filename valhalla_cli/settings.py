@@ -221,7 +221,14 @@ def resolve_settings(
         config_path, sources["config_path"] = Path(env["VALHALLA_CONFIG"]), "env"
     else:
         config_path, sources["config_path"] = default_config_path(), "default"
-    if sources["config_path"] != "default" and not config_path.exists():
+    try:
+        config_exists = config_path.exists()
+    except OSError as exc:  # a name too long, a path through a file
+        from valhalla_cli.errors import shown_path
+
+        raise ConfigError(f"config file {shown_path(config_path)} cannot be read: "
+                          f"{exc.strerror}") from None
+    if sources["config_path"] != "default" and not config_exists:
         raise ConfigError(f"config file {config_path} does not exist")
     data = read_config_file(config_path)
 

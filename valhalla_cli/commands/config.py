@@ -100,10 +100,15 @@ def init_command(
     Example:
       valhalla init && valhalla runbook status
     """
+    from valhalla_cli.errors import path_error
     from valhalla_cli.services.config import write_config
 
     target = _config_path(ctx)
-    if force or not target.exists():
+    try:
+        exists = target.exists()
+    except OSError as exc:
+        raise path_error(exc, target, doing="write") from None
+    if force or not exists:
         write_config(target, force=force)
         say(ctx, f"wrote {target}")
     else:

@@ -27,7 +27,7 @@ from valhalla_cli.db import (
     redact,
     sqlite_path,
 )
-from valhalla_cli.errors import BadInput, DatabaseUnavailable
+from valhalla_cli.errors import BadInput, DatabaseUnavailable, path_error, shown_path
 from valhalla_cli.schema import schema_state
 
 if TYPE_CHECKING:
@@ -134,10 +134,14 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
         raise BadInput("valhalla db backup copies SQLite databases; on PostgreSQL run "
                        + pg_dump_command(db.url, target))
     target = target.expanduser()
-    if target.exists():
-        raise BadInput(f"{target} already exists: give a new file name")
-    if not target.parent.is_dir():
-        raise BadInput(f"{target.parent} is not a directory")
+    try:
+        exists, parent_is_dir = target.exists(), target.parent.is_dir()
+    except OSError as exc:  # a name too long, a path through a file
+        raise path_error(exc, target, doing="write the backup") from None
+    if exists:
+        raise BadInput(f"{shown_path(target)} already exists: give a new file name")
+    if not parent_is_dir:
+        raise BadInput(f"{shown_path(target.parent)} is not a directory")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         src = sqlite3.connect(str(source), timeout=10)
