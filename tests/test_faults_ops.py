@@ -174,3 +174,28 @@ def test_defect_10_db_backup_to_an_over_long_path_is_bad_input(cli, db_url, tmp_
     _one_short_line(cli("db", "backup", LONG), 2)
     _one_short_line(cli("db", "backup", str(tmp_path / ("z" * 300))), 2)
     assert cli("audit", "--pack", "db", "--format", "json").json == []
+
+
+# --- 13: importing from a named pipe -----------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("ladder", "import", "{fifo}"),
+    ("lead", "import", "{fifo}"),
+    ("kpi", "import", "{fifo}"),
+    ("liquidity", "import", "{fifo}"),
+    ("dncl", "import", "{fifo}", "--as-of", "2026-12-01"),
+    ("offer", "compute", "ON", "--repairs", "50000", "--comps", "{fifo}",
+     "--sqft", "1400", "--at", "2027-01-15T10:00"),
+], ids=lambda a: " ".join(a[:2]))
+def test_defect_13_a_named_pipe_with_no_writer_is_refused_at_once(db_url, db, tmp_path, args):
+    from conftest import run_valhalla, snapshot_tables
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    before = snapshot_tables(db)
+    started = time.monotonic()
+    result = run_valhalla(*[a.format(fifo=fifo) for a in args], db_url=db_url, timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert "named pipe" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert snapshot_tables(db) == before  # no import batch left behind either

@@ -190,9 +190,16 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
     anything is written: for an import whose rows also write tables no batch id hides."""
     import sys
 
-    from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
+    from valhalla_cli.importing import (
+        FileProgress,
+        StagedImport,
+        count_lines,
+        read_rows,
+        require_regular_file,
+    )
 
     file = Path(path)
+    require_regular_file(file)  # before any open: a named pipe with no writer never answers
     if precheck is not None:
         precheck(read_rows(file, required=required, optional=optional, encoding=encoding))
     show_progress = sys.stderr.isatty() and not options(ctx).quiet
