@@ -199,3 +199,35 @@ def test_defect_13_a_named_pipe_with_no_writer_is_refused_at_once(db_url, db, tm
     assert result.exit_code == 2, (result.exit_code, result.stderr)
     assert "named pipe" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert snapshot_tables(db) == before  # no import batch left behind either
+
+
+# --- 11: a revision row older than the tables --------------------------------------------------
+
+def test_defect_11_a_revision_row_older_than_the_tables_is_exit_4_naming_the_state(db_url, db):
+    from conftest import Cli, snapshot_tables
+
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0011'")
+    before = snapshot_tables(db)
+    cli = Cli(db_url)
+    for args in (("db", "upgrade"), ("init",), ("db", "downgrade", "base", "--yes"),
+                 ("status",), ("golive", "state")):
+        result = cli(*args)
+        assert result.exit_code == 4, (args, result.exit_code, result.stderr)
+        assert "says 0011" in result.stderr and "later revisions" in result.stderr
+        assert "restore a backup" in result.stderr and "ix_lead_" in result.stderr
+    current = cli("db", "current", "--json")
+    assert current.exit_code == 0
+    assert current.json["status"] == "inconsistent" and current.json["problem"]
+    assert snapshot_tables(db) == before
+
+
+def test_defect_11_a_database_really_at_an_older_revision_still_upgrades(db_url, db):
+    from conftest import Cli
+
+    cli = Cli(db_url)
+    assert cli("db", "downgrade", "0011", "--yes").exit_code == 0
+    assert cli("db", "current", "--json").json["status"] == "behind"
+    done = cli("db", "upgrade")
+    assert done.exit_code == 0, done.stderr
+    assert cli("db", "current", "--json").json["at_head"] is True

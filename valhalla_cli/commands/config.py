@@ -108,14 +108,16 @@ def init_command(
         exists = target.exists()
     except OSError as exc:
         raise path_error(exc, target, doing="write") from None
-    if force or not exists:
-        write_config(target, force=force)
-        say(ctx, f"wrote {target}")
-    else:
-        say(ctx, f"kept existing {target}")
     with database(ctx, check_schema=False) as db:
-        from valhalla_cli.migrate import upgrade
+        from valhalla_cli.migrate import ensure_migratable, upgrade
 
+        # A database no migration can run on is refused before the config file is written.
+        ensure_migratable(db)
+        if force or not exists:
+            write_config(target, force=force)
+            say(ctx, f"wrote {target}")
+        else:
+            say(ctx, f"kept existing {target}")
         upgrade(db, "head")
     say(ctx, f"database ready at {_masked(ctx)}")
     typer.echo(str(target))
