@@ -329,7 +329,8 @@ def _fill(mount: Path, leave: int) -> None:
 def test_defect_08_full_disk_on_create_leaves_no_file(small_disk):
     _fill(small_disk, 64 * 1024)
     path = small_disk / "new.db"
-    result = run_valhalla("golive", "state", db_url=f"sqlite:///{path}")
+    # `db upgrade` creates a database named by --db (other commands refuse a missing one)
+    result = run_valhalla("db", "upgrade", db_url=f"sqlite:///{path}")
     assert result.exit_code == 4, result.stderr
     assert "no space left on the database's disk" in result.stderr
     assert "Traceback" not in result.stderr

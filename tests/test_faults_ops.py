@@ -231,3 +231,61 @@ def test_defect_11_a_database_really_at_an_older_revision_still_upgrades(db_url,
     done = cli("db", "upgrade")
     assert done.exit_code == 0, done.stderr
     assert cli("db", "current", "--json").json["at_head"] is True
+
+
+# --- 8: a mistyped SQLite path never becomes a fresh database -----------------------------------
+
+def _how_named(how: str, path: Path, tmp_path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    url = f"sqlite:///{path}"
+    if how == "flag":
+        return ("--db", url), {}
+    if how == "env":
+        return (), {"VALHALLA_DATABASE_URL": url}
+    config = tmp_path / "named.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    return ("--config", str(config)), {}
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "file"])
+def test_defect_08_a_missing_database_named_explicitly_is_exit_3_and_not_created(
+        cli_nodb, tmp_path, how):
+    typo = tmp_path / "nonexistent" / "dir" / "x.db"
+    plain = tmp_path / "x.db"
+    for path in (typo, plain):
+        named, env = _how_named(how, path, tmp_path)
+        for args in (("golive", "state"), ("status",), ("db", "backup", str(tmp_path / "b.db")),
+                     ("risk", "reserve", "GLOBAL", "10", "--ref", "r", "--at",
+                      "2027-01-15T10:00")):
+            result = cli_nodb(*named, *args, env=env)
+            assert result.exit_code == 3, (path, args, result.exit_code, result.stderr)
+            assert f"no database at {path}" in result.stderr
+            assert "valhalla init" in result.stderr
+    assert not (tmp_path / "nonexistent").exists()
+    assert not plain.exists() and not (tmp_path / "b.db").exists()
+    assert not list(Path(os.environ["XDG_DATA_HOME"]).rglob("*.db"))
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "file"])
+def test_defect_08_init_and_db_upgrade_create_it_only_in_an_existing_folder(cli_nodb, tmp_path,
+                                                                             how):
+    typo = tmp_path / "nonexistent" / "x.db"
+    named, env = _how_named(how, typo, tmp_path)
+    for args in (("init",), ("db", "upgrade")):
+        result = cli_nodb(*named, *args, env=env)
+        assert result.exit_code == 3, (args, result.exit_code, result.stderr)
+        assert f"no database at {typo}" in result.stderr and "does not exist" in result.stderr
+    assert not (tmp_path / "nonexistent").exists()
+    for index, args in enumerate((("init",), ("db", "upgrade"))):
+        path = tmp_path / f"made-{index}.db"
+        named, env = _how_named(how, path, tmp_path)
+        env = {**env, "XDG_CONFIG_HOME": str(tmp_path / f"config-{index}")}
+        made = cli_nodb(*named, *args, env=env)
+        assert made.exit_code == 0, (args, made.stderr)
+        assert path.exists()
+        assert cli_nodb(*named, "golive", "state", "--json", env=env).exit_code == 0
+
+
+def test_defect_08_the_default_location_is_still_created_by_any_command(cli_nodb):
+    result = cli_nodb("golive", "state", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert list(Path(os.environ["XDG_DATA_HOME"]).rglob("valhalla.db"))

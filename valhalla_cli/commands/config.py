@@ -108,7 +108,7 @@ def init_command(
         exists = target.exists()
     except OSError as exc:
         raise path_error(exc, target, doing="write") from None
-    with database(ctx, check_schema=False) as db:
+    with database(ctx, check_schema=False, create=True) as db:
         from valhalla_cli.migrate import ensure_migratable, upgrade
 
         # A database no migration can run on is refused before the config file is written.

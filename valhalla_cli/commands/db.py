@@ -42,7 +42,7 @@ def upgrade(
     from valhalla_cli import migrate
 
     _check_revision(revision)
-    with database(ctx, check_schema=False) as db:
+    with database(ctx, check_schema=False, create=True) as db:
         migrate.upgrade(db, revision)
         from valhalla_cli.db import current_revision
 
