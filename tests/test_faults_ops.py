@@ -289,3 +289,83 @@ def test_defect_08_the_default_location_is_still_created_by_any_command(cli_nodb
     result = cli_nodb("golive", "state", "--json")
     assert result.exit_code == 0, result.stderr
     assert list(Path(os.environ["XDG_DATA_HOME"]).rglob("valhalla.db"))
+
+
+# --- 9: a full disk ------------------------------------------------------------------------------
+
+@pytest.fixture
+def full_disk_db(tmp_path, sqlite_template):
+    """A database on a real 2 MiB tmpfs; `fill(leave)` fills the disk to within `leave` bytes."""
+    import shutil
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    shutil.copy(sqlite_template, mount / "v.db")
+
+    def fill(leave: int = 0) -> None:
+        (mount / "filler").unlink(missing_ok=True)
+        stat = os.statvfs(mount)
+        with open(mount / "filler", "wb") as handle:
+            handle.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+
+    try:
+        yield mount, fill
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_defect_09_reads_work_on_a_full_disk_and_writes_say_free_some_space(full_disk_db,
+                                                                           tmp_path):
+    from conftest import run_valhalla, snapshot_tables
+
+    from valhalla_cli.bootstrap import open_database
+
+    mount, fill = full_disk_db
+    url = f"sqlite:///{mount / 'v.db'}"
+    db = open_database(url)
+    before = snapshot_tables(db)
+    db.dispose()
+    events = tmp_path / "events.csv"
+    events.write_text("metric,value,occurred_at,source\nladder_created,1,2027-01-15T10:00Z,x\n")
+    fill(0)
+    for args in (("golive", "state", "--json"), ("risk", "snapshot", "--json"),
+                 ("kpi", "list", "--json"), ("db", "check", "--json"),
+                 ("status", "--json", "--at", "2027-01-15T10:00")):
+        read = run_valhalla(*args, db_url=url)
+        assert read.exit_code in (0, 1), (args, read.exit_code, read.stderr)
+        assert read.stdout.strip().startswith(("{", "[")), (args, read.stdout[:200])
+    for args in (("golive", "kill-switch", "engage", "--reason", "drill"),
+                 ("ladder", "create", "L-1", "--province", "ON"),
+                 ("risk", "reserve", "acquisitions", "10", "--ref", "r1"),
+                 ("kpi", "import", str(events))):
+        write = run_valhalla(*args, db_url=url)
+        assert write.exit_code == 4, (args, write.exit_code, write.stderr)
+        assert "no space left on the database's disk: free some space" in write.stderr, (
+            args, write.stderr)
+    (mount / "filler").unlink()
+    db = open_database(url)
+    try:
+        assert snapshot_tables(db) == before  # nothing half-written
+    finally:
+        db.dispose()
+    # With some room again the kill switch engages.
+    fill(200 * 1024)
+    engaged = run_valhalla("golive", "kill-switch", "engage", "--reason", "drill", db_url=url)
+    assert engaged.exit_code == 0, engaged.stderr
+    assert run_valhalla("golive", "state", "--json", db_url=url).json["kill_switch"] is True
+
+
+def test_defect_09_config_init_on_a_full_disk_is_exit_4_and_leaves_nothing(full_disk_db,
+                                                                          cli_nodb):
+    mount, fill = full_disk_db
+    fill(0)
+    listing = sorted(p.name for p in mount.iterdir())
+    for target in (mount / "c.toml", mount / "sub" / "deeper" / "c.toml"):
+        result = cli_nodb("config", "init", "--path", str(target))
+        assert result.exit_code == 4, (result.exit_code, result.stderr)
+        assert "no space left" in result.stderr and "free some space" in result.stderr
+    assert sorted(p.name for p in mount.iterdir()) == listing  # no .config-*.toml, no folder

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from valhalla_cli.db import Database, describe_db_error, make_engine, sqlite_path
+from sqlalchemy.engine import Engine
+
+from valhalla_cli.db import Database, describe_db_error, disk_is_full, make_engine, sqlite_path
 from valhalla_cli.errors import ConfigError, DatabaseUnavailable, shown_path
 from valhalla_cli.schema import ensure_at_head
 
@@ -19,6 +21,27 @@ from valhalla_cli.schema import ensure_at_head
 def _sidecars(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
             path.with_name(path.name + "-journal")]
+
+
+def _readable(engine: Engine, url: str, path: Path) -> Engine:
+    """The engine, or on a full disk one that can still read.
+
+    Opening a WAL database sizes its shared-memory file (32 KiB); on a full disk that fails
+    with a bare "disk I/O error" and even a read could not run. Then the database is opened
+    again with one connection in EXCLUSIVE locking mode, which keeps the WAL index in memory:
+    reads work, and a write works as long as the few pages it adds to the WAL still fit.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA schema_version").scalar()
+        return engine
+    except OperationalError as exc:
+        if "disk i/o error" not in str(exc.orig).lower() or not disk_is_full(path.parent):
+            return engine  # the schema check reports it as every other failure
+    engine.dispose()
+    return make_engine(url, exclusive=True)
 
 
 def open_database(url: str, *, check_schema: bool = True, create_missing: bool = True,
@@ -53,6 +76,8 @@ def open_database(url: str, *, check_schema: bool = True, create_missing: bool =
             raise (describe_db_error(exc) or DatabaseUnavailable(
                 f"cannot create {shown_path(path.parent)}: {exc.strerror}")) from exc
     engine = make_engine(url)
+    if path is not None and not is_new_file:
+        engine = _readable(engine, url, path)
     database = Database(engine=engine, url=url)
     try:
         if is_new_file:

@@ -98,6 +98,7 @@ def write_config(path: Path, *, force: bool) -> Path:
     if exists and not force:
         raise BadInput(f"{shown_path(path)} already exists: pass --force to overwrite it")
     tmp: str | None = None
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
@@ -106,13 +107,16 @@ def write_config(path: Path, *, force: bool) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise path_error(exc, path, doing="write") from None
-    finally:
+    except BaseException as exc:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        for folder in made:  # the folders this call made, deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            raise path_error(exc, path, doing="write") from None
+        raise
     return path
 
 
