@@ -41,7 +41,12 @@ def run_server(*, host: str, port: int, workers: int, app: str = APP_FACTORY) ->
         # error building the app propagates as the command's own error (exit 2, 3 or 4).
         config.load()
         server = uvicorn.Server(config)
-        server.run()
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            # uvicorn re-raised the SIGINT it caught, which Python turns into this: end as
+            # terminated by SIGINT, as the supervisor of N workers does, not with a traceback.
+            _end_by(signal.SIGINT)
         if not server.started:
             raise ConfigError("valhalla serve could not start (see the line above)")
         return
@@ -74,7 +79,11 @@ def _supervise(config: Any) -> None:
                           f"(pid {failed[0].pid}, its error is above)")
     if received:
         # End as the one-worker server does: as terminated by the signal we were sent.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        signal.signal(received[-1], signal.SIG_DFL)
-        os.kill(os.getpid(), received[-1])
+        _end_by(received[-1])
+
+
+def _end_by(sig: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
