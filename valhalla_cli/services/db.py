@@ -131,6 +131,10 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
 
     source = sqlite_path(db.url)
     if source is None:
+        if len(str(target)) > 4096 or any(len(part) > 255 for part in target.parts):
+            # No file system takes it: the pg_dump line would be a 100 000-character echo.
+            raise BadInput(f"cannot write the backup {shown_path(target)}: the path or one "
+                           "of its names is too long")
         raise BadInput("valhalla db backup copies SQLite databases; on PostgreSQL run "
                        + pg_dump_command(db.url, target))
     target = target.expanduser()
