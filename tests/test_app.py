@@ -93,7 +93,10 @@ def _run_bug(db_url: str, env: dict):
 
 
 def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
+    from conftest import run_valhalla
+
     url = f"sqlite:///{tmp_path / 'v.db'}"
+    assert run_valhalla("db", "upgrade", db_url=url).exit_code == 0  # --db never creates
     quiet = _run_bug(url, {})
     assert quiet.returncode == 5, quiet.stderr
     lines = quiet.stderr.strip().splitlines()

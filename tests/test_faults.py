@@ -123,9 +123,14 @@ def test_defect_04_not_a_database_file_is_exit_4(tmp_path):
     path.write_bytes(os.urandom(8192))
     digest = _digest(path)
     result = Cli(f"sqlite:///{path}")("golive", "state")
-    assert result.exit_code == 4 and "damaged" in result.stderr
+    # Issue 19, defect 19: a file that is not SQLite's is most likely a wrong path, not damage
+    # to send the operator to a backup for.
+    assert result.exit_code == 4 and "is not a SQLite database" in result.stderr
+    assert "damaged" not in result.stderr and "restore" not in result.stderr
     assert _digest(path) == digest
-    assert Cli(f"sqlite:///{path}")("db", "check").exit_code == 1
+    checked = Cli(f"sqlite:///{path}")("db", "check", "--json")
+    assert checked.exit_code == 1 and checked.json["reason"] == "not_a_database"
+    assert "is not a SQLite database" in checked.stderr and "damaged" not in checked.stderr
 
 
 def test_defect_04_db_check_passes_on_a_sound_database(cli):
@@ -327,7 +332,8 @@ def _fill(mount: Path, leave: int) -> None:
 def test_defect_08_full_disk_on_create_leaves_no_file(small_disk):
     _fill(small_disk, 64 * 1024)
     path = small_disk / "new.db"
-    result = run_valhalla("golive", "state", db_url=f"sqlite:///{path}")
+    # `db upgrade` creates a database named by --db (other commands refuse a missing one)
+    result = run_valhalla("db", "upgrade", db_url=f"sqlite:///{path}")
     assert result.exit_code == 4, result.stderr
     assert "no space left on the database's disk" in result.stderr
     assert "Traceback" not in result.stderr

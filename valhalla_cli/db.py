@@ -99,12 +99,34 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+# The folders of the SQLite files opened by this process: a "disk I/O error" on one of them is
+# reported as a full disk when that disk is full (SQLite says no more than "I/O error" when it
+# cannot size the WAL's shared-memory file).
+_SQLITE_FOLDERS: set[Path] = set()
+FULL_DISK_BYTES = 1 << 20
+
+
+def disk_is_full(folder: Path) -> bool:
+    """Less than 1 MiB free for an unprivileged writer on the disk of `folder`."""
+    import os
+
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < FULL_DISK_BYTES
+
+
+def _configure_sqlite(engine: Engine, *, exclusive: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event below emit BEGIN itself (pysqlite would defer it).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        if exclusive:
+            # Set before the first access, WAL keeps its index in this process's memory
+            # instead of the shared-memory file (32 KiB) a full disk cannot hold.
+            cursor.execute("PRAGMA locking_mode = EXCLUSIVE")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -117,14 +139,26 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> Engine:
-    """Build an engine for a URL; a missing driver is exit 4, a malformed URL exit 3."""
+def make_engine(url: str, *, exclusive: bool = False) -> Engine:
+    """Build an engine for a URL; a missing driver is exit 4, a malformed URL exit 3.
+
+    `exclusive` (SQLite only) is the full-disk fallback of `bootstrap.open_database`: one
+    connection in EXCLUSIVE locking mode, whose WAL index lives in memory.
+    """
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
-            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-            _configure_sqlite(engine)
+            options: dict[str, Any] = {}
+            if exclusive:
+                from sqlalchemy.pool import StaticPool
+
+                options["poolclass"] = StaticPool
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                   **options)
+            _configure_sqlite(engine, exclusive=exclusive)
+            if parsed.database and parsed.database != ":memory:":
+                _SQLITE_FOLDERS.add(Path(parsed.database).parent)
         elif backend == "postgresql":
             engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
         else:
@@ -138,6 +172,13 @@ def make_engine(url: str) -> Engine:
 
 
 DAMAGED = "the database file is damaged: restore a backup (see `valhalla db check`)"
+# SQLITE_NOTADB: the header is not SQLite's at all. That is far more often a wrong path (a
+# spreadsheet, a config file given to --db) than damage, so it is not sent to a backup.
+NOT_A_DATABASE = ("the file is not a SQLite database (nor a valhalla one): check the path given "
+                  "by --db, VALHALLA_DATABASE_URL or database.url")
+# Whoever holds the lock may be any program (the sqlite3 shell, a backup tool), not only
+# another valhalla process.
+LOCKED = "the database is locked by another process past the timeout; try again"
 DISK_FULL = "no space left on the database's disk: free some space and run the command again"
 
 
@@ -151,14 +192,16 @@ def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     first = redact(detail[0] if detail else type(exc).__name__)
     lowered = first.lower()
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if is_not_a_database(lowered):
+        return DatabaseUnavailable(NOT_A_DATABASE)
     if is_damaged(lowered):
         return DatabaseUnavailable(DAMAGED)
     if "disk is full" in lowered or "no space left" in lowered or sqlstate == "53100":
         return DatabaseUnavailable(DISK_FULL)
+    if "disk i/o error" in lowered and any(disk_is_full(f) for f in _SQLITE_FOLDERS):
+        return DatabaseUnavailable(DISK_FULL)
     if "locked" in lowered or "busy" in lowered:
-        return DatabaseUnavailable(
-            "the database is locked by another valhalla process past the timeout; try again"
-        )
+        return DatabaseUnavailable(LOCKED)
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return DatabaseUnavailable(f"lost the database connection: {first}")
     markers = ("unable to open", "connection", "could not connect", "no such table",
@@ -166,6 +209,12 @@ def describe_db_error(exc: BaseException) -> DatabaseUnavailable | None:
     if any(m in lowered for m in markers):
         return DatabaseUnavailable(f"database unavailable: {first}")
     return None
+
+
+def is_not_a_database(message: str) -> bool:
+    """SQLite's SQLITE_NOTADB message ("file is not a database", formerly "file is encrypted
+    or is not a database")."""
+    return "not a database" in message.lower()
 
 
 def is_damaged(message: str) -> bool:

@@ -68,3 +68,34 @@ class Refused(ValhallaError):
     def __init__(self, message: str, reason: str = "refused") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class DiskFault(ValhallaError):
+    """The machine, not the input: a full disk, a file that cannot be written (exit 4)."""
+
+    exit_code = EXIT_DATABASE
+
+
+def shown_path(path: object, limit: int = 120) -> str:
+    """A path for a one-line message: a hostile 100 000-character one is shortened to its
+    start and end, so the line stays readable."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 30) // 2
+    return f"{text[:keep]}…{text[-keep:]} ({len(text)} characters)"
+
+
+def path_error(exc: OSError, path: object, *, doing: str) -> ValhallaError:
+    """The user-facing error for an OSError met while `doing` something with `path`: a full
+    disk is exit 4 (free some space), a name too long or a place that cannot be written is bad
+    input (exit 2)."""
+    import errno
+
+    where = shown_path(path)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFault(f"no space left on the disk of {where}: free some space and run the "
+                         "command again")
+    if exc.errno == errno.ENAMETOOLONG:
+        return BadInput(f"cannot {doing} {where}: the path or one of its names is too long")
+    return BadInput(f"cannot {doing} {where}: {exc.strerror or type(exc).__name__}")

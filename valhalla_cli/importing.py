@@ -74,7 +74,29 @@ def check_encoding(name: str | None) -> str:
     return info.name
 
 
+def require_regular_file(path: Path) -> None:
+    """Refuse anything but a regular file before it is opened: opening a named pipe with no
+    writer would wait forever (a cron job hung, an import batch left running), and a device
+    never ends."""
+    import stat
+
+    from valhalla_cli.errors import shown_path
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise BadInput(f"{shown_path(path)}: no such file") from None
+    except OSError as exc:
+        raise BadInput(f"{shown_path(path)}: cannot read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise BadInput(f"{shown_path(path)}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise BadInput(f"{shown_path(path)}: is {kind}; give a regular file")
+
+
 def _open(path: Path) -> Any:
+    require_regular_file(path)
     try:
         return path.open("rb")
     except FileNotFoundError:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -61,12 +62,50 @@ def known_revisions() -> frozenset[str]:
     return frozenset(found)
 
 
+_CREATED = re.compile(r"create_(?:table|index)\(\s*(?:op\.f\(\s*)?['\"]([A-Za-z_][\w]*)['\"]")
+
+
+@lru_cache(maxsize=1)
+def _revision_files() -> dict[str, tuple[str | None, str]]:
+    """revision -> (its parent, its source), read without Alembic."""
+    found: dict[str, tuple[str | None, str]] = {}
+    for path in (migrations_dir() / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(source)
+        if revision:
+            parent = _DOWN.search(source)
+            found[revision.group(1)] = (parent.group(1) if parent else None, source)
+    return found
+
+
+@cache
+def objects_created_after(revision: str) -> frozenset[str]:
+    """Tables and indexes that only a migration after `revision` creates (named literally, and
+    created by no other migration, so a name that is dropped and re-created never counts):
+    a database recorded at `revision` that holds one of them is ahead of its revision row."""
+    files = _revision_files()
+    later: set[str] = set()
+    step: str | None = known_head_revision()
+    while step is not None and step != revision and step in files:
+        later.add(step)
+        step = files[step][0]
+    counts: dict[str, int] = {}
+    owner: dict[str, str] = {}
+    for name, (_parent, source) in files.items():
+        for created in _CREATED.findall(source):
+            counts[created] = counts.get(created, 0) + 1
+            owner[created] = name
+    return frozenset(n for n, c in counts.items() if c == 1 and owner[n] in later)
+
+
 @dataclass(frozen=True)
 class SchemaState:
-    """What `alembic_version` says, and whether there are tables without it."""
+    """What `alembic_version` says, whether there are tables without it, and (for a revision
+    behind the head) which tables or indexes of later revisions it already holds."""
 
     revisions: tuple[str, ...]
     has_tables: bool
+    ahead: tuple[str, ...] = ()
 
     @property
     def current(self) -> str | None:
@@ -74,14 +113,17 @@ class SchemaState:
 
     @property
     def status(self) -> str:
-        """at_head | behind | newer | multiple | unversioned (tables, no revision) | empty."""
+        """at_head | behind | newer | multiple | unversioned (tables, no revision) | empty |
+        inconsistent (a revision row older than the tables and indexes it holds)."""
         if len(self.revisions) > 1:
             return "multiple"
         if not self.revisions:
             return "unversioned" if self.has_tables else "empty"
         if self.revisions[0] == known_head_revision():
             return "at_head"
-        return "behind" if self.revisions[0] in known_revisions() else "newer"
+        if self.revisions[0] not in known_revisions():
+            return "newer"
+        return "inconsistent" if self.ahead else "behind"
 
     def problem(self) -> str | None:
         """Why no migration can run on this database (exit 4), or None."""
@@ -95,6 +137,12 @@ class SchemaState:
             return (f"the database's alembic_version holds {len(self.revisions)} revisions "
                     f"({', '.join(self.revisions)}): its schema is in an unknown state; restore "
                     "a backup (no migration can run on it)")
+        if status == "inconsistent":
+            shown = ", ".join(self.ahead[:3]) + (", ..." if len(self.ahead) > 3 else "")
+            return (f"the database's revision row says {self.revisions[0]}, but it already "
+                    f"holds tables or indexes of later revisions ({shown}): its schema is in "
+                    "an unknown state (a half-restored backup?); restore a backup (no "
+                    "migration can run on it, and `db upgrade` would collide with them)")
         if status == "unversioned":
             return ("the database has tables but no schema revision (alembic_version is empty "
                     "or missing): it was not made by valhalla or its revision row was removed; "
@@ -132,6 +180,8 @@ def schema_state(engine: Engine) -> SchemaState:
                 raise
             conn.rollback()
             rows = ()
+        if len(rows) == 1 and rows[0] in known_revisions() and rows[0] != known_head_revision():
+            return SchemaState(rows, True, _existing(conn, objects_created_after(rows[0])))
         if rows:
             return SchemaState(rows, True)
         if conn.dialect.name == "sqlite":
@@ -142,6 +192,19 @@ def schema_state(engine: Engine) -> SchemaState:
                      "current_schema() AND table_name <> 'alembic_version' LIMIT 1")
         has_tables = conn.execute(text(query)).first() is not None
     return SchemaState((), has_tables)
+
+
+def _existing(conn: Any, names: frozenset[str]) -> tuple[str, ...]:
+    """Which of these table or index names exist in the database (sorted)."""
+    if not names:
+        return ()
+    if conn.dialect.name == "sqlite":
+        query = text("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+    else:
+        query = text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                     "UNION ALL SELECT indexname FROM pg_indexes "
+                     "WHERE schemaname = current_schema()")
+    return tuple(sorted(names & {str(r[0]) for r in conn.execute(query)}))
 
 
 def ensure_at_head(engine: Engine) -> None:

@@ -270,7 +270,14 @@ def resolve_settings(
         config_path, sources["config_path"] = Path(env["VALHALLA_CONFIG"]), "env"
     else:
         config_path, sources["config_path"] = default_config_path(), "default"
-    if sources["config_path"] != "default" and not config_path.exists():
+    try:
+        config_exists = config_path.exists()
+    except OSError as exc:  # a name too long, a path through a file
+        from valhalla_cli.errors import shown_path
+
+        raise ConfigError(f"config file {shown_path(config_path)} cannot be read: "
+                          f"{exc.strerror}") from None
+    if sources["config_path"] != "default" and not config_exists:
         raise ConfigError(f"config file {config_path} does not exist")
     data = read_config_file(config_path)
 
@@ -498,8 +505,13 @@ def mask_url_password(url: str) -> str:
 def export_for_workers(settings: Settings) -> None:
     """Hand the resolved config file and database to server worker processes (which resolve
     their settings again) through the environment, the only channel uvicorn passes on."""
-    os.environ["VALHALLA_CONFIG"] = str(settings.config_path) if settings.config_path.exists() \
-        else ""
+    # Without a config file the workers must not be told about one: an empty VALHALLA_CONFIG
+    # is refused as bad input, so a server configured by flags and environment alone would
+    # never start. They fall back to the same default path the server itself looked at.
+    if settings.config_path.exists():
+        os.environ["VALHALLA_CONFIG"] = str(settings.config_path)
+    else:
+        os.environ.pop("VALHALLA_CONFIG", None)
     os.environ["VALHALLA_DATABASE_URL"] = settings.database_url
     os.environ["VALHALLA_ACTOR"] = settings.actor
 

@@ -132,6 +132,28 @@ def test_a_sign_in_posted_from_another_site_is_refused(server):
     assert refused.status_code == 403 and "set-cookie" not in refused.headers
 
 
+@pytest.mark.parametrize("headers", [
+    {"Referer": "http://evil.example/page"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site", "Referer": "http://evil.example/"},
+])
+def test_issue19_defect_16_a_sign_in_without_origin_but_from_another_site_is_refused(server,
+                                                                                      headers):
+    with _client(server) as client:
+        refused = client.post("/login", data={"token": server.tokens["read"]}, headers=headers)
+    assert refused.status_code == 403 and "set-cookie" not in refused.headers
+
+
+def test_issue19_defect_16_a_sign_in_from_the_own_page_or_a_script_still_works(server):
+    own = {"Referer": server.url + "/", "Sec-Fetch-Site": "same-origin"}
+    for headers in (own, {}):
+        with _client(server) as client:
+            answer = client.post("/login", data={"token": server.tokens["read"]},
+                                 headers=headers)
+        assert answer.status_code == 303, (headers, answer.text[:200])
+        assert "set-cookie" in answer.headers
+
+
 @pytest.fixture(scope="module")
 def browser():
     chromium = browser_or_skip()

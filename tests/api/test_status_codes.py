@@ -99,6 +99,26 @@ def test_bad_input_is_422_and_changes_nothing(server):
         db.dispose()
 
 
+def test_issue19_defect_05_a_deeply_nested_json_body_is_422_not_500(server):
+    db = open_database(server.db_url)
+    try:
+        before = snapshot_tables(db)
+        deep = b"[" * 100_000 + b"]" * 100_000
+        inside = b'{"reason": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        for path, body in (("/api/governance/go-live/kill-switch/engage", deep),
+                           ("/api/governance/go-live/kill-switch/engage", inside),
+                           ("/api/governance/risk/reserve", deep)):
+            answer = server.post(path, content=body,
+                                 headers={"content-type": "application/json"})
+            assert answer.status_code == 422, (path, answer.status_code, answer.text[:200])
+            error = answer.json()["error"]
+            assert error["code"] == "bad_input" and "nested too deeply" in error["message"]
+        assert snapshot_tables(db) == before
+    finally:
+        db.dispose()
+    assert "RecursionError" not in server.log()
+
+
 def test_a_body_over_one_mebibyte_is_413(server):
     big = b'{"reason": "' + b"x" * (1024 * 1024) + b'"}'
     answer = server.post("/api/governance/go-live/disable", content=big,

@@ -119,7 +119,9 @@ def test_locked_sqlite_past_the_timeout_is_exit_4(tmp_path, sqlite_template):
         holder.kill()
         holder.wait()
     assert result.exit_code == 4, result.stderr
-    assert "locked" in result.stderr
+    # The holder is not valhalla (issue 19, defect 19): the message must not claim it is.
+    assert "locked by another process" in result.stderr, result.stderr
+    assert "valhalla process" not in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert waited >= 5  # it waited for the busy timeout before giving up

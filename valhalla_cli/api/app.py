@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import secrets
 import sys
 import threading
@@ -251,7 +252,27 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The uvicorn factory of each worker process: settings resolved as the CLI resolves them."""
+    """The uvicorn factory of each worker process: settings resolved as the CLI resolves them.
+
+    In the server's own process an error propagates as the command's error. In a worker
+    process it is one line on standard error and uvicorn's start-up failure status, on which
+    the supervisor stops the server rather than respawning a worker that fails every time.
+    """
+    import multiprocessing
+
     from valhalla_cli.settings import resolve_settings
 
-    return create_app(resolve_settings())
+    try:
+        return create_app(resolve_settings())
+    except Exception as exc:
+        if multiprocessing.parent_process() is None:
+            raise
+        from valhalla_cli.api.server import worker_failed_to_start_exit
+        from valhalla_cli.errors import ValhallaError
+
+        message = exc.message if isinstance(exc, ValhallaError) else (
+            f"internal error ({one_line(exc)})")
+        sys.stderr.write(f"valhalla: error: worker {os.getpid()} could not start: "
+                         f"{message}\n")
+        sys.stderr.flush()
+        sys.exit(worker_failed_to_start_exit())

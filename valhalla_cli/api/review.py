@@ -51,12 +51,27 @@ def _sign_in(status: int = 200, error: str | None = None, *, clear: bool = False
 
 def _same_origin(request: Request) -> bool:
     """A browser names the page a form was posted from; a sign-in posted from another site
-    (login CSRF) is refused. A client that sends no Origin (curl, a script) is not a browser
-    being tricked."""
+    (login CSRF) is refused. `Origin` decides when it is sent; without it, a browser's
+    `Sec-Fetch-Site` other than same-origin (or `none`, an address typed by the user) or a
+    `Referer` from another origin is refused as well. A client that sends none of them (curl,
+    a script) is not a browser being tricked."""
+    from urllib.parse import urlsplit
+
+    own = str(request.base_url).rstrip("/")
     origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return origin.rstrip("/") == str(request.base_url).rstrip("/")
+    if origin is not None:
+        return origin.rstrip("/") == own
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
+        return False
+    referer = request.headers.get("referer")
+    if referer is not None:
+        try:
+            parts = urlsplit(referer.strip())
+        except ValueError:
+            return False
+        return f"{parts.scheme}://{parts.netloc}" == own
+    return True
 
 
 def router(settings: Settings, database: ServerDatabase) -> APIRouter:

@@ -272,6 +272,11 @@ async def read_raw(request: Request, endpoint: Endpoint) -> dict[str, list[Any]]
             source = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise BadInput("the request body is not valid JSON") from None
+        except RecursionError:
+            # Arrays or objects nested deeper than the decoder's stack (`[` x 100 000 is 200
+            # KB, well under the size limit): a hostile body, not a bug.
+            raise BadInput("the request body is nested too deeply to be a JSON object of "
+                           "parameters") from None
         if not isinstance(source, dict):
             raise BadInput("the request body must be a JSON object of parameters")
     for name, value in source.items():

@@ -55,11 +55,22 @@ def settings(ctx: typer.Context) -> Settings:
 
 
 @contextmanager
-def database(ctx: typer.Context, *, check_schema: bool = True) -> Iterator[Database]:
-    """Open the configured database (creating a new default SQLite file at head)."""
+def database(ctx: typer.Context, *, check_schema: bool = True,
+             create: bool = False) -> Iterator[Database]:
+    """Open the configured database.
+
+    A missing SQLite file at the default location (the user data directory) is created at
+    head by any command, folders and all, as the quick start needs. One named by --db,
+    VALHALLA_DATABASE_URL or the config file is created only by the commands that pass
+    `create` (`init`, `db upgrade`), and only in a folder that exists: elsewhere a missing
+    file is exit 3 naming the path, so a typo never becomes a fresh, empty database.
+    """
     from valhalla_cli.bootstrap import open_database
 
-    db = open_database(settings(ctx).database_url, check_schema=check_schema)
+    cfg = settings(ctx)
+    default = cfg.is_default_database
+    db = open_database(cfg.database_url, check_schema=check_schema,
+                       create_missing=default or create, create_folders=default)
     try:
         yield db
     finally:
@@ -201,9 +212,16 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
     id hides."""
     import sys
 
-    from valhalla_cli.importing import FileProgress, StagedImport, count_lines, read_rows
+    from valhalla_cli.importing import (
+        FileProgress,
+        StagedImport,
+        count_lines,
+        read_rows,
+        require_regular_file,
+    )
 
     file = Path(path)
+    require_regular_file(file)  # before any open: a named pipe with no writer never answers
     if precheck is not None:
         precheck(read_rows(file, required=required, optional=optional, encoding=encoding,
                            non_text=non_text))

@@ -100,17 +100,24 @@ def init_command(
     Example:
       valhalla init && valhalla runbook status
     """
+    from valhalla_cli.errors import path_error
     from valhalla_cli.services.config import write_config
 
     target = _config_path(ctx)
-    if force or not target.exists():
-        write_config(target, force=force)
-        say(ctx, f"wrote {target}")
-    else:
-        say(ctx, f"kept existing {target}")
-    with database(ctx, check_schema=False) as db:
-        from valhalla_cli.migrate import upgrade
+    try:
+        exists = target.exists()
+    except OSError as exc:
+        raise path_error(exc, target, doing="write") from None
+    with database(ctx, check_schema=False, create=True) as db:
+        from valhalla_cli.migrate import ensure_migratable, upgrade
 
+        # A database no migration can run on is refused before the config file is written.
+        ensure_migratable(db)
+        if force or not exists:
+            write_config(target, force=force)
+            say(ctx, f"wrote {target}")
+        else:
+            say(ctx, f"kept existing {target}")
         upgrade(db, "head")
     say(ctx, f"database ready at {_masked(ctx)}")
     typer.echo(str(target))

@@ -42,7 +42,7 @@ def upgrade(
     from valhalla_cli import migrate
 
     _check_revision(revision)
-    with database(ctx, check_schema=False) as db:
+    with database(ctx, check_schema=False, create=True) as db:
         migrate.upgrade(db, revision)
         from valhalla_cli.db import current_revision
 
@@ -139,6 +139,10 @@ def check(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
     with database(ctx, check_schema=False) as db:
         report = db_service.check(db)
     emit(report, output)
+    if report.reason == "not_a_database":
+        from valhalla_cli.db import NOT_A_DATABASE
+
+        refuse(NOT_A_DATABASE)
     if not report.ok:
         refuse("the database file is damaged: restore a backup (" +
                "; ".join(report.problems[:3]) + ")")

@@ -19,6 +19,10 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API (needs the [api] extra); stops gracefully on SIGTERM.
 
+    SIGTERM lets requests in flight finish (up to 30 s), then the server ends as terminated
+    by the signal (143), with one worker or many; a worker that cannot start stops the server
+    with a non-zero status.
+
     Every request needs `Authorization: Bearer TOKEN` (see `valhalla api token create`),
     except GET /healthz and the review page: GET / in a browser is the page of `valhalla
     status --format html`, after a sign-in form that keeps the token in a cookie. One line per
@@ -32,10 +36,11 @@ def serve_command(
 
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ConfigError(f"valhalla serve needs the [api] extra ({exc.name} is not "
                           "installed): pip install 'valhalla-cli[api]'") from None
+    from valhalla_cli.api.server import run_server
     from valhalla_cli.settings import export_for_workers
 
     cfg = settings(ctx)
@@ -46,6 +51,4 @@ def serve_command(
     export_for_workers(cfg)
     say(ctx, f"valhalla serve: http://{host}:{port} ({workers} worker"
         f"{'s' if workers != 1 else ''}); OpenAPI at /docs")
-    uvicorn.run("valhalla_cli.api.app:app_from_environment", factory=True, host=host,
-                port=port, workers=workers, access_log=False, log_level="warning",
-                timeout_graceful_shutdown=30, server_header=False)
+    run_server(host=host, port=port, workers=workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import tomli_w
 
-from valhalla_cli.errors import BadInput
+from valhalla_cli.errors import BadInput, path_error, shown_path
 from valhalla_cli.settings import (
     DEFAULT_BUSINESS_TIMEZONE,
     DEFAULT_FAST_SLA_MINUTES,
@@ -107,17 +108,37 @@ def config_template() -> str:
 
 
 def write_config(path: Path, *, force: bool) -> Path:
-    """Write the template atomically; refuse to overwrite an existing file without force."""
-    if path.exists() and not force:
-        raise BadInput(f"{path} already exists: pass --force to overwrite it")
+    """Write the template atomically; refuse to overwrite an existing file without force.
+
+    The text goes to a temporary file beside the target, renamed into place; whatever fails
+    (a full disk, a path too long) removes the temporary file again.
+    """
+    try:
+        exists = path.exists()
+    except OSError as exc:
+        raise path_error(exc, path, doing="write") from None
+    if exists and not force:
+        raise BadInput(f"{shown_path(path)} already exists: pass --force to overwrite it")
+    tmp: str | None = None
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(config_template())
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror}") from exc
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        for folder in made:  # the folders this call made, deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            raise path_error(exc, path, doing="write") from None
+        raise
     return path
 
 

@@ -10,14 +10,24 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from valhalla_cli.db import Database, dialect_name, is_damaged, redact, sqlite_path
-from valhalla_cli.errors import BadInput, DatabaseUnavailable
+from valhalla_cli.db import (
+    DAMAGED,
+    LOCKED,
+    NOT_A_DATABASE,
+    Database,
+    dialect_name,
+    is_damaged,
+    is_not_a_database,
+    redact,
+    sqlite_path,
+)
+from valhalla_cli.errors import BadInput, DatabaseUnavailable, path_error, shown_path
 from valhalla_cli.schema import schema_state
 
 if TYPE_CHECKING:
@@ -37,7 +47,7 @@ class IntegrityReport:
     engine: str
     schema: str | None
     problems: list[str]
-    reason: str | None  # "damaged" when not ok
+    reason: str | None  # "damaged" (or "not_a_database": no SQLite file at all) when not ok
 
 
 def check(db: Database) -> IntegrityReport:
@@ -66,8 +76,31 @@ def check(db: Database) -> IntegrityReport:
             raise
         problems = [message]
     ok = not problems
+    reason = None if ok else (
+        "not_a_database" if len(problems) == 1 and is_not_a_database(problems[0])
+        else "damaged")
     return IntegrityReport(ok=ok, engine=db.dialect, schema=schema, problems=problems,
-                           reason=None if ok else "damaged")
+                           reason=reason)
+
+
+class DamagedCopy(Exception):
+    """The copy a backup made failed its integrity check (so the source is damaged)."""
+
+
+def _verify_copy(copy: Any) -> None:
+    """`PRAGMA integrity_check` of a backup's copy; SQLite reports some damage as rows and
+    some (a page of an invalid type) by failing the pragma itself."""
+    import sqlite3
+
+    try:
+        rows = copy.execute(f"PRAGMA integrity_check({MAX_PROBLEMS})").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if is_damaged(str(exc)) or is_not_a_database(str(exc)):
+            raise DamagedCopy(str(exc)) from None
+        raise
+    problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+    if problems:
+        raise DamagedCopy(problems[0])
 
 
 @dataclass(frozen=True)
@@ -98,13 +131,21 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
 
     source = sqlite_path(db.url)
     if source is None:
+        if len(str(target)) > 4096 or any(len(part) > 255 for part in target.parts):
+            # No file system takes it: the pg_dump line would be a 100 000-character echo.
+            raise BadInput(f"cannot write the backup {shown_path(target)}: the path or one "
+                           "of its names is too long")
         raise BadInput("valhalla db backup copies SQLite databases; on PostgreSQL run "
                        + pg_dump_command(db.url, target))
     target = target.expanduser()
-    if target.exists():
-        raise BadInput(f"{target} already exists: give a new file name")
-    if not target.parent.is_dir():
-        raise BadInput(f"{target.parent} is not a directory")
+    try:
+        exists, parent_is_dir = target.exists(), target.parent.is_dir()
+    except OSError as exc:  # a name too long, a path through a file
+        raise path_error(exc, target, doing="write the backup") from None
+    if exists:
+        raise BadInput(f"{shown_path(target)} already exists: give a new file name")
+    if not parent_is_dir:
+        raise BadInput(f"{shown_path(target.parent)} is not a directory")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         src = sqlite3.connect(str(source), timeout=10)
@@ -112,6 +153,10 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
             dst = sqlite3.connect(str(partial))
             try:
                 src.backup(dst)
+                # The copy is checked before it is kept or recorded: a damaged source copies
+                # page for page, and a recorded damaged copy would satisfy the runbook's
+                # `backup` check while no usable backup exists.
+                _verify_copy(dst)
                 pages = dst.execute("PRAGMA page_count").fetchone()[0]
                 dst.execute("PRAGMA journal_mode = DELETE")
             finally:
@@ -121,17 +166,23 @@ def backup(db: Database, target: Path, *, actor: str, at: datetime) -> BackupRes
         with open(partial, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, target)
+    except DamagedCopy as exc:
+        partial.unlink(missing_ok=True)
+        raise DatabaseUnavailable(
+            "the database is damaged (its integrity check failed: "
+            f"{redact(str(exc))[:200]}): no backup written or recorded; keep the last good "
+            "backup and see `valhalla db check`") from None
     except (sqlite3.Error, OSError) as exc:
         partial.unlink(missing_ok=True)
         text = str(exc).lower()
         if "disk is full" in text or "no space" in text:
             raise DatabaseUnavailable(f"no space left on the disk of {target.parent}") from exc
+        if is_not_a_database(text):
+            raise DatabaseUnavailable(NOT_A_DATABASE) from exc
         if is_damaged(text):
-            raise DatabaseUnavailable("the database file is damaged: restore a backup "
-                                      "(see `valhalla db check`)") from exc
+            raise DatabaseUnavailable(DAMAGED) from exc
         if "locked" in text or "busy" in text:
-            raise DatabaseUnavailable("the database is locked by another valhalla process "
-                                      "past the timeout; try again") from exc
+            raise DatabaseUnavailable(LOCKED) from exc
         if isinstance(exc, PermissionError):
             raise BadInput(f"cannot write {target}: permission denied") from exc
         raise
