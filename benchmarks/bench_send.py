@@ -85,7 +85,7 @@ def due_texts(db_url: str, work: Path, count: int) -> None:
     csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
     cli(db_url, "db", "upgrade")
     cli(db_url, "golive", "enable", "--reason", "benchmark")
-    cli(db_url, "ladder", "import", str(csv))
+    cli(db_url, "ladder", "import", str(csv), "--at", AT)
 
 
 def config_for(double: TwilioDouble, work: Path, per_second: float,
