@@ -119,6 +119,7 @@ def _markdown(view: Any) -> list[Any]:
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
     ]
     blocks += _delivery_blocks(data)
+    blocks += _inbox_blocks(data)
     d = data["dncl"]
     title = f"National DNCL (fresh for {d['fresh_days']} days)"
     if d["imported"]:
@@ -228,6 +229,7 @@ def _table(view: Any) -> list[Any]:
     else:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
     blocks += _delivery_blocks(data)
+    blocks += _inbox_blocks(data)
     d = data["dncl"]
     if not d["imported"]:
         blocks.append(Text(f"DNCL     {_NO_DNCL}; fix: {d['fix']}"))
@@ -260,6 +262,22 @@ def _delivery_blocks(data: dict) -> list[Any]:
     if d.get("alert"):
         blocks.append(Text(f"**Alert:** {d['alert']}\n"))
     return blocks
+
+
+REFUSAL_COLUMNS = ("lead_id", "refusal_at", "deadline", "clock")
+
+
+def _inbox_blocks(data: dict) -> list[Any]:
+    """The inbox (section `inbox`): open items, and open refusals with their legal deadlines."""
+    from valhalla_cli.output import Grid, Text
+
+    d = data.get("inbox")
+    if not d:
+        return []
+    if not d["open_refusals"]:
+        return [Text(f"## Inbox\n\n{d['open_items']} open item(s), no open refusal\n")]
+    return [Grid(f"Inbox: {d['open_items']} open item(s); open refusals and their deadlines",
+                 d["open_refusals"], REFUSAL_COLUMNS)]
 
 
 def _yn(flag: bool) -> str:

@@ -10,7 +10,7 @@ lead's province). Closing decides what happens to the paused ladder.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -587,41 +587,52 @@ def refuse_wrong_number(session: Session, *, pairs: list[tuple[str, str]]) -> No
 
 @dataclass(frozen=True)
 class SlaFigures:
-    owner: str | None
     opened: int
     answered: int
     median_minutes_to_answer: float | None
     within_5m_pct: float | None
     open_refusals: int
+    since: date
+    until: date
+    owner: str | None = None
 
 
-def _figures(owner: str | None, items: list[InboxItem]) -> SlaFigures:
-    answered = [i for i in items if i.first_answer_at is not None and i.answer_minutes is not None]
-    minutes = [float(i.answer_minutes) for i in answered if i.answer_minutes is not None]
+def _figures(items: list[InboxItem], since: date, until: date, owner: str | None = None
+             ) -> SlaFigures:
+    minutes = [float(i.answer_minutes) for i in items
+               if i.first_answer_at is not None and i.answer_minutes is not None]
     within = sum(1 for m in minutes if m <= ANSWER_MINUTES)
-    return SlaFigures(owner, len(items), len(answered),
+    return SlaFigures(len(items), len(minutes),
                       round(median(minutes), 2) if minutes else None,
                       round(100.0 * within / len(minutes), 1) if minutes else None,
                       sum(1 for i in items if i.status == "open"
-                          and i.kind == inbox_rules.REFUSAL))
+                          and i.kind == inbox_rules.REFUSAL), since, until, owner)
 
 
-def sla(session: Session, *, since: datetime, until: datetime, by: str | None
-        ) -> SlaFigures | list[SlaFigures]:
-    """Items opened in [since, until): opened, answered, median minutes to the first answer,
-    the share answered within 5 minutes, and the open refusals among them."""
+def sla_report(session: Session, *, since: date | None, until: date | None, by: str | None,
+               at: datetime, business_timezone: str) -> SlaFigures | list[SlaFigures]:
+    """Items opened in the business dates [since, until] (default: the 30 ending today):
+    opened, answered, median minutes to the first answer, the share of answered items answered
+    within 5 minutes, and those still open as refusals."""
+    from valhalla_cli.clock import business_date, start_of_business_day
+
     if by is not None and by != "owner":
         raise BadInput(f"--by must be owner, not {by!r}")
-    if until <= since:
-        raise BadInput("--until must be after --since")
-    items = list(session.scalars(select(InboxItem).where(col(InboxItem.opened_at) >= since,
-                                                         col(InboxItem.opened_at) < until)))
+    until = until or business_date(at, business_timezone)
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise BadInput("--since must not be after --until")
+    lo = start_of_business_day(since, business_timezone)
+    hi = start_of_business_day(until + timedelta(days=1), business_timezone)
+    items = list(session.scalars(select(InboxItem).where(col(InboxItem.opened_at) >= lo,
+                                                         col(InboxItem.opened_at) < hi,
+                                                         col(InboxItem.opened_at) <= at)))
     if by is None:
-        return _figures(None, items)
+        return _figures(items, since, until)
     groups: dict[str | None, list[InboxItem]] = {}
     for item in items:
         groups.setdefault(item.owner, []).append(item)
-    return [_figures(owner, group) for owner, group in
+    return [_figures(group, since, until, owner) for owner, group in
             sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
 
 
@@ -649,3 +660,42 @@ def open_refusals(session: Session, *, at: datetime) -> list[OpenRefusal]:
                                  inbox_rules.refusal_clock(lead.province, received,
                                                            lead_zone(session, lead), at)))
     return found
+
+
+def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
+    """`warn` when a refusal has been open from the start of its 2nd business day, `fail`
+    from the start of its 6th, naming the lead and its deadline."""
+    from valhalla_cli.services.runbook import CheckResult
+
+    refusals = open_refusals(session, at=at)
+    failing = [r for r in refusals if r.clock == "fail"]
+    warning = [r for r in refusals if r.clock == "warn"]
+
+    def named(rows: list[OpenRefusal]) -> str:
+        shown = ", ".join(f"{r.lead_id} (deadline {r.deadline.isoformat()})" for r in rows[:5])
+        return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+    if failing:
+        return CheckResult("inbox", "fail", f"{len(failing)} refusal(s) open past 5 business "
+                           f"days: {named(failing)}; close them (`valhalla inbox close LEAD "
+                           "--outcome opt_out`)")
+    if warning:
+        return CheckResult("inbox", "warn", f"{len(warning)} refusal(s) open more than 1 "
+                           f"business day: {named(warning)}")
+    return CheckResult("inbox", "ok", f"{len(refusals)} open refusal(s) within their first "
+                       "business day" if refusals else "no open refusal")
+
+
+@dataclass(frozen=True)
+class InboxSummary:
+    open_items: int
+    open_refusals: list[OpenRefusal]
+
+
+def status_section(session: Session, settings: Any, at: datetime) -> dict[str, Any]:
+    """`valhalla status` and the review page: open items and open refusals with deadlines."""
+    from sqlalchemy import func
+
+    count = session.scalar(select(func.count()).select_from(InboxItem)
+                           .where(col(InboxItem.status) == "open")) or 0
+    return {"inbox": InboxSummary(int(count), open_refusals(session, at=at))}

@@ -105,7 +105,9 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
     from sqlalchemy import insert
 
     from valhalla_cli.services import audit
+    from valhalla_cli.services.inbox import refuse_wrong_number
 
+    refuse_wrong_number(session, pairs=[(f.lead_id, f.phone) for f in items if f.phone])
     existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
                 for row in session.scalars(select(Lead).where(
                     col(Lead.lead_id).in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}

@@ -114,6 +114,8 @@ class StatusOverview:
     # texts sent through the provider: accepted, delivered and the rate today and over 7
     # days, messages awaiting a final state, and the alert for messages stuck in `sending`
     delivery: Any = None
+    # the inbox: open items, and open refusals with their legal deadlines
+    inbox: Any = None
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
