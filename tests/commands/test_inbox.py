@@ -4,6 +4,7 @@ through a Twilio double, closing with each outcome, the refusal clock (both engi
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 from conftest import ChangesNothing, db_count
@@ -290,8 +291,7 @@ def test_resume_replans_the_paused_tasks_from_now_keeping_the_gaps(box, db):
     assert closed["tasks_resumed"] == 6
     after = _dues(db)
     assert after[0] == datetime(2027, 1, 18, 16, 0, tzinfo=UTC)
-    assert [b - a for a, b in zip(after, after[1:])] == [b - a for a, b in zip(before,
-                                                                               before[1:])]
+    assert [b - a for a, b in pairwise(after)] == [b - a for a, b in pairwise(before)]
     assert {status for _, status, _ in _statuses(db)} == {"pending"}
     assert box.ok("inbox", "--at", "2027-01-18T11:00:00-05:00") == []
     due = box("ladder", "dispatch", "--channel", "SMS", "--at", "2027-01-18T11:00:00-05:00",
