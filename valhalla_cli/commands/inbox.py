@@ -1,7 +1,8 @@
 """`valhalla inbox`: replies that reach a person — open items, the conversation, answering,
 closing, and how fast answers come (SPEC 22)."""
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -17,6 +18,7 @@ from valhalla_cli.commands._common import (
     database,
     emit,
     fmt_of,
+    refuse,
     report_period,
     settings,
     show,
@@ -34,6 +36,17 @@ CLOSE_COLUMNS = ("lead_id", "outcome", "closed_at", "tasks_resumed", "tasks_canc
 SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
                "open_refusals", "since", "until")
 LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
+
+
+def _or_no(act: Callable[[], Any], lead: str, done: str, output: str) -> Any:
+    """Run the service; a rule's "no" prints the answer (with its reason) and exits 1."""
+    from valhalla_cli.errors import Refused
+
+    try:
+        return act()
+    except Refused as no:
+        emit({"lead_id": lead, done: False, "reason": no.reason, "message": no.message}, output)
+        refuse(no.message)
 
 
 @app.callback()
@@ -109,8 +122,9 @@ def reply(
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     with database(ctx) as db:
-        result = service.reply(db.transaction, cfg, lead_id=lead, text=text,
-                               record_inquiry=record_inquiry, at=when, actor=cfg.actor)
+        result = _or_no(lambda: service.reply(
+            db.transaction, cfg, lead_id=lead, text=text, record_inquiry=record_inquiry,
+            at=when, actor=cfg.actor), lead, "sent", output)
     emit(result, output, columns=REPLY_COLUMNS)
 
 
@@ -132,9 +146,10 @@ def close(
     """
     from valhalla_cli.services import inbox as service
 
-    write(ctx, lambda session, cfg, when: service.close(
+    output = fmt_of(fmt, as_json)
+    _or_no(lambda: write(ctx, lambda session, cfg, when: service.close(
         session, lead_id=lead, outcome=outcome, note=note, at=when, actor=cfg.actor),
-        fmt, as_json, at=at, columns=CLOSE_COLUMNS)
+        fmt, as_json, at=at, columns=CLOSE_COLUMNS), lead, "closed", output)
 
 
 @app.command("sla")

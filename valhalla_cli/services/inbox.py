@@ -438,14 +438,14 @@ def reply(transaction: Any, settings: Any, *, lead_id: str, text: str, record_in
     from valhalla_cli.errors import ConfigError, ProviderUnreachable
 
     provider = settings.sender.provider
-    if provider is None:
-        check_text(text)
-        raise ConfigError("no SMS provider: set sender.provider ('twilio' or 'log') in the "
-                          "config file or VALHALLA_SENDER_PROVIDER")
     with transaction(write=True) as session:
+        # the rules first: why a text cannot go says more than a missing provider
         prepared = prepare_reply(session, lead_id=lead_id, text=text,
                                  record_inquiry=record_inquiry, at=at, actor=actor,
-                                 settings=settings, provider=provider)
+                                 settings=settings, provider=provider or "log")
+        if provider is None:  # raised inside the transaction: nothing is kept
+            raise ConfigError("no SMS provider: set sender.provider ('twilio' or 'log') in "
+                              "the config file or VALHALLA_SENDER_PROVIDER")
     answer = None
     if provider == "twilio":
         from valhalla_cli.services.sending.provider import Twilio
