@@ -105,7 +105,7 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
     from sqlalchemy import insert
 
     from valhalla_cli.services import audit
-    from valhalla_cli.services.inbox import refuse_wrong_number
+    from valhalla_cli.services.inbox_tasks import refuse_wrong_number
 
     refuse_wrong_number(session, pairs=[(f.lead_id, f.phone) for f in items if f.phone])
     existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
@@ -325,7 +325,7 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
     lifts the suppression); HELP/INFO/AIDE answers the identification; anything else is
     recorded (KPI `inbound_reply`), opens or joins each lead's inbox item and pauses its
     ladder."""
-    from valhalla_cli.services import audit, inbox, inbox_rules, kpi, market
+    from valhalla_cli.services import audit, inbox_rules, inbox_tasks, kpi, market
 
     number = parse_phone(phone, option="--from")
     text = (body or "").strip()
@@ -387,7 +387,10 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
                  province=first.province if first else None,
                  market=first.market if first else None, ref=number, source="lead inbound")
         for lead in leads:
-            item = inbox.receive(session, lead=lead, text=text, at=at, actor=actor)
+            zones = [lead.timezone] if lead.timezone else market.effective_policy(
+                session, province=lead.province, market=lead.market).timezones
+            item = inbox_tasks.receive(session, lead=lead, text=text, at=at, actor=actor,
+                                       zone=zones[0] if zones else "America/Toronto")
             kind = item.kind
     session.flush()
     if action == "recorded" and ids:

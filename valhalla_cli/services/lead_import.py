@@ -241,7 +241,7 @@ def _apply_staged(session: Session, batch_id: int, *, at: datetime, actor: str) 
     leads, staged = table_of(Lead), table_of(LeadImportLead)
     consents, staged_consents = table_of(LeadConsent), table_of(LeadImportConsent)
     from valhalla_cli.models.inbox import WrongNumber
-    from valhalla_cli.services.inbox import refuse_wrong_number
+    from valhalla_cli.services.inbox_tasks import refuse_wrong_number
 
     wrong = table_of(WrongNumber)
     refuse_wrong_number(session, pairs=[(lead, phone) for lead, phone in session.execute(

@@ -430,7 +430,7 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
                                         .where(col(Lead.phone) == number)))
     cancelled = _cancel_for_leads(session, covered, at=at,
                                   reason=f"suppressed: {reason.strip()}")
-    from valhalla_cli.services.inbox import close_for_opt_out
+    from valhalla_cli.services.inbox_tasks import close_for_opt_out
 
     close_for_opt_out(session, lead_ids=covered, at=at, actor=actor)
     lifted = False
