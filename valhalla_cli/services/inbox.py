@@ -577,6 +577,9 @@ def open_refusals(session: Session, *, at: datetime) -> list[OpenRefusal]:
     return found
 
 
+FIX = "valhalla inbox close LEAD --outcome opt_out"
+
+
 def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
     """`warn` when a refusal has been open from the start of its 2nd business day, `fail`
     from the start of its 6th, naming the lead and its deadline."""
@@ -592,11 +595,10 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
 
     if failing:
         return CheckResult("inbox", "fail", f"{len(failing)} refusal(s) open past 5 business "
-                           f"days: {named(failing)}; close them (`valhalla inbox close LEAD "
-                           "--outcome opt_out`)")
+                           f"days: {named(failing)}", FIX)
     if warning:
         return CheckResult("inbox", "warn", f"{len(warning)} refusal(s) open more than 1 "
-                           f"business day: {named(warning)}")
+                           f"business day: {named(warning)}", FIX)
     return CheckResult("inbox", "ok", f"{len(refusals)} open refusal(s) within their first "
                        "business day" if refusals else "no open refusal")
 

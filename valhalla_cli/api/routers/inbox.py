@@ -1,9 +1,24 @@
 """The inbox: `/api/inbox/*`, mirroring `valhalla inbox` (SPEC 22)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from valhalla_cli.api.routers._params import AT, limit
 from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
 
 router = PackRouter("inbox", "/api/inbox")
+
+
+def _or_no(call: Call, act: Callable[[], Any], done: str) -> Answer:
+    """A rule's "no" answers as the CLI prints it (409), with nothing of the attempt kept."""
+    from valhalla_cli.errors import Refused
+
+    try:
+        with call.session.begin_nested():
+            return Answer(act())
+    except Refused as no:
+        return Answer({"lead_id": call["lead"], done: False, "reason": no.reason,
+                       "message": no.message}, no=True)
 
 LEAD = Param("lead", required=True, in_path=True, help="The lead id.")
 
@@ -40,10 +55,10 @@ def reply(call: Call) -> Answer:
     from valhalla_cli.services import inbox
 
     # One request is one transaction: the message row, the request and its answer share it.
-    return Answer(inbox.reply(lambda write=False: nullcontext(call.session), call.settings,
-                              lead_id=call["lead"], text=call["text"],
-                              record_inquiry=call["record_inquiry"], at=call.instant(),
-                              actor=call.actor))
+    return _or_no(call, lambda: inbox.reply(
+        lambda write=False: nullcontext(call.session), call.settings, lead_id=call["lead"],
+        text=call["text"], record_inquiry=call["record_inquiry"], at=call.instant(),
+        actor=call.actor), "sent")
 
 
 @router.post("/{lead}/close", cli="valhalla inbox close", scope="operate", params=(
@@ -54,5 +69,6 @@ def close(call: Call) -> Answer:
     """Close a lead's item: resume its ladder (gaps kept, inside windows) or stop it."""
     from valhalla_cli.services import inbox
 
-    return Answer(inbox.close(call.session, lead_id=call["lead"], outcome=call["outcome"],
-                              note=call["note"], at=call.instant(), actor=call.actor))
+    return _or_no(call, lambda: inbox.close(
+        call.session, lead_id=call["lead"], outcome=call["outcome"], note=call["note"],
+        at=call.instant(), actor=call.actor), "closed")
