@@ -63,6 +63,10 @@ def receive(session: Session, *, lead: Lead, text: str, at: datetime, actor: str
     from valhalla_cli.services import audit
 
     kind = inbox_rules.classify(text)
+    # Texts of one lead arriving together queue on its row, so the second joins the item the
+    # first opened instead of colliding with it on the one-open-item index.
+    session.execute(select(col(Lead.id)).where(col(Lead.lead_id) == lead.lead_id)
+                    .with_for_update())
     item = open_item(session, lead.lead_id, lock=True)
     paused = pause_tasks(session, lead_id=lead.lead_id)
     if item is None:
