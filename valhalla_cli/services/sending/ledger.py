@@ -209,16 +209,19 @@ class EventResult:
 
 
 def record_event(session: Session, *, sid: str, status: str, error_code: int | None,
-                 at: datetime, actor: str, raw: dict[str, Any] | None = None) -> EventResult:
+                 at: datetime, actor: str, raw: dict[str, Any] | None = None,
+                 message: OutboundMessage | None = None) -> EventResult:
     """A provider's status for a sid: kept once per (sid, status), applied to the message when
     the sid is known (the state only moves forward; the error code acts), kept unapplied until
-    then."""
+    then. `message`: the caller already holds the message carrying the sid."""
     sid = (sid or "").strip()
     if not sid or len(sid) > 64:
         raise BadInput("MessageSid must be 1-64 characters")
     status = check_status(status)
-    message = session.scalars(select(OutboundMessage).where(col(OutboundMessage.sid) == sid)
-                              .with_for_update()).first()
+    if message is None:
+        message = session.scalars(select(OutboundMessage)
+                                  .where(col(OutboundMessage.sid) == sid)
+                                  .with_for_update()).first()
     event = MessageEvent(sid=sid, status=status, error_code=error_code, received_at=at,
                          raw=raw or {}, applied=message is not None, actor=actor[:200])
     try:

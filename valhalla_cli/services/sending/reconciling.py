@@ -123,8 +123,9 @@ def reconcile(transaction: Transaction, settings: Any, config: Any, *, at: datet
                 row.sid = str(item["sid"])
                 session.flush()
                 ledger.move(session, row, "accepted", at=created)
-                ledger.record_event(session, sid=row.sid, status=str(item.get("status")
-                                                                      or "queued"),
+                status = str(item.get("status") or "queued")
+                ledger.record_event(session, sid=row.sid, status=status if status in
+                                    ledger.KNOWN_STATUSES else "queued",
                                     error_code=ledger.check_error_code(item.get("error_code"),
                                                                        option="error_code"),
                                     at=at, actor=actor, raw=item)
@@ -161,7 +162,7 @@ def reconcile(transaction: Transaction, settings: Any, config: Any, *, at: datet
                 f"{message.message_id}")
             return result
         result.refetched += 1
-        if answer.kind != "accepted" or not answer.status:
+        if answer.kind != "accepted" or answer.status not in ledger.KNOWN_STATUSES:
             continue
         with transaction(write=True) as session:
             row = session.get(OutboundMessage, message.message_id)

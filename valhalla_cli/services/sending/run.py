@@ -382,13 +382,14 @@ class Sender:
                 row.sid = reply.sid
                 session.flush()
                 ledger.move(session, row, "accepted", at=now)
-                ledger.record_event(session, sid=str(reply.sid), status=reply.status or "queued",
+                # the answer's status as an event (one Valhalla does not know: as "queued")
+                status = reply.status if reply.status in ledger.KNOWN_STATUSES else "queued"
+                ledger.record_event(session, sid=str(reply.sid), status=status,
                                     error_code=reply.error_code, at=now, actor=self.actor,
-                                    raw=reply.fields)
+                                    raw=reply.fields, message=row)
                 ledger.apply_pending_events(session, row, actor=self.actor)
-                task = session.get(FollowupTask, claim.task_id)
-                if task is not None and task.status == "claimed":
-                    self._complete(session, claim, now)
+                # refused by the ladder when the task finished meanwhile (a STOP cancelled it)
+                self._complete(session, claim, now)
             session.flush()
             view = self._view(claim, row)
         self._handled(view)
