@@ -382,3 +382,20 @@ def test_runbook_inbox_warns_from_b2_fails_from_b6_and_status_lists_the_deadline
     status = box.ok("status", "--at", "2027-02-17T09:00:00-05:00")
     [refusal] = status["inbox"]["open_refusals"]
     assert refusal["lead_id"] == "L-1" and refusal["deadline"] == "2027-03-02T05:00:00Z"
+
+
+def test_a_reply_the_provider_refuses_with_21610_is_kept_and_opts_the_number_out(box, db,
+                                                                                 double):
+    box.ladder()
+    box.inbound("what's the offer?")
+    double.behaviour.refuse[PHONE] = (400, 21610)
+    result = box("inbox", "reply", "L-1", "--text", "Call me", "--at", REPLY_AT, "--json")
+    assert result.exit_code == 1 and "21610" in result.stderr
+    assert result.json["state"] == "failed" and result.json["reason"] == "provider_refused"
+    assert db_count(db, "SELECT COUNT(*) FROM outbound_message WHERE state = 'failed' AND "
+                        "error_code = 21610") == 1
+    assert db_count(db, f"SELECT COUNT(*) FROM contact_suppression WHERE phone = '{PHONE}'") \
+        == 1
+    assert db_count(db, "SELECT COUNT(*) FROM inbox_item WHERE status = 'closed' AND "
+                        "outcome = 'opt_out'") == 1
+    assert {status for _, status, _ in _statuses(db)} == {"cancelled"}

@@ -30,7 +30,7 @@ app = typer.Typer(invoke_without_command=True)
 ITEM_COLUMNS = ("lead_id", "name", "owner", "kind", "waiting_minutes", "last_text", "deadline")
 LINE_COLUMNS = ("at", "direction", "text", "state")
 REPLY_COLUMNS = ("lead_id", "message_id", "to", "text", "state", "sid", "error_code",
-                 "first_answer", "within_5m", "answer_minutes")
+                 "first_answer", "within_5m", "answer_minutes", "reason")
 CLOSE_COLUMNS = ("lead_id", "outcome", "closed_at", "tasks_resumed", "tasks_cancelled",
                  "due_at", "phone_detached")
 SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
@@ -126,6 +126,8 @@ def reply(
             db.transaction, cfg, lead_id=lead, text=text, record_inquiry=record_inquiry,
             at=when, actor=cfg.actor), lead, "sent", output)
     emit(result, output, columns=REPLY_COLUMNS)
+    if result.reason is not None:
+        refuse(f"the provider refused the text to {result.to}: error {result.error_code}")
 
 
 @app.command("close")

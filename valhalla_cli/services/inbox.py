@@ -312,6 +312,7 @@ class ReplyResult:
     first_answer: bool
     within_5m: bool | None
     answer_minutes: float | None
+    reason: str | None = None  # provider_refused: the provider answered with an error
 
 
 def record_answer(session: Session, *, prepared: Prepared, answer: Any, at: datetime,
@@ -359,7 +360,8 @@ def record_answer(session: Session, *, prepared: Prepared, answer: Any, at: date
         item.waiting_since = None
         session.flush()
     return ReplyResult(prepared.lead_id, prepared.message_id, row.to, row.body, row.state,
-                       row.sid, row.error_code, first, within, minutes)
+                       row.sid, row.error_code, first, within, minutes,
+                       "provider_refused" if row.state == "failed" else None)
 
 
 def reply(transaction: Any, settings: Any, *, lead_id: str, text: str, record_inquiry: bool,
@@ -388,9 +390,8 @@ def reply(transaction: Any, settings: Any, *, lead_id: str, text: str, record_in
         raise ProviderUnreachable(f"the provider could not be reached ({answer.error_message}); "
                                   f"message {prepared.message_id} stays 'sending' until "
                                   "`valhalla send reconcile` settles it")
-    if result.state == "failed":
-        raise Refused(f"the provider refused the text to {result.to}: error "
-                      f"{result.error_code}", "provider_refused")
+    # A text the provider refused is recorded (and its code applied, e.g. 21610 opts the
+    # number out): the face says "no" with the result rather than undoing it.
     return result
 
 

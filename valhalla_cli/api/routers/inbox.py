@@ -15,7 +15,8 @@ def _or_no(call: Call, act: Callable[[], Any], done: str) -> Answer:
 
     try:
         with call.session.begin_nested():
-            return Answer(act())
+            result = act()
+        return Answer(result, no=getattr(result, "reason", None) is not None)
     except Refused as no:
         return Answer({"lead_id": call["lead"], done: False, "reason": no.reason,
                        "message": no.message}, no=True)
