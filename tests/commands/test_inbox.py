@@ -399,3 +399,36 @@ def test_a_reply_the_provider_refuses_with_21610_is_kept_and_opts_the_number_out
     assert db_count(db, "SELECT COUNT(*) FROM inbox_item WHERE status = 'closed' AND "
                         "outcome = 'opt_out'") == 1
     assert {status for _, status, _ in _statuses(db)} == {"cancelled"}
+
+
+def test_every_phrase_through_the_inbound_service_opens_an_item_of_its_kind(db):
+    """Each phrase of both languages, with and without accents, and the near misses, as texts
+    from leads' numbers (both engines)."""
+    import unicodedata
+
+    from sqlalchemy import select
+
+    from valhalla_cli.models import InboxItem
+    from valhalla_cli.services import inbox_rules, lead
+
+    def plain(text: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", text)
+                       if not unicodedata.combining(c))
+
+    cases = [(p, "refusal") for p in (*inbox_rules.REFUSAL_PHRASES_EN,
+                                      *inbox_rules.REFUSAL_PHRASES_FR)]
+    cases += [(p, "wrong_number") for p in (*inbox_rules.WRONG_NUMBER_PHRASES_EN,
+                                            *inbox_rules.WRONG_NUMBER_PHRASES_FR)]
+    cases += [(plain(p).upper() + "!", kind) for p, kind in cases]
+    cases += [("don't stop", "reply"), ("I'm interested", "reply"), ("Je suis intéressée", "reply")]
+    at = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)
+    with db.transaction(write=True) as session:
+        for index, (text, _) in enumerate(cases):
+            fields = lead.validate_fields(lead_id=f"P-{index}", province="ON",
+                                          phone=f"+1416555{1000 + index:04d}")
+            lead.add(session, fields=fields, at=at, actor="t")
+            lead.inbound(session, phone=f"+1416555{1000 + index:04d}", body=f"Hi. {text}",
+                         at=at, actor="t", business_name="Maple")
+    with db.transaction() as session:
+        kinds = {item.lead_id: item.kind for item in session.scalars(select(InboxItem))}
+    assert {f"P-{i}": kind for i, (_, kind) in enumerate(cases)} == kinds
