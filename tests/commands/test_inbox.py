@@ -432,3 +432,12 @@ def test_every_phrase_through_the_inbound_service_opens_an_item_of_its_kind(db):
     with db.transaction() as session:
         kinds = {item.lead_id: item.kind for item in session.scalars(select(InboxItem))}
     assert {f"P-{i}": kind for i, (_, kind) in enumerate(cases)} == kinds
+
+
+def test_the_review_page_lists_open_refusals_with_their_deadlines(box):
+    box.ladder()
+    box.inbound("Ne me textez plus", at="2027-02-12T15:00:00-05:00")
+    page = box("status", "--format", "html", "--at", "2027-02-17T09:00:00-05:00")
+    assert page.exit_code == 0, page.stderr
+    section = page.stdout.split('<section id="inbox"', 1)[1].split("</section>", 1)[0]
+    assert "L-1" in section and "2027-03-02 05:00 UTC" in section and "warn" in section
