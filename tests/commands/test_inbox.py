@@ -441,3 +441,28 @@ def test_the_review_page_lists_open_refusals_with_their_deadlines(box):
     assert page.exit_code == 0, page.stderr
     section = page.stdout.split('<section id="inbox"', 1)[1].split("</section>", 1)[0]
     assert "L-1" in section and "2027-03-02 05:00 UTC" in section and "warn" in section
+
+
+def test_owner_filter_all_and_sla_by_owner(box):
+    box.ladder()
+    box.ok("ladder", "create", "L-2", "--province", "ON", "--at", AT, "--phone",
+           "+14165550198", "--consent", "express", "--consent-at", "2027-01-01T09:00",
+           "--owner", "bo")
+    box.inbound("hi")
+    box.inbound("Wrong person", phone="+14165550198")
+    box.ok("inbox", "reply", "L-1", "--text", "Hello", "--at", "2027-01-15T10:09:00-05:00")
+    later = "2027-01-15T11:00:00-05:00"
+    assert [i["lead_id"] for i in box.ok("inbox", "--owner", "bo", "--at", later)] == ["L-2"]
+    assert [i["lead_id"] for i in box.ok("inbox", "--kind", "wrong_number", "--at", later)] \
+        == ["L-2"]
+    # the waiting item first, the answered one after it
+    assert [i["lead_id"] for i in box.ok("inbox", "--at", later)] == ["L-2", "L-1"]
+    box.ok("inbox", "close", "L-2", "--outcome", "not_interested", "--at", later)
+    assert [i["lead_id"] for i in box.ok("inbox", "--at", later)] == ["L-1"]
+    assert len(box.ok("inbox", "--all", "--at", later)) == 2
+    rows = box.ok("inbox", "sla", "--by", "owner", "--since", "2027-01-15", "--until",
+                  "2027-01-15", "--at", later)
+    assert [(r["owner"], r["opened"], r["answered"], r["within_5m_pct"]) for r in rows] == [
+        ("ana", 1, 1, 0.0), ("bo", 1, 0, None)]
+    bad = box("inbox", "sla", "--by", "province", "--at", later)
+    assert bad.exit_code == 2 and "--by" in bad.stderr
