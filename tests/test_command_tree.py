@@ -147,6 +147,14 @@ def _sent_message(cli, tmp):
     return {"message": sent.jsonl[0]["message_id"]}
 
 
+def _inbox_item(cli, _tmp):
+    _ok(cli("ladder", "create", "L-1", "--province", "ON", "--phone", "+14165550199",
+            "--at", AT, "--json"))
+    _ok(cli("lead", "inbound", "--from", "+14165550199", "--body", "call me", "--at", AT,
+            "--json"))
+    return {}
+
+
 R = ("--reason", "table test")
 MINIMAL: dict[tuple[str, ...], Case] = {
     ("audit",): Case(),
@@ -261,6 +269,13 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("send", "show"): Case(("{message}",), setup=_sent_message),
     ("send", "status"): Case(("SM0123", "--status", "delivered", "--at", AT)),
     ("send", "report"): Case(),
+    ("inbox",): Case(("--at", AT), setup=_inbox_item),
+    ("inbox", "show"): Case(("L-1", "--at", AT), setup=_inbox_item),
+    # not live (and no provider): a rule's "no", printed with its reason
+    ("inbox", "reply"): Case(("L-1", "--text", "hi", "--at", AT), setup=_inbox_item,
+                             exit_code=1),
+    ("inbox", "close"): Case(("L-1", "--outcome", "resume", "--at", AT), setup=_inbox_item),
+    ("inbox", "sla"): Case(("--at", AT)),
 }
 
 # Leaves, and the groups that list something when called without a subcommand.

@@ -115,6 +115,21 @@ def _market_cli() -> typer.Typer:
     return market.app
 
 
+def _inbox_cli() -> typer.Typer:
+    from valhalla_cli.commands import inbox
+    return inbox.app
+
+
+def _inbox_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.services import inbox
+    return inbox.runbook_check(session, settings, at)
+
+
+def _inbox_status(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+    from valhalla_cli.services import inbox
+    return inbox.status_section(session, settings, at)
+
+
 def _send_cli() -> typer.Typer:
     from valhalla_cli.commands import send
     return send.app
@@ -342,6 +357,8 @@ PACKS: tuple[Pack, ...] = (
          status=_ladder_status, api=_router("ladder")),
     Pack("send", OPERATIONS, _send_cli, check=Check("delivery", _delivery_check),
          more_checks=(Check("sender", _sender_check),), status=_send_status),
+    Pack("inbox", OPERATIONS, _inbox_cli, check=Check("inbox", _inbox_check),
+         status=_inbox_status, api=_router("inbox")),
     Pack("liquidity", OPERATIONS, _liquidity_cli, api=_router("liquidity")),
     Pack("offer", OPERATIONS, _offer_cli, check=Check("offers", _offer_check),
          levers=("offers",), api=_router("offer")),

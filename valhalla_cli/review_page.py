@@ -29,6 +29,7 @@ SECTIONS = (
     ("kpi", "KPI events, last 30 days"),
     ("tasks", "Due, overdue and held tasks"),
     ("delivery", "Texts: delivery today and last 7 days"),
+    ("inbox", "Inbox: open refusals and their deadlines"),
     ("dncl", "DNCL freshness"),
     ("scorecard", "First-month scorecard"),
     ("runbook", "Runbook checks"),

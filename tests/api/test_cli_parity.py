@@ -249,6 +249,16 @@ STEPS: list[Step] = [
          f"--at {AT}", **{"from": "+16045550123", "body": "maybe in spring", "at": AT}),
     post(f"{LD}/inbound", f"lead inbound --from '(416) 555-0142' --body 'ARRÊT' --at {AT}",
          **{"from": "(416) 555-0142", "body": "ARRÊT", "at": AT}),
+    # the inbox (SPEC 22): L-2001's reply opened its item
+    get("/api/inbox", f"inbox --at {AT}", at=AT),
+    get("/api/inbox", f"inbox --kind nope --at {AT}", kind="nope", at=AT),
+    get("/api/inbox/L-2001", f"inbox show L-2001 --at {AT}", at=AT),
+    post("/api/inbox/L-2001/reply", f"inbox reply L-2001 --text 'Hello Sam' --at {AT}",
+         text="Hello Sam", at=AT),  # 07:00 in Vancouver: outside the window, a "no"
+    post("/api/inbox/L-2001/close", f"inbox close L-2001 --outcome later --at {AT}",
+         outcome="later", at=AT),
+    post("/api/inbox/L-2001/close", f"inbox close L-2001 --outcome contacted --note called "
+         f"--at {AT}", outcome="contacted", note="called", at=AT),
     post(f"{LD}/L-2001/consent/withdraw", f"lead consent L-2001 --withdraw --at {LATER}",
          at=LATER),
     get(f"{LD}/L-2001", f"lead show L-2001 --at {LATER}", at=LATER),

@@ -13,7 +13,7 @@ T = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
 
 TOP_KEYS = {"generated_at", "business_date", "business_timezone", "ok", "reason", "golive",
             "risk", "throttled_levers", "levers", "heimdall", "sla", "sla_daily", "tasks", "dncl",
-            "kpi", "runbook", "scorecard", "delivery", "worklists"}
+            "kpi", "runbook", "scorecard", "delivery", "worklists", "inbox"}
 DNCL_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"
 
 
@@ -70,7 +70,7 @@ def test_fresh_install(cli, db):
     assert book["warnings"] == expected
     assert [c["name"] for c in book["checks"]] == [
         "database", "timezones", "golive", "risk", "heimdall", "regression", "market",
-        "dncl", "messages", "followups", "delivery", "sender", "offers", "backup"]
+        "dncl", "messages", "followups", "delivery", "sender", "inbox", "offers", "backup"]
     assert result.stderr == ""
     assert snapshot_tables(db) == before  # read-only
 

@@ -162,8 +162,11 @@ def _lead_inbound(session: Session, *, sender: str, body: str, message_sid: str,
     from valhalla_cli.services import lead
 
     result = lead.inbound(session, phone=sender, body=body, at=at, actor=actor,
-                          business_name=settings.business_name)
-    # The service chose the languages of the confirmation (one, or en and fr); a text carries
-    # them in its order.
+                          business_name=settings.business_name,
+                          business_callback=settings.business_callback,
+                          business_website=settings.business_website,
+                          business_timezone=settings.business_timezone, message_sid=message_sid)
+    # The service chose the languages of the answer (one, or en and fr: an opt-out's or a
+    # START's confirmation, a HELP's identification); a text carries them in its order.
     reply = "\n".join(result.reply[language] for language in result.reply) or None
     return Outcome(result.action, reply)

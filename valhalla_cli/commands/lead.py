@@ -91,7 +91,7 @@ def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: Forma
                             business_timezone=cfg.business_timezone)
     emit(lead_show.as_data(view), output,
          columns=(*LEAD_COLUMNS, "suppressed", "dncl", "contact", "consents", "suppressions",
-                  "inbound", "ladders", "messages"))
+                  "inbound", "ladders", "messages", "conversation", "inbox"))
 
 
 @app.command("list")
@@ -194,7 +194,9 @@ def inbound(
     body: Annotated[str, typer.Option("--body", help="What it said.")],
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Handle a text a lead sent back: STOP/ARRÊT/... opts the number out at once.
+    """Handle a text a lead sent back: STOP/ARRÊT/... opts the number out at once; START
+    opts an opted-out number back in; HELP/AIDE answers who we are; any other text opens the
+    lead's inbox item and pauses its ladder.
 
     \b
     Example:
@@ -207,5 +209,8 @@ def inbound(
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction(write=True) as session:
         result = service.inbound(session, phone=from_number, body=body, at=when,
-                                 actor=cfg.actor, business_name=cfg.business_name)
+                                 actor=cfg.actor, business_name=cfg.business_name,
+                                 business_callback=cfg.business_callback,
+                                 business_website=cfg.business_website,
+                                 business_timezone=cfg.business_timezone)
     emit(result, output)

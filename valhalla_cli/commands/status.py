@@ -138,6 +138,7 @@ def _markdown(view: Any) -> list[Any]:
         *_worklist_blocks(data, markdown=True),
     ]
     blocks += _delivery_blocks(data)
+    blocks += _inbox_blocks(data)
     d = data["dncl"]
     title = f"National DNCL (fresh for {d['fresh_days']} days)"
     if d["imported"]:
@@ -249,6 +250,7 @@ def _table(view: Any) -> list[Any]:
         blocks.append(Text("Follow-ups: " + _NO_LADDER.strip()))
     blocks += _delivery_blocks(data)
     blocks += _worklist_blocks(data, markdown=False)
+    blocks += _inbox_blocks(data)
     d = data["dncl"]
     if not d["imported"]:
         blocks.append(Text(f"DNCL     {_NO_DNCL}; fix: {d['fix']}"))
@@ -313,6 +315,22 @@ def _worklist_blocks(data: dict, *, markdown: bool) -> list[Any]:
         blocks.append(Text("Nothing waiting: " + ", ".join(quiet)
                            + ("\n" if markdown else "")))
     return blocks
+
+
+REFUSAL_COLUMNS = ("lead_id", "refusal_at", "deadline", "clock")
+
+
+def _inbox_blocks(data: dict) -> list[Any]:
+    """The inbox (section `inbox`): open items, and open refusals with their legal deadlines."""
+    from valhalla_cli.output import Grid, Text
+
+    d = data.get("inbox")
+    if not d:
+        return []
+    if not d["open_refusals"]:
+        return [Text(f"## Inbox\n\n{d['open_items']} open item(s), no open refusal\n")]
+    return [Grid(f"Inbox: {d['open_items']} open item(s); open refusals and their deadlines",
+                 d["open_refusals"], REFUSAL_COLUMNS)]
 
 
 def _yn(flag: bool) -> str:

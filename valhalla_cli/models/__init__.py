@@ -9,6 +9,7 @@ from valhalla_cli.models.heimdall import (
     HeimdallScorecard,
 )
 from valhalla_cli.models.importing import ImportBatch
+from valhalla_cli.models.inbox import InboxItem, WrongNumber
 from valhalla_cli.models.kpi import KpiEvent
 from valhalla_cli.models.ladder import FollowupTask
 from valhalla_cli.models.lead import (
@@ -45,6 +46,7 @@ __all__ = [
     "HeimdallScorecard",
     "ImportBatch",
     "InboundMessage",
+    "InboxItem",
     "KpiEvent",
     "Lead",
     "LeadConsent",
@@ -65,4 +67,5 @@ __all__ = [
     "RiskPolicy",
     "RiskReservation",
     "SmsWebhookReceipt",
+    "WrongNumber",
 ]

@@ -106,7 +106,9 @@ def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, acto
     from sqlalchemy import insert
 
     from valhalla_cli.services import audit
+    from valhalla_cli.services.inbox_tasks import refuse_wrong_number
 
+    refuse_wrong_number(session, pairs=[(f.lead_id, f.phone) for f in items if f.phone])
     existing = {row.lead_id: row for i in range(0, len(items), CHUNK)
                 for row in session.scalars(select(Lead).where(
                     col(Lead.lead_id).in_(sorted({f.lead_id for f in items[i:i + CHUNK]}))))}
@@ -300,21 +302,45 @@ def first_word_is_opt_out(body: str) -> bool:
     return word in OPT_OUT_WORDS
 
 
+START_CONFIRMATIONS = {
+    "en": "{business}: you are subscribed again and may receive our messages. Reply STOP to "
+          "opt out.",
+    "fr": "{business} : vous êtes de nouveau inscrit et pourriez recevoir nos messages. "
+          "Répondez ARRÊT pour vous désabonner.",
+}
+HELP_ANSWERS = {
+    "en": "{identity}. Reply STOP to opt out.",
+    "fr": "{identity}. Répondez ARRÊT pour vous désabonner.",
+}
+
+
 @dataclass(frozen=True)
 class InboundResult:
-    action: str  # opted_out | recorded
+    action: str  # opted_out | opted_in | help | recorded
     phone: str
     lead_id: str | None  # the one lead with this number (null when none or several)
     lead_ids: list[str]
     tasks_cancelled: int
-    reply: dict[str, str] = field(default_factory=dict)  # language -> confirmation text
+    reply: dict[str, str] = field(default_factory=dict)  # language -> text to send back
+    tasks_paused: int = 0
+    inbox_kind: str | None = None  # the kind of the lead's open item after this text
+
+
+def _languages(leads: list[Lead]) -> list[str]:
+    languages = {r.language for r in leads}
+    return sorted(languages) if len(languages) == 1 else ["en", "fr"]
 
 
 def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str,
-            business_name: str | None) -> InboundResult:
+            business_name: str | None, business_callback: str | None = None,
+            business_website: str | None = None, business_timezone: str = "UTC",
+            message_sid: str | None = None) -> InboundResult:
     """What a number texted back: an opt-out suppresses the number at once and cancels the
-    tasks of its leads; anything else is recorded (KPI `inbound_reply`)."""
-    from valhalla_cli.services import audit, kpi, market
+    tasks of its leads; START/UNSTOP from an opted-out number records express consent (which
+    lifts the suppression); HELP/INFO/AIDE answers the identification; anything else is
+    recorded (KPI `inbound_reply`), opens or joins each lead's inbox item and pauses its
+    ladder."""
+    from valhalla_cli.services import audit, inbox_rules, inbox_tasks, kpi, market
 
     number = parse_phone(phone, option="--from")
     text = (body or "").strip()
@@ -327,8 +353,19 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
     ids = [r.lead_id for r in leads]
     # One message row per lead with this number, or one with no lead when none has it.
     recipients: list[str | None] = [*ids] if ids else [None]
-    opted_out = first_word_is_opt_out(text)
-    action = "opted_out" if opted_out else "recorded"
+    name = business_name or "Valhalla"
+    word = inbox_rules.first_word(text)
+    help_language = inbox_rules.help_language(text)
+    action = "recorded"
+    if first_word_is_opt_out(text):
+        action = "opted_out"
+    elif help_language is not None:
+        action = "help"
+    elif inbox_rules.is_start(text) and ids:
+        facts, _ = facts_for(session, lead_ids=ids, at=at, business_timezone=business_timezone,
+                             leads={r.lead_id: _record(r) for r in leads})
+        if any(facts[lead_id].suppressed for lead_id in ids):
+            action = "opted_in"
     # A number that texts us can receive texts: a provider's "not textable" no longer holds.
     from valhalla_cli.services.sending.ledger import lift_not_textable
 
@@ -336,25 +373,52 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
     for lead_id in recipients:
         session.add(InboundMessage(phone=number, lead_id=lead_id, body=text, action=action,
                                    received_at=at, actor=actor))
-    cancelled = 0
+    session.flush()
+    cancelled = paused = 0
     reply: dict[str, str] = {}
-    if opted_out:
+    kind = None
+    if action == "opted_out":
         result = market.suppress_number(session, phone=number, reason=f"inbound: {text[:40]}",
                                         actor=actor, at=at)
         cancelled = result.tasks_cancelled
-        languages = {r.language for r in leads}
-        chosen = sorted(languages) if len(languages) == 1 else ["en", "fr"]
-        name = business_name or "Valhalla"
-        reply = {lang: CONFIRMATIONS[lang].format(business=name) for lang in chosen}
+        reply = {lang: CONFIRMATIONS[lang].format(business=name) for lang in _languages(leads)}
+    elif action == "opted_in":
+        evidence = (f"keyword {word} texted from {number}"
+                    + (f", provider message {message_sid}" if message_sid else "")
+                    + f" at {at.isoformat()}")
+        for lead_id in ids:
+            record_consent(session, lead_id=lead_id, kind="express", channel="SMS",
+                           evidence=evidence, withdraw=False, at=at, actor=actor,
+                           business_timezone=business_timezone)
+        reply = {lang: START_CONFIRMATIONS[lang].format(business=name)
+                 for lang in _languages(leads)}
+    elif action == "help" and help_language is not None:
+        identity = " ".join(part for part in (name, business_callback, business_website)
+                            if part)
+        reply = {help_language: HELP_ANSWERS[help_language].format(identity=identity)}
     else:
         first = leads[0] if leads else None
         kpi.emit(session, metric="inbound_reply", value=1, at=at,
                  province=first.province if first else None,
                  market=first.market if first else None, ref=number, source="lead inbound")
+        for lead in leads:
+            zones = [lead.timezone] if lead.timezone else market.effective_policy(
+                session, province=lead.province, market=lead.market).timezones
+            item = inbox_tasks.receive(session, lead=lead, text=text, at=at, actor=actor,
+                                       zone=zones[0] if zones else "America/Toronto")
+            kind = item.kind
     session.flush()
+    if action == "recorded" and ids:
+        paused = _count_paused(session, ids)
     audit.record(session, pack=PACK, action="inbound", actor=actor, at=at, subject=number,
                  after={"action": action, "lead_ids": ids, "tasks_cancelled": cancelled})
     return InboundResult(action, number, ids[0] if len(ids) == 1 else None, ids, cancelled,
-                         reply)
+                         reply, paused, kind)
 
 
+def _count_paused(session: Session, lead_ids: list[str]) -> int:
+    from valhalla_cli.models import FollowupTask
+
+    return sum(1 for status in session.scalars(
+        select(col(FollowupTask.status)).where(col(FollowupTask.lead_id).in_(lead_ids)))
+        if status == "paused")

@@ -242,6 +242,14 @@ def _apply_staged(session: Session, batch_id: int, *, at: datetime, actor: str) 
     """The flip's writes: the staged changes and consents, set-based (`_applied` as SQL)."""
     leads, staged = table_of(Lead), table_of(LeadImportLead)
     consents, staged_consents = table_of(LeadConsent), table_of(LeadImportConsent)
+    from valhalla_cli.models.inbox import WrongNumber
+    from valhalla_cli.services.inbox_tasks import refuse_wrong_number
+
+    wrong = table_of(WrongNumber)
+    refuse_wrong_number(session, pairs=[(lead, phone) for lead, phone in session.execute(
+        select(staged.c.lead_id, staged.c.phone).join(
+            wrong, and_(wrong.c.lead_id == staged.c.lead_id, wrong.c.phone == staged.c.phone))
+        .where(staged.c.import_batch_id == batch_id).limit(1))])
     follows = or_(leads.c.language == _default_language_sql(leads.c.province),
                   and_(leads.c.language == "fr", staged.c.has_qc.is_(True)),
                   and_(leads.c.language == "en", staged.c.has_other.is_(True)))

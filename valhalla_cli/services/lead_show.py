@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,9 @@ class LeadShow:
     inbound: list[InboundView]
     contact: list[ChannelContact]
     messages: list[Any]  # the texts sent to the lead (`valhalla send`), oldest first
+    # inbound and outbound texts in time order (`inbox show`'s conversation), and the inbox item
+    conversation: list[Any] = field(default_factory=list)
+    inbox: Any = None
 
 
 def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str) -> LeadShow:
@@ -79,10 +82,13 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
                                     lead_id=lead.lead_id, business_timezone=business_timezone,
                                     score_optional=True)
         contact.append(ChannelContact(channel, answer.allowed, answer.reason, answer.message))
+    from valhalla_cli.services import inbox
     from valhalla_cli.services.sending.ledger import messages_of_lead
 
+    talk = inbox.show(session, lead_id=lead.lead_id, at=at)
     return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
-                    ladders, inbound_rows, contact, messages_of_lead(session, lead.lead_id))
+                    ladders, inbound_rows, contact, messages_of_lead(session, lead.lead_id),
+                    talk.conversation, talk.item)
 
 
 def as_data(view: LeadShow) -> dict[str, Any]:
@@ -90,4 +96,5 @@ def as_data(view: LeadShow) -> dict[str, Any]:
     return {**view.lead.__dict__, "consents": view.consents, "dncl": view.dncl,
             "suppressed": view.suppressed, "suppressions": view.suppressions,
             "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact,
-            "messages": view.messages}
+            "messages": view.messages, "conversation": view.conversation,
+            "inbox": view.inbox}

@@ -448,6 +448,9 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
                                         .where(col(Lead.phone) == number)))
     cancelled = _cancel_for_leads(session, covered, at=at,
                                   reason=f"suppressed: {reason.strip()}")
+    from valhalla_cli.services.inbox_tasks import close_for_opt_out
+
+    close_for_opt_out(session, lead_ids=covered, at=at, actor=actor)
     lifted = False
     if existing is not None and lead is not None:
         # A suppression an express consent has lifted is no longer in force: record anew.

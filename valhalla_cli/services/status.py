@@ -119,6 +119,8 @@ class StatusOverview:
     delivery: Any = None
     # the work waiting for a person, each list bounded (the first rows and the total)
     worklists: Worklists | None = None
+    # the inbox: open items, and open refusals with their legal deadlines
+    inbox: Any = None
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:

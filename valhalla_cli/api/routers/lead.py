@@ -49,9 +49,13 @@ def inbound(call: Call) -> Answer:
     """A text a lead sent back: STOP/ARRÊT/... opts the number out at once."""
     from valhalla_cli.services import lead
 
+    cfg = call.settings
     return Answer(lead.inbound(call.session, phone=call["from"], body=call["body"],
                                at=call.instant(), actor=call.actor,
-                               business_name=call.settings.business_name))
+                               business_name=cfg.business_name,
+                               business_callback=cfg.business_callback,
+                               business_website=cfg.business_website,
+                               business_timezone=cfg.business_timezone))
 
 
 @router.get("/{lead}", cli="valhalla lead show", params=(LEAD, AT))

@@ -83,7 +83,8 @@ def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
             select(col(FollowupTask.lead_id), col(FollowupTask.ladder_id), col(FollowupTask.status))
             .where(col(FollowupTask.lead_id).in_(chunk)))
         for lead, ladder, status in rows:
-            if status in ACTIVE_STATUSES:
+            # a ladder paused by the lead's reply is still the lead's ladder
+            if status in ACTIVE_STATUSES or status == "paused":
                 found.setdefault(lead, ladder)
     return found
 

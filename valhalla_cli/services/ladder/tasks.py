@@ -18,10 +18,13 @@ from valhalla_cli.db import affected_rows
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 
+# A paused ladder (the lead replied) is stopped by the same events as a running one.
+CANCELLABLE = (*ACTIVE_STATUSES, "paused")
+
 
 def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason: str,
                         ladder_id: str | None = None) -> int:
-    """Cancel the lead's pending and claimed follow-up tasks (optionally of one ladder).
+    """Cancel the lead's pending, claimed and paused follow-up tasks (optionally of one ladder).
 
     The lead's tasks are found by the lead index alone, then cancelled by id with the status
     re-checked in the same UPDATE."""
@@ -29,11 +32,11 @@ def cancel_active_tasks(session: Session, *, lead_id: str, at: datetime, reason:
                    col(FollowupTask.status)).where(col(FollowupTask.lead_id) == lead_id)
     if ladder_id is not None:
         query = query.where(col(FollowupTask.ladder_id) == ladder_id)
-    ids = [task_id for task_id, status in session.execute(query) if status in ACTIVE_STATUSES]
+    ids = [task_id for task_id, status in session.execute(query) if status in CANCELLABLE]
     if not ids:
         return 0
     stmt = (update(FollowupTask)
-            .where(col(FollowupTask.id).in_(ids), col(FollowupTask.status).in_(ACTIVE_STATUSES))
+            .where(col(FollowupTask.id).in_(ids), col(FollowupTask.status).in_(CANCELLABLE))
             .values(status="cancelled", status_reason=reason, claim_token=None,
                     lease_expires_at=None)
             .execution_options(synchronize_session=False))

@@ -1,0 +1,180 @@
+"""`valhalla inbox`: replies that reach a person — open items, the conversation, answering,
+closing, and how fast answers come (SPEC 22)."""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
+
+import typer
+
+from valhalla_cli.commands._common import (
+    AtOpt,
+    FormatOpt,
+    JsonOpt,
+    ReportFormatOpt,
+    SinceOpt,
+    UntilOpt,
+    at_instant,
+    bigint,
+    database,
+    emit,
+    fmt_of,
+    refuse,
+    report_period,
+    settings,
+    show,
+    write,
+)
+
+app = typer.Typer(invoke_without_command=True)
+
+ITEM_COLUMNS = ("lead_id", "name", "owner", "kind", "waiting_minutes", "last_text", "deadline")
+LINE_COLUMNS = ("at", "direction", "text", "state")
+REPLY_COLUMNS = ("lead_id", "message_id", "to", "text", "state", "sid", "error_code",
+                 "first_answer", "within_5m", "answer_minutes", "reason")
+CLOSE_COLUMNS = ("lead_id", "outcome", "closed_at", "tasks_resumed", "tasks_cancelled",
+                 "due_at", "phone_detached")
+SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
+               "open_refusals", "since", "until")
+LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
+
+
+def _or_no(act: Callable[[], Any], lead: str, done: str, output: str) -> Any:
+    """Run the service; a rule's "no" prints the answer (with its reason) and exits 1."""
+    from valhalla_cli.errors import Refused
+
+    try:
+        return act()
+    except Refused as no:
+        emit({"lead_id": lead, done: False, "reason": no.reason, "message": no.message}, output)
+        refuse(no.message)
+
+
+@app.callback()
+def inbox(
+    ctx: typer.Context,
+    owner: Annotated[Optional[str], typer.Option("--owner", metavar="O",
+                                                 help="Only this owner's items.")] = None,
+    kind: Annotated[Optional[str], typer.Option(
+        "--kind", metavar="K", help="Only refusal, wrong_number or reply.")] = None,
+    all_items: Annotated[bool, typer.Option("--all", help="Closed items too.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, callback=bigint,
+                                       help="At most this many.")] = 100,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Leads who answered and wait for a person: open items, oldest wait first.
+
+    A lead's text (not a keyword) opens its item and pauses its ladder; refusals carry the
+    legal deadline (10 business days of the lead's province).
+
+    \b
+    Example:
+      valhalla inbox --kind refusal --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from valhalla_cli.services import inbox as service
+
+    when = at_instant(ctx, at)
+    show(ctx, lambda session: service.list_items(session, owner=owner, kind=kind,
+                                                 all_items=all_items, limit=limit, at=when),
+         fmt, as_json, columns=ITEM_COLUMNS)
+
+
+@app.command("show")
+def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: FormatOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """A lead's conversation (inbound and outbound texts in time order) and its inbox item.
+
+    \b
+    Example:
+      valhalla inbox show lead-4411 --json
+    """
+    from valhalla_cli.services import inbox as service
+
+    when = at_instant(ctx, at)
+    show(ctx, lambda session: service.show(session, lead_id=lead, at=when), fmt, as_json,
+         columns=("lead_id", "name", "phone", "item", "conversation"))
+
+
+@app.command("reply")
+def reply(
+    ctx: typer.Context,
+    lead: LeadArg,
+    text: Annotated[str, typer.Option("--text", metavar="TEXT",
+                                      help="1 to 1600 characters, identification included.")],
+    record_inquiry: Annotated[bool, typer.Option(
+        "--record-inquiry", help="First record an inquiry consent whose evidence is the lead's "
+        "last message (they asked about selling).")] = False,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Answer a lead through the SMS provider, with the gates of a ladder text.
+
+    The identification is appended when the text does not name the business. Exit 1 when a
+    rule says no (kill switch, suppressed, no consent, outside the window...): nothing sent.
+
+    \b
+    Example:
+      valhalla inbox reply lead-4411 --text "Thanks Sam, can I call you at 10?"
+    """
+    from valhalla_cli.services import inbox as service
+
+    cfg = settings(ctx)
+    output = fmt_of(fmt, as_json)
+    when = at_instant(ctx, at)
+    with database(ctx) as db:
+        result = _or_no(lambda: service.reply(
+            db.transaction, cfg, lead_id=lead, text=text, record_inquiry=record_inquiry,
+            at=when, actor=cfg.actor), lead, "sent", output)
+    emit(result, output, columns=REPLY_COLUMNS)
+    if result.reason is not None:
+        refuse(f"the provider refused the text to {result.to}: error {result.error_code}")
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    lead: LeadArg,
+    outcome: Annotated[str, typer.Option(
+        "--outcome", metavar="OUTCOME", help="resume, appointment, contacted, not_interested, "
+        "wrong_number or opt_out.")],
+    note: Annotated[Optional[str], typer.Option("--note", help="Why (audited).")] = None,
+    at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Close a lead's item: resume its ladder (gaps kept, inside windows) or stop it.
+
+    \b
+    Example:
+      valhalla inbox close lead-4411 --outcome appointment --note "Tuesday 10:00"
+    """
+    from valhalla_cli.services import inbox as service
+
+    output = fmt_of(fmt, as_json)
+    _or_no(lambda: write(ctx, lambda session, cfg, when: service.close(
+        session, lead_id=lead, outcome=outcome, note=note, at=when, actor=cfg.actor),
+        fmt, as_json, at=at, columns=CLOSE_COLUMNS), lead, "closed", output)
+
+
+@app.command("sla")
+def sla(
+    ctx: typer.Context,
+    since: SinceOpt = None, until: UntilOpt = None,
+    by: Annotated[Optional[str], typer.Option("--by", metavar="owner",
+                                              help="One line per owner.")] = None,
+    at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """How fast replies are answered: opened, answered, median minutes, share within 5 minutes.
+
+    \b
+    Example:
+      valhalla inbox sla --since 2027-01-01 --by owner --json
+    """
+    from valhalla_cli.services import inbox as service
+
+    cfg = settings(ctx)
+    when = at_instant(ctx, at)
+    first, last = report_period(since, until)
+    output = fmt_of(fmt, as_json)
+    with database(ctx) as db, db.transaction() as session:
+        result = service.sla_report(session, since=first, until=last, by=by, at=when,
+                                    business_timezone=cfg.business_timezone)
+    emit(result, output, columns=(("owner",) if by else ()) + SLA_COLUMNS)
