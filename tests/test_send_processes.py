@@ -39,7 +39,7 @@ def _texts_due(db_url: str, tmp_path: Path, count: int) -> None:
     rows += [f"L-{i},ON,{phone(i)},express,2027-01-01T09:00,{AT}" for i in range(count)]
     (tmp_path / "ladders.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     for args in (("golive", "enable", "--reason", "t"),
-                 ("ladder", "import", str(tmp_path / "ladders.csv"))):
+                 ("ladder", "import", str(tmp_path / "ladders.csv"), "--at", AT)):
         result = run_valhalla(*args, db_url=db_url, env=ENV)
         assert result.exit_code == 0, result.stderr
     assert db_count_url(db_url, "SELECT COUNT(*) FROM followup_task WHERE step = 1") == count

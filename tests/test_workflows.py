@@ -113,7 +113,7 @@ def test_workflow_1_lead_intake_to_offer_then_kill_switch(db_url, cli, db):
     assert done.exit_code == 0, done.stderr
     assert done.json == {"task_id": claim["task_id"], "status": "done", "outcome": "sent",
                          "response_minutes": 20.0, "within_sla": True, "ladder_stopped": False,
-                         "reason": None}
+                         "reason": None, "message": None}
     assert new_events(db, before) == [("followup_completed", 1.0, "ON", "TORONTO",
                                        f"task-{claim['task_id']}", "ladder")]
 

@@ -28,12 +28,12 @@ def _queue_behind_a_backlog(cli, tmp_path, backlog: int = BACKLOG,
     phoneless = tmp_path / "np.csv"
     phoneless.write_text("lead_id,province,start_at\n" + "".join(
         f"NP-{i},ON,2027-01-15T09:30\n" for i in range(backlog)), encoding="utf-8")
-    assert cli("ladder", "import", str(phoneless)).exit_code == 0
+    assert cli("ladder", "import", str(phoneless), "--at", "2027-01-15T09:00").exit_code == 0
     ok = tmp_path / "ok.csv"
     ok.write_text("lead_id,province,phone,consent,consent_at,start_at\n" + "".join(
         f"OK-{i},ON,+1416555{i:04d},express,2027-01-02T09:00,2027-01-15T10:00\n"
         for i in range(deliverable)), encoding="utf-8")
-    assert cli("ladder", "import", str(ok)).exit_code == 0
+    assert cli("ladder", "import", str(ok), "--at", "2027-01-15T09:00").exit_code == 0
     assert cli("golive", "enable", "--reason", "test").exit_code == 0
 
 
@@ -99,7 +99,7 @@ def test_texts_without_consent_and_calls_without_a_dncl_copy_never_delay_new_tas
     backlog.write_text("lead_id,province,phone,start_at\n" + "".join(
         f"NC-{i},ON,+1416555{i:04d},2027-01-15T09:30\n" for i in range(BACKLOG)),
         encoding="utf-8")
-    assert cli("ladder", "import", str(backlog)).exit_code == 0
+    assert cli("ladder", "import", str(backlog), "--at", "2027-01-15T09:00").exit_code == 0
     assert cli("golive", "enable", "--reason", "test").exit_code == 0
     # The last run comes after the held calls are due again (an hour after they were held);
     # by then the earlier claims' leases have expired too, and are handed out again.
@@ -108,7 +108,7 @@ def test_texts_without_consent_and_calls_without_a_dncl_copy_never_delay_new_tas
         fresh.write_text("lead_id,province,phone,consent,consent_at,start_at\n" + "".join(
             f"OK-{run}-{i},ON,+1647555{run}{i:03d},express,2027-01-02T09:00,"
             f"2027-01-15T10:0{run}\n" for i in range(5)), encoding="utf-8")
-        assert cli("ladder", "import", str(fresh)).exit_code == 0
+        assert cli("ladder", "import", str(fresh), "--at", "2027-01-15T09:00").exit_code == 0
         result = cli("ladder", "dispatch", "--at", at, "--limit", "100", "--format", "jsonl")
         assert result.exit_code == 0, result.stderr
         fresh_steps = sorted(t["lead_id"] for t in result.jsonl if t["attempt"] == 1)

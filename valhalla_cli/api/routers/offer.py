@@ -100,8 +100,8 @@ def evidence_show(call: Call) -> Answer:
     return Answer(offer.show_evidence(call.session, evidence_id=call["evidence_id"]))
 
 
-@router.post("/{evidence}/outcome", cli="valhalla offer outcome", scope="operate", params=(
-    Param("evidence", "int", required=True, in_path=True, help="The offer's evidence id."),
+@router.post("/{evidence_id}/outcome", cli="valhalla offer outcome", scope="operate", params=(
+    Param("evidence_id", "int", required=True, in_path=True, help="The offer's evidence id."),
     Param("status", required=True, help="sent, accepted, countered, rejected, contracted, "
           "closed or withdrawn."),
     Param("amount", help="The price at this stage (countered, accepted, contracted, closed)."),
@@ -112,7 +112,7 @@ def outcome(call: Call) -> Answer:
     """Record the stage an offer reached (409 out of order, or above max_offer unexplained)."""
     from valhalla_cli.services import offer_outcome
 
-    result = offer_outcome.record(call.session, evidence_id=call["evidence"],
+    result = offer_outcome.record(call.session, evidence_id=call["evidence_id"],
                                   status=call["status"], amount=call["amount"],
                                   note=call["note"], at=call.instant(), actor=call.actor,
                                   over_max_reason=call["over_max_reason"])
