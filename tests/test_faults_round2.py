@@ -198,7 +198,8 @@ HOSTILE = ("line1\nroot\tgolive\tfake-row\n\x1b[31mRED", "z" * 2001, "bidi\u202e
            "zero\u200bwidth")
 # Message content, not a reason: what a person texted is kept as received (`lead inbound
 # --body`), and an SMS template may hold line breaks (`template set --text`: no other control).
-NOT_REASONS = {("lead", "inbound", "--body"), ("template", "set", "--text")}
+NOT_REASONS = {("lead", "inbound", "--body"), ("template", "set", "--text"),
+               ("inbox", "reply", "--text")}
 FREE_TEXT = ("--reason", "--note", "--evidence", "--body", "--text", "--comment", "--message",
              "--over-max-reason")
 
@@ -249,6 +250,8 @@ def _reason_commands(ids: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
                                                 "--reason", "{}"],
         ("regression", "policy-set", "--reason"): ["regression", "policy-set", "buyer_feedback",
                                                    "--max-drop-pct", "25", "--reason", "{}"],
+        ("inbox", "close", "--note"): ["inbox", "close", "L-1", "--outcome", "contacted",
+                                       "--note", "{}", "--at", AT],
         ("api", "token", "revoke", "--reason"): ["api", "token", "revoke", "t1", "--reason",
                                                  "{}"],
     }
@@ -379,7 +382,7 @@ def test_defect_20_a_long_path_keeps_its_start_and_its_file_name(cli_nodb, tmp_p
     path = str(tmp_path / ("d" * 300) / "leads.csv")
     result = cli_nodb("lead", "import", path)
     assert result.exit_code == 2, result.stderr
-    assert str(tmp_path)[:50] in result.stderr and "leads.csv" in result.stderr
+    assert str(tmp_path)[:40] in result.stderr and "leads.csv" in result.stderr
     assert "…" in result.stderr and len(result.stderr) < 300
 
 

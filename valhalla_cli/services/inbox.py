@@ -445,11 +445,11 @@ def resume_plan(session: Session, lead: Lead, tasks: list[FollowupTask], at: dat
 def close(session: Session, *, lead_id: str, outcome: str, note: str | None, at: datetime,
           actor: str) -> CloseResult:
     """`inbox close`: what happens to the paused ladder (audited; no ladder KPI)."""
+    from valhalla_cli.inputs import parse_reason
     from valhalla_cli.services import audit
 
     outcome = check_outcome(outcome)
-    if note is not None and len(note) > 2000:
-        raise BadInput("--note must be at most 2000 characters")
+    note = parse_reason(note, field="--note")  # the one free-text rule (it reaches the audit log)
     lead = _lead(session, lead_id)
     item = open_item(session, lead.lead_id, lock=True)
     if item is None:
