@@ -1,5 +1,5 @@
 """`valhalla inbox`: replies that reach a person — open items, the conversation, answering,
-closing, and how fast answers come (SPEC 22)."""
+closing, and how fast answers come."""
 
 from collections.abc import Callable
 from typing import Annotated, Any, Optional

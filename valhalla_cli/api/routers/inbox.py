@@ -1,4 +1,4 @@
-"""The inbox: `/api/inbox/*`, mirroring `valhalla inbox` (SPEC 22)."""
+"""The inbox: `/api/inbox/*`, mirroring `valhalla inbox`."""
 
 from collections.abc import Callable
 from typing import Any
