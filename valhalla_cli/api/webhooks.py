@@ -50,6 +50,24 @@ def signed_url(request: Request, settings: Settings) -> str:
     return str(request.url)
 
 
+async def signed_fields(request: Request, settings: Settings, *, caller: str
+                        ) -> dict[str, str]:
+    """The provider's form fields, once its X-Twilio-Signature over them is checked (403 when
+    missing or wrong); `caller` names the webhook in the request log."""
+    from urllib.parse import parse_qsl
+
+    from valhalla_cli.api.errors import ApiDenied
+    from valhalla_cli.services.webhooks import valid_twilio_signature
+
+    body = await read_body(request)
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    if not valid_twilio_signature(settings.api.twilio_auth_token, signed_url(request, settings),
+                                  pairs, request.headers.get("x-twilio-signature")):
+        raise ApiDenied(403, "forbidden", "missing or wrong X-Twilio-Signature")
+    request.state.token_name = caller
+    return dict(pairs)
+
+
 def router(settings: Settings, database: ServerDatabase) -> APIRouter:
     webhooks = APIRouter(tags=["webhooks"])
 
@@ -58,21 +76,10 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
                    "with X-Twilio-Signature ([api] twilio_auth_token). Runs `lead inbound`; a "
                    "repeated MessageSid is a no-op; 403 for a missing or wrong signature.")
     async def inbound(request: Request) -> Response:
-        from valhalla_cli.api.errors import ApiDenied, error_response
+        from valhalla_cli.api.errors import error_response
 
         try:
-            from urllib.parse import parse_qsl
-
-            body = await read_body(request)
-            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-            from valhalla_cli.services.webhooks import valid_twilio_signature
-
-            if not valid_twilio_signature(settings.api.twilio_auth_token,
-                                          signed_url(request, settings), pairs,
-                                          request.headers.get("x-twilio-signature")):
-                raise ApiDenied(403, "forbidden", "missing or wrong X-Twilio-Signature")
-            request.state.token_name = "sms-webhook"
-            fields = dict(pairs)
+            fields = await signed_fields(request, settings, caller="sms-webhook")
             message = await run_in_threadpool(_handle, database, settings, fields)
             return Response(twiml(message), 200, media_type=TWIML)
         except Exception as exc:
@@ -85,21 +92,11 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
                    "(MessageSid, MessageStatus), moves the message's state forward and applies "
                    "the error code; 403 for a missing or wrong signature.")
     async def status(request: Request) -> Response:
-        from valhalla_cli.api.errors import ApiDenied, error_response
+        from valhalla_cli.api.errors import error_response
 
         try:
-            from urllib.parse import parse_qsl
-
-            body = await read_body(request)
-            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-            from valhalla_cli.services.webhooks import valid_twilio_signature
-
-            if not valid_twilio_signature(settings.api.twilio_auth_token,
-                                          signed_url(request, settings), pairs,
-                                          request.headers.get("x-twilio-signature")):
-                raise ApiDenied(403, "forbidden", "missing or wrong X-Twilio-Signature")
-            request.state.token_name = "sms-status"
-            await run_in_threadpool(_handle_status, database, dict(pairs))
+            fields = await signed_fields(request, settings, caller="sms-status")
+            await run_in_threadpool(_handle_status, database, fields)
             return Response(b"", 200)
         except Exception as exc:
             return error_response(request, exc)
