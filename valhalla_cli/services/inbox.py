@@ -530,16 +530,11 @@ def sla_report(session: Session, *, since: date | None, until: date | None, by: 
     """Items opened in the business dates [since, until] (default: the 30 ending today):
     opened, answered, median minutes to the first answer, the share of answered items answered
     within 5 minutes, and those still open as refusals."""
-    from valhalla_cli.clock import business_date, start_of_business_day
+    from valhalla_cli.clock import business_period
 
     if by is not None and by != "owner":
         raise BadInput(f"--by must be owner, not {by!r}")
-    until = until or business_date(at, business_timezone)
-    since = since or until - timedelta(days=29)
-    if since > until:
-        raise BadInput("--since must not be after --until")
-    lo = start_of_business_day(since, business_timezone)
-    hi = start_of_business_day(until + timedelta(days=1), business_timezone)
+    since, until, lo, hi = business_period(at, since, until, business_timezone)
     items = list(session.scalars(select(InboxItem).where(col(InboxItem.opened_at) >= lo,
                                                          col(InboxItem.opened_at) < hi,
                                                          col(InboxItem.opened_at) <= at)))

@@ -50,18 +50,11 @@ def sla(
 ) -> list[SlaRow]:
     """Response-time figures over tasks completed in [since, until] (business dates, inclusive),
     aggregated in SQL (counts, then the median and p90 ranks with window functions)."""
-    from valhalla_cli.clock import business_date, start_of_business_day
+    from valhalla_cli.clock import business_period
 
     if by is not None and by not in GROUPS:
         raise BadInput(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
-    until = until or business_date(at, business_timezone)
-    since = since or until - timedelta(days=29)
-    if since > until:
-        raise BadInput("--since must not be after --until")
-    if (until - since).days > 3660:
-        raise BadInput("the period may span at most 10 years")
-    lo = start_of_business_day(since, business_timezone)
-    hi = start_of_business_day(until + timedelta(days=1), business_timezone)
+    since, until, lo, hi = business_period(at, since, until, business_timezone)
     t = FollowupTask
     grouped = by is not None
     group = getattr(t, by) if by is not None else literal_column("'all'")

@@ -95,19 +95,12 @@ def _rows(session: Session, lo: datetime, hi: datetime) -> list[Any]:
 def report(session: Session, *, since: date | None, until: date | None, by: str | None,
            at: datetime, business_timezone: str) -> list[DeliveryRow]:
     """The period's figures: one row, or one per group (sender, province or error code)."""
-    from valhalla_cli.clock import business_date, start_of_business_day
+    from valhalla_cli.clock import business_period
 
     group = (by or "").strip().lower() or None
     if group is not None and group not in GROUPS:
         raise BadInput(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
-    until = until or business_date(at, business_timezone)
-    since = since or until - timedelta(days=29)
-    if since > until:
-        raise BadInput("--since must not be after --until")
-    if (until - since).days > 3660:
-        raise BadInput("the period may span at most 10 years")
-    lo = start_of_business_day(since, business_timezone)
-    hi = start_of_business_day(until + timedelta(days=1), business_timezone)
+    since, until, lo, hi = business_period(at, since, until, business_timezone)
     rows = _rows(session, lo, hi)
     if group is None:
         return [_figures(rows, at, DeliveryRow(since=since, until=until))]
