@@ -1,4 +1,5 @@
-"""The `valhalla` command: the root Typer app, global options and the error boundary.
+"""The `valhalla` command: the root Typer app, global options, the error boundary, and the one
+visible list of the command modules it mounts.
 
 Importing this module must stay cheap (it runs on every Tab press of shell completion): it
 imports Typer and the command modules, which import only Typer. A test asserts that SQLAlchemy,
@@ -8,13 +9,37 @@ SQLModel and Alembic stay out of `sys.modules`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from valhalla_cli import __version__, registry
+from valhalla_cli import __version__
+from valhalla_cli.commands import (
+    api,
+    audit,
+    config,
+    db,
+    dncl,
+    golive,
+    heimdall,
+    inbox,
+    kpi,
+    ladder,
+    lead,
+    liquidity,
+    market,
+    offer,
+    regression,
+    risk,
+    runbook,
+    scorecard,
+    send,
+    serve,
+    status,
+    template,
+)
 from valhalla_cli.commands._common import GlobalOptions
 from valhalla_cli.errors import (
     EXIT_BAD_INPUT,
@@ -164,8 +189,40 @@ def root(
     ctx.obj = GlobalOptions(config=config_path, db=db_url, actor=actor, quiet=quiet)
 
 
+# What `valhalla` mounts, in the order of `valhalla --help`: the operations packs, the control
+# plane, then housekeeping. Each is a command module's sub-app (a group) or its one command. A new
+# pack adds its command module here.
+MOUNTED: tuple[tuple[str, typer.Typer | Callable[..., None]], ...] = (
+    ("lead", lead.app),
+    ("market", market.app),
+    ("dncl", dncl.app),
+    ("template", template.app),
+    ("ladder", ladder.app),
+    ("send", send.app),
+    ("inbox", inbox.app),
+    ("liquidity", liquidity.app),
+    ("offer", offer.app),
+    ("golive", golive.app),
+    ("risk", risk.app),
+    ("heimdall", heimdall.app),
+    ("regression", regression.app),
+    ("kpi", kpi.app),
+    ("runbook", runbook.app),
+    ("status", status.status_command),
+    ("scorecard", scorecard.scorecard_command),
+    ("audit", audit.audit_command),
+    ("api", api.app),
+    ("serve", serve.serve_command),
+    ("config", config.app),
+    ("db", db.app),
+    ("init", config.init_command),
+)
+# Hidden second names of a group: (alias, the name it repeats, the group).
+ALIASES: tuple[tuple[str, str, typer.Typer], ...] = (("followups", "ladder", ladder.app),)
+
+
 def build_app() -> typer.Typer:
-    """The root app with every pack of the registry mounted, in the registry's order."""
+    """The root app with every command module mounted, in `--help` order."""
     root_app = typer.Typer(
         name="valhalla",
         cls=ValhallaGroup,
@@ -177,15 +234,13 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": HELP_OPTION_NAMES},
     )
     root_app.callback()(root)
-    for pack in registry.packs():
-        mounted = pack.cli()
+    for name, mounted in MOUNTED:
         if isinstance(mounted, typer.Typer):
-            root_app.add_typer(mounted, name=pack.name)
-            for alias in pack.aliases:
-                root_app.add_typer(mounted, name=alias, hidden=True,
-                                   help=f"Alias of '{pack.name}'.")
+            root_app.add_typer(mounted, name=name)
         else:
-            root_app.command(pack.name)(mounted)
+            root_app.command(name)(mounted)
+    for alias, name, group in ALIASES:
+        root_app.add_typer(group, name=alias, hidden=True, help=f"Alias of '{name}'.")
     return root_app
 
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import ChangesNothing, db_count, settings_for
 
 from valhalla_cli.errors import BadInput
-from valhalla_cli.services import golive, heimdall, kpi, ladder, market, regression
+from valhalla_cli.services import golive, golive_gate, heimdall, kpi, ladder, market, regression
 from valhalla_cli.services.template import Identification
 from valhalla_cli.settings import LadderSettings
 
@@ -21,8 +21,8 @@ CONFIG = ladder.ladder_config(LadderSettings())
 
 def _go_live(db) -> None:
     with db.transaction(write=True) as session:
-        result = golive.enable(session, actor="ops", at=AT, reason="pilot",
-                               settings=settings_for(db.url))
+        result = golive_gate.enable(session, actor="ops", at=AT, reason="pilot",
+                                    settings=settings_for(db.url))
     assert result.changed and not result.refused
 
 
@@ -32,8 +32,8 @@ def test_enable_is_refused_by_the_service_while_the_runbook_fails(db):
     with db.transaction(write=True) as session:
         golive.add_checklist_item(session, key="dncl", title="DNCL active", actor="ops", at=AT)
     with ChangesNothing(db), db.transaction(write=True) as session:
-        refused = golive.enable(session, actor="ops", at=AT, reason="pilot",
-                                settings=settings_for(db.url))
+        refused = golive_gate.enable(session, actor="ops", at=AT, reason="pilot",
+                                     settings=settings_for(db.url))
     assert refused.refused and refused.reason == "runbook_not_ok"
     assert refused.failing_checks == ["golive"]
     assert refused.state.enabled is False

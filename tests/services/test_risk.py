@@ -12,7 +12,7 @@ from conftest import db_count, run_workers, settings_for
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_money_cents
-from valhalla_cli.services import golive, risk
+from valhalla_cli.services import golive, golive_gate, risk
 
 TZ = "America/Toronto"
 AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)  # 10:00 in Toronto
@@ -21,7 +21,8 @@ DAY = date(2027, 1, 15)
 
 def _go_live(db, *, at: datetime = AT) -> None:
     with db.transaction(write=True) as session:
-        golive.enable(session, actor="ops", at=at, reason="test", settings=settings_for(db.url))
+        golive_gate.enable(session, actor="ops", at=at, reason="test",
+                           settings=settings_for(db.url))
 
 
 def _reserve(db, engine: str, amount: str, ref: str, *, at: datetime = AT, enforce: bool = True):

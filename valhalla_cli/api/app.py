@@ -15,7 +15,6 @@ import dataclasses
 import os
 import secrets
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from valhalla_cli import __version__
 from valhalla_cli.api.auth import authenticate, require_scope
+from valhalla_cli.api.database import ServerDatabase
 from valhalla_cli.api.errors import error_body, error_response, one_line
 from valhalla_cli.api.routing import (
     Answer,
@@ -38,50 +38,12 @@ from valhalla_cli.api.routing import (
 )
 from valhalla_cli.errors import (
     BadInput,
-    DatabaseUnavailable,
 )
 
 if TYPE_CHECKING:
 
     from valhalla_cli.db import Database
     from valhalla_cli.settings import Settings
-
-
-# --- the database, one per server process ---------------------------------------------------
-
-class ServerDatabase:
-    """The engine of one worker process, opened on first use and kept (pooled connections)."""
-
-    def __init__(self, url: str) -> None:
-        from valhalla_cli.db import sqlite_path
-
-        self.url = url
-        self.sqlite_file = sqlite_path(url)
-        self._database: Database | None = None
-        self._lock = threading.Lock()
-        # SQLite has one writer at a time. Threads of this process queue for it here, in
-        # order, instead of in SQLite's busy handler, whose growing sleeps (up to 100 ms each)
-        # made the tail of concurrent writes; other processes still meet the busy timeout.
-        self.write_lock: threading.Lock | None = (
-            threading.Lock() if self.sqlite_file is not None else None)
-
-    def get(self) -> Database:
-        # A SQLite file that disappeared under a running server must not be recreated empty
-        # by the driver's connect: answer 503 until it is back.
-        if self.sqlite_file is not None and not self.sqlite_file.exists():
-            raise DatabaseUnavailable(f"database file {self.sqlite_file} does not exist: run "
-                                      "`valhalla init` or `valhalla db upgrade`")
-        if self._database is None:
-            with self._lock:
-                if self._database is None:
-                    from valhalla_cli.db import Database, make_engine
-
-                    self._database = Database(engine=make_engine(self.url), url=self.url)
-        return self._database
-
-    def dispose(self) -> None:
-        if self._database is not None:
-            self._database.dispose()
 
 
 # --- answers and errors ----------------------------------------------------------------------
@@ -200,9 +162,9 @@ def _warm_up() -> None:
 
 
 def pack_routers() -> tuple[PackRouter, ...]:
-    from valhalla_cli import registry
+    from valhalla_cli.api.routers import ROUTERS
 
-    return registry.api_routers()
+    return ROUTERS
 
 
 def create_app(settings: Settings) -> FastAPI:

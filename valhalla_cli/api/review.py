@@ -23,7 +23,7 @@ from valhalla_cli.api.errors import ApiDenied, error_response
 from valhalla_cli.api.routing import BodyTooLarge, read_body
 
 if TYPE_CHECKING:
-    from valhalla_cli.api.app import ServerDatabase
+    from valhalla_cli.api.database import ServerDatabase
     from valhalla_cli.settings import Settings
 
 # The page is built per request from live figures: no cache may keep a copy of it.

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    from valhalla_cli.api.app import ServerDatabase
+    from valhalla_cli.api.database import ServerDatabase
     from valhalla_cli.settings import Settings
 
 PATH = "/api/webhooks/sms/inbound"

@@ -18,13 +18,21 @@ from valhalla_cli.commands._common import (
 COLUMNS = ("id", "at", "actor", "pack", "action", "subject", "before", "after", "reason")
 
 
+def _audited_packs() -> list[str]:
+    from valhalla_cli.services.audit import Pack
+
+    return [pack.value for pack in Pack]
+
+
 def audit_command(
     ctx: typer.Context,
     since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATETIME", help="Only events at or after this instant (ISO 8601).")
     ] = None,
-    pack: Annotated[Optional[str], typer.Option("--pack", help="Only this pack's events.")
-                    ] = None,
+    pack: Annotated[Optional[str], typer.Option(
+        "--pack", help="Only this pack's events (a pack that writes audit events: Tab completes "
+        "them, and a name that is not one is refused with the list).",
+        autocompletion=_audited_packs)] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, callback=bigint,
                                        help="At most this many.")] = 100,
     fmt: FormatOpt = None,

@@ -30,7 +30,6 @@ checklist_app = typer.Typer(help="Manual sign-off items that must be signed befo
 app.add_typer(kill_switch_app, name="kill-switch")
 app.add_typer(checklist_app, name="checklist")
 
-STATE_COLUMNS = ("enabled", "kill_switch", "live", "enforce", "last_change")
 
 
 def _state_row(view) -> dict:
@@ -60,15 +59,15 @@ def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
 
 def _switch(ctx: typer.Context, action: str, reason: str, at: str | None, fmt: str | None,
             as_json: bool) -> None:
-    from valhalla_cli.services import golive
+    from valhalla_cli.services import golive, golive_gate
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)
     with database(ctx) as db, db.transaction(write=True) as session:
         if action == "enable":
-            result = golive.enable(session, actor=cfg.actor, at=when, reason=reason,
-                                   settings=cfg)
+            result = golive_gate.enable(session, actor=cfg.actor, at=when, reason=reason,
+                                        settings=cfg)
         else:
             result = getattr(golive, action)(session, actor=cfg.actor, at=when, reason=reason,
                                              enforce=cfg.golive_enforce)

@@ -24,8 +24,9 @@ from sqlmodel import col
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import ApiToken
 from valhalla_cli.services import audit
+from valhalla_cli.services.audit import Pack
 
-PACK = "api"
+PACK = Pack.API
 SCOPES = ("read", "operate", "admin")
 TOKEN_PREFIX = "vh_"
 # 32 random bytes = 256 bits of entropy (SPEC 18 asks for at least 32 bytes).

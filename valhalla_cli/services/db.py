@@ -29,12 +29,13 @@ from valhalla_cli.db import (
 )
 from valhalla_cli.errors import BadInput, DatabaseUnavailable, path_error, shown_path
 from valhalla_cli.schema import schema_state
+from valhalla_cli.services.audit import Pack
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
-PACK = "db"
+PACK = Pack.DB
 BACKUP_MAX_AGE = timedelta(days=7)
 MAX_PROBLEMS = 20
 # SQLSTATE classes PostgreSQL raises on damaged pages and indexes
@@ -208,23 +209,23 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     """`backup`: the age of the last `valhalla db backup`; warn when none in 7 days."""
     from valhalla_cli.models import AuditEvent
     from valhalla_cli.models.types import table_of
-    from valhalla_cli.services.runbook import OK, WARN, CheckResult
+    from valhalla_cli.services.checks import OK, WARN, CheckResult
 
     if dialect_name(session) != "sqlite":
-        return CheckResult("backup", OK, "PostgreSQL: backups are pg_dump's (or the server's) "
+        return CheckResult(OK, "PostgreSQL: backups are pg_dump's (or the server's) "
                            "job; valhalla does not see them")
     events = table_of(AuditEvent)
     last = session.execute(
         select(events.c.at, events.c.after)
-        .where(events.c.pack == PACK, events.c.action == "backup", events.c.at <= at)
+        .where(events.c.pack == PACK.value, events.c.action == "backup", events.c.at <= at)
         .order_by(events.c.at.desc()).limit(1)
     ).first()
     fix = "valhalla db backup PATH"
     if last is None:
-        return CheckResult("backup", WARN, "no backup recorded", fix)
+        return CheckResult(WARN, "no backup recorded", fix)
     age = at - last.at
     where = (last.after or {}).get("path", "?")
     if age > BACKUP_MAX_AGE:
-        return CheckResult("backup", WARN, f"last backup {_age(age)} ago ({where}), none in "
+        return CheckResult(WARN, f"last backup {_age(age)} ago ({where}), none in "
                            f"{BACKUP_MAX_AGE.days} days", fix)
-    return CheckResult("backup", OK, f"last backup {_age(age)} ago ({where})")
+    return CheckResult(OK, f"last backup {_age(age)} ago ({where})")

@@ -40,11 +40,12 @@ from valhalla_cli.models import DnclArea, DnclNumber
 from valhalla_cli.models.importing import import_batch_of
 from valhalla_cli.models.lead import AREA_SPAN, GENERATION_SPAN, dncl_key
 from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
+from valhalla_cli.services.audit import Pack
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
 
-PACK = "dncl"
+PACK = Pack.DNCL
 FRESH_DAYS = 31
 IMPORT_FIX = "valhalla dncl import DOWNLOAD.zip --as-of DATE"  # a missing or stale copy's fix
 BATCH = 100_000  # numbers per short write transaction (~0.3 s on SQLite)
@@ -530,7 +531,7 @@ def held_counts(session: Session, *, at: datetime) -> dict[str, int]:
 def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     """Warn when no list was ever imported (calls go only to exempt leads); fail when an
     imported area code's list is older than 31 days."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     areas = area_statuses(session, at=at, business_timezone=settings.business_timezone)
     held = held_counts(session, at=at).get("dncl_not_checked", 0)
@@ -539,14 +540,14 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     held_text = f"; {plural(held, 'call task')} held (dncl_not_checked)" if held else ""
     fix = IMPORT_FIX
     if not areas:
-        return CheckResult("dncl", WARN, "no National DNCL copy imported: calls go only to "
+        return CheckResult(WARN, "no National DNCL copy imported: calls go only to "
                            f"leads with an exemption{held_text}", fix)
     stale = [a for a in areas if not a.fresh]
     if stale:
         names = ", ".join(f"{a.area_code} ({a.age_days} days)" for a in stale[:5])
-        return CheckResult("dncl", FAIL, f"National DNCL copy older than {FRESH_DAYS} days for "
+        return CheckResult(FAIL, f"National DNCL copy older than {FRESH_DAYS} days for "
                            f"{names}{held_text}", fix)
     oldest = max(a.age_days for a in areas)
-    return CheckResult("dncl", OK, f"{plural(len(areas), 'area code')}, "
+    return CheckResult(OK, f"{plural(len(areas), 'area code')}, "
                        f"{plural(sum(a.numbers for a in areas), 'number')}, oldest "
                        f"{plural(oldest, 'day')}{held_text}")

@@ -19,12 +19,13 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.services import audit
+from valhalla_cli.services.audit import Pack
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
-PACK = "golive"
+PACK = Pack.GOLIVE
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def live_status(session: Session, *, enforce: bool) -> LiveStatus:
     return LiveStatus(live=True, reason=None, message=None)
 
 
-def _require_reason(reason: str | None) -> str:
+def require_reason(reason: str | None) -> str:
     text = parse_text(reason, field="--reason", max_length=REASON_MAX_LENGTH)
     if text is None:
         raise BadInput("--reason must not be empty")
@@ -161,26 +162,10 @@ def _set_switch(
                         failing_checks=[], state=get_state(session, enforce=enforce))
 
 
-def enable(
-    session: Session, *, actor: str, at: datetime, reason: str | None, settings: Settings,
-) -> SwitchResult:
-    """Set `enabled`, unless the runbook has failing checks (then refuse, changing nothing).
-
-    The gate is this function's own rule: every face that enables go-live goes through it.
-    """
-    from valhalla_cli.services import runbook
-
-    reason = _require_reason(reason)
-    enforce = settings.golive_enforce
-    report = runbook.run_checks(session, settings, at=at)
-    if report.failing:
-        from valhalla_cli.services import refusals
-
-        return SwitchResult(action="enable", changed=False, refused=True,
-                            reason="runbook_not_ok", failing_checks=report.failing,
-                            state=get_state(session, enforce=enforce),
-                            message="go-live not enabled: the runbook has failing checks: "
-                            + refusals.failing_checks(report.checks))
+def mark_enabled(session: Session, *, actor: str, at: datetime, reason: str,
+                 enforce: bool) -> SwitchResult:
+    """Set `enabled`, once the gate (`golive_gate.enable`, which every face calls) has found
+    the runbook without a failing check."""
     return _set_switch(session, field="enabled", value=True, action="enable", actor=actor,
                        at=at, reason=reason, enforce=enforce)
 
@@ -188,20 +173,20 @@ def enable(
 def disable(session: Session, *, actor: str, at: datetime, reason: str | None,
             enforce: bool) -> SwitchResult:
     return _set_switch(session, field="enabled", value=False, action="disable", actor=actor,
-                       at=at, reason=_require_reason(reason), enforce=enforce)
+                       at=at, reason=require_reason(reason), enforce=enforce)
 
 
 def engage_kill_switch(session: Session, *, actor: str, at: datetime, reason: str | None,
                        enforce: bool) -> SwitchResult:
     """Always allowed: nothing may block an emergency stop."""
     return _set_switch(session, field="kill_switch", value=True, action="kill_switch_engage",
-                       actor=actor, at=at, reason=_require_reason(reason), enforce=enforce)
+                       actor=actor, at=at, reason=require_reason(reason), enforce=enforce)
 
 
 def release_kill_switch(session: Session, *, actor: str, at: datetime, reason: str | None,
                         enforce: bool) -> SwitchResult:
     return _set_switch(session, field="kill_switch", value=False, action="kill_switch_release",
-                       actor=actor, at=at, reason=_require_reason(reason), enforce=enforce)
+                       actor=actor, at=at, reason=require_reason(reason), enforce=enforce)
 
 
 @dataclass(frozen=True)
@@ -270,7 +255,7 @@ def sign_checklist_item(session: Session, *, key: str, note: str | None, actor: 
 
 def unsign_checklist_item(session: Session, *, key: str, reason: str | None, actor: str,
                           at: datetime) -> ChecklistItem:
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     item = _get_item(session, key)
     before = {"signed": item.signed, "signed_by": item.signed_by}
     item.signed, item.signed_by, item.signed_at, item.note = False, None, None, None
@@ -286,21 +271,21 @@ def history(session: Session, *, limit: int = 100) -> list[audit.AuditEntry]:
 
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """Fails while the kill switch is engaged or a checklist item is unsigned."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     status = WARN if not settings.golive_enforce else FAIL
     view = get_state(session, enforce=settings.golive_enforce)
     if view.kill_switch:
         change = view.last_change
         by = f" by {change.by}: {change.reason}" if change and change.by else ""
-        return CheckResult("golive", status, f"kill switch engaged{by}",
+        return CheckResult(status, f"kill switch engaged{by}",
                            "valhalla golive kill-switch release --reason ...")
     unsigned = [item.key for item in list_checklist(session) if not item.signed]
     if unsigned:
-        return CheckResult("golive", status, "unsigned checklist items: " + ", ".join(unsigned),
+        return CheckResult(status, "unsigned checklist items: " + ", ".join(unsigned),
                            f"valhalla golive checklist sign {unsigned[0]}")
     if not settings.golive_enforce:
-        return CheckResult("golive", WARN, "go-live enforcement is off (development only)",
+        return CheckResult(WARN, "go-live enforcement is off (development only)",
                            "unset VALHALLA_GOLIVE_ENFORCE or set golive.enforce = true")
     state = "live" if view.live else "not live"
-    return CheckResult("golive", OK, f"kill switch released, checklist signed ({state})")
+    return CheckResult(OK, f"kill switch released, checklist signed ({state})")

@@ -579,7 +579,7 @@ FIX = "valhalla inbox close LEAD --outcome opt_out"
 def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
     """`warn` when a refusal has been open from the start of its 2nd business day, `fail`
     from the start of its 6th, naming the lead and its deadline."""
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
 
     refusals = open_refusals(session, at=at)
     failing = [r for r in refusals if r.clock == "fail"]
@@ -590,12 +590,12 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
         return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
     if failing:
-        return CheckResult("inbox", "fail", f"{len(failing)} refusal(s) open past 5 business "
+        return CheckResult("fail", f"{len(failing)} refusal(s) open past 5 business "
                            f"days: {named(failing)}", FIX)
     if warning:
-        return CheckResult("inbox", "warn", f"{len(warning)} refusal(s) open more than 1 "
+        return CheckResult("warn", f"{len(warning)} refusal(s) open more than 1 "
                            f"business day: {named(warning)}", FIX)
-    return CheckResult("inbox", "ok", f"{len(refusals)} open refusal(s) within their first "
+    return CheckResult("ok", f"{len(refusals)} open refusal(s) within their first "
                        "business day" if refusals else "no open refusal")
 
 
@@ -605,10 +605,10 @@ class InboxSummary:
     open_refusals: list[OpenRefusal]
 
 
-def status_section(session: Session, settings: Any, at: datetime) -> dict[str, Any]:
+def status_summary(session: Session, *, at: datetime) -> InboxSummary:
     """`valhalla status` and the review page: open items and open refusals with deadlines."""
     from sqlalchemy import func
 
     count = session.scalar(select(func.count()).select_from(InboxItem)
                            .where(col(InboxItem.status) == "open")) or 0
-    return {"inbox": InboxSummary(int(count), open_refusals(session, at=at))}
+    return InboxSummary(int(count), open_refusals(session, at=at))

@@ -18,8 +18,9 @@ from valhalla_cli.errors import Refused
 from valhalla_cli.models import FollowupTask, Lead
 from valhalla_cli.models.inbox import InboxItem, WrongNumber
 from valhalla_cli.services import inbox_rules
+from valhalla_cli.services.audit import Pack
 
-PACK = "inbox"
+PACK = Pack.INBOX
 PAUSED = "paused"
 REPLIED = "replied"
 

@@ -27,6 +27,7 @@ from valhalla_cli.inputs import parse_market, parse_province
 from valhalla_cli.models import InboundMessage, Lead, LeadConsent
 from valhalla_cli.models.types import pk, table_of
 from valhalla_cli.phones import parse_phone
+from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.consent import (
     WITHDRAWAL,
     check_consent_channel,
@@ -50,7 +51,7 @@ from valhalla_cli.services.contact_facts import (  # noqa: F401  (the lead pack'
 )
 from valhalla_cli.services.contact_rules import check_zone
 
-PACK = "lead"
+PACK = Pack.LEAD
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Levers the regression tripwire can throttle, read by the packs that obey them.
 
 `followups` throttled: `ladder dispatch` refuses. `offers` throttled: `offer compute` computes but
-reports `throttled: true` and exits 1 ("do not send").
+reports `throttled: true` and exits 1 ("do not send"). The names are written here once: the
+packs that obey a lever, the tripwire's seeded policies and `regression policy-set --lever`
+import them (a pack's own modules cannot hold them: importing any module of `services/ladder`
+runs the whole package, which reads its lever here).
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from valhalla_cli import registry
 from valhalla_cli.models import RegressionState
+
+FOLLOWUPS = "followups"  # obeyed by `ladder dispatch`
+OFFERS = "offers"  # obeyed by `offer compute`
+LEVERS = (FOLLOWUPS, OFFERS)
 
 
 def known_levers() -> tuple[str, ...]:
-    """Every lever, as the packs that obey them name them in the registry."""
-    return registry.levers()
+    """Every lever, each obeyed by its pack."""
+    return LEVERS
 
 
 @dataclass(frozen=True)

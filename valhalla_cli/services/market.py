@@ -28,6 +28,7 @@ from valhalla_cli.inputs import (
 from valhalla_cli.models import ContactSuppression, MarketPolicy
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit
+from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
     ChannelRules,
@@ -42,7 +43,7 @@ from valhalla_cli.services.contact_rules import (
 )
 from valhalla_cli.tz import is_valid_zone
 
-PACK = "market"
+PACK = Pack.MARKET
 PROVINCE_WIDE = "*"
 FIELDS = ("timezones", "windows", "channels", "min_lead_score", "quiet_on_holidays", "enabled",
           "require_sms_consent")
@@ -493,7 +494,7 @@ def list_suppressions(session: Session, *, lead_id: str | None = None, limit: in
 def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when a province lacks an enabled policy, or a policy has a window outside CRTC
     hours or an invalid zone."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     cache = PolicyCache(session)
     problems: list[str] = []
@@ -518,20 +519,20 @@ def runbook_check(session: Session, settings: Any, at: datetime):
             fix = fix or f"valhalla market policy-set {province} --timezone ZONE"
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        return CheckResult("market", FAIL, "; ".join(problems[:3]) + more, fix)
+        return CheckResult(FAIL, "; ".join(problems[:3]) + more, fix)
     markets = sum(1 for (_, m) in cache.rows if m != PROVINCE_WIDE)
     off = [f"{p}/{m}" for (p, m), row in sorted(cache.rows.items())
            if row.require_sms_consent is False]
     if off:
         first_province, _, first_market = off[0].partition("/")
         where = "" if first_market == PROVINCE_WIDE else f" --market '{first_market}'"
-        return CheckResult("market", WARN, "SMS consent (CASL) is not required for "
+        return CheckResult(WARN, "SMS consent (CASL) is not required for "
                            f"{', '.join(off)}: make sure consent is obtained elsewhere",
                            f"valhalla market policy-set {first_province}{where} "
                            "--require-sms-consent")
     from valhalla_cli.wording import plural
 
-    return CheckResult("market", OK, f"13 provinces enabled, {plural(markets, 'market policy')}, "
+    return CheckResult(OK, f"13 provinces enabled, {plural(markets, 'market policy')}, "
                        "windows inside CRTC hours, zones valid")
 
 

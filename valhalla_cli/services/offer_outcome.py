@@ -32,8 +32,9 @@ from sqlmodel import col
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import OfferEvidence, OfferOutcome
 from valhalla_cli.money import from_cents, to_cents
+from valhalla_cli.services.audit import Pack
 
-PACK = "offer"
+PACK = Pack.OFFER
 STAGES = ("sent", "accepted", "countered", "rejected", "contracted", "closed", "withdrawn")
 FINAL = ("rejected", "closed", "withdrawn")
 # The stages each stage may be followed by (None: the offer has no outcome yet).

@@ -28,24 +28,25 @@ from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
 from valhalla_cli.models.types import table_of
 from valhalla_cli.services import audit
+from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.kpi import check_metric
-from valhalla_cli.services.levers import known_levers
+from valhalla_cli.services.levers import FOLLOWUPS, OFFERS, known_levers
 from valhalla_cli.services.stats import INSUFFICIENT, RATE, STATISTICS, window_figures
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
-PACK = "regression"
+PACK = Pack.REGRESSION
 OK, THROTTLED, STILL_THROTTLED = "ok", "throttled", "still_throttled"
 
 SEEDED_POLICIES = {
-    "ladder_created": ("rate", "followups"),
-    "followup_completed": ("mean", "followups"),
-    "buyer_feedback": ("mean", "offers"),
-    "offer_generated": ("rate", "offers"),
+    "ladder_created": ("rate", FOLLOWUPS),
+    "followup_completed": ("mean", FOLLOWUPS),
+    "buyer_feedback": ("mean", OFFERS),
+    "offer_generated": ("rate", OFFERS),
     # a collapse of delivery (carriers filtering the texts) throttles the ladder by itself
-    "sms_delivered": ("mean", "followups"),
+    "sms_delivered": ("mean", FOLLOWUPS),
 }
 DEFAULT_RECENT, DEFAULT_BASELINE = 50, 200
 DEFAULT_MAX_DROP_PCT, DEFAULT_CONFIDENCE = 20.0, 0.99
@@ -388,32 +389,32 @@ def _throttle(session: Session, *, policy: RegressionPolicy, fig: Any, actor: st
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """Fails when a seeded metric has no policy, a policy is malformed, or a lever is throttled;
     warns when a seeded policy is disabled."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     policies = {p.metric: p for p in session.scalars(select(RegressionPolicy))}
     missing = [m for m in SEEDED_POLICIES if m not in policies]
     if missing:
-        return CheckResult("regression", FAIL, "seeded metrics without a policy: "
+        return CheckResult(FAIL, "seeded metrics without a policy: "
                            + ", ".join(missing), f"valhalla regression policy-set {missing[0]}")
     broken = {m: policy_problems(p) for m, p in sorted(policies.items())}
     broken = {m: probs for m, probs in broken.items() if probs}
     if broken:
-        return CheckResult("regression", FAIL, "; ".join(f"{m}: {', '.join(p)}"
+        return CheckResult(FAIL, "; ".join(f"{m}: {', '.join(p)}"
                                                          for m, p in broken.items()),
                            f"valhalla regression policy-set {next(iter(broken))} ...")
     throttled = [s for s in state(session) if s.throttled]
     if throttled:
-        return CheckResult("regression", FAIL, "; ".join(
+        return CheckResult(FAIL, "; ".join(
             f"lever {s.lever} throttled since {s.since.isoformat() if s.since else '?'}: "
             f"{s.reason}" for s in throttled),
             f"valhalla regression release {throttled[0].lever} --reason ...")
     disabled = [m for m in SEEDED_POLICIES if not policies[m].enabled]
     if disabled:
-        return CheckResult("regression", WARN, "seeded policies disabled: " + ", ".join(disabled),
+        return CheckResult(WARN, "seeded policies disabled: " + ", ".join(disabled),
                            f"valhalla regression policy-set {disabled[0]} --enable")
     from valhalla_cli.wording import plural
 
-    return CheckResult("regression", OK, f"{plural(len(policies), 'policy')}, no lever throttled")
+    return CheckResult(OK, f"{plural(len(policies), 'policy')}, no lever throttled")
 
 
 def get_policy(session: Session, metric: str) -> PolicyView:
@@ -442,7 +443,8 @@ def engagements(session: Session, *, lo: datetime, hi: datetime) -> list[Engagem
     found: list[Engagement] = []
     last_before = session.execute(
         select(col(a.subject), col(a.action), func.max(col(a.at)))
-        .where(col(a.pack) == PACK, col(a.action).in_(("throttle", "release")), col(a.at) < lo)
+        .where(col(a.pack) == PACK.value, col(a.action).in_(("throttle", "release")),
+               col(a.at) < lo)
         .group_by(col(a.subject), col(a.action))).all()
     latest: dict[str, dict[str, datetime]] = {}
     for lever, action, at in last_before:
@@ -453,7 +455,7 @@ def engagements(session: Session, *, lo: datetime, hi: datetime) -> list[Engagem
             found.append(Engagement(lever, engaged, True))
     for lever, at in session.execute(
             select(col(a.subject), col(a.at))
-            .where(col(a.pack) == PACK, col(a.action) == "throttle", col(a.at) >= lo,
+            .where(col(a.pack) == PACK.value, col(a.action) == "throttle", col(a.at) >= lo,
                    col(a.at) < hi)
             .order_by(col(a.at), col(a.id))):
         found.append(Engagement(lever or "", at, False))

@@ -1,25 +1,39 @@
-"""The pre-go-live runbook: local checks, each owned by its pack.
+"""The pre-go-live runbook: one table of checks, each owned by its pack, run in order.
 
-The runbook's own checks (the database schema, the time-zone data) come first, then every
-pack's check from `valhalla_cli.registry` (a pack adds its check with its registry entry). The
-runbook is OK to enable go-live when no check fails (warnings do not block).
+`CHECKS` maps a check's name (what `valhalla runbook status` prints) to the function that
+evaluates it: the runbook's own checks (the database schema, the time-zone data) first, then
+the control plane (nothing should go live on a broken gate), then the operations packs, then
+housekeeping. The runbook is OK to enable go-live when no check fails (warnings do not block).
+Adding a check is one line here and one function in its pack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+
+from valhalla_cli.services import db, dncl, golive, inbox, market, regression, template
+from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
+from valhalla_cli.services.heimdall import check as heimdall_check
+from valhalla_cli.services.ladder import check as ladder_check
+from valhalla_cli.services.offer import check as offer_check
+from valhalla_cli.services.risk import check as risk_check
+from valhalla_cli.services.sending import report as sending_report
 
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+__all__ = ["CHECKS", "FAIL", "OK", "WARN", "CheckLine", "CheckResult", "RunbookReport"]
+
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckLine:
+    """One row of the report: the check's name (its key in `CHECKS`) and what it found."""
+
     name: str
     status: str  # ok | warn | fail
     detail: str
@@ -30,7 +44,7 @@ class CheckResult:
 class RunbookReport:
     ok_to_enable_go_live: bool
     generated_at: datetime
-    checks: list[CheckResult]
+    checks: list[CheckLine]
 
     @property
     def failing(self) -> list[str]:
@@ -56,20 +70,70 @@ class RunbookReport:
                 + ", ".join(self.failing) + ")" + (f", {warned}" if self.warnings else ""))
 
 
-def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
-    from valhalla_cli import registry
+def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.schema import SchemaState, known_head_revision
 
-    own = (registry.Check("database", check_database), registry.Check("timezones", check_timezones))
+    head = known_head_revision()
+    rows = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    state = SchemaState(tuple(r[0] for r in rows), True)
+    if state.status != "at_head":
+        problem = state.problem()
+        if problem is not None:  # newer, two revisions, none: upgrading would not help
+            return CheckResult(FAIL, problem, None)
+        return CheckResult(FAIL, f"schema at {state.current}, package head is {head}",
+                           "valhalla db upgrade")
+    dialect = session.get_bind().dialect.name
+    return CheckResult(OK, f"schema at head ({head}) on {dialect}")
+
+
+def check_timezones(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from valhalla_cli.tz import MIN_TZDATA_VERSION, self_test, tzdata_version
+
+    problems = self_test()
+    version = tzdata_version()
+    if problems:
+        return CheckResult(FAIL, "time-zone data older than IANA 2026f: " + "; ".join(problems),
+                           f"pip install 'tzdata>={MIN_TZDATA_VERSION}'")
+    return CheckResult(OK, f"tzdata {version}: America/Vancouver UTC-7, America/Winnipeg UTC-5 "
+                       "on 2027-01-15")
+
+
+Check = Callable[[Session, "Settings", datetime], Any]  # returns a CheckResult
+
+# The checks, in the order the report lists them.
+CHECKS: dict[str, Check] = {
+    "database": check_database,
+    "timezones": check_timezones,
+    # the control plane
+    "golive": golive.runbook_check,
+    "risk": risk_check.runbook_check,
+    "heimdall": heimdall_check.runbook_check,
+    "regression": regression.runbook_check,
+    # the operations packs
+    "market": market.runbook_check,
+    "dncl": dncl.runbook_check,
+    "messages": template.runbook_check,
+    "followups": ladder_check.runbook_check,
+    "delivery": sending_report.delivery_check,
+    "sender": sending_report.sender_check,
+    "inbox": inbox.runbook_check,
+    "offers": offer_check.runbook_check,
+    # housekeeping
+    "backup": db.runbook_check,
+}
+
+
+def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:
     results = []
-    for check in (*own, *registry.runbook_checks()):
-        name = check.name
+    for name, check in CHECKS.items():
         try:
             # A savepoint per check: one that breaks must not abort the caller's transaction.
             with session.begin_nested():
-                result = check.run(session, settings, at)
+                found: CheckResult = check(session, settings, at)
+            result = CheckLine(name, found.status, found.detail, found.fix)
         except Exception as exc:  # fail closed: a check that cannot be evaluated is a "no"
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            result = CheckResult(name, FAIL, f"check could not be evaluated: {first_line}", None)
+            result = CheckLine(name, FAIL, f"check could not be evaluated: {first_line}", None)
         results.append(result)
     ok = all(r.status != FAIL for r in results)
     return RunbookReport(ok_to_enable_go_live=ok, generated_at=at, checks=results)
@@ -83,36 +147,3 @@ def report_for(session: Session, settings: Settings, *, at: datetime) -> Runbook
         session.info[key] = run_checks(session, settings, at=at)
     return session.info[key]
 
-
-def failing_checks(session: Session, settings: Settings, *, at: datetime) -> list[str]:
-    return run_checks(session, settings, at=at).failing
-
-
-def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.schema import SchemaState, known_head_revision
-
-    head = known_head_revision()
-    rows = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    state = SchemaState(tuple(r[0] for r in rows), True)
-    if state.status != "at_head":
-        problem = state.problem()
-        if problem is not None:  # newer, two revisions, none: upgrading would not help
-            return CheckResult("database", FAIL, problem, None)
-        return CheckResult("database", FAIL, f"schema at {state.current}, package head is "
-                           f"{head}", "valhalla db upgrade")
-    dialect = session.get_bind().dialect.name
-    return CheckResult("database", OK, f"schema at head ({head}) on {dialect}")
-
-
-def check_timezones(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.tz import self_test, tzdata_version
-
-    problems = self_test()
-    version = tzdata_version()
-    if problems:
-        return CheckResult("timezones", FAIL,
-                           "time-zone data older than IANA 2026f: " + "; ".join(problems),
-                           "pip install 'tzdata>=2026.6'")
-    return CheckResult("timezones", OK,
-                       f"tzdata {version}: America/Vancouver UTC-7, America/Winnipeg UTC-5 "
-                       "on 2027-01-15")

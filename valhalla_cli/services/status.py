@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from valhalla_cli.services import (
     dncl,
     golive,
     heimdall,
+    inbox,
     kpi,
     ladder,
     regression,
@@ -37,6 +38,7 @@ from valhalla_cli.services import (
     scorecard,
     worklists,
 )
+from valhalla_cli.services.sending import report as sending_report
 from valhalla_cli.services.worklists import Worklists
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ class RunbookSummary:
     ok_to_enable_go_live: bool
     failing: list[str]
     warnings: list[str]
-    checks: list[runbook.CheckResult]
+    checks: list[runbook.CheckLine]
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,11 @@ class StatusOverview:
     scorecard: scorecard.Scorecard
     # texts sent through the provider: accepted, delivered and the rate today and over 7
     # days, messages awaiting a final state, and the alert for messages stuck in `sending`
-    delivery: Any = None
+    delivery: sending_report.DeliveryStatus
     # the work waiting for a person, each list bounded (the first rows and the total)
-    worklists: Worklists | None = None
+    worklists: Worklists
     # the inbox: open items, and open refusals with their legal deadlines
-    inbox: Any = None
+    inbox: inbox.InboxSummary
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:
@@ -151,27 +153,20 @@ def _runbook(session: Session, settings: Settings, at: datetime) -> RunbookSumma
         checks=report.checks)
 
 
-# The sections, one per pack (`valhalla_cli.registry` names them): each returns the overview
-# fields its pack fills.
+# The sections, one per pack: each computes the overview fields its pack fills.
 
-def golive_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    return {"golive": _golive(session, settings.golive_enforce)}
-
-
-def risk_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    return {"risk": risk.snapshot(session, day=business_date(at, settings.business_timezone))}
+def _risk(session: Session, settings: Settings, at: datetime) -> risk.Snapshot:
+    return risk.snapshot(session, day=business_date(at, settings.business_timezone))
 
 
-def levers_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    levers = regression.state(session)
-    return {"throttled_levers": [s.lever for s in levers if s.throttled], "levers": levers}
+@dataclass(frozen=True)
+class _Ladder:
+    sla: ladder.SlaRow | None
+    sla_daily: list[ladder.SlaDay] | None
+    tasks: ladder.TaskCounts | None
 
 
-def heimdall_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    return {"heimdall": _heimdall(session, at=at, business_timezone=settings.business_timezone)}
-
-
-def ladder_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+def _ladder(session: Session, settings: Settings, at: datetime) -> _Ladder:
     """The SLA of the last 7 business days, in total and per day, and the open work (None with
     an invalid config)."""
     tz = settings.business_timezone
@@ -179,63 +174,61 @@ def ladder_section(session: Session, settings: Settings, at: datetime) -> dict[s
     try:
         config = ladder.ladder_config(settings.ladder)
     except ConfigError:  # the runbook's `followups` check reports it
-        return {"sla": None, "sla_daily": None, "tasks": None}
+        return _Ladder(None, None, None)
     since = today - timedelta(days=SLA_DAYS - 1)
     sla = ladder.sla(session, at=at, since=since, until=today, by=None, business_timezone=tz,
                      config=config)[0]
-    return {"sla": sla,
-            "sla_daily": ladder.sla_by_day(session, since=since, until=today,
-                                           business_timezone=tz, config=config),
-            "tasks": ladder.task_counts(session, at=at, config=config)}
+    return _Ladder(sla=sla,
+                   sla_daily=ladder.sla_by_day(session, since=since, until=today,
+                                               business_timezone=tz, config=config),
+                   tasks=ladder.task_counts(session, at=at, config=config))
 
 
-def delivery_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    from valhalla_cli.services.sending import report
-
-    return {"delivery": report.delivery_status(session, at=at,
-                                               business_timezone=settings.business_timezone)}
-
-
-def dncl_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+def _dncl(session: Session, settings: Settings, at: datetime) -> DnclSummary:
     """DNCL freshness per area code: the rows `valhalla dncl status` prints, from the same
     service function."""
     areas = dncl.area_statuses(session, at=at, business_timezone=settings.business_timezone)
-    return {"dncl": DnclSummary(imported=bool(areas), fresh_days=dncl.FRESH_DAYS,
-                                fix=dncl.IMPORT_FIX, areas=areas)}
+    return DnclSummary(imported=bool(areas), fresh_days=dncl.FRESH_DAYS, fix=dncl.IMPORT_FIX,
+                       areas=areas)
 
 
-def kpi_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
+def _kpi(session: Session, settings: Settings, at: datetime) -> KpiWindow:
     """KPI events per metric per business day over the 30 days ending today."""
     tz = settings.business_timezone
     today = business_date(at, tz)
     metrics = kpi.summary(session, at=at, days=KPI_DAYS, business_timezone=tz)
-    return {"kpi": KpiWindow(since=today - timedelta(days=KPI_DAYS - 1), until=today,
-                             days=KPI_DAYS, metrics=metrics)}
-
-
-def scorecard_section(session: Session, settings: Settings, at: datetime) -> dict[str, Any]:
-    """The seed's scorecard (SPEC 20) for the 30 business dates ending today."""
-    return {"scorecard": scorecard.compute(session, settings, at=at)}
+    return KpiWindow(since=today - timedelta(days=KPI_DAYS - 1), until=today, days=KPI_DAYS,
+                     metrics=metrics)
 
 
 def overview(session: Session, settings: Settings, at: datetime) -> StatusOverview:
-    """Everything the Monday review looks at, evaluated at `at` (read-only)."""
-    from valhalla_cli import registry
-
-    sections: dict[str, Any] = {}
-    for section in registry.status_sections():
-        sections.update(section(session, settings, at))
+    """Everything the Monday review looks at, evaluated at `at` (read-only): the control plane
+    first, then the operations packs, as the review reads them."""
+    tz = settings.business_timezone
+    golive_summary = _golive(session, settings.golive_enforce)
+    risk_today = _risk(session, settings, at)
+    levers = regression.state(session)
+    domains = _heimdall(session, at=at, business_timezone=tz)
+    kpi_window = _kpi(session, settings, at)
+    dncl_summary = _dncl(session, settings, at)
+    followups = _ladder(session, settings, at)
+    delivery = sending_report.delivery_status(session, at=at, business_timezone=tz)
+    inbox_summary = inbox.status_summary(session, at=at)
+    card = scorecard.compute(session, settings, at=at)  # the seed's scorecard, 30 days
     book = _runbook(session, settings, at)
     try:
         sla_minutes: int | None = ladder.ladder_config(settings.ladder).sla_minutes
     except ConfigError:  # the runbook's `followups` check reports it
         sla_minutes = None
-    sections.setdefault("worklists", worklists.all_lists(session, at=at,
-                                                         sla_minutes=sla_minutes))
     return StatusOverview(
-        generated_at=at, business_date=business_date(at, settings.business_timezone),
-        business_timezone=settings.business_timezone,
+        generated_at=at, business_date=business_date(at, tz), business_timezone=tz,
         ok=book.ok_to_enable_go_live,
         reason=None if book.ok_to_enable_go_live else "runbook_not_ok",
-        runbook=book, **sections,
+        golive=golive_summary, risk=risk_today,
+        throttled_levers=[s.lever for s in levers if s.throttled], levers=levers,
+        heimdall=domains, sla=followups.sla, sla_daily=followups.sla_daily,
+        tasks=followups.tasks, dncl=dncl_summary, kpi=kpi_window, runbook=book,
+        scorecard=card, delivery=delivery,
+        worklists=worklists.all_lists(session, at=at, sla_minutes=sla_minutes),
+        inbox=inbox_summary,
     )

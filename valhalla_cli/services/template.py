@@ -20,11 +20,12 @@ from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import MessageTemplate
+from valhalla_cli.services.audit import Pack
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
 
-PACK = "template"
+PACK = Pack.TEMPLATE
 PLACEHOLDERS = ("name", "business", "callback", "market")
 OPT_OUT_WORD = {"en": ("STOP",), "fr": ("ARRÊT", "ARRET")}
 
@@ -248,9 +249,9 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     """Warn while `[business] name` or `callback` is missing (SMS tasks are held meanwhile);
     fail when a language in use has no template."""
     from valhalla_cli.models import Lead
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
     from valhalla_cli.services.contact_facts import LANGUAGES
     from valhalla_cli.services.dncl import held_counts
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
 
     templates = TemplateSet(session)
     # Only a language without a default template is looked for among the leads (and a lead
@@ -258,7 +259,7 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     missing = [lang for lang in LANGUAGES if (0, lang) not in templates.texts
                and session.scalar(select(exists().where(col(Lead.language) == lang)))]
     if missing:
-        return CheckResult("messages", FAIL, f"no default SMS template for language(s) "
+        return CheckResult(FAIL, f"no default SMS template for language(s) "
                            f"{', '.join(missing)} in use by leads",
                            f"valhalla template set --language {missing[0]} --text '...'")
     if identification_of(settings) is None:
@@ -268,9 +269,9 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
         path = settings.config_path
         fix = (f"set [business] name and callback in {path}" if path.exists() else
                f"valhalla init (writes {path}), then set [business] name and callback in it")
-        return CheckResult("messages", WARN,
+        return CheckResult(WARN,
                            f"[business] {' and '.join(lacking)} not configured: SMS tasks are "
                            f"held (no_identification; {held} held now)", fix)
-    return CheckResult("messages", OK, f"texts identify {settings.business_name} "
+    return CheckResult(OK, f"texts identify {settings.business_name} "
                        f"({settings.business_callback}); templates for "
                        f"{', '.join(sorted({lang for _, lang in templates.texts}))}")

@@ -15,12 +15,12 @@ def state(call: Call) -> Answer:
 
 
 def _switch(call: Call, action: str) -> Answer:
-    from valhalla_cli.services import golive
+    from valhalla_cli.services import golive, golive_gate
 
     cfg, session, when = call.settings, call.session, call.instant()
     if action == "enable":
-        result = golive.enable(session, actor=call.actor, at=when, reason=call["reason"],
-                               settings=cfg)
+        result = golive_gate.enable(session, actor=call.actor, at=when, reason=call["reason"],
+                                    settings=cfg)
     else:
         result = getattr(golive, action)(session, actor=call.actor, at=when,
                                          reason=call["reason"], enforce=cfg.golive_enforce)

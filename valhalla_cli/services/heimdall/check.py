@@ -12,24 +12,24 @@ from valhalla_cli.models import HeimdallPolicy
 from valhalla_cli.services.heimdall.rules import SEEDED_DOMAINS, threshold_problems
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
 
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """Fails when a seeded domain has no policy or a policy's thresholds are out of range."""
-    from valhalla_cli.services.runbook import FAIL, OK, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, CheckResult
 
     policies = {p.domain: p for p in session.scalars(select(HeimdallPolicy))}
     missing = [d for d in SEEDED_DOMAINS if d not in policies]
     if missing:
-        return CheckResult("heimdall", FAIL, "seeded domains without a policy: "
+        return CheckResult(FAIL, "seeded domains without a policy: "
                            + ", ".join(missing), f"valhalla heimdall policy-set {missing[0]}")
     broken = {d: threshold_problems(p) for d, p in sorted(policies.items())}
     broken = {d: probs for d, probs in broken.items() if probs}
     if broken:
         first = next(iter(broken))
-        return CheckResult("heimdall", FAIL, "; ".join(f"{d}: {', '.join(p)}"
+        return CheckResult(FAIL, "; ".join(f"{d}: {', '.join(p)}"
                                                        for d, p in broken.items()),
                            f"valhalla heimdall policy-set {first} --min-confidence 0.8 "
                            "--min-samples 30 --min-success-rate 0.7")
@@ -37,4 +37,4 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
                       for d, p in sorted(policies.items()))
     from valhalla_cli.wording import plural
 
-    return CheckResult("heimdall", OK, f"{plural(len(policies), 'domain')}: {modes}")
+    return CheckResult(OK, f"{plural(len(policies), 'domain')}: {modes}")

@@ -11,9 +11,10 @@ from typing import Any
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import HeimdallPolicy
+from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.stats import wilson_lower_bound
 
-PACK = "heimdall"
+PACK = Pack.HEIMDALL
 SANDBOX, PRODUCTION = "sandbox", "production"
 REJECT, SHADOW, ACT = "reject", "shadow", "act"
 SUCCESS, FAILURE = "success", "failure"

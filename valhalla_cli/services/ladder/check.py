@@ -18,12 +18,12 @@ from valhalla_cli.services.ladder.config import ladder_config
 def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when the [ladder] configuration is invalid or tasks are stuck claimed past their
     lease."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     try:
         config = ladder_config(settings.ladder)
     except ConfigError as exc:
-        return CheckResult("followups", FAIL, f"invalid ladder configuration: {exc.message}",
+        return CheckResult(FAIL, f"invalid ladder configuration: {exc.message}",
                            f"fix the [ladder] table in {settings.config_path}")
     t = FollowupTask
     stuck = session.execute(
@@ -37,7 +37,7 @@ def runbook_check(session: Session, settings: Any, at: datetime):
                                                     col(t.lease_expires_at) < at)
             .order_by(col(t.lease_expires_at)).limit(1)).one()
         return CheckResult(
-            "followups", FAIL,
+            FAIL,
             f"{stuck[0]} task(s) stuck claimed past their lease (oldest task {oldest.id}, "
             f"lead {oldest.lead_id}); a live dispatch reclaims them, or release one by hand "
             f"(nobody reported an outcome: none is invented)",
@@ -53,13 +53,13 @@ def runbook_check(session: Session, settings: Any, at: datetime):
         total = sum(backlog.values())
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(backlog.items()))
         return CheckResult(
-            "followups", WARN,
+            WARN,
             f"a backlog of {'over ' if total > BACKLOG_COUNT_CAP else ''}"
             f"{min(total, BACKLOG_COUNT_CAP)} due task(s) that cannot be sent ({reasons}): "
             f"each dispatch run sweeps at most {budget(1)} of them after the deliverable ones",
             "give those leads a number and consent (valhalla lead import FILE) or end their "
             "ladders (valhalla ladder stop LEAD --reason TEXT)")
-    return CheckResult("followups", OK, f"ladder {steps}; lease {settings.ladder.lease}, "
+    return CheckResult(OK, f"ladder {steps}; lease {settings.ladder.lease}, "
                        f"max {config.max_attempts} attempts; no stuck claims")
 
 

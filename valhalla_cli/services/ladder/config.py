@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from valhalla_cli.errors import BadInput, ConfigError
+from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import StepSpec, parse_steps
 
-PACK = "ladder"
+PACK = Pack.LADDER
 CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
 STOP_OUTCOMES = ("contacted", "appointment", "not_interested", "wrong_number")
 OPT_OUT = "opt_out"

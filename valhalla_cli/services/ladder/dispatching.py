@@ -305,7 +305,7 @@ def dispatch(
             result = replace(result, warning=f"dry run while not live ({status.message})")
         elif status.warning:
             result = replace(result, warning=status.warning)
-        throttle = levers.throttled_lever(session, "followups")
+        throttle = levers.throttled_lever(session, levers.FOLLOWUPS)
         if throttle is not None:
             return replace(result, refused=True, reason="followups_throttled",
                            message=f"not dispatching: {throttle.message}")

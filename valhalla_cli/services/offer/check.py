@@ -15,7 +15,7 @@ from valhalla_cli.services.offer.policies import _merge
 
 def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
     """`offers`: fail when an enabled policy is out of bounds; warn when none is enabled."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     rows = list(session.scalars(select(OfferPolicy)))
     bases = {r.province: r for r in rows if r.market == PROVINCE_WIDE}
@@ -35,12 +35,12 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
         province, _, market = first.partition("/")
         fix = (f"valhalla offer policy-set {province}" + (f" --market {market!r}" if market
                                                           else "") + " --disable")
-        return CheckResult("offers", FAIL, "enabled offer policies out of bounds: "
+        return CheckResult(FAIL, "enabled offer policies out of bounds: "
                            + " | ".join(broken), fix)
     if not enabled:
-        return CheckResult("offers", WARN, "no offer policy is enabled (offers are refused "
+        return CheckResult(WARN, "no offer policy is enabled (offers are refused "
                            "everywhere)", "valhalla offer policy-set ON --enable")
     from valhalla_cli.wording import plural
 
-    return CheckResult("offers", OK, f"{plural(len(enabled), 'enabled offer policy')} within "
+    return CheckResult(OK, f"{plural(len(enabled), 'enabled offer policy')} within "
                        "bounds: " + ", ".join(enabled))

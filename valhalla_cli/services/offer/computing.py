@@ -284,7 +284,7 @@ def compute(
                           property_type=property_type, at=at,
                           business_timezone=business_timezone)
     live = golive.live_status(session, enforce=enforce)
-    throttle = levers.throttled_lever(session, "offers")
+    throttle = levers.throttled_lever(session, levers.OFFERS)
 
     # 3. The arithmetic.
     fig = offer_figures(

@@ -8,8 +8,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from valhalla_cli.money import from_cents, to_cents
+from valhalla_cli.services.audit import Pack
 
-PACK = "offer"
+PACK = Pack.OFFER
 PROVINCE_WIDE = "*"
 BPS = 10_000
 ARV_PCT_BOUNDS_BPS = (6000, 8000)  # 0.60 - 0.80

@@ -14,28 +14,28 @@ from valhalla_cli.services.risk.reports import snapshot
 from valhalla_cli.services.risk.rules import GLOBAL
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
 
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """Fails when GLOBAL's cap is missing or <= 0, an engine's cap is above GLOBAL's, or a cap
     is breached today (the business day of `at`)."""
-    from valhalla_cli.services.runbook import FAIL, OK, WARN, CheckResult
+    from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     rows = _policies(session)
     global_policy = rows.get(GLOBAL)
     if global_policy is None:
-        return CheckResult("risk", FAIL, "no GLOBAL risk policy",
+        return CheckResult(FAIL, "no GLOBAL risk policy",
                            "valhalla risk policy-set GLOBAL --daily-cap 50000")
     global_cap = global_policy.daily_cap_cents
     if global_cap <= 0:
-        return CheckResult("risk", FAIL, f"GLOBAL daily cap is {from_cents(global_cap)}",
+        return CheckResult(FAIL, f"GLOBAL daily cap is {from_cents(global_cap)}",
                            "valhalla risk policy-set GLOBAL --daily-cap 50000")
     above = sorted(n for n, p in rows.items() if n != GLOBAL and p.daily_cap_cents > global_cap)
     if above:
         return CheckResult(
-            "risk", FAIL,
+            FAIL,
             "engine caps above GLOBAL's " + str(from_cents(global_cap)) + ": " + ", ".join(
                 f"{n} {from_cents(rows[n].daily_cap_cents)}" for n in above),
             f"valhalla risk policy-set {above[0]} --daily-cap {from_cents(global_cap)}")
@@ -43,17 +43,17 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     breaches = snapshot(session, day=today).breaches
     if breaches:
         return CheckResult(
-            "risk", FAIL,
+            FAIL,
             f"daily cap breached on {today}: " + ", ".join(
                 f"{b.engine} over by {b.over} (exposure {b.exposure}, cap {b.cap})"
                 for b in breaches),
             None)
     engines = len(rows) - 1
     if not global_policy.enabled:
-        return CheckResult("risk", WARN,
+        return CheckResult(WARN,
                            "GLOBAL is disabled: every reservation is refused",
                            "valhalla risk policy-set GLOBAL --enable")
     from valhalla_cli.wording import plural
 
-    return CheckResult("risk", OK, f"GLOBAL cap {from_cents(global_cap)}, "
+    return CheckResult(OK, f"GLOBAL cap {from_cents(global_cap)}, "
                        f"{plural(engines, 'engine')} at or below it, no breach on {today}")

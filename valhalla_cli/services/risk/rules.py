@@ -7,8 +7,9 @@ import re
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_text
 from valhalla_cli.models.risk import GLOBAL_ENGINE
+from valhalla_cli.services.audit import Pack
 
-PACK = "risk"
+PACK = Pack.RISK
 GLOBAL = GLOBAL_ENGINE
 _ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 

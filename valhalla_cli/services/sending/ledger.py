@@ -18,8 +18,9 @@ from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.sending import MessageEvent, OutboundMessage, PhoneStatus
 from valhalla_cli.models.types import pk
+from valhalla_cli.services.audit import Pack
 
-PACK = "send"
+PACK = Pack.SEND
 RANK = {"sending": 0, "accepted": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
         "not_sent": 3}
 FINAL = ("delivered", "undelivered", "failed", "not_sent")

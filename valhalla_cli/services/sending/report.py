@@ -175,33 +175,33 @@ DELIVERY_OK, DELIVERY_WARN = 0.90, 0.85
 def delivery_check(session: Session, settings: Any, at: datetime) -> Any:
     """`ok` with fewer than 50 final messages in the last 7 days or a rate of at least 0.90;
     `warn` from 0.85; `fail` below, naming the rate and the commonest error."""
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
 
     figures = _figures(_rows(session, at - timedelta(days=7), at + timedelta(seconds=1)), at,
                        DeliveryFigures())
     final = figures.delivered + figures.undelivered + figures.failed
     if final < DELIVERY_MIN_FINAL or figures.delivery_rate is None:
-        return CheckResult("delivery", "ok", f"{final} final message(s) in the last 7 days "
+        return CheckResult("ok", f"{final} final message(s) in the last 7 days "
                            f"(judged from {DELIVERY_MIN_FINAL})")
     shown = f"delivery rate {figures.delivery_rate:.2%} over {final} final message(s)"
     if figures.delivery_rate >= DELIVERY_OK:
-        return CheckResult("delivery", "ok", shown)
+        return CheckResult("ok", shown)
     common = figures.top_errors[0] if figures.top_errors else None
     why = (f"; commonest error {common.code} ({common.meaning}), {common.count} time(s)"
            if common else "")
     status = "warn" if figures.delivery_rate >= DELIVERY_WARN else "fail"
-    return CheckResult("delivery", status, shown + why + " (see `valhalla send report --by "
+    return CheckResult(status, shown + why + " (see `valhalla send report --by "
                        "error`)")
 
 
 def sender_check(session: Session, settings: Any, at: datetime) -> Any:
     """`ok` with no provider; `warn` when a provider has no status callback URL (delivery is
     learned by reconcile alone) or a message has been `sending` for more than 10 minutes."""
-    from valhalla_cli.services.runbook import CheckResult
+    from valhalla_cli.services.checks import CheckResult
 
     provider = settings.sender.provider
     if provider is None:
-        return CheckResult("sender", "ok", "no SMS provider: the ladder hands texts to a "
+        return CheckResult("ok", "no SMS provider: the ladder hands texts to a "
                            "sender of yours (ladder dispatch)")
     problems = []
     stuck = stuck_sending(session, at)
@@ -212,5 +212,5 @@ def sender_check(session: Session, settings: Any, at: datetime) -> Any:
         problems.append("twilio.status_callback_url is not set: delivery is learned only by "
                         "`valhalla send reconcile`")
     if problems:
-        return CheckResult("sender", "warn", "; ".join(problems))
-    return CheckResult("sender", "ok", f"provider {provider}")
+        return CheckResult("warn", "; ".join(problems))
+    return CheckResult("ok", f"provider {provider}")
