@@ -131,11 +131,6 @@ def rfc3339(value: datetime | None) -> str | None:
     return text + "Z"
 
 
-def local_iso(value: datetime, zone_name: str) -> str:
-    """Local wall-clock time with its offset: 2027-01-15T09:45:00-08:00."""
-    return value.astimezone(zone(zone_name)).isoformat(timespec="seconds")
-
-
 def business_period(at: datetime, since: date | None, until: date | None,
                     business_timezone: str, *, days: int = 30
                     ) -> tuple[date, date, datetime, datetime]:

@@ -6,7 +6,6 @@ exit code. Nothing here imports anything heavy.
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_NO = 1
 EXIT_BAD_INPUT = 2
 EXIT_CONFIG = 3

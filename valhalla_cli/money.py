@@ -5,7 +5,7 @@ Parsing an amount someone typed is `valhalla_cli.inputs.parse_money` (the one de
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 CENT = Decimal("0.01")
 
@@ -20,10 +20,6 @@ def to_cents(amount: Decimal) -> int:
 
 def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(CENT)
-
-
-def round_down_to_cent(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_DOWN)
 
 
 def format_money(amount: Decimal | None) -> str | None:

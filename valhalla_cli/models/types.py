@@ -94,8 +94,5 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-# Money columns hold whole cents; the name of every such column ends in `_cents`.
-Cents = BigInteger
-
 # A 64-bit surrogate key; on SQLite it must be INTEGER to alias the rowid and autoincrement.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -245,12 +245,6 @@ def policy_set(
                  subject=f"{province}/{row.market}", before=before,
                  after={name: getattr(row, name) for name in FIELDS})
     return _view(row)
-
-
-def is_suppressed(session: Session, lead_id: str, *, at: datetime,
-                  business_timezone: str) -> bool:
-    return lead_id in suppressed_among(session, [lead_id], at=at,
-                                       business_timezone=business_timezone)
 
 
 def suppressed_among(session: Session, lead_ids: list[str] | set[str], *, at: datetime,
@@ -535,6 +529,3 @@ def runbook_check(session: Session, settings: Any, at: datetime):
     return CheckResult(OK, f"13 provinces enabled, {plural(markets, 'market policy')}, "
                        "windows inside CRTC hours, zones valid")
 
-
-def count_suppressions(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(ContactSuppression)) or 0

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.db import affected_rows, upsert_insert
-from valhalla_cli.errors import BadInput, NotFound
+from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
 from valhalla_cli.models.types import table_of
@@ -415,13 +415,6 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     from valhalla_cli.wording import plural
 
     return CheckResult(OK, f"{plural(len(policies), 'policy')}, no lever throttled")
-
-
-def get_policy(session: Session, metric: str) -> PolicyView:
-    policy = session.get(RegressionPolicy, check_metric(metric))
-    if policy is None:
-        raise NotFound(f"no regression policy for {metric!r}")
-    return _view(policy)
 
 
 # --- the scorecard's figure (SPEC 20) ----------------------------------------------------------
