@@ -5,9 +5,8 @@ no URL in the config (configparser interpolation breaks on '%').
 """
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import valhalla_cli.models  # noqa: F401  (registers every table on the metadata)
+from valhalla_cli.models import load_all
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -15,7 +14,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=load_all(),
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

@@ -552,15 +552,25 @@ class StagedImport:
 
 
 def _imported_tables() -> tuple[Any, ...]:
-    from valhalla_cli.models.importing import imported_models
+    """The tables bulk imports write, each with an `import_batch_id` column (its model module
+    hides the rows of unfinished imports: `models.importing.hide_unfinished_imports_of`). A
+    pack whose import writes another table adds it here (and the column, in a migration)."""
+    from valhalla_cli.models.kpi import KpiEvent
+    from valhalla_cli.models.ladder import FollowupTask
+    from valhalla_cli.models.liquidity import BuyerFeedbackEvent
+    from valhalla_cli.models.types import table_of
 
-    return tuple(model.__table__ for model in imported_models())
+    return tuple(table_of(model) for model in (FollowupTask, KpiEvent, BuyerFeedbackEvent))
 
 
 def _staging_tables() -> tuple[Any, ...]:
-    from valhalla_cli.models.importing import staging_models
+    """Tables where an import parks validated rows (with `import_batch_id`) until its last
+    transaction applies them elsewhere; nothing but that import reads them. Their rows are
+    deleted after the flip, or with the batch when it is discarded."""
+    from valhalla_cli.models.lead import LeadImportConsent, LeadImportLead
+    from valhalla_cli.models.types import table_of
 
-    return tuple(model.__table__ for model in staging_models())
+    return tuple(table_of(model) for model in (LeadImportLead, LeadImportConsent))
 
 
 def _pause(db: Any) -> None:

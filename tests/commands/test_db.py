@@ -44,13 +44,12 @@ def test_unknown_revision_is_bad_input(cli):
 def test_models_and_migrations_agree(db):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-    from sqlmodel import SQLModel
 
-    import valhalla_cli.models  # noqa: F401
+    from valhalla_cli.models import load_all
 
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        diff = compare_metadata(context, SQLModel.metadata)
+        diff = compare_metadata(context, load_all())
     assert diff == []
 
 

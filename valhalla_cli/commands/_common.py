@@ -6,6 +6,7 @@ that `--help` and shell completion stay fast (SPEC section 2).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,14 @@ def settings(ctx: typer.Context) -> Settings:
     return options(ctx).settings()
 
 
+def begin_work() -> None:
+    """Turn the garbage collector back on once a command has loaded what it runs (`app.main`
+    keeps it off during start-up); the objects start-up made are set aside, never collected."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 @contextmanager
 def database(ctx: typer.Context, *, check_schema: bool = True,
              create: bool = False) -> Iterator[Database]:
@@ -67,6 +76,7 @@ def database(ctx: typer.Context, *, check_schema: bool = True,
     """
     from valhalla_cli.bootstrap import open_database
 
+    begin_work()
     cfg = settings(ctx)
     default = cfg.is_default_database
     db = open_database(cfg.database_url, check_schema=check_schema,

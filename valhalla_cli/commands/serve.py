@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from valhalla_cli.commands._common import database, say, settings
+from valhalla_cli.commands._common import begin_work, database, say, settings
 
 
 def serve_command(
@@ -43,6 +43,7 @@ def serve_command(
     from valhalla_cli.api.server import run_server
     from valhalla_cli.settings import export_for_workers
 
+    begin_work()  # a server runs for days: its garbage must be collected
     cfg = settings(ctx)
     # Refuse to start on a database that cannot serve (exit 4), creating a new default SQLite
     # file as every command does; a database that fails later answers 503 per request.

@@ -1,5 +1,4 @@
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Optional
 
 from sqlalchemy import event, or_, select
@@ -48,40 +47,28 @@ def import_batch_of(session: Session) -> int | None:
     return session.info.get(IMPORT_BATCH)
 
 
-def imported_models() -> tuple[Any, ...]:
-    """The tables bulk imports write, each with an `import_batch_id` column. A pack whose import
-    writes another table adds it here (and the column, in a migration), or that table's rows
-    would show while its import is still running."""
-    from valhalla_cli.models.kpi import KpiEvent
-    from valhalla_cli.models.ladder import FollowupTask
-    from valhalla_cli.models.liquidity import BuyerFeedbackEvent
-
-    return (FollowupTask, KpiEvent, BuyerFeedbackEvent)
+def _visible(cls: Any) -> Any:
+    batches = table_of(ImportBatch)
+    return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
+        select(batches.c.id).where(batches.c.status == "done")))
 
 
-def staging_models() -> tuple[Any, ...]:
-    """Tables where an import parks validated rows (with `import_batch_id`) until its last
-    transaction applies them elsewhere; nothing but that import reads them. Their rows are
-    deleted after the flip, or with the batch when it is discarded."""
-    from valhalla_cli.models.lead import LeadImportConsent, LeadImportLead
-
-    return (LeadImportLead, LeadImportConsent)
+# The loader criteria of the tables bulk imports write, one per model. Each such model module
+# registers its model when it is imported (`hide_unfinished_imports_of`), so the filter covers
+# every imported table a process has loaded, and this module imports none of them.
+_criteria: tuple[Any, ...] = ()
 
 
-@lru_cache(maxsize=1)
-def _visibility_criteria() -> tuple[Any, ...]:
-    def visible(cls: Any) -> Any:
-        batches = table_of(ImportBatch)
-        return or_(cls.import_batch_id.is_(None), cls.import_batch_id.in_(
-            select(batches.c.id).where(batches.c.status == "done")))
-
-    return tuple(with_loader_criteria(model, visible, include_aliases=True)
-                 for model in imported_models())
+def hide_unfinished_imports_of(model: Any) -> None:
+    """Leave the rows of unfinished imports out of every ORM query of `model` (a table with an
+    `import_batch_id` column that bulk imports write)."""
+    global _criteria
+    _criteria = (*_criteria, with_loader_criteria(model, _visible, include_aliases=True))
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _hide_unfinished_imports(state: Any) -> None:
     if state.session.info.get(SEE_UNFINISHED_IMPORTS):
         return
-    if state.is_select or state.is_update or state.is_delete:
-        state.statement = state.statement.options(*_visibility_criteria())
+    if _criteria and (state.is_select or state.is_update or state.is_delete):
+        state.statement = state.statement.options(*_criteria)

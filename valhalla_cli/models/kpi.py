@@ -4,6 +4,7 @@ from typing import Optional
 from sqlalchemy import BigInteger, Column, Float, Index
 from sqlmodel import Field, SQLModel
 
+from valhalla_cli.models.importing import hide_unfinished_imports_of
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
@@ -25,3 +26,7 @@ class KpiEvent(SQLModel, table=True):
     # The bulk import that wrote the row; invisible until that import finishes (ImportBatch).
     import_batch_id: Optional[int] = Field(default=None, sa_column=Column(
         BigInteger, nullable=True, index=True))
+
+
+# Bulk imports write this table: the rows of an unfinished import stay out of every query.
+hide_unfinished_imports_of(KpiEvent)

@@ -4,6 +4,7 @@ from typing import Optional
 from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from valhalla_cli.models.importing import hide_unfinished_imports_of
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
@@ -60,3 +61,7 @@ class BuyerLiquidityNode(SQLModel, table=True):
     sent: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     responded: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     closed: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+# Bulk imports write this table: the rows of an unfinished import stay out of every query.
+hide_unfinished_imports_of(BuyerFeedbackEvent)
