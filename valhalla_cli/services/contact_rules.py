@@ -172,9 +172,9 @@ def seeded_windows() -> dict[str, dict[str, list[list[str]]]]:
 @lru_cache(maxsize=512)
 def holiday_dates(province: str, year: int) -> frozenset[date]:
     """The province's statutory holidays (observed days included) for a year."""
-    import holidays
+    from valhalla_cli.statutory import holidays_of
 
-    return frozenset(holidays.country_holidays("CA", subdiv=province, years=year).keys())
+    return frozenset(holidays_of(province, year).keys())
 
 
 def is_holiday(province: str, day: date) -> bool:

@@ -51,11 +51,11 @@ def closed_zones(zones: Sequence[ZoneClock]) -> list[str]:
 
 def holiday_name(province: str, zones: Sequence[ZoneClock]) -> str | None:
     """The statutory holiday that closes one of the zones today, by name."""
-    import holidays
+    from valhalla_cli.statutory import holidays_of
 
     for z in zones:
         day = datetime.fromisoformat(z.local_time).date()
-        name = holidays.country_holidays("CA", subdiv=province, years=day.year).get(day)
+        name = holidays_of(province, day.year).get(day)
         if name:
             return str(name)
     return None

@@ -1,0 +1,107 @@
+"""Start-up: a data command, run as a real process, loads only what it uses: the tables of its
+own pack (not every model module), and none of the heavy libraries other commands need. The
+garbage collector, off while a command starts, is on again once its work begins."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+from conftest import REPO
+
+# Run `valhalla ARGS` through the console-script entry point in a fresh interpreter, then report
+# what it loaded and whether the garbage collector is on.
+PROBE = """
+import gc, json, sys
+from valhalla_cli.app import main
+sys.argv = ["valhalla", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code
+print("\\n" + json.dumps({"code": code, "gc": gc.isenabled(), "modules": sorted(sys.modules)}))
+"""
+
+HEAVY = ("alembic", "jinja2", "fastapi", "uvicorn", "httpx", "rich.table")
+
+
+def _loaded(db_url: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(["--db", db_url, *args])],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _models(report: dict) -> set[str]:
+    return {m.rpartition(".")[2] for m in report["modules"]
+            if m.startswith("valhalla_cli.models.") and m != "valhalla_cli.models.types"}
+
+
+@pytest.fixture
+def sqlite_url(db_url: str) -> str:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("what a process imports does not depend on the engine")
+    return db_url
+
+
+def test_risk_snapshot_loads_the_risk_tables_only(sqlite_url):
+    report = _loaded(sqlite_url, "risk", "snapshot", "--json")
+    assert report["code"] == 0
+    assert _models(report) <= {"risk", "audit"}, _models(report)
+    assert "valhalla_cli.services.ladder" not in report["modules"]
+    assert not [m for m in (*HEAVY, "holidays", "phonenumbers") if m in report["modules"]]
+
+
+def test_can_contact_loads_no_table_of_the_ladder_offer_risk_or_inbox(sqlite_url):
+    report = _loaded(sqlite_url, "market", "can-contact", "ON", "--channel", "CALL",
+                     "--phone", "+14165550123", "--at", "2027-01-15T10:00", "--json")
+    assert report["code"] in (0, 1)
+    assert not _models(report) & {"ladder", "offer", "risk", "inbox", "liquidity", "heimdall",
+                                  "kpi", "api"}, _models(report)
+    assert not [m for m in HEAVY if m in report["modules"]]
+
+
+def test_the_garbage_collector_is_on_once_a_command_works(sqlite_url):
+    assert _loaded(sqlite_url, "golive", "state", "--json")["gc"] is True
+
+
+def test_models_load_one_module_at_a_time():
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; from valhalla_cli.models import RiskPolicy; "
+                           "print(sorted(m for m in sys.modules "
+                           "if m.startswith('valhalla_cli.models.')))"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.stdout.strip() == "['valhalla_cli.models.risk', 'valhalla_cli.models.types']"
+
+
+def test_load_all_loads_every_table():
+    from valhalla_cli.models import HOMES, load_all
+
+    tables = load_all().tables
+    for name in HOMES:
+        import valhalla_cli.models as models
+
+        assert getattr(models, name).__table__.name in tables
+
+
+def test_the_canada_calendar_alone_gives_the_packages_own_holidays():
+    import holidays
+
+    from valhalla_cli.statutory import holidays_of
+
+    provinces = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
+    for province in provinces:
+        for year in range(2025, 2031):
+            ours = dict(holidays_of(province, year))
+            theirs = dict(holidays.country_holidays("CA", subdiv=province, years=year))
+            assert ours == theirs, (province, year)
+    assert "Canada Day" in holidays_of("ON", 2027).get(date(2027, 7, 1))
+
+
+def test_a_holiday_question_loads_one_countrys_calendar(sqlite_url):
+    report = _loaded(sqlite_url, "market", "can-contact", "ON", "--channel", "CALL",
+                     "--at", "2027-07-01T12:00", "--json")
+    assert report["code"] == 1  # Canada Day, quiet on holidays: a no
+    assert not [m for m in report["modules"] if m.startswith("holidays.countries")]
