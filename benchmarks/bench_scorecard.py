@@ -12,7 +12,7 @@ every finished ladder (`ensure_history_leads`: 833 334 leads, 15 % with a number
 zone, 0.5 % with a confirmed zone), so breaches judge each task in its lead's zones; to the
 second, once, with bulk SQL, the outcomes of every offer: all sent in June 2026, 40 %
 accepted, 20 % rejected, 10 % countered, 30 % contracted with a price, 10 % closed (210 000
-outcome rows).
+outcome rows), and the funnel row `offer outcome` keeps for each sent offer.
 
 Figures are medians of in-process runs of the command's own work: open the database (schema
 check), one read transaction, the service call (`command` rows add rendering through the CLI
@@ -108,6 +108,27 @@ def add_outcomes(path: Path) -> int:
                '2026-08-01 12:00:00.000000', 'bench'
         FROM (SELECT id, id % 10 AS k FROM offer_evidence) WHERE {condition}"""
                for status, condition, days, amount in stages]
+    # what `offer outcome` keeps beside each stage: one funnel row per sent offer
+    inserts.append("""
+        INSERT INTO offer_funnel (evidence_id, sent_at, province, market, property_type,
+                                  countered_at, accepted_at, rejected_at, contracted_at,
+                                  closed_at, withdrawn_at, over_max, contract_gap_cents)
+        SELECT e.id, s.at, e.province, e.market, e.property_type,
+               (SELECT at FROM offer_outcome o WHERE o.evidence_id = e.id
+                AND o.status = 'countered'),
+               (SELECT at FROM offer_outcome o WHERE o.evidence_id = e.id
+                AND o.status = 'accepted'),
+               (SELECT at FROM offer_outcome o WHERE o.evidence_id = e.id
+                AND o.status = 'rejected'),
+               (SELECT at FROM offer_outcome o WHERE o.evidence_id = e.id
+                AND o.status = 'contracted'),
+               (SELECT at FROM offer_outcome o WHERE o.evidence_id = e.id
+                AND o.status = 'closed'),
+               NULL, 0,
+               (SELECT amount_cents FROM offer_outcome o WHERE o.evidence_id = e.id
+                AND o.status = 'contracted') - e.max_offer_cents
+        FROM offer_outcome s JOIN offer_evidence e ON e.id = s.evidence_id
+        WHERE s.status = 'sent'""")
     return _add_once(path, "SELECT COUNT(*) FROM offer_outcome", inserts, "outcomes")
 
 

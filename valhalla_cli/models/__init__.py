@@ -24,7 +24,7 @@ from valhalla_cli.models.lead import (
 )
 from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
 from valhalla_cli.models.market import ContactSuppression, MarketPolicy
-from valhalla_cli.models.offer import OfferEvidence, OfferOutcome, OfferPolicy
+from valhalla_cli.models.offer import OfferEvidence, OfferFunnel, OfferOutcome, OfferPolicy
 from valhalla_cli.models.regression import RegressionPolicy
 from valhalla_cli.models.regression_state import RegressionState
 from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
@@ -56,6 +56,7 @@ __all__ = [
     "MessageEvent",
     "MessageTemplate",
     "OfferEvidence",
+    "OfferFunnel",
     "OfferOutcome",
     "OfferPolicy",
     "OutboundMessage",
