@@ -113,6 +113,8 @@ def test_limit_lists_the_first_and_counts_all(cli):
      datetime(2027, 3, 10, tzinfo=UTC)),  # the spring clock change and a weekend
     ("NL", ("America/St_Johns", "America/Goose_Bay"), datetime(2027, 10, 29, tzinfo=UTC)),
     ("ON", ("America/Toronto",), datetime(2027, 2, 12, tzinfo=UTC)),  # Family Day
+    ("BC", ("America/Vancouver", "America/Edmonton"),
+     datetime(2027, 11, 4, tzinfo=UTC)),  # the autumn clock change (an hour read twice)
 ])
 def test_closed_spans_agree_with_is_open_at_every_minute(province, zones, start):
     rules = ChannelRules.build(province, zones, seeded_windows(), "CALL", True)

@@ -82,6 +82,12 @@ def _offset_changes(name: str, start: datetime, end: datetime) -> list[datetime]
     return found
 
 
+def _offset_moves(tz: Any, day: date) -> bool:
+    """Does the zone's UTC offset change between `day` 00:00 and two days later (local)?"""
+    first = datetime.combine(day, time(0), tzinfo=tz).utcoffset()
+    return first != datetime.combine(day + timedelta(days=2), time(0), tzinfo=tz).utcoffset()
+
+
 def change_points(rules: ChannelRules, lo: datetime, hi: datetime) -> list[datetime]:
     """Every instant in (lo, hi) at which `is_open(rules, ·)` may change, plus lo: each zone's
     local midnights (the weekday and the holiday follow the local date), the starts and ends of
@@ -93,8 +99,11 @@ def change_points(rules: ChannelRules, lo: datetime, hi: datetime) -> list[datet
         last = hi.astimezone(tz).date() + timedelta(days=1)
         while day <= last:
             minutes = {0, *(m for span in rules.spans[day.weekday()] for m in span)}
+            # The second reading of a local time differs from the first only around an offset
+            # change (a window minute may fall on the next day: look two days ahead).
+            folds = (0, 1) if _offset_moves(tz, day) else (0,)
             for minute in minutes:
-                for fold in (0, 1):
+                for fold in folds:
                     points.add(_local(day, minute, name, fold))
             day += timedelta(days=1)
         points.update(_offset_changes(name, lo, hi))
