@@ -241,7 +241,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--only", choices=("funnel", "ladder"), default=None)
+    parser.add_argument("--smallest", action="store_true",
+                        help="tiny sizes, to check the script works")
     args = parser.parse_args()
+    if args.smallest:
+        global TASKS
+        TASKS = 50_004
+        bench_deal.smallest()
     results: dict[str, float] = {}
     if args.only in (None, "funnel"):
         results.update(bench_funnel(args.runs))
