@@ -178,7 +178,7 @@ def bench_funnel(runs: int) -> dict[str, float]:
 
         timed(figures, f"funnel{'' if by is None else ' --by ' + by}", run, runs)
     row = seen[None][0]
-    assert row.sent == bench_deal.EVIDENCE, row
+    assert row.sent >= bench_deal.EVIDENCE, row  # bench_deal's own runs add offers
     figures["_sent"] = row.sent
     figures["_accept_rate"] = row.accept_rate or 0
     figures["_contract_rate"] = row.contract_rate or 0

@@ -164,7 +164,8 @@ def bench(path: Path, runs: int, now) -> dict[str, float]:  # type: ignore[no-un
     service_ms = median_ms(service, runs)
     db.dispose()
     view = seen["view"]
-    assert view.sla is not None and view.sla.completed > 5_000, view.sla
+    assert view.sla is not None and view.sla.completed > (5_000 if TASKS == 5_000_004 else 0), \
+        view.sla
     assert view.tasks is not None
     runner = CliRunner()
     at = now.isoformat()
