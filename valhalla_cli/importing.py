@@ -457,7 +457,7 @@ SQLITE_YIELD_S = 0.1
 # ...but only once the import has held the lock this long since it last paused: a pause after
 # every 0.2 s chunk spent a third of a ladder import asleep, and a waiter still gets in within
 # about this long plus one chunk.
-SQLITE_YIELD_EVERY_S = 0.5
+SQLITE_YIELD_EVERY_S = 0.25
 DISCARD_CHUNK = 5_000
 
 
