@@ -41,6 +41,15 @@ EVIDENCE = 100_000
 AT = "2027-01-15T12:00"
 TZ = "America/Toronto"
 PYTHON = sys.executable
+MIN_SENT = 100  # feedback events in the scored node's 90-day window, at full size
+
+
+def smallest() -> None:
+    """Tiny sizes in a file of their own, to check that the script works (--smallest)."""
+    global DB_PATH, SQLITE_URL, URL, EVENTS, EVIDENCE, MIN_SENT
+    DB_PATH = DATA / "deal-smallest.db"
+    SQLITE_URL = URL = f"sqlite:///{DB_PATH}"
+    EVENTS, EVIDENCE, MIN_SENT = 60_000, 2_000, 1
 
 
 def median_ms(run, repeat: int, warmup: int = 2) -> float:  # type: ignore[no-untyped-def]
@@ -143,7 +152,7 @@ def in_process(repeat: int) -> dict[str, float]:
         with db.transaction() as session:
             view = liquidity.score(session, province="ON", market="MKT3", property_type="SFR",
                                    at=at, business_timezone=TZ)
-            assert view.sent > 100, view
+            assert view.sent >= MIN_SENT, view
 
     def compute() -> None:
         with db.transaction(write=True) as session:
@@ -240,14 +249,19 @@ def main() -> None:
     parser.add_argument("--sub-repeat", type=int, default=11, help="runs per subprocess figure")
     parser.add_argument("--db", default=None,
                         help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there")
+    parser.add_argument("--smallest", action="store_true",
+                        help="tiny sizes, to check the script works")
     args = parser.parse_args()
     global URL
+    if args.smallest:
+        smallest()
     events, evidence = counts()
     if args.rebuild or events < EVENTS or evidence < EVIDENCE:
         build()
         events, evidence = counts()
     if is_postgres(args.db):
-        URL = mirror(DB_PATH, args.db, "bench_deal", rebuild=args.rebuild)
+        name = "bench_deal_smallest" if args.smallest else "bench_deal"
+        URL = mirror(DB_PATH, args.db, name, rebuild=args.rebuild)
     print(f"data: {events:,} feedback events, {evidence:,} offer evidence rows ({URL})")
     results = in_process(args.repeat)
     results |= subprocesses(args.sub_repeat)

@@ -50,8 +50,9 @@ def run_import(db_path, csv_path, server_url: str | None) -> tuple[float, float]
                 os.remove(f"{db_path}{suffix}")
         url = f"sqlite:///{db_path}"
     env = {**os.environ, "VALHALLA_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "valhalla_cli", "runbook", "status"], cwd=REPO,
-                   env=env, capture_output=True, check=False)  # create at head first
+    # create it at head first (a command other than `db upgrade`/`init` refuses a missing file)
+    subprocess.run([sys.executable, "-m", "valhalla_cli", "-q", "db", "upgrade"], cwd=REPO,
+                   env=env, capture_output=True, check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "valhalla_cli", "-q", "kpi", "import", str(csv_path),

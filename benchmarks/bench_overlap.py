@@ -37,16 +37,26 @@ def _worker(url: str, name: str, at, barrier, queue) -> None:  # type: ignore[no
     from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
-    db = open_database(url)
-    config = bench_ladder._config()
-    with db.transaction() as session:
-        session.connection()
+    try:
+        db = open_database(url)
+        config = bench_ladder._config()
+        with db.transaction() as session:
+            session.connection()
+    except Exception as exc:
+        barrier.abort()  # the others must not wait for a worker that will never come
+        queue.put((name, exc, 0.0))
+        raise
     barrier.wait()
     started = time.perf_counter()
-    with db.transaction(write=True) as session:
-        result = ladder.dispatch(session, at=at, limit=LIMIT, lease=timedelta(minutes=15),
-                                 worker=name, config=config, dry_run=False, enforce=False,
-                                 actor=name)
+    try:
+        with db.transaction(write=True) as session:
+            result = ladder.dispatch(session, at=at, limit=LIMIT, lease=timedelta(minutes=15),
+                                     worker=name, config=config, dry_run=False, enforce=False,
+                                     actor=name, business_timezone="America/Toronto",
+                                     identification=bench_ladder._identity())
+    except Exception as exc:
+        queue.put((name, exc, 0.0))  # a failed run is reported, not waited for
+        raise
     elapsed = time.perf_counter() - started
     db.dispose()
     queue.put((name, [t.task_id for t in result.tasks], elapsed))
@@ -59,6 +69,7 @@ def _prepare(url: str, due: int, at) -> int:  # type: ignore[no-untyped-def]
     from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
+    bench_ladder.ensure_leads(url)
     bench_ladder.reset_live(url)
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -68,7 +79,8 @@ def _prepare(url: str, due: int, at) -> int:  # type: ignore[no-untyped-def]
     db = open_database(url)
     with db.transaction() as session:
         claimable = len(ladder.due(session, at=at, limit=100_000, config=bench_ladder._config(),
-                                   business_timezone="America/Toronto"))
+                                   business_timezone="America/Toronto",
+                                   identification=bench_ladder._identity()))
     db.dispose()
     return claimable
 
@@ -82,6 +94,11 @@ def one_round(url: str, due: int, at) -> dict:  # type: ignore[no-untyped-def]
     for p in procs:
         p.start()
     results = [queue.get(timeout=600) for _ in procs]
+    failed = [(name, tasks) for name, tasks, _ in results if isinstance(tasks, BaseException)]
+    if failed:
+        for p in procs:
+            p.join(timeout=60)
+        raise SystemExit(f"run {failed[0][0]} failed: {failed[0][1]!r}")
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0

@@ -10,7 +10,7 @@ only recent + baseline (+1) rows per policy through the (metric, occurred_at, id
 The data is built once per size with bulk SQL into $VALHALLA_BENCH_DATA/regression_<N>.db
 (default benchmarks/data/, git-ignored) and reused on later runs (--rebuild to force); with
 `--db postgresql…` the file is mirrored through COPY into a database on that server. Every
-size holds the 4 seeded metrics plus 4 other metrics, N / 8 events each, one event every 60 s,
+size holds the 5 seeded metrics plus 3 other metrics, N / 8 events each, one event every 60 s,
 stable values (no lever gets throttled, so every run does the same work).
 
 Three medians are reported per size:
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _engines import DATA, is_postgres, mirror, sqlite_url  # noqa: E402
 
 METRICS = ("ladder_created", "followup_completed", "buyer_feedback", "offer_generated",
-           "calls_made", "sms_sent", "deals_closed", "leads_imported")
+           "sms_delivered", "calls_made", "deals_closed", "leads_imported")
 AT = "2031-01-01T00:00:00Z"
 
 

@@ -60,7 +60,7 @@ def build(rebuild: bool = False) -> Path:
     from valhalla_cli import migrate
     from valhalla_cli.bootstrap import open_database
 
-    path = DATA / "status.db"
+    path = DATA / ("status.db" if TASKS == 5_000_004 else f"status-{TASKS}.db")
     if path.exists() and not rebuild:
         # Reused across branches: bring it to this checkout's head (a no-op when it is there).
         db = open_database(f"sqlite:///{path}", check_schema=False)
@@ -164,7 +164,8 @@ def bench(path: Path, runs: int, now) -> dict[str, float]:  # type: ignore[no-un
     service_ms = median_ms(service, runs)
     db.dispose()
     view = seen["view"]
-    assert view.sla is not None and view.sla.completed > 5_000, view.sla
+    assert view.sla is not None and view.sla.completed > (5_000 if TASKS == 5_000_004 else 0), \
+        view.sla
     assert view.tasks is not None
     runner = CliRunner()
     at = now.isoformat()
@@ -202,7 +203,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--smallest", action="store_true",
+                        help="tiny sizes, to check the script works")
     args = parser.parse_args()
+    if args.smallest:
+        global TASKS, KPI_EVENTS, RECOMMENDATIONS
+        TASKS, KPI_EVENTS, RECOMMENDATIONS = 50_004, 20_000, 400
     path = build(args.rebuild)
     print(f"{TASKS:,} tasks, {KPI_EVENTS:,} KPI events, {RECOMMENDATIONS:,} heimdall "
           "recommendations\n")
@@ -211,7 +217,7 @@ def main() -> None:
           "service CPU (ms) | html command CPU (ms) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, now in (("NOW", NOW), ("NOW - 30 days", NOW - timedelta(days=30))):
-        f = bench(path, max(7, args.runs), now)
+        f = bench(path, args.runs if args.smallest else max(7, args.runs), now)
         print(f"| {label} | {f['sla_completed']:,} | {f['due']:,} | {f['service']:.1f} | "
               f"{f['command']:.1f} | {f['html']:.1f} | {f['process']:.0f} | "
               f"{f['service_cpu']:.1f} | {f['html_cpu']:.1f} |", flush=True)

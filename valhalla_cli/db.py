@@ -160,7 +160,10 @@ def make_engine(url: str, *, exclusive: bool = False) -> Engine:
             if parsed.database and parsed.database != ":memory:":
                 _SQLITE_FOLDERS.add(Path(parsed.database).parent)
         elif backend == "postgresql":
-            engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+            # use_native_hstore=False: no column is HSTORE, and looking its type up cost every
+            # new connection a catalog query (a round trip before the first statement).
+            engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED",
+                                   use_native_hstore=False)
         else:
             raise BadInput(f"unsupported database {backend!r}: use sqlite or postgresql+psycopg")
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:

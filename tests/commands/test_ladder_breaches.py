@@ -113,6 +113,8 @@ def test_limit_lists_the_first_and_counts_all(cli):
      datetime(2027, 3, 10, tzinfo=UTC)),  # the spring clock change and a weekend
     ("NL", ("America/St_Johns", "America/Goose_Bay"), datetime(2027, 10, 29, tzinfo=UTC)),
     ("ON", ("America/Toronto",), datetime(2027, 2, 12, tzinfo=UTC)),  # Family Day
+    ("BC", ("America/Vancouver", "America/Edmonton"),
+     datetime(2027, 11, 4, tzinfo=UTC)),  # the autumn clock change (an hour read twice)
 ])
 def test_closed_spans_agree_with_is_open_at_every_minute(province, zones, start):
     rules = ChannelRules.build(province, zones, seeded_windows(), "CALL", True)
@@ -249,3 +251,38 @@ def test_a_year_of_spans_is_counted_in_runs_of_statements(cli):
     rows, summary = breaches(cli, "2027-01-01", "2027-12-31")
     assert [r["task_id"] for r in rows] == [january, december, moved]
     assert "3 breaches in 3 completed contacts" in summary
+
+
+def test_the_statements_do_not_grow_with_the_spans_of_the_period(cli, db):
+    """Each scope is read in one statement per run of spans (up to 256), on both engines: a
+    quarter (about 90 closed spans per zone) takes as many statements as a week (one a span
+    was a round trip to the server per closed night of every province)."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from valhalla_cli.services import ladder_breaches
+
+    moved = lead_contact(cli, "L-604-q", "ON", "2027-03-16T10:00:00", phone="+16045550177")
+    late = contact(cli, "L-416-q", "ON", "2027-03-17T21:45:00", created="2027-03-16T10:00")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def report(since: date, until: date) -> list[int]:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with db.transaction() as session:
+                found = ladder_breaches.report(
+                    session, at=datetime(2027, 7, 1, 12, tzinfo=UTC), since=since, until=until,
+                    business_timezone="America/Toronto", limit=10)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return [b.task_id for b in found.items]
+
+    assert report(date(2027, 3, 14), date(2027, 3, 20)) == [moved, late]
+    week = len(statements)
+    assert report(date(2027, 3, 1), date(2027, 5, 31)) == [moved, late]
+    assert len(statements) == week

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     )
     from valhalla_cli.models.liquidity import BuyerFeedbackEvent, BuyerLiquidityNode
     from valhalla_cli.models.market import ContactSuppression, MarketPolicy
-    from valhalla_cli.models.offer import OfferEvidence, OfferOutcome, OfferPolicy
+    from valhalla_cli.models.offer import OfferEvidence, OfferFunnel, OfferOutcome, OfferPolicy
     from valhalla_cli.models.regression import RegressionPolicy
     from valhalla_cli.models.regression_state import RegressionState
     from valhalla_cli.models.risk import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
@@ -69,6 +69,7 @@ HOMES: dict[str, str] = {
     "MessageEvent": "sending",
     "MessageTemplate": "lead",
     "OfferEvidence": "offer",
+    "OfferFunnel": "offer",
     "OfferOutcome": "offer",
     "OfferPolicy": "offer",
     "OutboundMessage": "sending",
@@ -109,6 +110,7 @@ __all__ = [
     "MessageEvent",
     "MessageTemplate",
     "OfferEvidence",
+    "OfferFunnel",
     "OfferOutcome",
     "OfferPolicy",
     "OutboundMessage",

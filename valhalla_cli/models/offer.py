@@ -109,3 +109,33 @@ class OfferOutcome(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     actor: str = Field(max_length=200)
+
+
+class OfferFunnel(SQLModel, table=True):
+    """How far each sent offer got: one row per offer, written by `offer outcome` in the
+    transaction that appends the stage, so `offer funnel` reads this narrow table instead of
+    joining every stage of the cohort (derived from `offer_outcome`; migration 0022 backfills it).
+
+    `sent_at` is the cohort key; each later stage has the instant it was reached (NULL: not
+    reached). `over_max` marks an acceptance priced above the offer's max_offer;
+    `contract_gap_cents` is the contracted price minus max_offer when both are known. The
+    grouping columns are copied from the (immutable) evidence.
+    """
+
+    __tablename__ = "offer_funnel"
+    __table_args__ = (Index("ix_offer_funnel_sent_at", "sent_at"),)
+
+    evidence_id: int = Field(sa_column=Column(BigInteger, ForeignKey("offer_evidence.id"),
+                                              primary_key=True, autoincrement=False))
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    province: str = Field(max_length=2)
+    market: Optional[str] = Field(default=None, max_length=80)
+    property_type: str = Field(max_length=12)
+    countered_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    accepted_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    rejected_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    contracted_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    closed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    withdrawn_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
+    over_max: bool = Field(default=False)
+    contract_gap_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))

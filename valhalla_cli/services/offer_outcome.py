@@ -25,12 +25,12 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, extract, func, literal_column, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import case, extract, func, literal_column, select, union_all, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
-from valhalla_cli.models import OfferEvidence, OfferOutcome
+from valhalla_cli.models import OfferEvidence, OfferFunnel, OfferOutcome
 from valhalla_cli.money import from_cents, to_cents
 from valhalla_cli.services.audit import Pack
 
@@ -195,6 +195,7 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
                        amount_cents=None if price is None else to_cents(price), note=note_text,
                        at=at, recorded_at=recorded_at or utcnow(), actor=actor)
     session.add(row)
+    _advance_funnel(session, evidence_id, evidence, stage, at, price)
     session.flush()
     ref = evidence.deal_ref or f"offer_evidence:{evidence_id}"
     if stage in ("accepted", "rejected"):
@@ -211,6 +212,26 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
                             "over_max_reason": over} if over is not None else {})},
                  reason=over or note_text)
     return answer(True, stage, listed=[*rows, row])
+
+
+def _advance_funnel(session: Session, evidence_id: int, evidence: OfferEvidence, stage: str,
+                    at: datetime, price: Decimal | None) -> None:
+    """Keep the offer's `offer_funnel` row in step with the stage just appended: created when
+    the offer is sent (every later stage needs `sent` first), then each stage's instant, the
+    over-max acceptance and the contract's gap to max_offer."""
+    if stage == "sent":
+        session.add(OfferFunnel(evidence_id=evidence_id, sent_at=at, province=evidence.province,
+                                market=evidence.market, property_type=evidence.property_type))
+        return
+    cents = None if price is None else to_cents(price)
+    values: dict[str, Any] = {f"{stage}_at": at}
+    bound = evidence.max_offer_cents
+    if stage == "accepted" and cents is not None and bound is not None and cents > bound:
+        values["over_max"] = True
+    if stage == "contracted" and cents is not None and bound is not None:
+        values["contract_gap_cents"] = cents - bound
+    session.execute(update(OfferFunnel).where(col(OfferFunnel.evidence_id) == evidence_id)
+                    .values(**values))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,49 +280,31 @@ def _mean_cents(total: int, count: int) -> Decimal:
 def funnel(session: Session, *, at: datetime, since: date | None, until: date | None,
            by: str | None, business_timezone: str) -> list[FunnelRow]:
     """The deal funnel of the offers sent in [since, until] (business dates, inclusive;
-    default the 30 ending today), aggregated in SQL: one pivot row per offer from the
-    (evidence_id, status) index, then counts, sums and the two medians' ranks."""
+    default the 30 ending today), aggregated in SQL over `offer_funnel` (one row per sent offer,
+    kept by `record`): one grouped count of the cohort's rows, then the two medians' ranks."""
     from valhalla_cli.clock import business_period
 
     if by is not None and by not in GROUPS:
         raise BadInput(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
     since, until, lo, hi = business_period(at, since, until, business_timezone)
-    sent, e = aliased(OfferOutcome, name="sent"), OfferEvidence
-    # The cohort: the `sent` rows of the period (index-only on (status, at, evidence_id)).
-    cohort = [col(sent.status) == "sent", col(sent.at) >= lo, col(sent.at) < hi]
-
-    def offers(stage: Any = None) -> Any:
-        """The cohort joined to its stages (all of them, or one), and to the evidence only
-        when grouping by one of its columns."""
-        o = aliased(OfferOutcome, name="stage")
-        on = [col(o.evidence_id) == col(sent.evidence_id)]
-        if stage:
-            on.append(col(o.status) == stage)
-        query = select().select_from(sent).join(o, and_(*on))
-        if by:
-            query = query.join(e, col(e.id) == col(sent.evidence_id))
-        return query.where(*cohort), o
-
-    group = (getattr(e, by) if by else literal_column("'all'")).label("grp")
-    query, o = offers()
-    max_offer = col(e.max_offer_cents) if by else (
-        select(col(e.max_offer_cents)).where(col(e.id) == col(o.evidence_id)).scalar_subquery())
-    # contracted price - max_offer, for the contracts that carry a price (looked up only then)
-    gap = case((and_(col(o.status) == "contracted", col(o.amount_cents).is_not(None)),
-                col(o.amount_cents) - max_offer))
-    above = case((and_(col(o.status) == "accepted", col(o.amount_cents) > max_offer), 1))
+    f = OfferFunnel
+    cohort = [col(f.sent_at) >= lo, col(f.sent_at) < hi]
+    group = (getattr(f, by) if by else literal_column("'all'")).label("grp")
+    reached = [func.count(col(getattr(f, f"{stage}_at"))) for stage in STAGES[1:]]
     over_max: dict[Any, int] = {}
     counts: dict[Any, dict[str, int]] = {}
     gaps: dict[Any, tuple[int, int]] = {}
-    for grp, stage, n, priced, total, above_n in session.execute(
-            query.add_columns(group, col(o.status), func.count(), func.count(gap), func.sum(gap),
-                              func.count(above))
-            .group_by(*([group] if by else []), col(o.status))):  # PostgreSQL: no constant keys
-        counts.setdefault(grp, {})[stage] = int(n)
-        over_max[grp] = over_max.get(grp, 0) + int(above_n)
+    query = (select(group, func.count(), *reached, func.count(case((col(f.over_max), 1))),
+                    func.count(col(f.contract_gap_cents)), func.sum(col(f.contract_gap_cents)))
+             .where(*cohort))
+    if by:  # PostgreSQL: no constant grouping keys
+        query = query.group_by(group)
+    for grp, *stage_counts, above_n, priced, total in session.execute(query):
+        counts[grp] = {stage: int(n) for stage, n in zip(STAGES, stage_counts, strict=True)}
+        over_max[grp] = int(above_n)
         if priced:
             gaps[grp] = (int(priced), int(total))
-    medians = _medians(session, offers, group, sent, counts, grouped=by is not None)
+    medians = _medians(session, cohort, group, counts, grouped=by is not None)
     keys = sorted(counts, key=lambda k: (k is None, str(k))) if by else ["all"]
     rows = []
     for key in keys:
@@ -326,24 +329,25 @@ def _middle_ranks(n: int) -> tuple[int, int]:
     return (n + 1) // 2, (n + 2) // 2
 
 
-def _medians(session: Session, offers: Any, group: Any, sent: Any,
+def _medians(session: Session, cohort: list[Any], group: Any,
              counts: dict[Any, dict[str, int]], *, grouped: bool
              ) -> dict[tuple[str, Any], float]:
     """Median days from sent to accepted and to contracted, per group: the counts give the
     middle ranks, one window (row_number) per stage picks them, both stages in one statement."""
+    f = OfferFunnel
     picks = []
     for stage in ("accepted", "contracted"):
         ranks = sorted({r for c in counts.values() if c.get(stage)
                         for r in _middle_ranks(c[stage])})
         if not ranks:
             continue
-        query, o = offers(stage)
-        days = _days_between(session, col(o.at), col(sent.at))
-        ranked = query.add_columns(
+        reached = col(getattr(f, f"{stage}_at"))
+        days = _days_between(session, reached, col(f.sent_at))
+        ranked = select(
             literal_column(f"'{stage}'").label("stage"), group, days.label("days"),
             func.row_number().over(partition_by=group if grouped else None, order_by=days)
             .label("rn")
-        ).subquery(f"ranked_{stage}")
+        ).where(*cohort, reached.is_not(None)).subquery(f"ranked_{stage}")
         r = ranked
         picks.append(select(r.c.stage, r.c.grp, r.c.rn, r.c.days).where(r.c.rn.in_(ranks)))
     middle: dict[tuple[str, Any], list[float]] = {}
