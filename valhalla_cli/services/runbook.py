@@ -105,14 +105,20 @@ def check_database(session: Session, settings: Settings, at: datetime) -> CheckR
 
 
 def check_timezones(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from importlib import metadata
+
     from valhalla_cli.tz import self_test, tzdata_version
 
     problems = self_test()
     version = tzdata_version()
+    # The holidays release decides which days are statutory holidays, and so some contact
+    # answers: the check names it beside the zone data it vouches for.
+    holidays = f"holidays {metadata.version('holidays')}"
     if problems:
         return CheckResult("timezones", FAIL,
-                           "time-zone data older than IANA 2026f: " + "; ".join(problems),
+                           "time-zone data older than IANA 2026f: " + "; ".join(problems)
+                           + f" ({holidays})",
                            "pip install 'tzdata>=2026.6'")
     return CheckResult("timezones", OK,
-                       f"tzdata {version}: America/Vancouver UTC-7, America/Winnipeg UTC-5 "
-                       "on 2027-01-15")
+                       f"tzdata {version}, {holidays}: America/Vancouver UTC-7, "
+                       "America/Winnipeg UTC-5 on 2027-01-15")
