@@ -27,19 +27,34 @@ def _go_live(cli: Cli, cap: str) -> None:
                "--at", AT).exit_code == 0
 
 
-def _barrier_threads(count: int, work) -> list:
+def _barrier_threads(count: int, work, *more: threading.Barrier) -> list:
+    """`work(index)` in `count` threads released together; each one's result, in order.
+
+    A client that fails breaks every barrier (the start and `more`), so the others stop at
+    once instead of waiting out a timeout, and the assertion names the client and its error
+    rather than a failure it caused elsewhere."""
     barrier = threading.Barrier(count)
     results: list = [None] * count
+    errors: dict[int, BaseException] = {}
 
     def run(index: int) -> None:
-        barrier.wait()
-        results[index] = work(index)
+        try:
+            barrier.wait(timeout=120)
+            results[index] = work(index)
+        except BaseException as exc:
+            errors[index] = exc
+            for each in (barrier, *more):
+                each.abort()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a client hung for 300 s"
+    causes = {i: e for i, e in errors.items() if not isinstance(e, threading.BrokenBarrierError)}
+    assert not errors, "; ".join(f"client {i} failed: {e!r}"
+                                 for i, e in sorted((causes or errors).items()))
     return results
 
 
@@ -84,9 +99,10 @@ def test_four_clients_dispatching_at_once_hand_each_task_out_once(db_url, db, tm
     server = start_server(db_url, tmp_path, workers=2,
                           env={"VALHALLA_BUSINESS_NAME": "Maple",
                                "VALHALLA_BUSINESS_CALLBACK": "+14165550100"})
-    # Every client's first claim happens before any client's second (a second barrier), so all four
-    # are provably in flight together; after that they drain the queue as fast as they can. The
-    # property under test is "each task handed out once", whatever the interleaving.
+    # Every client's first claim is answered before any client claims again (a second barrier),
+    # so no client can drain the queue before the others have claimed; after that they drain
+    # it as fast as they can. The property under test is "each task handed out once", whatever
+    # the interleaving; no assertion below depends on the order the threads were scheduled in.
     first_round = threading.Barrier(4)
     try:
         def work(index: int) -> list[int]:
@@ -96,21 +112,26 @@ def test_four_clients_dispatching_at_once_hand_each_task_out_once(db_url, db, tm
                 while True:
                     answer = client.post("/api/followups/dispatch", json={
                         "limit": 4, "worker": f"sender-{index}", "at": AT})
-                    assert answer.status_code == 200, answer.text
+                    assert answer.status_code == 200, (
+                        f"client {index}: HTTP {answer.status_code} {answer.text[:300]}")
                     if not claimed:
                         first_round.wait(timeout=120)
                     if not answer.json():
                         return claimed
                     claimed += [task["task_id"] for task in answer.json()]
 
-        batches = _barrier_threads(4, work)
+        batches = _barrier_threads(4, work, first_round)
     finally:
         server.stop()
     handed_out = [task for batch in batches for task in batch]
-    assert len(set(handed_out)) == len(handed_out), "a task was handed out twice"
-    assert len(handed_out) == 60, f"{len(handed_out)} of 60 tasks were handed out"
-    # 4 first claims of 4 tasks each fit in 60: every client got a first batch.
-    assert all(batches), f"tasks per client: {[len(batch) for batch in batches]}"
+    twice = {task: [i for i, batch in enumerate(batches) if task in batch]
+             for task, n in Counter(handed_out).items() if n > 1}
+    assert not twice, f"tasks handed out more than once (task: clients): {twice}"
+    assert len(handed_out) == 60, (f"{len(handed_out)} of 60 tasks were handed out (per "
+                                   f"client: {[len(batch) for batch in batches]})")
+    # The second barrier held every client until all four had claimed once, and 4 first
+    # claims of 4 tasks fit in 60: each client got a first batch, whatever the scheduling.
+    assert all(batches), f"a client got no task; tasks per client: {[len(b) for b in batches]}"
     assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'claimed'") == 60
     assert "Traceback" not in server.log()
 
