@@ -10,6 +10,7 @@ design, such as claim tokens), and the status code must be the exit code's twin 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import uuid
@@ -393,11 +394,17 @@ NOT_OVER_HTTP = {
 }
 
 
-def _command_of(cli: str):
-    """The Click command an endpoint names, e.g. 'valhalla ladder create'."""
+@functools.cache
+def _root():
+    """The Click tree, built once (building it takes a third of a second)."""
     from conftest import cli_root
 
-    command = cli_root()
+    return cli_root()
+
+
+def _command_of(cli: str):
+    """The Click command an endpoint names, e.g. 'valhalla ladder create'."""
+    command = _root()
     for word in cli.split()[1:]:
         if word.startswith("-"):
             break
