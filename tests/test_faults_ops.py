@@ -325,6 +325,7 @@ def full_disk_db(tmp_path, sqlite_template):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.slow  # real processes on a full tmpfs, one per command
 def test_defect_09_reads_work_on_a_full_disk_and_writes_say_free_some_space(full_disk_db,
                                                                            tmp_path):
     from conftest import run_valhalla, snapshot_tables
