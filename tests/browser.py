@@ -66,7 +66,7 @@ def browser_or_skip() -> Browser:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing("the playwright package is not installed (pip install -e '.[test]')")
+        _missing("the playwright package is not installed (pip install --group dev)")
     if chromium_path() is None:
         _missing("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
     return Browser()

@@ -288,3 +288,14 @@ class ChangesNothing:
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
             assert snapshot_tables(self.db) == self.before, "the database changed"
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
+    """SQLite's busy timeout cut to 0.3 s, for a test that waits it out on purpose: an engine
+    made in this process reads it when it connects (request this before the fixture that
+    opens the database)."""
+    import valhalla_cli.db
+
+    monkeypatch.setattr(valhalla_cli.db, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    return 0.3

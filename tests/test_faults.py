@@ -168,6 +168,7 @@ def test_defect_04_db_backup_and_the_runbook_backup_check(cli, db_url, tmp_path)
     assert backup["status"] == "warn" and "none in 7 days" in backup["detail"]
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_04_backup_is_consistent_while_another_process_writes(tmp_path, db_url):
     """A writer commits KPI events 100 at a time in a loop; every backup taken meanwhile holds
     a whole number of those transactions and passes the integrity check."""
@@ -617,6 +618,7 @@ def _engage_in_one_transaction(db) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_01_kill_switch_engages_within_2s_during_a_large_import(db_url, db, tmp_path):
     path = _leads_file(tmp_path / "leads.csv", IMPORT_LEADS)
     importer = _start_import(db_url, path)
@@ -641,6 +643,7 @@ def test_defect_01_kill_switch_engages_within_2s_during_a_large_import(db_url, d
     assert Cli(db_url)("golive", "state", "--json").json["kill_switch"] is True
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_01_kill_9_at_random_moments_leaves_no_visible_partial_rows(db_url, db, tmp_path):
     import random
     import signal
@@ -829,6 +832,7 @@ def _kill_9_after(db, delay: float, importer: subprocess.Popen) -> None:
     importer.communicate()
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_01_kill_switch_engages_within_2s_during_a_large_lead_import(db_url, db,
                                                                               tmp_path):
     path = _phone_leads_file(tmp_path / "leads.csv", BIG_LEAD_IMPORT)
@@ -853,6 +857,7 @@ def test_defect_01_kill_switch_engages_within_2s_during_a_large_lead_import(db_u
     assert Cli(db_url)("golive", "state", "--json").json["kill_switch"] is True
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_01_kill_switch_engages_within_2s_during_a_large_dncl_import(db_url, db,
                                                                               tmp_path,
                                                                               big_download):
@@ -891,6 +896,7 @@ def test_defect_01_kill_switch_engages_within_2s_during_a_large_dncl_import(db_u
     assert Cli(db_url)("golive", "state", "--json").json["kill_switch"] is True
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_01_kill_9_during_a_lead_import_leaves_nothing_visible(db_url, db, tmp_path):
     import random
 
@@ -915,6 +921,7 @@ def test_defect_01_kill_9_during_a_lead_import_leaves_nothing_visible(db_url, db
     assert _batches(db, "running") == 0
 
 
+@pytest.mark.slow  # real processes, killed or racing, for many seconds
 def test_defect_01_kill_9_during_a_dncl_import_keeps_the_old_list_whole(db_url, db, tmp_path,
                                                                         big_download):
     import random

@@ -51,6 +51,7 @@ def _wait_healthy(proc: subprocess.Popen, port: int, timeout: float = 90) -> Non
     raise AssertionError(f"serve did not answer /healthz: {proc.communicate()[1]}")
 
 
+@pytest.mark.slow  # a real server process, stopped by SIGTERM
 @pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_defect_02_serve_starts_without_a_config_file_and_sigterm_ends_it_as_terminated(
@@ -70,6 +71,7 @@ def test_defect_02_serve_starts_without_a_config_file_and_sigterm_ends_it_as_ter
     assert "VALHALLA_CONFIG" not in err, err
 
 
+@pytest.mark.slow  # a real server process and its workers
 def test_defect_02_a_worker_that_cannot_start_stops_the_server_non_zero(db_url, tmp_path):
     pytest.importorskip("uvicorn")
     config = tmp_path / "serve.toml"
@@ -323,6 +325,7 @@ def full_disk_db(tmp_path, sqlite_template):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.slow  # real processes on a full tmpfs, one per command
 def test_defect_09_reads_work_on_a_full_disk_and_writes_say_free_some_space(full_disk_db,
                                                                            tmp_path):
     from conftest import run_valhalla, snapshot_tables

@@ -105,19 +105,18 @@ def test_defect_01_stop_is_lifted_only_by_a_consent_recorded_after_it(cli, db):
     assert _sms_allowed(cli, "F-1", "2026-12-10T12:00")
 
 
-@pytest.mark.slow
-def test_defect_01_signed_webhook_stop_is_not_undone_by_a_future_dated_consent(db_url,
-                                                                              tmp_path):
+def test_defect_01_signed_webhook_stop_is_not_undone_by_a_future_dated_consent(
+        db_url, tmp_path, capsys, monkeypatch):
     """Over HTTP: H-5's consent dated 2062-01-10 was recorded on 2026-12-06; a signed STOP then
     arrives (stamped with the real clock); the API still says no on 2062-01-15."""
-    from api.conftest import TWILIO_AUTH_TOKEN, create_token, start_server
-    from conftest import run_valhalla
+    from api.conftest import TWILIO_AUTH_TOKEN, AppServer, create_token
+    from conftest import Cli
 
     from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services.webhooks import twilio_signature
 
-    assert run_valhalla("lead", "add", "H-5", "--province", "ON", "--phone", PHONE,
-                        "--at", "2026-12-06T09:00", db_url=db_url).exit_code == 0
+    assert Cli(db_url)("lead", "add", "H-5", "--province", "ON", "--phone", PHONE,
+                       "--at", "2026-12-06T09:00").exit_code == 0
     database = open_database(db_url)
     try:
         _future_consent_recorded_before(database, "H-5", "2062-01-10T15:00:00+00:00",
@@ -125,7 +124,7 @@ def test_defect_01_signed_webhook_stop_is_not_undone_by_a_future_dated_consent(d
     finally:
         database.dispose()
     token = create_token(db_url, "t-read", "read")
-    server = start_server(db_url, tmp_path)
+    server = AppServer(db_url, tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     try:
         inbound = "/api/webhooks/sms/inbound"
         form = {"MessageSid": "SM501", "From": PHONE, "To": "+14165559999", "Body": "STOP",
@@ -485,25 +484,17 @@ def test_defect_18_bad_utf16_names_its_line_and_a_long_line_is_refused(cli, db, 
 
 
 @pytest.fixture
-def http_server(db_url, tmp_path):
-    """A real `valhalla serve` on this database with an admin token (as tests/api do)."""
-    from api.conftest import create_token, start_server
+def http_server(db_url, tmp_path, capsys, monkeypatch):
+    """The server's application on this database with tokens (as tests/api have)."""
+    from api.conftest import app_server
 
-    token = create_token(db_url, "t-admin", "admin")
-    srv = start_server(db_url, tmp_path)
-    srv.tokens = {"admin": token}
-    yield srv
-    srv.stop()
-    assert "Traceback" not in srv.log(), srv.log()
+    yield from app_server(db_url, tmp_path, capsys, monkeypatch)
 
 
-@pytest.mark.slow
-def test_defect_06_http_reasons_and_notes_go_through_the_same_parser(http_server, db):
+def test_defect_06_http_reasons_and_notes_go_through_the_same_parser(http_server, cli, db):
     server = http_server
-    from conftest import run_valhalla
-
-    made = run_valhalla("ladder", "create", "L-1", "--province", "ON", "--phone", PHONE,
-                        "--consent", "express", "--at", AT, db_url=server.db_url)
+    made = cli("ladder", "create", "L-1", "--province", "ON", "--phone", PHONE,
+               "--consent", "express", "--at", AT)
     assert made.exit_code == 0, made.stderr
     task = db_count(db, "SELECT MIN(id) FROM followup_task WHERE lead_id = 'L-1'")
     calls = [

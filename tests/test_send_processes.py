@@ -17,6 +17,9 @@ import pytest
 from conftest import REPO, db_count, run_valhalla
 from twilio_double import TwilioDouble
 
+# Real `valhalla send` processes racing, engaged and killed: tens of seconds a test.
+pytestmark = pytest.mark.slow
+
 AT = "2027-01-15T10:00:00-05:00"
 LATER = "2027-01-15T10:01:00-05:00"
 ENV = {"VALHALLA_BUSINESS_NAME": "Maple Home Buyers",

@@ -14,6 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import CliResult, db_count, run_valhalla
 
+# Real processes, step after step, for tens of seconds a workflow.
+pytestmark = pytest.mark.slow
+
 # Friday 15 January 2027, 10:00 in Toronto (15:00Z): a weekday inside the contact window.
 AT = "2027-01-15T10:00:00-05:00"
 AT_UTC = "2027-01-15T15:00:00Z"

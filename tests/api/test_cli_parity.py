@@ -1,15 +1,16 @@
 """Every endpoint answers what its CLI command prints with `--format json`, on both engines.
 
-Two identical databases: the CLI runs each step against one, a real `valhalla serve` against
-the other, in the same order, so both hold the same state at every step. Each step pairs an
-endpoint (method, path, parameters) with the CLI command line for the same request; the bodies
-must be equal (after removing the values that are random by design, such as claim tokens), and
-the status code must be the exit code's twin (0 → 200, 1 → 409, 2 → 422). A test fails when an
-endpoint is mounted that no step exercises.
+Two identical databases: the CLI runs each step against one, the `valhalla serve` application
+(built in this process) against the other, in the same order, so both hold the same state at
+every step. Each step pairs an endpoint (method, path, parameters) with the CLI command line for
+the same request; the bodies must be equal (after removing the values that are random by
+design, such as claim tokens), and the status code must be the exit code's twin (0 → 200,
+1 → 409, 2 → 422). A test fails when an endpoint is mounted that no step exercises.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import uuid
@@ -20,9 +21,21 @@ from pathlib import Path
 import pytest
 from conftest import PG_URL, Cli, _pg_admin_engine
 
-from api.conftest import create_token, start_server
+from api.conftest import AppServer, create_token
 
-pytestmark = pytest.mark.slow
+
+@pytest.fixture
+def serve(tmp_path, capsys, monkeypatch) -> Iterator:
+    """`serve(db_url)` builds the server's application over a database in this process."""
+    started: list[AppServer] = []
+
+    def start(db_url: str) -> AppServer:
+        started.append(AppServer(db_url, tmp_path, capsys=capsys, monkeypatch=monkeypatch))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -318,16 +331,16 @@ def twin_db_url(db_url: str, tmp_path: Path, request) -> Iterator[str]:
     admin.dispose()
 
 
-def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url, tmp_path):
+def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url, serve):
     from api.test_readme_endpoints import expected_rows
 
     cli = Cli(twin_db_url)
     token = create_token(db_url, "t-admin", "admin")
     cli("api", "token", "create", "t-admin", "--scope", "admin")  # the same audit trail
-    server = start_server(db_url, tmp_path)
+    server = serve(db_url)
     failures = []
     try:
-        with httpx_client(server.url, token) as client:
+        with httpx_client(server, token) as client:
             for number, step in enumerate(STEPS, 1):
                 argv = ("--actor", ACTOR, *step.argv)
                 if not step.text:
@@ -381,11 +394,17 @@ NOT_OVER_HTTP = {
 }
 
 
-def _command_of(cli: str):
-    """The Click command an endpoint names, e.g. 'valhalla ladder create'."""
+@functools.cache
+def _root():
+    """The Click tree, built once (building it takes a third of a second)."""
     from conftest import cli_root
 
-    command = cli_root()
+    return cli_root()
+
+
+def _command_of(cli: str):
+    """The Click command an endpoint names, e.g. 'valhalla ladder create'."""
+    command = _root()
     for word in cli.split()[1:]:
         if word.startswith("-"):
             break
@@ -421,7 +440,7 @@ def test_http_face_keeps_the_cli_promises_every_option_of_a_command_is_a_paramet
 
 
 def test_http_face_keeps_the_cli_promises_can_contact_with_a_lead_needs_no_province(
-        db_url, tmp_path):
+        db_url, serve):
     """`market can-contact --lead L --channel CALL` needs no province; neither does the
     endpoint: it answers what the CLI prints (the lead's province decides)."""
     cli = Cli(db_url)
@@ -430,9 +449,9 @@ def test_http_face_keeps_the_cli_promises_can_contact_with_a_lead_needs_no_provi
     printed = cli("market", "can-contact", "--lead", "L-3001", "--channel", "CALL", "--at", AT,
                   "--format", "json")
     token = create_token(db_url, "t-read", "read")
-    server = start_server(db_url, tmp_path)
+    server = serve(db_url)
     try:
-        with httpx_client(server.url, token) as client:
+        with httpx_client(server, token) as client:
             answer = client.get("/api/governance/market/can-contact",
                                 params={"lead": "L-3001", "channel": "CALL", "at": AT})
     finally:
@@ -443,12 +462,12 @@ def test_http_face_keeps_the_cli_promises_can_contact_with_a_lead_needs_no_provi
 
 
 def test_http_face_keeps_the_cli_promises_ladder_create_takes_name_language_consent_at(
-        db_url, tmp_path):
+        db_url, serve):
     """The body `ladder create` options become: name, language and consent_at are kept."""
     token = create_token(db_url, "t-op", "operate")
-    server = start_server(db_url, tmp_path)
+    server = serve(db_url)
     try:
-        with httpx_client(server.url, token) as client:
+        with httpx_client(server, token) as client:
             answer = client.post("/api/followups/ladder/create", json={
                 "lead": "L-3002", "province": "QC", "name": "Élise Roy", "language": "en",
                 "phone": "+15145550142", "consent": "express",
@@ -464,7 +483,7 @@ def test_http_face_keeps_the_cli_promises_ladder_create_takes_name_language_cons
 
 
 def test_http_face_keeps_the_cli_promises_offer_compute_takes_comps(db_url, twin_db_url,
-                                                                     tmp_path):
+                                                                     tmp_path, serve):
     """`offer compute --comps FILE --sqft N`: over HTTP the file's rows are a list of objects;
     the offer is the same to the cent, and a bad row is named as in a file (422)."""
     rows = [{"address": "12 Elm St", "sold_price": "610000", "sqft": "1500",
@@ -483,9 +502,9 @@ def test_http_face_keeps_the_cli_promises_offer_compute_takes_comps(db_url, twin
                   "--repairs", "50000", "--at", AT, "--json")
     assert printed.exit_code == 0, printed.stderr
     token = create_token(db_url, "t-op", "operate")
-    server = start_server(db_url, tmp_path)
+    server = serve(db_url)
     try:
-        with httpx_client(server.url, token) as client:
+        with httpx_client(server, token) as client:
             answer = client.post("/api/deals/offers/compute", json={
                 "province": "ON", "comps": rows, "sqft": "1450", "repairs": "50000",
                 "at": AT})
@@ -521,8 +540,5 @@ def _template(path: str) -> str:
     return path
 
 
-def httpx_client(url: str, token: str):
-    import httpx
-
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                        timeout=60)
+def httpx_client(server: AppServer, token: str):
+    return server.client(None, headers={"Authorization": f"Bearer {token}"})

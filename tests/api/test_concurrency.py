@@ -1,21 +1,71 @@
 """Concurrency through the API, with a real multi-worker server and concurrent HTTP clients:
-one cap never exceeded, each task handed out once, nothing answered 200 lost on SIGTERM."""
+one cap never exceeded, each task handed out once, nothing answered 200 lost on SIGTERM.
+
+The two races share one real server with two worker processes (module-scoped, on a database of
+its own: they touch different tables, risk reservations and follow-up tasks); the SIGTERM test
+stops a server of its own."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
 import pytest
-from conftest import Cli, db_count
+from conftest import PG_URL, Cli, _pg_admin_engine, db_count
 
-from api.conftest import create_token, start_server
+from api.conftest import Server, create_token, start_server
+from valhalla_cli.bootstrap import open_database
 
 pytestmark = pytest.mark.slow
+
+BUSINESS = {"VALHALLA_BUSINESS_NAME": "Maple", "VALHALLA_BUSINESS_CALLBACK": "+14165550100"}
+
+
+@dataclass
+class Racing:
+    server: Server
+    db_url: str
+    token: str  # operate
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def racing(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Racing]:
+    """One `valhalla serve --workers 2` process for this module's races, on its own database."""
+    home = tmp_path_factory.mktemp("racing")
+    admin = None
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), home / "valhalla.db")
+        url = f"sqlite:///{home / 'valhalla.db'}"
+    else:
+        from sqlalchemy.engine import make_url
+
+        template = request.getfixturevalue("pg_template")
+        name = f"vh_race_{uuid.uuid4().hex[:10]}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    token = create_token(url, "t-operate", "operate")
+    server = start_server(url, home, workers=2, env=BUSINESS)
+    try:
+        yield Racing(server, url, token)
+    finally:
+        server.stop()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+    assert "Traceback" not in server.log(), server.log()
 
 AT = "2027-01-15T10:00:00-05:00"
 RESERVE = "/api/governance/risk/reserve"
@@ -27,27 +77,41 @@ def _go_live(cli: Cli, cap: str) -> None:
                "--at", AT).exit_code == 0
 
 
-def _barrier_threads(count: int, work) -> list:
+def _barrier_threads(count: int, work, *more: threading.Barrier) -> list:
+    """`work(index)` in `count` threads released together; each one's result, in order.
+
+    A client that fails breaks every barrier (the start and `more`), so the others stop at
+    once instead of waiting out a timeout, and the assertion names the client and its error
+    rather than a failure it caused elsewhere."""
     barrier = threading.Barrier(count)
     results: list = [None] * count
+    errors: dict[int, BaseException] = {}
 
     def run(index: int) -> None:
-        barrier.wait()
-        results[index] = work(index)
+        try:
+            barrier.wait(timeout=120)
+            results[index] = work(index)
+        except BaseException as exc:
+            errors[index] = exc
+            for each in (barrier, *more):
+                each.abort()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a client hung for 300 s"
+    causes = {i: e for i, e in errors.items() if not isinstance(e, threading.BrokenBarrierError)}
+    assert not errors, "; ".join(f"client {i} failed: {e!r}"
+                                 for i, e in sorted((causes or errors).items()))
     return results
 
 
-def test_eight_clients_reserving_against_one_cap_never_exceed_it(db_url, db, tmp_path):
-    cli = Cli(db_url)
-    _go_live(cli, "1000")
-    token = create_token(db_url, "t-operate", "operate")
-    server = start_server(db_url, tmp_path, workers=2)
+def test_eight_clients_reserving_against_one_cap_never_exceed_it(racing):
+    server, token = racing.server, racing.token
+    _go_live(Cli(racing.db_url), "1000")
+    db = open_database(racing.db_url)
     try:
         def work(index: int) -> Counter:
             seen: Counter = Counter()
@@ -61,57 +125,63 @@ def test_eight_clients_reserving_against_one_cap_never_exceed_it(db_url, db, tmp
             return seen
 
         totals = sum(_barrier_threads(8, work), Counter())
+        # 48 requests of 90 against a cap of 1000: exactly 11 fit, 37 are denied (409).
+        assert totals == Counter({200: 11, 409: 37}), totals
+        reserved = db_count(db, "SELECT SUM(amount_cents) FROM risk_reservation "
+                                "WHERE engine = 'acquisitions' AND status = 'open'")
+        assert Decimal(reserved) / 100 == Decimal("990")
+        assert db_count(db, "SELECT COUNT(*) FROM risk_reservation") == 11
     finally:
-        server.stop()
-    # 48 requests of 90 against a cap of 1000: exactly 11 fit, 37 are denied (409).
-    assert totals == Counter({200: 11, 409: 37}), totals
-    reserved = db_count(db, "SELECT SUM(amount_cents) FROM risk_reservation "
-                            "WHERE engine = 'acquisitions' AND status = 'open'")
-    assert Decimal(reserved) / 100 == Decimal("990")
-    assert db_count(db, "SELECT COUNT(*) FROM risk_reservation") == 11
+        db.dispose()
     assert "Traceback" not in server.log()
 
 
-def test_four_clients_dispatching_at_once_hand_each_task_out_once(db_url, db, tmp_path):
-    cli = Cli(db_url)
+def test_four_clients_dispatching_at_once_hand_each_task_out_once(racing, tmp_path):
+    server, token = racing.server, racing.token
+    cli = Cli(racing.db_url)
     assert cli("golive", "enable", "--reason", "concurrency test", "--at", AT).exit_code == 0
     leads = tmp_path / "leads.csv"
     # numbers and express consent: the SPEC 17 checks let every task go out
     leads.write_text("lead_id,province,phone,consent\n"
                      + "".join(f"L-{i},ON,+141655501{i:02d},express\n" for i in range(60)))
     assert cli("ladder", "import", str(leads), "--at", AT).exit_code == 0
-    token = create_token(db_url, "t-operate", "operate")
-    server = start_server(db_url, tmp_path, workers=2,
-                          env={"VALHALLA_BUSINESS_NAME": "Maple",
-                               "VALHALLA_BUSINESS_CALLBACK": "+14165550100"})
-    # Every client's first claim happens before any client's second (a second barrier), so all four
-    # are provably in flight together; after that they drain the queue as fast as they can. The
-    # property under test is "each task handed out once", whatever the interleaving.
+    # Every client's first claim is answered before any client claims again (a second barrier),
+    # so no client can drain the queue before the others have claimed; after that they drain
+    # it as fast as they can. The property under test is "each task handed out once", whatever
+    # the interleaving; no assertion below depends on the order the threads were scheduled in.
     first_round = threading.Barrier(4)
-    try:
-        def work(index: int) -> list[int]:
-            claimed: list[int] = []
-            with httpx.Client(base_url=server.url, timeout=120,
-                              headers={"Authorization": f"Bearer {token}"}) as client:
-                while True:
-                    answer = client.post("/api/followups/dispatch", json={
-                        "limit": 4, "worker": f"sender-{index}", "at": AT})
-                    assert answer.status_code == 200, answer.text
-                    if not claimed:
-                        first_round.wait(timeout=120)
-                    if not answer.json():
-                        return claimed
-                    claimed += [task["task_id"] for task in answer.json()]
 
-        batches = _barrier_threads(4, work)
-    finally:
-        server.stop()
+    def work(index: int) -> list[int]:
+        claimed: list[int] = []
+        with httpx.Client(base_url=server.url, timeout=120,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            while True:
+                answer = client.post("/api/followups/dispatch", json={
+                    "limit": 4, "worker": f"sender-{index}", "at": AT})
+                assert answer.status_code == 200, (
+                    f"client {index}: HTTP {answer.status_code} {answer.text[:300]}")
+                if not claimed:
+                    first_round.wait(timeout=120)
+                if not answer.json():
+                    return claimed
+                claimed += [task["task_id"] for task in answer.json()]
+
+    batches = _barrier_threads(4, work, first_round)
     handed_out = [task for batch in batches for task in batch]
-    assert len(set(handed_out)) == len(handed_out), "a task was handed out twice"
-    assert len(handed_out) == 60, f"{len(handed_out)} of 60 tasks were handed out"
-    # 4 first claims of 4 tasks each fit in 60: every client got a first batch.
-    assert all(batches), f"tasks per client: {[len(batch) for batch in batches]}"
-    assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'claimed'") == 60
+    twice = {task: [i for i, batch in enumerate(batches) if task in batch]
+             for task, n in Counter(handed_out).items() if n > 1}
+    assert not twice, f"tasks handed out more than once (task: clients): {twice}"
+    assert len(handed_out) == 60, (f"{len(handed_out)} of 60 tasks were handed out (per "
+                                   f"client: {[len(batch) for batch in batches]})")
+    # The second barrier held every client until all four had claimed once, and 4 first
+    # claims of 4 tasks fit in 60: each client got a first batch, whatever the scheduling.
+    assert all(batches), f"a client got no task; tasks per client: {[len(b) for b in batches]}"
+    db = open_database(racing.db_url)
+    try:
+        claimed = db_count(db, "SELECT COUNT(*) FROM followup_task WHERE status = 'claimed'")
+    finally:
+        db.dispose()
+    assert claimed == 60
     assert "Traceback" not in server.log()
 
 

@@ -12,8 +12,6 @@ import re
 import pytest
 from browser import browser_or_skip
 
-pytestmark = pytest.mark.slow
-
 
 def test_http_face_keeps_the_cli_promises_docs_page_names_no_other_host(server):
     page = server.get("/docs", scope=None)
@@ -46,9 +44,12 @@ def test_http_face_keeps_the_cli_promises_openapi_declares_bearer_and_answers(se
     assert "$ref" not in str(spec["paths"])
 
 
-def test_http_face_keeps_the_cli_promises_docs_try_it_out_offline_sends_the_token(server):
+@pytest.mark.slow  # a real server process: Chromium reaches it over loopback
+def test_http_face_keeps_the_cli_promises_docs_try_it_out_offline_sends_the_token(
+        live_server):
     """In Chromium with every request off this host refused: Swagger UI renders, the token
     given to "Authorize" goes with "Try it out"."""
+    server = live_server
     chromium = browser_or_skip()
     context = chromium.browser.new_context()
     page = context.new_page()

@@ -6,9 +6,9 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 import pytest
-from conftest import db_count, run_valhalla
+from conftest import Cli, db_count
 
-from api.conftest import TWILIO_AUTH_TOKEN, create_token, start_server
+from api.conftest import TWILIO_AUTH_TOKEN, app_server
 from valhalla_cli.services.webhooks import twilio_signature
 
 INBOUND = "/api/webhooks/sms/inbound"
@@ -18,16 +18,8 @@ ENV = {"VALHALLA_BUSINESS_NAME": "Maple Home Buyers",
 
 
 @pytest.fixture
-def server(db_url, tmp_path, monkeypatch):
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    tokens = {scope: create_token(db_url, f"t-{scope}", scope)
-              for scope in ("read", "operate", "admin")}
-    srv = start_server(db_url, tmp_path, env=ENV)
-    srv.tokens = tokens
-    yield srv
-    srv.stop()
-    assert "Traceback" not in srv.log(), srv.log()
+def server(db_url, tmp_path, capsys, monkeypatch):
+    yield from app_server(db_url, tmp_path, capsys, monkeypatch, env=ENV)
 
 
 def _signed(server, sid: str, body: str):
@@ -42,12 +34,11 @@ def _signed(server, sid: str, body: str):
 
 
 def _ladder(server) -> None:
-    made = run_valhalla("ladder", "create", "L-1", "--province", "ON", "--phone", PHONE,
-                        "--consent", "express", "--owner", "ana", db_url=server.db_url)
+    made = Cli(server.db_url)("ladder", "create", "L-1", "--province", "ON", "--phone", PHONE,
+                              "--consent", "express", "--owner", "ana")
     assert made.exit_code == 0, made.stderr
 
 
-@pytest.mark.slow
 def test_the_webhook_answers_keywords_as_twiml_and_a_reply_opens_an_item(server, db):
     _ladder(server)
     helped = _signed(server, "SM1", "AIDE")
@@ -68,10 +59,9 @@ def test_the_webhook_answers_keywords_as_twiml_and_a_reply_opens_an_item(server,
         "AIDE", "STOP", "START", "Not interested, thanks"]
 
 
-@pytest.mark.slow
 def test_reply_and_close_need_operate_and_answer_as_the_cli(server, db):
     _ladder(server)
-    live = run_valhalla("golive", "enable", "--reason", "test", db_url=server.db_url)
+    live = Cli(server.db_url)("golive", "enable", "--reason", "test")
     assert live.exit_code == 0, live.stderr
     _signed(server, "SM1", "Yes, call me")
     body = {"text": "Happy to, when?", "at": "2027-01-15T10:00:00-05:00"}

@@ -1,13 +1,13 @@
 """`GET /` on `valhalla serve` (SPEC 19): the review page behind the `read` scope, signed in once
-with a token kept in an HttpOnly, SameSite=Strict cookie. A real server process, httpx, and (for
-what a browser does with the form and the cookie) headless Chromium."""
+with a token kept in an HttpOnly, SameSite=Strict cookie. The server's application through httpx,
+and (for what a browser does with the form and the cookie) a real server and headless Chromium."""
 
 from __future__ import annotations
 
 import pytest
 import review_scenarios
 from browser import Visit, assert_sections_match, browser_or_skip
-from conftest import run_valhalla
+from conftest import Cli
 from review_scenarios import AT
 
 httpx = pytest.importorskip("httpx")
@@ -16,7 +16,7 @@ COOKIE = "valhalla_review"
 
 
 def _client(server, **kwargs) -> httpx.Client:
-    return httpx.Client(base_url=server.url, timeout=60, follow_redirects=False, **kwargs)
+    return server.client(None, follow_redirects=False, **kwargs)
 
 
 def _sign_in(server, client, scope="read") -> httpx.Response:
@@ -97,7 +97,7 @@ def test_the_cookie_never_authorizes_a_change(server):
         engage = client.post("/api/governance/go-live/kill-switch/engage",
                              json={"reason": "from a cookie"})
     assert engage.status_code == 401
-    state = run_valhalla("golive", "state", "--format", "json", db_url=server.db_url).json
+    state = Cli(server.db_url)("golive", "state", "--format", "json").json
     assert state["kill_switch"] is False
 
 
@@ -117,8 +117,8 @@ def test_sign_out_clears_the_cookie(server):
 def test_a_revoked_token_signs_the_browser_out(server):
     with _client(server) as client:
         assert _sign_in(server, client).status_code == 303
-        assert run_valhalla("api", "token", "revoke", "t-read", "--reason", "left",
-                            db_url=server.db_url).exit_code == 0
+        revoked = Cli(server.db_url)("api", "token", "revoke", "t-read", "--reason", "left")
+        assert revoked.exit_code == 0
         page = client.get("/")
     assert page.status_code == 200 and 'action="/login"' in page.text
     assert "no longer valid" in page.text and 'id="risk"' not in page.text
@@ -161,7 +161,9 @@ def browser():
     chromium.close()
 
 
-def test_in_a_browser_sign_in_see_the_page_sign_out(server, cli, db, browser, db_url):
+@pytest.mark.slow  # a real server process: Chromium reaches it over loopback
+def test_in_a_browser_sign_in_see_the_page_sign_out(live_server, cli, db, browser, db_url):
+    server = live_server
     review_scenarios.busy(cli, db)
     config = server.log_path.parent / "serve-config.toml"  # the server's: fixes name it
     view = cli("--config", str(config), "status", "--at", AT, "--json").json

@@ -1,11 +1,8 @@
-"""`valhalla serve`: a real server process, tokens, scopes and the status-code mapping."""
+"""`valhalla serve`: the server's application, tokens, scopes and the status-code mapping."""
 
 from __future__ import annotations
 
-import pytest
-from conftest import run_valhalla
-
-pytestmark = pytest.mark.slow
+from conftest import Cli
 
 
 def test_healthz_needs_no_token_and_every_other_path_does(server):
@@ -21,5 +18,5 @@ def test_healthz_needs_no_token_and_every_other_path_does(server):
 def test_go_live_state_is_the_cli_json(server):
     answer = server.get("/api/governance/go-live/state", scope="read")
     assert answer.status_code == 200
-    cli = run_valhalla("golive", "state", "--format", "json", db_url=server.db_url)
+    cli = Cli(server.db_url)("golive", "state", "--format", "json")
     assert answer.json() == cli.json

@@ -13,6 +13,12 @@ from api.conftest import TWILIO_AUTH_TOKEN
 pytest.importorskip("fastapi")
 pytestmark = pytest.mark.slow  # a real server and real sends: about 30 s a test here
 
+
+@pytest.fixture
+def server(live_server):
+    """A real process: the provider double posts its callbacks to the server's URL."""
+    return live_server
+
 from twilio_double import TwilioDouble  # noqa: E402
 
 STATUS = "/api/webhooks/sms/status"

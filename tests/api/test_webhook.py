@@ -5,7 +5,7 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 import pytest
-from conftest import db_count, run_valhalla
+from conftest import Cli, db_count
 
 from api.conftest import TWILIO_AUTH_TOKEN
 from valhalla_cli.services.webhooks import (
@@ -70,7 +70,6 @@ def _form(sid: str = "SM100", body: str = "STOP") -> dict[str, str]:
             "AccountSid": "AC1"}
 
 
-@pytest.mark.slow
 def test_a_missing_or_wrong_signature_is_403_and_changes_nothing(server, db):
     url = server.url + INBOUND
     form = _form()
@@ -96,8 +95,7 @@ def _signed_post(server, form: dict[str, str]):
 
 
 def _add_lead(db_url: str, lead_id: str = "L-7001", phone: str = "+14165550100") -> None:
-    result = run_valhalla("lead", "add", lead_id, "--province", "ON", "--phone", phone,
-                          db_url=db_url)
+    result = Cli(db_url)("lead", "add", lead_id, "--province", "ON", "--phone", phone)
     assert result.exit_code == 0, result.stderr
 
 
@@ -105,7 +103,6 @@ def _suppressed(db, phone: str = "+14165550100") -> int:
     return db_count(db, "SELECT COUNT(*) FROM contact_suppression WHERE phone = :p", p=phone)
 
 
-@pytest.mark.slow
 def test_a_signed_stop_opts_the_leads_number_out_and_answers_the_confirmation(server, db):
     _add_lead(server.db_url)
     answer = _signed_post(server, _form("SM200", "STOP please"))
@@ -120,12 +117,11 @@ def test_a_signed_stop_opts_the_leads_number_out_and_answers_the_confirmation(se
                     "AND action = 'opted_out'") == 1
     assert db_count(db, "SELECT COUNT(*) FROM sms_webhook_receipt WHERE message_sid = 'SM200' "
                     "AND outcome = 'opted_out'") == 1
-    shown = run_valhalla("lead", "show", "L-7001", "--format", "json", db_url=server.db_url)
+    shown = Cli(server.db_url)("lead", "show", "L-7001", "--format", "json")
     assert shown.json["suppressed"] is True
     assert {c["channel"]: c["reason"] for c in shown.json["contact"]}["SMS"] == "suppressed"
 
 
-@pytest.mark.slow
 def test_any_other_body_is_recorded_and_answers_an_empty_response(server, db):
     _add_lead(server.db_url)
     answer = _signed_post(server, _form("SM300", "Who is this?"))
@@ -136,7 +132,6 @@ def test_any_other_body_is_recorded_and_answers_an_empty_response(server, db):
     assert db_count(db, "SELECT COUNT(*) FROM inbound_message WHERE action = 'recorded'") == 1
 
 
-@pytest.mark.slow
 def test_a_replayed_message_sid_is_a_no_op(server, db):
     _add_lead(server.db_url)
     first = _signed_post(server, _form("SM400", "STOP"))
@@ -149,7 +144,6 @@ def test_a_replayed_message_sid_is_a_no_op(server, db):
     assert _suppressed(db) == 1
 
 
-@pytest.mark.slow
 def test_a_wrongly_signed_stop_from_a_leads_number_changes_nothing(server, db):
     _add_lead(server.db_url)
     form = _form("SM500", "STOP")

@@ -93,6 +93,33 @@ def test_unsupported_engine_is_bad_input(cli_nodb):
     assert result.exit_code == 2 and "unsupported database" in result.stderr
 
 
+def test_locked_sqlite_past_a_short_timeout_is_exit_4_in_one_line(short_busy_timeout, tmp_path,
+                                                                   sqlite_template):
+    """The same refusal in this process, with the busy timeout cut short (the real one is
+    waited out in the slow test below)."""
+    import shutil
+    import sqlite3
+
+    from conftest import Cli
+
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        result = Cli(f"sqlite:///{path}")("golive", "kill-switch", "engage", "--reason", "x")
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 4, result.stderr
+    assert "locked by another process" in result.stderr, result.stderr
+    assert "valhalla process" not in result.stderr
+    assert waited >= short_busy_timeout  # it waited for the busy timeout before giving up
+
+
+@pytest.mark.slow  # waits out the real 10 s busy timeout, in a process of its own
 def test_locked_sqlite_past_the_timeout_is_exit_4(tmp_path, sqlite_template):
     import shutil
 

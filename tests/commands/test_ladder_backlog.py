@@ -70,6 +70,7 @@ def test_first_run_dispatches_the_deliverable_tasks_despite_a_backlog(cli, db, t
     assert _claimed_deliverable(db) == DELIVERABLE
 
 
+@pytest.mark.slow  # real processes racing
 def test_overlapping_runs_dispatch_the_deliverable_tasks_each_once(cli, db, db_url, tmp_path):
     _queue_behind_a_backlog(cli, tmp_path)
     # SQLite runs queue on its write lock; two of them (10 000 candidates between them under

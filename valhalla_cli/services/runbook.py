@@ -87,15 +87,20 @@ def check_database(session: Session, settings: Settings, at: datetime) -> CheckR
 
 
 def check_timezones(session: Session, settings: Settings, at: datetime) -> CheckResult:
+    from importlib import metadata
+
     from valhalla_cli.tz import MIN_TZDATA_VERSION, self_test, tzdata_version
 
     problems = self_test()
     version = tzdata_version()
+    # The holidays release decides which days are statutory holidays, and so some contact
+    # answers: the check names it beside the zone data it vouches for.
+    holidays = f"holidays {metadata.version('holidays')}"
     if problems:
-        return CheckResult(FAIL, "time-zone data older than IANA 2026f: " + "; ".join(problems),
-                           f"pip install 'tzdata>={MIN_TZDATA_VERSION}'")
-    return CheckResult(OK, f"tzdata {version}: America/Vancouver UTC-7, America/Winnipeg UTC-5 "
-                       "on 2027-01-15")
+        return CheckResult(FAIL, "time-zone data older than IANA 2026f: " + "; ".join(problems)
+                           + f" ({holidays})", f"pip install 'tzdata>={MIN_TZDATA_VERSION}'")
+    return CheckResult(OK, f"tzdata {version}, {holidays}: America/Vancouver UTC-7, "
+                       "America/Winnipeg UTC-5 on 2027-01-15")
 
 
 Check = Callable[[Session, "Settings", datetime], Any]  # returns a CheckResult
@@ -146,4 +151,3 @@ def report_for(session: Session, settings: Settings, *, at: datetime) -> Runbook
     if key not in session.info:
         session.info[key] = run_checks(session, settings, at=at)
     return session.info[key]
-
