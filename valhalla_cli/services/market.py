@@ -30,7 +30,9 @@ from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
+    HOURS_REASONS,
     ChannelRules,
+    Reason,
     check_channel,
     check_channels,
     check_score,
@@ -272,7 +274,7 @@ class ZoneAnswer:
 @dataclass(frozen=True)
 class ContactAnswer:
     allowed: bool
-    reason: str | None
+    reason: Reason | None
     scope: str  # lead | phone | hours_only
     lead_id: str | None
     phone: str | None
@@ -365,8 +367,7 @@ def can_contact(
     decision = decide(
         enabled=policy.enabled, channel_allowed=channel in policy.channels,
         min_lead_score=policy.min_lead_score, lead_score=lead_score,
-        suppressed=block == "suppressed",
-        lead_block=None if block == "suppressed" else block,
+        suppressed=facts.suppressed if facts else False, lead_block=block,
         rules=rules, instant=at,
     )
     source = {z.timezone: z.source for z in zones}
@@ -379,9 +380,8 @@ def can_contact(
 
     clocks = [refusals.ZoneClock(z.timezone, z.source, z.local_time, z.open) for z in answers]
     holiday = (refusals.holiday_name(policy.province, [c for c in clocks if not c.open])
-               if decision.reason == "holiday" else None)
-    closed = refusals.closed_zones(clocks) if decision.reason in ("outside_window",
-                                                                  "holiday") else []
+               if decision.reason is Reason.HOLIDAY else None)
+    closed = refusals.closed_zones(clocks) if decision.reason in HOURS_REASONS else []
     message = refusals.contact(
         decision.reason or "", channel=channel, province=policy.province,
         market=market, lead_id=lead_id, phone=facts.phone if facts else None, zones=clocks,

@@ -21,7 +21,13 @@ from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.contact_rules import check_score, next_open_at, planned_at
+from valhalla_cli.services.contact_rules import (
+    Reason,
+    check_score,
+    decide,
+    next_open_at,
+    planned_at,
+)
 from valhalla_cli.services.ladder.config import PACK, LadderConfig
 from valhalla_cli.services.market import PolicyCache, scope_market
 
@@ -132,7 +138,7 @@ class _Outcome:
     request: CreateRequest
     ladder_id: str | None = None
     created: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 def create_many(
@@ -150,9 +156,9 @@ def create_many(
     """Create ladders for validated requests in the caller's transaction.
 
     The lead of each request is upserted first (its fields, and its consent when given).
-    Per request: suppressed (by lead or number) -> refused; an active ladder -> returned
-    (`created` false); disabled policy, no allowed channel or score below the minimum ->
-    refused; else six tasks.
+    Per request: the contact decision's standing reasons (disabled policy, no allowed channel,
+    score below the minimum, suppressed by lead or number), first that applies -> refused; an
+    active ladder -> returned (`created` false); else six tasks.
     """
     from valhalla_cli.services import lead as lead_service
     from valhalla_cli.services.consent import check_given_at
@@ -185,30 +191,28 @@ def create_many(
         out = _Outcome(req)
         outcomes.append(out)
         policy = cache.effective(req.province, req.market)
-        if req.lead_id in suppressed:
-            out.reason = "suppressed"
-            continue
-        if req.lead_id in active:
-            out.ladder_id = active[req.lead_id]
-            continue
-        if not policy.enabled:
-            out.reason = "policy_disabled"
-            continue
         if policy.min_lead_score > 0 and req.lead_score is None and score_required_is_bad_input:
             raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} "
                            f"policy has a minimum lead score of {policy.min_lead_score}")
-        if policy.min_lead_score > 0 and (req.lead_score is None
-                                          or req.lead_score < policy.min_lead_score):
-            out.reason = "lead_score_below_minimum"
+        # The ladder's standing, in the contact decision's own order; its hours are judged
+        # step by step below (a closed window moves a step, it does not refuse the ladder).
+        decision = decide(rules=None, instant=at, enabled=policy.enabled,
+                          channel_allowed=any(s.channel in policy.channels
+                                              for s in config.steps),
+                          min_lead_score=policy.min_lead_score, lead_score=req.lead_score,
+                          suppressed=req.lead_id in suppressed)
+        if decision.reason is not None:
+            out.reason = decision.reason
             continue
-        if not any(s.channel in policy.channels for s in config.steps):
-            out.reason = "channel_not_allowed"
+        if req.lead_id in active:
+            out.ladder_id = active[req.lead_id]
             continue
         ladder_id = uuid.uuid4().hex
         start = req.start_at or at
         first_zone = policy.timezones[0] if policy.timezones else "UTC"
         ready_given = False
         previous_due: datetime | None = None
+        reason: Reason | None
         for spec in config.steps:
             planned = planned_at(start, spec, first_zone)
             if spec.channel in policy.channels:
@@ -224,7 +228,8 @@ def create_many(
                 ready = not ready_given
                 ready_given = True
             else:
-                due, status, reason, ready = planned, "skipped", "channel_not_allowed", False
+                due, status, reason = planned, "skipped", Reason.CHANNEL_NOT_ALLOWED
+                ready = False
             rows.append({
                 "ladder_id": ladder_id, "lead_id": req.lead_id, "province": req.province,
                 "market": req.market, "owner": req.owner, "lead_score": req.lead_score,
