@@ -24,6 +24,7 @@ from valhalla_cli.models.inbox import OUTCOMES, InboxItem, WrongNumber
 from valhalla_cli.models.sending import OutboundMessage
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import inbox_rules
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.inbox_tasks import (  # noqa: F401  (the pack's own names)
     PACK,
     PAUSED,
@@ -253,7 +254,7 @@ def prepare_reply(session: Session, *, lead_id: str, text: str, record_inquiry: 
     identity = template.identification_of(settings)
     if identity is None:
         raise Refused("no identification: set [business] name and callback before replying",
-                      "no_identification")
+                      Reason.NO_IDENTIFICATION)
     body = with_identification(body, language=lead.language, business=identity.name,
                                callback=identity.callback)
     item = open_item(session, lead.lead_id, lock=True)

@@ -24,12 +24,12 @@ from valhalla_cli.inputs import (
 from valhalla_cli.models import OfferEvidence
 from valhalla_cli.money import format_money, from_cents, to_cents
 from valhalla_cli.services import liquidity
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.offer.mao import (
     ARV_BELOW_MINIMUM,
     LIQUIDITY_BELOW_MINIMUM,
     NO_VIABLE_OFFER,
     OFFERS_THROTTLED,
-    POLICY_DISABLED,
     PROVINCE_WIDE,
     Figures,
     _fraction_text,
@@ -199,11 +199,11 @@ def _steps(fig: Figures, comps: CompsSummary | None, rounding: Decimal,
 
 def _refusals(policy: EffectivePolicy, fig: Figures, liq: liquidity.LiquidityScore,
               market: str | None) -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     where = policy.province + (f" {market}" if market else "")
     if not policy.enabled:
         scope = "missing" if policy.source == "missing" else "disabled"
-        found.append((POLICY_DISABLED,
+        found.append((Reason.POLICY_DISABLED,
                       f"the offer policy for {where} is {scope} (enable it with `valhalla offer "
                       f"policy-set {policy.province} --enable`)"))
     if to_cents(fig.arv) < policy.min_arv_cents:
