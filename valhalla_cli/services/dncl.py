@@ -41,6 +41,7 @@ from valhalla_cli.models.importing import import_batch_of
 from valhalla_cli.models.lead import AREA_SPAN, GENERATION_SPAN, dncl_key
 from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
 from valhalla_cli.services.contact_rules import HOLD_REASONS, Reason
+from valhalla_cli.services.refusals import Refusal
 
 if TYPE_CHECKING:
     from valhalla_cli.services.runbook import CheckResult
@@ -78,6 +79,13 @@ class NumberStatus:
     status: str  # listed | not_listed | not_checked
     as_of: date | None
     message: str | None = None  # a "no" in words, with its next step (dncl check)
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Only a number checked against a fresh copy and not on it may be called."""
+        if self.status == "not_listed":
+            return None
+        return Refusal(self.status, f"{self.status}: {self.message}")
 
 
 BLOCK = 1 << 20  # bytes read from a member at a time: memory does not grow with the member

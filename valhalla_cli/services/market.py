@@ -42,6 +42,7 @@ from valhalla_cli.services.contact_rules import (
     window_problems,
     windows_from_specs,
 )
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.tz import is_valid_zone
 
 PACK = "market"
@@ -283,6 +284,13 @@ class ContactAnswer:
     closed_zones: list[str] = field(default_factory=list)  # the zones whose window is shut
     holiday: str | None = None  # the statutory holiday's name, when one closes a zone
     message: str | None = None  # the "no" in words, with the command that changes it
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The "no": the first reason, and the sentence with the command that changes it."""
+        if self.allowed:
+            return None
+        return Refusal(str(self.reason), f"contact not allowed: {self.reason}: {self.message}")
 
 
 def can_contact(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from valhalla_cli.services.refusals import Refusal
+
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
@@ -54,6 +56,14 @@ class RunbookReport:
                        "checks pass"))
         return (f"OK to enable go-live: no — {count(len(self.failing), 'failing check')} ("
                 + ", ".join(self.failing) + ")" + (f", {warned}" if self.warnings else ""))
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Not OK to enable go-live while a check fails."""
+        if self.ok_to_enable_go_live:
+            return None
+        return Refusal("runbook_not_ok",
+                       "not OK to enable go-live: failing checks: " + ", ".join(self.failing))
 
 
 def run_checks(session: Session, settings: Settings, *, at: datetime) -> RunbookReport:

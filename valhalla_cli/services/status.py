@@ -37,6 +37,7 @@ from valhalla_cli.services import (
     scorecard,
     worklists,
 )
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.worklists import Worklists
 
 if TYPE_CHECKING:
@@ -121,6 +122,15 @@ class StatusOverview:
     worklists: Worklists | None = None
     # the inbox: open items, and open refusals with their legal deadlines
     inbox: Any = None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Not OK to enable go-live while a runbook check fails."""
+        if self.ok:
+            return None
+        return Refusal(self.reason or "runbook_not_ok",
+                       "not OK to enable go-live: failing checks: "
+                       + ", ".join(self.runbook.failing) + " (see `valhalla runbook status`)")
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:

@@ -30,6 +30,7 @@ from valhalla_cli.services.contact_rules import (
 )
 from valhalla_cli.services.ladder.config import PACK, LadderConfig
 from valhalla_cli.services.market import PolicyCache, scope_market
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class LadderResult:
     tasks: list[TaskBrief]
     reason: str | None = None  # set when refused
     message: str | None = None  # the refusal in words, with its next step
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The ladder refused, with the contact decision's reason."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason,
+                       self.message or f"ladder not created for {self.lead_id}: {self.reason}")
 
 
 @dataclass(frozen=True)

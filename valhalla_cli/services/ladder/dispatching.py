@@ -37,6 +37,7 @@ from valhalla_cli.services.ladder.config import PACK, RECHECK_BLOCKED, LadderCon
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.market import PolicyCache
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,13 @@ class DispatchResult:
         return (f"; backlog: this run's budget of {self.budget_spent} candidates went to tasks "
                 "that cannot be sent now (no phone, no consent, held: the counts above), and "
                 "more are due: see `valhalla runbook status` (check followups)")
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Not live, or the followups lever throttled: nothing dispatched."""
+        if not self.refused:
+            return None
+        return Refusal(self.reason or "refused", self.message or "not dispatching")
 
 
 def dispatch_channel(channel: str | None, *, provider: str | None) -> str | None:

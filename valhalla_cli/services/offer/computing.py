@@ -44,6 +44,7 @@ from valhalla_cli.services.offer.policies import (
     _view,
     effective_policy,
 )
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,15 @@ class OfferResult:
     message: str | None
     warning: str | None = None
     steps: list[Step] = field(default_factory=list)
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """No offer (the policy's refusals), or an offer not to send (offers throttled)."""
+        if self.reason is None:
+            return None
+        text = self.message or self.reason
+        # A throttled offer's sentence already says "do not send"; a refusal's says what is wrong.
+        return Refusal(self.reason, text if self.outcome == "offer" else f"no offer: {text}")
 
 
 def _steps(fig: Figures, comps: CompsSummary | None, rounding: Decimal,

@@ -27,6 +27,7 @@ from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.sending import OutboundMessage
 from valhalla_cli.models.types import pk
 from valhalla_cli.services.contact_rules import DISPATCH_ACTION, Action, Reason
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.sending import ledger
 from valhalla_cli.services.sending.provider import Answer, log_sid
 from valhalla_cli.services.sending.segments import segments
@@ -71,6 +72,14 @@ class SendResult:
         return (f"accepted {self.count('accepted', 'sent', 'delivered')}, failed "
                 f"{self.count('failed', 'undelivered', 'not_sent')}, unknown "
                 f"{self.count('sending')}, not sent by rule {by_rule}")
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Why the run stopped, with what it did (exit 1 a "no"; 3 and 4 the faults it met)."""
+        if not self.exit_code:
+            return None
+        return Refusal(self.reason or "stopped", f"{self.message or self.reason} ({self.summary})",
+                       code=self.exit_code)
 
 
 class Clock:
