@@ -81,13 +81,8 @@ def jsonable(value: Any, *, display: bool = False) -> Any:
     if isinstance(value, enum.Enum):
         return jsonable(value.value, display=display)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        plain = {f.name: jsonable(getattr(value, f.name), display=display)
-                 for f in dataclasses.fields(value)}
-        if not display and isinstance(getattr(type(value), "refusal", None), property):
-            # An answer's "no" (the service's reason and sentence) is part of the answer, on
-            # both faces: what the CLI says on standard error, the HTTP body says too.
-            plain["refusal"] = jsonable(value.refusal)  # type: ignore[attr-defined]
-        return plain
+        return {f.name: jsonable(getattr(value, f.name), display=display)
+                for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(k): jsonable(v, display=display) for k, v in value.items()}
     if isinstance(value, Iterable):

@@ -48,7 +48,9 @@ def _or_no(act: Callable[[], Any], lead: str, done: str, output: str) -> Any:
     except Refused as no:
         answer = service.not_done(lead, done, no)
         emit(answer.data, output)
-        refuse(answer.refusal)
+        if answer.refusal:
+            refuse(answer.refusal)
+        return None
 
 
 @app.callback()
