@@ -81,12 +81,6 @@ HOLD_REASONS: tuple[Reason, ...] = tuple(r for r, a in DISPATCH_ACTION.items()
 HOURS_REASONS = (Reason.HOLIDAY, Reason.OUTSIDE_WINDOW)
 
 
-def reason_list(reasons: tuple[Reason, ...] | list[Reason] = tuple(Reason)) -> str:
-    """`a, b or c`: reason codes for a help text."""
-    names = [r.value for r in reasons]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
 
@@ -350,11 +344,6 @@ class Decision:
     reason: Reason | None
     zones: list[ZoneState]
     next_open_at: datetime | None
-
-    @property
-    def action(self) -> Action | None:
-        """What dispatch does with a task so refused (None: it may be sent)."""
-        return DISPATCH_ACTION[self.reason] if self.reason is not None else None
 
 
 def decide(
