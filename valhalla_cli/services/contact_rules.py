@@ -1,4 +1,5 @@
-"""Contact compliance calculus: windows, CRTC bounds, holidays, zones and the next opening.
+"""Contact compliance: windows, CRTC bounds, holidays, zones, the next opening, and the one
+contact decision (`decide`: its reasons in order, and what dispatch does with each).
 
 Pure functions, no database: the market and ladder services (and tests) call them directly.
 Zones come from `valhalla_cli.tz.zone` (the tzdata package, never the host's files).
