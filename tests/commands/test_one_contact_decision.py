@@ -116,6 +116,32 @@ def test_a_provincial_holiday_is_holiday_everywhere(cli):
     assert [(r["task_id"], r["reason"]) for r in rows] == [(first["task_id"], "holiday")]
 
 
+def test_the_leads_own_zones_close_the_hours_everywhere(cli):
+    assert cli("golive", "enable", "--reason", "test").exit_code == 0
+    # An Ontario property, its owner in Vancouver (604): 10:00 in Toronto on a January Monday
+    # is 08:00 there (UTC-7 all year since 2026), so every answer is outside_window until
+    # 09:00 Vancouver (11:00 Toronto).
+    at = "2027-01-18T10:00:00-05:00"
+    made = _run(cli, "ladder", "create", "L-bc", "--province", "ON", "--phone", "+16045550142",
+                "--consent", "express", "--consent-at", "2027-01-01T09:00", "--at", at,
+                "--json").json
+    answer = _can_contact(cli, "L-bc", at)
+    assert answer["reason"] == "outside_window"
+    assert [z["timezone"] for z in answer["zones"] if not z["open"]] == ["America/Vancouver"]
+    opens = _instant(answer["next_open_at"])
+    assert opens == datetime(2027, 1, 18, 16, tzinfo=UTC)
+    # ladder create puts the first step at that opening, not at Toronto's
+    assert _instant(made["tasks"][0]["due_at"]) == opens
+    assert _run(cli, "ladder", "dispatch", "--at", at, "--format", "jsonl").stdout.strip() == ""
+    first = _tasks(cli, "L-bc")[1]
+    _run(cli, "ladder", "complete", str(first["task_id"]), "--outcome", "sent", "--at",
+         "2027-01-18T10:30:00-05:00")
+    rows = _run(cli, "ladder", "breaches", "--since", "2027-01-18", "--until", "2027-01-18",
+                "--at", "2027-01-19T12:00:00-05:00", "--json").json
+    assert [(r["task_id"], r["reason"], r["timezone"]) for r in rows] == [
+        (first["task_id"], "outside_window", "America/Vancouver")]
+
+
 def test_every_reason_has_one_dispatch_action_and_the_order_is_the_enumeration():
     assert set(DISPATCH_ACTION) == set(Reason)
     assert DISPATCH_ACTION[Reason.SUPPRESSED] is Action.CANCEL

@@ -171,6 +171,7 @@ def create_many(
     """
     from valhalla_cli.services import lead as lead_service
     from valhalla_cli.services.consent import check_given_at
+    from valhalla_cli.services.contact_facts import lead_contact_zones
     from valhalla_cli.services.market import suppressed_among
 
     cache = cache or PolicyCache(session)
@@ -191,11 +192,12 @@ def create_many(
          "recorded_at": utcnow(), "actor": actor,
          "evidence": f"ladder import line {r.line}" if r.line else "ladder create"}
         for r in requests if r.consent is not None])
+    records = {u.lead.lead_id: u.lead for u in upserted}
     suppressed = suppressed_among(session, leads, at=at, business_timezone=business_timezone)
     active = _active_ladders(session, list(set(leads)))
     rows: list[dict[str, Any]] = []
     outcomes: list[_Outcome] = []
-    opening: dict[tuple[str, str | None, str, datetime], datetime | None] = {}
+    opening: dict[tuple[str, str | None, str, tuple[str, ...], datetime], datetime | None] = {}
     for req in requests:
         out = _Outcome(req)
         outcomes.append(out)
@@ -219,6 +221,12 @@ def create_many(
         ladder_id = uuid.uuid4().hex
         start = req.start_at or at
         first_zone = policy.timezones[0] if policy.timezones else "UTC"
+        # A step is due when the lead can be reached: in every zone of the lead (its confirmed
+        # zone, else the policy's plus its number's), as can-contact and dispatch judge it.
+        record = records.get(req.lead_id)
+        zones = tuple(z.timezone for z in lead_contact_zones(
+            policy_zones=policy.timezones, phone=record.phone if record else None,
+            confirmed_timezone=record.timezone if record else None))
         ready_given = False
         previous_due: datetime | None = None
         reason: Reason | None
@@ -228,9 +236,10 @@ def create_many(
                 # A step is never due before the step before it: a CALL whose window opens on
                 # Sunday waits for the SMS that only goes out on Monday.
                 earliest = planned if previous_due is None else max(planned, previous_due)
-                key = (req.province, req.market, spec.channel, earliest)
+                key = (req.province, req.market, spec.channel, zones, earliest)
                 if key not in opening:
-                    rules = cache.rules(req.province, req.market, spec.channel)
+                    rules = replace(cache.rules(req.province, req.market, spec.channel),
+                                    timezones=zones)
                     opening[key] = next_open_at(rules, earliest)
                 due, status, reason = opening[key] or earliest, "pending", None
                 previous_due = due
