@@ -215,3 +215,48 @@ def test_a_pack_package_keeps_its_modules_reachable():
                 shadowed.append(module_name)
     assert shadowed == []
 
+
+
+def _refusal_problems(source: str, name: str) -> list[str]:
+    """Where a face decides a "no" itself: a `refuse(...)` whose argument is not a service
+    result's `.refusal`, or that is not guarded by that same `.refusal` (an `if` with its own
+    predicate); an `Answer(...)` whose `refusal=` is not a result's `.refusal`."""
+    tree = ast.parse(source)
+    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        where = f"{name}:{node.lineno}"
+        if node.func.id == "refuse":
+            arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
+            if not (isinstance(arg, ast.Attribute) and arg.attr == "refusal"):
+                problems.append(f"{where}: refuse() with something other than a .refusal")
+                continue
+            guard = parents.get(id(parents.get(id(node), node)))
+            if not (isinstance(guard, ast.If) and ast.dump(guard.test) == ast.dump(arg)):
+                problems.append(f"{where}: refuse() under a predicate of the face's own")
+        elif node.func.id == "Answer":
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "no" or (keyword.arg == "refusal" and not (
+                        isinstance(value, ast.Attribute) and value.attr == "refusal")):
+                    problems.append(f"{where}: Answer() decides its own no")
+    return problems
+
+
+def test_no_face_decides_whether_an_answer_is_a_no():
+    faces = [*sorted((PACKAGE / "commands").glob("*.py")),
+             *sorted((PACKAGE / "api" / "routers").glob("*.py"))]
+    problems = [p for path in faces
+                for p in _refusal_problems(path.read_text(), path.relative_to(REPO).as_posix())]
+    assert problems == []
+    # The check would catch a face's own predicate and its own wording.
+    assert _refusal_problems("if result.reason is not None:\n"
+                             "    refuse(result.refusal)\n", "x") == [
+        "x:2: refuse() under a predicate of the face's own"]
+    assert _refusal_problems("if result.refusal:\n"
+                             "    refuse(Refusal('no', f'{result.reason}: no'))\n", "x") == [
+        "x:2: refuse() with something other than a .refusal"]
+    assert _refusal_problems("Answer(result, no=result.reason is not None)\n", "x") == [
+        "x:1: Answer() decides its own no"]

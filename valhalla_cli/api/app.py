@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 def answer_response(answer: Answer) -> Response:
     from valhalla_cli.output import json_text
 
-    status = 409 if answer.no else 200
+    status = 409 if answer.refusal is not None else 200
     if answer.text is not None:
         return Response(answer.text, status, media_type=answer.media_type)
     return Response(json_text(answer.data), status, media_type="application/json")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from valhalla_cli.services.api_tokens import Principal
+    from valhalla_cli.services.refusals import Refusal
     from valhalla_cli.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -90,7 +91,7 @@ class Answer:
     """A handler's result: the data the CLI would print, and whether it is a rule's "no"."""
 
     data: Any
-    no: bool = False
+    refusal: Refusal | None = None  # the service's "no", when the answer is one (409)
     text: str | None = None  # a text body instead of JSON (the runbook as Markdown)
     media_type: str = "application/json"
 

@@ -20,6 +20,7 @@ from valhalla_cli.output import DATA_FORMATS, REPORT_FORMATS, STATUS_FORMATS, fo
 
 if TYPE_CHECKING:
     from valhalla_cli.db import Database
+    from valhalla_cli.services.refusals import Refusal
     from valhalla_cli.settings import Settings
 
 
@@ -127,12 +128,13 @@ def warn(ctx: typer.Context, text: str) -> None:
     warning(text, quiet=options(ctx).quiet)
 
 
-def refuse(text: str, *, code: int = 1) -> NoReturn:
-    """A "no": the answer has been printed on stdout; say why on stderr and exit 1."""
+def refuse(refusal: Refusal) -> NoReturn:
+    """A "no": the answer has been printed on stdout; say why on stderr (the service's sentence)
+    and exit with its code (1)."""
     import sys
 
-    sys.stderr.write(f"valhalla: {text}\n")
-    raise typer.Exit(code)
+    sys.stderr.write(f"valhalla: {refusal.message}\n")
+    raise typer.Exit(refusal.code)
 
 
 BIGINT_MAX = 2**63 - 1

@@ -139,13 +139,8 @@ def check(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
     with database(ctx, check_schema=False) as db:
         report = db_service.check(db)
     emit(report, output)
-    if report.reason == "not_a_database":
-        from valhalla_cli.db import NOT_A_DATABASE
-
-        refuse(NOT_A_DATABASE)
-    if not report.ok:
-        refuse("the database file is damaged: restore a backup (" +
-               "; ".join(report.problems[:3]) + ")")
+    if report.refusal:
+        refuse(report.refusal)
 
 
 @app.command("backup")

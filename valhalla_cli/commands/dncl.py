@@ -103,5 +103,5 @@ def check(ctx: typer.Context,
         result = dncl.check_number(session, phone=number, at=when,
                                    business_timezone=cfg.business_timezone)
     emit(result, output)
-    if result.status != "not_listed":
-        refuse(f"{result.status}: {result.message}")
+    if result.refusal:
+        refuse(result.refusal)

@@ -72,8 +72,8 @@ def _switch(ctx: typer.Context, action: str, reason: str, at: str | None, fmt: s
             result = getattr(golive, action)(session, actor=cfg.actor, at=when, reason=reason,
                                              enforce=cfg.golive_enforce)
     emit(result, output)
-    if result.refused:
-        refuse(result.message or "go-live not enabled")
+    if result.refusal:
+        refuse(result.refusal)
 
 
 @app.command("enable")

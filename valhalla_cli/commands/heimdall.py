@@ -69,8 +69,8 @@ def record(
     if result.warning:
         warn(ctx, result.warning)
     emit(result, output, columns=RECORD_COLUMNS)
-    if result.decision != heimdall.ACT:
-        refuse(f"{result.decision}: {result.message}")
+    if result.refusal:
+        refuse(result.refusal)
 
 
 @app.command("outcome")
@@ -101,9 +101,8 @@ def outcome(
                                          success=success, actor=cfg.actor, at=when,
                                          business_timezone=cfg.business_timezone)
     emit(result, output)
-    if result.refused:
-        refuse(f"recommendation {recommendation_id} already has the outcome "
-               f"{result.recommendation.outcome!r}: an outcome is recorded once")
+    if result.refusal:
+        refuse(result.refusal)
 
 
 @app.command("scorecard")
@@ -140,10 +139,8 @@ def _mode_change(ctx: typer.Context, action: str, domain: str, reason: str, at: 
         ctx, lambda session, cfg, when: getattr(
             heimdall, action)(session, domain=domain, reason=reason, actor=cfg.actor, at=when),
         fmt, as_json, at=at, columns=MODE_COLUMNS)
-    if result.refused:
-        refuse(f"{result.domain} not promoted ({result.reason}): {result.samples} sandbox "
-               f"samples (need {result.min_samples}), Wilson lower bound "
-               f"{result.wilson_lower:.3f} (need {result.min_success_rate:g})")
+    if result.refusal:
+        refuse(result.refusal)
 
 
 @app.command("promote")

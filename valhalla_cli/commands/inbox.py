@@ -41,12 +41,16 @@ LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
 def _or_no(act: Callable[[], Any], lead: str, done: str, output: str) -> Any:
     """Run the service; a rule's "no" prints the answer (with its reason) and exits 1."""
     from valhalla_cli.errors import Refused
+    from valhalla_cli.services import inbox as service
 
     try:
         return act()
     except Refused as no:
-        emit({"lead_id": lead, done: False, "reason": no.reason, "message": no.message}, output)
-        refuse(no.message)
+        answer = service.not_done(lead, done, no)
+        emit(answer.data, output)
+        if answer.refusal:
+            refuse(answer.refusal)
+        return None
 
 
 @app.callback()
@@ -126,8 +130,8 @@ def reply(
             db.transaction, cfg, lead_id=lead, text=text, record_inquiry=record_inquiry,
             at=when, actor=cfg.actor), lead, "sent", output)
     emit(result, output, columns=REPLY_COLUMNS)
-    if result.reason is not None:
-        refuse(f"the provider refused the text to {result.to}: error {result.error_code}")
+    if result.refusal:
+        refuse(result.refusal)
 
 
 @app.command("close")

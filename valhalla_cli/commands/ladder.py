@@ -98,8 +98,8 @@ def create(
             business_timezone=cfg.business_timezone, phone=phone, name=name,
             language=language, consent=consent, consent_at=given),
         fmt, as_json, at=at, columns=("ladder_id", "lead_id", "created", "tasks", "reason"))
-    if result.reason is not None:
-        refuse(result.message or f"ladder not created for {result.lead_id}: {result.reason}")
+    if result.refusal:
+        refuse(result.refusal)
     if not result.created:
         say(ctx, f"lead {result.lead_id} already has an active ladder {result.ladder_id}")
 
@@ -270,8 +270,8 @@ def dispatch(
             config=config, dry_run=dry_run, enforce=cfg.golive_enforce, actor=cfg.actor,
             business_timezone=cfg.business_timezone,
             identification=template.identification_of(cfg), channel=handed)
-    if result.refused:
-        refuse(result.message or "not dispatching")
+    if result.refusal:
+        refuse(result.refusal)
     if result.warning:
         warn(ctx, result.warning)
     if result.tasks:  # nothing to dispatch: no output at all
@@ -306,8 +306,8 @@ def complete(
             session, task_id=task, outcome=outcome, claim_token=claim_token, note=note, at=when,
             actor=cfg.actor, config=config),
         fmt, as_json, at=at)
-    if result.reason is not None:
-        refuse(result.message or result.reason)
+    if result.refusal:
+        refuse(result.refusal)
 
 
 @app.command("release")
@@ -330,8 +330,8 @@ def release(
         ctx, lambda session, cfg, when: ladder.release(
             session, task_id=task, reason=reason, at=when, actor=cfg.actor),
         fmt, as_json, at=at)
-    if result.reason is not None:
-        refuse(result.message or result.reason)
+    if result.refusal:
+        refuse(result.refusal)
     say(ctx, result.message or "")
 
 
@@ -358,8 +358,8 @@ def amend(
         ctx, lambda session, cfg, when: ladder.amend(
             session, task_id=task, outcome=outcome, reason=reason, at=when, actor=cfg.actor),
         fmt, as_json, at=at)
-    if result.reason is not None:
-        refuse(result.message or result.reason)
+    if result.refusal:
+        refuse(result.refusal)
     say(ctx, result.message or "")
 
 

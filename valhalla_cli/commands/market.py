@@ -157,8 +157,8 @@ def can_contact(
                                     business_timezone=cfg.business_timezone)
     emit(answer, output, columns=("allowed", "reason", "scope", "lead_id", "phone", "zones",
                                   "next_open_at"))
-    if not answer.allowed:
-        refuse(f"contact not allowed: {answer.reason}: {answer.message}")
+    if answer.refusal:
+        refuse(answer.refusal)
 
 
 @app.command("suppress")

@@ -108,10 +108,8 @@ def compute(
         _explain(result)
     else:
         emit(result, output, columns=OFFER_COLUMNS)
-    if result.reason is not None:
-        verb = "do not send" if result.outcome == "offer" else "no offer"
-        text = result.message or result.reason
-        refuse(text if text.startswith(verb) else f"{verb}: {text}")
+    if result.refusal:
+        refuse(result.refusal)
     say(ctx, f"offer evidence {result.evidence_id} recorded ({result.mode})")
 
 

@@ -74,8 +74,8 @@ def outcome(
                                       amount=amount, note=note, at=when, actor=cfg.actor,
                                       over_max_reason=over_max_reason)
     emit(result, output, columns=OUTCOME_COLUMNS)
-    if result.reason is not None:
-        refuse(f"{result.reason}: {result.message}")
+    if result.refusal:
+        refuse(result.refusal)
     if result.recorded:
         say(ctx, f"offer evidence {evidence_id}: {result.previous or 'computed'} -> "
                  f"{result.stage}")

@@ -48,10 +48,8 @@ def evaluate(ctx: typer.Context, at: AtOpt = None, dry_run: DryRunOpt = False,
     with database(ctx) as db, db.transaction(write=not dry_run) as session:
         run = regression.evaluate(session, at=when, actor=cfg.actor, dry_run=dry_run)
     emit(run.results, output, columns=EVAL_COLUMNS)
-    if run.throttled_levers:
-        prefix = "dry run: would leave" if dry_run else "throttled"
-        refuse(f"{prefix} lever(s) {', '.join(run.throttled_levers)}; see `valhalla regression "
-               "state`, release with `valhalla regression release LEVER --reason ...`")
+    if run.refusal:
+        refuse(run.refusal)
 
 
 @app.command("state")

@@ -63,8 +63,8 @@ def reserve(
             session, engine=engine, amount=amount, ref=ref, at=when, actor=cfg.actor,
             business_timezone=cfg.business_timezone, enforce=cfg.golive_enforce),
         fmt, as_json, at=at, shown=lambda r: r.result, columns=RESERVE_COLUMNS)
-    if outcome.message:
-        refuse(outcome.message)
+    if outcome.refusal:
+        refuse(outcome.refusal)
 
 
 def _close(ctx: typer.Context, action: str, reservation_id: int | None, ref: str | None,
@@ -80,8 +80,8 @@ def _close(ctx: typer.Context, action: str, reservation_id: int | None, ref: str
             session, reservation_id=reservation_id, ref=ref, at=when, actor=cfg.actor,
             business_timezone=cfg.business_timezone, **extra)
     emit(outcome.result, output, columns=CLOSE_COLUMNS)
-    if outcome.message:
-        refuse(outcome.message)
+    if outcome.refusal:
+        refuse(outcome.refusal)
 
 
 @app.command("settle")

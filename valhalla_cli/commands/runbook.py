@@ -42,8 +42,8 @@ def _status(ctx: typer.Context, output: str, at: str | None) -> None:
     with database(ctx) as db, db.transaction() as session:
         report = runbook.run_checks(session, cfg, at=when)
     render_report(report, output)
-    if not report.ok_to_enable_go_live:
-        refuse("not OK to enable go-live: failing checks: " + ", ".join(report.failing))
+    if report.refusal:
+        refuse(report.refusal)
 
 
 @app.command("status")

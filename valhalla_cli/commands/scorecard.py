@@ -56,8 +56,8 @@ def scorecard_command(
     for metric in card.metrics:
         if metric.note:
             say(ctx, f"{metric.metric}: {metric.note}")
-    if not card.ok:
-        refuse(f"{len(card.missed)} scorecard target(s) missed: " + ", ".join(card.missed))
+    if card.refusal:
+        refuse(card.refusal)
 
 
 def verdict(card: Any) -> str:

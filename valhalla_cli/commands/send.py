@@ -91,8 +91,8 @@ def send(
                           worker=worker if worker is not None else ladder.default_worker(
                               cfg.actor),
                           dry_run=dry_run, actor=cfg.actor, on_handled=printed)
-    if result.exit_code:  # one line: why the run stopped, with what it did
-        refuse(f"{result.message or result.reason} ({result.summary})", code=result.exit_code)
+    if result.refusal:  # one line: why the run stopped, with what it did
+        refuse(result.refusal)
     say(ctx, result.summary)
 
 
@@ -170,9 +170,8 @@ def reconcile(ctx: typer.Context, at: AtOpt = None) -> None:
     with database(ctx) as db:
         result = reconciling.reconcile(db.transaction, cfg, ladder.ladder_config(cfg.ladder),
                                        at=when, actor=cfg.actor, on_change=printed)
-    if result.exit_code:
-        refuse(f"{result.message or 'the provider could not be reached'} ({result.summary})",
-               code=result.exit_code)
+    if result.refusal:
+        refuse(result.refusal)
     say(ctx, result.summary)
 
 

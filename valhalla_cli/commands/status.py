@@ -92,9 +92,8 @@ def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: Jso
         _html(view)
     else:
         emit(view, output)
-    if not view.ok:
-        refuse("not OK to enable go-live: failing checks: " + ", ".join(view.runbook.failing)
-               + " (see `valhalla runbook status`)")
+    if view.refusal:
+        refuse(view.refusal)
 
 
 def _html(view: Any) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import tomli_w
 
 from valhalla_cli.errors import BadInput, path_error, shown_path
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.settings import (
     DEFAULT_BUSINESS_TIMEZONE,
     DEFAULT_FAST_SLA_MINUTES,
@@ -36,7 +37,7 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
     ("business", [
         "The business time zone defines 'today' for loss caps, reports and --at values given",
         "without an offset. name and callback (a phone number) identify the sender in every",
-        "text (CASL); until both are set, dispatch holds SMS tasks (no_identification).",
+        f"text (CASL); until both are set, dispatch holds SMS tasks ({Reason.NO_IDENTIFICATION}).",
         "Overridden by VALHALLA_BUSINESS_NAME, _CALLBACK and _WEBSITE.",
         '@# name = "Maple Home Buyers"',
         '@# callback = "+1 416 555 0100"',

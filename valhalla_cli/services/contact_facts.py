@@ -23,6 +23,7 @@ from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression, Lead, LeadConsent
 from valhalla_cli.phones import area_code_zones
 from valhalla_cli.services.consent import ConsentRecord, consent_covers, outweighs
+from valhalla_cli.services.contact_rules import Reason
 
 LANGUAGES = ("en", "fr")
 CHUNK = 500
@@ -108,22 +109,21 @@ class LeadFacts:
     dncl_as_of: Any = None
     not_textable: bool = False  # a provider said the number cannot receive texts
 
-    def block(self, channel: str, *, require_sms_consent: bool) -> str | None:
-        """The first number/consent reason against contacting on `channel`, or None."""
-        if self.suppressed:
-            return "suppressed"
+    def block(self, channel: str, *, require_sms_consent: bool) -> Reason | None:
+        """The first number/consent reason against contacting on `channel`, or None (the
+        suppression is its own fact: `decide` weighs it before these)."""
         if not self.phone:
-            return "no_phone"
+            return Reason.NO_PHONE
         if channel == "SMS" and self.not_textable:
-            return "not_textable"
+            return Reason.NOT_TEXTABLE
         if channel == "SMS":
-            return "no_consent" if require_sms_consent and not self.sms_consent else None
+            return Reason.NO_CONSENT if require_sms_consent and not self.sms_consent else None
         if self.call_exempt:
             return None
         if self.dncl_status == "listed":
-            return "dncl_listed"
+            return Reason.DNCL_LISTED
         if self.dncl_status != "not_listed":
-            return "dncl_not_checked"
+            return Reason.DNCL_NOT_CHECKED
         return None
 
 

@@ -1,4 +1,5 @@
-"""Contact compliance calculus: windows, CRTC bounds, holidays, zones and the next opening.
+"""Contact compliance: windows, CRTC bounds, holidays, zones, the next opening, and the one
+contact decision (`decide`: its reasons in order, and what dispatch does with each).
 
 Pure functions, no database: the market and ladder services (and tests) call them directly.
 Zones come from `valhalla_cli.tz.zone` (the tzdata package, never the host's files).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import lru_cache
 
 from valhalla_cli.errors import BadInput
@@ -27,10 +29,58 @@ CRTC_WEEKDAY = (9 * 60, 21 * 60 + 30)
 CRTC_WEEKEND = (10 * 60, 18 * 60)
 NEXT_OPEN_HORIZON = timedelta(days=14)
 
-# SPEC 17.4: the first reason that applies, in this order.
-REASONS = ("policy_disabled", "channel_not_allowed", "lead_score_below_minimum", "suppressed",
-           "no_phone", "not_textable", "no_consent", "dncl_listed", "dncl_not_checked", "holiday",
-           "outside_window")
+
+class Reason(StrEnum):
+    """Every reason a contact is refused, in the order the contact decision tries them: the
+    first that applies is the answer (the policy, then the lead's standing, then its number
+    and consent, then the sender's identification, then the hours)."""
+
+    POLICY_DISABLED = "policy_disabled"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    LEAD_SCORE_BELOW_MINIMUM = "lead_score_below_minimum"
+    SUPPRESSED = "suppressed"
+    NO_PHONE = "no_phone"
+    NOT_TEXTABLE = "not_textable"
+    NO_CONSENT = "no_consent"
+    DNCL_LISTED = "dncl_listed"
+    DNCL_NOT_CHECKED = "dncl_not_checked"
+    NO_IDENTIFICATION = "no_identification"
+    HOLIDAY = "holiday"
+    OUTSIDE_WINDOW = "outside_window"
+
+
+class Action(StrEnum):
+    """What dispatch (and send, at the send instant) does with a task its contact decision
+    refuses."""
+
+    CANCEL = "cancel"  # every active task of the lead is cancelled
+    MOVE = "move"  # due at the next opening (or looked at again in an hour when none is known)
+    SKIP = "skip"  # this step is skipped; the ladder moves on
+    HOLD = "hold"  # kept, due again in an hour with its reason shown, until the fact changes
+
+
+# The one table from a refusal to what happens to the task. A suppressed lead is never
+# contacted again; a number or consent that is missing will not appear by waiting; a stale DNCL
+# copy or missing sender identification is the operator's to fix, so the task waits for it;
+# closed hours and a disabled policy pass.
+DISPATCH_ACTION: dict[Reason, Action] = {
+    Reason.POLICY_DISABLED: Action.MOVE,
+    Reason.CHANNEL_NOT_ALLOWED: Action.SKIP,
+    Reason.LEAD_SCORE_BELOW_MINIMUM: Action.SKIP,
+    Reason.SUPPRESSED: Action.CANCEL,
+    Reason.NO_PHONE: Action.SKIP,
+    Reason.NOT_TEXTABLE: Action.SKIP,
+    Reason.NO_CONSENT: Action.SKIP,
+    Reason.DNCL_LISTED: Action.SKIP,
+    Reason.DNCL_NOT_CHECKED: Action.HOLD,
+    Reason.NO_IDENTIFICATION: Action.HOLD,
+    Reason.HOLIDAY: Action.MOVE,
+    Reason.OUTSIDE_WINDOW: Action.MOVE,
+}
+HOLD_REASONS: tuple[Reason, ...] = tuple(r for r, a in DISPATCH_ACTION.items()
+                                         if a is Action.HOLD)
+HOURS_REASONS = (Reason.HOLIDAY, Reason.OUTSIDE_WINDOW)
+
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
@@ -292,44 +342,55 @@ def next_open_at(rules: ChannelRules, instant: datetime,
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str | None
+    reason: Reason | None
     zones: list[ZoneState]
     next_open_at: datetime | None
 
 
 def decide(
     *,
-    enabled: bool,
-    channel_allowed: bool,
-    min_lead_score: int,
-    lead_score: int | None,
-    suppressed: bool,
-    rules: ChannelRules,
+    rules: ChannelRules | None,
     instant: datetime,
-    lead_block: str | None = None,
+    enabled: bool = True,
+    channel_allowed: bool = True,
+    min_lead_score: int = 0,
+    lead_score: int | None = None,
+    suppressed: bool = False,
+    lead_block: Reason | None = None,
+    identified: bool = True,
+    next_open: bool = True,
 ) -> Decision:
-    """The contact decision: the first failing reason in the order of SPEC 17.4. `lead_block`
-    is the lead's number/consent reason (no_phone, not_textable, no_consent, dncl_listed,
-    dncl_not_checked),
-    already judged by the lead service; `rules` carry the lead's zones."""
-    states = zone_states(rules, instant)
-    reason: str | None = None
+    """The contact decision: the first reason that applies, in `Reason`'s order. Every caller
+    (can-contact, ladder creation, dispatch, send, the breach audit) decides here, from facts
+    it loaded in bulk; a fact a caller does not judge keeps its default (a ladder's creation
+    judges no hours: `rules` None; the breach audit judges only the hours).
+
+    `lead_block` is the lead's number/consent reason (`LeadFacts.block`), `identified` whether
+    a text can identify its sender, `rules` the channel's rules in the lead's zones.
+    `next_open` False spares the search for the next opening when the caller does not need it."""
+    states = zone_states(rules, instant) if rules is not None else []
+    reason: Reason | None = None
     if not enabled:
-        reason = "policy_disabled"
+        reason = Reason.POLICY_DISABLED
     elif not channel_allowed:
-        reason = "channel_not_allowed"
+        reason = Reason.CHANNEL_NOT_ALLOWED
     elif min_lead_score > 0 and (lead_score is None or lead_score < min_lead_score):
-        reason = "lead_score_below_minimum"
+        reason = Reason.LEAD_SCORE_BELOW_MINIMUM
     elif suppressed:
-        reason = "suppressed"
+        reason = Reason.SUPPRESSED
     elif lead_block is not None:
         reason = lead_block
+    elif not identified:
+        reason = Reason.NO_IDENTIFICATION
+    elif rules is None:
+        reason = None
     elif any(s.holiday for s in states):
-        reason = "holiday"
+        reason = Reason.HOLIDAY
     elif not states or not all(s.open for s in states):
-        reason = "outside_window"
-    next_open = next_open_at(rules, instant) if reason in ("holiday", "outside_window") else None
-    return Decision(reason is None, reason, states, next_open)
+        reason = Reason.OUTSIDE_WINDOW
+    next_at = (next_open_at(rules, instant)
+               if next_open and rules is not None and reason in HOURS_REASONS else None)
+    return Decision(reason is None, reason, states, next_at)
 
 
 # ---------------------------------------------------------------------------------------------

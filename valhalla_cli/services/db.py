@@ -30,6 +30,7 @@ from valhalla_cli.db import (
 from valhalla_cli.errors import BadInput, DatabaseUnavailable, path_error, shown_path
 from valhalla_cli.schema import schema_state
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.services.refusals import Refusal
 
 if TYPE_CHECKING:
     from valhalla_cli.services.checks import CheckResult
@@ -49,6 +50,18 @@ class IntegrityReport:
     schema: str | None
     problems: list[str]
     reason: str | None  # "damaged" (or "not_a_database": no SQLite file at all) when not ok
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """No database at the path, or a damaged one."""
+        if self.reason == "not_a_database":
+            from valhalla_cli.db import NOT_A_DATABASE
+
+            return Refusal(self.reason, NOT_A_DATABASE)
+        if self.ok:
+            return None
+        return Refusal(self.reason or "damaged", "the database file is damaged: restore a backup ("
+                       + "; ".join(self.problems[:3]) + ")")
 
 
 def check(db: Database) -> IntegrityReport:

@@ -41,6 +41,8 @@ from valhalla_cli.models.importing import import_batch_of
 from valhalla_cli.models.lead import AREA_SPAN, GENERATION_SPAN, dncl_key
 from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.services.contact_rules import HOLD_REASONS, Reason
+from valhalla_cli.services.refusals import Refusal
 
 if TYPE_CHECKING:
     from valhalla_cli.services.checks import CheckResult
@@ -78,6 +80,13 @@ class NumberStatus:
     status: str  # listed | not_listed | not_checked
     as_of: date | None
     message: str | None = None  # a "no" in words, with its next step (dncl check)
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Only a number checked against a fresh copy and not on it may be called."""
+        if self.status == "not_listed":
+            return None
+        return Refusal(self.status, f"{self.status}: {self.message}")
 
 
 BLOCK = 1 << 20  # bytes read from a member at a time: memory does not grow with the member
@@ -394,7 +403,7 @@ def import_numbers(session: Session, download: Download, *, as_of: date | None, 
         row.generation, row.as_of, row.numbers = generation, as_of, result.numbers
         row.imported_at, row.imported_by = at, actor
     session.flush()
-    released = release_held(session, at=at, reason="dncl_not_checked")
+    released = release_held(session, at=at, reason=Reason.DNCL_NOT_CHECKED)
     audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=download.name,
                  after={"as_of": as_of.isoformat(), "area_codes": [r.area_code for r in results],
                         "numbers": sum(r.numbers for r in results),
@@ -522,7 +531,7 @@ def held_counts(session: Session, *, at: datetime) -> dict[str, int]:
         select(col(t.status_reason), func.count())
         .where(col(t.status) == "pending", col(t.ready).is_(True),
                col(t.due_at) <= at + timedelta(hours=1),
-               col(t.status_reason).in_(("dncl_not_checked", "no_identification")))
+               col(t.status_reason).in_(HOLD_REASONS))
         .group_by(col(t.status_reason)))
     # The IN above excludes a NULL reason; the test narrows the column's Optional type.
     return {reason: int(n) for reason, n in rows if reason is not None}
@@ -534,10 +543,10 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     areas = area_statuses(session, at=at, business_timezone=settings.business_timezone)
-    held = held_counts(session, at=at).get("dncl_not_checked", 0)
+    held = held_counts(session, at=at).get(Reason.DNCL_NOT_CHECKED, 0)
     from valhalla_cli.wording import plural
 
-    held_text = f"; {plural(held, 'call task')} held (dncl_not_checked)" if held else ""
+    held_text = f"; {plural(held, 'call task')} held ({Reason.DNCL_NOT_CHECKED})" if held else ""
     fix = IMPORT_FIX
     if not areas:
         return CheckResult(WARN, "no National DNCL copy imported: calls go only to "

@@ -20,6 +20,7 @@ from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.services.refusals import Refusal
 
 if TYPE_CHECKING:
     from valhalla_cli.services.checks import CheckResult
@@ -141,6 +142,13 @@ class SwitchResult:
     failing_checks: list[str]
     state: GoLiveView
     message: str | None = None  # the refusal in words: each failing check and its fix
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The switch refused (go-live while a check fails, or while the kill switch is on)."""
+        if not self.refused:
+            return None
+        return Refusal(self.reason or "refused", self.message or "go-live not enabled")
 
 
 def _set_switch(

@@ -24,6 +24,7 @@ from valhalla_cli.models.inbox import OUTCOMES, InboxItem, WrongNumber
 from valhalla_cli.models.sending import OutboundMessage
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import inbox_rules
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.inbox_tasks import (  # noqa: F401  (the pack's own names)
     PACK,
     PAUSED,
@@ -34,6 +35,7 @@ from valhalla_cli.services.inbox_tasks import (  # noqa: F401  (the pack's own n
     receive,
     refuse_wrong_number,
 )
+from valhalla_cli.services.refusals import Refusal
 
 MAX_TEXT = 1600  # a provider's limit for one message (Twilio's), identification included
 ANSWER_MINUTES = 5.0
@@ -253,7 +255,7 @@ def prepare_reply(session: Session, *, lead_id: str, text: str, record_inquiry: 
     identity = template.identification_of(settings)
     if identity is None:
         raise Refused("no identification: set [business] name and callback before replying",
-                      "no_identification")
+                      Reason.NO_IDENTIFICATION)
     body = with_identification(body, language=lead.language, business=identity.name,
                                callback=identity.callback)
     item = open_item(session, lead.lead_id, lock=True)
@@ -301,6 +303,30 @@ def prepare_reply(session: Session, *, lead_id: str, text: str, record_inquiry: 
 
 
 @dataclass(frozen=True)
+class NotDone:
+    """A rule's "no" to a reply or a close (the service raised `Refused`): the answer both faces
+    give, `{"lead_id", <done>: false, "reason", "message"}`."""
+
+    lead_id: str
+    done: str  # sent | closed
+    reason: str
+    message: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"lead_id": self.lead_id, self.done: False, "reason": self.reason,
+                "message": self.message}
+
+    @property
+    def refusal(self) -> Refusal:
+        return Refusal(self.reason, self.message)
+
+
+def not_done(lead_id: str, done: str, no: Refused) -> NotDone:
+    return NotDone(lead_id, done, no.reason, no.message)
+
+
+@dataclass(frozen=True)
 class ReplyResult:
     lead_id: str
     message_id: int
@@ -313,6 +339,14 @@ class ReplyResult:
     within_5m: bool | None
     answer_minutes: float | None
     reason: str | None = None  # provider_refused: the provider answered with an error
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The provider answered the reply with an error."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason,
+                       f"the provider refused the text to {self.to}: error {self.error_code}")
 
 
 def record_answer(session: Session, *, prepared: Prepared, answer: Any, at: datetime,
@@ -415,6 +449,11 @@ class CloseResult:
     tasks_cancelled: int
     due_at: list[datetime]
     phone_detached: str | None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Closing an item, once allowed, always closes it."""
+        return None
 
 
 def _paused(session: Session, lead_id: str) -> list[FollowupTask]:

@@ -8,7 +8,7 @@ is the contact calculus of `market can-contact` itself: the scope's rules are th
 policy's `rules(channel)` (the same `EffectivePolicy.rules` that `market.can_contact` uses), in
 the lead's zones as `contact_facts.lead_contact_zones` gives them (a confirmed zone alone, else
 the policy's zones and those of the number's area code), and each breach's zone, local time and
-reason come from `contact_rules.zone_states`, the function `contact_rules.decide` reports. The
+reason come from `contact_rules.decide`, the contact decision itself, on the hours alone. The
 lead's zones are today's: the registry keeps no history of a lead's number.
 
 Cost grows with the period's contacts, not with the history or the lead registry. For each
@@ -44,12 +44,10 @@ from valhalla_cli.models import FollowupTask, Lead
 from valhalla_cli.models.types import UTCDateTime
 from valhalla_cli.phones import AREA_CODES
 from valhalla_cli.services.contact_facts import lead_contact_zones
-from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, is_open, zone_states
+from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, Reason, decide, is_open
 from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
 from valhalla_cli.tz import zone
 
-OUTSIDE_WINDOW = "outside_window"
-HOLIDAY = "holiday"
 MAX_LIMIT = 100_000
 
 
@@ -188,7 +186,7 @@ class Breach:
     timezone: str | None  # the first of the lead's zones that was closed (None: no zone known)
     local_time: str | None  # its local wall-clock time, with offset
     owner: str | None
-    reason: str  # outside_window | holiday
+    reason: Reason  # outside_window | holiday
     completed_at: datetime
     channel: str
     province: str
@@ -211,18 +209,16 @@ class BreachReport:
         return self.breaches > len(self.items)
 
 
-def _verdict(rules: ChannelRules, instant: datetime) -> tuple[str, str | None, str | None] | None:
-    """(reason, timezone, local_time) from the calculus, or None when the contact was open."""
-    states = zone_states(rules, instant)
-    if not states:
-        return OUTSIDE_WINDOW, None, None
-    holiday = next((s for s in states if s.holiday), None)
-    if holiday is not None:
-        return HOLIDAY, holiday.timezone, holiday.local_time
-    closed = next((s for s in states if not s.open), None)
-    if closed is None:
+def _verdict(rules: ChannelRules, instant: datetime
+             ) -> tuple[Reason, str | None, str | None] | None:
+    """(reason, timezone, local_time) from the contact decision on the hours alone (a breach
+    is about when the contact happened), or None when the contact was open."""
+    decision = decide(rules=rules, instant=instant, next_open=False)
+    if decision.reason is None:
         return None
-    return OUTSIDE_WINDOW, closed.timezone, closed.local_time
+    holiday = decision.reason is Reason.HOLIDAY
+    shut = next((s for s in decision.zones if (s.holiday if holiday else not s.open)), None)
+    return decision.reason, shut.timezone if shut else None, shut.local_time if shut else None
 
 
 def compliance_of(completed: int, breaches: int) -> float | None:

@@ -31,7 +31,9 @@ from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import (
     CHANNELS,
+    HOURS_REASONS,
     ChannelRules,
+    Reason,
     check_channel,
     check_channels,
     check_score,
@@ -41,6 +43,7 @@ from valhalla_cli.services.contact_rules import (
     window_problems,
     windows_from_specs,
 )
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.tz import is_valid_zone
 
 PACK = Pack.MARKET
@@ -267,7 +270,7 @@ class ZoneAnswer:
 @dataclass(frozen=True)
 class ContactAnswer:
     allowed: bool
-    reason: str | None
+    reason: Reason | None
     scope: str  # lead | phone | hours_only
     lead_id: str | None
     phone: str | None
@@ -276,6 +279,13 @@ class ContactAnswer:
     closed_zones: list[str] = field(default_factory=list)  # the zones whose window is shut
     holiday: str | None = None  # the statutory holiday's name, when one closes a zone
     message: str | None = None  # the "no" in words, with the command that changes it
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The "no": the first reason, and the sentence with the command that changes it."""
+        if self.allowed:
+            return None
+        return Refusal(str(self.reason), f"contact not allowed: {self.reason}: {self.message}")
 
 
 def can_contact(
@@ -360,8 +370,7 @@ def can_contact(
     decision = decide(
         enabled=policy.enabled, channel_allowed=channel in policy.channels,
         min_lead_score=policy.min_lead_score, lead_score=lead_score,
-        suppressed=block == "suppressed",
-        lead_block=None if block == "suppressed" else block,
+        suppressed=facts.suppressed if facts else False, lead_block=block,
         rules=rules, instant=at,
     )
     source = {z.timezone: z.source for z in zones}
@@ -374,9 +383,8 @@ def can_contact(
 
     clocks = [refusals.ZoneClock(z.timezone, z.source, z.local_time, z.open) for z in answers]
     holiday = (refusals.holiday_name(policy.province, [c for c in clocks if not c.open])
-               if decision.reason == "holiday" else None)
-    closed = refusals.closed_zones(clocks) if decision.reason in ("outside_window",
-                                                                  "holiday") else []
+               if decision.reason is Reason.HOLIDAY else None)
+    closed = refusals.closed_zones(clocks) if decision.reason in HOURS_REASONS else []
     message = refusals.contact(
         decision.reason or "", channel=channel, province=policy.province,
         market=market, lead_id=lead_id, phone=facts.phone if facts else None, zones=clocks,

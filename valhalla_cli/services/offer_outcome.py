@@ -33,6 +33,7 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import OfferEvidence, OfferFunnel, OfferOutcome
 from valhalla_cli.money import from_cents, to_cents
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.services.refusals import Refusal
 
 PACK = Pack.OFFER
 STAGES = ("sent", "accepted", "countered", "rejected", "contracted", "closed", "withdrawn")
@@ -103,6 +104,13 @@ class OutcomeResult:
     reason: str | None = None
     message: str | None = None
     over_max_reason: str | None = None  # an acceptance above max_offer, and why it was taken
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """A stage out of order, after a final one, or from a refused or sandbox evidence."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason, f"{self.reason}: {self.message}")
 
 
 def _stages(session: Session, evidence_id: int) -> list[OfferOutcome]:

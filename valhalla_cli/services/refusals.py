@@ -14,6 +14,17 @@ CONSENT_KINDS = "express|inquiry|business"
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A "no" as part of an answer: its reason code and its sentence. The service that decides
+    the answer sets it; the CLI prints the sentence on standard error and exits `code`, the
+    HTTP face answers 409 with the same result; neither face decides whether it is a no."""
+
+    reason: str
+    message: str
+    code: int = 1  # the CLI's exit code: 1 a refusal; a run that met a fault says so
+
+
+@dataclass(frozen=True)
 class ZoneClock:
     """One zone of a contact decision: its IANA name, why it applies, its local time, open."""
 

@@ -31,6 +31,7 @@ from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.kpi import check_metric
 from valhalla_cli.services.levers import FOLLOWUPS, OFFERS, known_levers
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.stats import INSUFFICIENT, RATE, STATISTICS, window_figures
 
 if TYPE_CHECKING:
@@ -291,6 +292,17 @@ class EvaluationRun:
     dry_run: bool
     results: list[Evaluation]
     throttled_levers: list[str]
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Throttled levers are a "no" (and those a dry run would leave), with the way out."""
+        if not self.throttled_levers:
+            return None
+        prefix = "dry run: would leave" if self.dry_run else "throttled"
+        return Refusal("levers_throttled",
+                       f"{prefix} lever(s) {', '.join(self.throttled_levers)}; see `valhalla "
+                       "regression state`, release with `valhalla regression release LEVER "
+                       "--reason ...`")
 
 
 def fetch_window(session: Session, *, metric: str, at: datetime,

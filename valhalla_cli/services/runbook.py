@@ -21,6 +21,7 @@ from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 from valhalla_cli.services.heimdall import check as heimdall_check
 from valhalla_cli.services.ladder import check as ladder_check
 from valhalla_cli.services.offer import check as offer_check
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.risk import check as risk_check
 from valhalla_cli.services.sending import report as sending_report
 
@@ -68,6 +69,14 @@ class RunbookReport:
                        "checks pass"))
         return (f"OK to enable go-live: no — {count(len(self.failing), 'failing check')} ("
                 + ", ".join(self.failing) + ")" + (f", {warned}" if self.warnings else ""))
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Not OK to enable go-live while a check fails."""
+        if self.ok_to_enable_go_live:
+            return None
+        return Refusal("runbook_not_ok",
+                       "not OK to enable go-live: failing checks: " + ", ".join(self.failing))
 
 
 def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from valhalla_cli.services.refusals import Refusal
+
 if TYPE_CHECKING:
     from valhalla_cli.settings import Settings
 
@@ -65,6 +67,14 @@ class Scorecard:
     reason: str | None  # targets_missed
     missed: list[str]
     metrics: list[Metric]
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Targets missed in the period."""
+        if self.ok:
+            return None
+        return Refusal(self.reason or "targets_missed", f"{len(self.missed)} scorecard target(s) "
+                       "missed: " + ", ".join(self.missed))
 
 
 def judge(value: float | int | None, comparison: str, threshold: float | int) -> bool | None:

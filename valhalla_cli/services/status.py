@@ -38,6 +38,7 @@ from valhalla_cli.services import (
     scorecard,
     worklists,
 )
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.sending import report as sending_report
 from valhalla_cli.services.worklists import Worklists
 
@@ -123,6 +124,15 @@ class StatusOverview:
     worklists: Worklists
     # the inbox: open items, and open refusals with their legal deadlines
     inbox: inbox.InboxSummary
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Not OK to enable go-live while a runbook check fails."""
+        if self.ok:
+            return None
+        return Refusal(self.reason or "runbook_not_ok",
+                       "not OK to enable go-live: failing checks: "
+                       + ", ".join(self.runbook.failing) + " (see `valhalla runbook status`)")
 
 
 def _golive(session: Session, enforce: bool) -> GoLiveSummary:

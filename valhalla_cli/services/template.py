@@ -21,6 +21,7 @@ from sqlmodel import col
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import MessageTemplate
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.services.contact_rules import Reason
 
 if TYPE_CHECKING:
     from valhalla_cli.services.checks import CheckResult
@@ -263,7 +264,7 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
                            f"{', '.join(missing)} in use by leads",
                            f"valhalla template set --language {missing[0]} --text '...'")
     if identification_of(settings) is None:
-        held = held_counts(session, at=at).get("no_identification", 0)
+        held = held_counts(session, at=at).get(Reason.NO_IDENTIFICATION, 0)
         lacking = [k for k, v in (("name", settings.business_name),
                                   ("callback", settings.business_callback)) if not v]
         path = settings.config_path
@@ -271,7 +272,7 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
                f"valhalla init (writes {path}), then set [business] name and callback in it")
         return CheckResult(WARN,
                            f"[business] {' and '.join(lacking)} not configured: SMS tasks are "
-                           f"held (no_identification; {held} held now)", fix)
+                           f"held ({Reason.NO_IDENTIFICATION}; {held} held now)", fix)
     return CheckResult(OK, f"texts identify {settings.business_name} "
                        f"({settings.business_callback}); templates for "
                        f"{', '.join(sorted({lang for _, lang in templates.texts}))}")

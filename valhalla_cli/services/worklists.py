@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from valhalla_cli.models import FollowupTask, InboundMessage, OfferEvidence, OfferOutcome
+from valhalla_cli.services.contact_rules import HOLD_REASONS
 
 LIMIT = 20  # rows shown per list; the total says how many more there are
 REPLY_DAYS = 14
-HELD_REASONS = ("dncl_not_checked", "no_identification")
+HELD_REASONS = HOLD_REASONS
 
 
 @dataclass(frozen=True)

@@ -23,4 +23,4 @@ def check(call: Call) -> Answer:
 
     result = dncl.check_number(call.session, phone=call["number"], at=call.instant(),
                                business_timezone=call.settings.business_timezone)
-    return Answer(result, no=result.status != "not_listed")
+    return Answer(result, refusal=result.refusal)

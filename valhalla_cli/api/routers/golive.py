@@ -24,7 +24,7 @@ def _switch(call: Call, action: str) -> Answer:
     else:
         result = getattr(golive, action)(session, actor=call.actor, at=when,
                                          reason=call["reason"], enforce=cfg.golive_enforce)
-    return Answer(result, no=bool(result.refused))
+    return Answer(result, refusal=result.refusal)
 
 
 @router.post("/enable", cli="valhalla golive enable", scope="admin", params=(REASON, AT))

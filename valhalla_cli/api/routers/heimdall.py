@@ -22,7 +22,7 @@ def record(call: Call) -> Answer:
                              confidence=call["confidence"], subject=call["subject"],
                              payload=data, actor=call.actor, at=call.instant(),
                              enforce=call.settings.golive_enforce)
-    return Answer(result, no=result.decision != heimdall.ACT)
+    return Answer(result, refusal=result.refusal)
 
 
 @router.post("/recommendation/{recommendation_id}/outcome", cli="valhalla heimdall outcome",
@@ -39,7 +39,7 @@ def outcome(call: Call) -> Answer:
                                      success=call["success"], actor=call.actor,
                                      at=call.instant(),
                                      business_timezone=call.settings.business_timezone)
-    return Answer(result, no=bool(result.refused))
+    return Answer(result, refusal=result.refusal)
 
 
 @router.get("/scorecard", cli="valhalla heimdall scorecard", params=(
@@ -60,7 +60,7 @@ def _mode_change(call: Call, action: str) -> Answer:
     result = getattr(heimdall, action)(call.session, domain=call["domain"],
                                        reason=call["reason"], actor=call.actor,
                                        at=call.instant())
-    return Answer(result, no=bool(result.refused))
+    return Answer(result, refusal=result.refusal)
 
 
 @router.post("/promote", cli="valhalla heimdall promote", scope="admin",

@@ -12,14 +12,15 @@ router = PackRouter("inbox", "/api/inbox")
 def _or_no(call: Call, act: Callable[[], Any], done: str) -> Answer:
     """A rule's "no" answers as the CLI prints it (409), with nothing of the attempt kept."""
     from valhalla_cli.errors import Refused
+    from valhalla_cli.services import inbox
 
     try:
         with call.session.begin_nested():
             result = act()
-        return Answer(result, no=getattr(result, "reason", None) is not None)
+        return Answer(result, refusal=result.refusal)
     except Refused as no:
-        return Answer({"lead_id": call["lead"], done: False, "reason": no.reason,
-                       "message": no.message}, no=True)
+        answer = inbox.not_done(call["lead"], done, no)
+        return Answer(answer.data, refusal=answer.refusal)
 
 LEAD = Param("lead", required=True, in_path=True, help="The lead id.")
 

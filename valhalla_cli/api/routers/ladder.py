@@ -37,7 +37,7 @@ def create(call: Call) -> Answer:
                            business_timezone=call.settings.business_timezone,
                            phone=call["phone"], name=call["name"], language=call["language"],
                            consent=call["consent"], consent_at=consent_at)
-    return Answer(result, no=result.reason is not None)
+    return Answer(result, refusal=result.refusal)
 
 
 @router.get("/ladder/{lead}", cli="valhalla ladder show", params=(
@@ -74,7 +74,7 @@ def complete(call: Call) -> Answer:
     result = ladder.complete(call.session, task_id=call["task"], outcome=call["outcome"],
                              claim_token=call["claim_token"], note=call["note"],
                              at=call.instant(), actor=call.actor, config=_config(call))
-    return Answer(result, no=result.reason is not None)
+    return Answer(result, refusal=result.refusal)
 
 
 @router.post("/task/{task}/release", cli="valhalla ladder release", scope="operate", params=(
@@ -86,7 +86,7 @@ def release(call: Call) -> Answer:
 
     result = ladder.release(call.session, task_id=call["task"], reason=call["reason"],
                             at=call.instant(), actor=call.actor)
-    return Answer(result, no=result.reason is not None)
+    return Answer(result, refusal=result.refusal)
 
 
 @router.post("/task/{task}/amend", cli="valhalla ladder amend", scope="operate", params=(
@@ -99,7 +99,7 @@ def amend(call: Call) -> Answer:
 
     result = ladder.amend(call.session, task_id=call["task"], outcome=call["outcome"],
                           reason=call["reason"], at=call.instant(), actor=call.actor)
-    return Answer(result, no=result.reason is not None)
+    return Answer(result, refusal=result.refusal)
 
 
 @router.get("/due", cli="valhalla ladder due", params=(limit(100), AT))
@@ -138,9 +138,9 @@ def dispatch(call: Call) -> Answer:
                              identification=template.identification_of(call.settings),
                              channel=ladder.dispatch_channel(
                                  call["channel"], provider=call.settings.sender.provider))
-    if result.refused:
+    if result.refusal:
         # As the CLI prints nothing on stdout when refused, there is no answer to show.
-        raise Refused(result.message or "not dispatching", reason=result.reason or "refused")
+        raise Refused(result.refusal.message, reason=result.refusal.reason)
     return Answer(result.tasks)
 
 

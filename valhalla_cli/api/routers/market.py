@@ -62,7 +62,7 @@ def can_contact(call: Call) -> Answer:
                                 lead_score=call["lead_score"], lead_id=call["lead"],
                                 phone=call["phone"],
                                 business_timezone=call.settings.business_timezone)
-    return Answer(answer, no=not answer.allowed)
+    return Answer(answer, refusal=answer.refusal)
 
 
 @router.post("/suppress", cli="valhalla market suppress", scope="operate", params=(

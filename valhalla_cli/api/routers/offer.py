@@ -77,7 +77,7 @@ def compute(call: Call) -> Answer:
         at=call.instant(), actor=call.actor,
         business_timezone=call.settings.business_timezone,
         enforce=call.settings.golive_enforce)
-    return Answer(result, no=result.reason is not None)
+    return Answer(result, refusal=result.refusal)
 
 
 @router.get("/evidence", cli="valhalla offer evidence list", params=(
@@ -116,4 +116,4 @@ def outcome(call: Call) -> Answer:
                                   status=call["status"], amount=call["amount"],
                                   note=call["note"], at=call.instant(), actor=call.actor,
                                   over_max_reason=call["over_max_reason"])
-    return Answer(result, no=result.reason is not None)
+    return Answer(result, refusal=result.refusal)

@@ -14,7 +14,7 @@ def evaluate(call: Call) -> Answer:
 
     run = regression.evaluate(call.session, at=call.instant(), actor=call.actor,
                               dry_run=call["dry_run"])
-    return Answer(run.results, no=bool(run.throttled_levers))
+    return Answer(run.results, refusal=run.refusal)
 
 
 @router.get("/state", cli="valhalla regression state")

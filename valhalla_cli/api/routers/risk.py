@@ -24,7 +24,7 @@ def reserve(call: Call) -> Answer:
     outcome = risk.reserve(call.session, engine=call["engine"], amount=call["amount"],
                            ref=call["ref"], at=call.instant(), actor=cfg.actor,
                            business_timezone=cfg.business_timezone, enforce=cfg.golive_enforce)
-    return Answer(outcome.result, no=bool(outcome.message))
+    return Answer(outcome.result, refusal=outcome.refusal)
 
 
 def _close(call: Call, action: str) -> Answer:
@@ -35,7 +35,7 @@ def _close(call: Call, action: str) -> Answer:
         call.session, reservation_id=call["reservation_id"], ref=call["ref"],
         at=call.instant(), actor=call.actor,
         business_timezone=call.settings.business_timezone, **extra)
-    return Answer(outcome.result, no=bool(outcome.message))
+    return Answer(outcome.result, refusal=outcome.refusal)
 
 
 @router.post("/settle", cli="valhalla risk settle", scope="operate", params=(

@@ -16,7 +16,7 @@ def _report(call: Call):
 def status(call: Call) -> Answer:
     """The pre-go-live checks (409 when it is not OK to enable go-live)."""
     report = _report(call)
-    return Answer(report, no=not report.ok_to_enable_go_live)
+    return Answer(report, refusal=report.refusal)
 
 
 @router.get("/markdown", cli="valhalla runbook markdown", params=(AT,))
@@ -25,5 +25,5 @@ def markdown(call: Call) -> Answer:
     from valhalla_cli.renderers import runbook_markdown
 
     report = _report(call)
-    return Answer(None, no=not report.ok_to_enable_go_live, text=runbook_markdown(report),
+    return Answer(None, refusal=report.refusal, text=runbook_markdown(report),
                   media_type="text/markdown; charset=utf-8")

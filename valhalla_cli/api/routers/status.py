@@ -13,4 +13,4 @@ def overview(call: Call) -> Answer:
     from valhalla_cli.services import status
 
     view = status.overview(call.session, call.settings, call.instant())
-    return Answer(view, no=not view.ok)
+    return Answer(view, refusal=view.refusal)

@@ -24,6 +24,7 @@ from valhalla_cli.services.heimdall.rules import (
     _require_reason,
     figures,
 )
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.stats import wilson_lower_bound
 
 
@@ -113,6 +114,17 @@ class ModeChange:
     wilson_lower: float
     min_samples: int
     min_success_rate: float
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """A promotion the gate refuses, with the record it judged."""
+        if not self.refused:
+            return None
+        return Refusal(self.reason or "refused",
+                       f"{self.domain} not promoted ({self.reason}): {self.samples} sandbox "
+                       f"samples (need {self.min_samples}), Wilson lower bound "
+                       f"{self.wilson_lower:.3f} "
+                       f"(need {self.min_success_rate:g})")
 
 
 def promote(session: Session, *, domain: str, reason: str | None, actor: str,

@@ -28,6 +28,7 @@ from valhalla_cli.services.heimdall.rules import (
     SUCCESS,
     _unit,
 )
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class RecordResult:
     recorded_at: datetime
     message: str | None  # the human sentence for a "no"
     warning: str | None = None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Anything but `act` is a "no" (reject or shadow), in the words of the gate."""
+        if self.decision == ACT:
+            return None
+        return Refusal(self.reason or self.decision, f"{self.decision}: {self.message}")
 
 
 def record(
@@ -114,6 +122,15 @@ class OutcomeResult:
     changed: bool
     refused: bool
     reason: str | None  # outcome_already_recorded when a different outcome was recorded before
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """A different outcome recorded before: an outcome is recorded once."""
+        if not self.refused:
+            return None
+        return Refusal(self.reason or "outcome_already_recorded",
+                       f"recommendation {self.recommendation.recommendation_id} already has the "
+                       f"outcome {self.recommendation.outcome!r}: an outcome is recorded once")
 
 
 def record_outcome(

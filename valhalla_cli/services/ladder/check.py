@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from valhalla_cli.errors import ConfigError
 from valhalla_cli.models import FollowupTask, Lead
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.ladder.config import ladder_config
 
 
@@ -92,9 +93,10 @@ def backlog_counts(session: Session, at: datetime, business_timezone: str,
     # identify the sender or has no consent on record, a call with neither consent nor a fresh
     # DNCL copy of its area code.
     label = case((sample.c.reason.in_(HOLD_REASONS), sample.c.reason),
-                 (not_(has_phone), "no_phone"),
+                 (not_(has_phone), Reason.NO_PHONE.value),
                  (sample.c.channel == "SMS",
-                  "no_identification" if identification is None else "no_consent"),
-                 else_="dncl_not_checked")
+                  Reason.NO_IDENTIFICATION.value if identification is None
+                  else Reason.NO_CONSENT.value),
+                 else_=Reason.DNCL_NOT_CHECKED.value)
     rows = session.execute(select(label, func.count()).select_from(sample).group_by(label))
     return {str(reason): int(n) for reason, n in rows}

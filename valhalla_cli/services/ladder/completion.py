@@ -20,6 +20,7 @@ from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.ladder.config import OPT_OUT, OUTCOMES, PACK, STOP_OUTCOMES, LadderConfig
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class CompleteResult:
     ladder_stopped: bool
     reason: str | None = None  # set when refused: already_finished | lease_lost
     message: str | None = None  # the refusal in words, with its next step
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Already finished, or the lease lost."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason, self.message or self.reason)
 
 
 def _check_outcome(outcome: str) -> str:

@@ -20,6 +20,7 @@ from valhalla_cli.services import audit
 from valhalla_cli.services.ladder.config import OPT_OUT, PACK, STOP_OUTCOMES
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+from valhalla_cli.services.refusals import Refusal
 
 
 def _reason(reason: str | None) -> str:
@@ -48,6 +49,13 @@ class ReleaseResult:
     attempt: int
     reason: str | None = None  # set when refused: already_finished
     message: str | None = None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """A finished task has no claim to release."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason, self.message or self.reason)
 
 
 def release(session: Session, *, task_id: int, reason: str, at: datetime,
@@ -91,6 +99,13 @@ class AmendResult:
     reopened: int  # later tasks back to pending because it no longer stops it
     reason: str | None = None  # set when refused: not_done | opt_out_recorded | ladder_replaced
     message: str | None = None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """An outcome that cannot be corrected, and why."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason, self.message or self.reason)
 
 
 def amend(session: Session, *, task_id: int, outcome: str, reason: str, at: datetime,

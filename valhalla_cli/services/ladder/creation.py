@@ -21,9 +21,16 @@ from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.contact_rules import check_score, next_open_at, planned_at
+from valhalla_cli.services.contact_rules import (
+    Reason,
+    check_score,
+    decide,
+    next_open_at,
+    planned_at,
+)
 from valhalla_cli.services.ladder.config import PACK, LadderConfig
 from valhalla_cli.services.market import PolicyCache, scope_market
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,14 @@ class LadderResult:
     tasks: list[TaskBrief]
     reason: str | None = None  # set when refused
     message: str | None = None  # the refusal in words, with its next step
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The ladder refused, with the contact decision's reason."""
+        if self.reason is None:
+            return None
+        return Refusal(self.reason,
+                       self.message or f"ladder not created for {self.lead_id}: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -132,7 +147,7 @@ class _Outcome:
     request: CreateRequest
     ladder_id: str | None = None
     created: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 def create_many(
@@ -150,12 +165,13 @@ def create_many(
     """Create ladders for validated requests in the caller's transaction.
 
     The lead of each request is upserted first (its fields, and its consent when given).
-    Per request: suppressed (by lead or number) -> refused; an active ladder -> returned
-    (`created` false); disabled policy, no allowed channel or score below the minimum ->
-    refused; else six tasks.
+    Per request: the contact decision's standing reasons (disabled policy, no allowed channel,
+    score below the minimum, suppressed by lead or number), first that applies -> refused; an
+    active ladder -> returned (`created` false); else six tasks.
     """
     from valhalla_cli.services import lead as lead_service
     from valhalla_cli.services.consent import check_given_at
+    from valhalla_cli.services.contact_facts import lead_contact_zones
     from valhalla_cli.services.market import suppressed_among
 
     cache = cache or PolicyCache(session)
@@ -176,55 +192,62 @@ def create_many(
          "recorded_at": utcnow(), "actor": actor,
          "evidence": f"ladder import line {r.line}" if r.line else "ladder create"}
         for r in requests if r.consent is not None])
+    records = {u.lead.lead_id: u.lead for u in upserted}
     suppressed = suppressed_among(session, leads, at=at, business_timezone=business_timezone)
     active = _active_ladders(session, list(set(leads)))
     rows: list[dict[str, Any]] = []
     outcomes: list[_Outcome] = []
-    opening: dict[tuple[str, str | None, str, datetime], datetime | None] = {}
+    opening: dict[tuple[str, str | None, str, tuple[str, ...], datetime], datetime | None] = {}
     for req in requests:
         out = _Outcome(req)
         outcomes.append(out)
         policy = cache.effective(req.province, req.market)
-        if req.lead_id in suppressed:
-            out.reason = "suppressed"
+        if policy.min_lead_score > 0 and req.lead_score is None and score_required_is_bad_input:
+            raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} "
+                           f"policy has a minimum lead score of {policy.min_lead_score}")
+        # The ladder's standing, in the contact decision's own order; its hours are judged
+        # step by step below (a closed window moves a step, it does not refuse the ladder).
+        decision = decide(rules=None, instant=at, enabled=policy.enabled,
+                          channel_allowed=any(s.channel in policy.channels
+                                              for s in config.steps),
+                          min_lead_score=policy.min_lead_score, lead_score=req.lead_score,
+                          suppressed=req.lead_id in suppressed)
+        if decision.reason is not None:
+            out.reason = decision.reason
             continue
         if req.lead_id in active:
             out.ladder_id = active[req.lead_id]
             continue
-        if not policy.enabled:
-            out.reason = "policy_disabled"
-            continue
-        if policy.min_lead_score > 0 and req.lead_score is None and score_required_is_bad_input:
-            raise BadInput(f"--lead-score is required: the {policy.province}/{policy.market} "
-                           f"policy has a minimum lead score of {policy.min_lead_score}")
-        if policy.min_lead_score > 0 and (req.lead_score is None
-                                          or req.lead_score < policy.min_lead_score):
-            out.reason = "lead_score_below_minimum"
-            continue
-        if not any(s.channel in policy.channels for s in config.steps):
-            out.reason = "channel_not_allowed"
-            continue
         ladder_id = uuid.uuid4().hex
         start = req.start_at or at
         first_zone = policy.timezones[0] if policy.timezones else "UTC"
+        # A step is due when the lead can be reached: in every zone of the lead (its confirmed
+        # zone, else the policy's plus its number's), as can-contact and dispatch judge it.
+        record = records.get(req.lead_id)
+        zones = tuple(z.timezone for z in lead_contact_zones(
+            policy_zones=policy.timezones, phone=record.phone if record else None,
+            confirmed_timezone=record.timezone if record else None))
         ready_given = False
         previous_due: datetime | None = None
+        reason: Reason | None
         for spec in config.steps:
             planned = planned_at(start, spec, first_zone)
             if spec.channel in policy.channels:
                 # A step is never due before the step before it: a CALL whose window opens on
                 # Sunday waits for the SMS that only goes out on Monday.
                 earliest = planned if previous_due is None else max(planned, previous_due)
-                key = (req.province, req.market, spec.channel, earliest)
+                key = (req.province, req.market, spec.channel, zones, earliest)
                 if key not in opening:
-                    rules = cache.rules(req.province, req.market, spec.channel)
+                    rules = replace(cache.rules(req.province, req.market, spec.channel),
+                                    timezones=zones)
                     opening[key] = next_open_at(rules, earliest)
                 due, status, reason = opening[key] or earliest, "pending", None
                 previous_due = due
                 ready = not ready_given
                 ready_given = True
             else:
-                due, status, reason, ready = planned, "skipped", "channel_not_allowed", False
+                due, status, reason = planned, "skipped", Reason.CHANNEL_NOT_ALLOWED
+                ready = False
             rows.append({
                 "ladder_id": ladder_id, "lead_id": req.lead_id, "province": req.province,
                 "market": req.market, "owner": req.owner, "lead_score": req.lead_score,

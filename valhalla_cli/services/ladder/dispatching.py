@@ -22,12 +22,22 @@ from valhalla_cli.models.types import table_of
 from valhalla_cli.services import audit
 from valhalla_cli.services import lead as lead_service
 from valhalla_cli.services import template as templates
-from valhalla_cli.services.contact_rules import is_open, next_open_at
+from valhalla_cli.services.contact_facts import LeadFacts
+from valhalla_cli.services.contact_rules import (
+    DISPATCH_ACTION,
+    HOLD_REASONS,
+    Action,
+    ChannelRules,
+    Decision,
+    Reason,
+    decide,
+)
 from valhalla_cli.services.dncl import DnclLookup
 from valhalla_cli.services.ladder.config import PACK, RECHECK_BLOCKED, LadderConfig
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.market import PolicyCache
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,13 @@ class DispatchResult:
                 "that cannot be sent now (no phone, no consent, held: the counts above), and "
                 "more are due: see `valhalla runbook status` (check followups)")
 
+    @property
+    def refusal(self) -> Refusal | None:
+        """Not live, or the followups lever throttled: nothing dispatched."""
+        if not self.refused:
+            return None
+        return Refusal(self.reason or "refused", self.message or "not dispatching")
+
 
 def dispatch_channel(channel: str | None, *, provider: str | None) -> str | None:
     """The channel `ladder dispatch` hands out: the one asked for; otherwise both while no SMS
@@ -122,36 +139,36 @@ def _token_sql(dialect: str):
 
 
 class _Evaluator:
-    """Decides, for candidate tasks at one instant, claim / re-time / skip / cancel."""
+    """The contact decision for candidate tasks at one instant, from facts loaded in bulk. A
+    run's tasks share a handful of distinct inputs (scope, channel, the lead's zones and its
+    number/consent reason), so each distinct decision is made once per run."""
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session, self.now = session, now
         self.cache = PolicyCache(session)
-        self._open: dict[tuple[Any, ...], tuple[bool, datetime | None, str]] = {}
+        self._rules: dict[tuple[Any, ...], ChannelRules] = {}
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
 
-    def window(self, province: str, market: str | None, channel: str,
-               zones: tuple[str, ...] | None = None) -> tuple[bool, datetime | None, str]:
-        """(open now, next opening, why not) for a scope, channel and the lead's zones
-        (None: the policy's), cached per run."""
-        key = (province, market, channel, zones)
-        if key not in self._open:
-            policy = self.cache.effective(province, market)
-            if not policy.enabled:
-                result: tuple[bool, datetime | None, str] = (
-                    False, self.now + RECHECK_BLOCKED, "policy_disabled")
-            elif channel not in policy.channels:
-                result = (False, None, "channel_not_allowed")
-            else:
-                rules = self.cache.rules(province, market, channel)
-                if zones is not None:
-                    rules = replace(rules, timezones=zones)
-                if is_open(rules, self.now):
-                    result = (True, None, "")
-                else:
-                    nxt = next_open_at(rules, self.now)
-                    result = (False, nxt or self.now + RECHECK_BLOCKED, "outside_window")
-            self._open[key] = result
-        return self._open[key]
+    def decide(self, row: Any, facts: LeadFacts, lead: Any, identified: bool) -> Decision:
+        """The decision for one task. The lead score is not judged again: the ladder's
+        creation judged it."""
+        policy = self.cache.effective(row.province, row.market)
+        zones = tuple(z.timezone for z in lead_service.lead_contact_zones(
+            policy_zones=policy.timezones, phone=facts.phone,
+            confirmed_timezone=lead.timezone if lead else None))
+        scope = (row.province, row.market, row.channel, zones)
+        if scope not in self._rules:
+            self._rules[scope] = replace(self.cache.rules(row.province, row.market, row.channel),
+                                         timezones=zones)
+        block = facts.block(row.channel, require_sms_consent=policy.require_sms_consent)
+        key = (scope, policy.enabled, row.channel in policy.channels, facts.suppressed, block,
+               identified)
+        if key not in self._decisions:
+            self._decisions[key] = decide(
+                rules=self._rules[scope], instant=self.now, enabled=policy.enabled,
+                channel_allowed=row.channel in policy.channels, suppressed=facts.suppressed,
+                lead_block=block, identified=identified)
+        return self._decisions[key]
 
 
 @dataclass(frozen=True)
@@ -353,43 +370,32 @@ def dispatch(
             facts, _ = lead_service.facts_for(session, lead_ids=leads.keys() | {
                 r.lead_id for r in rows}, at=at, business_timezone=business_timezone,
                 leads=leads, dncl_lookup=lookup)
-            eligible, moves, skips, to_cancel = [], [], [], set()
+            eligible: list[Any] = []
+            moves: list[dict[str, Any]] = []
+            skips: list[tuple[Any, Reason]] = []
+            to_cancel: set[str] = set()
             for row in rows:
-                lead_facts = facts[row.lead_id]
-                if lead_facts.suppressed:
-                    to_cancel.add(row.lead_id)
-                    continue
-                open_now, nxt, why = evaluator.window(row.province, row.market, row.channel)
-                if why in ("policy_disabled", "channel_not_allowed"):
-                    if why == "channel_not_allowed":
-                        skips.append((row, why))
-                    else:
-                        moves.append({"task_id": row.id, "due": nxt, "why": why})
-                    continue
-                policy = evaluator.cache.effective(row.province, row.market)
-                block = lead_facts.block(row.channel,
-                                         require_sms_consent=policy.require_sms_consent)
-                if block is None and row.channel == "SMS" and (
-                        identification is None
-                        or messages.template_for(row.step, _language(leads, row)) is None):
-                    block = "no_identification"
-                if block in HOLD_REASONS:
-                    moves.append({"task_id": row.id, "due": at + HOLD_FOR, "why": block})
-                    held_by[block] = held_by.get(block, 0) + 1
-                    continue
-                if block is not None:
-                    skips.append((row, block))
-                    continue
                 lead = leads.get(row.lead_id)
-                zones = tuple(z.timezone for z in lead_service.lead_contact_zones(
-                    policy_zones=policy.timezones, phone=lead_facts.phone,
-                    confirmed_timezone=lead.timezone if lead else None))
-                open_now, nxt, why = evaluator.window(row.province, row.market, row.channel,
-                                                      zones)
-                if open_now:
+                identified = row.channel != "SMS" or (
+                    identification is not None
+                    and messages.template_for(row.step, _language(leads, row)) is not None)
+                decision = evaluator.decide(row, facts[row.lead_id], lead, identified)
+                why = decision.reason
+                if why is None:
                     eligible.append(row)
+                    continue
+                action = DISPATCH_ACTION[why]
+                if action is Action.CANCEL:
+                    to_cancel.add(row.lead_id)
+                elif action is Action.SKIP:
+                    skips.append((row, why))
+                elif action is Action.HOLD:
+                    moves.append({"task_id": row.id, "due": at + HOLD_FOR, "why": why})
+                    held_by[why] = held_by.get(why, 0) + 1
                 else:
-                    moves.append({"task_id": row.id, "due": nxt, "why": why})
+                    moves.append({"task_id": row.id,
+                                  "due": decision.next_open_at or at + RECHECK_BLOCKED,
+                                  "why": why})
             if lock:
                 eligible_ids = _lock_free(session, [r.id for r in eligible], claimable, want)
                 contended += min(len(eligible), want) - len(eligible_ids)
@@ -415,8 +421,8 @@ def dispatch(
                 continue
             for lead_id in sorted(to_cancel):
                 cancelled += cancel_active_tasks(session, lead_id=lead_id, at=at,
-                                                 reason="suppressed")
-            by_reason: dict[str, list[Any]] = {}
+                                                 reason=Reason.SUPPRESSED)
+            by_reason: dict[Reason, list[Any]] = {}
             for row, reason in skips:
                 by_reason.setdefault(reason, []).append(row)
             for reason, skip_rows in sorted(by_reason.items()):
@@ -460,7 +466,6 @@ def dispatch(
     return result
 
 
-HOLD_REASONS = ("dncl_not_checked", "no_identification")
 HOLD_FOR = timedelta(hours=1)
 
 

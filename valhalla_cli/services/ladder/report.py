@@ -15,6 +15,7 @@ from valhalla_cli.db import dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.ladder.config import GROUPS, LadderConfig
 
 
@@ -222,5 +223,5 @@ def task_counts(session: Session, *, at: datetime, config: LadderConfig) -> Task
     held = held_counts(session, at=at)
     due, ready, overdue, claimed = (int(v) for v in row)
     return TaskCounts(due, ready, overdue, claimed,
-                      held_dncl_not_checked=held.get("dncl_not_checked", 0),
-                      held_no_identification=held.get("no_identification", 0))
+                      held_dncl_not_checked=held.get(Reason.DNCL_NOT_CHECKED, 0),
+                      held_no_identification=held.get(Reason.NO_IDENTIFICATION, 0))

@@ -24,12 +24,12 @@ from valhalla_cli.inputs import (
 from valhalla_cli.models import OfferEvidence
 from valhalla_cli.money import format_money, from_cents, to_cents
 from valhalla_cli.services import liquidity
+from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.offer.mao import (
     ARV_BELOW_MINIMUM,
     LIQUIDITY_BELOW_MINIMUM,
     NO_VIABLE_OFFER,
     OFFERS_THROTTLED,
-    POLICY_DISABLED,
     PROVINCE_WIDE,
     Figures,
     _fraction_text,
@@ -44,6 +44,7 @@ from valhalla_cli.services.offer.policies import (
     _view,
     effective_policy,
 )
+from valhalla_cli.services.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,15 @@ class OfferResult:
     warning: str | None = None
     steps: list[Step] = field(default_factory=list)
 
+    @property
+    def refusal(self) -> Refusal | None:
+        """No offer (the policy's refusals), or an offer not to send (offers throttled)."""
+        if self.reason is None:
+            return None
+        text = self.message or self.reason
+        # A throttled offer's sentence already says "do not send"; a refusal's says what is wrong.
+        return Refusal(self.reason, text if self.outcome == "offer" else f"no offer: {text}")
+
 
 def _steps(fig: Figures, comps: CompsSummary | None, rounding: Decimal,
            assignment_overridden: bool, refused: bool) -> list[Step]:
@@ -199,11 +209,11 @@ def _steps(fig: Figures, comps: CompsSummary | None, rounding: Decimal,
 
 def _refusals(policy: EffectivePolicy, fig: Figures, liq: liquidity.LiquidityScore,
               market: str | None) -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     where = policy.province + (f" {market}" if market else "")
     if not policy.enabled:
         scope = "missing" if policy.source == "missing" else "disabled"
-        found.append((POLICY_DISABLED,
+        found.append((Reason.POLICY_DISABLED,
                       f"the offer policy for {where} is {scope} (enable it with `valhalla offer "
                       f"policy-set {policy.province} --enable`)"))
     if to_cents(fig.arv) < policy.min_arv_cents:

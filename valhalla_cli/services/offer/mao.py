@@ -30,7 +30,6 @@ FIELDS = ("arv_pct_bps", "assignment_fee_cents", "closing_costs_cents", "holding
           "rounding_cents", "opening_ratio_bps", "min_arv_cents", "min_liquidity_score",
           "enabled")
 
-POLICY_DISABLED = "policy_disabled"
 ARV_BELOW_MINIMUM = "arv_below_minimum"
 NO_VIABLE_OFFER = "no_viable_offer"
 LIQUIDITY_BELOW_MINIMUM = "liquidity_below_minimum"

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from valhalla_cli.services.refusals import Refusal
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -39,6 +41,13 @@ class ReserveOutcome:
     message: str | None = None  # the human sentence of a denial
     warning: str | None = None  # go-live enforcement off
 
+    @property
+    def refusal(self) -> Refusal | None:
+        """A reservation a cap denies."""
+        if not self.message:
+            return None
+        return Refusal(self.result.reason or "denied", self.message)
+
 
 @dataclass(frozen=True)
 class CloseView:
@@ -61,6 +70,13 @@ class CloseView:
 class CloseOutcome:
     result: CloseView
     message: str | None = None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """A reservation already settled or released."""
+        if not self.message:
+            return None
+        return Refusal(self.result.reason or "refused", self.message)
 
 
 @dataclass(frozen=True)

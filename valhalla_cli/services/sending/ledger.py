@@ -19,6 +19,7 @@ from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.sending import MessageEvent, OutboundMessage, PhoneStatus
 from valhalla_cli.models.types import pk
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.services.contact_rules import Reason
 
 PACK = Pack.SEND
 RANK = {"sending": 0, "accepted": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
@@ -129,7 +130,7 @@ def mark_not_textable(session: Session, *, phone: str, code: int, at: datetime) 
         update(FollowupTask)
         .where(col(FollowupTask.lead_id).in_(lead_ids), col(FollowupTask.channel) == "SMS",
                col(FollowupTask.status).in_(ACTIVE_STATUSES))
-        .values(status="skipped", status_reason="not_textable", claim_token=None,
+        .values(status="skipped", status_reason=Reason.NOT_TEXTABLE, claim_token=None,
                 lease_expires_at=None)
         .returning(col(FollowupTask.ladder_id))
         .execution_options(synchronize_session=False)).all()

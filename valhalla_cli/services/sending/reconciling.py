@@ -21,6 +21,7 @@ from sqlmodel import col
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.sending import MessageEvent, OutboundMessage
 from valhalla_cli.models.types import pk
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.sending import ledger
 from valhalla_cli.services.sending.provider import Twilio, parse_provider_instant
 from valhalla_cli.services.sending.run import Transaction, _return_task
@@ -52,6 +53,15 @@ class ReconcileResult:
     def summary(self) -> str:
         return (f"looked up {self.looked_up} sending message(s), re-read {self.refetched} "
                 f"accepted one(s); {len(self.changes)} changed")
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The provider could not be reached: what was done, and what was not."""
+        if not self.exit_code:
+            return None
+        return Refusal("provider_unreachable",
+                       f"{self.message or 'the provider could not be reached'} ({self.summary})",
+                       code=self.exit_code)
 
 
 def _match(found: list[dict[str, Any]], message: OutboundMessage) -> dict[str, Any] | None:

@@ -26,6 +26,8 @@ from valhalla_cli.errors import BadInput, ConfigError
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.sending import OutboundMessage
 from valhalla_cli.models.types import pk
+from valhalla_cli.services.contact_rules import DISPATCH_ACTION, Action, Reason
+from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.sending import ledger
 from valhalla_cli.services.sending.provider import Answer, log_sid
 from valhalla_cli.services.sending.segments import segments
@@ -70,6 +72,14 @@ class SendResult:
         return (f"accepted {self.count('accepted', 'sent', 'delivered')}, failed "
                 f"{self.count('failed', 'undelivered', 'not_sent')}, unknown "
                 f"{self.count('sending')}, not sent by rule {by_rule}")
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Why the run stopped, with what it did (exit 1 a "no"; 3 and 4 the faults it met)."""
+        if not self.exit_code:
+            return None
+        return Refusal(self.reason or "stopped", f"{self.message or self.reason} ({self.summary})",
+                       code=self.exit_code)
 
 
 class Clock:
@@ -149,21 +159,24 @@ def _return_task(session: Session, task_id: int, *, at: datetime, max_attempts: 
     session.flush()
 
 
-def _apply_no(session: Session, claim: Any, reason: str | None, next_open_at: datetime | None,
+def _apply_no(session: Session, claim: Any, reason: Reason | None,
+              next_open_at: datetime | None,
               *, at: datetime) -> str:
     """A "no" at the send instant, applied as dispatch applies it; returns what happened."""
-    from valhalla_cli.services.ladder import HOLD_REASONS, RECHECK_BLOCKED, cancel_active_tasks
+    from valhalla_cli.services.ladder import RECHECK_BLOCKED, cancel_active_tasks
     from valhalla_cli.services.ladder.readiness import _advance
 
-    reason = reason or "refused"
     task = session.get(FollowupTask, claim.task_id)
+    if reason is None:
+        return "refused"
     if task is None or task.status != "claimed" or task.claim_token != claim.claim_token:
         return reason
-    if reason == "suppressed":
-        cancel_active_tasks(session, lead_id=task.lead_id, at=at, reason="suppressed")
+    action = DISPATCH_ACTION[reason]
+    if action is Action.CANCEL:
+        cancel_active_tasks(session, lead_id=task.lead_id, at=at, reason=Reason.SUPPRESSED)
         return reason
-    if reason in HOLD_REASONS or reason in ("outside_window", "holiday", "policy_disabled"):
-        due = (at + HOLD_FOR if reason in HOLD_REASONS else
+    if action in (Action.HOLD, Action.MOVE):
+        due = (at + HOLD_FOR if action is Action.HOLD else
                next_open_at or at + RECHECK_BLOCKED)
         task.status, task.status_reason, task.due_at = "pending", reason, due
         task.attempt -= 1  # nothing was sent: the claim is not an attempt
@@ -293,7 +306,8 @@ class Sender:
                     reason = _apply_no(session, claim, answer.reason, answer.next_open_at,
                                        at=now)
                 else:  # the identification went missing since the claim: held, as dispatch
-                    reason = _apply_no(session, claim, "no_identification", None, at=now)
+                    reason = _apply_no(session, claim, Reason.NO_IDENTIFICATION, None,
+                                       at=now)
                 return Handled(claim.task_id, claim.lead_id, answer.phone, None, None,
                                "not_sent_by_rule", None, reason)
             to = str(answer.phone)
