@@ -235,6 +235,9 @@ def create_app(settings: Settings) -> FastAPI:
     from valhalla_cli.api import review
 
     app.include_router(review.router(settings, database))
+    from valhalla_cli.api import desk_page
+
+    app.include_router(desk_page.router(settings, database))
     for pack in pack_routers():
         app.include_router(pack.api_router(runner))
     app.include_router(webhooks.router(settings, database))
