@@ -200,8 +200,11 @@
     });
     return el("div", { className: "item", "data-lead-id": lead }, [
       el("h3", {}, [who + " ", el("span", { className: "badge warn", text: item.kind || "reply" })]),
-      el("p", { className: "small muted", text: "waiting since " + local(item.waiting_since || item.opened_at) +
-        (item.deadline ? " · answer by " + local(item.deadline) : "") }),
+      el("p", { className: "small muted", text: [
+        item.waiting_minutes !== undefined ? (waited(item.waiting_minutes) ? "waiting " + waited(item.waiting_minutes) : null)
+          : "waiting since " + local(item.waiting_since || item.opened_at),
+        item.deadline ? "answer by " + local(item.deadline) : null
+      ].filter(Boolean).join(" · ") }),
       item.conversation ? conversationList(item.conversation) : el("p", { text: item.last_text || "" }),
       reply, close
     ]);
@@ -236,6 +239,23 @@
     });
   }
 
+  function historyLine(entry) {
+    // "2027-01-14 10:00 Toronto · step 1 SMS · done, sent · attempt 1" (a call: its status and length).
+    if (typeof entry !== "object" || entry === null || !entry.at) { return describe(entry); }
+    var parts = [local(entry.at)];
+    parts.push((entry.kind === "call" ? "call" : "step " + (entry.step === null || entry.step === undefined ? "?" : entry.step) + " " + (entry.channel || "")).trim());
+    parts.push(entry.status + (entry.outcome ? ", " + entry.outcome.replace(/_/g, " ") : ""));
+    if (entry.attempt) { parts.push("attempt " + entry.attempt); }
+    if (entry.duration_seconds !== null && entry.duration_seconds !== undefined) { parts.push(entry.duration_seconds + " s"); }
+    return parts.join(" · ");
+  }
+
+  function waited(minutes) {
+    if (minutes === null || minutes === undefined) { return null; }
+    var m = Math.round(minutes);
+    return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+  }
+
   function section(title, body) {
     return el("div", {}, [el("h3", { text: title }), body]);
   }
@@ -245,13 +265,15 @@
     var slot = document.getElementById("card-slot");
     slot.textContent = "";
     var history = el("ul", { className: "plain", id: "history" });
-    (card.history || []).forEach(function (entry) { history.appendChild(el("li", { text: describe(entry) })); });
+    (card.history || []).forEach(function (entry) { history.appendChild(el("li", { text: historyLine(entry) })); });
     if (!(card.history || []).length) { history.appendChild(el("li", { className: "muted", text: "No earlier attempt." })); }
     var times = card.local_times;
+    // The lead's wall clock in each of its zones: "10:00 Toronto (2027-01-15)".
     var timeText = Array.isArray(times) ? times.map(function (t) {
-      return typeof t === "object" && t !== null
-        ? (t.timezone || t.zone || "") + " " + (t.local_time || t.local || describe(t)) + (t.open === false ? " (closed)" : "")
-        : String(t);
+      if (typeof t !== "object" || t === null) { return String(t); }
+      var zone = t.timezone || t.zone;
+      var text = local(t.local_time || t.local, zone);
+      return text + (t.source ? " (" + t.source.replace(/_/g, " ") + ")" : "") + (t.open === false ? ", closed" : "");
     }).join("; ") : describe(times);
     var dispositions = el("div", { className: "dispositions", role: "group", "aria-label": "Disposition" },
       OUTCOMES.map(function (o, i) {
@@ -386,5 +408,7 @@
   });
 
   document.getElementById("next").addEventListener("click", next);
+  var replay = document.getElementById("replay");
+  if (replay && AT) { replay.textContent = local(AT); }
   loadQueue();
 }());
