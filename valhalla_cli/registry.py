@@ -130,6 +130,11 @@ def _inbox_status(session: Session, settings: Settings, at: datetime) -> dict[st
     return inbox.status_section(session, settings, at)
 
 
+def _desk_cli() -> Callable[..., None]:
+    from valhalla_cli.commands import desk
+    return desk.desk_command
+
+
 def _send_cli() -> typer.Typer:
     from valhalla_cli.commands import send
     return send.app
@@ -359,6 +364,7 @@ PACKS: tuple[Pack, ...] = (
          more_checks=(Check("sender", _sender_check),), status=_send_status),
     Pack("inbox", OPERATIONS, _inbox_cli, check=Check("inbox", _inbox_check),
          status=_inbox_status, api=_router("inbox")),
+    Pack("desk", OPERATIONS, _desk_cli, audited=False, api=_router("desk")),
     Pack("liquidity", OPERATIONS, _liquidity_cli, api=_router("liquidity")),
     Pack("offer", OPERATIONS, _offer_cli, check=Check("offers", _offer_check),
          levers=("offers",), api=_router("offer")),

@@ -65,10 +65,11 @@ def create_token(db_url: str, name: str, scope: str) -> str:
 
 
 def start_server(db_url: str, tmp_path: Path, *, workers: int = 1,
-                 env: dict | None = None, config_text: str = "") -> Server:
+                 env: dict | None = None, config_text: str | None = None) -> Server:
+    """`config_text`: the server's whole config file (default: the webhook's signing key)."""
     config = tmp_path / "serve-config.toml"
-    config.write_text(f'[api]\ntwilio_auth_token = "{TWILIO_AUTH_TOKEN}"\n' + config_text,
-                      encoding="utf-8")
+    config.write_text(config_text if config_text is not None else
+                      f'[api]\ntwilio_auth_token = "{TWILIO_AUTH_TOKEN}"\n', encoding="utf-8")
     port = free_port()
     log_path = tmp_path / f"serve-{port}.log"
     argv = [sys.executable, "-m", "valhalla_cli", "--config", str(config), "--db", db_url,

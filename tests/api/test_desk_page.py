@@ -27,7 +27,8 @@ INBOUND = "/api/webhooks/sms/inbound"
 ENV = {"VALHALLA_BUSINESS_NAME": "Maple Home Buyers",
        "VALHALLA_BUSINESS_CALLBACK": "+14165550111", "VALHALLA_SENDER_PROVIDER": "log"}
 # Calls first: every lead's first step is a call due at once.
-STEPS = '[ladder]\nsteps = ["CALL 0m", "SMS 1d", "CALL 2d"]\n'
+CONFIG = (f'[api]\ntwilio_auth_token = "{TWILIO_AUTH_TOKEN}"\n'
+          '[ladder]\nsteps = ["CALL 0m", "SMS 1d", "CALL 2d"]\n')
 LEADS = {"L-1": ("Ada Tremblay", "+14165550101"), "L-2": ("Bo Singh", "+14165550102"),
          "L-3": ("Cy Roy", "+14165550103"), "L-4": ("Di Chen", "+14165550104")}
 DESKTOP = {"width": 1280, "height": 900}
@@ -38,7 +39,7 @@ PHONE = {"width": 390, "height": 844}
 def desk(db_url, tmp_path, monkeypatch):
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    srv = start_server(db_url, tmp_path, env=ENV, config_text=STEPS)
+    srv = start_server(db_url, tmp_path, env=ENV, config_text=CONFIG)
     yield srv
     srv.stop()
     assert "Traceback" not in srv.log(), srv.log()

@@ -137,7 +137,8 @@ class Runner:
                 raise unreadable
             params = parse_params(endpoint, raw)
             call = Call(params=params, session=session, principal=principal,
-                        settings=dataclasses.replace(self.settings, actor=principal.actor))
+                        settings=dataclasses.replace(self.settings, actor=principal.actor),
+                        base_url=str(request.base_url).rstrip("/"))
             return endpoint.handler(call)
 
 

@@ -64,6 +64,7 @@ class Call:
     session: Session
     settings: Settings
     principal: Principal
+    base_url: str = ""  # the server's URL as the caller reached it (no trailing slash)
 
     def __getitem__(self, name: str) -> Any:
         return self.params[name]

@@ -2,6 +2,7 @@
 
 from valhalla_cli.models.api import ApiToken, SmsWebhookReceipt
 from valhalla_cli.models.audit import AuditEvent
+from valhalla_cli.models.desk import Call, CallEvent
 from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
 from valhalla_cli.models.heimdall import (
     HeimdallPolicy,
@@ -35,6 +36,8 @@ __all__ = [
     "AuditEvent",
     "BuyerFeedbackEvent",
     "BuyerLiquidityNode",
+    "Call",
+    "CallEvent",
     "ContactSuppression",
     "DnclArea",
     "DnclNumber",
