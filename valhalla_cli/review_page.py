@@ -74,12 +74,12 @@ def render_sign_in(*, error: str | None = None, next_page: str = "/") -> str:
 
 
 def render_desk(*, nonce: str, form: str, owner: str | None, owner_param: str | None,
-                at: str | None, signed_in_as: str, business_timezone: str) -> str:
+                at: str | None, signed_in_as: str, business_timezone: str, voice: bool) -> str:
     """The call desk's page (`GET /desk`): the frame its script fills from `/api/desk*`."""
     return _environment().get_template("desk.html.j2").render(
         nonce=nonce, form=form, owner=owner, owner_param=owner_param, at=at,
         signed_in_as=signed_in_as,
-        business_timezone=business_timezone)
+        business_timezone=business_timezone, voice=voice)
 
 
 def render_refusal(message: str, *, signed_in_as: str) -> str:

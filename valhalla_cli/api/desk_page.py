@@ -39,7 +39,7 @@ def content_security_policy(nonce: str) -> str:
 
 def desk_owner(principal: Principal, asked: str | None) -> str | None:
     """Whose desk a token sees: its own owner's; an `admin` token may name another."""
-    own: str | None = getattr(principal, "owner", None)
+    own = principal.owner
     asked = (asked or "").strip() or None
     if asked is None or asked == own:
         return own
@@ -65,6 +65,7 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
         from valhalla_cli.review_page import render_desk, render_refusal, render_sign_in
         from valhalla_cli.schema import ensure_session_at_head
         from valhalla_cli.services.api_tokens import scope_allows
+        from valhalla_cli.services.desk import voice_missing
 
         with database.get().transaction() as session:
             ensure_session_at_head(session)
@@ -102,7 +103,8 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
             # The page's requests name the owner only when an admin chose one.
             owner_param=owner if principal.scope == "admin" and asked else None,
             at=jsonable(at) if raw_at else None, signed_in_as=principal.name,
-            business_timezone=settings.business_timezone)
+            business_timezone=settings.business_timezone,
+            voice=voice_missing(settings, principal.phone) is None)
         return _page(200, html, nonce)
 
     @routes.get("/desk", response_class=HTMLResponse, summary="The call desk (SPEC 23).",

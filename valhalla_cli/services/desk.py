@@ -392,6 +392,19 @@ class CallResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def voice_missing(settings: Any, caller_phone: str | None) -> str | None:
+    """What calling through the business number lacks for this caller (None: nothing, the desk
+    offers the provider's bridge instead of a tel: link)."""
+    twilio = settings.twilio
+    if not twilio.voice_from:
+        return "[twilio] voice_from"
+    if not caller_phone:
+        return "a phone on this token (valhalla api token create NAME --phone N)"
+    if not twilio.account_sid or not twilio.auth_token:
+        return "[twilio] account_sid and auth_token"
+    return None
+
+
 def place_call(session: Session, *, task_id: int, claim_token: str | None, token_name: str,
                owner: str | None, caller_phone: str | None, at: datetime, settings: Any,
                base_url: str) -> CallResult:
@@ -423,11 +436,8 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
     if not answer.allowed:
         return no(answer.reason or "not_allowed", answer.message or "the call is not allowed "
                   "now", contact=answer)
-    twilio = settings.twilio
-    if not voice_from or not caller_phone or not twilio.account_sid or not twilio.auth_token:
-        missing = ("[twilio] voice_from" if not voice_from else
-                   "a phone on this token (valhalla api token create NAME --phone N)"
-                   if not caller_phone else "[twilio] account_sid and auth_token")
+    missing = voice_missing(settings, caller_phone)
+    if missing is not None:
         return no("voice_not_configured", f"calls through the business number need {missing}; "
                   "call with the tel: link instead", tel=tel)
     row = Call(task_id=pk(task.id), lead_id=task.lead_id, owner=owner, token_name=token_name,
@@ -441,7 +451,7 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
             ("StatusCallback", f"{root}{STATUS_PATH}"), ("StatusCallbackMethod", "POST")]
     form += [("StatusCallbackEvent", event)
              for event in ("initiated", "ringing", "answered", "completed")]
-    result = Twilio(twilio).create_call(form)
+    result = Twilio(settings.twilio).create_call(form)
     if result.kind == "unreachable":
         from valhalla_cli.errors import ProviderUnreachable
 

@@ -218,9 +218,8 @@
   }
 
   function twilioCalling(card) {
-    var q = state.queue || {};
-    return card.call_via === "twilio" || card.calling === "twilio" || card.twilio === true ||
-      q.call_via === "twilio" || q.calling === "twilio" || q.twilio === true;
+    // The server says whether this caller's calls go through the business number.
+    return root.dataset.voice === "twilio" && Boolean(card.to);
   }
 
   function next() {
@@ -314,7 +313,7 @@
     if (twilioCalling(card)) {
       control = el("button", { type: "button", className: "call big", id: "call", text: "Call" });
     } else {
-      control = el("a", { className: "button", id: "call", href: "tel:" + (card.to || "") }, ["Call"]);
+      control = el("a", { className: "button", id: "call", href: card.tel || "tel:" + (card.to || "") }, ["Call"]);
     }
     control.addEventListener("click", function (event) { event.preventDefault(); call(card); });
     slot.appendChild(control);
@@ -344,7 +343,7 @@
       if (!allowed) { state.calling = false; return; }
       if (!twilioCalling(card)) {
         state.calling = false;
-        window.location.href = "tel:" + card.to;
+        window.location.href = card.tel || "tel:" + card.to;
         return;
       }
       api("POST", "/api/desk/" + card.task_id + "/call", { claim_token: card.claim_token }).then(function (answer) {
@@ -401,7 +400,11 @@
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) { return; }
     var target = event.target;
     var tag = target && target.tagName ? target.tagName.toLowerCase() : "";
-    if (tag === "input" || tag === "textarea" || tag === "select" || (target && target.isContentEditable)) { return; }
+    if (tag === "input" || tag === "textarea" || tag === "select" || (target && target.isContentEditable)) {
+      // Escape leaves the field, so the keys work again.
+      if (event.key === "Escape") { target.blur(); }
+      return;
+    }
     if (event.key === "n" || event.key === "N") { event.preventDefault(); next(); return; }
     var index = "1234567".indexOf(event.key);
     if (index >= 0 && event.key.length === 1) { event.preventDefault(); dispose(OUTCOMES[index][0]); }
