@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from browser import SCREENSHOTS, Visit, browser_or_skip
-from conftest import run_valhalla
+from conftest import db_count, run_valhalla
 
 from api.conftest import TWILIO_AUTH_TOKEN, start_server
 from valhalla_cli.services.webhooks import twilio_signature
@@ -383,3 +383,104 @@ def test_the_desk_at_desktop_and_phone_width(desk, browser, db_url):
     if shots:
         assert (SCREENSHOTS / "desk-desktop.png").exists()
         assert (SCREENSHOTS / "desk-phone.png").exists()
+
+
+def test_a_lost_lease_says_so_and_records_nothing(desk, browser, db):
+    go_live(desk)
+    lead(desk, "L-1")
+    token(desk, "ana", "operate", "--owner", "va1")
+    visit = open_desk(browser, desk, "ana")
+    try:
+        visit.page.get_by_role("button", name="Next call").click()
+        task, _lead = card_of(visit)
+        # Meanwhile the operator releases the task and the cron claims it again.
+        ok(vh(desk, "ladder", "release", str(task), "--reason", "sender restarted", "--at", AT))
+        [claim] = ok(vh(desk, "ladder", "dispatch", "--channel", "CALL", "--at", AT,
+                        "--json")).json
+        assert claim["task_id"] == task
+        visit.page.get_by_role("button", name="Contacted").click()
+        said = wait_outcome(visit, "Lease lost")
+        assert "nothing was recorded" in said
+        assert visit.page.locator("[data-task-id]").count() == 0
+        assert visit.page.get_by_role("button", name="Next call").is_enabled()
+        # The browser logs the 409 answer itself; nothing else went wrong.
+        assert [text for kind, text in visit.console if kind in ("error", "warning")] == [
+            "Failed to load resource: the server responded with a status of 409 (Conflict)"]
+        assert visit.errors == []
+    finally:
+        visit.close()
+    assert _ladder(desk, "L-1")[0][2:4] == ("claimed", None)
+
+
+def test_the_inbox_reply_box_and_close_post_to_the_inbox(desk, browser, db):
+    go_live(desk)
+    lead(desk, "L-1")
+    lead(desk, "L-2", owner="va2")  # another owner's item is not on this desk
+    inbound(desk, "SM1", LEADS["L-1"][1], "Is this about my house on Elm St?")
+    inbound(desk, "SM2", LEADS["L-2"][1], "Who gave you my number?")
+    token(desk, "ana", "operate", "--owner", "va1")
+    visit = open_desk(browser, desk, "ana")
+    try:
+        page = visit.page
+        item = page.wait_for_selector("#inbox .item[data-lead-id='L-1']")
+        assert page.locator("#inbox .item").count() == 1
+        assert "Is this about my house on Elm St?" in item.inner_text()
+        page.get_by_label("Reply to Ada Tremblay").fill("Yes, Ada: may I call you today?")
+        page.get_by_label("record inquiry").check()
+        page.get_by_role("button", name="Send reply").click()
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('Reply sent')")
+        sent = db_count(db, "SELECT COUNT(*) FROM outbound_message WHERE lead_id = 'L-1' AND "
+                            "body LIKE 'Yes, Ada: may I call you today?%'")
+        assert sent == 1
+        page.get_by_label("Outcome for Ada Tremblay").select_option("contacted")
+        page.get_by_role("button", name="Close item").click()
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('Closed Ada')")
+        page.wait_for_selector("text=No lead waits for an answer.")
+        visit.assert_quiet()
+    finally:
+        visit.close()
+    open_items = run_valhalla("inbox", "--owner", "va1", "--json", db_url=desk.db_url).json
+    assert open_items == []
+
+
+def test_calling_through_the_business_number_rings_the_caller_then_the_lead(
+        db_url, tmp_path, monkeypatch, browser, db):
+    from twilio_double import TwilioDouble
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    with TwilioDouble() as double:
+        config = double.config(extra='voice_from = "+14165550111"\n') + (
+            f'[api]\ntwilio_auth_token = "{double.auth_token}"\n'
+            '[ladder]\nsteps = ["CALL 0m", "SMS 1d", "CALL 2d"]\n')
+        srv = start_server(db_url, tmp_path, env=ENV, config_text=config)
+        try:
+            go_live(srv)
+            lead(srv, "L-1")
+            token(srv, "ana", "operate", "--owner", "va1", "--phone", "+14165550123")
+            visit = open_desk(browser, srv, "ana")
+            try:
+                page = visit.page
+                page.get_by_role("button", name="Next call").click()
+                card_of(visit)
+                assert page.get_by_role("link", name="Call", exact=True).count() == 0
+                page.get_by_role("button", name="Call", exact=True).click()
+                page.wait_for_function(
+                    "() => document.getElementById('status').textContent.includes('rings')")
+                [request] = double.call_creates()
+                assert request.form["To"] == "+14165550123"  # the caller's phone first
+                assert request.form["From"] == "+14165550111"
+                [sid] = list(double.calls)
+                bridged = double.wait_call(sid)
+                assert bridged["bridge_status"] == 200
+                assert 'callerId="+14165550111"' in bridged["twiml"]
+                assert LEADS["L-1"][1] in bridged["twiml"]
+                visit.assert_quiet()
+            finally:
+                visit.close()
+        finally:
+            srv.stop()
+        assert "Traceback" not in srv.log(), srv.log()
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE task_id IS NOT NULL") == 1
