@@ -317,3 +317,97 @@ def test_eight_callers_never_get_the_same_task(desk, db, cli):
     assert len({n for n, _ in handed}) > 1
     assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE step = 1 AND "
                         "outcome = 'no_answer' AND attempt = 1") == 40
+
+
+@pytest.mark.slow
+def test_without_voice_the_call_endpoint_says_use_the_tel_link(desk, db, cli):
+    _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, desk.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(desk, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    assert card["tel"] == "tel:+14165550101"
+    path = f"/api/desk/{card['task_id']}/call"
+    assert _as(desk, alice, "POST", path, json={"at": AT}).status_code == 422
+    stale = _as(desk, alice, "POST", path, json={"claim_token": "x", "at": AT})
+    assert stale.status_code == 409 and stale.json()["reason"] == "lease_lost"
+    plain = _as(desk, alice, "POST", path, json={"claim_token": card["claim_token"], "at": AT})
+    assert plain.status_code == 409, plain.text
+    assert plain.json()["reason"] == "voice_not_configured"
+    assert plain.json()["tel"] == "tel:+14165550101" and "tel:" in plain.json()["message"]
+    assert db_count(db, "SELECT COUNT(*) FROM call") == 0
+
+
+@pytest.fixture
+def voice(db_url, db, tmp_path, cli):
+    from twilio_double import TwilioDouble
+
+    with TwilioDouble() as double:
+        text = BUSINESS + LADDER + double.config(extra='voice_from = "+14165550100"\n')
+        config = tmp_path / "voice.toml"
+        config.write_text(text, encoding="utf-8")
+        srv = start_server(db_url, tmp_path, config_text=text)
+        srv.config_path = config
+        srv.double = double
+        yield srv
+        srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+@pytest.mark.slow
+def test_a_call_through_twilio_rings_the_caller_then_bridges_to_the_lead(voice, db, cli):
+    double = voice.double
+    _ladders(cli, voice.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, voice.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(voice, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    placed = _as(voice, alice, "POST", f"/api/desk/{card['task_id']}/call",
+                 json={"claim_token": card["claim_token"], "at": AT})
+    assert placed.status_code == 200, placed.text
+    sid = placed.json()["sid"]
+    assert sid.startswith("CA") and placed.json()["to"] == "+14165550101"
+    [request] = double.call_creates()
+    assert request.path == f"/2010-04-01/Accounts/{double.account_sid}/Calls.json"
+    assert request.form["To"] == "+14165550142" and request.form["From"] == "+14165550100"
+    assert request.form["Url"] == (f"{voice.url}/api/webhooks/voice/bridge?"
+                                   f"task={card['task_id']}")
+    assert request.form["Method"] == "GET"
+    assert request.form["StatusCallback"] == f"{voice.url}/api/webhooks/voice/status"
+    call = double.wait_call(sid)
+    assert call["bridge_status"] == 200, call["twiml"]
+    dial = ElementTree.fromstring(call["twiml"]).find("Dial")
+    assert dial is not None and dial.get("callerId") == "+14165550100"
+    assert dial.findtext("Number") == "+14165550101"
+    assert [code for _, code in call["callbacks"]] == [200, 200, 200, 200]
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE provider_sid = :sid AND status = "
+                        "'completed' AND duration_seconds = 42", sid=sid) == 1
+    # late and repeated callbacks change nothing: a final status stays
+    status_url = f"{voice.url}/api/webhooks/voice/status"
+    assert double.call_status(status_url, sid, "ringing") == 200
+    assert double.call_status(status_url, sid, "completed", "42") == 200
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE status = 'completed'") == 1
+    assert db_count(db, "SELECT COUNT(*) FROM call_event WHERE sid = :sid", sid=sid) == 4
+    # signatures: a bridge or a status with a wrong one is 403 and changes nothing
+    assert double.fetch_signed(call["url"], sign=False)[0] == 403
+    assert double.call_status(status_url, sid, "failed", sign=False) == 403
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE status = 'completed'") == 1
+    # the call is in the card's history and in lead show
+    again = _as(voice, alice, "POST", "/api/desk/next", json={"at": LATER}).json()["task"]
+    [entry] = [h for h in again["history"] if h["kind"] == "call"]
+    assert entry["status"] == "completed" and entry["duration_seconds"] == 42
+    shown = cli("lead", "show", "L-1", "--format", "json")
+    assert shown.json["calls"][0]["sid"] == sid
+    assert shown.json["calls"][0]["duration_seconds"] == 42
+
+
+@pytest.mark.slow
+def test_a_call_the_decision_refuses_never_reaches_twilio(voice, db, cli):
+    _ladders(cli, voice.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, voice.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(voice, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    # 21:30 in Toronto: the window has closed since the card opened
+    closed = _as(voice, alice, "POST", f"/api/desk/{card['task_id']}/call",
+                 json={"claim_token": card["claim_token"], "at": "2026-12-04T21:30:00-05:00"})
+    assert closed.status_code == 409 and closed.json()["reason"] == "outside_window"
+    assert voice.double.call_creates() == []
+    assert db_count(db, "SELECT COUNT(*) FROM call") == 0
