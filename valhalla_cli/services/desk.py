@@ -442,18 +442,18 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
     form += [("StatusCallbackEvent", event)
              for event in ("initiated", "ringing", "answered", "completed")]
     result = Twilio(twilio).create_call(form)
-    if result.kind == "unreachable":
-        from valhalla_cli.errors import ProviderUnreachable
-
-        raise ProviderUnreachable(f"the voice provider could not be reached "
-                                  f"({result.error_message}); no call was placed")
     if result.kind != "accepted":
         row.status, row.updated_at = "failed", at
         session.flush()
+        if result.kind == "unreachable":
+            reason, message = "provider_unreachable", (
+                f"the voice provider could not be reached ({result.error_message}); call "
+                "with the tel: link")
+        else:
+            reason, message = "provider_refused", (
+                f"the provider refused the call: {result.error_code} {result.error_message}")
         return CallResult(pk(task.id), pk(row.id), None, "failed", lead_phone, caller_phone,
-                          voice_from, "provider_refused",
-                          f"the provider refused the call: {result.error_code} "
-                          f"{result.error_message}", tel=tel)
+                          voice_from, reason, message, tel=tel)
     row.provider_sid = result.sid
     _move(row, result.status or "queued", None, at)
     session.flush()
