@@ -201,6 +201,40 @@ def test_a_stop_while_the_card_is_open_turns_the_check_to_no(desk, db, cli):
 
 
 @pytest.mark.slow
+def test_a_disposition_is_what_ladder_complete_does(desk, db, cli):
+    _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101"),
+                                     ("L-2", "va1", "+14165550102")])
+    _live(cli, desk.config_path)
+    alice = _token(db, "alice", owner="va1")
+    card = _as(desk, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    assert card["lead_id"] == "L-1"
+    claimed = cli("--config", str(desk.config_path), "ladder", "dispatch", "--channel", "CALL",
+                  "--at", AT, "--format", "json")
+    [other] = claimed.json
+    assert other["lead_id"] == "L-2"
+    by_desk = _as(desk, alice, "POST", f"/api/desk/{card['task_id']}/disposition",
+                  json={"claim_token": card["claim_token"], "outcome": "appointment",
+                        "note": "Tuesday 3 pm", "at": LATER})
+    by_cli = cli("--config", str(desk.config_path), "ladder", "complete",
+                 str(other["task_id"]), "--outcome", "appointment", "--claim-token",
+                 other["claim_token"], "--note", "Tuesday 3 pm", "--at", LATER,
+                 "--format", "json")
+    assert by_desk.status_code == 200 and by_cli.exit_code == 0
+    assert {**by_desk.json(), "task_id": 0} == {**by_cli.json, "task_id": 0}
+
+    def ladder(lead: str) -> list[tuple]:
+        from sqlalchemy import text
+
+        with db.transaction() as session:
+            return [tuple(r) for r in session.execute(text(
+                "SELECT step, channel, status, outcome, response_minutes, note, status_reason "
+                "FROM followup_task WHERE lead_id = :lead ORDER BY step"), {"lead": lead})]
+
+    assert ladder("L-1") == ladder("L-2")
+    assert db_count(db, "SELECT COUNT(*) FROM kpi_event WHERE metric = 'followup_completed'") == 2
+
+
+@pytest.mark.slow
 def test_do_not_call_suppresses_and_says_until_when(desk, db, cli):
     _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101")])
     _live(cli, desk.config_path)
@@ -274,8 +308,21 @@ def test_a_lease_that_ran_out_still_records_until_someone_else_claims(desk, db, 
                         "status = 'claimed'") == 1
 
 
+@pytest.fixture
+def two_workers(db_url, db, tmp_path, cli):
+    """A server of two worker processes: callers meet in the database, not in one process."""
+    config = tmp_path / "desk.toml"
+    config.write_text(_config(), encoding="utf-8")
+    srv = start_server(db_url, tmp_path, workers=2, config_text=_config())
+    srv.config_path = config
+    yield srv
+    srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
 @pytest.mark.slow
-def test_eight_callers_never_get_the_same_task(desk, db, cli):
+def test_eight_callers_never_get_the_same_task(two_workers, db, cli):
+    desk = two_workers
     leads = [(f"L-{i:02d}", "va1" if i % 3 else None, f"+1416555{i:04d}") for i in range(1, 41)]
     _ladders(cli, desk.config_path, leads)
     _live(cli, desk.config_path)
@@ -397,6 +444,12 @@ def test_a_call_through_twilio_rings_the_caller_then_bridges_to_the_lead(voice, 
     shown = cli("lead", "show", "L-1", "--format", "json")
     assert shown.json["calls"][0]["sid"] == sid
     assert shown.json["calls"][0]["duration_seconds"] == 42
+    # a caller whose token has no phone is told to use the tel: link
+    bob = _token(db, "bob", owner="va1")
+    plain = _as(voice, bob, "POST", f"/api/desk/{card['task_id']}/call",
+                json={"claim_token": card["claim_token"], "at": LATER})
+    assert plain.status_code == 409 and plain.json()["reason"] == "voice_not_configured"
+    assert len(double.call_creates()) == 1
 
 
 @pytest.mark.slow
