@@ -219,32 +219,33 @@ def script(*, language: str, caller: str, business: str | None, callback: str | 
     return f"{hello}, this is {caller} calling from {business}. You can reach us at {callback}."
 
 
-def allowed_because(session: Session, *, lead_id: str, at: datetime,
+def allowed_because(session: Session, *, lead_id: str, phone: str | None, at: datetime,
                     business_timezone: str) -> dict[str, Any] | None:
     """Why a call is lawful now: the consent that exempts it from the DNCL (its kind and date),
-    or the DNCL copy the number was checked against (its date); None when neither holds."""
+    or the DNCL copy the number was checked against (its date); None when neither holds. The
+    same consent rule (`consent_covers`) and DNCL check the contact decision uses."""
     from valhalla_cli.models import LeadConsent
+    from valhalla_cli.services import dncl
     from valhalla_cli.services.consent import WITHDRAWAL, ConsentRecord, consent_covers
-    from valhalla_cli.services.contact_facts import facts_for
 
-    facts = facts_for(session, lead_ids=[lead_id], at=at,
-                      business_timezone=business_timezone)[0][lead_id]
-    if facts.call_exempt:
-        rows = list(session.execute(
-            select(col(LeadConsent.kind), col(LeadConsent.channel), col(LeadConsent.given_at),
-                   col(LeadConsent.recorded_at), col(LeadConsent.evidence))
-            .where(col(LeadConsent.lead_id) == lead_id)
-            .order_by(col(LeadConsent.given_at).desc())))
-        withdrawals = [ConsentRecord(r.kind, r.channel, r.given_at, r.recorded_at)
-                       for r in rows if r.kind == WITHDRAWAL]
-        for row in rows:
-            record = ConsentRecord(row.kind, row.channel, row.given_at, row.recorded_at)
-            if row.kind != WITHDRAWAL and consent_covers([record, *withdrawals], CHANNEL, at,
-                                                          business_timezone):
-                return {"basis": "consent", "consent": row.kind, "given_at": row.given_at,
-                        "evidence": row.evidence}
-    if facts.phone and facts.dncl_status == "not_listed":
-        return {"basis": "dncl", "dncl_status": "not_listed", "dncl_as_of": facts.dncl_as_of}
+    rows = list(session.execute(
+        select(col(LeadConsent.kind), col(LeadConsent.channel), col(LeadConsent.given_at),
+               col(LeadConsent.recorded_at), col(LeadConsent.evidence))
+        .where(col(LeadConsent.lead_id) == lead_id)
+        .order_by(col(LeadConsent.given_at).desc())))
+    withdrawals = [ConsentRecord(r.kind, r.channel, r.given_at, r.recorded_at)
+                   for r in rows if r.kind == WITHDRAWAL]
+    for row in rows:
+        record = ConsentRecord(row.kind, row.channel, row.given_at, row.recorded_at)
+        if row.kind != WITHDRAWAL and consent_covers([record, *withdrawals], CHANNEL, at,
+                                                      business_timezone):
+            return {"basis": "consent", "consent": row.kind, "given_at": row.given_at,
+                    "evidence": row.evidence}
+    if phone:
+        found = dncl.check_number(session, phone=phone, at=at,
+                                  business_timezone=business_timezone)
+        if found.status == "not_listed":
+            return {"basis": "dncl", "dncl_status": found.status, "dncl_as_of": found.as_of}
     return None
 
 
@@ -285,7 +286,7 @@ def card(session: Session, *, task: FollowupTask, claim_token: str | None, calle
         task_id=pk(task.id), claim_token=claim_token, lead_id=task.lead_id,
         name=lead.name if lead else None, to=phone, language=language,
         local_times=[LocalTime(z.timezone, z.source, z.local_time) for z in answer.zones],
-        allowed_because=allowed_because(session, lead_id=task.lead_id, at=at,
+        allowed_because=allowed_because(session, lead_id=task.lead_id, phone=phone, at=at,
                                         business_timezone=settings.business_timezone),
         script=script(language=language, caller=caller, business=settings.business_name,
                       callback=settings.business_callback, name=lead.name if lead else None),
