@@ -187,8 +187,9 @@ class Card:
 
 @dataclass(frozen=True)
 class NextResult:
+    """What Next call answers: the card (claimed now, or the one the token holds), or None."""
+
     task: Card | None
-    claimed: bool  # a new claim (False: the card the token already held, or nothing due)
 
 
 def _task(session: Session, task_id: int, *, lock: bool = False) -> FollowupTask:
@@ -319,16 +320,16 @@ def next_call(session: Session, *, token_name: str, owner: str | None, at: datet
     held = _held(session, token_name)
     if held is not None:
         return NextResult(card(session, task=held, claim_token=held.claim_token,
-                               caller=token_name, at=at, settings=settings), False)
+                               caller=token_name, at=at, settings=settings))
     refused, claims = _claims(session, owner=owner, at=at, settings=settings, limit=1,
                               dry_run=False, worker=worker_of(token_name))
     if refused is not None:
         raise Refused(refused.message or "not dispatching", reason=refused.reason or "refused")
     if not claims:
-        return NextResult(None, False)
+        return NextResult(None)
     task = _task(session, claims[0].task_id)
     return NextResult(card(session, task=task, claim_token=claims[0].claim_token,
-                           caller=token_name, at=at, settings=settings), True)
+                           caller=token_name, at=at, settings=settings))
 
 
 def check(session: Session, *, task_id: int, at: datetime, business_timezone: str) -> Any:

@@ -54,9 +54,9 @@ def next_call(call: Call) -> Answer:
     `{"task": null}`; 409 when dispatch would be refused."""
     from valhalla_cli.services import desk
 
-    result = desk.next_call(call.session, token_name=call.principal.name,
-                            owner=desk_owner(call), at=call.instant(), settings=call.settings)
-    return Answer({"task": result.task})
+    return Answer(desk.next_call(call.session, token_name=call.principal.name,
+                                 owner=desk_owner(call), at=call.instant(),
+                                 settings=call.settings))
 
 
 @router.get("/{task}/check", cli="valhalla market can-contact",
