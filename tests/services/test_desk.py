@@ -119,3 +119,15 @@ def test_why_a_call_is_allowed_names_the_consent_or_the_dncl_copy(cli, db, tmp_p
         exempt = why("L-7", "+14165550177")
         assert exempt is not None and exempt["basis"] == "consent"
         assert exempt["consent"] == "inquiry" and exempt["evidence"] == "asked"
+
+
+def test_a_status_that_outran_its_call_shows_in_the_calls_of_the_lead(db):
+    # the callback committed before the call's own transaction recorded the sid
+    _record(db, "CA5", "ringing", minutes=1)
+    _record(db, "CA5", "completed", "25", minutes=2)
+    _call(db, "CA5")
+    with db.transaction() as session:
+        [view] = desk.calls_of_lead(session, "L-1")
+        [entry] = [h for h in desk.history(session, lead_id="L-1") if h.kind == "call"]
+    assert (view.status, view.duration_seconds) == ("completed", 25)
+    assert (entry.status, entry.duration_seconds) == ("completed", 25)

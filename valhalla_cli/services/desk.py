@@ -264,7 +264,7 @@ def history(session: Session, *, lead_id: str, before_task: int | None = None
         entries.append(HistoryEntry("attempt", task.completed_at or task.claimed_at
                                     or task.due_at, pk(task.id), task.step, task.channel,
                                     task.status, task.outcome, task.attempt))
-    for call in session.scalars(select(Call).where(col(Call.lead_id) == lead_id)):
+    for call in calls_of_lead(session, lead_id):
         entries.append(HistoryEntry("call", call.created_at, call.task_id, None, CHANNEL,
                                     call.status, None, None, call.duration_seconds))
     return sorted(entries, key=lambda e: (e.at, e.kind, e.task_id))
@@ -467,16 +467,24 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
                       caller_phone, voice_from)
 
 
-def _move(row: Call, status: str, duration: int | None, at: datetime) -> None:
-    """A call's status only moves forward; a final one stays (late or repeated callbacks)."""
-    old = CALL_RANKS.get(row.status, 0)
-    new = CALL_RANKS.get(status)
+def advance(current: tuple[str, int | None, datetime], status: str, duration: int | None,
+            at: datetime) -> tuple[str, int | None, datetime]:
+    """A call's (status, duration, updated_at) after a reported status: forward only, and a
+    final status stays (callbacks arrive late, twice or out of order)."""
+    old_status, old_duration, updated = current
+    old, new = CALL_RANKS.get(old_status, 0), CALL_RANKS.get(status)
     if new is None or old >= FINAL_RANK:
-        return
+        return current
     if new > old:
-        row.status, row.updated_at = status, at
-    if duration is not None and (new >= FINAL_RANK or row.duration_seconds is None):
-        row.duration_seconds = duration
+        old_status, updated = status, at
+    if duration is not None and (new >= FINAL_RANK or old_duration is None):
+        old_duration = duration
+    return old_status, old_duration, updated
+
+
+def _move(row: Call, status: str, duration: int | None, at: datetime) -> None:
+    row.status, row.duration_seconds, row.updated_at = advance(
+        (row.status, row.duration_seconds, row.updated_at), status, duration, at)
 
 
 def check_call_status(status: str | None) -> str:
@@ -551,8 +559,23 @@ class CallView:
 
 
 def calls_of_lead(session: Session, lead_id: str) -> list[CallView]:
-    """A lead's calls placed through the provider, oldest first (`lead show`)."""
-    return [CallView(pk(c.id), c.task_id, c.provider_sid, c.status, c.duration_seconds, c.to,
-                     c.from_number, c.token_name, c.created_at, c.updated_at)
-            for c in session.scalars(select(Call).where(col(Call.lead_id) == lead_id)
-                                     .order_by(col(Call.created_at), col(Call.id)))]
+    """A lead's calls placed through the provider, oldest first (`lead show`, the card's
+    history). Statuses kept for a sid before its call recorded it are folded in, so a callback
+    that outran the call's own transaction still shows."""
+    calls = list(session.scalars(select(Call).where(col(Call.lead_id) == lead_id)
+                                 .order_by(col(Call.created_at), col(Call.id))))
+    sids = [c.provider_sid for c in calls if c.provider_sid]
+    events: dict[str, list[CallEvent]] = {}
+    if sids:
+        for event in session.scalars(select(CallEvent).where(col(CallEvent.sid).in_(sids))
+                                     .order_by(col(CallEvent.received_at),
+                                               col(CallEvent.id))):
+            events.setdefault(event.sid, []).append(event)
+    views = []
+    for c in calls:
+        state = (c.status, c.duration_seconds, c.updated_at)
+        for event in events.get(c.provider_sid or "", []):
+            state = advance(state, event.status, event.duration_seconds, event.received_at)
+        views.append(CallView(pk(c.id), c.task_id, c.provider_sid, state[0], state[1], c.to,
+                              c.from_number, c.token_name, c.created_at, state[2]))
+    return views
