@@ -274,19 +274,26 @@ def card(session: Session, *, task: FollowupTask, claim_token: str | None, calle
          at: datetime, settings: Any) -> Card:
     """The lead card of a claimed call task."""
     from valhalla_cli.services import inbox, market
-    from valhalla_cli.services.contact_facts import default_language, load_leads
+    from valhalla_cli.services.contact_facts import (
+        default_language,
+        lead_contact_zones,
+        load_leads,
+    )
+    from valhalla_cli.tz import zone
 
     lead = load_leads(session, [task.lead_id]).get(task.lead_id)
     language = lead.language if lead is not None else default_language(task.province)
-    answer = market.can_contact(session, province=None if lead else task.province,
-                                market=None if lead else task.market, channel=CHANNEL, at=at,
-                                lead_id=task.lead_id, business_timezone=settings.business_timezone,
-                                lead_score=task.lead_score, score_optional=True)
     phone = lead.phone if lead is not None else None
+    policy = market.effective_policy(session, province=lead.province if lead else task.province,
+                                     market=lead.market if lead else task.market)
+    # The zones the contact decision judges the call in (17.2), each with its wall clock.
+    zones = lead_contact_zones(policy_zones=policy.timezones, phone=phone,
+                               confirmed_timezone=lead.timezone if lead else None)
     return Card(
         task_id=pk(task.id), claim_token=claim_token, lead_id=task.lead_id,
         name=lead.name if lead else None, to=phone, language=language,
-        local_times=[LocalTime(z.timezone, z.source, z.local_time) for z in answer.zones],
+        local_times=[LocalTime(z.timezone, z.source, at.astimezone(zone(z.timezone))
+                               .isoformat(timespec="seconds")) for z in zones],
         allowed_because=allowed_because(session, lead_id=task.lead_id, phone=phone, at=at,
                                         business_timezone=settings.business_timezone),
         script=script(language=language, caller=caller, business=settings.business_name,
