@@ -201,6 +201,40 @@ def test_a_stop_while_the_card_is_open_turns_the_check_to_no(desk, db, cli):
 
 
 @pytest.mark.slow
+def test_a_disposition_is_what_ladder_complete_does(desk, db, cli):
+    _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101"),
+                                     ("L-2", "va1", "+14165550102")])
+    _live(cli, desk.config_path)
+    alice = _token(db, "alice", owner="va1")
+    card = _as(desk, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    assert card["lead_id"] == "L-1"
+    claimed = cli("--config", str(desk.config_path), "ladder", "dispatch", "--channel", "CALL",
+                  "--at", AT, "--format", "json")
+    [other] = claimed.json
+    assert other["lead_id"] == "L-2"
+    by_desk = _as(desk, alice, "POST", f"/api/desk/{card['task_id']}/disposition",
+                  json={"claim_token": card["claim_token"], "outcome": "appointment",
+                        "note": "Tuesday 3 pm", "at": LATER})
+    by_cli = cli("--config", str(desk.config_path), "ladder", "complete",
+                 str(other["task_id"]), "--outcome", "appointment", "--claim-token",
+                 other["claim_token"], "--note", "Tuesday 3 pm", "--at", LATER,
+                 "--format", "json")
+    assert by_desk.status_code == 200 and by_cli.exit_code == 0
+    assert {**by_desk.json(), "task_id": 0} == {**by_cli.json, "task_id": 0}
+
+    def ladder(lead: str) -> list[tuple]:
+        from sqlalchemy import text
+
+        with db.transaction() as session:
+            return [tuple(r) for r in session.execute(text(
+                "SELECT step, channel, status, outcome, response_minutes, note, status_reason "
+                "FROM followup_task WHERE lead_id = :lead ORDER BY step"), {"lead": lead})]
+
+    assert ladder("L-1") == ladder("L-2")
+    assert db_count(db, "SELECT COUNT(*) FROM kpi_event WHERE metric = 'followup_completed'") == 2
+
+
+@pytest.mark.slow
 def test_do_not_call_suppresses_and_says_until_when(desk, db, cli):
     _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101")])
     _live(cli, desk.config_path)
@@ -274,8 +308,21 @@ def test_a_lease_that_ran_out_still_records_until_someone_else_claims(desk, db, 
                         "status = 'claimed'") == 1
 
 
+@pytest.fixture
+def two_workers(db_url, db, tmp_path, cli):
+    """A server of two worker processes: callers meet in the database, not in one process."""
+    config = tmp_path / "desk.toml"
+    config.write_text(_config(), encoding="utf-8")
+    srv = start_server(db_url, tmp_path, workers=2, config_text=_config())
+    srv.config_path = config
+    yield srv
+    srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
 @pytest.mark.slow
-def test_eight_callers_never_get_the_same_task(desk, db, cli):
+def test_eight_callers_never_get_the_same_task(two_workers, db, cli):
+    desk = two_workers
     leads = [(f"L-{i:02d}", "va1" if i % 3 else None, f"+1416555{i:04d}") for i in range(1, 41)]
     _ladders(cli, desk.config_path, leads)
     _live(cli, desk.config_path)
@@ -317,3 +364,103 @@ def test_eight_callers_never_get_the_same_task(desk, db, cli):
     assert len({n for n, _ in handed}) > 1
     assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE step = 1 AND "
                         "outcome = 'no_answer' AND attempt = 1") == 40
+
+
+@pytest.mark.slow
+def test_without_voice_the_call_endpoint_says_use_the_tel_link(desk, db, cli):
+    _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, desk.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(desk, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    assert card["tel"] == "tel:+14165550101"
+    path = f"/api/desk/{card['task_id']}/call"
+    assert _as(desk, alice, "POST", path, json={"at": AT}).status_code == 422
+    stale = _as(desk, alice, "POST", path, json={"claim_token": "x", "at": AT})
+    assert stale.status_code == 409 and stale.json()["reason"] == "lease_lost"
+    plain = _as(desk, alice, "POST", path, json={"claim_token": card["claim_token"], "at": AT})
+    assert plain.status_code == 409, plain.text
+    assert plain.json()["reason"] == "voice_not_configured"
+    assert plain.json()["tel"] == "tel:+14165550101" and "tel:" in plain.json()["message"]
+    assert db_count(db, "SELECT COUNT(*) FROM call") == 0
+
+
+@pytest.fixture
+def voice(db_url, db, tmp_path, cli):
+    from twilio_double import TwilioDouble
+
+    with TwilioDouble() as double:
+        text = BUSINESS + LADDER + double.config(extra='voice_from = "+14165550100"\n')
+        config = tmp_path / "voice.toml"
+        config.write_text(text, encoding="utf-8")
+        srv = start_server(db_url, tmp_path, config_text=text)
+        srv.config_path = config
+        srv.double = double
+        yield srv
+        srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+@pytest.mark.slow
+def test_a_call_through_twilio_rings_the_caller_then_bridges_to_the_lead(voice, db, cli):
+    double = voice.double
+    _ladders(cli, voice.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, voice.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(voice, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    placed = _as(voice, alice, "POST", f"/api/desk/{card['task_id']}/call",
+                 json={"claim_token": card["claim_token"], "at": AT})
+    assert placed.status_code == 200, placed.text
+    sid = placed.json()["sid"]
+    assert sid.startswith("CA") and placed.json()["to"] == "+14165550101"
+    [request] = double.call_creates()
+    assert request.path == f"/2010-04-01/Accounts/{double.account_sid}/Calls.json"
+    assert request.form["To"] == "+14165550142" and request.form["From"] == "+14165550100"
+    assert request.form["Url"] == (f"{voice.url}/api/webhooks/voice/bridge?"
+                                   f"task={card['task_id']}")
+    assert request.form["Method"] == "GET"
+    assert request.form["StatusCallback"] == f"{voice.url}/api/webhooks/voice/status"
+    call = double.wait_call(sid)
+    assert call["bridge_status"] == 200, call["twiml"]
+    dial = ElementTree.fromstring(call["twiml"]).find("Dial")
+    assert dial is not None and dial.get("callerId") == "+14165550100"
+    assert dial.findtext("Number") == "+14165550101"
+    assert [code for _, code in call["callbacks"]] == [200, 200, 200, 200]
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE provider_sid = :sid AND status = "
+                        "'completed' AND duration_seconds = 42", sid=sid) == 1
+    # late and repeated callbacks change nothing: a final status stays
+    status_url = f"{voice.url}/api/webhooks/voice/status"
+    assert double.call_status(status_url, sid, "ringing") == 200
+    assert double.call_status(status_url, sid, "completed", "42") == 200
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE status = 'completed'") == 1
+    assert db_count(db, "SELECT COUNT(*) FROM call_event WHERE sid = :sid", sid=sid) == 4
+    # signatures: a bridge or a status with a wrong one is 403 and changes nothing
+    assert double.fetch_signed(call["url"], sign=False)[0] == 403
+    assert double.call_status(status_url, sid, "failed", sign=False) == 403
+    assert db_count(db, "SELECT COUNT(*) FROM call WHERE status = 'completed'") == 1
+    # the call is in the card's history and in lead show
+    again = _as(voice, alice, "POST", "/api/desk/next", json={"at": LATER}).json()["task"]
+    [entry] = [h for h in again["history"] if h["kind"] == "call"]
+    assert entry["status"] == "completed" and entry["duration_seconds"] == 42
+    shown = cli("lead", "show", "L-1", "--format", "json")
+    assert shown.json["calls"][0]["sid"] == sid
+    assert shown.json["calls"][0]["duration_seconds"] == 42
+    # a caller whose token has no phone is told to use the tel: link
+    bob = _token(db, "bob", owner="va1")
+    plain = _as(voice, bob, "POST", f"/api/desk/{card['task_id']}/call",
+                json={"claim_token": card["claim_token"], "at": LATER})
+    assert plain.status_code == 409 and plain.json()["reason"] == "voice_not_configured"
+    assert len(double.call_creates()) == 1
+
+
+@pytest.mark.slow
+def test_a_call_the_decision_refuses_never_reaches_twilio(voice, db, cli):
+    _ladders(cli, voice.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, voice.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(voice, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    # 21:30 in Toronto: the window has closed since the card opened
+    closed = _as(voice, alice, "POST", f"/api/desk/{card['task_id']}/call",
+                 json={"claim_token": card["claim_token"], "at": "2026-12-04T21:30:00-05:00"})
+    assert closed.status_code == 409 and closed.json()["reason"] == "outside_window"
+    assert voice.double.call_creates() == []
+    assert db_count(db, "SELECT COUNT(*) FROM call") == 0

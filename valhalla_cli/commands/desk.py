@@ -6,7 +6,7 @@ import typer
 
 from valhalla_cli.commands._common import AtOpt, FormatOpt, JsonOpt, at_instant, show
 
-CALL_COLUMNS = ("task_id", "lead_id", "name", "owner", "step", "due_at", "overdue", "attempt")
+QUEUE_COLUMNS = ("owner", "due", "overdue", "calls", "inbox")
 
 
 def desk_command(
@@ -17,19 +17,17 @@ def desk_command(
 ) -> None:
     """The call desk's queue: the calls dispatch would hand this owner now, then unowned ones.
 
-    With --json: also `due`, `overdue` (more than 2 h past due) and the owner's open inbox
-    items with their conversations. Callers work from the page `valhalla serve` shows at /desk.
+    Also `due`, `overdue` (more than 2 h past due) and the owner's open inbox items with
+    their conversations. Callers work from the page `valhalla serve` shows at /desk.
 
     \b
     Example:
       valhalla desk --owner va1 --json
     """
-    from valhalla_cli.commands._common import fmt_of, settings
+    from valhalla_cli.commands._common import settings
     from valhalla_cli.services import desk
 
     when = at_instant(ctx, at)
     cfg = settings(ctx)
-    whole = fmt_of(fmt, as_json) == "json"
-    show(ctx, lambda session: (lambda q: q if whole else q.calls)(
-        desk.queue(session, owner=owner, at=when, settings=cfg)),
-         fmt, as_json, columns=None if whole else CALL_COLUMNS)
+    show(ctx, lambda session: desk.queue(session, owner=owner, at=when, settings=cfg),
+         fmt, as_json, columns=QUEUE_COLUMNS)

@@ -187,8 +187,9 @@ class Card:
 
 @dataclass(frozen=True)
 class NextResult:
+    """What Next call answers: the card (claimed now, or the one the token holds), or None."""
+
     task: Card | None
-    claimed: bool  # a new claim (False: the card the token already held, or nothing due)
 
 
 def _task(session: Session, task_id: int, *, lock: bool = False) -> FollowupTask:
@@ -219,32 +220,33 @@ def script(*, language: str, caller: str, business: str | None, callback: str | 
     return f"{hello}, this is {caller} calling from {business}. You can reach us at {callback}."
 
 
-def allowed_because(session: Session, *, lead_id: str, at: datetime,
+def allowed_because(session: Session, *, lead_id: str, phone: str | None, at: datetime,
                     business_timezone: str) -> dict[str, Any] | None:
     """Why a call is lawful now: the consent that exempts it from the DNCL (its kind and date),
-    or the DNCL copy the number was checked against (its date); None when neither holds."""
+    or the DNCL copy the number was checked against (its date); None when neither holds. The
+    same consent rule (`consent_covers`) and DNCL check the contact decision uses."""
     from valhalla_cli.models import LeadConsent
+    from valhalla_cli.services import dncl
     from valhalla_cli.services.consent import WITHDRAWAL, ConsentRecord, consent_covers
-    from valhalla_cli.services.contact_facts import facts_for
 
-    facts = facts_for(session, lead_ids=[lead_id], at=at,
-                      business_timezone=business_timezone)[0][lead_id]
-    if facts.call_exempt:
-        rows = list(session.execute(
-            select(col(LeadConsent.kind), col(LeadConsent.channel), col(LeadConsent.given_at),
-                   col(LeadConsent.recorded_at), col(LeadConsent.evidence))
-            .where(col(LeadConsent.lead_id) == lead_id)
-            .order_by(col(LeadConsent.given_at).desc())))
-        withdrawals = [ConsentRecord(r.kind, r.channel, r.given_at, r.recorded_at)
-                       for r in rows if r.kind == WITHDRAWAL]
-        for row in rows:
-            record = ConsentRecord(row.kind, row.channel, row.given_at, row.recorded_at)
-            if row.kind != WITHDRAWAL and consent_covers([record, *withdrawals], CHANNEL, at,
-                                                          business_timezone):
-                return {"basis": "consent", "consent": row.kind, "given_at": row.given_at,
-                        "evidence": row.evidence}
-    if facts.phone and facts.dncl_status == "not_listed":
-        return {"basis": "dncl", "dncl_status": "not_listed", "dncl_as_of": facts.dncl_as_of}
+    rows = list(session.execute(
+        select(col(LeadConsent.kind), col(LeadConsent.channel), col(LeadConsent.given_at),
+               col(LeadConsent.recorded_at), col(LeadConsent.evidence))
+        .where(col(LeadConsent.lead_id) == lead_id)
+        .order_by(col(LeadConsent.given_at).desc())))
+    withdrawals = [ConsentRecord(r.kind, r.channel, r.given_at, r.recorded_at)
+                   for r in rows if r.kind == WITHDRAWAL]
+    for row in rows:
+        record = ConsentRecord(row.kind, row.channel, row.given_at, row.recorded_at)
+        if row.kind != WITHDRAWAL and consent_covers([record, *withdrawals], CHANNEL, at,
+                                                      business_timezone):
+            return {"basis": "consent", "consent": row.kind, "given_at": row.given_at,
+                    "evidence": row.evidence}
+    if phone:
+        found = dncl.check_number(session, phone=phone, at=at,
+                                  business_timezone=business_timezone)
+        if found.status == "not_listed":
+            return {"basis": "dncl", "dncl_status": found.status, "dncl_as_of": found.as_of}
     return None
 
 
@@ -262,7 +264,7 @@ def history(session: Session, *, lead_id: str, before_task: int | None = None
         entries.append(HistoryEntry("attempt", task.completed_at or task.claimed_at
                                     or task.due_at, pk(task.id), task.step, task.channel,
                                     task.status, task.outcome, task.attempt))
-    for call in session.scalars(select(Call).where(col(Call.lead_id) == lead_id)):
+    for call in calls_of_lead(session, lead_id):
         entries.append(HistoryEntry("call", call.created_at, call.task_id, None, CHANNEL,
                                     call.status, None, None, call.duration_seconds))
     return sorted(entries, key=lambda e: (e.at, e.kind, e.task_id))
@@ -272,20 +274,27 @@ def card(session: Session, *, task: FollowupTask, claim_token: str | None, calle
          at: datetime, settings: Any) -> Card:
     """The lead card of a claimed call task."""
     from valhalla_cli.services import inbox, market
-    from valhalla_cli.services.contact_facts import default_language, load_leads
+    from valhalla_cli.services.contact_facts import (
+        default_language,
+        lead_contact_zones,
+        load_leads,
+    )
+    from valhalla_cli.tz import zone
 
     lead = load_leads(session, [task.lead_id]).get(task.lead_id)
     language = lead.language if lead is not None else default_language(task.province)
-    answer = market.can_contact(session, province=None if lead else task.province,
-                                market=None if lead else task.market, channel=CHANNEL, at=at,
-                                lead_id=task.lead_id, business_timezone=settings.business_timezone,
-                                lead_score=task.lead_score, score_optional=True)
     phone = lead.phone if lead is not None else None
+    policy = market.effective_policy(session, province=lead.province if lead else task.province,
+                                     market=lead.market if lead else task.market)
+    # The zones the contact decision judges the call in (17.2), each with its wall clock.
+    zones = lead_contact_zones(policy_zones=policy.timezones, phone=phone,
+                               confirmed_timezone=lead.timezone if lead else None)
     return Card(
         task_id=pk(task.id), claim_token=claim_token, lead_id=task.lead_id,
         name=lead.name if lead else None, to=phone, language=language,
-        local_times=[LocalTime(z.timezone, z.source, z.local_time) for z in answer.zones],
-        allowed_because=allowed_because(session, lead_id=task.lead_id, at=at,
+        local_times=[LocalTime(z.timezone, z.source, at.astimezone(zone(z.timezone))
+                               .isoformat(timespec="seconds")) for z in zones],
+        allowed_because=allowed_because(session, lead_id=task.lead_id, phone=phone, at=at,
                                         business_timezone=settings.business_timezone),
         script=script(language=language, caller=caller, business=settings.business_name,
                       callback=settings.business_callback, name=lead.name if lead else None),
@@ -318,16 +327,16 @@ def next_call(session: Session, *, token_name: str, owner: str | None, at: datet
     held = _held(session, token_name)
     if held is not None:
         return NextResult(card(session, task=held, claim_token=held.claim_token,
-                               caller=token_name, at=at, settings=settings), False)
+                               caller=token_name, at=at, settings=settings))
     refused, claims = _claims(session, owner=owner, at=at, settings=settings, limit=1,
                               dry_run=False, worker=worker_of(token_name))
     if refused is not None:
         raise Refused(refused.message or "not dispatching", reason=refused.reason or "refused")
     if not claims:
-        return NextResult(None, False)
+        return NextResult(None)
     task = _task(session, claims[0].task_id)
     return NextResult(card(session, task=task, claim_token=claims[0].claim_token,
-                           caller=token_name, at=at, settings=settings), True)
+                           caller=token_name, at=at, settings=settings))
 
 
 def check(session: Session, *, task_id: int, at: datetime, business_timezone: str) -> Any:
@@ -452,18 +461,18 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
     form += [("StatusCallbackEvent", event)
              for event in ("initiated", "ringing", "answered", "completed")]
     result = Twilio(settings.twilio).create_call(form)
-    if result.kind == "unreachable":
-        from valhalla_cli.errors import ProviderUnreachable
-
-        raise ProviderUnreachable(f"the voice provider could not be reached "
-                                  f"({result.error_message}); no call was placed")
     if result.kind != "accepted":
         row.status, row.updated_at = "failed", at
         session.flush()
+        if result.kind == "unreachable":
+            reason, message = "provider_unreachable", (
+                f"the voice provider could not be reached ({result.error_message}); call "
+                "with the tel: link")
+        else:
+            reason, message = "provider_refused", (
+                f"the provider refused the call: {result.error_code} {result.error_message}")
         return CallResult(pk(task.id), pk(row.id), None, "failed", lead_phone, caller_phone,
-                          voice_from, "provider_refused",
-                          f"the provider refused the call: {result.error_code} "
-                          f"{result.error_message}", tel=tel)
+                          voice_from, reason, message, tel=tel)
     row.provider_sid = result.sid
     _move(row, result.status or "queued", None, at)
     session.flush()
@@ -475,16 +484,24 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
                       caller_phone, voice_from)
 
 
-def _move(row: Call, status: str, duration: int | None, at: datetime) -> None:
-    """A call's status only moves forward; a final one stays (late or repeated callbacks)."""
-    old = CALL_RANKS.get(row.status, 0)
-    new = CALL_RANKS.get(status)
+def advance(current: tuple[str, int | None, datetime], status: str, duration: int | None,
+            at: datetime) -> tuple[str, int | None, datetime]:
+    """A call's (status, duration, updated_at) after a reported status: forward only, and a
+    final status stays (callbacks arrive late, twice or out of order)."""
+    old_status, old_duration, updated = current
+    old, new = CALL_RANKS.get(old_status, 0), CALL_RANKS.get(status)
     if new is None or old >= FINAL_RANK:
-        return
+        return current
     if new > old:
-        row.status, row.updated_at = status, at
-    if duration is not None and (new >= FINAL_RANK or row.duration_seconds is None):
-        row.duration_seconds = duration
+        old_status, updated = status, at
+    if duration is not None and (new >= FINAL_RANK or old_duration is None):
+        old_duration = duration
+    return old_status, old_duration, updated
+
+
+def _move(row: Call, status: str, duration: int | None, at: datetime) -> None:
+    row.status, row.duration_seconds, row.updated_at = advance(
+        (row.status, row.duration_seconds, row.updated_at), status, duration, at)
 
 
 def check_call_status(status: str | None) -> str:
@@ -559,8 +576,23 @@ class CallView:
 
 
 def calls_of_lead(session: Session, lead_id: str) -> list[CallView]:
-    """A lead's calls placed through the provider, oldest first (`lead show`)."""
-    return [CallView(pk(c.id), c.task_id, c.provider_sid, c.status, c.duration_seconds, c.to,
-                     c.from_number, c.token_name, c.created_at, c.updated_at)
-            for c in session.scalars(select(Call).where(col(Call.lead_id) == lead_id)
-                                     .order_by(col(Call.created_at), col(Call.id)))]
+    """A lead's calls placed through the provider, oldest first (`lead show`, the card's
+    history). Statuses kept for a sid before its call recorded it are folded in, so a callback
+    that outran the call's own transaction still shows."""
+    calls = list(session.scalars(select(Call).where(col(Call.lead_id) == lead_id)
+                                 .order_by(col(Call.created_at), col(Call.id))))
+    sids = [c.provider_sid for c in calls if c.provider_sid]
+    events: dict[str, list[CallEvent]] = {}
+    if sids:
+        for event in session.scalars(select(CallEvent).where(col(CallEvent.sid).in_(sids))
+                                     .order_by(col(CallEvent.received_at),
+                                               col(CallEvent.id))):
+            events.setdefault(event.sid, []).append(event)
+    views = []
+    for c in calls:
+        state = (c.status, c.duration_seconds, c.updated_at)
+        for event in events.get(c.provider_sid or "", []):
+            state = advance(state, event.status, event.duration_seconds, event.received_at)
+        views.append(CallView(pk(c.id), c.task_id, c.provider_sid, state[0], state[1], c.to,
+                              c.from_number, c.token_name, c.created_at, state[2]))
+    return views

@@ -36,7 +36,7 @@ def _no(result: Any) -> Answer:
     return Answer(result, no=getattr(result, "reason", None) is not None)
 
 
-@router.get("", cli="valhalla desk (the page's queue)", scope="operate", params=(OWNER, AT),
+@router.get("", cli="valhalla desk", scope="operate", params=(OWNER, AT),
             returns="valhalla_cli.services.desk:DeskQueue")
 def queue(call: Call) -> Answer:
     """The queue: the calls dispatch would hand this owner now, then unowned ones; due and
@@ -47,19 +47,19 @@ def queue(call: Call) -> Answer:
                              settings=call.settings))
 
 
-@router.post("/next", cli="valhalla ladder dispatch --channel CALL --limit 1", scope="operate",
+@router.post("/next", cli="valhalla ladder dispatch", scope="operate",
              params=(OWNER, AT), returns="valhalla_cli.services.desk:NextResult")
 def next_call(call: Call) -> Answer:
     """Claim the next call (or answer the card this token holds): `{"task": CARD}` or
     `{"task": null}`; 409 when dispatch would be refused."""
     from valhalla_cli.services import desk
 
-    result = desk.next_call(call.session, token_name=call.principal.name,
-                            owner=desk_owner(call), at=call.instant(), settings=call.settings)
-    return Answer({"task": result.task})
+    return Answer(desk.next_call(call.session, token_name=call.principal.name,
+                                 owner=desk_owner(call), at=call.instant(),
+                                 settings=call.settings))
 
 
-@router.get("/{task}/check", cli="valhalla market can-contact --lead LEAD --channel CALL",
+@router.get("/{task}/check", cli="valhalla market can-contact",
             scope="operate", params=(TASK, AT),
             returns="valhalla_cli.services.market:ContactAnswer")
 def check(call: Call) -> Answer:
@@ -70,7 +70,7 @@ def check(call: Call) -> Answer:
                              business_timezone=call.settings.business_timezone))
 
 
-@router.post("/{task}/disposition", cli="valhalla ladder complete TASK --claim-token T",
+@router.post("/{task}/disposition", cli="valhalla ladder complete",
              scope="operate", params=(
     TASK, CLAIM_TOKEN,
     Param("outcome", required=True, help="no_answer, voicemail, contacted, appointment, "
@@ -87,7 +87,7 @@ def disposition(call: Call) -> Answer:
     return Answer(result, no=result.get("reason") is not None)
 
 
-@router.post("/{task}/call", cli="(the call desk's Call button)", scope="operate",
+@router.post("/{task}/call", cli="(none: the desk's Call button)", scope="operate",
              params=(TASK, CLAIM_TOKEN, AT), returns="valhalla_cli.services.desk:CallResult")
 def place_call(call: Call) -> Answer:
     """Call through the business's number: the caller's phone rings, then the lead. 409 with
