@@ -189,6 +189,8 @@ def open_desk(browser, server, name: str, viewport=None, query: str = f"?at={AT_
     page.fill("#token", server.tokens[name])
     page.click("button[type=submit]")
     page.wait_for_url(server.url + "/desk")
+    page.wait_for_function("() => document.getElementById('due').textContent !== '–'")
+    visit.requests.clear()  # from here on, the desk of the replayed instant
     page.goto(server.url + "/desk" + query)
     # (functions, not strings: the page's CSP forbids eval, which a string predicate needs)
     page.wait_for_function("() => document.getElementById('due').textContent !== '–'")
@@ -235,6 +237,9 @@ def test_two_callers_of_one_owner_never_get_the_same_task(desk, browser, db_url)
         for visit in (ana, ben):
             visit.assert_quiet()
             visit.assert_requests_only_to(desk.url + "/")
+            # `/desk?at=T` replays T: every request of the page carries it.
+            api = [url for url in visit.requests if "/api/" in url]
+            assert api and all("at=2027-01-15T15%3A00%3A00Z" in url for url in api), api
     finally:
         ana.close()
         ben.close()
