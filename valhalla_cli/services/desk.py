@@ -123,9 +123,11 @@ def queue(session: Session, *, owner: str | None, at: datetime, settings: Any,
           limit: int = QUEUE_LIMIT) -> DeskQueue:
     """The calls dispatch would hand this owner now (its own, then unowned ones), how many are
     due and overdue (more than 2 h past due), and the owner's open inbox items."""
+    from valhalla_cli.inputs import parse_text
     from valhalla_cli.services import inbox
     from valhalla_cli.services.contact_facts import load_leads
 
+    owner = parse_text(owner, field="--owner")
     _, claims = _claims(session, owner=owner, at=at, settings=settings, limit=limit,
                         dry_run=True)
     leads = load_leads(session, {c.lead_id for c in claims})
