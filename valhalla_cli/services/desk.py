@@ -103,9 +103,10 @@ def _claims(session: Session, *, owner: str | None, at: datetime, settings: Any,
     from valhalla_cli.services import ladder, template
 
     config = ladder.ladder_config(settings.ladder)
-    results = []
+    results: list[Any] = []
     for owners in ([(owner,), (None,)] if owner is not None else [(None,)]):
-        result = ladder.dispatch(session, at=at, limit=limit, lease=config.lease, worker=worker,
+        result = ladder.dispatch(session, at=at, limit=limit - len(results),
+                                 lease=config.lease, worker=worker,
                                  config=config, dry_run=dry_run,
                                  enforce=settings.golive_enforce, actor=settings.actor,
                                  business_timezone=settings.business_timezone,
