@@ -122,8 +122,15 @@ class Runner:
         database = self.database.get()
         if endpoint.write and self.database.write_lock is not None:
             with self.database.write_lock:
-                return self._in_transaction(database, request, endpoint, raw, unreadable)
-        return self._in_transaction(database, request, endpoint, raw, unreadable)
+                answer = self._in_transaction(database, request, endpoint, raw, unreadable)
+        else:
+            answer = self._in_transaction(database, request, endpoint, raw, unreadable)
+        while answer.then is not None:
+            # The write is committed (an answer never reports an uncommitted change); what is
+            # left only reads, without the write lock.
+            with database.transaction() as session:
+                answer = answer.then(session)
+        return answer
 
     def _in_transaction(self, database: Database, request: Request, endpoint: Endpoint,
                         raw: dict[str, list[Any]], unreadable: BadInput | None) -> Answer:
