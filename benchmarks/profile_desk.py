@@ -133,7 +133,9 @@ def main() -> None:
     if args.explain:
         explain(url, counter.params, texts)
     if args.profile:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        report = pstats.Stats(profiler).sort_stats("cumulative")
+        report.print_stats(40)
+        report.print_callees("dispatching.py.*[(]dispatch[)]|desk.py.*[(]card[)]")
 
 
 def transaction_timer(held: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 One request is one transaction: the schema gate, the token check and the endpoint's service
 call share it, and it commits before the answer is sent (so an answer of 200 is never lost,
-even when the server is stopped right after). Errors map to status codes here, once:
+even when the server is stopped right after). An answer that is only reads of what was just
+committed (`Answer.then`: the call desk's card after its claim) is read in a second, read-only
+transaction, so it does not hold SQLite's one writer. Errors map to status codes here, once:
 200 yes, 409 a rule's no (the whole answer), 422 bad input (nothing changed), 401/403 token
 and scope, 413 a body over 1 MiB, 503 database unavailable, 500 a bug (a request id, never a
 traceback). Each request is logged on one line of standard error.
