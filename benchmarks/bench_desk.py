@@ -105,8 +105,10 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
 
 
-def run(base: str, keys: list[str], calls: int) -> tuple[list[float], list[int], float]:
-    """Each caller: `calls` times Next call (timed) then a disposition."""
+def run(base: str, keys: list[str], calls: int, think: float
+        ) -> tuple[list[float], list[int], float]:
+    """Each caller: `calls` times Next call (timed), `think` seconds on the phone, then a
+    disposition."""
     latencies: list[list[float]] = [[] for _ in keys]
     handed: list[list[int]] = [[] for _ in keys]
     errors: list[str] = []
@@ -127,6 +129,8 @@ def run(base: str, keys: list[str], calls: int) -> tuple[list[float], list[int],
                     errors.append(f"next: {answer.status_code} {answer.text[:200]}")
                     return
                 handed[index].append(card["task_id"])
+                if think:
+                    time.sleep(think)
                 done = client.post(f"/api/desk/{card['task_id']}/disposition",
                                    json={"claim_token": card["claim_token"],
                                          "outcome": "no_answer", "at": at})
@@ -153,6 +157,9 @@ def main() -> None:
                         help="tasks in the table (48 000 + a multiple of 6)")
     parser.add_argument("--calls", type=int, default=40, help="Next calls per caller")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds a caller spends on the phone between Next and its "
+                             "disposition (0: a closed loop, the worst case)")
     parser.add_argument("--db", default=None,
                         help="a PostgreSQL server URL (postgresql+psycopg://…) to measure "
                              "there instead of SQLite")
@@ -165,7 +172,7 @@ def main() -> None:
     keys = tokens(url)
     proc, base = serve(url, args.workers)
     try:
-        latencies, handed, wall = run(base, keys, args.calls)
+        latencies, handed, wall = run(base, keys, args.calls, args.think)
     finally:
         proc.terminate()
         proc.wait(timeout=60)

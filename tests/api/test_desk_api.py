@@ -464,3 +464,24 @@ def test_a_call_the_decision_refuses_never_reaches_twilio(voice, db, cli):
     assert closed.status_code == 409 and closed.json()["reason"] == "outside_window"
     assert voice.double.call_creates() == []
     assert db_count(db, "SELECT COUNT(*) FROM call") == 0
+
+
+@pytest.mark.slow
+def test_the_queue_shows_the_owners_open_inbox_items_with_their_conversation(desk, db, cli):
+    _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101"),
+                                     ("L-2", "va2", "+14165550102")])
+    import httpx
+
+    for sid, phone in (("SM1", "+14165550101"), ("SM2", "+14165550102")):
+        form = {"MessageSid": sid, "From": phone, "To": "+14165559999",
+                "Body": "Call me after 5", "AccountSid": "AC1"}
+        signature = twilio_signature(TWILIO_AUTH_TOKEN, desk.url + INBOUND, form.items())
+        assert httpx.post(desk.url + INBOUND, data=form,
+                          headers={"X-Twilio-Signature": signature}).status_code == 200
+    alice = _token(db, "alice", owner="va1")
+    queue = _as(desk, alice, "GET", "/api/desk").json()
+    [item] = queue["inbox"]
+    assert item["lead_id"] == "L-1" and item["kind"] == "reply"
+    assert [line["text"] for line in item["conversation"]] == ["Call me after 5"]
+    # the reply paused L-1's ladder: its call is not in the queue
+    assert queue["calls"] == [] and queue["due"] == 0

@@ -94,6 +94,10 @@ class Answer:
     no: bool = False
     text: str | None = None  # a text body instead of JSON (the runbook as Markdown)
     media_type: str = "application/json"
+    # Reads that finish the answer after the request's write transaction has committed, in a
+    # read transaction of their own: a write endpoint whose answer needs many reads (the call
+    # desk's card) holds SQLite's one writer only for the write itself.
+    then: Callable[[Session], Answer] | None = None
 
 
 @dataclass(frozen=True)

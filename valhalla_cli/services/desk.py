@@ -32,6 +32,9 @@ DISPOSITIONS = ("no_answer", "voicemail", "contacted", "appointment", "not_inter
 DO_NOT_CALL = "do_not_call"
 OVERDUE_AFTER = timedelta(hours=2)
 QUEUE_LIMIT = 100
+# Candidates Next call reads at a time: it claims one call for a caller who waits, inside the
+# one write transaction SQLite allows, so it reads (and judges) a few, not a cron run's batch.
+NEXT_BATCH = 8
 # The CRTC's retention of an internal do-not-call entry: 3 years and 14 days.
 KEPT_YEARS, KEPT_DAYS = 3, 14
 # Twilio's call statuses, in the order a call goes through them; the last five are final.
@@ -98,19 +101,21 @@ class DeskQueue:
 
 
 def _claims(session: Session, *, owner: str | None, at: datetime, settings: Any, limit: int,
-            dry_run: bool, worker: str = "desk") -> Any:
+            dry_run: bool, worker: str = "desk", min_batch: int = 50) -> Any:
     """Dispatch itself, for CALL tasks: the owner's first, then the unowned ones."""
     from valhalla_cli.services import ladder, template
 
     config = ladder.ladder_config(settings.ladder)
-    results = []
+    results: list[Any] = []
     for owners in ([(owner,), (None,)] if owner is not None else [(None,)]):
-        result = ladder.dispatch(session, at=at, limit=limit, lease=config.lease, worker=worker,
+        result = ladder.dispatch(session, at=at, limit=limit - len(results),
+                                 lease=config.lease, worker=worker,
                                  config=config, dry_run=dry_run,
                                  enforce=settings.golive_enforce, actor=settings.actor,
                                  business_timezone=settings.business_timezone,
                                  identification=template.identification_of(settings),
-                                 check_controls=not dry_run, channel=CHANNEL, owners=owners)
+                                 check_controls=not dry_run, channel=CHANNEL, owners=owners,
+                                 min_batch=min_batch)
         if result.refused:
             return result, []
         results.extend(result.tasks)
@@ -123,9 +128,11 @@ def queue(session: Session, *, owner: str | None, at: datetime, settings: Any,
           limit: int = QUEUE_LIMIT) -> DeskQueue:
     """The calls dispatch would hand this owner now (its own, then unowned ones), how many are
     due and overdue (more than 2 h past due), and the owner's open inbox items."""
+    from valhalla_cli.inputs import parse_text
     from valhalla_cli.services import inbox
     from valhalla_cli.services.contact_facts import load_leads
 
+    owner = parse_text(owner, field="--owner")
     _, claims = _claims(session, owner=owner, at=at, settings=settings, limit=limit,
                         dry_run=True)
     leads = load_leads(session, {c.lead_id for c in claims})
@@ -315,28 +322,53 @@ def _held(session: Session, token_name: str) -> FollowupTask | None:
         .order_by(col(FollowupTask.claimed_at).desc(), col(FollowupTask.id))).first()
 
 
-def next_call(session: Session, *, token_name: str, owner: str | None, at: datetime,
-              settings: Any) -> NextResult:
-    """The next call for this caller: the card its token already holds, or the dispatch claim
-    of the first call dispatch would hand this owner now (its own, then unowned ones). Refused
-    (reason as dispatch's) when dispatch would be: not live, kill switch, throttled."""
+@dataclass(frozen=True)
+class Claimed:
+    """The call task a caller holds after Next call: claimed now, or held since an earlier
+    Next (same claim token)."""
+
+    task_id: int
+    claim_token: str | None
+
+
+def claim_next(session: Session, *, token_name: str, owner: str | None, at: datetime,
+               settings: Any) -> Claimed | None:
+    """The write of Next call: the card its token already holds, or the dispatch claim of the
+    first call dispatch would hand this owner now (its own, then unowned ones); None when
+    nothing is due. Refused (reason as dispatch's) when dispatch would be: not live, kill
+    switch, throttled. The card is read afterwards (`next_card`), outside the write."""
     if dialect_name(session) == "postgresql":
         # Two requests of one token at once must not both claim: they queue on its row.
         session.execute(select(col(ApiToken.id)).where(col(ApiToken.name) == token_name)
                         .with_for_update())
     held = _held(session, token_name)
     if held is not None:
-        return NextResult(card(session, task=held, claim_token=held.claim_token,
-                               caller=token_name, at=at, settings=settings))
+        return Claimed(pk(held.id), held.claim_token)
     refused, claims = _claims(session, owner=owner, at=at, settings=settings, limit=1,
-                              dry_run=False, worker=worker_of(token_name))
+                              dry_run=False, worker=worker_of(token_name),
+                              min_batch=NEXT_BATCH)
     if refused is not None:
         raise Refused(refused.message or "not dispatching", reason=refused.reason or "refused")
     if not claims:
+        return None
+    return Claimed(claims[0].task_id, claims[0].claim_token)
+
+
+def next_card(session: Session, claimed: Claimed | None, *, caller: str, at: datetime,
+              settings: Any) -> NextResult:
+    """What Next call answers for a claim: its lead card, or no task."""
+    if claimed is None:
         return NextResult(None)
-    task = _task(session, claims[0].task_id)
-    return NextResult(card(session, task=task, claim_token=claims[0].claim_token,
-                           caller=token_name, at=at, settings=settings))
+    return NextResult(card(session, task=_task(session, claimed.task_id),
+                           claim_token=claimed.claim_token, caller=caller, at=at,
+                           settings=settings))
+
+
+def next_call(session: Session, *, token_name: str, owner: str | None, at: datetime,
+              settings: Any) -> NextResult:
+    """Next call in one transaction: the claim (`claim_next`), then its card."""
+    claimed = claim_next(session, token_name=token_name, owner=owner, at=at, settings=settings)
+    return next_card(session, claimed, caller=token_name, at=at, settings=settings)
 
 
 def check(session: Session, *, task_id: int, at: datetime, business_timezone: str) -> Any:

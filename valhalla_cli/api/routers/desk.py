@@ -54,9 +54,13 @@ def next_call(call: Call) -> Answer:
     `{"task": null}`; 409 when dispatch would be refused."""
     from valhalla_cli.services import desk
 
-    return Answer(desk.next_call(call.session, token_name=call.principal.name,
-                                 owner=desk_owner(call), at=call.instant(),
-                                 settings=call.settings))
+    at, caller = call.instant(), call.principal.name
+    claimed = desk.claim_next(call.session, token_name=caller, owner=desk_owner(call), at=at,
+                              settings=call.settings)
+    # The card only reads: it is assembled after the claim commits, so callers queue on the
+    # one writer for the claim alone.
+    return Answer(None, then=lambda session: Answer(desk.next_card(
+        session, claimed, caller=caller, at=at, settings=call.settings)))
 
 
 @router.get("/{task}/check", cli="valhalla market can-contact",

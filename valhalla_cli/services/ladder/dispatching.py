@@ -287,6 +287,7 @@ def dispatch(
     check_controls: bool = True,
     channel: str | None = None,
     owners: tuple[str | None, ...] | None = None,
+    min_batch: int = 50,
 ) -> DispatchResult:
     """Claim up to `limit` dispatchable tasks (see the module docstring).
 
@@ -296,7 +297,9 @@ def dispatch(
     list or a configured `[business]` releases it. `identification` is the `[business]`
     identity (templates.Identification) or None when it is not configured. `channel` (SMS or
     CALL) hands out that channel's tasks only; `owners` only the tasks of those owners (None
-    in it: unowned tasks), as the call desk hands a caller its owner's calls."""
+    in it: unowned tasks), as the call desk hands a caller its owner's calls. `min_batch`:
+    the fewest candidates read at a time (a run that claims one task for a waiting caller
+    reads a few, not a batch sized for cron runs)."""
     from valhalla_cli.services import golive, levers
 
     if limit < 1 or limit > 100_000:
@@ -344,7 +347,7 @@ def dispatch(
         contended, rescanned = 0, False
         while len(claims) < limit and examined < max_examined:
             want = limit - len(claims)
-            batch = min(max(2 * want, 50), 1_000)
+            batch = min(max(2 * want, min_batch), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
                                after=after, batch=batch, lanes=lanes, channel=channel,
                                owners=owners)
