@@ -143,7 +143,7 @@ def test_only_an_admin_may_choose_the_owner(desk):
         other = client.get("/desk", params={"owner": "va2"})
         own = client.get("/desk", params={"owner": "va1"})
     assert other.status_code == 403
-    assert "only an admin token may choose" in html.unescape(other.text)
+    assert "only an admin token may open another owner" in html.unescape(other.text)
     assert own.status_code == 200 and 'data-owner=""' in own.text
     with signed_in(desk, "boss") as client:
         chosen = client.get("/desk", params={"owner": "va2"})

@@ -23,7 +23,6 @@ from valhalla_cli.api.errors import ApiDenied, error_response
 
 if TYPE_CHECKING:
     from valhalla_cli.api.app import ServerDatabase
-    from valhalla_cli.services.api_tokens import Principal
     from valhalla_cli.settings import Settings
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
@@ -37,18 +36,6 @@ def content_security_policy(nonce: str) -> str:
             "frame-ancestors 'none'")
 
 
-def desk_owner(principal: Principal, asked: str | None) -> str | None:
-    """Whose desk a token sees: its own owner's; an `admin` token may name another."""
-    own = principal.owner
-    asked = (asked or "").strip() or None
-    if asked is None or asked == own:
-        return own
-    if principal.scope != "admin":
-        raise ApiDenied(403, "forbidden", f"the token {principal.name!r} works the desk of "
-                        f"{own or 'no owner'}; only an admin token may choose an owner")
-    return asked
-
-
 def _page(status: int, html: str, nonce: str | None = None) -> HTMLResponse:
     headers = dict(_NO_STORE)
     if nonce is not None:
@@ -60,6 +47,8 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
     routes = APIRouter(tags=["desk"])
 
     def page(request: Request) -> Response:
+        from valhalla_cli.api.routers.desk import desk_owner
+        from valhalla_cli.api.routing import Call
         from valhalla_cli.inputs import parse_instant
         from valhalla_cli.output import jsonable
         from valhalla_cli.review_page import render_desk, render_refusal, render_sign_in
@@ -88,9 +77,11 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
                 f"the token {principal.name!r} has the {principal.scope!r} scope; the call "
                 "desk needs 'operate' (valhalla api token create NAME --scope operate "
                 "--owner OWNER)", signed_in_as=principal.name))
-        asked = request.query_params.get("owner")
+        asked = request.query_params.get("owner") or None
         try:
-            owner = desk_owner(principal, asked)
+            # Whose desk: the one rule of the endpoints under the page.
+            owner = desk_owner(Call(params={"owner": asked}, session=session,
+                                    settings=settings, principal=principal))
         except ApiDenied as denied:
             return _page(denied.status, render_refusal(denied.message,
                                                        signed_in_as=principal.name))
