@@ -270,6 +270,7 @@ MINIMAL: dict[tuple[str, ...], Case] = {
     ("send", "status"): Case(("SM0123", "--status", "delivered", "--at", AT)),
     ("send", "report"): Case(),
     ("inbox",): Case(("--at", AT), setup=_inbox_item),
+    ("desk",): Case(("--owner", "va1", "--at", AT)),
     ("inbox", "show"): Case(("L-1", "--at", AT), setup=_inbox_item),
     # not live (and no provider): a rule's "no", printed with its reason
     ("inbox", "reply"): Case(("L-1", "--text", "hi", "--at", AT), setup=_inbox_item,

@@ -9,6 +9,10 @@
 - `GET …/Messages.json?To=…&DateSent>=YYYY-MM-DD&PageSize=N`: the list filter, paged by
   `next_page_uri`.
 - `GET …/Messages/{sid}.json`: one message, 404 (code 20404) when unknown.
+- `POST …/Calls.json` (To, From, Url, Method, StatusCallback): 201 with the call's JSON
+  (`sid` CA…, `status` queued, `to`, `from`); then, as Twilio does once the called phone
+  answers, it fetches the TwiML at `Url` (a GET signed over the URL alone) and posts the call's
+  statuses (`CallSid`, `CallStatus`, `CallDuration`), signed, to `StatusCallback`.
 
 It can be told to refuse a number with a code, answer 429 (with Retry-After), answer 500 after
 accepting, drop the connection before or after accepting, delay, and post status callbacks
@@ -57,6 +61,10 @@ class Behaviour:
     delay: float = 0.0  # seconds before each answer
     status: str = "queued"  # the status of an accepted message
     error_all: tuple[int, int] | None = None  # every create answers (http, code)
+    # A call's statuses posted after its bridge is fetched, in this order (status, duration).
+    call_statuses: list[tuple[str, str | None]] = field(default_factory=lambda: [
+        ("initiated", None), ("ringing", None), ("in-progress", None), ("completed", "42")])
+    call_refuse: tuple[int, int] | None = None  # every call create answers (http, code)
 
 
 class TwilioDouble:
@@ -68,6 +76,7 @@ class TwilioDouble:
         self.now = lambda: datetime.now(UTC)
         self.requests: list[Recorded] = []
         self.messages: dict[str, dict[str, Any]] = {}
+        self.calls: dict[str, dict[str, Any]] = {}  # sid -> the call, its TwiML and callbacks
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -109,6 +118,62 @@ class TwilioDouble:
     def accepted(self, to: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [m for m in self.messages.values() if to is None or m["to"] == to]
+
+    def call_creates(self) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.method == "POST"
+                    and r.path.endswith("/Calls.json")]
+
+    def wait_call(self, sid: str, timeout: float = 60) -> dict[str, Any]:
+        """The call once its bridge was fetched and its statuses posted."""
+        done = self.calls[sid]["done"]
+        assert done.wait(timeout), f"call {sid} did not finish"
+        return self.calls[sid]
+
+    def fetch_signed(self, url: str, *, sign: bool = True) -> tuple[int, str]:
+        """GET `url` as Twilio fetches TwiML: signed over the URL alone."""
+        headers = {"X-Twilio-Signature": self.signature(url, {})} if sign else {}
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def call_status(self, url: str, sid: str, status: str, duration: str | None = None, *,
+                    sign: bool = True) -> int:
+        """Post Twilio's call status callback for `sid` to `url`; returns the HTTP status."""
+        call = self.calls.get(sid, {})
+        params = {"CallSid": sid, "CallStatus": status, "AccountSid": self.account_sid,
+                  "To": call.get("to", "+14165550199"), "From": call.get("from", SENDER),
+                  "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+        if duration is not None:
+            params["CallDuration"] = duration
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if sign:
+            headers["X-Twilio-Signature"] = self.signature(url, params)
+        request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(),
+                                         headers=headers, method="POST")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def _run_call(self, sid: str) -> None:
+        """What Twilio does after accepting a call: the answered phone's TwiML, then statuses."""
+        call = self.calls[sid]
+        try:
+            call["bridge_status"], call["twiml"] = self.fetch_signed(call["url"])
+            for status, duration in self.behaviour.call_statuses:
+                if call.get("status_callback"):
+                    call["callbacks"].append(
+                        (status, self.call_status(call["status_callback"], sid, status,
+                                                  duration)))
+        finally:
+            call["done"].set()
 
     def per_number(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -207,6 +272,9 @@ class TwilioDouble:
                 found = self._begin("POST")
                 if found is None:
                     return
+                if found[0] == "Calls.json":
+                    self._create_call()
+                    return
                 if found[0] != "Messages.json":
                     self._error(404, 20404, "The requested resource was not found")
                     return
@@ -252,6 +320,28 @@ class TwilioDouble:
                     self._drop()
                     return
                 self._answer(201, message)
+
+            def _create_call(self) -> None:
+                form = self.record.form
+                if not form.get("To") or not form.get("From") or not form.get("Url"):
+                    self._error(400, 21205, "A 'To', 'From' and 'Url' are required")
+                    return
+                if double.behaviour.call_refuse is not None:
+                    http, code = double.behaviour.call_refuse
+                    self._error(http, code, f"refused with {code}")
+                    return
+                sid = "CA" + secrets.token_hex(16)
+                call = {"sid": sid, "account_sid": double.account_sid, "to": form["To"],
+                        "from": form["From"], "status": "queued",
+                        "date_created": format_datetime(double.now(), usegmt=True),
+                        "direction": "outbound-api"}
+                with double.lock:
+                    double.calls[sid] = {**call, "url": form["Url"],
+                                         "method": form.get("Method", "POST"),
+                                         "status_callback": form.get("StatusCallback"),
+                                         "callbacks": [], "done": threading.Event()}
+                self._answer(201, call)
+                threading.Thread(target=double._run_call, args=(sid,), daemon=True).start()
 
             def do_GET(self) -> None:
                 found = self._begin("GET")

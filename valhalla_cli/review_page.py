@@ -67,9 +67,25 @@ def render_review(data: dict[str, Any], *, signed_in_as: str | None = None) -> s
     return template.render(s=data, signed_in_as=signed_in_as)
 
 
-def render_sign_in(*, error: str | None = None) -> str:
-    """The signed-out page of `GET /`: the sign-in form and nothing else."""
-    return _environment().get_template("sign_in.html.j2").render(error=error)
+def render_sign_in(*, error: str | None = None, next_page: str = "/") -> str:
+    """The signed-out page of `GET /` (or `GET /desk`): the sign-in form and nothing else."""
+    return _environment().get_template("sign_in.html.j2").render(error=error,
+                                                                  next_page=next_page)
+
+
+def render_desk(*, nonce: str, form: str, owner: str | None, owner_param: str | None,
+                at: str | None, signed_in_as: str, business_timezone: str, voice: bool) -> str:
+    """The call desk's page (`GET /desk`): the frame its script fills from `/api/desk*`."""
+    return _environment().get_template("desk.html.j2").render(
+        nonce=nonce, form=form, owner=owner, owner_param=owner_param, at=at,
+        signed_in_as=signed_in_as,
+        business_timezone=business_timezone, voice=voice)
+
+
+def render_refusal(message: str, *, signed_in_as: str) -> str:
+    """A signed-in page's refusal (a token without the scope or owner a page needs)."""
+    return _environment().get_template("refusal.html.j2").render(
+        message=message, signed_in_as=signed_in_as)
 
 
 # --- formatting -----------------------------------------------------------------------------------

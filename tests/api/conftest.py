@@ -83,15 +83,17 @@ def create_token(db_url: str, name: str, scope: str) -> str:
     return created.token
 
 
-def write_serve_config(tmp_path: Path) -> Path:
+def write_serve_config(tmp_path: Path, config_text: str | None = None) -> Path:
     config = tmp_path / "serve-config.toml"
-    config.write_text(f'[api]\ntwilio_auth_token = "{TWILIO_AUTH_TOKEN}"\n', encoding="utf-8")
+    config.write_text(config_text if config_text is not None else
+                      f'[api]\ntwilio_auth_token = "{TWILIO_AUTH_TOKEN}"\n', encoding="utf-8")
     return config
 
 
 def start_server(db_url: str, tmp_path: Path, *, workers: int = 1,
-                 env: dict | None = None) -> Server:
-    config = write_serve_config(tmp_path)
+                 env: dict | None = None, config_text: str | None = None) -> Server:
+    """`config_text`: the server's whole config file (default: the webhook's signing key)."""
+    config = write_serve_config(tmp_path, config_text)
     port = free_port()
     log_path = tmp_path / f"serve-{port}.log"
     argv = [sys.executable, "-m", "valhalla_cli", "--config", str(config), "--db", db_url,

@@ -29,5 +29,5 @@ def test_the_readme_lists_every_endpoint_beside_its_cli_command():
     endpoint_rows = {r for r in rows if r[1].startswith("/api/governance") or
                      r[1].startswith("/api/followups") or r[1].startswith("/api/buyers") or
                      r[1].startswith("/api/deals") or r[1].startswith("/api/leads") or
-                     r[1].startswith("/api/inbox")}
+                     r[1].startswith("/api/inbox") or r[1].startswith("/api/desk")}
     assert endpoint_rows == expected_rows()

@@ -2,7 +2,9 @@
 
 One request is one transaction: the schema gate, the token check and the endpoint's service
 call share it, and it commits before the answer is sent (so an answer of 200 is never lost,
-even when the server is stopped right after). Errors map to status codes here, once:
+even when the server is stopped right after). An answer that is only reads of what was just
+committed (`Answer.then`: the call desk's card after its claim) is read in a second, read-only
+transaction, so it does not hold SQLite's one writer. Errors map to status codes here, once:
 200 yes, 409 a rule's no (the whole answer), 422 bad input (nothing changed), 401/403 token
 and scope, 413 a body over 1 MiB, 503 database unavailable, 500 a bug (a request id, never a
 traceback). Each request is logged on one line of standard error.
@@ -84,8 +86,15 @@ class Runner:
         database = self.database.get()
         if endpoint.write and self.database.write_lock is not None:
             with self.database.write_lock:
-                return self._in_transaction(database, request, endpoint, raw, unreadable)
-        return self._in_transaction(database, request, endpoint, raw, unreadable)
+                answer = self._in_transaction(database, request, endpoint, raw, unreadable)
+        else:
+            answer = self._in_transaction(database, request, endpoint, raw, unreadable)
+        while answer.then is not None:
+            # The write is committed (an answer never reports an uncommitted change); what is
+            # left only reads, without the write lock.
+            with database.transaction() as session:
+                answer = answer.then(session)
+        return answer
 
     def _in_transaction(self, database: Database, request: Request, endpoint: Endpoint,
                         raw: dict[str, list[Any]], unreadable: BadInput | None) -> Answer:
@@ -99,7 +108,8 @@ class Runner:
                 raise unreadable
             params = parse_params(endpoint, raw)
             call = Call(params=params, session=session, principal=principal,
-                        settings=dataclasses.replace(self.settings, actor=principal.actor))
+                        settings=dataclasses.replace(self.settings, actor=principal.actor),
+                        base_url=str(request.base_url).rstrip("/"))
             return endpoint.handler(call)
 
 
@@ -197,6 +207,9 @@ def create_app(settings: Settings) -> FastAPI:
     from valhalla_cli.api import review
 
     app.include_router(review.router(settings, database))
+    from valhalla_cli.api import desk_page
+
+    app.include_router(desk_page.router(settings, database))
     for pack in pack_routers():
         app.include_router(pack.api_router(runner))
     app.include_router(webhooks.router(settings, database))

@@ -34,12 +34,31 @@ def bearer_token(request: Request) -> str | None:
 SESSION_COOKIE = "valhalla_review"
 
 
+# The header a signed-in page's script sends with each change, holding `form_token`.
+FORM_HEADER = "x-valhalla-form"
+
+
+def form_token(cookie_token: str) -> str:
+    """The per-session form token of the pages: derived from the (HttpOnly) sign-in cookie, so
+    it is known only to a page this server rendered for that session."""
+    import hashlib
+    import hmac
+
+    return hmac.new(cookie_token.encode("utf-8"), b"valhalla page form",
+                    hashlib.sha256).hexdigest()
+
+
 def session_cookie_token(request: Request) -> str | None:
-    """The review page's sign-in cookie, for reads only: a browser sends cookies on its own, so
-    a cookie never authorizes a change (every POST needs the Authorization header)."""
-    if request.method not in ("GET", "HEAD"):
-        return None
-    return request.cookies.get(SESSION_COOKIE) or None
+    """The pages' sign-in cookie. A browser sends cookies on its own, so for a change (any
+    method but GET and HEAD) the cookie counts only with the session's form token in the
+    `X-Valhalla-Form` header, which another site's page can neither read nor send."""
+    import hmac
+
+    token = request.cookies.get(SESSION_COOKIE) or None
+    if token is None or request.method in ("GET", "HEAD"):
+        return token
+    sent = request.headers.get(FORM_HEADER, "")
+    return token if sent and hmac.compare_digest(sent, form_token(token)) else None
 
 
 # Where a request's token may come from, tried in order; every source goes through the same

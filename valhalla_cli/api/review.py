@@ -4,7 +4,9 @@
 instant, as `--at` does), behind the `read` scope. A browser cannot send a bearer header, so
 the token is typed once into the sign-in form; `POST /login` checks it with the API's one token
 check (`services.api_tokens.authenticate`) and keeps it in an `HttpOnly`, `SameSite=Strict`
-cookie, which `api.auth.session_cookie_token` then hands to that same check on every `GET`.
+cookie, which `api.auth.session_cookie_token` then hands to that same check on every `GET`
+(and on a post from a page's script carrying the session's form token). `next` in the form
+returns to the page that asked for the sign-in (`/` or `/desk`).
 Signed out (no cookie, or one whose token was revoked), `GET /` answers 200 with the sign-in
 form and no figures.
 """
@@ -40,10 +42,20 @@ def _cookie(value: str, *, clear: bool = False) -> str:
     return f"{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/{expiry}"
 
 
-def _sign_in(status: int = 200, error: str | None = None, *, clear: bool = False) -> Response:
+def clear_cookie() -> str:
+    return _cookie("", clear=True)
+
+
+# The pages a sign-in may return to (a fixed list: the form's field never names another site).
+NEXT_PAGES = ("/", "/desk")
+
+
+def _sign_in(status: int = 200, error: str | None = None, *, clear: bool = False,
+             next_page: str = "/") -> Response:
     from valhalla_cli.review_page import render_sign_in
 
-    response = HTMLResponse(render_sign_in(error=error), status, headers=_NO_STORE)
+    response = HTMLResponse(render_sign_in(error=error, next_page=next_page), status,
+                            headers=_NO_STORE)
     if clear:
         response.headers.append("set-cookie", _cookie("", clear=True))
     return response
@@ -101,7 +113,7 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
         return HTMLResponse(render_review(jsonable(view), signed_in_as=principal.name),
                             headers=_NO_STORE)
 
-    def login(request: Request, token: str) -> Response:
+    def login(request: Request, token: str, next_page: str) -> Response:
         from valhalla_cli.schema import ensure_session_at_head
         from valhalla_cli.services import api_tokens
 
@@ -109,10 +121,11 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
             ensure_session_at_head(session)
             principal = api_tokens.authenticate(session, token) if token else None
             if principal is None:
-                return _sign_in(401, "that token is not valid (unknown or revoked)")
+                return _sign_in(401, "that token is not valid (unknown or revoked)",
+                                next_page=next_page)
             require_scope(principal, "read")
         request.state.token_name = principal.name
-        response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
+        response = RedirectResponse(next_page, status_code=303, headers=_NO_STORE)
         response.headers.append("set-cookie", _cookie(token))
         return response
 
@@ -136,8 +149,10 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
             return error_response(request, exc)
         fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         token = fields.get("token", "").strip()
+        next_page = fields.get("next", "/")
+        next_page = next_page if next_page in NEXT_PAGES else "/"
         try:
-            return await run_in_threadpool(login, request, token)
+            return await run_in_threadpool(login, request, token, next_page)
         except Exception as exc:
             return error_response(request, exc)
 

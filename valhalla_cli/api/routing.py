@@ -65,6 +65,7 @@ class Call:
     session: Session
     settings: Settings
     principal: Principal
+    base_url: str = ""  # the server's URL as the caller reached it (no trailing slash)
 
     def __getitem__(self, name: str) -> Any:
         return self.params[name]
@@ -94,6 +95,10 @@ class Answer:
     refusal: Refusal | None = None  # the service's "no", when the answer is one (409)
     text: str | None = None  # a text body instead of JSON (the runbook as Markdown)
     media_type: str = "application/json"
+    # Reads that finish the answer after the request's write transaction has committed, in a
+    # read transaction of their own: a write endpoint whose answer needs many reads (the call
+    # desk's card) holds SQLite's one writer only for the write itself.
+    then: Callable[[Session], Answer] | None = None
 
 
 @dataclass(frozen=True)

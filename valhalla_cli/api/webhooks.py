@@ -1,4 +1,5 @@
-"""`POST /api/webhooks/sms/inbound`: the SMS provider's webhook (Twilio's form fields).
+"""The provider's webhooks: `POST /api/webhooks/sms/inbound` (Twilio's form fields), the SMS
+status callback, and the call desk's voice bridge (TwiML) and call status callback.
 
 Authenticated by the provider's request signature instead of a bearer token; a missing or
 wrong signature is 403 and changes nothing. A repeated MessageSid is a no-op. The answer is
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 PATH = "/api/webhooks/sms/inbound"
 STATUS_PATH = "/api/webhooks/sms/status"
+VOICE_BRIDGE_PATH = "/api/webhooks/voice/bridge"
+VOICE_STATUS_PATH = "/api/webhooks/voice/status"
 ACTOR = "api:sms-webhook"
 STATUS_ACTOR = "api:sms-status"
 TWIML = "application/xml"
@@ -101,7 +104,63 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
         except Exception as exc:
             return error_response(request, exc)
 
+    @webhooks.get(VOICE_BRIDGE_PATH, summary="The call desk's bridge: TwiML that dials the lead.",
+                  description="Twilio fetches it (GET, signed over the URL) when the caller "
+                  "answers a call placed by `POST /api/desk/{task}/call`; it answers "
+                  "`<Dial callerId=voice_from><Number>lead</Number></Dial>`. 403 for a missing "
+                  "or wrong signature.")
+    async def voice_bridge(request: Request) -> Response:
+        from valhalla_cli.api.errors import error_response
+
+        try:
+            await signed_fields(request, settings, caller="voice-bridge")
+            answer = await run_in_threadpool(_handle_bridge, database, settings,
+                                             request.query_params.get("task"))
+            return Response(answer, 200, media_type=TWIML)
+        except Exception as exc:
+            return error_response(request, exc)
+
+    @webhooks.post(VOICE_STATUS_PATH, summary="The voice provider's call status callback.",
+                   description="Form fields CallSid, CallStatus, CallDuration as Twilio posts "
+                   "them, signed with X-Twilio-Signature. Records the status and duration in "
+                   "table `call` (forward only: a final status stays; repeats change nothing); "
+                   "403 for a missing or wrong signature.")
+    async def voice_status(request: Request) -> Response:
+        from valhalla_cli.api.errors import error_response
+
+        try:
+            fields = await signed_fields(request, settings, caller="voice-status")
+            await run_in_threadpool(_handle_voice_status, database, fields)
+            return Response(b"", 200)
+        except Exception as exc:
+            return error_response(request, exc)
+
     return webhooks
+
+
+def _handle_bridge(database: ServerDatabase, settings: Settings, task: str | None) -> str:
+    from valhalla_cli.inputs import parse_int
+    from valhalla_cli.schema import ensure_session_at_head
+    from valhalla_cli.services import desk
+
+    if task is None:
+        raise BadInput("task is required")
+    task_id = parse_int(task, field="task", minimum=1)
+    with database.get().transaction() as session:
+        ensure_session_at_head(session)
+        return desk.bridge_twiml(session, task_id=task_id, voice_from=settings.twilio.voice_from)
+
+
+def _handle_voice_status(database: ServerDatabase, fields: dict[str, str]) -> None:
+    from valhalla_cli.clock import utcnow
+    from valhalla_cli.schema import ensure_session_at_head
+    from valhalla_cli.services import desk
+
+    with database.get().transaction(write=True) as session:
+        ensure_session_at_head(session)
+        desk.record_status(session, sid=fields.get("CallSid", ""),
+                           status=fields.get("CallStatus", ""),
+                           duration=fields.get("CallDuration"), at=utcnow())
 
 
 def _handle_status(database: ServerDatabase, fields: dict[str, str]) -> None:

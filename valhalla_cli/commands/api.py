@@ -20,8 +20,8 @@ app = typer.Typer(help="The HTTP API (valhalla serve): bearer tokens.", no_args_
 token_app = typer.Typer(help="Bearer tokens: read, operate or admin scope.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
-TOKEN_COLUMNS = ("name", "scope", "active", "created_at", "created_by", "revoked_at",
-                 "revoked_by")
+TOKEN_COLUMNS = ("name", "scope", "owner", "phone", "active", "created_at", "created_by",
+                 "revoked_at", "revoked_by")
 NameArg = Annotated[str, typer.Argument(help="The token's name (the audit actor is api:NAME).")]
 
 
@@ -32,13 +32,21 @@ def create(
     scope: Annotated[str, typer.Option(
         "--scope", "-s", help="read (every GET), operate (also the operational POSTs) or "
         "admin (everything).")],
+    owner: Annotated[Optional[str], typer.Option(
+        "--owner", help="The call desk's owner this token works for (a ladder's --owner).")
+    ] = None,
+    phone: Annotated[Optional[str], typer.Option(
+        "--phone", help="The caller's phone, rung first when the desk calls through the "
+        "business number.")] = None,
     fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Create a token and print it once (only its SHA-256 is stored).
 
+    A token with --owner is a caller's at the call desk (/desk): it works that owner's calls.
+
     \b
     Example:
-      valhalla api token create dialer --scope read
+      valhalla api token create alice --scope operate --owner va1 --phone 416-555-0142
     """
     from valhalla_cli.clock import utcnow
     from valhalla_cli.services import api_tokens
@@ -47,8 +55,8 @@ def create(
     output = fmt_of(fmt, as_json)
     with database(ctx) as db, db.transaction(write=True) as session:
         created = api_tokens.create(session, name=name, scope=scope, actor=cfg.actor,
-                                    at=utcnow())
-    emit(created, output, columns=("name", "scope", "token", "created_at"))
+                                    at=utcnow(), owner=owner, phone=phone)
+    emit(created, output, columns=("name", "scope", "owner", "phone", "token", "created_at"))
     say(ctx, "store the token now: it is shown only once")
 
 

@@ -91,7 +91,7 @@ def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: Forma
                             business_timezone=cfg.business_timezone)
     emit(lead_show.as_data(view), output,
          columns=(*LEAD_COLUMNS, "suppressed", "dncl", "contact", "consents", "suppressions",
-                  "inbound", "ladders", "messages", "conversation", "inbox"))
+                  "inbound", "ladders", "messages", "conversation", "inbox", "calls"))
 
 
 @app.command("list")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from valhalla_cli.models.api import ApiToken, SmsWebhookReceipt
     from valhalla_cli.models.audit import AuditEvent
+    from valhalla_cli.models.desk import Call, CallEvent
     from valhalla_cli.models.golive import GoLiveChecklistItem, GoLiveState
     from valhalla_cli.models.heimdall import (
         HeimdallPolicy,
@@ -48,6 +49,8 @@ HOMES: dict[str, str] = {
     "AuditEvent": "audit",
     "BuyerFeedbackEvent": "liquidity",
     "BuyerLiquidityNode": "liquidity",
+    "Call": "desk",
+    "CallEvent": "desk",
     "ContactSuppression": "market",
     "DnclArea": "lead",
     "DnclNumber": "lead",
@@ -89,6 +92,8 @@ __all__ = [
     "AuditEvent",
     "BuyerFeedbackEvent",
     "BuyerLiquidityNode",
+    "Call",
+    "CallEvent",
     "ContactSuppression",
     "DnclArea",
     "DnclNumber",

@@ -24,6 +24,10 @@ class ApiToken(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     revoked_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime))
     revoked_by: Optional[str] = Field(default=None, max_length=200)
+    # The caller behind the token at the call desk: whose CALL tasks it works (as a ladder's
+    # `owner`) and the phone Twilio rings first when the desk calls through the business number.
+    owner: Optional[str] = Field(default=None, max_length=200)
+    phone: Optional[str] = Field(default=None, max_length=16)
 
 
 class SmsWebhookReceipt(SQLModel, table=True):

@@ -67,6 +67,8 @@ class TokenView:
     created_by: str
     revoked_at: datetime | None
     revoked_by: str | None
+    owner: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class CreatedToken:
     scope: str
     token: str
     created_at: datetime
+    owner: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Principal:
 
     name: str
     scope: str
+    owner: str | None = None  # the call desk's owner (a ladder's `owner`) the token works for
+    phone: str | None = None  # the caller's phone, rung first by a call through the provider
 
     @property
     def actor(self) -> str:
@@ -92,19 +98,28 @@ class Principal:
 def _view(row: ApiToken) -> TokenView:
     return TokenView(name=row.name, scope=row.scope, active=row.revoked_at is None,
                      created_at=row.created_at, created_by=row.created_by,
-                     revoked_at=row.revoked_at, revoked_by=row.revoked_by)
+                     revoked_at=row.revoked_at, revoked_by=row.revoked_by, owner=row.owner,
+                     phone=row.phone)
 
 
-def create(session: Session, *, name: str, scope: str, actor: str, at: datetime) -> CreatedToken:
-    """Create a token; its clear text is returned here once and never stored."""
+def create(session: Session, *, name: str, scope: str, actor: str, at: datetime,
+           owner: str | None = None, phone: str | None = None) -> CreatedToken:
+    """Create a token; its clear text is returned here once and never stored. `owner` is whose
+    CALL tasks the token works at the call desk (validated as `ladder create --owner`), `phone`
+    the caller's number (a Canadian number, stored in E.164)."""
+    from valhalla_cli.inputs import parse_text
+    from valhalla_cli.phones import parse_phone
+
     name, scope = parse_name(name), parse_scope(scope)
+    owner = parse_text(owner, field="--owner")
+    phone = parse_phone(phone) if phone is not None else None
     taken = select(col(ApiToken.id)).where(col(ApiToken.name) == name)
     if session.scalars(taken).first() is not None:
         raise BadInput(f"a token named {name!r} already exists (revoked names stay taken): "
                        "choose another name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     row = ApiToken(name=name, scope=scope, token_sha256=token_digest(token), created_at=at,
-                   created_by=actor)
+                   created_by=actor, owner=owner, phone=phone)
     try:
         with session.begin_nested():
             session.add(row)
@@ -112,8 +127,9 @@ def create(session: Session, *, name: str, scope: str, actor: str, at: datetime)
     except IntegrityError:
         raise BadInput(f"a token named {name!r} already exists: choose another name") from None
     audit.record(session, pack=PACK, action="token_create", actor=actor, at=at, subject=name,
-                 after={"name": name, "scope": scope})
-    return CreatedToken(name=name, scope=scope, token=token, created_at=at)
+                 after={"name": name, "scope": scope, "owner": owner, "phone": phone})
+    return CreatedToken(name=name, scope=scope, token=token, created_at=at, owner=owner,
+                        phone=phone)
 
 
 def list_tokens(session: Session) -> list[TokenView]:
@@ -142,7 +158,8 @@ def revoke(session: Session, *, name: str, actor: str, at: datetime,
 @lru_cache(maxsize=1)
 def _active_tokens_query() -> Any:
     # Built once: constructing the statement costs more than running it, on every request.
-    return (select(col(ApiToken.name), col(ApiToken.scope), col(ApiToken.token_sha256))
+    return (select(col(ApiToken.name), col(ApiToken.scope), col(ApiToken.token_sha256),
+                   col(ApiToken.owner), col(ApiToken.phone))
             .where(col(ApiToken.revoked_at).is_(None)))
 
 
@@ -151,8 +168,8 @@ def authenticate(session: Session, token: str) -> Principal | None:
     presented = token_digest(token).encode("ascii")
     found: Principal | None = None
     rows = session.execute(_active_tokens_query())
-    for name, scope, digest in rows:
+    for name, scope, digest, owner, phone in rows:
         # Compare with every row (no early exit) so timing does not depend on the match.
         if hmac.compare_digest(presented, digest.encode("ascii")) and found is None:
-            found = Principal(name=name, scope=scope)
+            found = Principal(name=name, scope=scope, owner=owner, phone=phone)
     return found

@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, Refused
 from valhalla_cli.models import FollowupTask, InboundMessage, Lead
-from valhalla_cli.models.inbox import OUTCOMES, InboxItem, WrongNumber
+from valhalla_cli.models.inbox import OUTCOMES, InboxItem
 from valhalla_cli.models.sending import OutboundMessage
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import inbox_rules
@@ -30,6 +30,7 @@ from valhalla_cli.services.inbox_tasks import (  # noqa: F401  (the pack's own n
     PAUSED,
     REPLIED,
     close_for_opt_out,
+    detach_wrong_number,
     open_item,
     pause_tasks,
     receive,
@@ -516,14 +517,8 @@ def close(session: Session, *, lead_id: str, outcome: str, note: str | None, at:
         for task in paused:
             task.status, task.status_reason = "cancelled", f"inbox: {outcome}"
         cancelled = len(paused)
-        if outcome == "wrong_number" and lead.phone:
-            detached = lead.phone
-            if session.scalars(select(WrongNumber).where(
-                    col(WrongNumber.lead_id) == lead.lead_id,
-                    col(WrongNumber.phone) == detached)).first() is None:
-                session.add(WrongNumber(lead_id=lead.lead_id, phone=detached, at=at,
-                                        actor=actor))
-            lead.phone, lead.updated_at = None, at
+        if outcome == "wrong_number":
+            detached = detach_wrong_number(session, lead=lead, at=at, actor=actor)
     session.flush()
     session.refresh(item)  # an opt-out's suppression has closed it already, as every opt-out
     item.status, item.outcome, item.closed_at = "closed", outcome, at

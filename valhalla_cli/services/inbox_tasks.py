@@ -50,6 +50,24 @@ def pause_tasks(session: Session, *, lead_id: str) -> int:
         .execution_options(synchronize_session=False)))
 
 
+def detach_wrong_number(session: Session, *, lead: Lead, at: datetime, actor: str
+                        ) -> str | None:
+    """A wrong number leaves its lead: `lead.phone` is cleared and the pair is kept in
+    `wrong_number`, so no import or ladder puts it back on that lead. The one rule behind
+    `inbox close --outcome wrong_number`, `ladder complete --outcome wrong_number` and the
+    call desk's disposition; answers the number detached (None when the lead had none)."""
+    detached = lead.phone
+    if not detached:
+        return None
+    if session.scalars(select(WrongNumber).where(
+            col(WrongNumber.lead_id) == lead.lead_id,
+            col(WrongNumber.phone) == detached)).first() is None:
+        session.add(WrongNumber(lead_id=lead.lead_id, phone=detached, at=at, actor=actor))
+    lead.phone, lead.updated_at = None, at
+    session.flush()
+    return detached
+
+
 def _owner(session: Session, lead_id: str) -> str | None:
     return session.scalar(select(col(FollowupTask.owner))
                           .where(col(FollowupTask.lead_id) == lead_id)

@@ -47,6 +47,7 @@ class LeadShow:
     # inbound and outbound texts in time order (`inbox show`'s conversation), and the inbox item
     conversation: list[Any] = field(default_factory=list)
     inbox: Any = None
+    calls: list[Any] = field(default_factory=list)  # calls placed at the call desk, oldest first
 
 
 def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str) -> LeadShow:
@@ -83,12 +84,13 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
                                     score_optional=True)
         contact.append(ChannelContact(channel, answer.allowed, answer.reason, answer.message))
     from valhalla_cli.services import inbox
+    from valhalla_cli.services.desk import calls_of_lead
     from valhalla_cli.services.sending.ledger import messages_of_lead
 
     talk = inbox.show(session, lead_id=lead.lead_id, at=at)
     return LeadShow(lead, consents, status, suppressions, facts[lead.lead_id].suppressed,
                     ladders, inbound_rows, contact, messages_of_lead(session, lead.lead_id),
-                    talk.conversation, talk.item)
+                    talk.conversation, talk.item, calls_of_lead(session, lead.lead_id))
 
 
 def as_data(view: LeadShow) -> dict[str, Any]:
@@ -97,4 +99,4 @@ def as_data(view: LeadShow) -> dict[str, Any]:
             "suppressed": view.suppressed, "suppressions": view.suppressions,
             "ladders": view.ladders, "inbound": view.inbound, "contact": view.contact,
             "messages": view.messages, "conversation": view.conversation,
-            "inbox": view.inbox}
+            "inbox": view.inbox, "calls": view.calls}

@@ -4,6 +4,7 @@ prints with `--format json`. A new pack's router is added to `ROUTERS`."""
 
 from valhalla_cli.api.routers import (
     audit,
+    desk,
     dncl,
     golive,
     heimdall,
@@ -29,6 +30,7 @@ ROUTERS: tuple[PackRouter, ...] = (
     template.router,
     ladder.router,
     inbox.router,
+    desk.router,
     liquidity.router,
     offer.router,
     golive.router,

@@ -109,6 +109,8 @@ def complete(
         cancel_active_tasks(session, lead_id=task.lead_id, at=at, ladder_id=task.ladder_id,
                             reason=f"ladder stopped: {outcome}")
         stopped = True
+        if outcome == "wrong_number":
+            _detach(session, lead_id=task.lead_id, at=at, actor=actor)
     elif outcome == OPT_OUT:
         from valhalla_cli.services import market
 
@@ -124,6 +126,16 @@ def complete(
                  after={"status": "done", "outcome": outcome, "ladder_stopped": stopped},
                  reason=note)
     return CompleteResult(pk(task.id), "done", outcome, response, within, stopped)
+
+
+def _detach(session: Session, *, lead_id: str, at: datetime, actor: str) -> None:
+    """A wrong number leaves the lead as the inbox's close does it (one rule for both)."""
+    from valhalla_cli.models import Lead
+    from valhalla_cli.services.inbox_tasks import detach_wrong_number
+
+    lead = session.scalars(select(Lead).where(col(Lead.lead_id) == lead_id)).first()
+    if lead is not None:
+        detach_wrong_number(session, lead=lead, at=at, actor=actor)
 
 
 def sla_clock_start(session: Session, task: FollowupTask) -> datetime:

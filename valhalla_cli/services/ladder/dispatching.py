@@ -217,12 +217,17 @@ def due_pending(now: datetime) -> Any:
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
                 after: tuple[datetime, int] | None, batch: int, lanes: Lanes,
-                channel: str | None = None) -> list[Any]:
+                channel: str | None = None, owners: tuple[str | None, ...] | None = None
+                ) -> list[Any]:
     """`expired` claims, then the due `pending` tasks that are likely deliverable, then the
-    rest of the due tasks (`backlog`), each in due order; only `channel` when given."""
+    rest of the due tasks (`backlog`), each in due order; only `channel` when given, only the
+    tasks of `owners` when given (None in it: the unowned tasks)."""
     query = select(*_COLUMNS)
     if channel is not None:
         query = query.where(col(FollowupTask.channel) == channel)
+    if owners is not None:
+        query = query.where(or_(*[col(FollowupTask.owner).is_(None) if owner is None
+                                  else col(FollowupTask.owner) == owner for owner in owners]))
     if source == "expired":
         query = query.where(col(FollowupTask.status) == "claimed",
                             col(FollowupTask.lease_expires_at) <= now,
@@ -298,6 +303,8 @@ def dispatch(
     identification: Any = None,
     check_controls: bool = True,
     channel: str | None = None,
+    owners: tuple[str | None, ...] | None = None,
+    min_batch: int = 50,
 ) -> DispatchResult:
     """Claim up to `limit` dispatchable tasks (see the module docstring).
 
@@ -306,7 +313,10 @@ def dispatch(
     for SMS, `no_identification` hold it for an hour (its `status_reason` says why), so a fresh
     list or a configured `[business]` releases it. `identification` is the `[business]`
     identity (templates.Identification) or None when it is not configured. `channel` (SMS or
-    CALL) hands out that channel's tasks only."""
+    CALL) hands out that channel's tasks only; `owners` only the tasks of those owners (None
+    in it: unowned tasks), as the call desk hands a caller its owner's calls. `min_batch`:
+    the fewest candidates read at a time (a run that claims one task for a waiting caller
+    reads a few, not a batch sized for cron runs)."""
     from valhalla_cli.services import golive, levers
 
     if limit < 1 or limit > 100_000:
@@ -354,9 +364,10 @@ def dispatch(
         contended, rescanned = 0, False
         while len(claims) < limit and examined < max_examined:
             want = limit - len(claims)
-            batch = min(max(2 * want, 50), 1_000)
+            batch = min(max(2 * want, min_batch), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
-                               after=after, batch=batch, lanes=lanes, channel=channel)
+                               after=after, batch=batch, lanes=lanes, channel=channel,
+                               owners=owners)
             if not rows and contended and not rescanned:
                 after, contended, rescanned = None, 0, True
                 continue

@@ -1,4 +1,5 @@
-"""Talking to the SMS provider: Twilio's Messages resource over HTTPS, or the `log` provider.
+"""Talking to the SMS provider: Twilio's Messages resource over HTTPS, or the `log` provider
+(and its Calls resource, for the call desk).
 
 Plain standard-library HTTP (urllib): three calls of a documented form-and-JSON API need no
 client library, and the answers this module must see exactly — the HTTP status, Twilio's error
@@ -84,7 +85,8 @@ class Twilio:
         self._root = (f"{settings.api_base}/{API_VERSION}/Accounts/"
                       f"{urllib.parse.quote(str(settings.account_sid))}")
 
-    def _request(self, method: str, url: str, form: dict[str, str] | None = None) -> Answer:
+    def _request(self, method: str, url: str,
+                 form: dict[str, str] | list[tuple[str, str]] | None = None) -> Answer:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         request = urllib.request.Request(url, data=data, method=method, headers={
             "Authorization": self._auth, "Accept": "application/json",
@@ -136,6 +138,15 @@ class Twilio:
             form["StatusCallback"] = self.settings.status_callback_url
         answer = self._request("POST", f"{self._root}/Messages.json", form)
         if answer.kind == "accepted" and not answer.sid:  # taken, but under which sid?
+            return Answer("unreachable", answer.http_status,
+                          error_message="the provider's answer carries no sid")
+        return answer
+
+    def create_call(self, form: list[tuple[str, str]]) -> Answer:
+        """Place a call (the Calls resource): `To`, `From`, `Url` and the status callback; a
+        name may repeat (`StatusCallbackEvent`)."""
+        answer = self._request("POST", f"{self._root}/Calls.json", form)
+        if answer.kind == "accepted" and not answer.sid:
             return Answer("unreachable", answer.http_status,
                           error_message="the provider's answer carries no sid")
         return answer

@@ -1,0 +1,124 @@
+"""Next call holds the database's writer for the claim only: the card (history, conversation,
+local times, script) is read after the claim has committed, and the claim costs the same few
+statements however long the queue is. Both engines, in-process (the card is watched while it
+is being assembled)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from api.test_desk_api import AT, _config, _ladders, _live, _token
+from valhalla_cli.db import sqlite_path
+
+
+@pytest.fixture
+def desk_app(db_url, db, tmp_path, cli):
+    from fastapi.testclient import TestClient
+
+    from valhalla_cli.api.app import create_app
+    from valhalla_cli.settings import resolve_settings
+
+    config = tmp_path / "desk.toml"
+    config.write_text(_config(), encoding="utf-8")
+    app = create_app(resolve_settings(config=str(config), db=db_url))
+    with TestClient(app) as client:
+        client.config_path = config
+        yield client
+
+
+def _next(client, token: str):
+    answer = client.post("/api/desk/next", json={"at": AT},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["task"]
+
+
+@pytest.mark.slow
+def test_the_card_is_read_after_the_claim_has_committed(desk_app, db_url, db, cli,
+                                                       monkeypatch):
+    from valhalla_cli.services import desk
+
+    _ladders(cli, desk_app.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, desk_app.config_path)
+    alice = _token(db, "alice", owner="va1")
+    other = create_engine(db_url)
+    seen: dict[str, object] = {}
+    card = desk.card
+
+    def watched(session, *, task, **kwargs):
+        # Another connection, while the card is being assembled: the claim is already there
+        # for everyone, and (SQLite) the one writer is free for the next caller.
+        with other.connect() as conn:
+            seen["row"] = tuple(conn.execute(text(
+                "SELECT status, claim_token FROM followup_task WHERE id = :i"),
+                {"i": task.id}).one())
+        path = sqlite_path(db_url)
+        if path is not None:
+            raw = sqlite3.connect(path, timeout=0)
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                seen["writer_free"] = True
+                raw.rollback()
+            except sqlite3.OperationalError:
+                seen["writer_free"] = False
+            finally:
+                raw.close()
+        return card(session, task=task, **kwargs)
+
+    monkeypatch.setattr(desk, "card", watched)
+    try:
+        got = _next(desk_app, alice)
+    finally:
+        other.dispose()
+    assert got["lead_id"] == "L-1"
+    assert seen["row"] == ("claimed", got["claim_token"])
+    if sqlite_path(db_url) is not None:
+        assert seen["writer_free"] is True
+
+
+@pytest.mark.slow
+def test_next_call_costs_the_same_statements_whatever_the_queue(desk_app, db_url, db, cli):
+    from valhalla_cli.db import Database
+
+    _live(cli, desk_app.config_path)
+    alice, bob = _token(db, "alice", owner="va1"), _token(db, "bob", owner="va2")
+    _ladders(cli, desk_app.config_path, [("S-1", "va1", "+14165550101")])
+    _ladders(cli, desk_app.config_path, [(f"M-{n:02d}", "va2", f"+141655502{n:02d}")
+                                         for n in range(40)])
+    counts: dict[str, int] = {"write": 0, "all": 0}
+    in_write = {"on": False}
+    transaction = Database.transaction
+
+    def counted(conn, cursor, statement, parameters, context, executemany):
+        counts["all"] += 1
+        counts["write"] += in_write["on"]
+
+    @contextlib.contextmanager
+    def marked(self, *, write: bool = False):
+        in_write["on"] = write
+        try:
+            with transaction(self, write=write) as session:
+                yield session
+        finally:
+            in_write["on"] = False
+
+    per_queue = {}
+    event.listen(Engine, "before_cursor_execute", counted)
+    try:
+        Database.transaction = marked  # type: ignore[method-assign]
+        for name, token in (("one due call", alice), ("forty due calls", bob)):
+            counts.update(write=0, all=0)
+            assert _next(desk_app, token) is not None
+            per_queue[name] = dict(counts)
+    finally:
+        Database.transaction = transaction  # type: ignore[method-assign]
+        event.remove(Engine, "before_cursor_execute", counted)
+    assert per_queue["one due call"] == per_queue["forty due calls"], per_queue
+    # The claim's write transaction is a fixed handful of statements; the card's reads follow.
+    assert per_queue["one due call"]["write"] <= 20, per_queue
+    assert per_queue["one due call"]["all"] - per_queue["one due call"]["write"] >= 6, per_queue
