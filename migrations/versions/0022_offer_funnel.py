@@ -6,7 +6,7 @@ transaction as the stage it appends; this migration backfills it from `offer_out
 evidence (every offer with a `sent` stage).
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 07:00:00.000000
 """
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 import valhalla_cli.models.types
 
 revision: str = '0022'
-down_revision: str | None = '0020'
+down_revision: str | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -153,7 +153,7 @@ def test_a_refused_outcome_leaves_the_funnel_as_it_was(cli, db):
 def test_migration_0022_backfills_the_funnel_from_the_outcomes(cli, db):
     _history(cli)
     before = {by: _report(cli, by) for by in (None, "market")}
-    assert cli("db", "downgrade", "0020", "--yes").exit_code == 0
+    assert cli("db", "downgrade", "0021", "--yes").exit_code == 0
     assert "offer_funnel" not in _tables(db)
     assert cli("db", "upgrade").exit_code == 0
     assert db_count(db, "SELECT COUNT(*) FROM offer_funnel") == 11
