@@ -18,6 +18,8 @@ from api.conftest import TWILIO_AUTH_TOKEN, start_server
 from valhalla_cli.services.webhooks import twilio_signature
 
 httpx = pytest.importorskip("httpx")
+# Every test here works against a real `valhalla serve` process (a browser needs a URL).
+pytestmark = pytest.mark.slow
 
 COOKIE = "valhalla_review"
 AT = "2027-01-15T10:00:00-05:00"  # a Friday morning in Toronto: calls are allowed
