@@ -73,7 +73,7 @@ def record(
         AuditEvent(
             at=at,
             actor=actor,
-            pack=pack.value,
+            pack=Pack(pack).value,  # a name that is not a pack fails here, not in the log
             action=action,
             subject=subject,
             before=stored_json(before) if before is not None else None,
