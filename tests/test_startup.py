@@ -105,3 +105,16 @@ def test_a_holiday_question_loads_one_countrys_calendar(sqlite_url):
                      "--at", "2027-07-01T12:00", "--json")
     assert report["code"] == 1  # Canada Day, quiet on holidays: a no
     assert not [m for m in report["modules"] if m.startswith("holidays.countries")]
+
+
+def test_ladder_dispatch_loads_the_dispatching_modules_only(sqlite_url):
+    # Refused at the go-live gate (a fresh database) after the gate has been read: the command
+    # has loaded what it needs to dispatch, and not the rest of the ladder pack.
+    report = _loaded(sqlite_url, "ladder", "dispatch", "--json")
+    assert report["code"] == 1
+    assert "valhalla_cli.services.ladder.dispatching" in report["modules"]
+    loaded = {m.rpartition(".")[2] for m in report["modules"]
+              if m.startswith("valhalla_cli.services.ladder.")}
+    assert not loaded & {"check", "completion", "corrections", "creation", "report"}, loaded
+    assert "valhalla_cli.services.kpi" not in report["modules"]
+    assert not [m for m in (*HEAVY, "holidays") if m in report["modules"]]
