@@ -118,3 +118,26 @@ def test_ladder_dispatch_loads_the_dispatching_modules_only(sqlite_url):
     assert not loaded & {"check", "completion", "corrections", "creation", "report"}, loaded
     assert "valhalla_cli.services.kpi" not in report["modules"]
     assert not [m for m in (*HEAVY, "holidays") if m in report["modules"]]
+    # the partial index of followup_task no longer imports the PostgreSQL dialect on SQLite
+    assert not [m for m in report["modules"] if m.startswith("sqlalchemy.dialects.postgresql")]
+
+
+def test_the_partial_indexes_keep_their_condition_on_both_engines():
+    proc = subprocess.run([sys.executable, "-c", """
+import sys
+from sqlalchemy.schema import CreateIndex
+from valhalla_cli.models import FollowupTask, InboxItem
+assert not [m for m in sys.modules if m.startswith("sqlalchemy.dialects.postgresql")]
+from sqlalchemy.dialects import postgresql, sqlite
+for model in (FollowupTask, InboxItem):
+    for index in sorted(model.__table__.indexes, key=lambda i: i.name):
+        if index.name.startswith("ux_"):
+            for dialect in (sqlite.dialect(), postgresql.dialect()):
+                print(CreateIndex(index).compile(dialect=dialect))
+"""], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    active = ("CREATE UNIQUE INDEX ux_followup_task_active_lead_step ON followup_task "
+              "(lead_id, step) WHERE status IN ('pending', 'claimed')")
+    open_item = ("CREATE UNIQUE INDEX ux_inbox_item_open_lead ON inbox_item (lead_id) "
+                 "WHERE status = 'open'")
+    assert proc.stdout.splitlines() == [active, active, open_item, open_item], proc.stdout
