@@ -141,3 +141,41 @@ for model in (FollowupTask, InboxItem):
     open_item = ("CREATE UNIQUE INDEX ux_inbox_item_open_lead ON inbox_item (lead_id) "
                  "WHERE status = 'open'")
     assert proc.stdout.splitlines() == [active, active, open_item, open_item], proc.stdout
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--db", "sqlite:///x.db", "ladder", "dispatch"], "ladder"),
+    (["--db=sqlite:///x.db", "-q", "--actor", "ladder", "followups", "due"], "followups"),
+    (["--config", "status", "risk", "snapshot"], "risk"),
+    (["status", "--json"], "status"),
+    (["--help", "ladder"], None),
+    (["--version"], None),
+    (["-qh", "ladder"], None),
+    (["ladr", "dispatch"], None),
+    ([], None),
+])
+def test_a_command_line_names_the_module_it_runs(args, named):
+    from valhalla_cli.app import command_named
+
+    assert command_named(args) == named
+
+
+# The same command line, run by the console script (a root holding the named module alone)
+# and by the whole command tree, answers the same.
+WHOLE_TREE = "import sys; from valhalla_cli.app import app; app(prog_name='valhalla')"
+
+
+@pytest.mark.parametrize("args", [
+    ["ladder", "dispatch", "--json"], ["followups", "--help"], ["ladder", "dispatch", "--help"],
+    ["ladder", "nope"], ["ladr", "dispatch"], ["ladder"], ["--help"],
+    ["ladder", "dispatch", "--limit", "0"], ["-q", "risk", "snapshot", "--json"],
+    ["status", "--bogus"], ["init", "--help"],
+])
+def test_one_module_answers_as_the_whole_tree(sqlite_url, args):
+    def run(*head: str) -> tuple[int, str, str]:
+        proc = subprocess.run([sys.executable, *head, "--db", sqlite_url, *args],
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+        out = "\n".join(line for line in proc.stdout.splitlines() if "generated_at" not in line)
+        return proc.returncode, out, proc.stderr
+
+    assert run("-m", "valhalla_cli") == run("-c", WHOLE_TREE)
