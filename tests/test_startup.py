@@ -105,3 +105,77 @@ def test_a_holiday_question_loads_one_countrys_calendar(sqlite_url):
                      "--at", "2027-07-01T12:00", "--json")
     assert report["code"] == 1  # Canada Day, quiet on holidays: a no
     assert not [m for m in report["modules"] if m.startswith("holidays.countries")]
+
+
+def test_ladder_dispatch_loads_the_dispatching_modules_only(sqlite_url):
+    # Refused at the go-live gate (a fresh database) after the gate has been read: the command
+    # has loaded what it needs to dispatch, and not the rest of the ladder pack.
+    report = _loaded(sqlite_url, "ladder", "dispatch", "--json")
+    assert report["code"] == 1
+    assert "valhalla_cli.services.ladder.dispatching" in report["modules"]
+    loaded = {m.rpartition(".")[2] for m in report["modules"]
+              if m.startswith("valhalla_cli.services.ladder.")}
+    assert not loaded & {"check", "completion", "corrections", "creation", "report"}, loaded
+    assert "valhalla_cli.services.kpi" not in report["modules"]
+    assert not [m for m in (*HEAVY, "holidays") if m in report["modules"]]
+    # the partial index of followup_task no longer imports the PostgreSQL dialect on SQLite
+    assert not [m for m in report["modules"] if m.startswith("sqlalchemy.dialects.postgresql")]
+
+
+def test_the_partial_indexes_keep_their_condition_on_both_engines():
+    proc = subprocess.run([sys.executable, "-c", """
+import sys
+from sqlalchemy.schema import CreateIndex
+from valhalla_cli.models import FollowupTask, InboxItem
+assert not [m for m in sys.modules if m.startswith("sqlalchemy.dialects.postgresql")]
+from sqlalchemy.dialects import postgresql, sqlite
+for model in (FollowupTask, InboxItem):
+    for index in sorted(model.__table__.indexes, key=lambda i: i.name):
+        if index.name.startswith("ux_"):
+            for dialect in (sqlite.dialect(), postgresql.dialect()):
+                print(CreateIndex(index).compile(dialect=dialect))
+"""], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    active = ("CREATE UNIQUE INDEX ux_followup_task_active_lead_step ON followup_task "
+              "(lead_id, step) WHERE status IN ('pending', 'claimed')")
+    open_item = ("CREATE UNIQUE INDEX ux_inbox_item_open_lead ON inbox_item (lead_id) "
+                 "WHERE status = 'open'")
+    assert proc.stdout.splitlines() == [active, active, open_item, open_item], proc.stdout
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--db", "sqlite:///x.db", "ladder", "dispatch"], "ladder"),
+    (["--db=sqlite:///x.db", "-q", "--actor", "ladder", "followups", "due"], "followups"),
+    (["--config", "status", "risk", "snapshot"], "risk"),
+    (["status", "--json"], "status"),
+    (["--help", "ladder"], None),
+    (["--version"], None),
+    (["-qh", "ladder"], None),
+    (["ladr", "dispatch"], None),
+    ([], None),
+])
+def test_a_command_line_names_the_module_it_runs(args, named):
+    from valhalla_cli.app import command_named
+
+    assert command_named(args) == named
+
+
+# The same command line, run by the console script (a root holding the named module alone)
+# and by the whole command tree, answers the same.
+WHOLE_TREE = "import sys; from valhalla_cli.app import app; app(prog_name='valhalla')"
+
+
+@pytest.mark.parametrize("args", [
+    ["ladder", "dispatch", "--json"], ["followups", "--help"], ["ladder", "dispatch", "--help"],
+    ["ladder", "nope"], ["ladr", "dispatch"], ["ladder"], ["--help"],
+    ["ladder", "dispatch", "--limit", "0"], ["-q", "risk", "snapshot", "--json"],
+    ["status", "--bogus"], ["init", "--help"],
+])
+def test_one_module_answers_as_the_whole_tree(sqlite_url, args):
+    def run(*head: str) -> tuple[int, str, str]:
+        proc = subprocess.run([sys.executable, *head, "--db", sqlite_url, *args],
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+        out = "\n".join(line for line in proc.stdout.splitlines() if "generated_at" not in line)
+        return proc.returncode, out, proc.stderr
+
+    assert run("-m", "valhalla_cli") == run("-c", WHOLE_TREE)

@@ -9,6 +9,7 @@ SQLModel and Alembic stay out of `sys.modules`.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Optional
@@ -224,8 +225,9 @@ MOUNTED: tuple[tuple[str, typer.Typer | Callable[..., None]], ...] = (
 ALIASES: tuple[tuple[str, str, typer.Typer], ...] = (("followups", "ladder", ladder.app),)
 
 
-def build_app() -> typer.Typer:
-    """The root app with every command module mounted, in `--help` order."""
+def build_app(only: str | None = None) -> typer.Typer:
+    """The root app with every command module mounted, in `--help` order (with `only`, the
+    one module mounted under that name or alias)."""
     root_app = typer.Typer(
         name="valhalla",
         cls=ValhallaGroup,
@@ -238,13 +240,39 @@ def build_app() -> typer.Typer:
     )
     root_app.callback()(root)
     for name, mounted in MOUNTED:
+        if only is not None and name != only:
+            continue
         if isinstance(mounted, typer.Typer):
             root_app.add_typer(mounted, name=name)
         else:
             root_app.command(name)(mounted)
     for alias, name, group in ALIASES:
-        root_app.add_typer(group, name=alias, hidden=True, help=f"Alias of '{name}'.")
+        if only is None or alias == only:
+            root_app.add_typer(group, name=alias, hidden=True, help=f"Alias of '{name}'.")
     return root_app
+
+
+# The root options a command line may give before its command: those that take a value, and
+# the flags. Any other word starting with a dash (help, version, a typo) needs the whole tree.
+_VALUED_OPTIONS = ("--config", "--db", "--actor")
+_FLAGS = ("--quiet", "-q")
+
+
+def command_named(args: Sequence[str]) -> str | None:
+    """The command module a command line runs (`ladder` for `valhalla --db URL ladder
+    dispatch`), or None when it names none that is mounted, or asks the root for help."""
+    words = iter(args)
+    for word in words:
+        if word in _VALUED_OPTIONS:
+            next(words, None)
+        elif word in _FLAGS or word.startswith(tuple(f"{o}=" for o in _VALUED_OPTIONS)):
+            continue
+        elif word.startswith("-"):
+            return None
+        else:
+            names = {name for name, _ in MOUNTED} | {alias for alias, _, _ in ALIASES}
+            return word if word in names else None
+    return None
 
 
 app = build_app()
@@ -260,7 +288,12 @@ def main() -> None:
     command turns it back on when its work begins (`commands._common.begin_work`, over the
     objects made from then on), and what start-up made is set aside before exit."""
     gc.disable()
+    # Building the click command of every option of every command costs more than a short
+    # command's own work: a command line that names its module gets a root holding that module
+    # alone (the same commands, options, help and errors); help at the root, a misspelt
+    # command and shell completion get the whole tree.
+    named = None if "_VALHALLA_COMPLETE" in os.environ else command_named(sys.argv[1:])
     try:
-        app(prog_name="valhalla")
+        (app if named is None else build_app(only=named))(prog_name="valhalla")
     finally:
         gc.freeze()

@@ -4,10 +4,10 @@ as wrong numbers (so no import or ladder puts them back on it)."""
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from valhalla_cli.models.types import BigIntPK, UTCDateTime
+from valhalla_cli.models.types import BigIntPK, PartialIndex, UTCDateTime
 
 ITEM_STATUSES = ("open", "closed")
 OUTCOMES = ("resume", "appointment", "contacted", "not_interested", "wrong_number", "opt_out")
@@ -22,8 +22,7 @@ class InboxItem(SQLModel, table=True):
 
     __tablename__ = "inbox_item"
     __table_args__ = (
-        Index("ux_inbox_item_open_lead", "lead_id", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        PartialIndex("ux_inbox_item_open_lead", "lead_id", unique=True, where="status = 'open'"),
         # `inbox`: open items, oldest wait first; the runbook and status: open refusals
         Index("ix_inbox_item_status_kind_waiting", "status", "kind", "waiting_since"),
         # `inbox sla`: items opened in a period

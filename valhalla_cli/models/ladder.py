@@ -1,11 +1,11 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Float, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Float, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.importing import hide_unfinished_imports_of
-from valhalla_cli.models.types import BigIntPK, UTCDateTime
+from valhalla_cli.models.types import BigIntPK, PartialIndex, UTCDateTime
 
 ACTIVE_STATUSES = ("pending", "claimed")
 FINISHED_STATUSES = ("done", "skipped", "cancelled", "failed")
@@ -34,9 +34,8 @@ class FollowupTask(SQLModel, table=True):
         # for the joins to the leads whose numbers add zones.
         Index("ix_followup_task_contact_audit", "province", "channel", "completed_at", "status",
               "market", "id", "lead_id"),
-        Index("ux_followup_task_active_lead_step", "lead_id", "step", unique=True,
-              sqlite_where=text("status IN ('pending', 'claimed')"),
-              postgresql_where=text("status IN ('pending', 'claimed')")),
+        PartialIndex("ux_followup_task_active_lead_step", "lead_id", "step", unique=True,
+                     where="status IN ('pending', 'claimed')"),
     )
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigIntPK, primary_key=True,

@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, Table
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, Table, text
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import PopulateDict, memoized_property
 
 
 def table_of(model: Any) -> Table:
@@ -17,6 +18,37 @@ def table_of(model: Any) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+class PartialIndex(Index):
+    """An index over the rows a condition selects (`CREATE INDEX ... WHERE condition`), on
+    SQLite and PostgreSQL alike.
+
+    Spelled `Index(..., sqlite_where=..., postgresql_where=...)`, SQLAlchemy checks each
+    keyword against its dialect at once, importing the PostgreSQL dialect (about 40 ms of CPU)
+    in every process that loads the table, SQLite ones included. Here the condition is given to
+    a dialect when that dialect first asks for its options (to create or compare the index), by
+    which time that dialect is loaded anyway.
+    """
+
+    DIALECTS = ("sqlite", "postgresql")
+
+    def __init__(self, name: str, *columns: str, where: str, unique: bool = False) -> None:
+        self.condition = where
+        super().__init__(name, *columns, unique=unique)
+
+    @memoized_property
+    def dialect_options(self) -> Any:
+        plain = self._kw_reg_for_dialect_cls
+        condition = self.condition
+
+        def options(dialect_name: str) -> Any:
+            found = plain(dialect_name)
+            if dialect_name in PartialIndex.DIALECTS:
+                found["where"] = text(condition)
+            return found
+
+        return PopulateDict(options)
 
 
 def pk(value: int | None) -> int:

@@ -17,72 +17,138 @@ sendable are read before the backlog of tasks that are not (no number, no consen
 held), each with its own budget, so a backlog never delays a deliverable task
 (`dispatching.likely_deliverable`).
 
-The package, one module per responsibility (`from valhalla_cli.services import ladder` re-exports
-them all): `config` (the outcomes and the validated `[ladder]` settings), `creation` (creating
-ladders, one path for one lead and for a bulk import), `readiness` (a step becomes dispatchable
-when the previous one is finished), `dispatching` (claims, leases, re-timing, `due`),
-`completion` (complete, stop, show), `corrections` (release a claim, amend an outcome),
-`report` (the SLA report, the daily SLA and the open-work counts), `check` (the runbook check)
-and `tasks` (the cancellation the market pack triggers).
+The package, one module per responsibility: `config` (the outcomes and the validated `[ladder]`
+settings), `creation` (creating ladders, one path for one lead and for a bulk import),
+`readiness` (a step becomes dispatchable when the previous one is finished), `dispatching`
+(claims, leases, re-timing, `due`), `completion` (complete, stop, show), `corrections` (release
+a claim, amend an outcome), `report` (the SLA report, the daily SLA and the open-work counts),
+`check` (the runbook check) and `tasks` (the cancellation the market pack triggers). The
+package offers their public names (`ladder.dispatch`, `ladder.sla`), each loaded with its
+module on first use.
 """
 
-from valhalla_cli.services.ladder.check import (
-    runbook_check,
-)
-from valhalla_cli.services.ladder.completion import (
-    CompleteResult,
-    LadderView,
-    StopResult,
-    TaskView,
-    complete,
-    show,
-    stop,
-)
-from valhalla_cli.services.ladder.config import (
-    CONTINUE_OUTCOMES,
-    GROUPS,
-    OPT_OUT,
-    OUTCOMES,
-    PACK,
-    RECHECK_BLOCKED,
-    STOP_OUTCOMES,
-    LadderConfig,
-    ladder_config,
-)
-from valhalla_cli.services.ladder.corrections import (
-    AmendResult,
-    ReleaseResult,
-    amend,
-    release,
-)
-from valhalla_cli.services.ladder.creation import (
-    CreateRequest,
-    LadderResult,
-    TaskBrief,
-    create,
-    create_many,
-)
-from valhalla_cli.services.ladder.dispatching import (
-    HOLD_FOR,
-    HOLD_REASONS,
-    Claim,
-    DispatchResult,
-    DueTask,
-    default_worker,
-    dispatch,
-    dispatch_channel,
-    due,
-)
-from valhalla_cli.services.ladder.report import (
-    SLA_TARGET_PCT,
-    SlaDay,
-    SlaRow,
-    TaskCounts,
-    sla,
-    sla_by_day,
-    task_counts,
-)
-from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from valhalla_cli.services.ladder.check import (
+        runbook_check,
+    )
+    from valhalla_cli.services.ladder.completion import (
+        CompleteResult,
+        LadderView,
+        StopResult,
+        TaskView,
+        complete,
+        show,
+        stop,
+    )
+    from valhalla_cli.services.ladder.config import (
+        CONTINUE_OUTCOMES,
+        GROUPS,
+        OPT_OUT,
+        OUTCOMES,
+        PACK,
+        RECHECK_BLOCKED,
+        STOP_OUTCOMES,
+        LadderConfig,
+        ladder_config,
+    )
+    from valhalla_cli.services.ladder.corrections import (
+        AmendResult,
+        ReleaseResult,
+        amend,
+        release,
+    )
+    from valhalla_cli.services.ladder.creation import (
+        CreateRequest,
+        LadderResult,
+        TaskBrief,
+        create,
+        create_many,
+    )
+    from valhalla_cli.services.ladder.dispatching import (
+        HOLD_FOR,
+        HOLD_REASONS,
+        Claim,
+        DispatchResult,
+        DueTask,
+        default_worker,
+        dispatch,
+        dispatch_channel,
+        due,
+    )
+    from valhalla_cli.services.ladder.report import (
+        SLA_TARGET_PCT,
+        SlaDay,
+        SlaRow,
+        TaskCounts,
+        sla,
+        sla_by_day,
+        task_counts,
+    )
+    from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+
+# A name is imported from its module on first use, so a command loads the modules it calls and
+# not the whole pack (`ladder dispatch` needs neither the SLA report nor the runbook check).
+_HOMES: dict[str, str] = {
+    "runbook_check": "check",
+    "CompleteResult": "completion",
+    "LadderView": "completion",
+    "StopResult": "completion",
+    "TaskView": "completion",
+    "complete": "completion",
+    "show": "completion",
+    "stop": "completion",
+    "CONTINUE_OUTCOMES": "config",
+    "GROUPS": "config",
+    "LadderConfig": "config",
+    "OPT_OUT": "config",
+    "OUTCOMES": "config",
+    "PACK": "config",
+    "RECHECK_BLOCKED": "config",
+    "STOP_OUTCOMES": "config",
+    "ladder_config": "config",
+    "AmendResult": "corrections",
+    "ReleaseResult": "corrections",
+    "amend": "corrections",
+    "release": "corrections",
+    "CreateRequest": "creation",
+    "LadderResult": "creation",
+    "TaskBrief": "creation",
+    "create": "creation",
+    "create_many": "creation",
+    "Claim": "dispatching",
+    "DispatchResult": "dispatching",
+    "DueTask": "dispatching",
+    "HOLD_FOR": "dispatching",
+    "HOLD_REASONS": "dispatching",
+    "default_worker": "dispatching",
+    "dispatch": "dispatching",
+    "dispatch_channel": "dispatching",
+    "due": "dispatching",
+    "SLA_TARGET_PCT": "report",
+    "SlaDay": "report",
+    "SlaRow": "report",
+    "TaskCounts": "report",
+    "sla": "report",
+    "sla_by_day": "report",
+    "task_counts": "report",
+    "cancel_active_tasks": "tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        home = _HOMES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CONTINUE_OUTCOMES",
