@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -179,3 +180,26 @@ def test_one_module_answers_as_the_whole_tree(sqlite_url, args):
         return proc.returncode, out, proc.stderr
 
     assert run("-m", "valhalla_cli") == run("-c", WHOLE_TREE)
+
+
+@pytest.mark.parametrize("package, homes", [("valhalla_cli.models", "HOMES"),
+                                            ("valhalla_cli.services.ladder", "_HOMES")])
+def test_a_lazy_package_offers_exactly_the_names_the_type_checker_sees(package, homes):
+    """The lazy packages list each name twice (for mypy, and where to load it from): a name
+    added to one list only would type-check and then fail at run time."""
+    import ast
+    import importlib
+
+    module = importlib.import_module(package)
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    seen: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.ImportFrom) and imp.module.startswith(package + "."):
+                    for alias in imp.names:
+                        seen[alias.asname or alias.name] = imp.module.rsplit(".", 1)[1]
+    assert seen == getattr(module, homes)
+    for name, home in seen.items():
+        origin = importlib.import_module(f"{package}.{home}")
+        assert getattr(module, name) is getattr(origin, name), name
