@@ -36,6 +36,8 @@ class Statements:
         self.count = 0
         self.texts: Counter[str] = Counter()
         self.params: dict[str, Any] = {}
+        self.seconds: Counter[str] = Counter()
+        self.started = 0.0
         self.on = False
 
     def before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -44,6 +46,12 @@ class Statements:
             self.count += 1
             self.texts[statement] += 1
             self.params.setdefault(statement, parameters)
+            self.started = time.perf_counter()
+
+    def after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+              executemany: bool) -> None:
+        if self.on:
+            self.seconds[statement] += time.perf_counter() - self.started
 
 
 def main() -> None:
@@ -69,6 +77,7 @@ def main() -> None:
 
     counter = Statements()
     event.listen(Engine, "before_cursor_execute", counter.before)
+    event.listen(Engine, "after_cursor_execute", counter.after)
     settings = resolve_settings(db=url)
     app = create_app(settings)
     at = NOW.isoformat()
@@ -127,14 +136,16 @@ def main() -> None:
         print(f"| {phase} | {count / n:.1f} | {cpu / n * 1000:.1f} | {wall / n * 1000:.1f} | "
               f"{held[phase] / n * 1000:.1f} |")
     for phase in ("next", "disposition"):
-        print(f"\n## {phase}: statements (times per request)")
+        print(f"\n## {phase}: statements (times per request, ms in the driver per request)")
         for text, times in texts[phase].most_common():
-            print(f"{times / n:5.1f}  {' '.join(text.split())[:300]}")
+            print(f"{times / n:5.1f} {counter.seconds[text] / n * 1000:6.2f}  "
+                  f"{' '.join(text.split())[:300]}")
     if args.explain:
         explain(url, counter.params, texts)
     if args.profile:
         report = pstats.Stats(profiler).sort_stats("cumulative")
         report.print_stats(40)
+        report.sort_stats("tottime").print_stats(30)
         report.print_callees("dispatching.py.*[(]dispatch[)]|desk.py.*[(]card[)]")
 
 
