@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _engines import upgrade_to_head  # noqa: E402
 from bench_desk import ENV, calls_due, tokens  # noqa: E402
 from bench_ladder import NOW, ensure_leads, target  # noqa: E402
 
@@ -64,6 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(ENV)
     url = target(args.size, args.db)
+    upgrade_to_head(url)  # a file built before a later migration
     ensure_leads(url)
     calls_due(url)
     keys = tokens(url)

@@ -122,3 +122,44 @@ def test_next_call_costs_the_same_statements_whatever_the_queue(desk_app, db_url
     # The claim's write transaction is a fixed handful of statements; the card's reads follow.
     assert per_queue["one due call"]["write"] <= 20, per_queue
     assert per_queue["one due call"]["all"] - per_queue["one due call"]["write"] >= 6, per_queue
+
+
+@pytest.mark.slow
+def test_an_owners_next_does_not_walk_other_owners_due_calls(desk_app, db_url, db, cli):
+    """SQLite's count of virtual-machine steps for one Next: the same whether 5 or 150 calls of
+    other owners fall due before this owner's (the scan seeks the owner's due calls)."""
+    if sqlite_path(db_url) is None:
+        pytest.skip("a count of SQLite's virtual-machine steps")
+    _live(cli, desk_app.config_path)
+    steps = {"n": 0}
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        conn.connection.dbapi_connection.set_progress_handler(_step(steps), 1)
+
+    cost = {}
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        for others, first in ((5, 0), (145, 5)):
+            _ladders(cli, desk_app.config_path, [(f"B-{n:03d}", "va2", f"+14165551{n:03d}")
+                                                 for n in range(first, first + others)])
+            _ladders(cli, desk_app.config_path, [(f"A-{first}", "va1", "+14165550101")])
+            alice = _token(db, f"alice-{first}", owner="va1")
+            steps["n"] = 0
+            card = _next(desk_app, alice)
+            assert card["lead_id"] == f"A-{first}"
+            cost[first + others] = steps["n"]
+            done = desk_app.post(f"/api/desk/{card['task_id']}/disposition",
+                                 json={"claim_token": card["claim_token"],
+                                       "outcome": "not_interested", "at": AT},
+                                 headers={"Authorization": f"Bearer {alice}"})
+            assert done.status_code == 200, done.text
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert cost[150] < cost[5] * 1.3, cost
+
+
+def _step(steps):
+    def tick():
+        steps["n"] += 1
+        return 0
+    return tick
