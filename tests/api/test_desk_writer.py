@@ -163,3 +163,20 @@ def _step(steps):
         steps["n"] += 1
         return 0
     return tick
+
+
+def test_the_server_keeps_what_it_loaded_at_start_out_of_full_collections(tmp_path):
+    """The server's modules live as long as it does: frozen once started, so the collector's
+    full passes (which pause every request in flight) do not walk them."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from valhalla_cli.api.app import create_app
+    from valhalla_cli.settings import resolve_settings
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    app = create_app(resolve_settings(db=f"sqlite:///{tmp_path / 'v.db'}"))
+    with TestClient(app):
+        assert gc.get_freeze_count() > 0
