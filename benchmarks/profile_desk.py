@@ -1,7 +1,9 @@
-"""The cost of one "next call" inside the server, without the machine's load in the figure:
-SQL statements, rows read and CPU time per `POST /api/desk/next` and per disposition, measured
-in-process (the ASGI app through a test client) on `bench_desk.py`'s data; `--explain` prints
-each distinct statement's query plan, `--profile` the top of a cProfile of the Next calls.
+"""The cost of one "next call" inside the server, as little as possible blurred by the load of
+a shared machine: SQL statements (each with its time in the driver), CPU time, and how long the
+write transaction lasts (SQLite's one writer is held that long), per `POST /api/desk/next` and
+per disposition, measured in-process (the ASGI app through a test client, whose own CPU is in
+the figure too) on `bench_desk.py`'s data, one caller; `--explain` prints each distinct
+SELECT's query plan, `--profile` a cProfile of the server side of the Next calls.
 
     .venv/bin/python benchmarks/profile_desk.py --size 48006 --calls 40
     .venv/bin/python benchmarks/profile_desk.py --size 48006 --explain
