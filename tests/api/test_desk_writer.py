@@ -180,3 +180,34 @@ def test_the_server_keeps_what_it_loaded_at_start_out_of_full_collections(tmp_pa
     app = create_app(resolve_settings(db=f"sqlite:///{tmp_path / 'v.db'}"))
     with TestClient(app):
         assert gc.get_freeze_count() > 0
+
+
+@pytest.mark.slow
+def test_a_card_that_cannot_be_read_leaves_the_claim_held_for_the_next_next(
+        desk_app, db_url, db, cli, monkeypatch):
+    from valhalla_cli.errors import DatabaseUnavailable
+    from valhalla_cli.services import desk
+
+    _ladders(cli, desk_app.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, desk_app.config_path)
+    alice = _token(db, "alice", owner="va1")
+    card = desk.card
+    failures = iter([DatabaseUnavailable("the database went away")])
+
+    def once(session, **kwargs):
+        for error in failures:
+            raise error
+        return card(session, **kwargs)
+
+    monkeypatch.setattr(desk, "card", once)
+    lost = desk_app.post("/api/desk/next", json={"at": AT},
+                         headers={"Authorization": f"Bearer {alice}"})
+    assert lost.status_code == 503, lost.text
+    with db.transaction() as session:
+        status, token = session.execute(text(
+            "SELECT status, claim_token FROM followup_task WHERE lead_id = 'L-1' AND step = 1")
+        ).one()
+    assert status == "claimed" and token
+    again = _next(desk_app, alice)
+    assert again["lead_id"] == "L-1" and again["claim_token"] == token
+    assert again["attempt"] == 1
