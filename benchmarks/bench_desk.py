@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _engines import DATA  # noqa: E402
+from _engines import DATA, upgrade_to_head  # noqa: E402
 from bench_ladder import NOW, ensure_leads, reset_live, target  # noqa: E402
 
 OWNER = "owner-00"
@@ -167,6 +167,7 @@ def main() -> None:
     if not 1 <= args.calls <= 50:
         raise SystemExit("--calls must be 1-50 (an owner has 400 calls for 8 callers)")
     url = target(args.size, args.db)
+    upgrade_to_head(url)  # a file built before a later migration
     ensure_leads(url)
     calls_due(url)
     keys = tokens(url)

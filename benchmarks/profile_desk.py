@@ -1,7 +1,9 @@
-"""The cost of one "next call" inside the server, without the machine's load in the figure:
-SQL statements, rows read and CPU time per `POST /api/desk/next` and per disposition, measured
-in-process (the ASGI app through a test client) on `bench_desk.py`'s data; `--explain` prints
-each distinct statement's query plan, `--profile` the top of a cProfile of the Next calls.
+"""The cost of one "next call" inside the server, as little as possible blurred by the load of
+a shared machine: SQL statements (each with its time in the driver), CPU time, and how long the
+write transaction lasts (SQLite's one writer is held that long), per `POST /api/desk/next` and
+per disposition, measured in-process (the ASGI app through a test client, whose own CPU is in
+the figure too) on `bench_desk.py`'s data, one caller; `--explain` prints each distinct
+SELECT's query plan, `--profile` a cProfile of the server side of the Next calls.
 
     .venv/bin/python benchmarks/profile_desk.py --size 48006 --calls 40
     .venv/bin/python benchmarks/profile_desk.py --size 48006 --explain
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _engines import upgrade_to_head  # noqa: E402
 from bench_desk import ENV, calls_due, tokens  # noqa: E402
 from bench_ladder import NOW, ensure_leads, target  # noqa: E402
 
@@ -36,6 +39,8 @@ class Statements:
         self.count = 0
         self.texts: Counter[str] = Counter()
         self.params: dict[str, Any] = {}
+        self.seconds: Counter[str] = Counter()
+        self.started = 0.0
         self.on = False
 
     def before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -44,6 +49,12 @@ class Statements:
             self.count += 1
             self.texts[statement] += 1
             self.params.setdefault(statement, parameters)
+            self.started = time.perf_counter()
+
+    def after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+              executemany: bool) -> None:
+        if self.on:
+            self.seconds[statement] += time.perf_counter() - self.started
 
 
 def main() -> None:
@@ -56,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(ENV)
     url = target(args.size, args.db)
+    upgrade_to_head(url)  # a file built before a later migration
     ensure_leads(url)
     calls_due(url)
     keys = tokens(url)
@@ -69,6 +81,7 @@ def main() -> None:
 
     counter = Statements()
     event.listen(Engine, "before_cursor_execute", counter.before)
+    event.listen(Engine, "after_cursor_execute", counter.after)
     settings = resolve_settings(db=url)
     app = create_app(settings)
     at = NOW.isoformat()
@@ -127,14 +140,16 @@ def main() -> None:
         print(f"| {phase} | {count / n:.1f} | {cpu / n * 1000:.1f} | {wall / n * 1000:.1f} | "
               f"{held[phase] / n * 1000:.1f} |")
     for phase in ("next", "disposition"):
-        print(f"\n## {phase}: statements (times per request)")
+        print(f"\n## {phase}: statements (times per request, ms in the driver per request)")
         for text, times in texts[phase].most_common():
-            print(f"{times / n:5.1f}  {' '.join(text.split())[:300]}")
+            print(f"{times / n:5.1f} {counter.seconds[text] / n * 1000:6.2f}  "
+                  f"{' '.join(text.split())[:300]}")
     if args.explain:
         explain(url, counter.params, texts)
     if args.profile:
         report = pstats.Stats(profiler).sort_stats("cumulative")
         report.print_stats(40)
+        report.sort_stats("tottime").print_stats(30)
         report.print_callees("dispatching.py.*[(]dispatch[)]|desk.py.*[(]card[)]")
 
 

@@ -122,3 +122,92 @@ def test_next_call_costs_the_same_statements_whatever_the_queue(desk_app, db_url
     # The claim's write transaction is a fixed handful of statements; the card's reads follow.
     assert per_queue["one due call"]["write"] <= 20, per_queue
     assert per_queue["one due call"]["all"] - per_queue["one due call"]["write"] >= 6, per_queue
+
+
+@pytest.mark.slow
+def test_an_owners_next_does_not_walk_other_owners_due_calls(desk_app, db_url, db, cli):
+    """SQLite's count of virtual-machine steps for one Next: the same whether 5 or 150 calls of
+    other owners fall due before this owner's (the scan seeks the owner's due calls)."""
+    if sqlite_path(db_url) is None:
+        pytest.skip("a count of SQLite's virtual-machine steps")
+    _live(cli, desk_app.config_path)
+    steps = {"n": 0}
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        conn.connection.dbapi_connection.set_progress_handler(_step(steps), 1)
+
+    cost = {}
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        for others, first in ((5, 0), (145, 5)):
+            _ladders(cli, desk_app.config_path, [(f"B-{n:03d}", "va2", f"+14165551{n:03d}")
+                                                 for n in range(first, first + others)])
+            _ladders(cli, desk_app.config_path, [(f"A-{first}", "va1", "+14165550101")])
+            alice = _token(db, f"alice-{first}", owner="va1")
+            steps["n"] = 0
+            card = _next(desk_app, alice)
+            assert card["lead_id"] == f"A-{first}"
+            cost[first + others] = steps["n"]
+            done = desk_app.post(f"/api/desk/{card['task_id']}/disposition",
+                                 json={"claim_token": card["claim_token"],
+                                       "outcome": "not_interested", "at": AT},
+                                 headers={"Authorization": f"Bearer {alice}"})
+            assert done.status_code == 200, done.text
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert cost[150] < cost[5] * 1.3, cost
+
+
+def _step(steps):
+    def tick():
+        steps["n"] += 1
+        return 0
+    return tick
+
+
+def test_the_server_keeps_what_it_loaded_at_start_out_of_full_collections(tmp_path):
+    """The server's modules live as long as it does: frozen once started, so the collector's
+    full passes (which pause every request in flight) do not walk them."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from valhalla_cli.api.app import create_app
+    from valhalla_cli.settings import resolve_settings
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    app = create_app(resolve_settings(db=f"sqlite:///{tmp_path / 'v.db'}"))
+    with TestClient(app):
+        assert gc.get_freeze_count() > 0
+
+
+@pytest.mark.slow
+def test_a_card_that_cannot_be_read_leaves_the_claim_held_for_the_next_next(
+        desk_app, db_url, db, cli, monkeypatch):
+    from valhalla_cli.errors import DatabaseUnavailable
+    from valhalla_cli.services import desk
+
+    _ladders(cli, desk_app.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, desk_app.config_path)
+    alice = _token(db, "alice", owner="va1")
+    card = desk.card
+    failures = iter([DatabaseUnavailable("the database went away")])
+
+    def once(session, **kwargs):
+        for error in failures:
+            raise error
+        return card(session, **kwargs)
+
+    monkeypatch.setattr(desk, "card", once)
+    lost = desk_app.post("/api/desk/next", json={"at": AT},
+                         headers={"Authorization": f"Bearer {alice}"})
+    assert lost.status_code == 503, lost.text
+    with db.transaction() as session:
+        status, token = session.execute(text(
+            "SELECT status, claim_token FROM followup_task WHERE lead_id = 'L-1' AND step = 1")
+        ).one()
+    assert status == "claimed" and token
+    again = _next(desk_app, alice)
+    assert again["lead_id"] == "L-1" and again["claim_token"] == token
+    assert again["attempt"] == 1

@@ -185,7 +185,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import gc
+
         _warm_up()
+        # Everything imported so far lives as long as the server: kept out of the collector's
+        # full passes, which otherwise walk it all and pause every request in flight.
+        gc.freeze()
         yield
         database.dispose()
 

@@ -25,6 +25,10 @@ class FollowupTask(SQLModel, table=True):
         UniqueConstraint("ladder_id", "step", name="uq_followup_task_ladder_step"),
         Index("ix_followup_task_status_ready_due_at", "status", "ready", "due_at"),
         Index("ix_followup_task_lead_id", "lead_id"),
+        # The call desk's Next: one owner's due tasks in due order, without walking the other
+        # owners' (the scan above would, and cost more the more of the queue was worked).
+        Index("ix_followup_task_owner_status_ready_due_at", "owner", "status", "ready",
+              "due_at"),
         # The SLA report: period range, response time and every --by column, index-only.
         # import_batch_id: the ORM's filter of unfinished imports is answered from the index.
         Index("ix_followup_task_sla", "completed_at", "response_minutes", "owner", "province",

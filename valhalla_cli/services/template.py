@@ -123,11 +123,19 @@ def set_template(session: Session, *, step: int | None, language: str, text: str
 
 
 class TemplateSet:
-    """Every template, read once per dispatch run (a handful of rows)."""
+    """Every template, read once per dispatch run when a text first needs one (a handful of
+    rows; a run that hands out calls only never reads them)."""
 
     def __init__(self, session: Session) -> None:
-        self.texts = {(r.step, r.language): r.text for r in session.scalars(
-            select(MessageTemplate))}
+        self.session = session
+        self._texts: dict[tuple[int, str], str] | None = None
+
+    @property
+    def texts(self) -> dict[tuple[int, str], str]:
+        if self._texts is None:
+            self._texts = {(r.step, r.language): r.text for r in self.session.scalars(
+                select(MessageTemplate))}
+        return self._texts
 
     def template_for(self, step: int, language: str) -> str | None:
         return self.texts.get((step, language)) or self.texts.get((0, language))
