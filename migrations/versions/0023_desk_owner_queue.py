@@ -4,16 +4,16 @@ Next call hands a caller its owner's due calls (then the unowned ones) in due or
 index that leads with the owner, the scan walked every owner's due tasks to find this owner's
 first few, so a Next cost more the more of the owner's queue was already worked.
 
-Revision ID: 0024
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 07:50:00.000000
 """
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0024'
-down_revision: str | None = '0021'
+revision: str = '0023'
+down_revision: str | None = '0022'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
