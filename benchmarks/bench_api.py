@@ -1,4 +1,4 @@
-"""HTTP API latency and throughput (SPEC 18): `can-contact` and `risk reserve` through a real
+"""HTTP API latency and throughput: `can-contact` and `risk reserve` through a real
 `valhalla serve` on loopback, 8 concurrent clients, beside the same question as a CLI process.
 
 Bounded: a fixed number of requests per endpoint (default 4 000), then the server is stopped.

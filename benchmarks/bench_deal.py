@@ -1,4 +1,4 @@
-"""Deal desk at scale (SPEC 15): `liquidity score` < 50 ms and `offer compute` < 100 ms of their
+"""Deal desk at scale: `liquidity score` < 50 ms and `offer compute` < 100 ms of their
 own work with 2 000 000 buyer-feedback events and 100 000 offer-evidence rows.
 
     .venv/bin/python benchmarks/bench_deal.py            # builds benchmarks/data/deal.db once

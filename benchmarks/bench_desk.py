@@ -1,5 +1,5 @@
-"""The call desk's "next call" (SPEC 23): p50/p99 of `POST /api/desk/next` with 8 callers at once
-through a real `valhalla serve`, at the section 15 scale, on SQLite and PostgreSQL.
+"""The call desk's "next call": p50/p99 of `POST /api/desk/next` with 8 callers at once
+through a real `valhalla serve`, at the benchmark scale (5 000 000 tasks), on SQLite and PostgreSQL.
 
     nice -n 10 .venv/bin/python benchmarks/bench_desk.py                        # 5M tasks, SQLite
     nice -n 10 .venv/bin/python benchmarks/bench_desk.py --db postgresql+psycopg://…  # PostgreSQL

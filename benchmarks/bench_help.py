@@ -1,6 +1,6 @@
 """`valhalla --help` and shell completion against a bare Typer app with the same groups.
 
-SPEC 15: --help and completion under 1.3 x the --help of a bare Typer app with the same groups
+Target: --help and completion under 1.3 x the --help of a bare Typer app with the same groups
 and no other imports (the data layer and the services must not be imported for help).
 
     .venv/bin/python benchmarks/bench_help.py

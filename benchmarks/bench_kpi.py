@@ -1,6 +1,6 @@
 """`valhalla kpi import` of 1 000 000 rows: time and peak memory of the whole process.
 
-SPEC 15: `kpi import` of 1 000 000 rows in under 60 s; no command peaks above 150 MiB (imports
+Targets: `kpi import` of 1 000 000 rows in under 60 s; no command peaks above 150 MiB (imports
 stream their file in chunks, so memory does not grow with the file).
 
     .venv/bin/python benchmarks/bench_kpi.py [--rows 1000000] [--runs 3]

@@ -1,4 +1,4 @@
-"""Ladder benchmarks (SPEC section 15): dispatch, SLA and import at scale.
+"""Ladder benchmarks: dispatch, SLA and import at scale.
 
     python benchmarks/bench_ladder.py                        # 50k, 500k and 5M rows, 5 runs
     python benchmarks/bench_ladder.py --sizes 50004 --runs 3  # quick
@@ -154,7 +154,7 @@ def target(rows: int, db_url: str | None) -> str:
 
 
 def ensure_leads(url: str) -> None:
-    """The live ladders' leads, each with a Toronto number and express consent (SPEC 17), so
+    """The live ladders' leads, each with a Toronto number and express consent, so
     dispatch measures the lead checks on the path that claims (the history needs no leads)."""
     from sqlalchemy import create_engine, text
 

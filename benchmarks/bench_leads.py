@@ -1,4 +1,4 @@
-"""SPEC 17.8 benchmarks: the National DNCL import, a contact decision with the list loaded,
+"""Lead benchmarks: the National DNCL import, a contact decision with the list loaded,
 `lead import`, and `ladder dispatch --limit 500` at 5 000 000 tasks with the lead checks on.
 
     nice -n 10 python benchmarks/bench_leads.py                       # everything, SQLite

@@ -1,4 +1,4 @@
-"""Overlapping dispatch at scale (SPEC 15): 4 runs x `--limit 500` started together.
+"""Overlapping dispatch at scale: 4 runs x `--limit 500` started together.
 
     python benchmarks/bench_overlap.py                                # SQLite, 5 000 004 tasks
     python benchmarks/bench_overlap.py --db postgresql+psycopg://…    # the same on PostgreSQL

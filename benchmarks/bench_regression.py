@@ -1,4 +1,4 @@
-"""Benchmark: `valhalla regression evaluate` against large `kpi_event` tables (SPEC section 15).
+"""Benchmark: `valhalla regression evaluate` against large `kpi_event` tables.
 
 Target: under 200 ms at 2 000 000 KPI events, and flat as the table grows (the evaluation reads
 only recent + baseline (+1) rows per policy through the (metric, occurred_at, id) index).

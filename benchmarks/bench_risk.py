@@ -1,4 +1,4 @@
-"""Risk guard at a year of data: `risk reserve` and `risk snapshot` (SPEC section 15).
+"""Risk guard at a year of data: `risk reserve` and `risk snapshot`.
 
 Builds (once) a SQLite database under benchmarks/data/ holding a year of ledger rows
 (365 days x 4 engines + GLOBAL) and ~100 reservations per day with their journal events, then

@@ -1,5 +1,6 @@
-"""SPEC 20 at scale: `offer funnel` over 100 000 offers with outcomes, `ladder breaches` and
-`scorecard` over a month at 5 000 000 follow-up tasks; each under 1 s of own work.
+"""The scorecard's reports at scale: `offer funnel` over 100 000 offers with outcomes,
+`ladder breaches` and `scorecard` over a month at 5 000 000 follow-up tasks; each under 1 s of
+own work.
 
     nice -n 10 .venv/bin/python benchmarks/bench_scorecard.py            # 7 runs each
     nice -n 10 .venv/bin/python benchmarks/bench_scorecard.py --runs 3

@@ -1,4 +1,4 @@
-"""`valhalla send` (SPEC 21.7): its own cost per message against the Twilio double answering at
+"""`valhalla send`: its own cost per message against the Twilio double answering at
 once, the status webhook under 8 concurrent clients, and the pace.
 
     nice -n 10 .venv/bin/python benchmarks/bench_send.py                   # SQLite

@@ -1,6 +1,6 @@
-"""Benchmark: `valhalla status` and its review page (`--format html`) at SPEC 15 scale.
+"""Benchmark: `valhalla status` and its review page (`--format html`) at the benchmark scale.
 
-Targets: the overview's own work under 150 ms (SPEC 15); the review page (SPEC 19) in under 1 s
+Targets: the overview's own work under 150 ms; the review page in under 1 s
 of the command's own work.
 
     python benchmarks/bench_status.py             # builds benchmarks/data/status.db once, 9 runs

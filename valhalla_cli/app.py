@@ -63,7 +63,7 @@ HELP_OPTION_NAMES = ["-h", "--help"]
 def _refuse_blank_values(group: Any) -> None:
     """Wrap every leaf command so that an option or argument given as an empty (or only white
     space) value is bad input before the command runs: an empty `--market` must not mean the
-    whole province, nor an empty `--at` now (`inputs.check_not_blank`; issue 10, defect 2)."""
+    whole province, nor an empty `--at` now (`inputs.check_not_blank`)."""
     for sub in getattr(group, "commands", {}).values():
         if getattr(sub, "commands", None) is not None:
             _refuse_blank_values(sub)
@@ -96,7 +96,8 @@ def _checking_blanks(command: Any, callback: Any) -> Any:
 
 
 class ValhallaGroup(TyperGroup):
-    """Turns every error into one line on standard error and an exit code (SPEC section 5)."""
+    """Turns every error into one line on standard error and an exit code (see the README,
+    'Exit codes')."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,

@@ -1,4 +1,4 @@
-"""Opening a database: the one way in (SPEC section 4).
+"""Opening a database: the one way in.
 
 A new SQLite file is created at the latest schema with its seeds (Alembic is imported only
 then, through `migrate`); any other database must be at the package's head revision

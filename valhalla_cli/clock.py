@@ -136,7 +136,7 @@ def business_period(at: datetime, since: date | None, until: date | None,
                     ) -> tuple[date, date, datetime, datetime]:
     """A report's period: business dates [since, until], both inclusive (default: the `days`
     business dates ending with the business date of `at`), and the UTC instants [lo, hi) that
-    bound it. The reports of SPEC 9 and 20 (sla, funnel, breaches, scorecard) share it."""
+    bound it. The period reports (sla, funnel, breaches, scorecard) share it."""
     until = until or business_date(at, business_timezone)
     since = since or until - timedelta(days=days - 1)
     if since > until:

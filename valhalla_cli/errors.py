@@ -1,4 +1,4 @@
-"""Domain errors and the exit codes they map to (SPEC section 5).
+"""Domain errors and the exit codes they map to (see the README, 'Exit codes').
 
 Services raise these; the CLI's entry point turns them into one line on standard error and the
 exit code. Nothing here imports anything heavy.

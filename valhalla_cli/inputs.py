@@ -1,4 +1,4 @@
-"""The shared inputs: one parser per fact that several packs take (SPEC 2, one source per fact).
+"""The shared inputs: one parser per fact that several packs take (one source per fact).
 
 Every pack, every bulk import and every face (the CLI, later the HTTP API) parses a province, a
 market, a property type, a lead id, an amount of money, an integer, an instant or a piece of free
@@ -7,7 +7,7 @@ returns the canonical value or raises `BadInput` (exit 2) with one line naming t
 
 Imports nothing heavy (no SQLAlchemy): command modules may call these at parse time.
 
-Markets (SPEC 8): letters (Latin, accented ones included), ASCII digits, spaces and `. ' & _ -`,
+Markets: letters (Latin, accented ones included), ASCII digits, spaces and `. ' & _ -`,
 starting with a letter or digit, at most 64 characters. The name is stored upper-case as
 written (`TROIS-RIVIÈRES`, spaces collapsed, a typographic apostrophe read as `'`). Identity is
 `market_key(name)`: the upper-case name with its accents removed (`MONTREAL`). Tables that look
@@ -96,7 +96,7 @@ def _market_char_ok(char: str) -> bool:
 
 
 def parse_market(value: str | None, *, field: str = "--market") -> str:
-    """A market name (SPEC 8), upper-case with spaces collapsed: `St. John's` -> `ST. JOHN'S`."""
+    """A market name, upper-case with spaces collapsed: `St. John's` -> `ST. JOHN'S`."""
     if value is None:
         raise BadInput(f"{field} is required (a market name such as TORONTO)")
     text = unicodedata.normalize("NFC", str(value)).translate(_APOSTROPHES)
@@ -249,7 +249,7 @@ def parse_int(value: str | int, *, field: str, minimum: int = BIGINT_MIN,
 def check_not_blank(value: object, *, field: str) -> None:
     """A value given but empty or only white space is bad input, never "not given": an empty
     `--market` must not widen a change to the whole province, an empty `--db` must not fall back
-    to the default database, an empty `--at` must not mean now (issue 10, defect 2)."""
+    to the default database, an empty `--at` must not mean now."""
     if isinstance(value, str) and not value.strip():
         shown = "empty" if value == "" else "only white space"
         raise BadInput(f"{field} is {shown}: give a value or leave the option out")

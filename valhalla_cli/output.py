@@ -1,8 +1,8 @@
-"""Rendering results: one renderer per format, chosen by name (SPEC section 5).
+"""Rendering results: one renderer per format, chosen by name (see the README, 'Output').
 
 `DATA_FORMATS` (table, json, jsonl, tsv) are what every command that prints data takes;
 `REPORT_FORMATS` add markdown, for the commands whose answer is a report; `STATUS_FORMATS` add
-html, the review page of `valhalla status` (SPEC 19, rendered by `valhalla_cli.review_page`).
+html, the review page of `valhalla status` (rendered by `valhalla_cli.review_page`).
 `render` writes a result (a dataclass, a mapping, or a list of them) in a format; `render_blocks`
 writes a laid-out report (lines of text and titled tables: `Text`, `Grid`) on a terminal or as
 Markdown; `render_key_values` writes a nested overview as dotted `key<TAB>value` lines. The

@@ -1,4 +1,4 @@
-"""Phone numbers: the one parser (E.164) and the area-code table of recipient zones (SPEC 17).
+"""Phone numbers: the one parser (E.164) and the area-code table of recipient zones.
 
 `parse_phone` uses the `phonenumbers` parser only (imported inside the function: the package's
 geocoder and carrier data are large and `--help` must stay cheap). Zones come from our own table,
@@ -7,7 +7,7 @@ Whitehorse maps to Vancouver; Dawson Creek, Creston and Fort Nelson map to Edmon
 
 AREA_CODES lists every geographic area code in service in Canada, after the Canadian Numbering
 Administrator's list of area codes in service (https://www.cnac.ca, "Area codes"), each with the
-province(s) it serves and its zones: the seeded zones of its province(s) (SPEC section 8),
+province(s) it serves and its zones: the zones seeded for its province(s) (migration 0002),
 narrowed to one zone where the whole area code lies in one.
 """
 

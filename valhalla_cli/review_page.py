@@ -1,4 +1,4 @@
-"""The Monday review as one self-contained HTML page (SPEC section 19).
+"""The Monday review as one self-contained HTML page.
 
 `valhalla status --format html` and `GET /` on `valhalla serve` both render the status overview
 (`services.status.overview`) through `render_review`: the page shows the JSON figures of
@@ -19,7 +19,7 @@ from typing import Any
 
 from jinja2 import pass_context
 
-# The sections of SPEC 19, in page order: (element id, heading). The browser test walks these.
+# The page's sections, in page order: (element id, heading). The browser test walks these.
 SECTIONS = (
     ("golive", "Go-live and the kill switch"),
     ("risk", "Risk today"),

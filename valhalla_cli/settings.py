@@ -1,6 +1,6 @@
 """Settings, resolved in one place: flags > VALHALLA_* environment > TOML file > defaults.
 
-This is the only module that reads `os.environ` (SPEC section 3). It imports nothing heavy so that
+This is the only module that reads `os.environ`. It imports nothing heavy so that
 `--help` and shell completion stay fast.
 """
 
@@ -152,7 +152,7 @@ class Settings:
     business_timezone: str
     golive_enforce: bool
     ladder: LadderSettings = field(default_factory=LadderSettings)
-    # [business] identification that every text carries (SPEC 17.6); None = not configured
+    # [business] identification that every text carries; None = not configured
     business_name: str | None = None
     business_callback: str | None = None  # E.164
     business_website: str | None = None

@@ -3,10 +3,10 @@ release tested, `typer>=0.29,<0.30` in pyproject.toml).
 
 - Typer 0.29 vendors Click as `typer._click` and exports neither `UsageError` nor
   `NoArgsIsHelpError`: the error boundary (`app.run_guarded`) must catch them to print one line
-  and exit 2 (SPEC 5), or print the help and exit 0 for a bare group.
+  and exit 2 (a usage error), or print the help and exit 0 for a bare group.
 - Typer coerces every option through a Pydantic TypeAdapter (`typer._coercion`); for the root
   and group options, which run on every `--help` and every Tab of completion, a pass-through
-  keeps Pydantic out of start-up (SPEC 15: `--help` latency). There is no public hook for it.
+  keeps Pydantic out of start-up (`--help` must stay fast). There is no public hook for it.
 - `get_current_context` (not exported either): the app's check that no option or argument is
   given empty (`app._refuse_blank_values`) reads each parameter's source from the context.
 - Typer's Pydantic coercion of `int` options is lax (`1_000`, `10.0` and `+1` pass): every

@@ -3,7 +3,7 @@
 The host carries older data (2025b here) that still puts Vancouver at UTC-8 in January 2027;
 IANA 2026f made British Columbia UTC-7, Alberta and the Northwest Territories UTC-6 and
 Manitoba UTC-5 all year. `zoneinfo` searches TZPATH before the package, so the search path is
-emptied before any zone is loaded (SPEC section 1.4).
+emptied before any zone is loaded.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ def upgrade() -> None:
     _seed()
 
 
-# SPEC section 13: go-live disabled with the kill switch released and no checklist items; daily
+# Seeds: go-live disabled with the kill switch released and no checklist items; daily
 # caps in CAD per business day.
 SEEDED_CAPS_CENTS = {
     "GLOBAL": 50_000_00,

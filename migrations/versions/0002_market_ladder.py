@@ -88,7 +88,7 @@ def upgrade() -> None:
     _seed()
 
 
-# SPEC sections 8 and 13: 13 province-wide policies, enabled, every zone each province spans
+# Seeds: 13 province-wide policies, enabled, every zone each province spans
 # (first = primary), safe business hours for both channels, min score 0, quiet on holidays.
 SEEDED_ZONES = {
     "AB": ["America/Edmonton"],

@@ -1,4 +1,4 @@
-"""heimdall and regression: confidence gates and the tripwire, with their seeds (SPEC 13)
+"""heimdall and regression: confidence gates and the tripwire, with their seeds
 
 Revision ID: 0003
 Revises: 0002
@@ -82,10 +82,10 @@ def upgrade() -> None:
     _seed()
 
 
-# SPEC sections 10 and 13: four domains in sandbox with the same gate thresholds.
+# Seeds: four domains in sandbox with the same gate thresholds.
 SEEDED_DOMAINS = ("lead_scoring", "offer_pricing", "buyer_matching", "followup_timing")
 
-# SPEC sections 11 and 13: metric -> (statistic, lever), windows 50 / 200, 20 %, confidence 0.99.
+# Seeds: metric -> (statistic, lever), windows 50 / 200, 20 %, confidence 0.99.
 SEEDED_REGRESSION = {
     "ladder_created": ("rate", "followups"),
     "followup_completed": ("mean", "followups"),

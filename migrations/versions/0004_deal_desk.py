@@ -110,7 +110,7 @@ def upgrade() -> None:
     _seed()
 
 
-# SPEC sections 12 and 13: 13 province-wide offer policies, disabled, with the defaults.
+# Seeds: 13 province-wide offer policies, disabled, with the defaults.
 PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
 DEFAULT_OFFER_POLICY = {
     "market": "*",

@@ -1,6 +1,6 @@
 """market identity: a market_key column (upper case, accents removed) where markets are looked up
 
-SPEC 8: two market names that differ only in case or accents are the same market (`Montreal`
+Two market names that differ only in case or accents are the same market (`Montreal`
 finds `MONTRÉAL`). The name stays as first written (`market`, shown to people); `market_key` is
 its identity and carries the unique index, in the three tables that look a market up:
 market_policy, offer_policy and buyer_liquidity_node. Tables that only record a market

@@ -1,4 +1,4 @@
-"""leads, consent ledger, National DNCL copy, message templates, inbound messages (SPEC 17)
+"""leads, consent ledger, National DNCL copy, message templates, inbound messages
 
 Backfills a lead row for every lead id already in `followup_task` or `contact_suppression`
 (province and market of its latest task, language fr for QC and en elsewhere), normalises the
@@ -163,8 +163,8 @@ def _backfill_leads(conn, now: datetime) -> None:  # type: ignore[no-untyped-def
     for (lead,) in conn.execute(sa.text(
             "SELECT DISTINCT lead_id FROM contact_suppression WHERE lead_id IS NOT NULL")):
         # A lead known only from the suppression list: its province is not recorded; ON is
-        # the business's home province (section 3's default zone) and changes nothing for a
-        # lead that is never contacted again.
+        # the business's home province (the default business zone is America/Toronto) and
+        # changes nothing for a lead that is never contacted again.
         latest.setdefault(lead, ("ON", None))
     table = sa.table('lead', sa.column('lead_id'), sa.column('province'), sa.column('market'),
                      sa.column('language'), sa.column('created_at', UTC_TYPE),

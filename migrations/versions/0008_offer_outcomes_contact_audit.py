@@ -1,4 +1,4 @@
-"""offer outcomes (append-only) and the contact-window audit index (SPEC 20)
+"""offer outcomes (append-only) and the contact-window audit index
 
 `offer_outcome` records the stages an offer reached after it was computed (sent, accepted,
 countered, rejected, contracted, closed, withdrawn); like `offer_evidence` a trigger rejects

@@ -1,6 +1,6 @@
 """indexes for `ladder breaches` judged in each lead's zones, and for the SLA report
 
-A window breach is judged in every zone of the task's lead (SPEC 20): a lead with a confirmed
+A window breach is judged in every zone of the task's lead: a lead with a confirmed
 zone is judged in that zone alone, found through ix_lead_timezone; a number of another zone's
 area code adds that zone, and the report asks which area codes each province's leads use with
 one probe of ix_lead_province_phone per pair, so its cost does not grow with the registry.

@@ -95,7 +95,7 @@ def upgrade() -> None:
                           sa.column("statistic"), sa.column("recent_window"),
                           sa.column("baseline_window"), sa.column("max_drop_pct"),
                           sa.column("confidence"), sa.column("enabled"))
-    # The section 11 windows and threshold, as every seeded policy.
+    # The windows, drop and confidence of every seeded regression policy (migration 0003).
     op.bulk_insert(regression, [
         {"metric": "sms_delivered", "lever": "followups", "statistic": "mean",
          "recent_window": 50, "baseline_window": 200, "max_drop_pct": 20.0,

@@ -1,4 +1,4 @@
-"""The HTTP API (SPEC 18): a FastAPI application over the same services as the CLI.
+"""The HTTP API: a FastAPI application over the same services as the CLI.
 
 One request is one transaction: the schema gate, the token check and the endpoint's service
 call share it, and it commits before the answer is sent (so an answer of 200 is never lost,

@@ -29,7 +29,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-# The cookie of the review page's sign-in (`api/review.py`, SPEC 19): it holds the token typed
+# The cookie of the review page's sign-in (`api/review.py`): it holds the token typed
 # into the form, HttpOnly and SameSite=Strict.
 SESSION_COOKIE = "valhalla_review"
 

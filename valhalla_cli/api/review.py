@@ -1,4 +1,4 @@
-"""The review page on the server (SPEC 19): `GET /`, `POST /login`, `POST /logout`.
+"""The review page on the server: `GET /`, `POST /login`, `POST /logout`.
 
 `GET /` renders the page of `valhalla status --format html` from live data (`?at=` replays an
 instant, as `--at` does), behind the `read` scope. A browser cannot send a bearer header, so

@@ -1,7 +1,7 @@
 """What every command module shares: the global options, opening the database, rendering.
 
 Only Typer is imported here: services and the data layer are imported inside command bodies so
-that `--help` and shell completion stay fast (SPEC section 2).
+that `--help` and shell completion stay fast.
 """
 
 from __future__ import annotations

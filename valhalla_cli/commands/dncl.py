@@ -1,4 +1,4 @@
-"""`valhalla dncl`: the subscriber's copy of the National Do Not Call List (SPEC 17.3)."""
+"""`valhalla dncl`: the subscriber's copy of the National Do Not Call List."""
 
 
 from typing import Annotated, Optional

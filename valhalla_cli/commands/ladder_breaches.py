@@ -1,4 +1,4 @@
-"""`valhalla ladder breaches`: completed contacts outside the lead's contact window (SPEC 20).
+"""`valhalla ladder breaches`: completed contacts outside the lead's contact window.
 
 Registered on the `ladder` sub-app by `register(app)` (called from commands/ladder.py).
 """

@@ -1,4 +1,4 @@
-"""`valhalla lead`: the lead registry — numbers, consent, opt-outs and replies (SPEC 17)."""
+"""`valhalla lead`: the lead registry — numbers, consent, opt-outs and replies."""
 
 
 from typing import Annotated, Optional

@@ -1,4 +1,4 @@
-"""`valhalla scorecard`: the seed's eight success metrics for a period (SPEC 20)."""
+"""`valhalla scorecard`: the seed's eight success metrics for a period."""
 
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""`valhalla serve`: the HTTP API (SPEC 18) over the same services as the CLI."""
+"""`valhalla serve`: the HTTP API over the same services as the CLI."""
 
 
 from typing import Annotated

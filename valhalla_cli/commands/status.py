@@ -97,7 +97,7 @@ def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: Jso
 
 
 def _html(view: Any) -> None:
-    """The review page (SPEC 19); Jinja2 is imported only here."""
+    """The review page; Jinja2 is imported only here."""
     from valhalla_cli.output import jsonable
     from valhalla_cli.review_page import render_review
 

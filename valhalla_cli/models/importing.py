@@ -9,7 +9,7 @@ from valhalla_cli.models.types import BigIntPK, UTCDateTime, table_of
 
 
 class ImportBatch(SQLModel, table=True):
-    """One bulk import, written in short transactions (issue 10, defect 1).
+    """One bulk import, written in short transactions (no write lock held for long).
 
     Rows an import writes carry its id in `import_batch_id` and stay invisible to every ORM
     query (`db.hide_unfinished_imports`) until the batch's status turns `done` in one short

@@ -20,7 +20,7 @@ class Lead(SQLModel, table=True):
     """A person the business may contact: the operator's id, the number, where they are.
 
     `timezone` is a zone an operator confirmed for the person; when it is set it alone decides
-    calling hours (SPEC 17.2). `phone` is E.164.
+    calling hours. `phone` is E.164.
     """
 
     __tablename__ = "lead"

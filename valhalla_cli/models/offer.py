@@ -83,7 +83,7 @@ class OfferEvidence(SQLModel, table=True):
 
 
 class OfferOutcome(SQLModel, table=True):
-    """What happened to an offer after it was computed: one row per stage it reached (SPEC 20).
+    """What happened to an offer after it was computed: one row per stage it reached.
 
     Append-only like the evidence it refers to (a trigger rejects UPDATE and DELETE on both
     engines). The unique (evidence_id, status) makes "the same stage twice is a no-op" a database

@@ -29,7 +29,7 @@ from valhalla_cli.services.audit import Pack
 PACK = Pack.API
 SCOPES = ("read", "operate", "admin")
 TOKEN_PREFIX = "vh_"
-# 32 random bytes = 256 bits of entropy (SPEC 18 asks for at least 32 bytes).
+# 32 random bytes = 256 bits of entropy (a token needs at least 32 bytes of entropy).
 TOKEN_BYTES = 32
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 

@@ -1,4 +1,4 @@
-"""Consent validity (SPEC 17.4): pure functions over a lead's consent records.
+"""Consent validity: pure functions over a lead's consent records.
 
 | kind     | valid for SMS (CASL) | exempts a CALL from the DNCL |
 | express  | until withdrawn      | until withdrawn              |

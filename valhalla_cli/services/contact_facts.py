@@ -1,9 +1,9 @@
-"""What every contact decision needs to know about a lead (SPEC 17), read in batches.
+"""What every contact decision needs to know about a lead, read in batches.
 
 `facts_for` and `lead_contact_zones` are the one place the lead rules are evaluated
-(`market can-contact`, `ladder dispatch`, `lead show`, the HTTP API): zones (17.2), suppression
-by lead or number lifted only by a later express consent (17.5), CASL consent for SMS and the
-DNCL exemption or fresh check for calls (17.3, 17.4). Imports no other pack's service, so
+(`market can-contact`, `ladder dispatch`, `lead show`, the HTTP API): zones, suppression by
+lead or number lifted only by a later express consent, CASL consent for SMS and the DNCL
+exemption or fresh check for calls. Imports no other pack's service, so
 market, ladder and lead can all depend on it.
 """
 
@@ -83,7 +83,7 @@ class ZoneSource:
 
 def lead_contact_zones(*, policy_zones: Iterable[str], phone: str | None,
                        confirmed_timezone: str | None) -> list[ZoneSource]:
-    """The zones a contact must be open in (SPEC 17.2): the confirmed zone alone, otherwise the
+    """The zones a contact must be open in: the confirmed zone alone, otherwise the
     policy's zones plus those of the phone's area code (fail closed when unsure)."""
     if confirmed_timezone:
         return [ZoneSource(confirmed_timezone, "confirmed")]

@@ -294,7 +294,7 @@ def card(session: Session, *, task: FollowupTask, claim_token: str | None, calle
     phone = lead.phone if lead is not None else None
     policy = market.effective_policy(session, province=lead.province if lead else task.province,
                                      market=lead.market if lead else task.market)
-    # The zones the contact decision judges the call in (17.2), each with its wall clock.
+    # The zones the contact decision judges the call in, each with its wall clock.
     zones = lead_contact_zones(policy_zones=policy.timezones, phone=phone,
                                confirmed_timezone=lead.timezone if lead else None)
     return Card(

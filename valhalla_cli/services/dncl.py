@@ -1,4 +1,4 @@
-"""The National Do Not Call List (SPEC 17.3): the subscriber's copy, its age, number checks.
+"""The National Do Not Call List: the subscriber's copy, its age, number checks.
 
 A download is a ZIP of one file per area code (or one for the whole list), each CSV lines
 `AREA,NUMBER` or the XML form `<ac val='416'><ph val='5550199'/></ac>`. Each area code found in
@@ -11,9 +11,10 @@ new generation at once, and the old one is deleted afterwards in short chunks
 (`importing.discard_dncl_garbage`). A reader sees each area code's old list or its new list,
 never a mix. The file is streamed: numbers go to the database in fixed-size batches.
 
-A CALL is allowed only with an exemption (consent, 17.4) or when the number was checked against
-a list no more than 31 days old at the time of the call and is not on it (CRTC Unsolicited
-Telecommunications Rules, National DNCL Rules, Part II s. 6 and the subscriber terms).
+A CALL is allowed only with an exemption (a consent that exempts calls, `consent.py`) or when
+the number was checked against a list no more than 31 days old at the time of the call and is
+not on it (CRTC Unsolicited Telecommunications Rules, National DNCL Rules, Part II s. 6 and the
+subscriber terms).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Window compliance: completed contacts that happened when the lead could not be contacted
-(SPEC 20, `valhalla ladder breaches`).
+(`valhalla ladder breaches`, a figure of the scorecard).
 
 A done CALL or SMS task is a **breach** when its `completed_at` (when the operator says the
 contact happened) is outside the contact window of any of its lead's zones at that instant, or

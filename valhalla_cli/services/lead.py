@@ -1,11 +1,11 @@
-"""The lead registry (SPEC 17): who a lead is, its number, the evidence that makes contact lawful.
+"""The lead registry: who a lead is, its number, the evidence that makes contact lawful.
 
 Every contact decision (`market can-contact`, `ladder dispatch`, `lead show`, the HTTP API)
 gets the lead's facts from `ContactFacts` here and its zones from `lead_contact_zones`, so the
 rules below exist once:
 
-- zones (17.2): a confirmed zone alone, else the policy's zones plus the area code's zones;
-- suppression (17.5): by lead or by number (now or later); lifted for one lead only by an
+- zones: a confirmed zone alone, else the policy's zones plus the area code's zones;
+- suppression: by lead or by number (now or later); lifted for one lead only by an
   express consent given after the latest suppression that covers it;
 - SMS (CASL): consent valid for SMS at that instant (`no_consent`);
 - CALL (DNCL): an exemption, or a fresh list that does not hold the number.

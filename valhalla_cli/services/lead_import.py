@@ -1,7 +1,7 @@
 """`lead import`: bulk upsert of leads (and their consent) from rows the face read from a CSV /
 JSON-lines file.
 
-Section 5's rules: a malformed row anywhere rejects the whole file, naming its line and field,
+The bulk-import rule: a malformed row anywhere rejects the whole file, naming its line and field,
 and nothing is imported. The import writes in short transactions (the face's
 `importing.StagedImport`), and an update of an existing lead cannot be hidden by a batch id, so
 the rows wait in staging tables under the import's batch id: each lead's rows folded into one

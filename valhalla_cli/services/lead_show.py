@@ -1,4 +1,4 @@
-"""`lead show`: the lead with everything about it (SPEC 17.1), composed from the packs."""
+"""`lead show`: the lead with everything about it, composed from the packs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Market policy (province routing) and contact compliance (SPEC section 8).
+"""Market policy (province routing) and contact compliance.
 
 A market policy `(province, market)` overrides the province-wide policy `(province, '*')` field by
 field (windows channel by channel); what it leaves NULL is inherited. The window / holiday /
@@ -252,7 +252,7 @@ def policy_set(
 
 def suppressed_among(session: Session, lead_ids: list[str] | set[str], *, at: datetime,
                      business_timezone: str) -> set[str]:
-    """Which of these leads are suppressed, by lead or by number (SPEC 17.5)."""
+    """Which of these leads are suppressed, by lead or by number."""
     from valhalla_cli.services.contact_facts import facts_for
 
     facts, _ = facts_for(session, lead_ids=lead_ids, at=at, business_timezone=business_timezone)
@@ -301,7 +301,7 @@ def can_contact(
     phone: str | None = None,
     score_optional: bool = False,
 ) -> ContactAnswer:
-    """The contact decision for an instant (SPEC sections 8 and 17).
+    """The contact decision for an instant: the market policy, then the lead's rules.
 
     With `lead_id` the lead's province, market, zones, number and consents decide; with
     `phone` a bare number (suppression, DNCL, its area code's zones); with neither, the hours

@@ -1,4 +1,4 @@
-"""What happens to an offer after it is computed: its stages and the deal funnel (SPEC 20).
+"""What happens to an offer after it is computed: its stages and the deal funnel.
 
 The evidence of a computed offer is immutable; what happened next is appended to
 `offer_outcome`, one row per stage the offer reached, in this order:

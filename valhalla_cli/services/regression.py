@@ -1,4 +1,4 @@
-"""The regression tripwire (SPEC section 11): throttle a lever when a KPI drops significantly.
+"""The regression tripwire: throttle a lever when a KPI drops significantly.
 
 For each enabled policy, `evaluate` reads the metric's latest `recent_window` events up to `at`
 and the `baseline_window` events just before them, in ONE indexed query (`kpi_event (metric,
@@ -429,7 +429,7 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     return CheckResult(OK, f"{plural(len(policies), 'policy')}, no lever throttled")
 
 
-# --- the scorecard's figure (SPEC 20) ----------------------------------------------------------
+# --- the scorecard's figure --------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Engagement:

@@ -1,4 +1,4 @@
-"""The seed's first-month scorecard: eight figures, each read from its own pack (SPEC 20).
+"""The seed's first-month scorecard: eight figures, each read from its own pack.
 
 The scorecard computes nothing itself: each metric is one function of the pack that owns the
 figure (`METRICS`, like the runbook's `CHECKS`), given the period, returning its value and

@@ -1,4 +1,4 @@
-"""Pure statistics used by the gates (SPEC sections 10 and 11). No I/O, no database.
+"""Pure statistics used by the gates (Heimdall, the regression tripwire). No I/O, no database.
 
 - `wilson_lower_bound`: the one-sided Wilson score lower bound of a success rate (Heimdall).
 - `welch_z`: the one-sided Welch statistic for a drop in a mean (the regression tripwire).

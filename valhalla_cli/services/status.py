@@ -1,4 +1,4 @@
-"""`valhalla status`: the one-screen overview for the operator's Monday review (SPEC section 14).
+"""`valhalla status`: the one-screen overview for the operator's Monday review.
 
 Composed from the packs' own read functions, in one read transaction (one connection, one round
 of queries, no per-row follow-ups): go-live, risk today per engine with headroom, the levers of
@@ -12,7 +12,7 @@ bounded), and the runbook verdict. Nothing is written. The review page (`--forma
 "Today" is the business date of `at` in the business time zone; the SLA window is the 7 business
 dates ending with it (both inclusive), as `ladder sla --since today-6 --until today`; the KPI
 window is the 30 business dates ending with it, as `kpi summary --days 30`. The seed's scorecard
-(SPEC 20) covers the 30 business dates ending today, as `valhalla scorecard`.
+covers the 30 business dates ending today, as `valhalla scorecard`.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class KpiWindow:
 
 @dataclass(frozen=True)
 class DnclSummary:
-    """The subscriber's copy of the National DNCL (SPEC 17.3), as `valhalla dncl status`."""
+    """The subscriber's copy of the National DNCL, as `valhalla dncl status`."""
 
     imported: bool  # False on a fresh install: calls go only to leads with an exemption
     fresh_days: int  # a list older than this (in days) is stale: its numbers are not checked

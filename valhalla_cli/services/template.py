@@ -1,4 +1,4 @@
-"""Messages that identify the sender (SPEC 17.6).
+"""Messages that identify the sender.
 
 CASL (s. 6(2) and the Electronic Commerce Protection Regulations, s. 2-3) requires every
 commercial text to identify the sender, give a way to reach it, and carry a working unsubscribe

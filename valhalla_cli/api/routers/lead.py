@@ -1,4 +1,4 @@
-"""The lead registry: `/api/leads/*`, mirroring `valhalla lead` (SPEC 17.1; no file import)."""
+"""The lead registry: `/api/leads/*`, mirroring `valhalla lead` (no file import)."""
 
 from valhalla_cli.api.routers._params import AT, MARKET, limit
 from valhalla_cli.api.routing import Answer, Call, PackRouter, Param

@@ -1,4 +1,4 @@
-"""SMS templates: `/api/governance/templates/*`, mirroring `valhalla template` (SPEC 17.6)."""
+"""SMS templates: `/api/governance/templates/*`, mirroring `valhalla template`."""
 
 from valhalla_cli.api.routers._params import AT
 from valhalla_cli.api.routing import Answer, Call, PackRouter, Param

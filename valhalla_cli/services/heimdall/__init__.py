@@ -1,4 +1,4 @@
-"""Heimdall: confidence gates for AI recommendations (SPEC section 10).
+"""Heimdall: confidence gates for AI recommendations.
 
 A recommendation is recorded with the gate's decision: `reject` below the domain's
 `min_confidence` (or when the domain is disabled), `act` only for a production domain while

@@ -57,7 +57,7 @@ def record(
     session: Session, *, domain: str, confidence: float, subject: str, payload: Any = None,
     actor: str, at: datetime, enforce: bool,
 ) -> RecordResult:
-    """Store a recommendation and decide: reject, shadow or act (SPEC section 10)."""
+    """Store a recommendation and decide: reject, shadow or act."""
     from valhalla_cli.services.golive import live_status
 
     confidence = _unit(confidence, "--confidence")

@@ -1,4 +1,4 @@
-"""The follow-up ladder (SPEC section 9): six tasks per lead, dispatched exactly once.
+"""The follow-up ladder: six tasks per lead, dispatched exactly once.
 
 Exactly-once hand-out: a claim is one atomic conditional write. On SQLite the whole dispatch runs
 inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`. On

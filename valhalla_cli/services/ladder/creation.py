@@ -69,7 +69,7 @@ class CreateRequest:
     lead_score: int | None = None
     start_at: datetime | None = None
     line: int | None = None
-    # The lead's own fields (SPEC 17.1): upserted into `lead` before the ladder is made.
+    # The lead's own fields: upserted into `lead` before the ladder is made.
     phone: str | None = None
     name: str | None = None
     language: str | None = None
@@ -287,7 +287,7 @@ def create(
     consent_at: datetime | None = None,
 ) -> LadderResult:
     """Create the lead's ladder, or return its active one (`created: false`); the lead's
-    fields given are upserted (SPEC 17.1)."""
+    fields given are upserted into `lead`."""
     from valhalla_cli.phones import parse_phone
     from valhalla_cli.services.consent import check_given_at, check_kind
     from valhalla_cli.services.lead import check_language

@@ -308,15 +308,15 @@ def dispatch(
 ) -> DispatchResult:
     """Claim up to `limit` dispatchable tasks (see the module docstring).
 
-    With the lead rules (SPEC 17.7): a suppressed lead's tasks are cancelled; `no_phone`,
-    `no_consent` and `dncl_listed` skip the task (the ladder moves on); `dncl_not_checked` and,
-    for SMS, `no_identification` hold it for an hour (its `status_reason` says why), so a fresh
-    list or a configured `[business]` releases it. `identification` is the `[business]`
-    identity (templates.Identification) or None when it is not configured. `channel` (SMS or
-    CALL) hands out that channel's tasks only; `owners` only the tasks of those owners (None
-    in it: unowned tasks), as the call desk hands a caller its owner's calls. `min_batch`:
-    the fewest candidates read at a time (a run that claims one task for a waiting caller
-    reads a few, not a batch sized for cron runs)."""
+    With the lead rules (`contact_rules.DISPATCH_ACTION`): a suppressed lead's tasks are
+    cancelled; `no_phone`, `no_consent` and `dncl_listed` skip the task (the ladder moves on);
+    `dncl_not_checked` and, for SMS, `no_identification` hold it for an hour (its
+    `status_reason` says why), so a fresh list or a configured `[business]` releases it.
+    `identification` is the `[business]` identity (templates.Identification) or None when it
+    is not configured. `channel` (SMS or CALL) hands out that channel's tasks only; `owners`
+    only the tasks of those owners (None in it: unowned tasks), as the call desk hands a caller
+    its owner's calls. `min_batch`: the fewest candidates read at a time (a run that claims one
+    task for a waiting caller reads a few, not a batch sized for cron runs)."""
     from valhalla_cli.services import golive, levers
 
     if limit < 1 or limit > 100_000:

@@ -198,7 +198,7 @@ class TaskCounts:
     ready: int  # of those, the ones whose previous step is finished (what dispatch looks at)
     overdue: int  # pending more than sla_minutes past due (the SLA report's `overdue_now`)
     claimed: int  # handed out and not completed yet
-    # held by dispatch until the reason clears (SPEC 17.7): a fresh DNCL copy, [business]
+    # held by dispatch until the reason clears: a fresh DNCL copy, [business]
     held_dncl_not_checked: int = 0
     held_no_identification: int = 0
 

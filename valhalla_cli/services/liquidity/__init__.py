@@ -1,4 +1,4 @@
-"""Buyer liquidity: how cash buyers react to the deals sent to them, per market (SPEC 12).
+"""Buyer liquidity: how cash buyers react to the deals sent to them, per market.
 
 Each feedback event is stored in `buyer_feedback_event` and folded, in the same transaction,
 into `buyer_liquidity_node`: one row per (province, market, property type) and business date,

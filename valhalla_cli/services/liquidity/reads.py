@@ -1,5 +1,5 @@
 """Liquidity reads over the node rows: one node's score, every node of the window, and the
-scorecard's response rate over a period (SPEC 20)."""
+scorecard's buyer response rate over a period."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The liquidity score as a pure rule (SPEC 12): exact rational arithmetic, rounded half up,
+"""The liquidity score as a pure rule: exact rational arithmetic, rounded half up,
 its band, and the trailing window of business dates."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def round_half_up(value: Fraction) -> int:
 
 
 def score_of(sent: int, responded: int, closed: int) -> tuple[int | None, str]:
-    """SPEC 12: 100 x (0.5 min(1, rr/0.60) + 0.5 min(1, cr/0.25)), rounded half up, and the band.
+    """Score = 100 x (0.5 min(1, rr/0.60) + 0.5 min(1, cr/0.25)), rounded half up, and the band.
 
     Computed in exact rational arithmetic (never float), so a half is a half.
     """

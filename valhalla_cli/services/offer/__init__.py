@@ -1,4 +1,4 @@
-"""Offer strategy: bounded offers, their policies and their immutable evidence (SPEC 12).
+"""Offer strategy: bounded offers, their policies and their immutable evidence.
 
 All money arithmetic is done in whole cents with integers (exact) and shown as Decimal; ratios
 are exact basis points. Nothing passes through float except ratios rendered for display.

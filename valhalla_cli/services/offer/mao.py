@@ -1,4 +1,4 @@
-"""The offer arithmetic (SPEC 12) as pure functions over whole cents, with the policy defaults
+"""The offer arithmetic as pure functions over whole cents, with the policy defaults
 and the refusal codes; no database."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ PACK = Pack.OFFER
 PROVINCE_WIDE = "*"
 BPS = 10_000
 ARV_PCT_BOUNDS_BPS = (6000, 8000)  # 0.60 - 0.80
-# SPEC 12 defaults (the migration seeds the same values).
+# The offer policy's defaults (migration 0004 seeds the same values).
 DEFAULTS = {
     "arv_pct_bps": 7000,
     "assignment_fee_cents": 10_000_00,

@@ -52,7 +52,7 @@ class EffectivePolicy:
     overrides: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
-        """What is out of bounds (SPEC 12), as short phrases."""
+        """What is out of bounds, as short phrases."""
         found = []
         low, high = ARV_PCT_BOUNDS_BPS
         if not low <= self.arv_pct_bps <= high:

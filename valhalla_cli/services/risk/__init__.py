@@ -1,4 +1,4 @@
-"""Risk guard: daily loss caps per engine and GLOBAL (SPEC section 7).
+"""Risk guard: daily loss caps per engine and GLOBAL.
 
 Exposure of an engine on a business day = open reservations made that day + losses realized that
 day; GLOBAL's exposure is the sum over the engines. The ledger keeps one row per (day, engine),

@@ -1,5 +1,5 @@
 """Reads over a day or a period: the snapshot with its breaches, the event journal, the sum of
-open reservations, and the scorecard's overages (SPEC 20)."""
+open reservations, and the scorecard's cap overages."""
 
 from __future__ import annotations
 
