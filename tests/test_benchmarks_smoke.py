@@ -14,6 +14,7 @@ BENCHMARKS = REPO / "benchmarks"
 
 SMALLEST = {
     "bench_api.py": ["--requests", "16", "--clients", "2", "--rate", "0", "--cli-runs", "1"],
+    "bench_desk.py": ["--size", "50004", "--calls", "2"],
     "bench_deal.py": ["--smallest", "--repeat", "1", "--sub-repeat", "1"],
     "bench_help.py": ["--smallest"],
     "bench_kpi.py": ["--rows", "1000", "--runs", "1"],
@@ -25,11 +26,13 @@ SMALLEST = {
     "bench_scorecard.py": ["--smallest", "--runs", "1"],
     "bench_send.py": ["--smallest"],
     "bench_status.py": ["--smallest", "--runs", "1"],
+    "profile_desk.py": ["--size", "50004", "--calls", "4"],
 }
 
 
 def test_every_script_has_a_smallest_run():
-    assert {p.name for p in BENCHMARKS.glob("bench_*.py")} == set(SMALLEST)
+    scripts = {p.name for p in BENCHMARKS.glob("*.py") if p.name.startswith(("bench_", "profile_"))}
+    assert scripts == set(SMALLEST)
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,7 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
             voice=voice_missing(settings, principal.phone) is None)
         return _page(200, html, nonce)
 
-    @routes.get("/desk", response_class=HTMLResponse, summary="The call desk (SPEC 23).",
+    @routes.get("/desk", response_class=HTMLResponse, summary="The call desk.",
                 description="The page a caller works from: the queue, **Next call**, the lead "
                 "card, the call and its disposition, the owner's inbox. Scope `operate`; an "
                 "admin token may pass `?owner=`; `?at=` is passed to every request of the page. "

@@ -129,7 +129,7 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
         response.headers.append("set-cookie", _cookie(token))
         return response
 
-    @routes.get("/", response_class=HTMLResponse, summary="The Monday review page (SPEC 19).",
+    @routes.get("/", response_class=HTMLResponse, summary="The Monday review page.",
                 description="The page of `valhalla status --format html` from live data "
                 "(`?at=` as `--at`); scope `read`. Signed out: the sign-in form only.")
     async def review(request: Request) -> Response:
