@@ -801,10 +801,12 @@ def _kill_switch_during(db_url: str, db, importer: subprocess.Popen, started,
             assert importer.poll() is None, importer.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        if probe is not None:  # alone with the import: the kill switch is a writer too
+        # The kill switch first, while the import surely still writes (a fast import would
+        # otherwise finish during the probe); the probe watches the write lock meanwhile and
+        # after (the kill switch's transactions are milliseconds: they do not blur it).
+        probing_since = time.monotonic()
+        if probe is not None:
             probe.start()
-            time.sleep(probe_s)
-            probe.stop()
         for command in ("engage", "release", "engage"):
             if importer.poll() is not None:
                 break
@@ -814,6 +816,8 @@ def _kill_switch_during(db_url: str, db, importer: subprocess.Popen, started,
             processes.append(round(elapsed, 2))
             engage_waits.append(_engage_in_one_transaction(db))
             seen_while_running()
+        while importer.poll() is None and time.monotonic() - probing_since < probe_s:
+            time.sleep(0.05)
     finally:
         if probe is not None:
             probe.stop()
