@@ -36,3 +36,36 @@ def run_command(argv: list[str], env: dict[str, str] | None = None, check: bool 
 def report(name: str, seconds: float, target: str = "") -> None:
     suffix = f"   (target: {target})" if target else ""
     print(f"{name:<58} {seconds * 1000:9.1f} ms{suffix}")
+
+
+class Stopwatch:
+    """Wall and CPU seconds of a block: this process's CPU, or its children's (`children=True`).
+
+    A PostgreSQL figure's CPU is the client's only; the server's work shows in the wall time.
+    """
+
+    def __init__(self, children: bool = False) -> None:
+        self.children = children
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def _cpu(self) -> float:
+        if self.children:
+            import resource
+
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return usage.ru_utime + usage.ru_stime
+        return time.process_time()
+
+    def __enter__(self) -> Stopwatch:
+        self._wall0, self._cpu0 = time.perf_counter(), self._cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall.append(time.perf_counter() - self._wall0)
+        self.cpu.append(self._cpu() - self._cpu0)
+
+    def text(self) -> str:
+        """'wall / CPU ms' medians."""
+        return (f"{statistics.median(self.wall) * 1000:.0f} / "
+                f"{statistics.median(self.cpu) * 1000:.0f} ms")

@@ -11,7 +11,8 @@ Run it under `nice -n 10` on a shared machine:
 Each client is a thread with its own keep-alive connection, sending its next request as soon as
 the previous one is answered (a closed loop: latency then includes queueing behind the other 7
 clients on a 2-core machine shared with the server), and, with `--rate`, paced at that many
-requests per second per client (a dialer asking before each call).
+requests per second per client (a dialer asking before each call), the clients spread evenly over
+the interval.
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ def load(url: str, token: str, *, requests: int, clients: int, rate: float,
                 client.request(method, path, **kwargs)
             barrier.wait()
             interval = 1 / rate if rate else 0
-            next_at = time.perf_counter()
+            # Clients start out of phase, as independent dialers are: in phase, all of them
+            # would ask at the same instant each interval and measure the queue of that burst.
+            next_at = time.perf_counter() + interval * index / clients
             for n in range(per_client):
                 if interval:
                     delay = next_at - time.perf_counter()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from _engines import (  # noqa: E402
     mirror,
     sqlite_url,
 )
+from _timing import Stopwatch  # noqa: E402
 
 NOW = datetime(2027, 6, 15, 15, 0, tzinfo=UTC)  # Tuesday 11:00 in Toronto
 ACTIVE_LADDERS = 8_000
@@ -192,7 +192,7 @@ def reset_live(url: str) -> None:
     engine.dispose()
 
 
-def bench_dispatch(url: str, runs: int) -> tuple[list[float], int]:
+def bench_dispatch(url: str, runs: int) -> tuple[Stopwatch, int]:
     """In-process dispatch of 500 (each run claims fresh tasks)."""
     from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
@@ -200,58 +200,53 @@ def bench_dispatch(url: str, runs: int) -> tuple[list[float], int]:
     ensure_leads(url)
     reset_live(url)
     db = open_database(url)
-    times, claimed = [], 0
+    watch, claimed = Stopwatch(), 0
     for run in range(runs):
-        start = time.perf_counter()
-        with db.transaction(write=True) as session:
+        with watch, db.transaction(write=True) as session:
             result = ladder.dispatch(session, at=NOW + timedelta(seconds=run), limit=500,
                                      lease=timedelta(minutes=15), worker="bench",
                                      config=_config(), dry_run=False, enforce=False,
                                      actor="bench", business_timezone="America/Toronto",
                                      identification=_identity())
-        times.append(time.perf_counter() - start)
         claimed += len(result.tasks)
     db.dispose()
-    return times, claimed
+    return watch, claimed
 
 
-def bench_dispatch_cli(url: str, runs: int) -> list[float]:
+def bench_dispatch_cli(url: str, runs: int) -> Stopwatch:
     reset_live(url)
-    times = []
+    watch = Stopwatch(children=True)
     for run in range(runs):
         at = (NOW + timedelta(minutes=1, seconds=run)).isoformat()
-        start = time.perf_counter()
-        proc = subprocess.run(
+        with watch:
+            proc = subprocess.run(
             [sys.executable, "-m", "valhalla_cli", "--db", url, "ladder",
              "dispatch", "--limit", "500", "--at", at, "--format", "jsonl"],
             capture_output=True, text=True, cwd=ROOT,
             env={"VALHALLA_GOLIVE_ENFORCE": "0", "PATH": "/usr/bin:/bin",
                  "VALHALLA_BUSINESS_NAME": "Maple", "VALHALLA_BUSINESS_CALLBACK": "+14165550100"})
-        times.append(time.perf_counter() - start)
         assert proc.returncode == 0, proc.stderr
         assert len(proc.stdout.splitlines()) == 500, proc.stderr
-    return times
+    return watch
 
 
-def bench_sla(url: str, runs: int, by: str | None = None) -> list[float]:
+def bench_sla(url: str, runs: int, by: str | None = None) -> Stopwatch:
     from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import ladder
 
     db = open_database(url)
-    times = []
+    watch = Stopwatch()
     until = date(2027, 5, 31)
     for _ in range(runs):
-        start = time.perf_counter()
-        with db.transaction() as session:
+        with watch, db.transaction() as session:
             rows = ladder.sla(session, at=NOW, since=until - timedelta(days=29), until=until,
                               by=by, business_timezone="America/Toronto", config=_config())
-        times.append(time.perf_counter() - start)
     db.dispose()
     assert rows[0].completed > 0
-    return times
+    return watch
 
 
-def bench_import(runs: int, db_url: str | None, leads: int = 10_000) -> list[float]:
+def bench_import(runs: int, db_url: str | None, leads: int = 10_000) -> Stopwatch:
     from valhalla_cli.bootstrap import open_database
 
     DATA.mkdir(parents=True, exist_ok=True)
@@ -264,7 +259,7 @@ def bench_import(runs: int, db_url: str | None, leads: int = 10_000) -> list[flo
     empty = DATA / "empty.db"
     if not empty.exists():
         open_database(f"sqlite:///{empty}").dispose()
-    times = []
+    watch = Stopwatch(children=True)
     for _ in range(runs):
         work = DATA / "import.work.db"
         if is_postgres(db_url):
@@ -272,19 +267,18 @@ def bench_import(runs: int, db_url: str | None, leads: int = 10_000) -> list[flo
         else:
             shutil.copy(empty, work)
             url = sqlite_url(work)
-        start = time.perf_counter()
-        proc = subprocess.run(
+        with watch:
+            proc = subprocess.run(
             [sys.executable, "-m", "valhalla_cli", "--db", url, "ladder",
              "import", str(csv), "--at", NOW.isoformat(), "--json"],
             capture_output=True, text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin"})
-        times.append(time.perf_counter() - start)
         assert proc.returncode == 0, proc.stderr
         assert f'"created": {leads}' in proc.stdout, proc.stdout[:300]
         if is_postgres(db_url):
             drop_database(db_url, "bench_ladder_import")
         else:
             work.unlink()
-    return times
+    return watch
 
 
 def main() -> None:
@@ -302,22 +296,21 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=10_000,
                         help="leads in the `ladder import` file (6 tasks each)")
     args = parser.parse_args()
-    med = statistics.median
     if args.import_only:
-        i = bench_import(max(1, min(args.runs, 3)), args.db, args.leads)
+        i = bench_import(args.runs, args.db, args.leads)
         print(f"`ladder import` of {args.leads:,} leads ({6 * args.leads:,} tasks): median "
-              f"{med(i):.2f} s over {len(i)} runs")
+              f"{i.text()} (wall / CPU of the process) over {len(i.wall)} runs")
         return
     if args.sla_only:
         print("| tasks in table | sla month | by owner | by province | by step |")
         print("|---:|---:|---:|---:|---:|")
         for rows in (int(s) for s in args.sizes.split(",")):
             url = target(rows, args.db)
-            figures = [med(bench_sla(url, args.runs, by)) * 1000
+            figures = [bench_sla(url, args.runs, by).text()
                        for by in (None, "owner", "province", "step")]
-            print(f"| {rows:,} | " + " | ".join(f"{f:.0f} ms" for f in figures) + " |",
-                  flush=True)
+            print(f"| {rows:,} | " + " | ".join(figures) + " |", flush=True)
         return
+    print("wall / CPU medians; the CLI's CPU is the whole child process's")
     print("| tasks in table | dispatch 500 (claim) | dispatch cli (process) | sla month |")
     print("|---:|---:|---:|---:|")
     for rows in (int(s) for s in args.sizes.split(",")):
@@ -326,11 +319,10 @@ def main() -> None:
         assert claimed >= 500 * min(args.runs, 3), claimed
         c = bench_dispatch_cli(url, args.runs)
         s = bench_sla(url, args.runs)
-        print(f"| {rows:,} | {med(d) * 1000:.0f} ms | {med(c) * 1000:.0f} ms | "
-              f"{med(s) * 1000:.0f} ms |", flush=True)
-    i = bench_import(max(1, min(args.runs, 3)), args.db, args.leads)
+        print(f"| {rows:,} | {d.text()} | {c.text()} | {s.text()} |", flush=True)
+    i = bench_import(args.runs, args.db, args.leads)
     print(f"\n`ladder import` of {args.leads:,} leads ({6 * args.leads:,} tasks): median "
-          f"{med(i):.2f} s over {len(i)} runs")
+          f"{i.text()} (wall / CPU of the process) over {len(i.wall)} runs")
 
 
 if __name__ == "__main__":

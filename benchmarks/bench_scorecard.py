@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_deal  # noqa: E402
 import bench_ladder  # noqa: E402
+from _engines import mirror  # noqa: E402
 
 TASKS = 5_000_004
 LADDER_UNTIL = date(2027, 5, 31)  # the month `bench_ladder.py --sla-only` measures
@@ -158,14 +159,16 @@ def ensure_history_leads(path: Path) -> int:
                      "history leads")
 
 
-def bench_funnel(runs: int) -> dict[str, float]:
+def bench_funnel(runs: int, server: str | None) -> dict[str, float]:
     from valhalla_cli.bootstrap import open_database
     from valhalla_cli.services import offer_outcome
 
     if bench_deal.counts()[1] < bench_deal.EVIDENCE:
         bench_deal.build()
     add_outcomes(bench_deal.DB_PATH)
-    url = bench_deal.URL
+    url = bench_deal.SQLITE_URL
+    if server:  # its own mirror: bench_deal's mirror may predate the outcomes
+        url = mirror(bench_deal.DB_PATH, server, f"bench_funnel_{bench_deal.EVIDENCE}")
     figures: dict[str, float] = {}
     seen = {}
     for by in (None, "market", "province"):
@@ -186,7 +189,7 @@ def bench_funnel(runs: int) -> dict[str, float]:
     return figures
 
 
-def bench_ladder_month(runs: int) -> dict[str, float]:
+def bench_ladder_month(runs: int, server: str | None) -> dict[str, float]:
     from typer.testing import CliRunner
 
     from valhalla_cli.app import app
@@ -197,6 +200,8 @@ def bench_ladder_month(runs: int) -> dict[str, float]:
     path = bench_ladder.build(TASKS)
     figures_leads = ensure_history_leads(path)
     url = f"sqlite:///{path}"
+    if server:  # its own mirror: bench_ladder's holds no history leads
+        url = mirror(path, server, f"bench_scorecard_{TASKS}")
     settings = resolve_settings(config=None, db=url, actor="bench", quiet=True)
     since = LADDER_UNTIL - timedelta(days=29)
     seen = {}
@@ -244,6 +249,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("funnel", "ladder"), default=None)
     parser.add_argument("--smallest", action="store_true",
                         help="tiny sizes, to check the script works")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL server URL (postgresql+psycopg://…) to measure there "
+                             "(the same rows, mirrored) instead of SQLite")
     args = parser.parse_args()
     if args.smallest:
         global TASKS
@@ -251,9 +259,9 @@ def main() -> None:
         bench_deal.smallest()
     results: dict[str, float] = {}
     if args.only in (None, "funnel"):
-        results.update(bench_funnel(args.runs))
+        results.update(bench_funnel(args.runs, args.db))
     if args.only in (None, "ladder"):
-        results.update(bench_ladder_month(args.runs))
+        results.update(bench_ladder_month(args.runs, args.db))
     facts = {k: v for k, v in results.items() if k.startswith("_")}
     print(f"facts: {', '.join(f'{k[1:]}={v:,}' for k, v in facts.items())}")
     print("| measurement | median wall (ms) | median CPU (ms) | target |")
