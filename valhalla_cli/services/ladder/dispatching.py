@@ -217,11 +217,15 @@ def due_pending(now: datetime) -> Any:
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
                 after: tuple[datetime, int] | None, batch: int, lanes: Lanes,
-                channel: str | None = None, owners: tuple[str | None, ...] | None = None
-                ) -> list[Any]:
+                channel: str | None = None, owners: tuple[str | None, ...] | None = None,
+                lock: bool = False) -> list[Any]:
     """`expired` claims, then the due `pending` tasks that are likely deliverable, then the
     rest of the due tasks (`backlog`), each in due order; only `channel` when given, only the
-    tasks of `owners` when given (None in it: the unowned tasks)."""
+    tasks of `owners` when given (None in it: the unowned tasks).
+
+    `lock` (PostgreSQL): lock the rows as they are read, skipping rows another run holds, so
+    overlapping runs each read only rows no other run has; the database re-checks the
+    conditions on a row's newest version before it locks it."""
     query = select(*_COLUMNS)
     if channel is not None:
         query = query.where(col(FollowupTask.channel) == channel)
@@ -241,6 +245,8 @@ def _candidates(session: Session, *, source: str, now: datetime, max_attempts: i
                                 and_(col(FollowupTask.due_at) == after[0],
                                      col(FollowupTask.id) > after[1])))
     query = query.order_by(col(FollowupTask.due_at), col(FollowupTask.id)).limit(batch)
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=FollowupTask)
     return list(session.execute(query))
 
 
@@ -250,21 +256,6 @@ def _claimable(at: datetime, max_attempts: int):
                     col(table.due_at) <= at),
                and_(col(table.status) == "claimed", col(table.lease_expires_at) <= at,
                     col(table.attempt) < max_attempts))
-
-
-def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | None = None
-               ) -> list[int]:
-    """PostgreSQL: lock those of `ids` that still meet `condition` (re-read on the newest row
-    version), in due order, at most `limit`; rows another run holds are skipped, never waited
-    for, so overlapping runs neither block nor deadlock on each other."""
-    if not ids:
-        return []
-    query = (select(col(FollowupTask.id)).where(col(FollowupTask.id).in_(ids), condition)
-             .order_by(col(FollowupTask.due_at), col(FollowupTask.id))
-             .with_for_update(skip_locked=True))
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
 
 
 def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock: bool) -> int:
@@ -341,7 +332,6 @@ def dispatch(
     lock = dialect == "postgresql" and not dry_run
     failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts,
                                                lock=lock)
-    claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
     lookup = DnclLookup(session, at, business_timezone)
     lanes = lanes_of(lookup, identification)
@@ -359,17 +349,19 @@ def dispatch(
         if source == "backlog":
             examined = 0
         after: tuple[datetime, int] | None = None
-        # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
-        # claims them, unless it rolls back; so a run still short at the end looks once more.
-        contended, rescanned = 0, False
+        # PostgreSQL: rows another run held when this one read are skipped. That run acts on
+        # them, unless it rolls back; so a run still short at the end looks once more.
+        rescanned = False
         while len(claims) < limit and examined < max_examined:
             want = limit - len(claims)
-            batch = min(max(2 * want, min_batch), 1_000)
+            # Locking as it reads, a run reads no more than it may claim: a row locked and left
+            # unclaimed would be skipped by an overlapping run that could have claimed it.
+            batch = min(want, 1_000) if lock else min(max(2 * want, min_batch), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
                                after=after, batch=batch, lanes=lanes, channel=channel,
-                               owners=owners)
-            if not rows and contended and not rescanned:
-                after, contended, rescanned = None, 0, True
+                               owners=owners, lock=lock)
+            if not rows and lock and after is not None and not rescanned:
+                after, rescanned = None, True
                 continue
             if not rows:
                 break
@@ -407,15 +399,7 @@ def dispatch(
                     moves.append({"task_id": row.id,
                                   "due": decision.next_open_at or at + RECHECK_BLOCKED,
                                   "why": why})
-            if lock:
-                eligible_ids = _lock_free(session, [r.id for r in eligible], claimable, want)
-                contended += min(len(eligible), want) - len(eligible_ids)
-                locked = set(_lock_free(session, [r.id for r, _ in skips]
-                                        + [m["task_id"] for m in moves], claimable))
-                skips = [(r, why) for r, why in skips if r.id in locked]
-                moves = [m for m in moves if m["task_id"] in locked]
-            else:
-                eligible_ids = [r.id for r in eligible[:want]]
+            eligible_ids = [r.id for r in eligible[:want]]
             taken = set(eligible_ids)
             eligible = [r for r in eligible if r.id in taken]
             for _, reason in skips:
