@@ -369,7 +369,7 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
             .group_by(col(t.province), col(t.channel)))}
     completed = sum(per_scope.values())
     if not completed:
-        # Nothing was completed, so nothing can be a breach: no span, no statement.
+        # Nothing was completed, so nothing can be a breach: no span, no further statement.
         return BreachReport(since=since, until=until, completed=0, breaches=0,
                             compliance=None, items=[], limit=limit)
     cache = PolicyCache(session)
