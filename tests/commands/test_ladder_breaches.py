@@ -5,9 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from valhalla_cli.services.contact_rules import ChannelRules, is_open, seeded_windows
-from valhalla_cli.services.ladder_breaches import closed_spans
-
 
 def _json(result, code=0):
     assert result.exit_code == code, (result.stdout, result.stderr)
@@ -106,29 +103,6 @@ def test_limit_lists_the_first_and_counts_all(cli):
     assert "2 breaches in 2 completed contacts" in summary and "listing the first 1" in summary
 
 
-# --- the closed spans against the calculus, minute by minute -----------------------------------
-
-@pytest.mark.parametrize("province, zones, start", [
-    ("ON", ("America/Toronto", "America/Winnipeg", "America/Atikokan"),
-     datetime(2027, 3, 10, tzinfo=UTC)),  # the spring clock change and a weekend
-    ("NL", ("America/St_Johns", "America/Goose_Bay"), datetime(2027, 10, 29, tzinfo=UTC)),
-    ("ON", ("America/Toronto",), datetime(2027, 2, 12, tzinfo=UTC)),  # Family Day
-    ("BC", ("America/Vancouver", "America/Edmonton"),
-     datetime(2027, 11, 4, tzinfo=UTC)),  # the autumn clock change (an hour read twice)
-])
-def test_closed_spans_agree_with_is_open_at_every_minute(province, zones, start):
-    rules = ChannelRules.build(province, zones, seeded_windows(), "CALL", True)
-    end = start + timedelta(days=6)
-    spans = closed_spans(rules, start, end)
-    instant, index = start, 0
-    while instant < end:
-        while index < len(spans) and spans[index][1] <= instant:
-            index += 1
-        inside = index < len(spans) and spans[index][0] <= instant < spans[index][1]
-        assert inside == (not is_open(rules, instant)), instant
-        instant += timedelta(minutes=1)
-
-
 def test_a_market_policy_applies_whatever_the_spelling_of_the_market(cli):
     # 19:30 Toronto on a winter weekday is 20:30 in Blanc-Sablon (UTC-4): the province-wide QC
     # policy (both zones) says no; a Montréal policy pinned to Toronto says yes, and it is found
@@ -223,25 +197,6 @@ def test_the_report_agrees_with_can_contact_task_by_task(cli, seed):
     assert f"{len(expected)} breaches in {len(leads)} completed contacts" in summary
 
 
-def test_subtracting_spans_leaves_exactly_the_instants_outside():
-    from valhalla_cli.services.ladder_breaches import _subtract
-
-    base = datetime(2027, 6, 1, tzinfo=UTC)
-
-    def at(h):
-        return base + timedelta(hours=h)
-
-    spans = [(at(0), at(5)), (at(8), at(12)), (at(20), at(24))]
-    minus = [(at(1), at(2)), (at(4), at(9)), (at(11), at(12)), (at(22), at(30))]
-    left = _subtract(spans, minus)
-    assert left == [(at(0), at(1)), (at(2), at(4)), (at(9), at(11)), (at(20), at(22))]
-    for minute in range(0, 30 * 60, 7):
-        instant = base + timedelta(minutes=minute)
-        inside = any(a <= instant < b for a, b in spans)
-        removed = any(a <= instant < b for a, b in minus)
-        assert any(a <= instant < b for a, b in left) == (inside and not removed), instant
-
-
 def test_a_year_of_spans_is_counted_in_runs_of_statements(cli):
     """A year has ~300 closed spans per scope, more than one statement holds (256): the
     breaches of both ends of the year, and of a number of another zone, are all found."""
@@ -286,3 +241,50 @@ def test_the_statements_do_not_grow_with_the_spans_of_the_period(cli, db):
     week = len(statements)
     assert report(date(2027, 3, 1), date(2027, 5, 31)) == [moved, late]
     assert len(statements) == week
+
+
+def test_only_the_scopes_with_contacts_are_looked_at(cli, db, monkeypatch):
+    """No completed contact in the period: one count, no span computed, no other statement.
+    With contacts in Ontario alone, only Ontario's rules are turned into spans."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from valhalla_cli.services import ladder_breaches
+
+    computed: list[str] = []
+    real = ladder_breaches.closed_spans
+
+    def spy(rules, lo, hi, cache=None):  # type: ignore[no-untyped-def]
+        computed.append(rules.province)
+        return real(rules, lo, hi, cache)
+
+    monkeypatch.setattr(ladder_breaches, "closed_spans", spy)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def report() -> ladder_breaches.BreachReport:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with db.transaction() as session:
+                return ladder_breaches.report(
+                    session, at=datetime(2027, 7, 1, 12, tzinfo=UTC), since=date(2027, 6, 1),
+                    until=date(2027, 6, 30), business_timezone="America/Toronto", limit=10)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+    empty = report()
+    assert (empty.completed, empty.breaches, empty.compliance, empty.items) == (0, 0, None, [])
+    assert computed == []
+    assert len([s for s in statements if "followup_task" in s]) == 1
+    assert not [s for s in statements if "market_policy" in s or "FROM lead" in s]
+
+    late = contact(cli, "L-on-late", "ON", "2027-06-15T21:45:00")
+    contact(cli, "L-on-ok", "ON", "2027-06-16T11:00:00")
+    found = report()
+    assert [b.task_id for b in found.items] == [late]
+    assert (found.completed, found.breaches, found.compliance) == (2, 1, 0.5)
+    assert computed and set(computed) == {"ON"}

@@ -291,3 +291,39 @@ def test_bad_input_is_exit_2_and_changes_nothing(cli, db, args):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert snapshot_tables(db) == before
+
+
+def test_window_compliance_computes_spans_only_where_contacts_were_completed(cli, monkeypatch):
+    """On a fresh install the scorecard's window compliance has no contact to judge: no closed
+    span is computed for any province. Once a contact is completed in Ontario, Ontario's spans
+    alone are, and the figure is the one `ladder breaches` gives."""
+    from valhalla_cli.services import ladder_breaches
+
+    provinces: list[str] = []
+    real = ladder_breaches.closed_spans
+
+    def spy(rules, lo, hi, cache=None):  # type: ignore[no-untyped-def]
+        provinces.append(rules.province)
+        return real(rules, lo, hi, cache)
+
+    monkeypatch.setattr(ladder_breaches, "closed_spans", spy)
+
+    def compliance() -> dict:
+        view = status(cli, "--json").json
+        return next(m for m in view["scorecard"]["metrics"]
+                    if m["metric"] == "contact_window_compliance")
+
+    empty = compliance()
+    assert (empty["value"], empty["met"], empty["state"]) == (None, None, "no_data")
+    assert provinces == []
+    made = cli("ladder", "create", "L-late", "--province", "ON", "--owner", "ana",
+               "--at", "2027-06-10T08:00:00", "--json").json
+    call = next(t for t in made["tasks"] if t["channel"] == "CALL")
+    assert cli("ladder", "complete", str(call["task_id"]), "--outcome", "no_answer",
+               "--at", "2027-06-10T21:45:00", "--json").exit_code == 0  # after hours
+    late = compliance()
+    assert (late["value"], late["met"], late["state"]) == (0.0, False, "missed")
+    assert provinces and set(provinces) == {"ON"}
+    listed = cli("ladder", "breaches", "--since", "2027-05-17", "--until", "2027-06-15",
+                 "--json").json
+    assert [row["task_id"] for row in listed] == [call["task_id"]]

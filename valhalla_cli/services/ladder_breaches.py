@@ -1,5 +1,7 @@
-"""Window compliance: completed contacts that happened when the lead could not be contacted
-(`valhalla ladder breaches`, a figure of the scorecard).
+"""Window compliance from the database: completed contacts that happened when the lead could
+not be contacted (`valhalla ladder breaches`, a figure of the scorecard). The span calculus it
+counts with is `services/contact_spans.py` (pure); this module holds the statements, the
+scanner and the report.
 
 A done CALL or SMS task is a **breach** when its `completed_at` (when the operator says the
 contact happened) is outside the contact window of any of its lead's zones at that instant, or
@@ -11,26 +13,26 @@ the policy's zones and those of the number's area code), and each breach's zone,
 reason come from `contact_rules.decide`, the contact decision itself, on the hours alone. The
 lead's zones are today's: the registry keeps no history of a lead's number.
 
-Cost grows with the period's contacts, not with the history or the lead registry. For each
-policy scope (province, market with its own policy, channel) the calculus is evaluated at every
-instant at which its answer can change in the period (each zone's local midnights, window starts
-and ends, and UTC-offset changes); between two such instants it cannot change. That gives the
-scope's closed spans (a few a day), and the tasks completed inside them are counted and listed
-with index range scans on (province, channel, completed_at, status, market, id). Leads whose
-number adds a zone (an area code of another zone: the tasks inside the closed spans of the
-policy's zones plus every such zone in use, a superset of each lead's spans) and leads with a
-confirmed zone (read from the lead side: zones are confirmed one lead at a time) are then judged
-one by one in their own zones, and the counts corrected. Every listed task is judged again by
-`zone_states` at its own instant.
+Cost grows with the period's contacts, not with the history or the lead registry. The period's
+completed contacts are first counted per (province, channel); a scope with none is not looked
+at (no spans are computed for it, no statement is run), and a period with none costs that one
+count. For each remaining policy scope (province, market with its own policy, channel) the
+closed spans come from `contact_spans.closed_spans` (a few a day), and the tasks completed
+inside them are counted and listed with index range scans on (province, channel, completed_at,
+status, market, id). Leads whose number adds a zone (an area code of another zone: the tasks
+inside the closed spans of the policy's zones plus every such zone in use, a superset of each
+lead's spans) and leads with a confirmed zone (read from the lead side: zones are confirmed one
+lead at a time) are then judged one by one in their own zones, and the counts corrected. Every
+listed task is judged again by the contact decision at its own instant.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -44,139 +46,18 @@ from valhalla_cli.models import FollowupTask, Lead
 from valhalla_cli.models.types import UTCDateTime
 from valhalla_cli.phones import AREA_CODES
 from valhalla_cli.services.contact_facts import lead_contact_zones
-from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, Reason, decide, is_open
+from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, Reason
+from valhalla_cli.services.contact_spans import (
+    Span,
+    Spans,
+    closed_spans,
+    compliance_of,
+    subtract,
+    verdict,
+)
 from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
-from valhalla_cli.tz import zone
 
 MAX_LIMIT = 100_000
-
-
-def _local(day: date, minute: int, name: str, fold: int) -> datetime:
-    extra, minute = divmod(minute, 24 * 60)
-    local = datetime.combine(day + timedelta(days=extra),
-                             time(minute // 60, minute % 60, fold=fold), tzinfo=zone(name))
-    return local.astimezone(UTC)
-
-
-def _offset_changes(name: str, start: datetime, end: datetime) -> list[datetime]:
-    """The instants in [start, end] at which the zone's UTC offset changes (to the minute)."""
-    tz = zone(name)
-    found = []
-    step = timedelta(hours=6)
-    left = start
-    while left < end:
-        right = min(left + step, end)
-        if left.astimezone(tz).utcoffset() != right.astimezone(tz).utcoffset():
-            lo, hi = left, right
-            while hi - lo > timedelta(seconds=1):
-                mid = lo + (hi - lo) / 2
-                if mid.astimezone(tz).utcoffset() == lo.astimezone(tz).utcoffset():
-                    lo = mid
-                else:
-                    hi = mid
-            # Canadian zones change offset on a whole minute: snap the bisection to it.
-            found.append(hi.replace(second=0, microsecond=0))
-        left = right
-    return found
-
-
-def _offset_moves(tz: Any, day: date) -> bool:
-    """Does the zone's UTC offset change between `day` 00:00 and two days later (local)?"""
-    first = datetime.combine(day, time(0), tzinfo=tz).utcoffset()
-    return first != datetime.combine(day + timedelta(days=2), time(0), tzinfo=tz).utcoffset()
-
-
-def change_points(rules: ChannelRules, lo: datetime, hi: datetime) -> list[datetime]:
-    """Every instant in (lo, hi) at which `is_open(rules, ·)` may change, plus lo: each zone's
-    local midnights (the weekday and the holiday follow the local date), the starts and ends of
-    its windows, and its UTC-offset changes (both readings of an ambiguous local time)."""
-    points = {lo}
-    for name in rules.timezones:
-        tz = zone(name)
-        day = lo.astimezone(tz).date() - timedelta(days=1)
-        last = hi.astimezone(tz).date() + timedelta(days=1)
-        while day <= last:
-            minutes = {0, *(m for span in rules.spans[day.weekday()] for m in span)}
-            # The second reading of a local time differs from the first only around an offset
-            # change (a window minute may fall on the next day: look two days ahead).
-            folds = (0, 1) if _offset_moves(tz, day) else (0,)
-            for minute in minutes:
-                for fold in folds:
-                    points.add(_local(day, minute, name, fold))
-            day += timedelta(days=1)
-        points.update(_offset_changes(name, lo, hi))
-    return sorted(p for p in points if lo <= p < hi)
-
-
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _subtract(spans: list[tuple[datetime, datetime]], minus: list[tuple[datetime, datetime]]
-              ) -> list[tuple[datetime, datetime]]:
-    """The parts of `spans` outside every span of `minus` (both sorted and disjoint)."""
-    left: list[tuple[datetime, datetime]] = []
-    j = 0
-    for start, end in spans:
-        while j < len(minus) and minus[j][1] <= start:
-            j += 1
-        k = j
-        while start < end:
-            if k >= len(minus) or minus[k][0] >= end:
-                left.append((start, end))
-                break
-            if minus[k][0] > start:
-                left.append((start, minus[k][0]))
-            start = max(start, minus[k][1])
-            k += 1
-    return left
-
-
-def closed_spans(rules: ChannelRules, lo: datetime, hi: datetime,
-                 cache: dict[ChannelRules, list[tuple[datetime, datetime]]] | None = None
-                 ) -> list[tuple[datetime, datetime]]:
-    """The maximal [start, end) spans of [lo, hi) during which the calculus says "closed".
-
-    Closed means closed in some zone, so the spans are the union of each zone's own, which
-    `cache` keeps: the policies of a report share most of their zones."""
-    if not rules.timezones:
-        return [(lo, hi)]
-    if len(rules.timezones) > 1:
-        return _merge([span for name in rules.timezones
-                       for span in closed_spans(replace(rules, timezones=(name,)), lo, hi,
-                                                cache)])
-    if cache is not None and rules in cache:
-        return cache[rules]
-    spans: list[tuple[datetime, datetime]] = []
-    points = change_points(rules, lo, hi)
-    for start, end in zip(points, [*points[1:], hi], strict=True):
-        if is_open(rules, start):
-            continue
-        if spans and spans[-1][1] == start:
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    if cache is not None:
-        cache[rules] = spans
-    return spans
-
-
-class _Spans:
-    """A rule set's closed spans in the period, with a fast "is this instant inside one"."""
-
-    def __init__(self, spans: list[tuple[datetime, datetime]]) -> None:
-        self.spans = spans
-        self.starts = [a for a, _ in spans]
-
-    def __contains__(self, instant: datetime) -> bool:
-        i = bisect_right(self.starts, instant) - 1
-        return i >= 0 and instant < self.spans[i][1]
 
 
 @dataclass(frozen=True)
@@ -207,26 +88,6 @@ class BreachReport:
     @property
     def truncated(self) -> bool:
         return self.breaches > len(self.items)
-
-
-def _verdict(rules: ChannelRules, instant: datetime
-             ) -> tuple[Reason, str | None, str | None] | None:
-    """(reason, timezone, local_time) from the contact decision on the hours alone (a breach
-    is about when the contact happened), or None when the contact was open."""
-    decision = decide(rules=rules, instant=instant, next_open=False)
-    if decision.reason is None:
-        return None
-    holiday = decision.reason is Reason.HOLIDAY
-    shut = next((s for s in decision.zones if (s.holiday if holiday else not s.open)), None)
-    return decision.reason, shut.timezone if shut else None, shut.local_time if shut else None
-
-
-def compliance_of(completed: int, breaches: int) -> float | None:
-    """1 - breaches / completed; never shown as 1.0 while there is a breach."""
-    if not completed:
-        return None
-    value = round(1 - breaches / completed, 6)
-    return min(value, 0.999999) if breaches else value
 
 
 def _scope_filters() -> tuple[list[Any], dict[str, list[Any]]]:
@@ -300,7 +161,7 @@ def _special_in_spans(kind: str, size: int) -> Any:
 MAX_SPANS_PER_STATEMENT = 256  # SQLite allows 500 terms in a compound SELECT
 
 
-def _span_params(spans: list[tuple[datetime, datetime]]
+def _span_params(spans: list[Span]
                  ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(statement size, parameters) for each run of up to MAX_SPANS_PER_STATEMENT of `spans`;
     row `i` is `spans[i]`, and the unused rows are empty spans."""
@@ -382,16 +243,16 @@ class _Scanner:
         self.lo, self.hi, self.tally = lo, hi, tally
         self.area_codes = area_codes
         self.listing = _listing_statements()
-        self.spans: dict[ChannelRules, _Spans] = {}
-        self.zone_spans: dict[ChannelRules, list[tuple[datetime, datetime]]] = {}
+        self.spans: dict[ChannelRules, Spans] = {}
+        self.zone_spans: dict[ChannelRules, list[Span]] = {}
         self.listable: list[_Listable] = []
 
-    def closed(self, rules: ChannelRules) -> _Spans:
+    def closed(self, rules: ChannelRules) -> Spans:
         if rules not in self.spans:
-            self.spans[rules] = _Spans(closed_spans(rules, self.lo, self.hi, self.zone_spans))
+            self.spans[rules] = Spans(closed_spans(rules, self.lo, self.hi, self.zone_spans))
         return self.spans[rules]
 
-    def _special_tasks(self, kind: str, spans: list[tuple[datetime, datetime]],
+    def _special_tasks(self, kind: str, spans: list[Span],
                        params: dict[str, Any]) -> Iterator[tuple[int, datetime]]:
         sqlite = self.conn.dialect.name == "sqlite"
         for size, rows in _span_params(spans):
@@ -414,7 +275,7 @@ class _Scanner:
             if widened is not rules:
                 widenings.setdefault(widened, []).append(f"+1{code}")
         for widened, prefixes in widenings.items():
-            extra = _subtract(self.closed(widened).spans, policy.spans)
+            extra = subtract(self.closed(widened).spans, policy.spans)
             if not extra:
                 continue
             for task_id, at_ in self._special_tasks(kind, extra, {**params,
@@ -500,8 +361,17 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
     done = [col(t.status) == "done", col(t.completed_at) >= lo, col(t.completed_at) < hi]
     # Core, not ORM: index-only on ix_followup_task_contact_audit. The ORM's criterion that
     # hides unfinished imports would read every row, and an import never writes a done task.
-    completed = session.connection().scalar(select(func.count()).where(
-        col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS), *done)) or 0
+    per_scope: dict[tuple[str, str], int] = {
+        (province, channel): int(count) for province, channel, count in
+        session.connection().execute(
+            select(col(t.province), col(t.channel), func.count())
+            .where(col(t.province).in_(PROVINCES), col(t.channel).in_(CHANNELS), *done)
+            .group_by(col(t.province), col(t.channel)))}
+    completed = sum(per_scope.values())
+    if not completed:
+        # Nothing was completed, so nothing can be a breach: no span, no further statement.
+        return BreachReport(since=since, until=until, completed=0, breaches=0,
+                            compliance=None, items=[], limit=limit)
     cache = PolicyCache(session)
     own_keys: dict[str, set[str]] = {}  # province -> market keys with a policy of their own
     for province, key in cache.rows:
@@ -526,6 +396,9 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
             tally.breaches += 1
             tally.offer(at_, task_id, rules)
     for province in PROVINCES:
+        channels = [c for c in CHANNELS if per_scope.get((province, c))]
+        if not channels:  # no contact completed here: no breach to look for
+            continue
         # (market whose policy applies, which tasks: None = all, or ("in"/"not_in", names))
         scopes: list[tuple[str | None, tuple[str, list[str]] | None]] = [(None, None)]
         if province in own_keys:
@@ -542,7 +415,7 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
             if own_names:
                 scopes = [(None, ("not_in", own_names))]
                 scopes += [(group[0], ("in", group)) for _, group in sorted(names.items())]
-        for channel in CHANNELS:
+        for channel in channels:
             for market, which in scopes:
                 params: dict[str, Any] = {"province": province, "channel": channel}
                 if which:
@@ -565,11 +438,11 @@ def report(session: Session, *, at: datetime, since: date | None, until: date | 
                 .where(col(t.id).in_(ids[i:i + 500]))):
             # the candidates carry their scope's rules; the verdict is in the lead's zones
             own = _zones_of(chosen[row.id], row.phone, row.confirmed)
-            verdict = _verdict(own, row.completed_at)
-            if verdict is None:  # pragma: no cover - the spans come from the calculus
+            found = verdict(own, row.completed_at)
+            if found is None:  # pragma: no cover - the spans come from the calculus
                 breaches -= 1
                 continue
-            reason, tz_name, local_time = verdict
+            reason, tz_name, local_time = found
             items.append(Breach(task_id=row.id, lead_id=row.lead_id, timezone=tz_name,
                                 local_time=local_time, owner=row.owner, reason=reason,
                                 completed_at=row.completed_at, channel=row.channel,
