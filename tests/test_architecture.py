@@ -138,6 +138,15 @@ def test_db_is_the_leaf_of_the_data_layer():
     assert imports_of("valhalla_cli.db") <= {"valhalla_cli.errors"}
 
 
+def test_the_wire_json_stands_apart_from_the_cli_renderer():
+    """The HTTP API serializes its answers with `wire` alone: the JSON it answers and what
+    `--format json` prints are one function, and the API loads nothing of the terminal
+    renderer to do it."""
+    assert imports_of("valhalla_cli.wire") <= {"valhalla_cli.clock", "valhalla_cli.money"}
+    assert "valhalla_cli.wire" in imports_of("valhalla_cli.output")
+    assert "valhalla_cli.output" not in imports_of("valhalla_cli.api.app")
+
+
 def _faces() -> list[str]:
     return [m for m in MODULES if m.startswith(("valhalla_cli.commands.", "valhalla_cli.api."))]
 
