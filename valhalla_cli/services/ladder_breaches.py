@@ -45,7 +45,7 @@ from valhalla_cli.models.types import UTCDateTime
 from valhalla_cli.phones import AREA_CODES
 from valhalla_cli.services.contact_facts import lead_contact_zones
 from valhalla_cli.services.contact_rules import CHANNELS, ChannelRules, Reason, decide, is_open
-from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
+from valhalla_cli.services.policies import PROVINCE_WIDE, PolicyCache
 from valhalla_cli.tz import zone
 
 MAX_LIMIT = 100_000

@@ -36,7 +36,7 @@ from valhalla_cli.services.dncl import DnclLookup
 from valhalla_cli.services.ladder.config import PACK, RECHECK_BLOCKED, LadderConfig
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
-from valhalla_cli.services.market import PolicyCache
+from valhalla_cli.services.policies import PolicyCache
 from valhalla_cli.services.refusals import Refusal
 
 
