@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 
-def plain(value: Any, *, money: Callable[[Decimal], str], instant: Callable[[datetime], str]
+def plain(value: Any, *, money: Callable[[Decimal], Any], instant: Callable[[datetime], Any]
           ) -> Any:
     """`value` as plain JSON values, money written by `money` and instants by `instant`."""
     if isinstance(value, float) and not math.isfinite(value):
