@@ -10,6 +10,7 @@ list.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import REPO
@@ -146,6 +147,17 @@ def test_the_wire_json_stands_apart_from_the_cli_renderer():
     assert imports_of("valhalla_cli.wire") <= {"valhalla_cli.clock", "valhalla_cli.money"}
     assert "valhalla_cli.wire" in imports_of("valhalla_cli.output")
     assert "valhalla_cli.output" not in imports_of("valhalla_cli.api.app")
+
+
+def test_only_the_cli_face_draws_on_a_terminal():
+    """Rich (tables, the import progress bar) is the CLI's: the import loop, staged writes and
+    every service run the same under the HTTP API, where there is no terminal."""
+    drawing = sorted(m for m, p in MODULES.items()
+                     if re.search(r"^\s*(from|import) rich\b", p.read_text(encoding="utf-8"),
+                                  re.MULTILINE))
+    assert drawing
+    assert [m for m in drawing if not m.startswith("valhalla_cli.commands.")
+            and m != "valhalla_cli.output"] == []
 
 
 def _faces() -> list[str]:
