@@ -14,6 +14,9 @@ from valhalla_cli.errors import BadInput, path_error, shown_path
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.settings import (
     DEFAULT_BUSINESS_TIMEZONE,
+    DEFAULT_MAX_PER_SECOND,
+    DEFAULT_MAX_RUN_SECONDS,
+    DEFAULT_TWILIO_API_BASE,
     LadderSettings,
     Settings,
     mask_url_password,
@@ -61,8 +64,8 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
         "max_per_second paces a run; a run claims nothing new after max_run_seconds.",
         "Overridden by VALHALLA_SENDER_PROVIDER.",
         '@# provider = "twilio"',
-        "@# max_per_second = 1.0",
-        "@# max_run_seconds = 55",
+        f"@# max_per_second = {DEFAULT_MAX_PER_SECOND}",
+        f"@# max_run_seconds = {DEFAULT_MAX_RUN_SECONDS:g}",
     ], {}),
     ("twilio", [
         "The Twilio account that sends texts; auth_token also signs Twilio's webhooks (it",
@@ -74,7 +77,7 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
         '@# from = "+14165550100"',
         '@# messaging_service_sid = "MGxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
         '@# status_callback_url = "https://ops.example.ca/api/webhooks/sms/status"',
-        '@# api_base = "https://api.twilio.com"',
+        f'@# api_base = "{DEFAULT_TWILIO_API_BASE}"',
         '@# voice_from = "+14165550100"',
     ], {}),
 ]
