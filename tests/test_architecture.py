@@ -10,6 +10,7 @@ list.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import REPO
@@ -119,7 +120,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_scanner_sees_deferred_imports():
     """The scan must see an import inside a function body (what a cycle usually hides in)."""
     assert "valhalla_cli.migrate" in imports_of("valhalla_cli.bootstrap")
-    assert "valhalla_cli.services.ladder.tasks" in imports_of("valhalla_cli.services.market")
+    assert "valhalla_cli.services.ladder.tasks" in imports_of(
+        "valhalla_cli.services.suppression")
     assert "valhalla_cli.db" in imports_of("valhalla_cli.migrate")
 
 
@@ -136,6 +138,26 @@ def test_the_cycle_check_would_catch_one():
 
 def test_db_is_the_leaf_of_the_data_layer():
     assert imports_of("valhalla_cli.db") <= {"valhalla_cli.errors"}
+
+
+def test_the_wire_json_stands_apart_from_the_cli_renderer():
+    """The HTTP API serializes its answers with `wire` alone: the JSON it answers and what
+    `--format json` prints are one function, and the API loads nothing of the terminal
+    renderer to do it."""
+    assert imports_of("valhalla_cli.wire") <= {"valhalla_cli.clock", "valhalla_cli.money"}
+    assert "valhalla_cli.wire" in imports_of("valhalla_cli.output")
+    assert "valhalla_cli.output" not in imports_of("valhalla_cli.api.app")
+
+
+def test_only_the_cli_face_draws_on_a_terminal():
+    """Rich (tables, the import progress bar) is the CLI's: the import loop, staged writes and
+    every service run the same under the HTTP API, where there is no terminal."""
+    drawing = sorted(m for m, p in MODULES.items()
+                     if re.search(r"^\s*(from|import) rich\b", p.read_text(encoding="utf-8"),
+                                  re.MULTILINE))
+    assert drawing
+    assert [m for m in drawing if not m.startswith("valhalla_cli.commands.")
+            and m != "valhalla_cli.output"] == []
 
 
 def _faces() -> list[str]:

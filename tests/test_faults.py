@@ -437,7 +437,7 @@ def test_defect_10_huge_numbers_are_bad_input(cli, db, tmp_path):
 
 
 def test_defect_10_json_output_never_holds_nan_or_infinity(cli):
-    from valhalla_cli.output import jsonable
+    from valhalla_cli.wire import jsonable
 
     for value in ("1e15", "-1e15", "1e15"):
         assert cli("kpi", "emit", "buyer_feedback", "--value", value, "--at", AT).exit_code == 0

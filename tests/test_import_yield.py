@@ -2,7 +2,7 @@
 only after a quarter of a second of writing since its last pause, not after every chunk: the
 pauses had been a third of a `ladder import`'s time."""
 
-from valhalla_cli.importing import SQLITE_YIELD_EVERY_S, SQLITE_YIELD_S, LockYield
+from valhalla_cli.lock_yield import SQLITE_YIELD_EVERY_S, SQLITE_YIELD_S, LockYield
 
 
 class FakeTime:

@@ -9,25 +9,23 @@ Markdown; `render_key_values` writes a nested overview as dotted `key<TAB>value`
 `--format` help text is built from these names (`format_help`).
 
 Data goes to standard output; messages go to standard error. Rich is imported only when a table
-is actually drawn, so `--help` and shell completion never pay for it. What is stored as JSON is
-serialized by the data layer (`models/types.py`), never here.
+is actually drawn, so `--help` and shell completion never pay for it. The machine formats (json,
+jsonl, and the HTTP API's answers) are serialized by `wire`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
-import math
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.wire import json_line, json_text, jsonable, plain
 
 DATA_FORMATS = ("table", "json", "jsonl", "tsv")
 REPORT_FORMATS = (*DATA_FORMATS, "markdown")
@@ -59,35 +57,11 @@ def resolve_format(fmt: str | None, as_json: bool, *, allowed: Sequence[str] = D
     return fmt
 
 
-def jsonable(value: Any, *, display: bool = False) -> Any:
-    """Plain JSON values: money Decimals as '0.00' strings, instants as RFC 3339 UTC with Z.
-
-    `display=True` is what a person reads (tables, Markdown): money with thousands separators
-    ('1,234.50') and instants in business-local time to the second with the zone
-    ('2027-01-15 10:00:00 Toronto', `local_time`). Machine formats never ask for it."""
-    from valhalla_cli.clock import rfc3339
-    from valhalla_cli.money import format_money
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or Infinity: a value that overflowed is unknown
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Decimal):
-        return f"{value:,.2f}" if display else format_money(value)
-    if isinstance(value, datetime):
-        return local_time(value) if display else rfc3339(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return jsonable(value.value, display=display)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name), display=display)
-                for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v, display=display) for k, v in value.items()}
-    if isinstance(value, Iterable):
-        return [jsonable(v, display=display) for v in value]
-    return str(value)
+def displayable(value: Any) -> Any:
+    """What a person reads (tables, Markdown): the wire's plain values, but money with thousands
+    separators ('1,234.50') and instants in business-local time to the second with the zone
+    ('2027-01-15 10:00:00 Toronto', `local_time`). Machine formats never use it."""
+    return plain(value, money=lambda amount: f"{amount:,.2f}", instant=local_time)
 
 
 # The business time zone of the running command (set when its settings are resolved): tables
@@ -144,16 +118,9 @@ def local_text(text: str | None, zone: str | None = None) -> str:
     return local_time(parsed, zone)
 
 
-def json_text(data: Any) -> str:
-    """What `--format json` prints, and what the HTTP API answers: one serialization."""
-    return _json_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False,
-                                 allow_nan=False)) + "\n"
-
-
 # C0/C1 controls, DEL, line/paragraph separators and format characters (bidi overrides,
 # zero-width): each would split a row, move the cursor or reorder what a reader sees.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -181,11 +148,6 @@ def tsv_field(text: str) -> str:
     return visible(text.replace("\\", "\\\\"))
 
 
-def _json_text(text: str) -> str:
-    """JSON escapes C0 controls already; C1 controls and U+2028/9 are escaped here too."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 def cell(value: Any) -> str:
     """One value as the text of a table or TSV cell."""
     if value is None:
@@ -198,12 +160,12 @@ def cell(value: Any) -> str:
 
 
 def _rows(data: Any, *, display: bool = False) -> tuple[list[dict[str, Any]], bool]:
-    plain = jsonable(data, display=display)
-    if isinstance(plain, list):
-        return [r if isinstance(r, dict) else {"value": r} for r in plain], True
-    if isinstance(plain, dict):
-        return [plain], False
-    return [{"value": plain}], False
+    values = displayable(data) if display else jsonable(data)
+    if isinstance(values, list):
+        return [r if isinstance(r, dict) else {"value": r} for r in values], True
+    if isinstance(values, dict):
+        return [values], False
+    return [{"value": values}], False
 
 
 def _columns(rows: list[dict[str, Any]], columns: Sequence[str] | None) -> list[str]:
@@ -226,8 +188,7 @@ def _render_json(data: Any, columns: Sequence[str] | None, title: str | None) ->
 def _render_jsonl(data: Any, columns: Sequence[str] | None, title: str | None) -> None:
     rows, _ = _rows(data)
     for row in rows:
-        sys.stdout.write(_json_text(json.dumps(row, ensure_ascii=False, separators=(",", ":"),
-                                               allow_nan=False)) + "\n")
+        sys.stdout.write(json_line(row))
 
 
 def _render_tsv(data: Any, columns: Sequence[str] | None, title: str | None) -> None:

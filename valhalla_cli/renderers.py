@@ -9,7 +9,8 @@ RUNBOOK_CHECK_COLUMNS = ("name", "status", "detail", "fix")
 
 def runbook_markdown(report: Any) -> str:
     """The runbook report as Markdown (`runbook markdown`, `GET …/runbook/markdown`)."""
-    from valhalla_cli.output import jsonable, markdown_table
+    from valhalla_cli.output import markdown_table
+    from valhalla_cli.wire import jsonable
 
     verdict = "OK to enable go-live" if report.ok_to_enable_go_live else "NOT OK to enable"
     rows = jsonable(report.checks)

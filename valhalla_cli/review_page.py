@@ -60,7 +60,7 @@ def _environment() -> Any:
 
 
 def render_review(data: dict[str, Any], *, signed_in_as: str | None = None) -> str:
-    """The page for one status overview, given as its JSON form (`output.jsonable(view)`).
+    """The page for one status overview, given as its JSON form (`wire.jsonable(view)`).
 
     `signed_in_as` (the token's name, on the server) adds a sign-out button."""
     template = _environment().get_template("review.html.j2")

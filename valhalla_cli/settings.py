@@ -10,18 +10,13 @@ import getpass
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from valhalla_cli.errors import ConfigError
 
 DEFAULT_BUSINESS_TIMEZONE = "America/Toronto"
-DEFAULT_LADDER_STEPS = ("SMS 0m", "CALL 5m", "SMS 1d", "CALL 2d", "SMS 4d", "CALL 7d")
-DEFAULT_LEASE = "15m"
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_SLA_MINUTES = 120
-DEFAULT_FAST_SLA_MINUTES = 30
 
 # Every key the config file may hold: section -> key -> (type, what is expected)
 CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
@@ -101,11 +96,29 @@ def _os_user() -> str:
 
 @dataclass(frozen=True)
 class LadderSettings:
-    steps: tuple[str, ...] = DEFAULT_LADDER_STEPS
-    lease: str = DEFAULT_LEASE
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    sla_minutes: int = DEFAULT_SLA_MINUTES
-    fast_sla_minutes: int = DEFAULT_FAST_SLA_MINUTES
+    """The [ladder] table. Each default is written here only: reading a config file, the
+    starting template (`valhalla config init`) and `valhalla config` take the keys and the
+    defaults from these fields."""
+
+    steps: tuple[str, ...] = ("SMS 0m", "CALL 5m", "SMS 1d", "CALL 2d", "SMS 4d", "CALL 7d")
+    lease: str = "15m"
+    max_attempts: int = 3
+    sla_minutes: int = 120
+    fast_sla_minutes: int = 30
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> LadderSettings:
+        """The [ladder] table of a config file (its keys and types already checked against
+        CONFIG_SCHEMA); a key it leaves out keeps its default."""
+        values = dict(table)
+        if "steps" in values:
+            values["steps"] = tuple(values["steps"])
+        return cls(**values)
+
+    def as_table(self) -> dict[str, Any]:
+        """The settings as the config file writes them, in field order (steps as a list)."""
+        return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple)
+                else value for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -307,13 +320,7 @@ def resolve_settings(
         enforce = _env_bool("VALHALLA_GOLIVE_ENFORCE", enforce)
 
     ladder_data = data.get("ladder", {})
-    ladder = LadderSettings(
-        steps=tuple(ladder_data.get("steps", DEFAULT_LADDER_STEPS)),
-        lease=ladder_data.get("lease", DEFAULT_LEASE),
-        max_attempts=ladder_data.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
-        sla_minutes=ladder_data.get("sla_minutes", DEFAULT_SLA_MINUTES),
-        fast_sla_minutes=ladder_data.get("fast_sla_minutes", DEFAULT_FAST_SLA_MINUTES),
-    )
+    ladder = LadderSettings.from_table(ladder_data)
     sources["ladder"] = "file" if ladder_data else "default"
     api_data = data.get("api", {})
     sources["api"] = "file" if api_data else "default"

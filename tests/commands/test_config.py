@@ -85,3 +85,27 @@ def test_init_writes_config_and_creates_the_database(cli_nodb, tmp_path, monkeyp
 def test_golive_enforce_env_must_be_boolean(cli_nodb):
     result = cli_nodb("golive", "state", env={"VALHALLA_GOLIVE_ENFORCE": "maybe"})
     assert result.exit_code == 3 and "VALHALLA_GOLIVE_ENFORCE" in result.stderr
+
+
+def test_a_partial_ladder_table_keeps_the_other_defaults(cli_nodb, tmp_path):
+    """`valhalla config show` lists the [ladder] settings, in the template's order: a key the
+    file gives is read from it, every other keeps the default the template writes."""
+    config = tmp_path / "c.toml"
+    config.write_text('[ladder]\nsteps = ["CALL 0m", "SMS 1d"]\nmax_attempts = 5\n')
+    rows = cli_nodb("--config", str(config), "config", "show", "--json").json
+    ladder = {r["setting"]: r["value"] for r in rows if r["setting"].startswith("ladder_")}
+    template = tomllib.loads((REPO / "config.example.toml").read_text())["ladder"]
+    assert list(ladder) == [f"ladder_{key}" for key in template]
+    assert ladder == {"ladder_steps": ["CALL 0m", "SMS 1d"], "ladder_lease": template["lease"],
+                      "ladder_max_attempts": 5, "ladder_sla_minutes": template["sla_minutes"],
+                      "ladder_fast_sla_minutes": template["fast_sla_minutes"]}
+    config.write_text("")
+    rows = cli_nodb("--config", str(config), "config", "show", "--json").json
+    assert {r["setting"][len("ladder_"):]: r["value"] for r in rows
+            if r["setting"].startswith("ladder_")} == template
+
+
+def test_every_ladder_setting_is_a_key_the_config_file_accepts():
+    from valhalla_cli.settings import CONFIG_SCHEMA, LadderSettings
+
+    assert list(LadderSettings().as_table()) == list(CONFIG_SCHEMA["ladder"])

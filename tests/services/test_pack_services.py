@@ -10,7 +10,17 @@ import pytest
 from conftest import ChangesNothing, db_count, settings_for
 
 from valhalla_cli.errors import BadInput
-from valhalla_cli.services import golive, golive_gate, heimdall, kpi, ladder, market, regression
+from valhalla_cli.services import (
+    golive,
+    golive_gate,
+    heimdall,
+    kpi,
+    ladder,
+    market,
+    policies,
+    regression,
+    suppression,
+)
 from valhalla_cli.services.template import Identification
 from valhalla_cli.settings import LadderSettings
 
@@ -59,11 +69,12 @@ def test_the_kill_switch_stops_everything_even_with_enforcement_off(db):
 
 def test_a_market_policy_overrides_its_province_and_is_found_by_any_spelling(db):
     with db.transaction(write=True) as session:
-        market.policy_set(session, province="QC", market="Montréal", timezones=None,
-                          windows=["SMS mon-fri 10:00-18:00"], channels=None, min_lead_score=30,
-                          quiet_on_holidays=None, enabled=True, actor="ops", at=AT)
+        policies.policy_set(session, province="QC", market="Montréal", timezones=None,
+                            windows=["SMS mon-fri 10:00-18:00"], channels=None,
+                            min_lead_score=30, quiet_on_holidays=None, enabled=True, actor="ops",
+                            at=AT)
     with db.transaction() as session:
-        merged = market.effective_policy(session, province="qc", market="MONTREAL")
+        merged = policies.effective_policy(session, province="qc", market="MONTREAL")
     assert merged.market == "MONTRÉAL"
     assert merged.min_lead_score == 30 and merged.sources["min_lead_score"] == "market"
     assert merged.windows["SMS"]["mon"] == [["10:00", "18:00"]]
@@ -90,8 +101,8 @@ def test_suppressing_a_lead_cancels_its_ladder_through_the_ladder_pack(db):
                              business_timezone=TZ)
     assert made.created and len(made.tasks) == 6
     with db.transaction(write=True) as session:
-        entry = market.suppress(session, lead_id="L-7", phone=None, reason="replied STOP",
-                                actor="ops", at=AT)
+        entry = suppression.suppress(session, lead_id="L-7", phone=None, reason="replied STOP",
+                                     actor="ops", at=AT)
     assert entry.created and entry.tasks_cancelled == 6
     assert db_count(db, "SELECT COUNT(*) FROM followup_task WHERE lead_id = 'L-7' "
                         "AND status = 'cancelled'") == 6
@@ -143,7 +154,8 @@ def test_dispatch_is_refused_until_live_then_claims_once_and_completes(db):
 
 def test_create_refuses_a_suppressed_lead_and_bad_input_changes_nothing(db):
     with db.transaction(write=True) as session:
-        market.suppress(session, lead_id="L-9", phone=None, reason="STOP", actor="ops", at=AT)
+        suppression.suppress(session, lead_id="L-9", phone=None, reason="STOP", actor="ops",
+                             at=AT)
     with db.transaction(write=True) as session:
         refused = ladder.create(session, lead_id="L-9", province="ON", market=None, owner=None,
                                 lead_score=None, at=AT, actor="ops", config=CONFIG,

@@ -74,6 +74,17 @@ def test_zero_standard_error_counts_only_when_the_difference_is_positive():
     assert is_significant(flat, 0.0)  # confidence 0 switches the test off
 
 
+def test_identical_values_that_floats_cannot_hold_exactly_have_no_spread():
+    """Every value the same (0.1, 0.3: no float holds them exactly) is no spread at all: the
+    standard error is exactly 0, not a rounding residue that makes z enormous."""
+    moved = welch_z([0.3] * 3, [0.1] * 4)
+    assert moved.se == 0.0 and moved.z is None
+    assert moved.difference == pytest.approx(0.2)
+    assert is_significant(moved, 0.99)
+    still = welch_z([0.1] * 3, [0.1] * 3)
+    assert still.se == 0.0 and still.z is None and not is_significant(still, 0.99)
+
+
 def test_z_threshold():
     assert z_threshold(0) is None
     assert round(z_threshold(0.99), 3) == 2.326

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 # --- answers and errors ----------------------------------------------------------------------
 
 def answer_response(answer: Answer) -> Response:
-    from valhalla_cli.output import json_text
+    from valhalla_cli.wire import json_text
 
     status = 409 if answer.refusal is not None else 200
     if answer.text is not None:

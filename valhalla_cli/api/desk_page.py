@@ -50,11 +50,11 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
         from valhalla_cli.api.routers.desk import desk_owner
         from valhalla_cli.api.routing import Call
         from valhalla_cli.inputs import parse_instant
-        from valhalla_cli.output import jsonable
         from valhalla_cli.review_page import render_desk, render_refusal, render_sign_in
         from valhalla_cli.schema import ensure_session_at_head
         from valhalla_cli.services.api_tokens import scope_allows
         from valhalla_cli.services.desk import voice_missing
+        from valhalla_cli.wire import jsonable
 
         with database.get().transaction() as session:
             ensure_session_at_head(session)

@@ -91,10 +91,10 @@ def router(settings: Settings, database: ServerDatabase) -> APIRouter:
 
     def page(request: Request) -> Response:
         from valhalla_cli.inputs import parse_instant
-        from valhalla_cli.output import jsonable
         from valhalla_cli.review_page import render_review
         from valhalla_cli.schema import ensure_session_at_head
         from valhalla_cli.services import status
+        from valhalla_cli.wire import jsonable
 
         with database.get().transaction() as session:
             ensure_session_at_head(session)

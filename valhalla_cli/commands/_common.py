@@ -215,7 +215,7 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
 
     All or nothing as every reader sees it, without holding the write lock: the import commits
     after each batch, its rows invisible until the last transaction flips it done
-    (`importing.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
+    (`staging.StagedImport`); a malformed row anywhere, an error or a kill leaves nothing
     visible, and its rows are deleted. A CSV / JSON-lines import names its columns; another
     format passes `read(path, after_batch)` (and `size(path)`, the progress bar's total in the
     units its progress reports). `non_text`: the columns a JSON-lines file may give as numbers
@@ -224,13 +224,9 @@ def import_file(ctx: typer.Context, path: str, *, label: str, run: Callable[...,
     id hides."""
     import sys
 
-    from valhalla_cli.importing import (
-        FileProgress,
-        StagedImport,
-        count_lines,
-        read_rows,
-        require_regular_file,
-    )
+    from valhalla_cli.commands._progress import FileProgress, count_lines
+    from valhalla_cli.importing import read_rows, require_regular_file
+    from valhalla_cli.staging import StagedImport
 
     file = Path(path)
     require_regular_file(file)  # before any open: a named pipe with no writer never answers

@@ -33,7 +33,7 @@ app.add_typer(checklist_app, name="checklist")
 
 
 def _state_row(view) -> dict:
-    from valhalla_cli.output import jsonable
+    from valhalla_cli.wire import jsonable
 
     return jsonable(view)
 

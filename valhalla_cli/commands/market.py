@@ -49,9 +49,9 @@ def policies(
     Example:
       valhalla market policies --province BC --json
     """
-    from valhalla_cli.services import market
+    from valhalla_cli.services import policies
 
-    show(ctx, lambda session: market.list_policies(session, province=province), fmt, as_json,
+    show(ctx, lambda session: policies.list_policies(session, province=province), fmt, as_json,
          columns=POLICY_COLUMNS)
 
 
@@ -88,10 +88,10 @@ def policy_set(
       valhalla market policy-set ON --market TORONTO --timezone America/Toronto \\
         --window "SMS mon-fri 10:00-19:00" --min-lead-score 40
     """
-    from valhalla_cli.services import market
+    from valhalla_cli.services import policies
 
     write(
-        ctx, lambda session, cfg, when: market.policy_set(
+        ctx, lambda session, cfg, when: policies.policy_set(
             session, province=province, market=market_name, timezones=timezone, windows=window,
             channels=channels, min_lead_score=min_lead_score, quiet_on_holidays=holidays,
             enabled=enable, actor=cfg.actor, at=when,
@@ -108,10 +108,10 @@ def effective(ctx: typer.Context, province: ProvinceArg, market_name: MarketOpt 
     Example:
       valhalla market effective ON --market TORONTO --json
     """
-    from valhalla_cli.services import market
+    from valhalla_cli.services import policies
 
     show(ctx,
-         lambda session: market.effective_policy(session, province=province, market=market_name),
+         lambda session: policies.effective_policy(session, province=province, market=market_name),
          fmt, as_json, columns=EFFECTIVE_COLUMNS)
 
 
@@ -179,10 +179,10 @@ def suppress(
       valhalla market suppress lead-4411 --phone +14165550100 --reason "replied STOP"
       valhalla market suppress --phone "(416) 555-0100" --reason "asked not to be called"
     """
-    from valhalla_cli.services import market
+    from valhalla_cli.services import suppression
 
     write(
-        ctx, lambda session, cfg, when: market.suppress(
+        ctx, lambda session, cfg, when: suppression.suppress(
             session, lead_id=lead, phone=phone, reason=reason, actor=cfg.actor, at=when),
         fmt, as_json, at=at)
 
@@ -202,8 +202,8 @@ def suppressions(
     Example:
       valhalla market suppressions --json
     """
-    from valhalla_cli.services import market
+    from valhalla_cli.services import suppression
 
     show(ctx,
-         lambda session: market.list_suppressions(session, lead_id=lead, limit=limit),
+         lambda session: suppression.list_suppressions(session, lead_id=lead, limit=limit),
          fmt, as_json, columns=SUPPRESSION_COLUMNS)

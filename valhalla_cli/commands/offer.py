@@ -116,7 +116,8 @@ def compute(
 def _explain(result: Any) -> None:
     """The arithmetic as a person follows it on a terminal, then the context."""
     from valhalla_cli.money import format_money
-    from valhalla_cli.output import Grid, jsonable, render_blocks
+    from valhalla_cli.output import Grid, render_blocks
+    from valhalla_cli.wire import jsonable
 
     where = " ".join(p for p in (result.province, result.market, result.property_type) if p)
     head = "REFUSED" if result.outcome == "refused" else (

@@ -138,8 +138,8 @@ def snapshot(
     """
     from valhalla_cli.clock import business_date, parse_date
     from valhalla_cli.errors import BadInput
-    from valhalla_cli.output import jsonable
     from valhalla_cli.services import risk
+    from valhalla_cli.wire import jsonable
 
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)

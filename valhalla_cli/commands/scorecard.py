@@ -70,7 +70,8 @@ def render(card: Any, output: str) -> None:
     if output == "json":
         emit(card, output)
     elif output == "markdown":
-        from valhalla_cli.output import jsonable, markdown_table
+        from valhalla_cli.output import markdown_table
+        from valhalla_cli.wire import jsonable
 
         data = jsonable(card)
         typer.echo(f"# Scorecard {data['since']} to {data['until']}: {verdict(card)}\n\n"

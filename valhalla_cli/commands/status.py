@@ -98,8 +98,8 @@ def status_command(ctx: typer.Context, fmt: StatusFormatOpt = None, as_json: Jso
 
 def _html(view: Any) -> None:
     """The review page; Jinja2 is imported only here."""
-    from valhalla_cli.output import jsonable
     from valhalla_cli.review_page import render_review
+    from valhalla_cli.wire import jsonable
 
     typer.echo(render_review(jsonable(view)), nl=False)
 
@@ -107,9 +107,9 @@ def _html(view: Any) -> None:
 # --- layouts (rendered by valhalla_cli.output) --------------------------------------------------
 
 def _markdown(view: Any) -> list[Any]:
-    from valhalla_cli.output import Grid, Text, jsonable
+    from valhalla_cli.output import Grid, Text, displayable
 
-    data = jsonable(view, display=True)
+    data = displayable(view)
     verdict = "OK to enable go-live" if view.ok else "NOT OK to enable go-live"
     g = data["golive"]
     blocks: list[Any] = [
@@ -202,10 +202,10 @@ def _change(golive: Any) -> str:
 
 def _table(view: Any) -> list[Any]:
     """The overview on a terminal."""
-    from valhalla_cli.output import Grid, Text, jsonable
+    from valhalla_cli.output import Grid, Text, displayable
     from valhalla_cli.wording import plural
 
-    data = jsonable(view, display=True)
+    data = displayable(view)
 
     def section(title: str, rows: list[dict], columns: tuple[str, ...],
                 headers: tuple[str, ...] | None = None) -> Grid:

@@ -14,11 +14,10 @@ from valhalla_cli.errors import BadInput, path_error, shown_path
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.settings import (
     DEFAULT_BUSINESS_TIMEZONE,
-    DEFAULT_FAST_SLA_MINUTES,
-    DEFAULT_LADDER_STEPS,
-    DEFAULT_LEASE,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_SLA_MINUTES,
+    DEFAULT_MAX_PER_SECOND,
+    DEFAULT_MAX_RUN_SECONDS,
+    DEFAULT_TWILIO_API_BASE,
+    LadderSettings,
     Settings,
     mask_url_password,
 )
@@ -51,13 +50,7 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
         "The follow-up ladder: steps as 'CHANNEL OFFSET' (m = elapsed minutes, d = days at the",
         "start's local wall-clock time), the dispatch lease, how many expired leases make a task",
         "failed, and the SLA thresholds in minutes.",
-    ], {
-        "steps": list(DEFAULT_LADDER_STEPS),
-        "lease": DEFAULT_LEASE,
-        "max_attempts": DEFAULT_MAX_ATTEMPTS,
-        "sla_minutes": DEFAULT_SLA_MINUTES,
-        "fast_sla_minutes": DEFAULT_FAST_SLA_MINUTES,
-    }),
+    ], LadderSettings().as_table()),
     ("api", [
         "valhalla serve: the SMS provider's auth token, which signs its webhook requests",
         "(X-Twilio-Signature), and the public base URL the provider calls when the server sits",
@@ -71,8 +64,8 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
         "max_per_second paces a run; a run claims nothing new after max_run_seconds.",
         "Overridden by VALHALLA_SENDER_PROVIDER.",
         '@# provider = "twilio"',
-        "@# max_per_second = 1.0",
-        "@# max_run_seconds = 55",
+        f"@# max_per_second = {DEFAULT_MAX_PER_SECOND}",
+        f"@# max_run_seconds = {DEFAULT_MAX_RUN_SECONDS:g}",
     ], {}),
     ("twilio", [
         "The Twilio account that sends texts; auth_token also signs Twilio's webhooks (it",
@@ -84,7 +77,7 @@ _SECTIONS: list[tuple[str, list[str], dict[str, object]]] = [
         '@# from = "+14165550100"',
         '@# messaging_service_sid = "MGxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
         '@# status_callback_url = "https://ops.example.ca/api/webhooks/sms/status"',
-        '@# api_base = "https://api.twilio.com"',
+        f'@# api_base = "{DEFAULT_TWILIO_API_BASE}"',
         '@# voice_from = "+14165550100"',
     ], {}),
 ]
@@ -152,7 +145,6 @@ class SettingView:
 
 def describe(settings: Settings) -> list[SettingView]:
     s = settings.sources
-    ladder = settings.ladder
     return [
         SettingView("config_path", str(settings.config_path), s.get("config_path", "default")),
         SettingView("database_url", mask_url_password(settings.database_url),
@@ -168,12 +160,8 @@ def describe(settings: Settings) -> list[SettingView]:
                     s.get("business_website", "default")),
         SettingView("golive_enforce", settings.golive_enforce, s.get("golive_enforce",
                                                                      "default")),
-        SettingView("ladder_steps", list(ladder.steps), s.get("ladder", "default")),
-        SettingView("ladder_lease", ladder.lease, s.get("ladder", "default")),
-        SettingView("ladder_max_attempts", ladder.max_attempts, s.get("ladder", "default")),
-        SettingView("ladder_sla_minutes", ladder.sla_minutes, s.get("ladder", "default")),
-        SettingView("ladder_fast_sla_minutes", ladder.fast_sla_minutes,
-                    s.get("ladder", "default")),
+        *(SettingView(f"ladder_{key}", value, s.get("ladder", "default"))
+          for key, value in settings.ladder.as_table().items()),
         SettingView("api_twilio_auth_token",
                     "***" if settings.api.twilio_auth_token else None,
                     "deprecated: the second name of twilio.auth_token" if s.get(

@@ -281,7 +281,7 @@ def history(session: Session, *, lead_id: str, before_task: int | None = None
 def card(session: Session, *, task: FollowupTask, claim_token: str | None, caller: str,
          at: datetime, settings: Any) -> Card:
     """The lead card of a claimed call task."""
-    from valhalla_cli.services import inbox, market
+    from valhalla_cli.services import inbox, policies
     from valhalla_cli.services.contact_facts import (
         default_language,
         lead_contact_zones,
@@ -292,8 +292,9 @@ def card(session: Session, *, task: FollowupTask, claim_token: str | None, calle
     lead = load_leads(session, [task.lead_id]).get(task.lead_id)
     language = lead.language if lead is not None else default_language(task.province)
     phone = lead.phone if lead is not None else None
-    policy = market.effective_policy(session, province=lead.province if lead else task.province,
-                                     market=lead.market if lead else task.market)
+    policy = policies.effective_policy(session,
+                                       province=lead.province if lead else task.province,
+                                       market=lead.market if lead else task.market)
     # The zones the contact decision judges the call in, each with its wall clock.
     zones = lead_contact_zones(policy_zones=policy.timezones, phone=phone,
                                confirmed_timezone=lead.timezone if lead else None)

@@ -8,8 +8,9 @@ numbers are written as a new generation (`models.lead.dncl_key`: the import batc
 the ten digits) in short transactions that nobody reads, since `dncl_area.generation` still
 names the old one; the import's last transaction points every area code of the download at the
 new generation at once, and the old one is deleted afterwards in short chunks
-(`importing.discard_dncl_garbage`). A reader sees each area code's old list or its new list,
-never a mix. The file is streamed: numbers go to the database in fixed-size batches.
+(`discard_garbage`, which `staging.StagedImport` runs after each import). A reader sees each
+area code's old list or its new list, never a mix. The file is streamed: numbers go to the
+database in fixed-size batches.
 
 A CALL is allowed only with an exemption (a consent that exempts calls, `consent.py`) or when
 the number was checked against a list no more than 31 days old at the time of the call and is
@@ -31,15 +32,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.db import affected_rows, dialect_name
 from valhalla_cli.errors import BadInput
-from valhalla_cli.models import DnclArea, DnclNumber
+from valhalla_cli.lock_yield import pause_for_writers
+from valhalla_cli.models import DnclArea, DnclNumber, ImportBatch
 from valhalla_cli.models.importing import import_batch_of
 from valhalla_cli.models.lead import AREA_SPAN, GENERATION_SPAN, dncl_key
+from valhalla_cli.models.types import table_of
 from valhalla_cli.phones import AREA_CODES, area_code, ten_digits
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import HOLD_REASONS, Reason
@@ -347,7 +350,7 @@ def import_numbers(session: Session, download: Download, *, as_of: date | None, 
     generation = import_batch_of(session)
     if generation is None:
         raise RuntimeError("dncl import writes a generation under an import batch: run it "
-                           "through importing.StagedImport")
+                           "through staging.StagedImport")
     base = generation * GENERATION_SPAN
     seen: set[int] = set()
     batch: list[int] = []
@@ -561,3 +564,73 @@ def runbook_check(session: Session, settings: Any, at: datetime) -> CheckResult:
     return CheckResult(OK, f"{plural(len(areas), 'area code')}, "
                        f"{plural(sum(a.numbers for a in areas), 'number')}, oldest "
                        f"{plural(oldest, 'day')}{held_text}")
+
+
+# --- deleting generations no area code reads (models.lead.GENERATION_SPAN) ---------------------
+
+DNCL_DELETE_CHUNK = 50_000
+
+
+def _generation_is_garbage(session: Any, generation: int, area: int | None) -> bool:
+    """Checked in the deleting transaction itself: the generation is no area code's current
+    one (or, with `area`, not that area code's) and, unless this is the discard of the batch
+    that writes it (`area` None), no running import is writing it."""
+    areas, batches = table_of(DnclArea), table_of(ImportBatch)
+    read = select(func.count()).select_from(areas).where(areas.c.generation == generation)
+    if area is not None:
+        read = read.where(areas.c.area_code == area)
+    if session.scalar(read):
+        return False
+    status = session.scalar(select(batches.c.status).where(batches.c.id == generation))
+    return status != "running" or area is None
+
+
+def _delete_key_range(db: Any, low: int, high: int, generation: int, area: int | None) -> None:
+    """Delete dncl_number keys in [low, high), DNCL_DELETE_CHUNK per short transaction."""
+    numbers = table_of(DnclNumber)
+    while True:
+        with db.transaction(write=True) as session:
+            if not _generation_is_garbage(session, generation, area):
+                return
+            cut = session.scalar(select(numbers.c.number)
+                                 .where(numbers.c.number >= low, numbers.c.number < high)
+                                 .order_by(numbers.c.number).offset(DNCL_DELETE_CHUNK).limit(1))
+            session.execute(delete(numbers).where(numbers.c.number >= low,
+                                                  numbers.c.number < (cut or high)))
+        if cut is None:
+            return
+        low = cut
+        pause_for_writers(db)
+
+
+def discard_generation(db: Any, batch_id: int) -> None:
+    """The numbers an unfinished DNCL import wrote (its whole generation: one key range)."""
+    low = batch_id * GENERATION_SPAN
+    _delete_key_range(db, low, low + GENERATION_SPAN, batch_id, None)
+
+
+def discard_garbage(db: Any) -> int:
+    """Delete every generation of an area code's numbers that the area code no longer reads
+    and no running import is writing: the list a finished import replaced, a killed import's
+    numbers. Finds them by skipping from key range to key range (one probe each). Returns the
+    number of ranges deleted."""
+    numbers, areas, batches = table_of(DnclNumber), table_of(DnclArea), table_of(ImportBatch)
+    with db.transaction() as session:
+        current = {(generation, area) for generation, area in session.execute(
+            select(areas.c.generation, areas.c.area_code))}
+        running = set(session.scalars(select(batches.c.id).where(batches.c.status == "running")))
+    key, deleted = 0, 0
+    while True:
+        with db.transaction() as session:
+            found = session.scalar(select(func.min(numbers.c.number))
+                                   .where(numbers.c.number >= key))
+        if found is None:
+            return deleted
+        generation, digits = divmod(found, GENERATION_SPAN)
+        area = digits // AREA_SPAN
+        low = generation * GENERATION_SPAN + area * AREA_SPAN
+        key = low + AREA_SPAN
+        if (generation, area) in current or generation in running:
+            continue
+        _delete_key_range(db, low, key, generation, area)
+        deleted += 1

@@ -53,7 +53,7 @@ IDENTIFICATION = {
 
 def _rules(session: Session, lead: Lead, channel: str) -> Any:
     from valhalla_cli.services.contact_facts import lead_contact_zones
-    from valhalla_cli.services.market import effective_policy
+    from valhalla_cli.services.policies import effective_policy
 
     policy = effective_policy(session, province=lead.province, market=lead.market)
     zones = lead_contact_zones(policy_zones=policy.timezones, phone=lead.phone,
@@ -73,7 +73,7 @@ def _into_window(rules: Any, instant: datetime) -> datetime:
 def lead_zone(session: Session, lead: Lead) -> str:
     """The zone whose calendar counts the lead's business days: its confirmed zone, else its
     policy's first zone."""
-    from valhalla_cli.services.market import effective_policy
+    from valhalla_cli.services.policies import effective_policy
 
     if lead.timezone:
         return lead.timezone

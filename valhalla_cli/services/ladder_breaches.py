@@ -55,7 +55,7 @@ from valhalla_cli.services.contact_spans import (
     subtract,
     verdict,
 )
-from valhalla_cli.services.market import PROVINCE_WIDE, PolicyCache
+from valhalla_cli.services.policies import PROVINCE_WIDE, PolicyCache
 
 MAX_LIMIT = 100_000
 

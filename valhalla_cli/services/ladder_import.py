@@ -21,7 +21,7 @@ from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import check_score
 from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
-from valhalla_cli.services.market import PolicyCache, scope_market
+from valhalla_cli.services.policies import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
 OPTIONAL = ("market", "owner", "lead_score", "start_at", "phone", "name", "language", "consent",

@@ -249,10 +249,10 @@ def record_consent(session: Session, *, lead_id: str, kind: str | None, channel:
                           recorded_at=utcnow(), evidence=evidence_text, actor=actor)
         session.add(row)
         session.flush()
-        from valhalla_cli.services import market
+        from valhalla_cli.services.suppression import suppress
 
-        suppression = market.suppress(session, lead_id=lead.lead_id, phone=None,
-                                      reason="consent withdrawn", actor=actor, at=at)
+        suppression = suppress(session, lead_id=lead.lead_id, phone=None,
+                               reason="consent withdrawn", actor=actor, at=at)
         audit.record(session, pack=PACK, action="withdraw", actor=actor, at=at,
                      subject=lead.lead_id, after={"consent_id": row.id})
         return _consent_view(row, False, suppression.tasks_cancelled)
@@ -341,7 +341,7 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
     lifts the suppression); HELP/INFO/AIDE answers the identification; anything else is
     recorded (KPI `inbound_reply`), opens or joins each lead's inbox item and pauses its
     ladder."""
-    from valhalla_cli.services import audit, inbox_rules, inbox_tasks, kpi, market
+    from valhalla_cli.services import audit, inbox_rules, inbox_tasks, kpi, policies, suppression
 
     number = parse_phone(phone, option="--from")
     text = (body or "").strip()
@@ -379,8 +379,8 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
     reply: dict[str, str] = {}
     kind = None
     if action == "opted_out":
-        result = market.suppress_number(session, phone=number, reason=f"inbound: {text[:40]}",
-                                        actor=actor, at=at)
+        result = suppression.suppress_number(session, phone=number,
+                                             reason=f"inbound: {text[:40]}", actor=actor, at=at)
         cancelled = result.tasks_cancelled
         reply = {lang: CONFIRMATIONS[lang].format(business=name) for lang in _languages(leads)}
     elif action == "opted_in":
@@ -403,7 +403,7 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
                  province=first.province if first else None,
                  market=first.market if first else None, ref=number, source="lead inbound")
         for lead in leads:
-            zones = [lead.timezone] if lead.timezone else market.effective_policy(
+            zones = [lead.timezone] if lead.timezone else policies.effective_policy(
                 session, province=lead.province, market=lead.market).timezones
             item = inbox_tasks.receive(session, lead=lead, text=text, at=at, actor=actor,
                                        zone=zones[0] if zones else "America/Toronto")

@@ -3,7 +3,7 @@ JSON-lines file.
 
 The bulk-import rule: a malformed row anywhere rejects the whole file, naming its line and field,
 and nothing is imported. The import writes in short transactions (the face's
-`importing.StagedImport`), and an update of an existing lead cannot be hidden by a batch id, so
+`staging.StagedImport`), and an update of an existing lead cannot be hidden by a batch id, so
 the rows wait in staging tables under the import's batch id: each lead's rows folded into one
 change (`lead_import_lead`), each consent as it will be appended (`lead_import_consent`). The
 import's last transaction applies them with set-based SQL (an UPDATE … FROM for the leads that
@@ -176,7 +176,7 @@ def import_rows(session: Session, source: RowSource, *, at: datetime, actor: str
     batch_id = import_batch_of(session)
     if batch_id is None:
         raise RuntimeError("lead import stages its rows under an import batch: run it through "
-                           "importing.StagedImport")
+                           "staging.StagedImport")
     staged, consents_table = table_of(LeadImportLead), table_of(LeadImportConsent)
     leads = table_of(Lead)
     counts = {"created": 0, "updated": 0, "unchanged": 0, "consents": 0}

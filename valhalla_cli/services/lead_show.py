@@ -51,7 +51,7 @@ class LeadShow:
 
 
 def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str) -> LeadShow:
-    from valhalla_cli.services import dncl, ladder, market
+    from valhalla_cli.services import dncl, ladder, market, suppression
 
     lead = get_lead(session, lead_id)
     consents = [_consent_view(r) for r in session.scalars(
@@ -66,7 +66,7 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
     s = ContactSuppression
     covering = [col(s.lead_id) == lead.lead_id] + (
         [col(s.phone) == lead.phone] if lead.phone else [])
-    suppressions = market.suppression_views(session, select(s).where(or_(*covering))
+    suppressions = suppression.suppression_views(session, select(s).where(or_(*covering))
                                             .order_by(col(s.at), col(s.id)))
     facts, _ = facts_for(session, lead_ids=[lead.lead_id], at=at,
                          business_timezone=business_timezone)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from valhalla_cli.services import db, dncl, golive, inbox, market, regression, template
+from valhalla_cli.services import db, dncl, golive, inbox, policies, regression, template
 from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 from valhalla_cli.services.heimdall import check as heimdall_check
 from valhalla_cli.services.ladder import check as ladder_check
@@ -124,7 +124,7 @@ CHECKS: dict[str, Check] = {
     "heimdall": heimdall_check.runbook_check,
     "regression": regression.runbook_check,
     # the operations packs
-    "market": market.runbook_check,
+    "market": policies.runbook_check,
     "dncl": dncl.runbook_check,
     "messages": template.runbook_check,
     "followups": ladder_check.runbook_check,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from statistics import NormalDist
+from statistics import NormalDist, fmean, variance
 
 # One-sided 95 %: the gate asks "is the true rate at least X?", so all 5 % goes to one tail.
 WILSON_Z = 1.645
@@ -38,16 +38,6 @@ def wilson_lower_bound(successes: int, samples: int, z: float = WILSON_Z) -> flo
     return max(0.0, (centre - margin) / (1 + z2 / n))
 
 
-def mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values)
-
-
-def sample_variance(values: Sequence[float]) -> float:
-    """Variance with n − 1 in the denominator (needs at least two values)."""
-    m = mean(values)
-    return math.fsum((v - m) ** 2 for v in values) / (len(values) - 1)
-
-
 @dataclass(frozen=True)
 class WelchResult:
     difference: float  # mean(high) − mean(low): positive when the change goes the feared way
@@ -64,8 +54,9 @@ def welch_z(high: Sequence[float], low: Sequence[float]) -> WelchResult:
     """
     if len(high) < 2 or len(low) < 2:
         raise ValueError("the Welch statistic needs at least two values on each side")
-    difference = mean(high) - mean(low)
-    se = math.sqrt(sample_variance(high) / len(high) + sample_variance(low) / len(low))
+    difference = fmean(high) - fmean(low)
+    # `statistics.variance` is the sample variance (n − 1 in the denominator), as Welch's is.
+    se = math.sqrt(variance(high) / len(high) + variance(low) / len(low))
     if se == 0.0:
         return WelchResult(difference, 0.0, None)
     return WelchResult(difference, se, difference / se)
@@ -145,14 +136,14 @@ def window_figures(
         base_values, recent_values = values[:baseline_window], values[baseline_window:]
         if len(base_values) < 2 or len(recent_values) < 2:
             return _insufficient()
-        baseline, recent = mean(base_values), mean(recent_values)
+        baseline, recent = fmean(base_values), fmean(recent_values)
         welch = welch_z(base_values, recent_values)
     else:
         gaps = [(b[0] - a[0]).total_seconds() for a, b in pairwise(events)]
         recent_gaps, base_gaps = gaps[-recent_window:], gaps[:-recent_window]
         if len(base_gaps) < 2 or len(recent_gaps) < 2:
             return _insufficient()
-        mean_base_gap, mean_recent_gap = mean(base_gaps), mean(recent_gaps)
+        mean_base_gap, mean_recent_gap = fmean(base_gaps), fmean(recent_gaps)
         if mean_base_gap <= 0 or mean_recent_gap <= 0:
             return _insufficient()
         baseline, recent = 3600.0 / mean_base_gap, 3600.0 / mean_recent_gap

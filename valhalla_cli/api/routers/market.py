@@ -9,9 +9,9 @@ router = PackRouter("market", "/api/governance/market")
 @router.get("/policies", cli="valhalla market policies", params=(PROVINCE_FILTER,))
 def policies(call: Call) -> Answer:
     """The stored policies (province-wide rows have market '*')."""
-    from valhalla_cli.services import market
+    from valhalla_cli.services import policies
 
-    return Answer(market.list_policies(call.session, province=call["province"]))
+    return Answer(policies.list_policies(call.session, province=call["province"]))
 
 
 @router.post("/policies/upsert", cli="valhalla market policy-set", scope="admin", params=(
@@ -27,9 +27,9 @@ def policies(call: Call) -> Answer:
           "on; the runbook warns while off)."), AT))
 def policy_set(call: Call) -> Answer:
     """Create or update a policy; only the fields given change (audited)."""
-    from valhalla_cli.services import market
+    from valhalla_cli.services import policies
 
-    return Answer(market.policy_set(
+    return Answer(policies.policy_set(
         call.session, province=call["province"], market=call["market"],
         timezones=call["timezone"], windows=call["window"], channels=call["channels"],
         min_lead_score=call["min_lead_score"], quiet_on_holidays=call["holidays"],
@@ -40,10 +40,10 @@ def policy_set(call: Call) -> Answer:
 @router.get("/effective", cli="valhalla market effective", params=(PROVINCE, MARKET))
 def effective(call: Call) -> Answer:
     """The merged policy for a province or market, with the source of each field."""
-    from valhalla_cli.services import market
+    from valhalla_cli.services import policies
 
-    return Answer(market.effective_policy(call.session, province=call["province"],
-                                          market=call["market"]))
+    return Answer(policies.effective_policy(call.session, province=call["province"],
+                                            market=call["market"]))
 
 
 @router.get("/can-contact", cli="valhalla market can-contact",
@@ -71,17 +71,18 @@ def can_contact(call: Call) -> Answer:
     Param("phone", help="The phone number that opted out."), AT))
 def suppress(call: Call) -> Answer:
     """Suppress a lead on every channel at once (its remaining follow-ups are cancelled)."""
-    from valhalla_cli.services import market
+    from valhalla_cli.services import suppression
 
-    return Answer(market.suppress(call.session, lead_id=call["lead"], phone=call["phone"],
-                                  reason=call["reason"], actor=call.actor, at=call.instant()))
+    return Answer(suppression.suppress(call.session, lead_id=call["lead"], phone=call["phone"],
+                                       reason=call["reason"], actor=call.actor,
+                                       at=call.instant()))
 
 
 @router.get("/suppressions", cli="valhalla market suppressions", params=(
     Param("lead", help="Only this lead."), limit(100)))
 def suppressions(call: Call) -> Answer:
     """Suppressed leads, newest first."""
-    from valhalla_cli.services import market
+    from valhalla_cli.services import suppression
 
-    return Answer(market.list_suppressions(call.session, lead_id=call["lead"],
-                                           limit=call["limit"]))
+    return Answer(suppression.list_suppressions(call.session, lead_id=call["lead"],
+                                                limit=call["limit"]))

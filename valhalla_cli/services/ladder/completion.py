@@ -112,9 +112,9 @@ def complete(
         if outcome == "wrong_number":
             _detach(session, lead_id=task.lead_id, at=at, actor=actor)
     elif outcome == OPT_OUT:
-        from valhalla_cli.services import market
+        from valhalla_cli.services import suppression
 
-        market.suppress(session, lead_id=task.lead_id, phone=None, reason="opt_out",
+        suppression.suppress(session, lead_id=task.lead_id, phone=None, reason="opt_out",
                         actor=actor, at=at)
         stopped = True
     else:
@@ -149,7 +149,7 @@ def sla_clock_start(session: Session, task: FollowupTask) -> datetime:
 
     from valhalla_cli.services import lead as lead_service
     from valhalla_cli.services.contact_rules import next_open_at
-    from valhalla_cli.services.market import PolicyCache
+    from valhalla_cli.services.policies import PolicyCache
 
     previous = session.scalar(select(func.max(col(FollowupTask.completed_at))).where(
         col(FollowupTask.ladder_id) == task.ladder_id, col(FollowupTask.step) < task.step))

@@ -156,9 +156,9 @@ def amend(session: Session, *, task_id: int, outcome: str, reason: str, at: date
                                         ladder_id=task.ladder_id,
                                         reason=f"ladder stopped: {new}")
         if new == OPT_OUT:
-            from valhalla_cli.services import market
+            from valhalla_cli.services import suppression
 
-            market.suppress(session, lead_id=task.lead_id, phone=None, reason="opt_out",
+            suppression.suppress(session, lead_id=task.lead_id, phone=None, reason="opt_out",
                             actor=actor, at=at)
     elif stopped_before and not stops_now:
         reopened = affected_rows(session.execute(

@@ -29,7 +29,7 @@ from valhalla_cli.services.contact_rules import (
     planned_at,
 )
 from valhalla_cli.services.ladder.config import PACK, LadderConfig
-from valhalla_cli.services.market import PolicyCache, scope_market
+from valhalla_cli.services.policies import PolicyCache, scope_market
 from valhalla_cli.services.refusals import Refusal
 
 
@@ -172,7 +172,7 @@ def create_many(
     from valhalla_cli.services import lead as lead_service
     from valhalla_cli.services.consent import check_given_at
     from valhalla_cli.services.contact_facts import lead_contact_zones
-    from valhalla_cli.services.market import suppressed_among
+    from valhalla_cli.services.suppression import suppressed_among
 
     cache = cache or PolicyCache(session)
     leads = [r.lead_id for r in requests]
@@ -311,7 +311,7 @@ def create(
                       audit_leads=True)[0]
     if out.reason is not None:
         from valhalla_cli.services import refusals
-        from valhalla_cli.services.market import effective_policy
+        from valhalla_cli.services.policies import effective_policy
 
         policy = effective_policy(session, province=req.province, market=req.market)
         channel = next((s.channel for s in config.steps if s.channel not in policy.channels),

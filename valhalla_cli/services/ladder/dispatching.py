@@ -36,7 +36,7 @@ from valhalla_cli.services.dncl import DnclLookup
 from valhalla_cli.services.ladder.config import PACK, RECHECK_BLOCKED, LadderConfig
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
-from valhalla_cli.services.market import PolicyCache
+from valhalla_cli.services.policies import PolicyCache
 from valhalla_cli.services.refusals import Refusal
 
 
@@ -279,6 +279,171 @@ def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock:
     return len(rows)
 
 
+@dataclass
+class _Tally:
+    """What a run has done so far: the claims it took and the counts its result and its audit
+    event report."""
+
+    claims: list[Claim] = field(default_factory=list)
+    retimed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    held: int = 0
+    skipped_by: dict[str, int] = field(default_factory=dict)
+    held_by: dict[str, int] = field(default_factory=dict)
+
+    def moved(self, moves: list[dict[str, Any]]) -> None:
+        self.retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
+        self.held += sum(1 for m in moves if m["why"] in HOLD_REASONS)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One read of candidates sorted by the contact decision: the tasks to claim, those to
+    move (re-timed to their next opening, or held), to skip, and the leads whose tasks are
+    cancelled. `ids`: the eligible tasks this run takes, once `_take` has chosen them."""
+
+    eligible: list[Any]
+    moves: list[dict[str, Any]]
+    skips: list[tuple[Any, Reason]]
+    to_cancel: set[str]
+    ids: list[int] = field(default_factory=list)
+
+
+def _controls(session: Session, result: DispatchResult, *, enforce: bool, dry_run: bool
+              ) -> DispatchResult:
+    """The run's result so far with the go-live and lever controls applied: refused when not
+    live (a dry run only warns) or when the followups lever is throttled."""
+    from valhalla_cli.services import golive, levers
+
+    status = golive.live_status(session, enforce=enforce)
+    if not status.live and not dry_run:
+        return replace(result, refused=True, reason=status.reason,
+                       message=f"not dispatching: {status.message}")
+    if not status.live:
+        result = replace(result, warning=f"dry run while not live ({status.message})")
+    elif status.warning:
+        result = replace(result, warning=status.warning)
+    throttle = levers.throttled_lever(session, levers.FOLLOWUPS)
+    if throttle is not None:
+        return replace(result, refused=True, reason="followups_throttled",
+                       message=f"not dispatching: {throttle.message}")
+    return result
+
+
+def _decide(rows: list[Any], *, at: datetime, evaluator: _Evaluator, facts: dict[str, Any],
+            leads: dict[str, Any], messages: Any, identification: Any,
+            held_by: dict[str, int]) -> _Batch:
+    """Sort a read of candidates by the contact decision and `DISPATCH_ACTION`: a suppressed
+    lead's tasks are cancelled, `no_phone`/`no_consent`/`dncl_listed` skip the task, a hold
+    reason holds it for HOLD_FOR (counted in `held_by` as it is decided), any other reason
+    moves it to its next opening."""
+    eligible: list[Any] = []
+    moves: list[dict[str, Any]] = []
+    skips: list[tuple[Any, Reason]] = []
+    to_cancel: set[str] = set()
+    for row in rows:
+        lead = leads.get(row.lead_id)
+        identified = row.channel != "SMS" or (
+            identification is not None
+            and messages.template_for(row.step, _language(leads, row)) is not None)
+        decision = evaluator.decide(row, facts[row.lead_id], lead, identified)
+        why = decision.reason
+        if why is None:
+            eligible.append(row)
+            continue
+        action = DISPATCH_ACTION[why]
+        if action is Action.CANCEL:
+            to_cancel.add(row.lead_id)
+        elif action is Action.SKIP:
+            skips.append((row, why))
+        elif action is Action.HOLD:
+            moves.append({"task_id": row.id, "due": at + HOLD_FOR, "why": why})
+            held_by[why] = held_by.get(why, 0) + 1
+        else:
+            moves.append({"task_id": row.id,
+                          "due": decision.next_open_at or at + RECHECK_BLOCKED,
+                          "why": why})
+    return _Batch(eligible, moves, skips, to_cancel)
+
+
+def _take(batch: _Batch, *, want: int) -> _Batch:
+    """The part of the batch this run acts on: the first `want` eligible tasks, and every move
+    and skip (on PostgreSQL every row of the batch is already locked by this run)."""
+    eligible = batch.eligible[:want]
+    return replace(batch, eligible=eligible, ids=[r.id for r in eligible])
+
+
+def _count_dry(tally: _Tally, batch: _Batch, *, leads: dict[str, Any], messages: Any,
+               identification: Any) -> None:
+    """A dry run: what the batch would claim, move, skip and cancel, changing nothing."""
+    tally.claims.extend(_addressed(
+        Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province, r.market, r.owner,
+              r.due_at, None, None, r.attempt + 1, f"task-{r.id}"), leads, messages,
+        identification) for r in batch.eligible)
+    tally.moved(batch.moves)
+    tally.skipped += len(batch.skips)
+    tally.cancelled += len(batch.to_cancel)
+
+
+def _apply(session: Session, tally: _Tally, batch: _Batch, *, at: datetime, lease: timedelta,
+           worker: str, max_attempts: int, dialect: str, leads: dict[str, Any], messages: Any,
+           identification: Any) -> None:
+    """Write the batch: cancel the suppressed leads' tasks, skip (the ladder moves on), move
+    (re-time or hold), then claim the eligible tasks in one conditional write."""
+    for lead_id in sorted(batch.to_cancel):
+        tally.cancelled += cancel_active_tasks(session, lead_id=lead_id, at=at,
+                                               reason=Reason.SUPPRESSED)
+    by_reason: dict[Reason, list[Any]] = {}
+    for row, reason in batch.skips:
+        by_reason.setdefault(reason, []).append(row)
+    for reason, skip_rows in sorted(by_reason.items()):
+        session.execute(
+            update(FollowupTask)
+            .where(col(FollowupTask.id).in_([r.id for r in skip_rows]),
+                   col(FollowupTask.status).in_(ACTIVE_STATUSES))
+            .values(status="skipped", status_reason=reason,
+                    claim_token=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False))
+    if batch.skips:
+        _advance(session, [r.ladder_id for r, _ in batch.skips])
+        tally.skipped += len(batch.skips)
+    if batch.moves:
+        session.execute(
+            update(table_of(FollowupTask))
+            .where(table_of(FollowupTask).c.id == bindparam("task_id"))
+            .values(due_at=bindparam("due"), status_reason=bindparam("why"),
+                    status="pending", claim_token=None, lease_expires_at=None),
+            batch.moves)
+        tally.moved(batch.moves)
+    if batch.ids:
+        tally.claims.extend(_addressed(claim, leads, messages, identification)
+                            for claim in _claim(session, batch.ids, at=at, lease=lease,
+                                                worker=worker, max_attempts=max_attempts,
+                                                dialect=dialect))
+
+
+def _finish(session: Session, result: DispatchResult, tally: _Tally, *, failed: int,
+            budget_spent: int, limit: int, dry_run: bool, actor: str, at: datetime,
+            worker: str) -> DispatchResult:
+    """The run's result (claims in due order) and, when it changed anything, its audit event."""
+    claims = sorted(tally.claims, key=lambda c: (c.due_at, c.task_id))
+    result = replace(result, tasks=claims, retimed=tally.retimed, failed=failed,
+                     cancelled=tally.cancelled, skipped=tally.skipped, held=tally.held,
+                     skipped_by_reason=tally.skipped_by, held_by_reason=tally.held_by,
+                     budget_spent=budget_spent if len(claims) < limit else 0)
+    if not dry_run and (claims or tally.retimed or failed or tally.cancelled or tally.skipped
+                        or tally.held):
+        audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
+                     after={"claimed": len(claims), "retimed": tally.retimed, "failed": failed,
+                            "cancelled": tally.cancelled, "skipped": tally.skipped,
+                            "held": tally.held, "skipped_by_reason": tally.skipped_by,
+                            "held_by_reason": tally.held_by,
+                            "first_task": claims[0].task_id if claims else None,
+                            "budget_spent": result.budget_spent})
+    return result
+
+
 def dispatch(
     session: Session,
     *,
@@ -307,26 +472,19 @@ def dispatch(
     is not configured. `channel` (SMS or CALL) hands out that channel's tasks only; `owners`
     only the tasks of those owners (None in it: unowned tasks), as the call desk hands a caller
     its owner's calls. `min_batch`: the fewest candidates read at a time (a run that claims one
-    task for a waiting caller reads a few, not a batch sized for cron runs)."""
-    from valhalla_cli.services import golive, levers
+    task for a waiting caller reads a few, not a batch sized for cron runs).
 
+    The steps: the controls (`_controls`), failing exhausted claims, then for each lane a read
+    of candidates, the decision (`_decide`), the rows this run takes (`_take`), the writes
+    (`_apply`, or `_count_dry`), and the result with its audit event (`_finish`)."""
     if limit < 1 or limit > 100_000:
         raise BadInput("--limit must be between 1 and 100000")
     worker = parse_text(worker, field="--worker", required=True) or ""
     result = DispatchResult(False, None, None, None, dry_run, worker)
     if check_controls:
-        status = golive.live_status(session, enforce=enforce)
-        if not status.live and not dry_run:
-            return replace(result, refused=True, reason=status.reason,
-                           message=f"not dispatching: {status.message}")
-        if not status.live:
-            result = replace(result, warning=f"dry run while not live ({status.message})")
-        elif status.warning:
-            result = replace(result, warning=status.warning)
-        throttle = levers.throttled_lever(session, levers.FOLLOWUPS)
-        if throttle is not None:
-            return replace(result, refused=True, reason="followups_throttled",
-                           message=f"not dispatching: {throttle.message}")
+        result = _controls(session, result, enforce=enforce, dry_run=dry_run)
+        if result.refused:
+            return result
 
     dialect = dialect_name(session)
     lock = dialect == "postgresql" and not dry_run
@@ -336,10 +494,7 @@ def dispatch(
     lookup = DnclLookup(session, at, business_timezone)
     lanes = lanes_of(lookup, identification)
     messages = templates.TemplateSet(session)
-    claims: list[Claim] = []
-    retimed = cancelled = skipped = held_count = 0
-    skipped_by: dict[str, int] = {}
-    held_by: dict[str, int] = {}
+    tally = _Tally()
     max_examined = budget(limit)
     examined = budget_spent = 0
     for source in ("expired", "pending", "backlog"):
@@ -352,8 +507,8 @@ def dispatch(
         # PostgreSQL: rows another run held when this one read are skipped. That run acts on
         # them, unless it rolls back; so a run still short at the end looks once more.
         rescanned = False
-        while len(claims) < limit and examined < max_examined:
-            want = limit - len(claims)
+        while len(tally.claims) < limit and examined < max_examined:
+            want = limit - len(tally.claims)
             # Locking as it reads, a run reads no more than it may claim: a row locked and left
             # unclaimed would be skipped by an overlapping run that could have claimed it.
             batch = min(want, 1_000) if lock else min(max(2 * want, min_batch), 1_000)
@@ -373,92 +528,21 @@ def dispatch(
             facts, _ = lead_service.facts_for(session, lead_ids=leads.keys() | {
                 r.lead_id for r in rows}, at=at, business_timezone=business_timezone,
                 leads=leads, dncl_lookup=lookup)
-            eligible: list[Any] = []
-            moves: list[dict[str, Any]] = []
-            skips: list[tuple[Any, Reason]] = []
-            to_cancel: set[str] = set()
-            for row in rows:
-                lead = leads.get(row.lead_id)
-                identified = row.channel != "SMS" or (
-                    identification is not None
-                    and messages.template_for(row.step, _language(leads, row)) is not None)
-                decision = evaluator.decide(row, facts[row.lead_id], lead, identified)
-                why = decision.reason
-                if why is None:
-                    eligible.append(row)
-                    continue
-                action = DISPATCH_ACTION[why]
-                if action is Action.CANCEL:
-                    to_cancel.add(row.lead_id)
-                elif action is Action.SKIP:
-                    skips.append((row, why))
-                elif action is Action.HOLD:
-                    moves.append({"task_id": row.id, "due": at + HOLD_FOR, "why": why})
-                    held_by[why] = held_by.get(why, 0) + 1
-                else:
-                    moves.append({"task_id": row.id,
-                                  "due": decision.next_open_at or at + RECHECK_BLOCKED,
-                                  "why": why})
-            eligible_ids = [r.id for r in eligible[:want]]
-            taken = set(eligible_ids)
-            eligible = [r for r in eligible if r.id in taken]
-            for _, reason in skips:
-                skipped_by[reason] = skipped_by.get(reason, 0) + 1
+            decided = _decide(rows, at=at, evaluator=evaluator, facts=facts, leads=leads,
+                              messages=messages, identification=identification,
+                              held_by=tally.held_by)
+            taken = _take(decided, want=want)
+            for _, reason in taken.skips:
+                tally.skipped_by[reason] = tally.skipped_by.get(reason, 0) + 1
             if dry_run:
-                claims.extend(_addressed(
-                    Claim(r.id, r.ladder_id, r.lead_id, r.step, r.channel, r.province,
-                          r.market, r.owner, r.due_at, None, None, r.attempt + 1,
-                          f"task-{r.id}"), leads, messages, identification) for r in eligible)
-                retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
-                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
-                skipped += len(skips)
-                cancelled += len(to_cancel)
-                continue
-            for lead_id in sorted(to_cancel):
-                cancelled += cancel_active_tasks(session, lead_id=lead_id, at=at,
-                                                 reason=Reason.SUPPRESSED)
-            by_reason: dict[Reason, list[Any]] = {}
-            for row, reason in skips:
-                by_reason.setdefault(reason, []).append(row)
-            for reason, skip_rows in sorted(by_reason.items()):
-                session.execute(
-                    update(FollowupTask)
-                    .where(col(FollowupTask.id).in_([r.id for r in skip_rows]),
-                           col(FollowupTask.status).in_(ACTIVE_STATUSES))
-                    .values(status="skipped", status_reason=reason,
-                            claim_token=None, lease_expires_at=None)
-                    .execution_options(synchronize_session=False))
-            if skips:
-                _advance(session, [r.ladder_id for r, _ in skips])
-                skipped += len(skips)
-            if moves:
-                session.execute(
-                    update(table_of(FollowupTask))
-                    .where(table_of(FollowupTask).c.id == bindparam("task_id"))
-                    .values(due_at=bindparam("due"), status_reason=bindparam("why"),
-                            status="pending", claim_token=None, lease_expires_at=None),
-                    moves)
-                retimed += sum(1 for m in moves if m["why"] not in HOLD_REASONS)
-                held_count += sum(1 for m in moves if m["why"] in HOLD_REASONS)
-            if eligible_ids:
-                claims.extend(_addressed(claim, leads, messages, identification)
-                              for claim in _claim(session, eligible_ids, at=at, lease=lease,
-                                                  worker=worker,
-                                                  max_attempts=config.max_attempts,
-                                                  dialect=dialect))
-    claims.sort(key=lambda c: (c.due_at, c.task_id))
-    result = replace(result, tasks=claims, retimed=retimed, failed=failed, cancelled=cancelled,
-                     skipped=skipped, held=held_count, skipped_by_reason=skipped_by,
-                     held_by_reason=held_by,
-                     budget_spent=budget_spent if len(claims) < limit else 0)
-    if not dry_run and (claims or retimed or failed or cancelled or skipped or held_count):
-        audit.record(session, pack=PACK, action="dispatch", actor=actor, at=at, subject=worker,
-                     after={"claimed": len(claims), "retimed": retimed, "failed": failed,
-                            "cancelled": cancelled, "skipped": skipped, "held": held_count,
-                            "skipped_by_reason": skipped_by, "held_by_reason": held_by,
-                            "first_task": claims[0].task_id if claims else None,
-                            "budget_spent": result.budget_spent})
-    return result
+                _count_dry(tally, taken, leads=leads, messages=messages,
+                           identification=identification)
+            else:
+                _apply(session, tally, taken, at=at, lease=lease, worker=worker,
+                       max_attempts=config.max_attempts, dialect=dialect, leads=leads,
+                       messages=messages, identification=identification)
+    return _finish(session, result, tally, failed=failed, budget_spent=budget_spent,
+                   limit=limit, dry_run=dry_run, actor=actor, at=at, worker=worker)
 
 
 HOLD_FOR = timedelta(hours=1)

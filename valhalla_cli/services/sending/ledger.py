@@ -101,9 +101,9 @@ def _leads_of(session: Session, phone: str) -> list[Lead]:
 
 def opt_out(session: Session, *, phone: str, code: int, at: datetime, actor: str) -> None:
     """The provider says the recipient texted STOP to our sender: as an inbound STOP."""
-    from valhalla_cli.services import market
+    from valhalla_cli.services import suppression
 
-    market.suppress_number(session, phone=phone,
+    suppression.suppress_number(session, phone=phone,
                            reason=f"provider error {code}: {meaning(code)}", actor=actor, at=at)
     for lead in _leads_of(session, phone):
         session.add(LeadConsent(lead_id=lead.lead_id, kind="withdrawal", channel="all",
