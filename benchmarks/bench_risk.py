@@ -200,6 +200,8 @@ def main() -> None:
     figures["in-process: risk.reserve (open database)"] = median_ms(
         lambda: reserve_call(db), args.runs)
     db.dispose()
+    figures["own work: open + schema check alone (the connection's set-up)"] = median_ms(
+        own_work(lambda db: None), args.runs)
     figures["own work: open + schema check + risk.snapshot"] = median_ms(
         own_work(snapshot_call), args.runs)
     figures["own work: open + schema check + risk.reserve"] = median_ms(
