@@ -26,6 +26,8 @@ from valhalla_cli.services.heimdall.rules import (
     _unit,
 )
 
+__all__ = ["PolicyChange", "PolicyView", "list_policies", "set_policy"]
+
 
 @dataclass(frozen=True)
 class PolicyView:

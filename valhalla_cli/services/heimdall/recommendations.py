@@ -30,6 +30,8 @@ from valhalla_cli.services.heimdall.rules import (
 )
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["OutcomeResult", "RecommendationView", "RecordResult", "record", "record_outcome"]
+
 
 @dataclass(frozen=True)
 class RecordResult:

@@ -13,6 +13,9 @@ from valhalla_cli.importing import Progress, RowSource
 from valhalla_cli.inputs import parse_market, parse_property_type, parse_province, parse_text
 from valhalla_cli.services.liquidity.feedback import NodeKey, _fold, _insert_events, _upsert_nodes
 
+__all__ = ["CHUNK", "IMPORT_NON_TEXT", "IMPORT_OPTIONAL", "IMPORT_REQUIRED", "MAX_REPORTED",
+           "ImportResult", "SkippedRow", "import_rows"]
+
 IMPORT_REQUIRED = ("province", "market", "buyer", "responded", "at")
 IMPORT_OPTIONAL = ("property_type", "closed", "deal_ref")
 IMPORT_NON_TEXT = ("responded", "closed")  # true/false (or 1/0); every other column is text

@@ -25,6 +25,8 @@ from valhalla_cli.models import BuyerFeedbackEvent, BuyerLiquidityNode
 from valhalla_cli.models.types import table_of
 from valhalla_cli.services.liquidity.reads import LiquidityScore, score
 
+__all__ = ["FeedbackResult", "NodeKey", "record_feedback"]
+
 NodeKey = tuple[str, str, str, date]  # (province, market key, property type, business date)
 
 

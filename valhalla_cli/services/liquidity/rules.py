@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
+__all__ = ["COLD", "HOT", "MIN_SENT", "TARGET_CLOSE_RATE", "TARGET_RESPONSE_RATE", "UNKNOWN",
+           "WARM", "WINDOW_DAYS", "band_of", "round_half_up", "score_of", "window_of"]
+
 WINDOW_DAYS = 90
 MIN_SENT = 10
 TARGET_RESPONSE_RATE = Fraction(60, 100)

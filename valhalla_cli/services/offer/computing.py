@@ -46,6 +46,9 @@ from valhalla_cli.services.offer.policies import (
 )
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["COMPS_COLUMNS", "COMPS_NON_TEXT", "MAX_COMPS", "Comp", "CompsSummary", "Fees",
+           "LiquidityAtTime", "OfferResult", "Step", "compute", "read_comps"]
+
 
 @dataclass(frozen=True)
 class Comp:

@@ -18,6 +18,8 @@ from valhalla_cli.services.risk.ledger import _engine_order, _known_engine, _led
 from valhalla_cli.services.risk.rules import GLOBAL, OPEN, headroom_cents, utilization_pct
 from valhalla_cli.services.risk.views import Breach, EngineSnapshot, EventView, Snapshot
 
+__all__ = ["Overage", "events", "open_reserved_cents", "overages", "snapshot"]
+
 
 def snapshot(session: Session, *, day: date) -> Snapshot:
     """Caps, exposure and breaches on one business day (reads only that day's ledger rows)."""
