@@ -40,6 +40,8 @@ from valhalla_cli.services.refusals import Refusal
 
 MAX_TEXT = 1600  # a provider's limit for one message (Twilio's), identification included
 ANSWER_MINUTES = 5.0
+# KPI: 1 per reply answered within ANSWER_MINUTES of its arrival, else 0
+KPI_REPLY_ANSWERED = "reply_answered"
 STOP_OUTCOMES = ("appointment", "contacted", "not_interested")
 IDENTIFICATION = {
     "en": " — {business} {callback}. STOP to opt out",
@@ -389,7 +391,7 @@ def record_answer(session: Session, *, prepared: Prepared, answer: Any, at: date
             minutes = max(0.0, round((at - start).total_seconds() / 60, 2))
             within = minutes <= ANSWER_MINUTES
             item.first_answer_at, item.answer_minutes, first = at, minutes, True
-            kpi.emit(session, metric="reply_answered", value=1 if within else 0, at=at,
+            kpi.emit(session, metric=KPI_REPLY_ANSWERED, value=1 if within else 0, at=at,
                      province=lead.province, market=lead.market, ref=f"inbox-{item.id}",
                      source="inbox reply")
         item.waiting_since = None

@@ -52,6 +52,7 @@ from valhalla_cli.services.contact_facts import (  # noqa: F401  (the lead pack'
 from valhalla_cli.services.contact_rules import check_zone
 
 PACK = Pack.LEAD
+KPI_INBOUND_REPLY = "inbound_reply"  # KPI: 1 per inbound text that is not a keyword
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +400,7 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
         reply = {help_language: HELP_ANSWERS[help_language].format(identity=identity)}
     else:
         first = leads[0] if leads else None
-        kpi.emit(session, metric="inbound_reply", value=1, at=at,
+        kpi.emit(session, metric=KPI_INBOUND_REPLY, value=1, at=at,
                  province=first.province if first else None,
                  market=first.market if first else None, ref=number, source="lead inbound")
         for lead in leads:

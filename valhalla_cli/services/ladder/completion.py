@@ -17,7 +17,14 @@ from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
 from valhalla_cli.models.types import pk
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.ladder.config import OPT_OUT, OUTCOMES, PACK, STOP_OUTCOMES, LadderConfig
+from valhalla_cli.services.ladder.config import (
+    KPI_FOLLOWUP_COMPLETED,
+    OPT_OUT,
+    OUTCOMES,
+    PACK,
+    STOP_OUTCOMES,
+    LadderConfig,
+)
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.refusals import Refusal
@@ -119,7 +126,7 @@ def complete(
         stopped = True
     else:
         _advance(session, [task.ladder_id])
-    kpi.emit(session, metric="followup_completed", value=1 if within else 0, at=at,
+    kpi.emit(session, metric=KPI_FOLLOWUP_COMPLETED, value=1 if within else 0, at=at,
              province=task.province, market=task.market, ref=f"task-{task.id}", source="ladder")
     audit.record(session, pack=PACK, action="complete", actor=actor, at=at,
                  subject=f"task-{task.id}", before={"status": task.status},

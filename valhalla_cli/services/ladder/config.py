@@ -12,6 +12,9 @@ from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import StepSpec, parse_steps
 
 PACK = Pack.LADDER
+# The KPI metrics the ladder emits (the regression tripwire watches both).
+KPI_LADDER_CREATED = "ladder_created"  # 1 per ladder created
+KPI_FOLLOWUP_COMPLETED = "followup_completed"  # 1 when completed within the SLA, else 0
 CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
 STOP_OUTCOMES = ("contacted", "appointment", "not_interested", "wrong_number")
 OPT_OUT = "opt_out"

@@ -22,6 +22,7 @@ from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import Reason
 
 PACK = Pack.SEND
+KPI_SMS_DELIVERED = "sms_delivered"  # KPI: 1 per text delivered, 0 per text undelivered or failed
 RANK = {"sending": 0, "accepted": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
         "not_sent": 3}
 FINAL = ("delivered", "undelivered", "failed", "not_sent")
@@ -179,7 +180,7 @@ def apply_code(session: Session, *, code: int | None, phone: str, at: datetime, 
 def move(session: Session, message: OutboundMessage, state: str, *, at: datetime,
          error_code: int | None = None) -> bool:
     """Move the message forward to `state`; a lower or equal rank changes nothing. Reaching
-    delivered / undelivered / failed emits KPI `sms_delivered` (1 or 0), once."""
+    delivered / undelivered / failed emits KPI `KPI_SMS_DELIVERED` (1 or 0), once."""
     from valhalla_cli.services import kpi
 
     if RANK[state] <= RANK[message.state]:
@@ -195,7 +196,7 @@ def move(session: Session, message: OutboundMessage, state: str, *, at: datetime
     if state in DELIVERY_FINAL and message.provider != "log":
         lead = session.scalars(select(Lead).where(col(Lead.lead_id) == message.lead_id)).first() \
             if message.lead_id else None
-        kpi.emit(session, metric="sms_delivered", value=1 if state == "delivered" else 0, at=at,
+        kpi.emit(session, metric=KPI_SMS_DELIVERED, value=1 if state == "delivered" else 0, at=at,
                  province=lead.province if lead else None, market=lead.market if lead else None,
                  ref=f"message-{message.message_id}", source="send")
     return True
