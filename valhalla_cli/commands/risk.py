@@ -136,17 +136,12 @@ def snapshot(
     Example:
       valhalla risk snapshot --day 2027-01-15 --json
     """
-    from valhalla_cli.clock import business_date, parse_date
-    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_business_day
     from valhalla_cli.output import jsonable
     from valhalla_cli.services import risk
 
-    cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
-    if day is not None and at is not None:
-        raise BadInput("give --day or --at, not both")
-    the_day = (parse_date(day, option="--day") if day is not None
-               else business_date(at_instant(ctx, at), cfg.business_timezone))
+    the_day = parse_business_day(day, at, settings(ctx).business_timezone)
     with database(ctx) as db, db.transaction() as session:
         result = risk.snapshot(session, day=the_day)
     if output in ("json", "jsonl"):
@@ -220,16 +215,11 @@ def events(
     Example:
       valhalla risk events --day 2027-01-15 --engine acquisitions
     """
-    from valhalla_cli.clock import business_date, parse_date
-    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_business_day
     from valhalla_cli.services import risk
 
-    cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
-    if day is not None and at is not None:
-        raise BadInput("give --day or --at, not both")
-    the_day = (parse_date(day, option="--day") if day is not None
-               else business_date(at_instant(ctx, at), cfg.business_timezone))
+    the_day = parse_business_day(day, at, settings(ctx).business_timezone)
     with database(ctx) as db, db.transaction() as session:
         rows = risk.events(session, day=the_day, engine=engine)
     emit(rows, output, columns=EVENT_COLUMNS)
