@@ -25,10 +25,9 @@ from decimal import Decimal
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.phones import parse_phone  # noqa: F401  (the phone parser lives with its table)
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES
 
 PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
-PROPERTY_TYPES = ("SFR", "CONDO", "TOWNHOUSE", "MULTI", "LAND")
-DEFAULT_PROPERTY_TYPE = "SFR"
 
 MARKET_MAX_LENGTH = 64
 MARKET_PUNCTUATION = ".'&_- "

@@ -24,6 +24,7 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import INBOX_OUTCOMES, words
 
 app = typer.Typer(invoke_without_command=True)
 
@@ -139,8 +140,7 @@ def close(
     ctx: typer.Context,
     lead: LeadArg,
     outcome: Annotated[str, typer.Option(
-        "--outcome", metavar="OUTCOME", help="resume, appointment, contacted, not_interested, "
-        "wrong_number or opt_out.")],
+        "--outcome", metavar="OUTCOME", help=f"{words(INBOX_OUTCOMES)}.")],
     note: Annotated[Optional[str], typer.Option("--note", help="Why (audited).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:

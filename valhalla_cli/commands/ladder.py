@@ -29,9 +29,21 @@ from valhalla_cli.commands._common import (
     warn,
     write,
 )
+from valhalla_cli.vocabulary import (
+    CONSENT_KINDS,
+    LADDER_CONTINUE_OUTCOMES,
+    LADDER_GROUPS,
+    LADDER_OPT_OUT,
+    LADDER_STOP_OUTCOMES,
+    LANGUAGES,
+    words,
+)
 
 app = typer.Typer(help="Follow-up ladder: six contact attempts per lead, dispatched exactly "
                   "once, with SLA reporting.", no_args_is_help=True)
+
+OUTCOMES_HELP = (f"{', '.join(LADDER_CONTINUE_OUTCOMES)} (continue); "
+                 f"{', '.join(LADDER_STOP_OUTCOMES)} (stop); {LADDER_OPT_OUT}")
 
 CLAIM_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
                  "owner", "due_at", "claim_token", "lease_expires_at", "attempt",
@@ -69,9 +81,10 @@ def create(
                                                  help="The lead's phone number.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="The lead's name.")] = None,
     language: Annotated[Optional[str], typer.Option(
-        "--language", help="en or fr (default: fr for QC, en elsewhere).")] = None,
+        "--language",
+        help=f"{words(LANGUAGES)} (default: fr for QC, en elsewhere).")] = None,
     consent: Annotated[Optional[str], typer.Option(
-        "--consent", metavar="KIND", help="Record consent: express, inquiry or business.")
+        "--consent", metavar="KIND", help=f"Record consent: {words(CONSENT_KINDS)}.")
     ] = None,
     consent_at: Annotated[Optional[str], typer.Option(
         "--consent-at", metavar="DATETIME", help="When the consent was given (default: "
@@ -284,8 +297,7 @@ def complete(
     ctx: typer.Context,
     task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
     outcome: Annotated[str, typer.Option(
-        "--outcome", "-o", help="sent, no_answer, voicemail (continue); contacted, "
-        "appointment, not_interested, wrong_number (stop); opt_out (stop and suppress).")],
+        "--outcome", "-o", help=f"{OUTCOMES_HELP} (stop and suppress).")],
     claim_token: Annotated[Optional[str], typer.Option(
         "--claim-token", metavar="TOKEN", help="The token from dispatch: a stale one is "
         "refused.")] = None,
@@ -340,8 +352,7 @@ def amend(
     ctx: typer.Context,
     task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
     outcome: Annotated[str, typer.Option(
-        "--outcome", "-o", help="The correct outcome: sent, no_answer, voicemail (continue); "
-        "contacted, appointment, not_interested, wrong_number (stop); opt_out.")],
+        "--outcome", "-o", help=f"The correct outcome: {OUTCOMES_HELP}.")],
     reason: ReasonOpt,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -385,7 +396,7 @@ def sla(
     ctx: typer.Context,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    by: Annotated[Optional[str], typer.Option("--by", help="Group by owner, province or step.")
+    by: Annotated[Optional[str], typer.Option("--by", help=f"Group by {words(LADDER_GROUPS)}.")
                   ] = None,
     at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
 ) -> None:

@@ -19,6 +19,7 @@ from valhalla_cli.commands._common import (
     settings,
     warn,
 )
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES, words
 
 app = typer.Typer(help="Buyer liquidity: record buyer feedback, score markets.",
                   no_args_is_help=True)
@@ -26,7 +27,8 @@ app = typer.Typer(help="Buyer liquidity: record buyer feedback, score markets.",
 ProvinceArg = Annotated[str, typer.Argument(help="Province code, e.g. ON.", show_default=False)]
 MarketOpt = Annotated[str, typer.Option("--market", "-m", help="Market name, e.g. TORONTO.")]
 TypeOpt = Annotated[Optional[str], typer.Option(
-    "--type", "-t", help="Property type: SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR).")]
+    "--type", "-t",
+    help=f"Property type: {words(PROPERTY_TYPES)} (default {DEFAULT_PROPERTY_TYPE}).")]
 
 SCORE_COLUMNS = ("province", "market", "property_type", "window_start", "window_end", "sent",
                  "responded", "closed", "response_rate", "close_rate", "score", "band")

@@ -22,6 +22,7 @@ from valhalla_cli.commands._common import (
     show,
     warn,
 )
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES, words
 
 app = typer.Typer(help="Offer strategy: compute bounded offers, manage offer policies.",
                   no_args_is_help=True)
@@ -64,7 +65,8 @@ def compute(
                                            help="Repair estimate (required; 0 for none).")
                        ] = None,
     property_type: Annotated[Optional[str], typer.Option(
-        "--type", "-t", help="SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR).")] = None,
+        "--type", "-t",
+        help=f"{words(PROPERTY_TYPES)} (default {DEFAULT_PROPERTY_TYPE}).")] = None,
     assignment_fee: Annotated[Money, typer.Option(
         "--assignment-fee", metavar="AMOUNT", help="Override the policy's assignment fee.")
     ] = None,

@@ -24,6 +24,7 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import SEND_REPORT_GROUPS, words
 
 app = typer.Typer(invoke_without_command=True)
 
@@ -180,7 +181,7 @@ def report(
     ctx: typer.Context,
     since: SinceOpt = None, until: UntilOpt = None,
     by: Annotated[Optional[str], typer.Option(
-        "--by", help="Group by sender, province or error.")] = None,
+        "--by", help=f"Group by {words(SEND_REPORT_GROUPS)}.")] = None,
     fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Delivery of the texts sent in a period: accepted, delivered, failed, the delivery rate,
