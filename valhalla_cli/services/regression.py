@@ -26,7 +26,7 @@ from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
-from valhalla_cli.models.types import table_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.kpi import check_metric
@@ -136,10 +136,7 @@ class PolicyView:
 
 
 def _view(p: RegressionPolicy) -> PolicyView:
-    return PolicyView(metric=p.metric, lever=p.lever, statistic=p.statistic,
-                      recent_window=p.recent_window, baseline_window=p.baseline_window,
-                      max_drop_pct=p.max_drop_pct, confidence=p.confidence, enabled=p.enabled,
-                      updated_at=p.updated_at, updated_by=p.updated_by)
+    return view_of(PolicyView, p)
 
 
 def _as_dict(p: RegressionPolicy) -> dict[str, Any]:
