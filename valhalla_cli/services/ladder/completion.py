@@ -29,6 +29,8 @@ from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["CompleteResult", "LadderView", "StopResult", "TaskView", "complete", "show", "stop"]
+
 
 @dataclass(frozen=True)
 class CompleteResult:

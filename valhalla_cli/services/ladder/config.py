@@ -17,6 +17,10 @@ from valhalla_cli.vocabulary import (
     LADDER_STOP_OUTCOMES,
 )
 
+__all__ = ["CONTINUE_OUTCOMES", "GROUPS", "KPI_FOLLOWUP_COMPLETED", "KPI_LADDER_CREATED",
+           "OPT_OUT", "OUTCOMES", "PACK", "RECHECK_BLOCKED", "STOP_OUTCOMES", "LadderConfig",
+           "ladder_config"]
+
 PACK = Pack.LADDER
 # The KPI metrics the ladder emits (the regression tripwire watches both).
 KPI_LADDER_CREATED = "ladder_created"  # 1 per ladder created

@@ -32,6 +32,8 @@ from valhalla_cli.services.ladder.config import KPI_LADDER_CREATED, PACK, Ladder
 from valhalla_cli.services.market import PolicyCache, scope_market
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["CreateRequest", "LadderResult", "TaskBrief", "create", "create_many"]
+
 
 @dataclass(frozen=True)
 class TaskBrief:
