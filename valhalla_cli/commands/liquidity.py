@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     at_instant,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -33,8 +34,6 @@ TypeOpt = Annotated[Optional[str], typer.Option(
 SCORE_COLUMNS = ("province", "market", "property_type", "window_start", "window_end", "sent",
                  "responded", "closed", "response_rate", "close_rate", "score", "band")
 NODE_COLUMNS = (*SCORE_COLUMNS, "last_feedback_on")
-FEEDBACK_COLUMNS = ("id", "created", "at", "business_date", "province", "market",
-                    "property_type", "buyer", "responded", "closed", "deal_ref", "liquidity")
 
 
 @app.command("feedback")
@@ -72,7 +71,7 @@ def feedback(
             at=when, actor=cfg.actor, business_timezone=cfg.business_timezone)
     if not result.created:
         say(ctx, f"already recorded as event {result.id}: nothing changed")
-    emit(result, output, columns=FEEDBACK_COLUMNS)
+    emit(result, output, columns=columns_of(liquidity.FeedbackResult))
 
 
 @app.command("import")

@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -27,11 +28,6 @@ RESERVE_COLUMNS = ("reservation_id", "engine", "amount", "ref", "day", "status",
                    "binding_cap", "replayed", "engine_headroom", "global_headroom")
 CLOSE_COLUMNS = ("reservation_id", "engine", "amount", "ref", "day", "status", "refused",
                  "reason", "closed_day", "pnl", "realized_loss", "realized_profit")
-SNAPSHOT_COLUMNS = ("engine", "enabled", "cap", "reserved", "realized_loss", "realized_profit",
-                    "exposure", "headroom", "utilization_pct")
-POLICY_COLUMNS = ("engine", "daily_cap", "enabled", "updated_at", "updated_by")
-EVENT_COLUMNS = ("id", "at", "day", "engine", "kind", "amount", "pnl", "ref", "reservation_id",
-                 "binding_cap", "reason", "actor")
 
 RefOpt = Annotated[Optional[str], typer.Option("--ref", metavar="REF",
                                                help="The reservation's idempotency key.")]
@@ -147,7 +143,8 @@ def snapshot(
     if output in ("json", "jsonl"):
         emit(result, output)
     else:
-        emit(result.engines, output, columns=SNAPSHOT_COLUMNS, title=f"Risk on {the_day}")
+        emit(result.engines, output, columns=columns_of(risk.EngineSnapshot),
+             title=f"Risk on {the_day}")
     for breach in jsonable(result.breaches):
         warn(ctx, f"breach on {result.day}: {breach['engine']} over its cap of {breach['cap']} "
              f"by {breach['over']}")
@@ -163,7 +160,7 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     """
     from valhalla_cli.services import risk
 
-    show(ctx, lambda session: risk.policies(session), fmt, as_json, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: risk.policies(session), fmt, as_json, columns=columns_of(risk.Policy))
 
 
 @app.command("policy-set")
@@ -222,4 +219,4 @@ def events(
     the_day = parse_business_day(day, at, settings(ctx).business_timezone)
     with database(ctx) as db, db.transaction() as session:
         rows = risk.events(session, day=the_day, engine=engine)
-    emit(rows, output, columns=EVENT_COLUMNS)
+    emit(rows, output, columns=columns_of(risk.EventView))
