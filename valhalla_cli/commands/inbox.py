@@ -30,7 +30,6 @@ from valhalla_cli.vocabulary import INBOX_OUTCOMES, words
 app = typer.Typer(invoke_without_command=True)
 
 ITEM_COLUMNS = ("lead_id", "name", "owner", "kind", "waiting_minutes", "last_text", "deadline")
-LINE_COLUMNS = ("at", "direction", "text", "state")
 SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
                "open_refusals", "since", "until")
 LeadArg = Annotated[str, typer.Argument(help="The lead id.")]

@@ -18,6 +18,7 @@ from valhalla_cli.commands._common import (
     WideOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -45,11 +46,6 @@ app = typer.Typer(help="Follow-up ladder: six contact attempts per lead, dispatc
 OUTCOMES_HELP = (f"{', '.join(LADDER_CONTINUE_OUTCOMES)} (continue); "
                  f"{', '.join(LADDER_STOP_OUTCOMES)} (stop); {LADDER_OPT_OUT}")
 
-CLAIM_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
-                 "owner", "due_at", "claim_token", "lease_expires_at", "attempt",
-                 "idempotency_key", "to", "language", "message")
-DUE_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
-               "owner", "due_at", "status", "attempt", "status_reason", "to")
 # What a terminal shows by default (--wide: every column); the message is `ladder due --json`'s.
 CLAIM_COMPACT = ("task_id", "lead_id", "step", "channel", "to", "due_at", "lease_expires_at")
 DUE_COMPACT = ("task_id", "lead_id", "step", "channel", "owner", "due_at", "status_reason")
@@ -198,11 +194,7 @@ def due(
         tasks = ladder.due(session, at=when, limit=limit, config=config,
                            business_timezone=cfg.business_timezone,
                            identification=template.identification_of(cfg))
-    emit(tasks, output, columns=DUE_COLUMNS, compact=DUE_COMPACT, wide=wide)
-
-
-OVERDUE_COLUMNS = ("task_id", "lead_id", "owner", "step", "channel", "due_at", "age_minutes",
-                   "reason")
+    emit(tasks, output, columns=columns_of(ladder.DueTask), compact=DUE_COMPACT, wide=wide)
 
 
 @app.command("overdue")
@@ -232,7 +224,7 @@ def overdue(
     with database(ctx) as db, db.transaction() as session:
         work = worklists.overdue(session, at=when, sla_minutes=config.sla_minutes, owner=owner,
                                  limit=limit)
-    emit(work.rows, output, columns=OVERDUE_COLUMNS)
+    emit(work.rows, output, columns=columns_of(worklists.TaskItem))
     if work.more:
         say(ctx, f"… and {work.more} more overdue (of {work.total}; raise --limit)")
 
@@ -288,7 +280,8 @@ def dispatch(
     if result.warning:
         warn(ctx, result.warning)
     if result.tasks:  # nothing to dispatch: no output at all
-        emit(result.tasks, output, columns=CLAIM_COLUMNS, compact=CLAIM_COMPACT, wide=wide)
+        emit(result.tasks, output, columns=columns_of(ladder.Claim), compact=CLAIM_COMPACT,
+             wide=wide)
     say(ctx, result.summary)
 
 

@@ -13,6 +13,7 @@ from valhalla_cli.commands._common import (
     WideOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -40,9 +41,6 @@ OFFER_COLUMNS = ("evidence_id", "at", "province", "market", "property_type", "de
                  "arv_source", "repairs", "fees", "mao", "max_offer", "opening_offer",
                  "policy", "liquidity", "comps", "mode", "throttled", "outcome", "reason",
                  "reasons")
-EVIDENCE_COLUMNS = ("id", "at", "province", "market", "property_type", "deal_ref", "outcome",
-                    "reason", "mode", "throttled", "arv", "mao", "max_offer", "opening_offer",
-                    "liquidity_score", "liquidity_band", "actor")
 EVIDENCE_COMPACT = ("id", "at", "province", "market", "deal_ref", "outcome", "max_offer",
                     "opening_offer")
 
@@ -273,7 +271,8 @@ def _list_evidence(ctx: typer.Context, province: str | None, deal_ref: str | Non
     show(ctx,
          lambda session: offer.list_evidence(session, province=province, deal_ref=deal_ref,
                                              limit=limit),
-         fmt, as_json, columns=EVIDENCE_COLUMNS, compact=EVIDENCE_COMPACT, wide=wide)
+         fmt, as_json, columns=columns_of(offer.EvidenceSummary), compact=EVIDENCE_COMPACT,
+         wide=wide)
 
 
 @evidence_app.command("show")
