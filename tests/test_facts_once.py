@@ -87,8 +87,10 @@ def _help(cli_nodb, *path: str) -> str:
 
 
 @pytest.mark.parametrize(("path", "accepted"), [
-    (("ladder", "complete"), "valhalla_cli.services.ladder.config:OUTCOMES"),
-    (("ladder", "amend"), "valhalla_cli.services.ladder.config:OUTCOMES"),
+    (("ladder", "complete"), "valhalla_cli.services.ladder.config:CONTINUE_OUTCOMES"),
+    (("ladder", "complete"), "valhalla_cli.services.ladder.config:STOP_OUTCOMES"),
+    (("ladder", "amend"), "valhalla_cli.services.ladder.config:CONTINUE_OUTCOMES"),
+    (("ladder", "amend"), "valhalla_cli.services.ladder.config:STOP_OUTCOMES"),
     (("ladder", "create"), "valhalla_cli.services.consent:KINDS"),
     (("ladder", "sla"), "valhalla_cli.services.ladder.config:GROUPS"),
     (("lead", "consent"), "valhalla_cli.services.consent:KINDS"),
