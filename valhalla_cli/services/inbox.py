@@ -22,7 +22,7 @@ from valhalla_cli.errors import BadInput, Refused
 from valhalla_cli.models import FollowupTask, InboundMessage, Lead
 from valhalla_cli.models.inbox import OUTCOMES, InboxItem
 from valhalla_cli.models.sending import OutboundMessage
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services import inbox_rules
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.inbox_tasks import (  # noqa: F401  (the pack's own names)
@@ -126,9 +126,7 @@ def _minutes(a: datetime, b: datetime) -> float:
 def _view(item: InboxItem, name: str | None, at: datetime) -> ItemView:
     waiting = (None if item.waiting_since is None or item.status != "open"
                else max(0.0, _minutes(item.waiting_since, at)))
-    return ItemView(item.lead_id, name, item.owner, item.kind, item.status, item.opened_at,
-                    item.waiting_since, waiting, item.last_text, item.deadline,
-                    item.first_answer_at, item.outcome, item.closed_at)
+    return view_of(ItemView, item, name=name, waiting_minutes=waiting)
 
 
 def check_kind(kind: str | None) -> str | None:

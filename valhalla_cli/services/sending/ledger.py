@@ -17,7 +17,7 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.sending import MessageEvent, OutboundMessage, PhoneStatus
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import Reason
 
@@ -304,14 +304,12 @@ class MessageView:
 
 def _view(session: Session, row: OutboundMessage, *, events: bool = True) -> MessageView:
     found = [] if not events or row.sid is None else [
-        EventView(e.status, e.error_code, e.received_at, e.actor)
+        view_of(EventView, e)
         for e in session.scalars(select(MessageEvent).where(col(MessageEvent.sid) == row.sid)
                                  .order_by(col(MessageEvent.received_at),
                                            col(MessageEvent.id)))]
-    return MessageView(pk(row.message_id), row.task_id, row.attempt, row.lead_id, row.to,
-                       row.sender, row.body, row.segments, row.provider, row.sid, row.state,
-                       row.error_code, meaning(row.error_code), row.created_at, row.accepted_at,
-                       row.final_at, row.actor, found)
+    return view_of(MessageView, row, message_id=pk(row.message_id),
+                   error_meaning=meaning(row.error_code), events=found)
 
 
 def show(session: Session, *, key: str) -> MessageView:
