@@ -282,3 +282,42 @@ def test_no_face_decides_whether_an_answer_is_a_no():
         "x:2: refuse() with something other than a .refusal"]
     assert _refusal_problems("Answer(result, no=result.reason is not None)\n", "x") == [
         "x:1: Answer() decides its own no"]
+
+
+def _star_imports(package: str) -> list[str]:
+    tree = ast.parse(MODULES[package].read_text(encoding="utf-8"))
+    return [node.module for node in tree.body if isinstance(node, ast.ImportFrom)
+            and node.module and [a.name for a in node.names] == ["*"]]
+
+
+def test_a_pack_package_offers_each_name_from_the_module_that_defines_it():
+    """A pack package's surface is its modules' `__all__` lists (`from .rules import *`): each
+    name is written once, in the module that defines it, and no two modules of a package list
+    the same name (the later star import would silently hide the earlier one)."""
+    import importlib
+    import inspect
+
+    surfaces = {p: _star_imports(p) for p in _service_packages() if _star_imports(p)}
+    assert {p.rpartition(".")[2] for p in surfaces} == {"heimdall", "liquidity", "offer", "risk"}
+    problems = []
+    for package_name, module_names in surfaces.items():
+        package = importlib.import_module(package_name)
+        home: dict[str, str] = {}
+        for module_name in module_names:
+            module = importlib.import_module(module_name)
+            for name in module.__all__:
+                value = getattr(module, name)
+                if (inspect.isclass(value) or inspect.isfunction(value)) \
+                        and value.__module__ != module_name:
+                    problems.append(f"{module_name}.{name} is defined in {value.__module__}")
+                if name in home:
+                    problems.append(f"{package_name}.{name} listed by {home[name]} and "
+                                    f"{module_name}")
+                home[name] = module_name
+                if getattr(package, name) is not value:
+                    problems.append(f"{package_name}.{name} is not {module_name}.{name}")
+        public = {n for n in vars(package) if not n.startswith("_")
+                  and f"{package_name}.{n}" not in MODULES}
+        if public - set(home):
+            problems.append(f"{package_name} offers {sorted(public - set(home))} from no __all__")
+    assert problems == []

@@ -186,7 +186,8 @@ def test_one_module_answers_as_the_whole_tree(sqlite_url, args):
                                             ("valhalla_cli.services.ladder", "_HOMES")])
 def test_a_lazy_package_offers_exactly_the_names_the_type_checker_sees(package, homes):
     """The lazy packages list each name twice (for mypy, and where to load it from): a name
-    added to one list only would type-check and then fail at run time."""
+    added to one list only would type-check and then fail at run time. The ladder's type checker
+    reads each module's `__all__` (`import *`)."""
     import ast
     import importlib
 
@@ -197,8 +198,12 @@ def test_a_lazy_package_offers_exactly_the_names_the_type_checker_sees(package, 
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             for imp in node.body:
                 if isinstance(imp, ast.ImportFrom) and imp.module.startswith(package + "."):
+                    home = imp.module.rsplit(".", 1)[1]
                     for alias in imp.names:
-                        seen[alias.asname or alias.name] = imp.module.rsplit(".", 1)[1]
+                        # `import *` offers the names the module lists in its __all__
+                        names = (importlib.import_module(imp.module).__all__
+                                 if alias.name == "*" else [alias.asname or alias.name])
+                        seen.update(dict.fromkeys(names, home))
     assert seen == getattr(module, homes)
     for name, home in seen.items():
         origin = importlib.import_module(f"{package}.{home}")

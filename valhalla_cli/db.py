@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -271,21 +271,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def current_revision(engine: Engine) -> str | None:
-    """The revision in `alembic_version`, or None for an empty / unversioned database."""
-    with engine.connect() as conn:
-        try:
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        except DBAPIError as exc:
-            message = str(exc.orig).lower()
-            if "alembic_version" in message and ("no such table" in message or
-                                                 "does not exist" in message):
-                conn.rollback()
-                return None
-            raise
-    return row[0] if row else None
 
 
 def dialect_name(session: Session) -> str:

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.phones import parse_phone  # noqa: F401  (the phone parser lives with its table)
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES
 
 PROVINCES = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
-PROPERTY_TYPES = ("SFR", "CONDO", "TOWNHOUSE", "MULTI", "LAND")
-DEFAULT_PROPERTY_TYPE = "SFR"
 
 MARKET_MAX_LENGTH = 64
 MARKET_PUNCTUATION = ".'&_- "
@@ -267,3 +266,15 @@ def parse_instant(value: str | None, business_timezone: str, *, field: str = "--
         raise BadInput(f"{field}: {value!r} is not an ISO 8601 date-time (e.g. 2027-01-15T09:30 "
                        "or 2027-01-15T14:30:00Z)")
     return clock_parse_instant(value, business_timezone, option=field)
+
+
+def parse_business_day(day: str | None, at: str | None, business_timezone: str) -> date:
+    """The business day a report is about: `--day` (YYYY-MM-DD), or the business date of `--at`
+    (default: now). Never both: they could name different days."""
+    from valhalla_cli.clock import business_date, parse_date
+
+    if day is not None and at is not None:
+        raise BadInput("give --day or --at, not both")
+    if day is not None:
+        return parse_date(day, option="--day")
+    return business_date(parse_instant(at, business_timezone), business_timezone)

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from valhalla_cli.db import Database, current_revision, migrations_dir
+from valhalla_cli.db import Database, migrations_dir
 from valhalla_cli.errors import DatabaseUnavailable
 
 
@@ -115,6 +115,8 @@ class RevisionInfo:
 
 
 def history(database: Database | None = None) -> list[RevisionInfo]:
+    from valhalla_cli.schema import current_revision
+
     current = current_revision(database.engine) if database else None
     head = head_revision()
     infos = []

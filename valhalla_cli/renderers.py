@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-RUNBOOK_CHECK_COLUMNS = ("name", "status", "detail", "fix")
+RUNBOOK_CHECK_COLUMNS = ("name", "status", "detail", "fix")  # a check line's fields, in order
 
 
 def runbook_markdown(report: Any) -> str:

@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -164,22 +164,37 @@ class SchemaState:
         return None
 
 
-def _missing_table(exc: DBAPIError, table: str) -> bool:
-    message = str(exc.orig).lower()
-    return table in message and ("no such table" in message or "does not exist" in message)
+_VERSION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
+def read_revisions(conn: Connection | Session) -> tuple[str, ...]:
+    """What `alembic_version` holds: the one reader of a database's schema revision. A missing
+    table reads as no revision; on PostgreSQL that failed query ends the transaction, so a
+    connection of our own is rolled back for the next query (a session's unit of work is the
+    caller's to end)."""
+    try:
+        return tuple(str(row[0]) for row in conn.execute(_VERSION_QUERY))
+    except DBAPIError as exc:
+        message = str(exc.orig).lower()
+        if "alembic_version" not in message or not (
+                "no such table" in message or "does not exist" in message):
+            raise
+    if isinstance(conn, Connection):
+        conn.rollback()
+    return ()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty or unversioned database."""
+    with engine.connect() as conn:
+        rows = read_revisions(conn)
+    return rows[0] if rows else None
 
 
 def schema_state(engine: Engine) -> SchemaState:
     """Read `alembic_version` (one query at head; a second only when it holds no revision)."""
     with engine.connect() as conn:
-        try:
-            found = conn.execute(text("SELECT version_num FROM alembic_version"))
-            rows = tuple(r[0] for r in found)
-        except DBAPIError as exc:
-            if not _missing_table(exc, "alembic_version"):
-                raise
-            conn.rollback()
-            rows = ()
+        rows = read_revisions(conn)
         if len(rows) == 1 and rows[0] in known_revisions() and rows[0] != known_head_revision():
             return SchemaState(rows, True, _existing(conn, objects_created_after(rows[0])))
         if rows:
@@ -218,19 +233,10 @@ def ensure_at_head(engine: Engine) -> None:
         raise DatabaseUnavailable(refusal)
 
 
-_VERSION_QUERY = text("SELECT version_num FROM alembic_version")
-
-
 def ensure_session_at_head(session: Session) -> None:
     """The schema gate inside a unit of work (the HTTP server checks it on every request, in
     the request's own transaction, so a `db downgrade` under a running server is noticed)."""
-    try:
-        rows = tuple(r[0] for r in session.execute(_VERSION_QUERY))
-    except DBAPIError as exc:
-        message = str(exc.orig).lower()
-        if "alembic_version" not in message:
-            raise
-        rows = ()
+    rows = read_revisions(session)
     refusal = SchemaState(rows, bool(rows)).refusal()
     if refusal is not None:
         raise DatabaseUnavailable(refusal)

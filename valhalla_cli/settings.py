@@ -10,6 +10,7 @@ import getpass
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,18 @@ def default_config_path() -> Path:
     import typer
 
     return Path(typer.get_app_dir("valhalla")) / "config.toml"
+
+
+def config_location(flag: str | None, env: Mapping[str, str]) -> tuple[Path, str]:
+    """Where the config file is, and why: `--config`, else VALHALLA_CONFIG, else the default
+    path (which need not exist). A blank flag or variable is bad input, as for every setting."""
+    from_env = env.get("VALHALLA_CONFIG")
+    _refuse_blank(config=flag, db=None, actor=None, env={"VALHALLA_CONFIG": from_env})
+    if flag is not None:
+        return Path(flag), "flag"
+    if from_env is not None:
+        return Path(from_env), "env"
+    return default_config_path(), "default"
 
 
 def default_database_path() -> Path:
@@ -277,12 +290,7 @@ def resolve_settings(
     sources: dict[str, str] = {}
     _refuse_blank(config=config, db=db, actor=actor, env=env)
 
-    if config is not None:
-        config_path, sources["config_path"] = Path(config), "flag"
-    elif env.get("VALHALLA_CONFIG") is not None:
-        config_path, sources["config_path"] = Path(env["VALHALLA_CONFIG"]), "env"
-    else:
-        config_path, sources["config_path"] = default_config_path(), "default"
+    config_path, sources["config_path"] = config_location(config, env)
     try:
         config_exists = config_path.exists()
     except OSError as exc:  # a name too long, a path through a file
@@ -521,8 +529,3 @@ def export_for_workers(settings: Settings) -> None:
         os.environ.pop("VALHALLA_CONFIG", None)
     os.environ["VALHALLA_DATABASE_URL"] = settings.database_url
     os.environ["VALHALLA_ACTOR"] = settings.actor
-
-
-def resolve_config_env() -> str | None:
-    """VALHALLA_CONFIG when set (for commands that must locate a file that may not exist)."""
-    return os.environ.get("VALHALLA_CONFIG") or None

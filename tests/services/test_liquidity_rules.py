@@ -111,10 +111,12 @@ def test_business_date_is_local(db):
 
 
 def test_closed_without_response_is_bad_input():
+    from valhalla_cli.services.liquidity.feedback import _check_outcome
+
     with pytest.raises(BadInput, match="--closed"):
-        liquidity._check_outcome(False, True)
+        _check_outcome(False, True)
     with pytest.raises(BadInput, match="--responded"):
-        liquidity._check_outcome(None, False)
+        _check_outcome(None, False)
 
 
 def _worker(args):

@@ -115,6 +115,14 @@ def emit(data: Any, fmt: str, *, columns: Sequence[str] | None = None,
     render(data, fmt, columns=columns, title=title)
 
 
+def columns_of(view: Any) -> tuple[str, ...]:
+    """A table's columns when they are a result's fields, in order: read from its dataclass
+    rather than written again."""
+    import dataclasses
+
+    return tuple(field.name for field in dataclasses.fields(view))
+
+
 def say(ctx: typer.Context, text: str) -> None:
     """A message on standard error, silenced by -q."""
     from valhalla_cli.output import message

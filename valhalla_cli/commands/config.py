@@ -44,21 +44,11 @@ def config_init(
 
 def _config_path(ctx: typer.Context):
     """The config path in use, without requiring the file to exist yet."""
-    from pathlib import Path
+    import os
 
-    from valhalla_cli.settings import default_config_path
+    from valhalla_cli.settings import config_location
 
-    opts = options(ctx)
-    if opts.config:
-        return Path(opts.config)
-    env_path = _env_config()
-    return Path(env_path) if env_path else default_config_path()
-
-
-def _env_config() -> str | None:
-    from valhalla_cli.settings import resolve_config_env
-
-    return resolve_config_env()
+    return config_location(options(ctx).config, os.environ)[0]
 
 
 @app.command("show")

@@ -44,7 +44,7 @@ def upgrade(
     _check_revision(revision)
     with database(ctx, check_schema=False, create=True) as db:
         migrate.upgrade(db, revision)
-        from valhalla_cli.db import current_revision
+        from valhalla_cli.schema import current_revision
 
         now = current_revision(db.engine)
     say(ctx, f"database at revision {now}")
@@ -84,7 +84,7 @@ def downgrade(
                               err=True)
             say(ctx, f"deleting {what}")
         migrate.downgrade(db, revision)
-        from valhalla_cli.db import current_revision
+        from valhalla_cli.schema import current_revision
 
         now = current_revision(db.engine)
     say(ctx, f"database at revision {now or 'base'}")

@@ -12,6 +12,7 @@ from valhalla_cli.commands._common import (
     ReasonOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -124,7 +125,6 @@ def release(ctx: typer.Context, reason: ReasonOpt, at: AtOpt = None, fmt: Format
     _switch(ctx, "release_kill_switch", reason, at, fmt, as_json)
 
 
-CHECKLIST_COLUMNS = ("key", "title", "signed", "signed_by", "signed_at", "note")
 
 
 @checklist_app.callback()
@@ -154,7 +154,7 @@ def _list_checklist(ctx: typer.Context, fmt: str | None, as_json: bool) -> None:
     from valhalla_cli.services import golive
 
     show(ctx, lambda session: golive.list_checklist(session), fmt, as_json,
-         columns=CHECKLIST_COLUMNS)
+         columns=columns_of(golive.ChecklistItem))
 
 
 @checklist_app.command("add")

@@ -12,6 +12,7 @@ from valhalla_cli.commands._common import (
     ReasonOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -27,12 +28,8 @@ app = typer.Typer(help="Heimdall: confidence gates for AI recommendations.",
 
 RECORD_COLUMNS = ("recommendation_id", "domain", "subject", "confidence", "min_confidence",
                   "mode", "decision", "reason", "recorded_at")
-POLICY_COLUMNS = ("domain", "mode", "enabled", "min_confidence", "min_samples",
-                  "min_success_rate", "updated_at", "updated_by")
 SCORECARD_COLUMNS = ("domain", "mode", "samples", "successes", "success_rate", "wilson_lower",
                      "eligible", "production")
-MODE_COLUMNS = ("domain", "action", "changed", "refused", "reason", "mode", "samples",
-                "successes", "success_rate", "wilson_lower", "min_samples", "min_success_rate")
 
 DomainArg = Annotated[str, typer.Argument(help="Recommendation domain, e.g. lead_scoring.")]
 
@@ -138,7 +135,7 @@ def _mode_change(ctx: typer.Context, action: str, domain: str, reason: str, at: 
     result = write(
         ctx, lambda session, cfg, when: getattr(
             heimdall, action)(session, domain=domain, reason=reason, actor=cfg.actor, at=when),
-        fmt, as_json, at=at, columns=MODE_COLUMNS)
+        fmt, as_json, at=at, columns=columns_of(heimdall.ModeChange))
     if result.refusal:
         refuse(result.refusal)
 
@@ -177,7 +174,8 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     """
     from valhalla_cli.services import heimdall
 
-    show(ctx, lambda session: heimdall.list_policies(session), fmt, as_json, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: heimdall.list_policies(session), fmt, as_json,
+         columns=columns_of(heimdall.PolicyView))
 
 
 @app.command("policy-set")
@@ -209,4 +207,4 @@ def policy_set(
             session, domain=domain, actor=cfg.actor, at=when, min_confidence=min_confidence,
             min_samples=min_samples, min_success_rate=min_success_rate, enabled=enabled,
             reason=reason),
-        fmt, as_json, at=at, shown=lambda r: r.policy, columns=POLICY_COLUMNS)
+        fmt, as_json, at=at, shown=lambda r: r.policy, columns=columns_of(heimdall.PolicyView))

@@ -15,6 +15,7 @@ from valhalla_cli.commands._common import (
     UntilOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -24,15 +25,11 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import INBOX_OUTCOMES, words
 
 app = typer.Typer(invoke_without_command=True)
 
 ITEM_COLUMNS = ("lead_id", "name", "owner", "kind", "waiting_minutes", "last_text", "deadline")
-LINE_COLUMNS = ("at", "direction", "text", "state")
-REPLY_COLUMNS = ("lead_id", "message_id", "to", "text", "state", "sid", "error_code",
-                 "first_answer", "within_5m", "answer_minutes", "reason")
-CLOSE_COLUMNS = ("lead_id", "outcome", "closed_at", "tasks_resumed", "tasks_cancelled",
-                 "due_at", "phone_detached")
 SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
                "open_refusals", "since", "until")
 LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
@@ -129,7 +126,7 @@ def reply(
         result = _or_no(lambda: service.reply(
             db.transaction, cfg, lead_id=lead, text=text, record_inquiry=record_inquiry,
             at=when, actor=cfg.actor), lead, "sent", output)
-    emit(result, output, columns=REPLY_COLUMNS)
+    emit(result, output, columns=columns_of(service.ReplyResult))
     if result.refusal:
         refuse(result.refusal)
 
@@ -139,8 +136,7 @@ def close(
     ctx: typer.Context,
     lead: LeadArg,
     outcome: Annotated[str, typer.Option(
-        "--outcome", metavar="OUTCOME", help="resume, appointment, contacted, not_interested, "
-        "wrong_number or opt_out.")],
+        "--outcome", metavar="OUTCOME", help=f"{words(INBOX_OUTCOMES)}.")],
     note: Annotated[Optional[str], typer.Option("--note", help="Why (audited).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -155,7 +151,7 @@ def close(
     output = fmt_of(fmt, as_json)
     _or_no(lambda: write(ctx, lambda session, cfg, when: service.close(
         session, lead_id=lead, outcome=outcome, note=note, at=when, actor=cfg.actor),
-        fmt, as_json, at=at, columns=CLOSE_COLUMNS), lead, "closed", output)
+        fmt, as_json, at=at, columns=columns_of(service.CloseResult)), lead, "closed", output)
 
 
 @app.command("sla")

@@ -18,6 +18,7 @@ from valhalla_cli.commands._common import (
     WideOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -29,15 +30,22 @@ from valhalla_cli.commands._common import (
     warn,
     write,
 )
+from valhalla_cli.vocabulary import (
+    CONSENT_KINDS,
+    LADDER_CONTINUE_OUTCOMES,
+    LADDER_GROUPS,
+    LADDER_OPT_OUT,
+    LADDER_STOP_OUTCOMES,
+    LANGUAGES,
+    words,
+)
 
 app = typer.Typer(help="Follow-up ladder: six contact attempts per lead, dispatched exactly "
                   "once, with SLA reporting.", no_args_is_help=True)
 
-CLAIM_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
-                 "owner", "due_at", "claim_token", "lease_expires_at", "attempt",
-                 "idempotency_key", "to", "language", "message")
-DUE_COLUMNS = ("task_id", "ladder_id", "lead_id", "step", "channel", "province", "market",
-               "owner", "due_at", "status", "attempt", "status_reason", "to")
+OUTCOMES_HELP = (f"{', '.join(LADDER_CONTINUE_OUTCOMES)} (continue); "
+                 f"{', '.join(LADDER_STOP_OUTCOMES)} (stop); {LADDER_OPT_OUT}")
+
 # What a terminal shows by default (--wide: every column); the message is `ladder due --json`'s.
 CLAIM_COMPACT = ("task_id", "lead_id", "step", "channel", "to", "due_at", "lease_expires_at")
 DUE_COMPACT = ("task_id", "lead_id", "step", "channel", "owner", "due_at", "status_reason")
@@ -69,9 +77,10 @@ def create(
                                                  help="The lead's phone number.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="The lead's name.")] = None,
     language: Annotated[Optional[str], typer.Option(
-        "--language", help="en or fr (default: fr for QC, en elsewhere).")] = None,
+        "--language",
+        help=f"{words(LANGUAGES)} (default: fr for QC, en elsewhere).")] = None,
     consent: Annotated[Optional[str], typer.Option(
-        "--consent", metavar="KIND", help="Record consent: express, inquiry or business.")
+        "--consent", metavar="KIND", help=f"Record consent: {words(CONSENT_KINDS)}.")
     ] = None,
     consent_at: Annotated[Optional[str], typer.Option(
         "--consent-at", metavar="DATETIME", help="When the consent was given (default: "
@@ -185,11 +194,7 @@ def due(
         tasks = ladder.due(session, at=when, limit=limit, config=config,
                            business_timezone=cfg.business_timezone,
                            identification=template.identification_of(cfg))
-    emit(tasks, output, columns=DUE_COLUMNS, compact=DUE_COMPACT, wide=wide)
-
-
-OVERDUE_COLUMNS = ("task_id", "lead_id", "owner", "step", "channel", "due_at", "age_minutes",
-                   "reason")
+    emit(tasks, output, columns=columns_of(ladder.DueTask), compact=DUE_COMPACT, wide=wide)
 
 
 @app.command("overdue")
@@ -219,7 +224,7 @@ def overdue(
     with database(ctx) as db, db.transaction() as session:
         work = worklists.overdue(session, at=when, sla_minutes=config.sla_minutes, owner=owner,
                                  limit=limit)
-    emit(work.rows, output, columns=OVERDUE_COLUMNS)
+    emit(work.rows, output, columns=columns_of(worklists.TaskItem))
     if work.more:
         say(ctx, f"… and {work.more} more overdue (of {work.total}; raise --limit)")
 
@@ -275,7 +280,8 @@ def dispatch(
     if result.warning:
         warn(ctx, result.warning)
     if result.tasks:  # nothing to dispatch: no output at all
-        emit(result.tasks, output, columns=CLAIM_COLUMNS, compact=CLAIM_COMPACT, wide=wide)
+        emit(result.tasks, output, columns=columns_of(ladder.Claim), compact=CLAIM_COMPACT,
+             wide=wide)
     say(ctx, result.summary)
 
 
@@ -284,8 +290,7 @@ def complete(
     ctx: typer.Context,
     task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
     outcome: Annotated[str, typer.Option(
-        "--outcome", "-o", help="sent, no_answer, voicemail (continue); contacted, "
-        "appointment, not_interested, wrong_number (stop); opt_out (stop and suppress).")],
+        "--outcome", "-o", help=f"{OUTCOMES_HELP} (stop and suppress).")],
     claim_token: Annotated[Optional[str], typer.Option(
         "--claim-token", metavar="TOKEN", help="The token from dispatch: a stale one is "
         "refused.")] = None,
@@ -340,8 +345,7 @@ def amend(
     ctx: typer.Context,
     task: Annotated[int, typer.Argument(callback=bigint, help="The task id.")],
     outcome: Annotated[str, typer.Option(
-        "--outcome", "-o", help="The correct outcome: sent, no_answer, voicemail (continue); "
-        "contacted, appointment, not_interested, wrong_number (stop); opt_out.")],
+        "--outcome", "-o", help=f"The correct outcome: {OUTCOMES_HELP}.")],
     reason: ReasonOpt,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -385,7 +389,7 @@ def sla(
     ctx: typer.Context,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    by: Annotated[Optional[str], typer.Option("--by", help="Group by owner, province or step.")
+    by: Annotated[Optional[str], typer.Option("--by", help=f"Group by {words(LADDER_GROUPS)}.")
                   ] = None,
     at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
 ) -> None:

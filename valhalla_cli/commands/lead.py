@@ -21,6 +21,7 @@ from valhalla_cli.commands._common import (
     settings,
     show,
 )
+from valhalla_cli.vocabulary import CONSENT_CHANNELS, CONSENT_KINDS, LANGUAGES, words
 
 app = typer.Typer(help="Leads: phone numbers, consent evidence, opt-outs and replies.",
                   no_args_is_help=True)
@@ -44,7 +45,8 @@ def add(
                                                        help="Market, e.g. TORONTO.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="The person's name.")] = None,
     language: Annotated[Optional[str], typer.Option(
-        "--language", help="en or fr (default: fr for QC, en elsewhere).")] = None,
+        "--language",
+        help=f"{words(LANGUAGES)} (default: fr for QC, en elsewhere).")] = None,
     source: Annotated[Optional[str], typer.Option(
         "--source", help="Where the lead came from, e.g. ppc, direct_mail.")] = None,
     timezone: Annotated[Optional[str], typer.Option(
@@ -155,10 +157,10 @@ def consent(
     ctx: typer.Context,
     lead: LeadArg,
     kind: Annotated[Optional[str], typer.Option(
-        "--kind", help="express, inquiry (6 months) or business (2 years SMS, 18 months "
-        "call exemption).")] = None,
-    channel: Annotated[Optional[str], typer.Option("--channel", help="SMS, CALL or all "
-                                                   "(default all).")] = None,
+        "--kind", help=f"{words(CONSENT_KINDS)} (inquiry: 6 months; business: 2 years SMS, "
+        "18 months call exemption).")] = None,
+    channel: Annotated[Optional[str], typer.Option(
+        "--channel", help=f"{words(CONSENT_CHANNELS)} (default all).")] = None,
     evidence: Annotated[Optional[str], typer.Option(
         "--evidence", help="What proves it, e.g. 'web form 2027-01-03, IP 203.0.113.9'.")
     ] = None,

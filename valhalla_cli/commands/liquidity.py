@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     FormatOpt,
     JsonOpt,
     at_instant,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -19,6 +20,7 @@ from valhalla_cli.commands._common import (
     settings,
     warn,
 )
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES, words
 
 app = typer.Typer(help="Buyer liquidity: record buyer feedback, score markets.",
                   no_args_is_help=True)
@@ -26,13 +28,12 @@ app = typer.Typer(help="Buyer liquidity: record buyer feedback, score markets.",
 ProvinceArg = Annotated[str, typer.Argument(help="Province code, e.g. ON.", show_default=False)]
 MarketOpt = Annotated[str, typer.Option("--market", "-m", help="Market name, e.g. TORONTO.")]
 TypeOpt = Annotated[Optional[str], typer.Option(
-    "--type", "-t", help="Property type: SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR).")]
+    "--type", "-t",
+    help=f"Property type: {words(PROPERTY_TYPES)} (default {DEFAULT_PROPERTY_TYPE}).")]
 
 SCORE_COLUMNS = ("province", "market", "property_type", "window_start", "window_end", "sent",
                  "responded", "closed", "response_rate", "close_rate", "score", "band")
 NODE_COLUMNS = (*SCORE_COLUMNS, "last_feedback_on")
-FEEDBACK_COLUMNS = ("id", "created", "at", "business_date", "province", "market",
-                    "property_type", "buyer", "responded", "closed", "deal_ref", "liquidity")
 
 
 @app.command("feedback")
@@ -70,7 +71,7 @@ def feedback(
             at=when, actor=cfg.actor, business_timezone=cfg.business_timezone)
     if not result.created:
         say(ctx, f"already recorded as event {result.id}: nothing changed")
-    emit(result, output, columns=FEEDBACK_COLUMNS)
+    emit(result, output, columns=columns_of(liquidity.FeedbackResult))
 
 
 @app.command("import")

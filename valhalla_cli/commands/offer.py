@@ -13,6 +13,7 @@ from valhalla_cli.commands._common import (
     WideOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -22,6 +23,7 @@ from valhalla_cli.commands._common import (
     show,
     warn,
 )
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES, words
 
 app = typer.Typer(help="Offer strategy: compute bounded offers, manage offer policies.",
                   no_args_is_help=True)
@@ -39,9 +41,6 @@ OFFER_COLUMNS = ("evidence_id", "at", "province", "market", "property_type", "de
                  "arv_source", "repairs", "fees", "mao", "max_offer", "opening_offer",
                  "policy", "liquidity", "comps", "mode", "throttled", "outcome", "reason",
                  "reasons")
-EVIDENCE_COLUMNS = ("id", "at", "province", "market", "property_type", "deal_ref", "outcome",
-                    "reason", "mode", "throttled", "arv", "mao", "max_offer", "opening_offer",
-                    "liquidity_score", "liquidity_band", "actor")
 EVIDENCE_COMPACT = ("id", "at", "province", "market", "deal_ref", "outcome", "max_offer",
                     "opening_offer")
 
@@ -64,7 +63,8 @@ def compute(
                                            help="Repair estimate (required; 0 for none).")
                        ] = None,
     property_type: Annotated[Optional[str], typer.Option(
-        "--type", "-t", help="SFR, CONDO, TOWNHOUSE, MULTI or LAND (default SFR).")] = None,
+        "--type", "-t",
+        help=f"{words(PROPERTY_TYPES)} (default {DEFAULT_PROPERTY_TYPE}).")] = None,
     assignment_fee: Annotated[Money, typer.Option(
         "--assignment-fee", metavar="AMOUNT", help="Override the policy's assignment fee.")
     ] = None,
@@ -272,7 +272,8 @@ def _list_evidence(ctx: typer.Context, province: str | None, deal_ref: str | Non
     show(ctx,
          lambda session: offer.list_evidence(session, province=province, deal_ref=deal_ref,
                                              limit=limit),
-         fmt, as_json, columns=EVIDENCE_COLUMNS, compact=EVIDENCE_COMPACT, wide=wide)
+         fmt, as_json, columns=columns_of(offer.EvidenceSummary), compact=EVIDENCE_COMPACT,
+         wide=wide)
 
 
 @evidence_app.command("show")

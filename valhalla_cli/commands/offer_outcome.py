@@ -24,6 +24,7 @@ from valhalla_cli.commands._common import (
     say,
     settings,
 )
+from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_STAGES, words
 
 OUTCOME_COLUMNS = ("evidence_id", "status", "recorded", "stage", "previous", "amount", "at",
                    "max_offer", "reason", "over_max_reason")
@@ -38,8 +39,7 @@ def outcome(
     evidence_id: Annotated[int, typer.Argument(metavar="EVIDENCE_ID", callback=bigint,
                                                help="The offer's evidence id.")],
     status: Annotated[Optional[str], typer.Option(
-        "--status", "-s", help="sent, accepted, countered, rejected, contracted, closed or "
-        "withdrawn.", show_default=False)] = None,
+        "--status", "-s", help=f"{words(OFFER_STAGES)}.", show_default=False)] = None,
     amount: Annotated[Optional[str], typer.Option(
         "--amount", metavar="AMOUNT", help="The price at this stage (countered, accepted, "
         "contracted, closed).")] = None,
@@ -90,7 +90,7 @@ def funnel(
         "(default: 29 days before --until).")] = None,
     until: UntilOpt = None,
     by: Annotated[Optional[str], typer.Option(
-        "--by", help="Group by province, market or property_type.")] = None,
+        "--by", help=f"Group by {words(OFFER_FUNNEL_GROUPS)}.")] = None,
     at: AtOpt = None, fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """The deal funnel of the offers sent in a period: counts, accept and contract rates.

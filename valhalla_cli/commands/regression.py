@@ -12,6 +12,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     ReasonOpt,
     at_instant,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -24,11 +25,7 @@ from valhalla_cli.commands._common import (
 app = typer.Typer(help="Regression tripwire: throttle a lever when a KPI drops.",
                   no_args_is_help=True)
 
-POLICY_COLUMNS = ("metric", "lever", "statistic", "recent_window", "baseline_window",
-                  "max_drop_pct", "confidence", "enabled", "updated_at", "updated_by")
 EVAL_COLUMNS = ("metric", "lever", "statistic", "baseline", "recent", "drop_pct", "z", "status")
-STATE_COLUMNS = ("lever", "throttled", "since", "metric", "statistic", "baseline", "recent",
-                 "drop_pct", "z", "reason", "released_at", "released_by", "release_reason")
 
 
 @app.command("evaluate")
@@ -62,7 +59,8 @@ def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
     """
     from valhalla_cli.services import regression
 
-    show(ctx, lambda session: regression.state(session), fmt, as_json, columns=STATE_COLUMNS)
+    show(ctx, lambda session: regression.state(session), fmt, as_json,
+         columns=columns_of(regression.LeverState))
 
 
 @app.command("release")
@@ -97,7 +95,7 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     from valhalla_cli.services import regression
 
     show(ctx, lambda session: regression.list_policies(session), fmt, as_json,
-         columns=POLICY_COLUMNS)
+         columns=columns_of(regression.PolicyView))
 
 
 @app.command("policy-set")
@@ -134,4 +132,4 @@ def policy_set(
              session, metric=metric, actor=cfg.actor, at=when, lever=lever, statistic=statistic,
             recent_window=recent, baseline_window=baseline, max_drop_pct=max_drop_pct,
             confidence=confidence, enabled=enabled, reason=reason),
-        fmt, as_json, at=at, shown=lambda r: r.policy, columns=POLICY_COLUMNS)
+        fmt, as_json, at=at, shown=lambda r: r.policy, columns=columns_of(regression.PolicyView))

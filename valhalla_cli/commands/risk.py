@@ -11,6 +11,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -27,11 +28,6 @@ RESERVE_COLUMNS = ("reservation_id", "engine", "amount", "ref", "day", "status",
                    "binding_cap", "replayed", "engine_headroom", "global_headroom")
 CLOSE_COLUMNS = ("reservation_id", "engine", "amount", "ref", "day", "status", "refused",
                  "reason", "closed_day", "pnl", "realized_loss", "realized_profit")
-SNAPSHOT_COLUMNS = ("engine", "enabled", "cap", "reserved", "realized_loss", "realized_profit",
-                    "exposure", "headroom", "utilization_pct")
-POLICY_COLUMNS = ("engine", "daily_cap", "enabled", "updated_at", "updated_by")
-EVENT_COLUMNS = ("id", "at", "day", "engine", "kind", "amount", "pnl", "ref", "reservation_id",
-                 "binding_cap", "reason", "actor")
 
 RefOpt = Annotated[Optional[str], typer.Option("--ref", metavar="REF",
                                                help="The reservation's idempotency key.")]
@@ -136,23 +132,19 @@ def snapshot(
     Example:
       valhalla risk snapshot --day 2027-01-15 --json
     """
-    from valhalla_cli.clock import business_date, parse_date
-    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_business_day
     from valhalla_cli.services import risk
     from valhalla_cli.wire import jsonable
 
-    cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
-    if day is not None and at is not None:
-        raise BadInput("give --day or --at, not both")
-    the_day = (parse_date(day, option="--day") if day is not None
-               else business_date(at_instant(ctx, at), cfg.business_timezone))
+    the_day = parse_business_day(day, at, settings(ctx).business_timezone)
     with database(ctx) as db, db.transaction() as session:
         result = risk.snapshot(session, day=the_day)
     if output in ("json", "jsonl"):
         emit(result, output)
     else:
-        emit(result.engines, output, columns=SNAPSHOT_COLUMNS, title=f"Risk on {the_day}")
+        emit(result.engines, output, columns=columns_of(risk.EngineSnapshot),
+             title=f"Risk on {the_day}")
     for breach in jsonable(result.breaches):
         warn(ctx, f"breach on {result.day}: {breach['engine']} over its cap of {breach['cap']} "
              f"by {breach['over']}")
@@ -168,7 +160,7 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
     """
     from valhalla_cli.services import risk
 
-    show(ctx, lambda session: risk.policies(session), fmt, as_json, columns=POLICY_COLUMNS)
+    show(ctx, lambda session: risk.policies(session), fmt, as_json, columns=columns_of(risk.Policy))
 
 
 @app.command("policy-set")
@@ -220,16 +212,11 @@ def events(
     Example:
       valhalla risk events --day 2027-01-15 --engine acquisitions
     """
-    from valhalla_cli.clock import business_date, parse_date
-    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_business_day
     from valhalla_cli.services import risk
 
-    cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
-    if day is not None and at is not None:
-        raise BadInput("give --day or --at, not both")
-    the_day = (parse_date(day, option="--day") if day is not None
-               else business_date(at_instant(ctx, at), cfg.business_timezone))
+    the_day = parse_business_day(day, at, settings(ctx).business_timezone)
     with database(ctx) as db, db.transaction() as session:
         rows = risk.events(session, day=the_day, engine=engine)
-    emit(rows, output, columns=EVENT_COLUMNS)
+    emit(rows, output, columns=columns_of(risk.EventView))

@@ -17,7 +17,6 @@ from valhalla_cli.commands._common import (
 
 app = typer.Typer(help="Pre-go-live runbook: is it OK to enable go-live?", no_args_is_help=True)
 
-CHECK_COLUMNS = ("name", "status", "detail", "fix")
 
 
 def render_report(report, output: str) -> None:
@@ -29,7 +28,9 @@ def render_report(report, output: str) -> None:
     elif output in ("json",):
         emit(report, output)
     else:
-        emit(report.checks, output, columns=CHECK_COLUMNS)
+        from valhalla_cli.renderers import RUNBOOK_CHECK_COLUMNS
+
+        emit(report.checks, output, columns=RUNBOOK_CHECK_COLUMNS)
         if output == "table":  # a person reads it: the verdict in one line under the checks
             typer.echo(report.verdict)
 

@@ -14,6 +14,7 @@ from valhalla_cli.commands._common import (
     SinceOpt,
     UntilOpt,
     at_instant,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -24,16 +25,12 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import SEND_REPORT_GROUPS, words
 
 app = typer.Typer(invoke_without_command=True)
 
 HANDLED_COLUMNS = ("task_id", "lead_id", "to", "message_id", "sid", "state", "error_code",
                    "reason")
-MESSAGE_COLUMNS = ("message_id", "task_id", "attempt", "lead_id", "to", "sender", "body",
-                   "segments", "provider", "sid", "state", "error_code", "error_meaning",
-                   "created_at", "accepted_at", "final_at", "actor", "events")
-EVENT_COLUMNS = ("sid", "status", "recorded", "message_id", "before", "after")
-RECONCILE_COLUMNS = ("message_id", "before", "after")
 REPORT_COLUMNS = ("accepted", "delivered", "undelivered", "failed", "awaiting", "not_sent",
                   "unknown", "delivery_rate", "segments", "top_errors", "since", "until")
 
@@ -112,7 +109,7 @@ def show_message(
     from valhalla_cli.services.sending import ledger
 
     show(ctx, lambda session: ledger.show(session, key=key), fmt, as_json,
-         columns=MESSAGE_COLUMNS)
+         columns=columns_of(ledger.MessageView))
 
 
 @app.command("status")
@@ -134,11 +131,11 @@ def status(
     Example:
       valhalla send status SM0123456789abcdef0123456789abcdef --status delivered
     """
-    from valhalla_cli.services.sending import events
+    from valhalla_cli.services.sending import events, ledger
 
     write(ctx, lambda session, cfg, when: events.record_status(
         session, sid=sid, status=status_name, error_code=error_code, at=when, actor=cfg.actor,
-        audited=True), fmt, as_json, at=at, columns=EVENT_COLUMNS)
+        audited=True), fmt, as_json, at=at, columns=columns_of(ledger.EventResult))
 
 
 @app.command("reconcile")
@@ -164,7 +161,7 @@ def reconcile(ctx: typer.Context, at: AtOpt = None) -> None:
     when = at_instant(ctx, at)
 
     def printed(change: reconciling.Change) -> None:
-        render([change], "jsonl", columns=RECONCILE_COLUMNS)
+        render([change], "jsonl")
         sys.stdout.flush()
 
     with database(ctx) as db:
@@ -180,7 +177,7 @@ def report(
     ctx: typer.Context,
     since: SinceOpt = None, until: UntilOpt = None,
     by: Annotated[Optional[str], typer.Option(
-        "--by", help="Group by sender, province or error.")] = None,
+        "--by", help=f"Group by {words(SEND_REPORT_GROUPS)}.")] = None,
     fmt: ReportFormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Delivery of the texts sent in a period: accepted, delivered, failed, the delivery rate,

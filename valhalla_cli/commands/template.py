@@ -16,6 +16,7 @@ from valhalla_cli.commands._common import (
     settings,
     show,
 )
+from valhalla_cli.vocabulary import LANGUAGES, words
 
 app = typer.Typer(help="SMS templates (English and French) that identify the sender.",
                   no_args_is_help=True)
@@ -38,7 +39,7 @@ def list_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = F
 @app.command("set")
 def set_command(
     ctx: typer.Context,
-    language: Annotated[str, typer.Option("--language", help="en or fr.")],
+    language: Annotated[str, typer.Option("--language", help=f"{words(LANGUAGES)}.")],
     text: Annotated[str, typer.Option(
         "--text", help="The text; placeholders {name} {business} {callback} {market}; must "
         "hold {business} and STOP (en) or ARRÊT (fr).")],

@@ -8,9 +8,10 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from valhalla_cli.models.types import BigIntPK, PartialIndex, UTCDateTime
+from valhalla_cli.vocabulary import INBOX_OUTCOMES
 
 ITEM_STATUSES = ("open", "closed")
-OUTCOMES = ("resume", "appointment", "contacted", "not_interested", "wrong_number", "opt_out")
+OUTCOMES = INBOX_OUTCOMES
 
 
 class InboxItem(SQLModel, table=True):

@@ -1,16 +1,21 @@
 """Column types of our own: UTC instants on both engines, JSON serialized here (never by the
-output renderer); cents are plain BIGINT columns."""
+output renderer); cents are plain BIGINT columns. And reading a row back: its key, its view."""
 
 import dataclasses
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, Table, text
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import PopulateDict, memoized_property
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+V = TypeVar("V", bound="DataclassInstance")
 
 
 def table_of(model: Any) -> Table:
@@ -56,6 +61,13 @@ def pk(value: int | None) -> int:
     if value is None:
         raise ValueError("the row has no primary key yet: flush it first")
     return value
+
+
+def view_of(view: type[V], row: Any, **computed: Any) -> V:
+    """The read model `view` (a dataclass) of a row: each field is the row's attribute of the same
+    name, unless given here (a converted or computed value), so a view never restates its row."""
+    return view(**{f.name: computed[f.name] if f.name in computed else getattr(row, f.name)
+                   for f in dataclasses.fields(view)})
 
 
 def stored_json(value: Any) -> Any:

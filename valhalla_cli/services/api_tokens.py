@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import ApiToken
+from valhalla_cli.models.types import view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 
@@ -96,10 +97,7 @@ class Principal:
 
 
 def _view(row: ApiToken) -> TokenView:
-    return TokenView(name=row.name, scope=row.scope, active=row.revoked_at is None,
-                     created_at=row.created_at, created_by=row.created_by,
-                     revoked_at=row.revoked_at, revoked_by=row.revoked_by, owner=row.owner,
-                     phone=row.phone)
+    return view_of(TokenView, row, active=row.revoked_at is None)
 
 
 def create(session: Session, *, name: str, scope: str, actor: str, at: datetime,

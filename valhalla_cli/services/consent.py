@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from valhalla_cli.errors import BadInput
+from valhalla_cli.vocabulary import CONSENT_CHANNELS, CONSENT_KINDS
 
-KINDS = ("express", "inquiry", "business")
+KINDS = CONSENT_KINDS
 WITHDRAWAL = "withdrawal"
-CONSENT_CHANNELS = ("SMS", "CALL", "all")
 MONTHS = {("inquiry", "SMS"): 6, ("inquiry", "CALL"): 6,
           ("business", "SMS"): 24, ("business", "CALL"): 18}
 

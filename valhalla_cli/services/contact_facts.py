@@ -24,8 +24,8 @@ from valhalla_cli.models import ContactSuppression, Lead, LeadConsent
 from valhalla_cli.phones import area_code_zones
 from valhalla_cli.services.consent import ConsentRecord, consent_covers, outweighs
 from valhalla_cli.services.contact_rules import Reason
+from valhalla_cli.vocabulary import LANGUAGES
 
-LANGUAGES = ("en", "fr")
 CHUNK = 500
 
 

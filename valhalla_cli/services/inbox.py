@@ -22,7 +22,7 @@ from valhalla_cli.errors import BadInput, Refused
 from valhalla_cli.models import FollowupTask, InboundMessage, Lead
 from valhalla_cli.models.inbox import OUTCOMES, InboxItem
 from valhalla_cli.models.sending import OutboundMessage
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services import inbox_rules
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.inbox_tasks import (  # noqa: F401  (the pack's own names)
@@ -40,6 +40,8 @@ from valhalla_cli.services.refusals import Refusal
 
 MAX_TEXT = 1600  # a provider's limit for one message (Twilio's), identification included
 ANSWER_MINUTES = 5.0
+# KPI: 1 per reply answered within ANSWER_MINUTES of its arrival, else 0
+KPI_REPLY_ANSWERED = "reply_answered"
 STOP_OUTCOMES = ("appointment", "contacted", "not_interested")
 IDENTIFICATION = {
     "en": " — {business} {callback}. STOP to opt out",
@@ -124,9 +126,7 @@ def _minutes(a: datetime, b: datetime) -> float:
 def _view(item: InboxItem, name: str | None, at: datetime) -> ItemView:
     waiting = (None if item.waiting_since is None or item.status != "open"
                else max(0.0, _minutes(item.waiting_since, at)))
-    return ItemView(item.lead_id, name, item.owner, item.kind, item.status, item.opened_at,
-                    item.waiting_since, waiting, item.last_text, item.deadline,
-                    item.first_answer_at, item.outcome, item.closed_at)
+    return view_of(ItemView, item, name=name, waiting_minutes=waiting)
 
 
 def check_kind(kind: str | None) -> str | None:
@@ -389,7 +389,7 @@ def record_answer(session: Session, *, prepared: Prepared, answer: Any, at: date
             minutes = max(0.0, round((at - start).total_seconds() / 60, 2))
             within = minutes <= ANSWER_MINUTES
             item.first_answer_at, item.answer_minutes, first = at, minutes, True
-            kpi.emit(session, metric="reply_answered", value=1 if within else 0, at=at,
+            kpi.emit(session, metric=KPI_REPLY_ANSWERED, value=1 if within else 0, at=at,
                      province=lead.province, market=lead.market, ref=f"inbox-{item.id}",
                      source="inbox reply")
         item.waiting_since = None

@@ -15,7 +15,7 @@ from valhalla_cli.db import copy_rows, dialect_name
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province, parse_text
 from valhalla_cli.models import KpiEvent
-from valhalla_cli.models.types import pk, table_of
+from valhalla_cli.models.types import pk, table_of, view_of
 
 SOURCE_MAX_LENGTH = 80  # kpi_event.source is VARCHAR(80)
 _METRIC = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
@@ -55,8 +55,7 @@ class KpiView:
 
 
 def _view(row: KpiEvent) -> KpiView:
-    return KpiView(id=pk(row.id), metric=row.metric, value=row.value, occurred_at=row.occurred_at,
-                   province=row.province, market=row.market, ref=row.ref, source=row.source)
+    return view_of(KpiView, row, id=pk(row.id))
 
 
 def emit(

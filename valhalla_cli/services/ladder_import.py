@@ -20,7 +20,8 @@ from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batc
 from valhalla_cli.inputs import parse_int, parse_lead_id, parse_province, parse_text
 from valhalla_cli.services import audit, kpi
 from valhalla_cli.services.contact_rules import check_score
-from valhalla_cli.services.ladder import PACK, CreateRequest, LadderConfig, create_many
+from valhalla_cli.services.ladder.config import KPI_LADDER_CREATED, PACK, LadderConfig
+from valhalla_cli.services.ladder.creation import CreateRequest, create_many
 from valhalla_cli.services.policies import PolicyCache, scope_market
 
 REQUIRED = ("lead_id", "province")
@@ -142,7 +143,7 @@ def import_rows(session: Session, source: RowSource, *, config: LadderConfig, at
                 refusals.append(Refusal(out.request.line or 0, out.request.lead_id, out.reason))
             elif out.created:
                 created += 1
-                events.append({"metric": "ladder_created", "value": 1.0, "occurred_at": at,
+                events.append({"metric": KPI_LADDER_CREATED, "value": 1.0, "occurred_at": at,
                                "province": out.request.province,
                                "market": out.request.market, "ref": out.ladder_id,
                                "source": "ladder import"})

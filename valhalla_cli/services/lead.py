@@ -25,7 +25,7 @@ from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_market, parse_province
 from valhalla_cli.models import InboundMessage, Lead, LeadConsent
-from valhalla_cli.models.types import pk, table_of
+from valhalla_cli.models.types import pk, table_of, view_of
 from valhalla_cli.phones import parse_phone
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.consent import (
@@ -52,6 +52,7 @@ from valhalla_cli.services.contact_facts import (  # noqa: F401  (the lead pack'
 from valhalla_cli.services.contact_rules import check_zone
 
 PACK = Pack.LEAD
+KPI_INBOUND_REPLY = "inbound_reply"  # KPI: 1 per inbound text that is not a keyword
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,8 +218,8 @@ class ConsentView:
 
 
 def _consent_view(row: LeadConsent, lifted: bool = False, cancelled: int = 0) -> ConsentView:
-    return ConsentView(pk(row.id), row.lead_id, row.kind, row.channel, row.given_at, row.evidence,
-                       row.actor, lifted, cancelled, recorded_at=row.recorded_at)
+    return view_of(ConsentView, row, id=pk(row.id), suppression_lifted=lifted,
+                   tasks_cancelled=cancelled)
 
 
 def append_consents(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -399,7 +400,7 @@ def inbound(session: Session, *, phone: str, body: str, at: datetime, actor: str
         reply = {help_language: HELP_ANSWERS[help_language].format(identity=identity)}
     else:
         first = leads[0] if leads else None
-        kpi.emit(session, metric="inbound_reply", value=1, at=at,
+        kpi.emit(session, metric=KPI_INBOUND_REPLY, value=1, at=at,
                  province=first.province if first else None,
                  market=first.market if first else None, ref=number, source="lead inbound")
         for lead in leads:

@@ -34,9 +34,12 @@ from valhalla_cli.models import OfferEvidence, OfferFunnel, OfferOutcome
 from valhalla_cli.money import from_cents, to_cents
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.refusals import Refusal
+from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_STAGES
 
 PACK = Pack.OFFER
-STAGES = ("sent", "accepted", "countered", "rejected", "contracted", "closed", "withdrawn")
+KPI_OFFER_ACCEPTED = "offer_accepted"  # KPI: 1 per offer accepted, 0 per offer rejected
+KPI_OFFER_CONTRACTED = "offer_contracted"  # KPI: 1 per offer under contract
+STAGES = OFFER_STAGES
 FINAL = ("rejected", "closed", "withdrawn")
 # The stages each stage may be followed by (None: the offer has no outcome yet).
 NEXT: dict[str | None, tuple[str, ...]] = {
@@ -50,7 +53,7 @@ NEXT: dict[str | None, tuple[str, ...]] = {
 # --amount is the price at that stage: countered (the seller's counter), accepted, contracted,
 # closing. A sent, rejected or withdrawn offer has no price of its own.
 PRICED = ("countered", "accepted", "contracted", "closed")
-GROUPS = ("province", "market", "property_type")
+GROUPS = OFFER_FUNNEL_GROUPS
 
 OUT_OF_ORDER = "out_of_order"
 OFFER_FINAL = "offer_final"
@@ -207,11 +210,11 @@ def record(session: Session, *, evidence_id: int, status: str, amount: str | Dec
     session.flush()
     ref = evidence.deal_ref or f"offer_evidence:{evidence_id}"
     if stage in ("accepted", "rejected"):
-        kpi.emit(session, metric="offer_accepted", value=1.0 if stage == "accepted" else 0.0,
+        kpi.emit(session, metric=KPI_OFFER_ACCEPTED, value=1.0 if stage == "accepted" else 0.0,
                  at=at, province=evidence.province, market=evidence.market, ref=ref,
                  source="offer")
     elif stage == "contracted":
-        kpi.emit(session, metric="offer_contracted", value=1.0, at=at,
+        kpi.emit(session, metric=KPI_OFFER_CONTRACTED, value=1.0, at=at,
                  province=evidence.province, market=evidence.market, ref=ref, source="offer")
     audit.record(session, pack=PACK, action="outcome", actor=actor, at=at,
                  subject=f"offer_evidence:{evidence_id}", before={"stage": current},

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from valhalla_cli import vocabulary
 from valhalla_cli.tz import zone
 
-CONSENT_KINDS = "express|inquiry|business"
+CONSENT_KINDS = "|".join(vocabulary.CONSENT_KINDS)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
-from valhalla_cli.models.types import table_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.kpi import check_metric
@@ -41,17 +41,28 @@ if TYPE_CHECKING:
 PACK = Pack.REGRESSION
 OK, THROTTLED, STILL_THROTTLED = "ok", "throttled", "still_throttled"
 
-SEEDED_POLICIES = {
-    "ladder_created": ("rate", FOLLOWUPS),
-    "followup_completed": ("mean", FOLLOWUPS),
-    "buyer_feedback": ("mean", OFFERS),
-    "offer_generated": ("rate", OFFERS),
-    # a collapse of delivery (carriers filtering the texts) throttles the ladder by itself
-    "sms_delivered": ("mean", FOLLOWUPS),
-}
 DEFAULT_RECENT, DEFAULT_BASELINE = 50, 200
 DEFAULT_MAX_DROP_PCT, DEFAULT_CONFIDENCE = 20.0, 0.99
 MAX_WINDOW = 10_000
+
+
+def seeded_policies() -> dict[str, tuple[str, str]]:
+    """The metrics the tripwire watches from the start: metric -> (statistic, lever). Each name is
+    the constant of the pack that emits it, so a misspelt metric fails here instead of watching a
+    metric nobody emits (read when needed: naming them loads those packs)."""
+    from valhalla_cli.services.ladder.config import KPI_FOLLOWUP_COMPLETED, KPI_LADDER_CREATED
+    from valhalla_cli.services.liquidity.rules import KPI_BUYER_FEEDBACK
+    from valhalla_cli.services.offer.mao import KPI_OFFER_GENERATED
+    from valhalla_cli.services.sending.ledger import KPI_SMS_DELIVERED
+
+    return {
+        KPI_LADDER_CREATED: ("rate", FOLLOWUPS),
+        KPI_FOLLOWUP_COMPLETED: ("mean", FOLLOWUPS),
+        KPI_BUYER_FEEDBACK: ("mean", OFFERS),
+        KPI_OFFER_GENERATED: ("rate", OFFERS),
+        # a collapse of delivery (carriers filtering the texts) throttles the ladder by itself
+        KPI_SMS_DELIVERED: ("mean", FOLLOWUPS),
+    }
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -125,10 +136,7 @@ class PolicyView:
 
 
 def _view(p: RegressionPolicy) -> PolicyView:
-    return PolicyView(metric=p.metric, lever=p.lever, statistic=p.statistic,
-                      recent_window=p.recent_window, baseline_window=p.baseline_window,
-                      max_drop_pct=p.max_drop_pct, confidence=p.confidence, enabled=p.enabled,
-                      updated_at=p.updated_at, updated_by=p.updated_by)
+    return view_of(PolicyView, p)
 
 
 def _as_dict(p: RegressionPolicy) -> dict[str, Any]:
@@ -180,7 +188,7 @@ def set_policy(
     created = policy is None
     before = None if policy is None else _as_dict(policy)
     if policy is None:
-        seeded = SEEDED_POLICIES.get(name)
+        seeded = seeded_policies().get(name)
         stat = values.get("statistic", seeded[0] if seeded else None)
         lev = values.get("lever", seeded[1] if seeded else None)
         if stat is None or lev is None:
@@ -404,7 +412,8 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
     from valhalla_cli.services.checks import FAIL, OK, WARN, CheckResult
 
     policies = {p.metric: p for p in session.scalars(select(RegressionPolicy))}
-    missing = [m for m in SEEDED_POLICIES if m not in policies]
+    seeded = seeded_policies()
+    missing = [m for m in seeded if m not in policies]
     if missing:
         return CheckResult(FAIL, "seeded metrics without a policy: "
                            + ", ".join(missing), f"valhalla regression policy-set {missing[0]}")
@@ -420,7 +429,7 @@ def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckRe
             f"lever {s.lever} throttled since {s.since.isoformat() if s.since else '?'}: "
             f"{s.reason}" for s in throttled),
             f"valhalla regression release {throttled[0].lever} --reason ...")
-    disabled = [m for m in SEEDED_POLICIES if not policies[m].enabled]
+    disabled = [m for m in seeded if not policies[m].enabled]
     if disabled:
         return CheckResult(WARN, "seeded policies disabled: " + ", ".join(disabled),
                            f"valhalla regression policy-set {disabled[0]} --enable")

@@ -80,11 +80,10 @@ class RunbookReport:
 
 
 def check_database(session: Session, settings: Settings, at: datetime) -> CheckResult:
-    from valhalla_cli.schema import SchemaState, known_head_revision
+    from valhalla_cli.schema import SchemaState, known_head_revision, read_revisions
 
     head = known_head_revision()
-    rows = session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    state = SchemaState(tuple(r[0] for r in rows), True)
+    state = SchemaState(read_revisions(session), True)
     if state.status != "at_head":
         problem = state.problem()
         if problem is not None:  # newer, two revisions, none: upgrading would not help

@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import MessageTemplate
+from valhalla_cli.models.types import view_of
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import Reason
 
@@ -59,8 +60,8 @@ class TemplateView:
 
 
 def _view(row: MessageTemplate, created: bool = False) -> TemplateView:
-    return TemplateView("default" if row.step == 0 else str(row.step), row.language, row.text,
-                        row.updated_at, row.updated_by, created)
+    return view_of(TemplateView, row, step="default" if row.step == 0 else str(row.step),
+                   created=created)
 
 
 def check_text(text: str | None, language: str) -> str:

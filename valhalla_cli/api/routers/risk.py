@@ -54,14 +54,9 @@ def release(call: Call) -> Answer:
 
 
 def _day(call: Call):
-    from valhalla_cli.clock import business_date
-    from valhalla_cli.errors import BadInput
+    from valhalla_cli.inputs import parse_business_day
 
-    if call["day"] is not None and call["at"] is not None:
-        raise BadInput("give day or at, not both")
-    if call["day"] is not None:
-        return call.date("day")
-    return business_date(call.instant(), call.settings.business_timezone)
+    return parse_business_day(call["day"], call["at"], call.settings.business_timezone)
 
 
 @router.get("/snapshot", cli="valhalla risk snapshot", params=(DAY, AT),

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
+__all__ = ["runbook_check"]
+
 
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """Fails when a seeded domain has no policy or a policy's thresholds are out of range."""

@@ -14,6 +14,7 @@ from sqlmodel import col
 from valhalla_cli.errors import NotFound
 from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import HeimdallPolicy
+from valhalla_cli.models.types import view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.heimdall.rules import (
     DEFAULT_MIN_CONFIDENCE,
@@ -25,6 +26,8 @@ from valhalla_cli.services.heimdall.rules import (
     _min_samples,
     _unit,
 )
+
+__all__ = ["PolicyChange", "PolicyView", "list_policies", "set_policy"]
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,7 @@ class PolicyView:
 
 
 def _policy_view(p: HeimdallPolicy) -> PolicyView:
-    return PolicyView(domain=p.domain, mode=p.mode, enabled=p.enabled,
-                      min_confidence=p.min_confidence, min_samples=p.min_samples,
-                      min_success_rate=p.min_success_rate, updated_at=p.updated_at,
-                      updated_by=p.updated_by)
+    return view_of(PolicyView, p)
 
 
 def _policy_dict(p: HeimdallPolicy) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from valhalla_cli.services.heimdall.rules import (
 from valhalla_cli.services.refusals import Refusal
 from valhalla_cli.services.stats import wilson_lower_bound
 
+__all__ = ["ModeChange", "ScorecardRow", "demote", "promote", "scorecard"]
+
 
 @dataclass(frozen=True)
 class ScorecardRow:

@@ -15,7 +15,7 @@ from valhalla_cli.db import affected_rows, upsert_insert
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_text
 from valhalla_cli.models import HeimdallPolicy, HeimdallRecommendation, HeimdallScorecard
-from valhalla_cli.models.types import pk, table_of
+from valhalla_cli.models.types import pk, table_of, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.heimdall.policies import _get_policy
 from valhalla_cli.services.heimdall.rules import (
@@ -29,6 +29,8 @@ from valhalla_cli.services.heimdall.rules import (
     _unit,
 )
 from valhalla_cli.services.refusals import Refusal
+
+__all__ = ["OutcomeResult", "RecommendationView", "RecordResult", "record", "record_outcome"]
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,7 @@ class RecommendationView:
 
 
 def _rec_view(r: HeimdallRecommendation) -> RecommendationView:
-    return RecommendationView(recommendation_id=pk(r.id), domain=r.domain, subject=r.subject,
-                              confidence=r.confidence, mode=r.mode, decision=r.decision,
-                              recorded_at=r.recorded_at, outcome=r.outcome,
-                              outcome_at=r.outcome_at, outcome_by=r.outcome_by)
+    return view_of(RecommendationView, r, recommendation_id=pk(r.id))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ from valhalla_cli.models import HeimdallPolicy
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.stats import wilson_lower_bound
 
+__all__ = ["ACT", "DEFAULT_MIN_CONFIDENCE", "DEFAULT_MIN_SAMPLES", "DEFAULT_MIN_SUCCESS_RATE",
+           "FAILURE", "MAX_MIN_SAMPLES", "PACK", "PRODUCTION", "REJECT", "SANDBOX",
+           "SEEDED_DOMAINS", "SHADOW", "SUCCESS", "Figures", "figures", "parse_payload",
+           "threshold_problems"]
+
 PACK = Pack.HEIMDALL
 SANDBOX, PRODUCTION = "sandbox", "production"
 REJECT, SHADOW, ACT = "reject", "shadow", "act"

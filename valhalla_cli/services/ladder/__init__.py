@@ -8,8 +8,9 @@ the database re-checks each row's conditions on its newest version; it reads no 
 may still claim, because every row it reads is either claimed or acted on (moved, held, skipped,
 cancelled) by this run: locking a row and leaving it would make the other runs skip a row nobody
 takes. It claims by the same conditional UPDATE, keeps reading while it is short, and looks once
-more from the start before it gives up (a run that held rows may have rolled back). Each claim writes a fresh token; completion with `--claim-token` checks
-it, so a worker whose lease expired cannot complete the newer attempt.
+more from the start before it gives up (a run that held rows may have rolled back). Each claim
+writes a fresh token; completion with `--claim-token` checks it, so a worker whose lease expired
+cannot complete the newer attempt.
 
 Cost grows with the batch, not the table: candidates come from the (status, ready, due_at) index,
 `ready` is set only when the previous step finishes, and a due task outside its window gets its
@@ -34,111 +35,33 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from valhalla_cli.services.ladder.check import (
-        runbook_check,
-    )
-    from valhalla_cli.services.ladder.completion import (
-        CompleteResult,
-        LadderView,
-        StopResult,
-        TaskView,
-        complete,
-        show,
-        stop,
-    )
-    from valhalla_cli.services.ladder.config import (
-        CONTINUE_OUTCOMES,
-        GROUPS,
-        OPT_OUT,
-        OUTCOMES,
-        PACK,
-        RECHECK_BLOCKED,
-        STOP_OUTCOMES,
-        LadderConfig,
-        ladder_config,
-    )
-    from valhalla_cli.services.ladder.corrections import (
-        AmendResult,
-        ReleaseResult,
-        amend,
-        release,
-    )
-    from valhalla_cli.services.ladder.creation import (
-        CreateRequest,
-        LadderResult,
-        TaskBrief,
-        create,
-        create_many,
-    )
-    from valhalla_cli.services.ladder.dispatching import (
-        HOLD_FOR,
-        HOLD_REASONS,
-        Claim,
-        DispatchResult,
-        DueTask,
-        default_worker,
-        dispatch,
-        dispatch_channel,
-        due,
-    )
-    from valhalla_cli.services.ladder.report import (
-        SLA_TARGET_PCT,
-        SlaDay,
-        SlaRow,
-        TaskCounts,
-        sla,
-        sla_by_day,
-        task_counts,
-    )
-    from valhalla_cli.services.ladder.tasks import cancel_active_tasks
+    from valhalla_cli.services.ladder.check import *
+    from valhalla_cli.services.ladder.completion import *
+    from valhalla_cli.services.ladder.config import *
+    from valhalla_cli.services.ladder.corrections import *
+    from valhalla_cli.services.ladder.creation import *
+    from valhalla_cli.services.ladder.dispatching import *
+    from valhalla_cli.services.ladder.report import *
+    from valhalla_cli.services.ladder.tasks import *
 
 # A name is imported from its module on first use, so a command loads the modules it calls and
-# not the whole pack (`ladder dispatch` needs neither the SLA report nor the runbook check).
-_HOMES: dict[str, str] = {
-    "runbook_check": "check",
-    "CompleteResult": "completion",
-    "LadderView": "completion",
-    "StopResult": "completion",
-    "TaskView": "completion",
-    "complete": "completion",
-    "show": "completion",
-    "stop": "completion",
-    "CONTINUE_OUTCOMES": "config",
-    "GROUPS": "config",
-    "LadderConfig": "config",
-    "OPT_OUT": "config",
-    "OUTCOMES": "config",
-    "PACK": "config",
-    "RECHECK_BLOCKED": "config",
-    "STOP_OUTCOMES": "config",
-    "ladder_config": "config",
-    "AmendResult": "corrections",
-    "ReleaseResult": "corrections",
-    "amend": "corrections",
-    "release": "corrections",
-    "CreateRequest": "creation",
-    "LadderResult": "creation",
-    "TaskBrief": "creation",
-    "create": "creation",
-    "create_many": "creation",
-    "Claim": "dispatching",
-    "DispatchResult": "dispatching",
-    "DueTask": "dispatching",
-    "HOLD_FOR": "dispatching",
-    "HOLD_REASONS": "dispatching",
-    "default_worker": "dispatching",
-    "dispatch": "dispatching",
-    "dispatch_channel": "dispatching",
-    "due": "dispatching",
-    "SLA_TARGET_PCT": "report",
-    "SlaDay": "report",
-    "SlaRow": "report",
-    "TaskCounts": "report",
-    "sla": "report",
-    "sla_by_day": "report",
-    "task_counts": "report",
-    "cancel_active_tasks": "tasks",
-}
+# not the whole pack (`ladder dispatch` needs neither the SLA report nor the runbook check). The
+# type checker reads the imports above; a test checks that this table offers the same names.
+_HOMES: dict[str, str] = {name: module for module, names in {
+    "check": ("runbook_check",),
+    "completion": ("CompleteResult", "LadderView", "StopResult", "TaskView", "complete", "show",
+                   "stop"),
+    "config": ("CONTINUE_OUTCOMES", "GROUPS", "KPI_FOLLOWUP_COMPLETED", "KPI_LADDER_CREATED",
+               "LadderConfig", "OPT_OUT", "OUTCOMES", "PACK", "RECHECK_BLOCKED", "STOP_OUTCOMES",
+               "ladder_config"),
+    "corrections": ("AmendResult", "ReleaseResult", "amend", "release"),
+    "creation": ("CreateRequest", "LadderResult", "TaskBrief", "create", "create_many"),
+    "dispatching": ("Claim", "DispatchResult", "DueTask", "HOLD_FOR", "HOLD_REASONS",
+                    "default_worker", "dispatch", "dispatch_channel", "due"),
+    "report": ("SLA_TARGET_PCT", "SlaDay", "SlaRow", "TaskCounts", "sla", "sla_by_day",
+               "task_counts"),
+    "tasks": ("cancel_active_tasks",),
+}.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
@@ -149,50 +72,3 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f"{__name__}.{home}"), name)
     globals()[name] = value
     return value
-
-
-__all__ = [
-    "CONTINUE_OUTCOMES",
-    "GROUPS",
-    "HOLD_FOR",
-    "HOLD_REASONS",
-    "OPT_OUT",
-    "OUTCOMES",
-    "PACK",
-    "RECHECK_BLOCKED",
-    "SLA_TARGET_PCT",
-    "STOP_OUTCOMES",
-    "AmendResult",
-    "Claim",
-    "CompleteResult",
-    "CreateRequest",
-    "DispatchResult",
-    "DueTask",
-    "LadderConfig",
-    "LadderResult",
-    "LadderView",
-    "ReleaseResult",
-    "SlaDay",
-    "SlaRow",
-    "StopResult",
-    "TaskBrief",
-    "TaskCounts",
-    "TaskView",
-    "amend",
-    "cancel_active_tasks",
-    "complete",
-    "create",
-    "create_many",
-    "default_worker",
-    "dispatch",
-    "dispatch_channel",
-    "due",
-    "ladder_config",
-    "release",
-    "runbook_check",
-    "show",
-    "sla",
-    "sla_by_day",
-    "stop",
-    "task_counts",
-]

@@ -15,6 +15,8 @@ from valhalla_cli.models import FollowupTask, Lead
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.ladder.config import ladder_config
 
+__all__ = ["runbook_check"]
+
 
 def runbook_check(session: Session, settings: Any, at: datetime):
     """Fails when the [ladder] configuration is invalid or tasks are stuck claimed past their

@@ -15,12 +15,21 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_reason
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES, FINISHED_STATUSES
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services import audit, kpi
-from valhalla_cli.services.ladder.config import OPT_OUT, OUTCOMES, PACK, STOP_OUTCOMES, LadderConfig
+from valhalla_cli.services.ladder.config import (
+    KPI_FOLLOWUP_COMPLETED,
+    OPT_OUT,
+    OUTCOMES,
+    PACK,
+    STOP_OUTCOMES,
+    LadderConfig,
+)
 from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.refusals import Refusal
+
+__all__ = ["CompleteResult", "LadderView", "StopResult", "TaskView", "complete", "show", "stop"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ def complete(
         stopped = True
     else:
         _advance(session, [task.ladder_id])
-    kpi.emit(session, metric="followup_completed", value=1 if within else 0, at=at,
+    kpi.emit(session, metric=KPI_FOLLOWUP_COMPLETED, value=1 if within else 0, at=at,
              province=task.province, market=task.market, ref=f"task-{task.id}", source="ladder")
     audit.record(session, pack=PACK, action="complete", actor=actor, at=at,
                  subject=f"task-{task.id}", before={"status": task.status},
@@ -230,13 +239,8 @@ def show(session: Session, *, lead_id: str) -> list[LadderView]:
     for row in rows:
         ladders.setdefault(row.ladder_id, []).append(row)
     return [
-        LadderView(ladder_id=lid, lead_id=lead, province=tasks[0].province,
-                   market=tasks[0].market, owner=tasks[0].owner,
-                   created_at=tasks[0].created_at,
-                   active=any(t.status in ACTIVE_STATUSES for t in tasks),
-                   tasks=[TaskView(pk(t.id), t.step, t.channel, t.planned_at, t.due_at, t.status,
-                                   t.attempt, t.claimed_by, t.lease_expires_at, t.completed_at,
-                                   t.outcome, t.response_minutes, t.status_reason)
-                          for t in tasks])
+        view_of(LadderView, tasks[0], ladder_id=lid, lead_id=lead,
+                active=any(t.status in ACTIVE_STATUSES for t in tasks),
+                tasks=[view_of(TaskView, t, task_id=pk(t.id)) for t in tasks])
         for lid, tasks in ladders.items()
     ]

@@ -10,14 +10,26 @@ from typing import Any
 from valhalla_cli.errors import BadInput, ConfigError
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import StepSpec, parse_steps
+from valhalla_cli.vocabulary import (
+    LADDER_CONTINUE_OUTCOMES,
+    LADDER_GROUPS,
+    LADDER_OPT_OUT,
+    LADDER_STOP_OUTCOMES,
+)
+
+__all__ = ["CONTINUE_OUTCOMES", "GROUPS", "KPI_FOLLOWUP_COMPLETED", "KPI_LADDER_CREATED",
+           "OPT_OUT", "OUTCOMES", "PACK", "RECHECK_BLOCKED", "STOP_OUTCOMES", "LadderConfig",
+           "ladder_config"]
 
 PACK = Pack.LADDER
-CONTINUE_OUTCOMES = ("sent", "no_answer", "voicemail")
-STOP_OUTCOMES = ("contacted", "appointment", "not_interested", "wrong_number")
-OPT_OUT = "opt_out"
+# The KPI metrics the ladder emits (the regression tripwire watches both).
+KPI_LADDER_CREATED = "ladder_created"  # 1 per ladder created
+KPI_FOLLOWUP_COMPLETED = "followup_completed"  # 1 when completed within the SLA, else 0
+CONTINUE_OUTCOMES, STOP_OUTCOMES = LADDER_CONTINUE_OUTCOMES, LADDER_STOP_OUTCOMES
+OPT_OUT = LADDER_OPT_OUT
 OUTCOMES = (*CONTINUE_OUTCOMES, *STOP_OUTCOMES, OPT_OUT)
 RECHECK_BLOCKED = timedelta(hours=1)  # a task with no known opening is looked at again hourly
-GROUPS = ("owner", "province", "step")
+GROUPS = LADDER_GROUPS
 
 
 @dataclass(frozen=True)

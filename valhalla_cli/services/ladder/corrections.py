@@ -22,6 +22,8 @@ from valhalla_cli.services.ladder.readiness import _advance
 from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["AmendResult", "ReleaseResult", "amend", "release"]
+
 
 def _reason(reason: str | None) -> str:
     text = parse_text(reason, field="--reason", max_length=REASON_MAX_LENGTH)

@@ -28,9 +28,11 @@ from valhalla_cli.services.contact_rules import (
     next_open_at,
     planned_at,
 )
-from valhalla_cli.services.ladder.config import PACK, LadderConfig
+from valhalla_cli.services.ladder.config import KPI_LADDER_CREATED, PACK, LadderConfig
 from valhalla_cli.services.policies import PolicyCache, scope_market
 from valhalla_cli.services.refusals import Refusal
+
+__all__ = ["CreateRequest", "LadderResult", "TaskBrief", "create", "create_many"]
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ def create(
     assert out.ladder_id is not None
     if out.created:
         session.flush()
-        kpi.emit(session, metric="ladder_created", value=1, at=at, province=req.province,
+        kpi.emit(session, metric=KPI_LADDER_CREATED, value=1, at=at, province=req.province,
                  market=req.market, ref=out.ladder_id, source="ladder")
         audit.record(session, pack=PACK, action="create", actor=actor, at=at,
                      subject=req.lead_id, after={"ladder_id": out.ladder_id,

@@ -39,6 +39,9 @@ from valhalla_cli.services.ladder.tasks import cancel_active_tasks
 from valhalla_cli.services.policies import PolicyCache
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["HOLD_FOR", "HOLD_REASONS", "Claim", "DispatchResult", "DueTask", "default_worker",
+           "dispatch", "dispatch_channel", "due"]
+
 
 @dataclass(frozen=True)
 class Claim:

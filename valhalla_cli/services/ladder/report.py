@@ -18,6 +18,8 @@ from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.ladder.config import GROUPS, LadderConfig
 
+__all__ = ["SLA_TARGET_PCT", "SlaDay", "SlaRow", "TaskCounts", "sla", "sla_by_day", "task_counts"]
+
 
 def _sla_ranks(n: int) -> tuple[int, int, int]:
     """1-based ranks of the two middle values (median) and of the p90 value among n."""

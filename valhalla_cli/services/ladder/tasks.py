@@ -18,6 +18,8 @@ from valhalla_cli.db import affected_rows
 from valhalla_cli.models import FollowupTask
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 
+__all__ = ["cancel_active_tasks"]
+
 # A paused ladder (the lead replied) is stopped by the same events as a running one.
 CANCELLABLE = (*ACTIVE_STATUSES, "paused")
 

@@ -12,6 +12,10 @@ from valhalla_cli.errors import BadInput
 from valhalla_cli.importing import Progress, RowSource
 from valhalla_cli.inputs import parse_market, parse_property_type, parse_province, parse_text
 from valhalla_cli.services.liquidity.feedback import NodeKey, _fold, _insert_events, _upsert_nodes
+from valhalla_cli.services.liquidity.rules import KPI_BUYER_FEEDBACK
+
+__all__ = ["CHUNK", "IMPORT_NON_TEXT", "IMPORT_OPTIONAL", "IMPORT_REQUIRED", "MAX_REPORTED",
+           "ImportResult", "SkippedRow", "import_rows"]
 
 IMPORT_REQUIRED = ("province", "market", "buyer", "responded", "at")
 IMPORT_OPTIONAL = ("property_type", "closed", "deal_ref")
@@ -121,7 +125,7 @@ def import_rows(session: Session, source: RowSource, *, business_timezone: str, 
             acc[1] += responded
             acc[2] += closed
         kpi.insert_many(session, [
-            {"metric": "buyer_feedback", "value": 1.0 if r.responded else 0.0,
+            {"metric": KPI_BUYER_FEEDBACK, "value": 1.0 if r.responded else 0.0,
              "occurred_at": r.at, "province": r.province, "market": r.market,
              "ref": r.deal_ref, "source": "liquidity import"}
             for r in inserted

@@ -24,6 +24,9 @@ from valhalla_cli.inputs import (
 from valhalla_cli.models import BuyerFeedbackEvent, BuyerLiquidityNode
 from valhalla_cli.models.types import table_of
 from valhalla_cli.services.liquidity.reads import LiquidityScore, score
+from valhalla_cli.services.liquidity.rules import KPI_BUYER_FEEDBACK
+
+__all__ = ["FeedbackResult", "NodeKey", "record_feedback"]
 
 NodeKey = tuple[str, str, str, date]  # (province, market key, property type, business date)
 
@@ -138,7 +141,7 @@ def record_feedback(
     if created:
         event = inserted[0]
         _upsert_nodes(session, _fold(inserted))
-        kpi.emit(session, metric="buyer_feedback", value=1.0 if responded else 0.0, at=at,
+        kpi.emit(session, metric=KPI_BUYER_FEEDBACK, value=1.0 if responded else 0.0, at=at,
                  province=province, market=market, ref=ref, source="liquidity")
     else:
         event = session.execute(

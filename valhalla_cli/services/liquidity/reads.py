@@ -14,6 +14,8 @@ from valhalla_cli.inputs import market_key, parse_market, parse_property_type, p
 from valhalla_cli.models import BuyerLiquidityNode
 from valhalla_cli.services.liquidity.rules import MIN_SENT, WINDOW_DAYS, score_of, window_of
 
+__all__ = ["LiquidityScore", "NodeView", "PeriodResponse", "nodes", "period_response", "score"]
+
 
 @dataclass(frozen=True)
 class LiquidityScore:

@@ -6,6 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
+__all__ = ["COLD", "HOT", "KPI_BUYER_FEEDBACK", "MIN_SENT", "TARGET_CLOSE_RATE",
+           "TARGET_RESPONSE_RATE", "UNKNOWN", "WARM", "WINDOW_DAYS", "band_of", "round_half_up",
+           "score_of", "window_of"]
+
+KPI_BUYER_FEEDBACK = "buyer_feedback"  # KPI: 1 per buyer reaction that responded, else 0
 WINDOW_DAYS = 90
 MIN_SENT = 10
 TARGET_RESPONSE_RATE = Fraction(60, 100)

@@ -12,6 +12,8 @@ from valhalla_cli.models import OfferPolicy
 from valhalla_cli.services.offer.mao import PROVINCE_WIDE
 from valhalla_cli.services.offer.policies import _merge
 
+__all__ = ["runbook_check"]
+
 
 def runbook_check(session: Session, settings: Any, at: datetime) -> Any:
     """`offers`: fail when an enabled policy is out of bounds; warn when none is enabled."""

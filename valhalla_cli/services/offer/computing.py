@@ -27,6 +27,7 @@ from valhalla_cli.services import liquidity
 from valhalla_cli.services.contact_rules import Reason
 from valhalla_cli.services.offer.mao import (
     ARV_BELOW_MINIMUM,
+    KPI_OFFER_GENERATED,
     LIQUIDITY_BELOW_MINIMUM,
     NO_VIABLE_OFFER,
     OFFERS_THROTTLED,
@@ -45,6 +46,9 @@ from valhalla_cli.services.offer.policies import (
     effective_policy,
 )
 from valhalla_cli.services.refusals import Refusal
+
+__all__ = ["COMPS_COLUMNS", "COMPS_NON_TEXT", "MAX_COMPS", "Comp", "CompsSummary", "Fees",
+           "LiquidityAtTime", "OfferResult", "Step", "compute", "read_comps"]
 
 
 @dataclass(frozen=True)
@@ -359,6 +363,6 @@ def compute(
     session.add(evidence)
     session.flush()
     if not refused:
-        kpi.emit(session, metric="offer_generated", value=1.0, at=at, province=province,
+        kpi.emit(session, metric=KPI_OFFER_GENERATED, value=1.0, at=at, province=province,
                  market=market, ref=ref or f"offer_evidence:{evidence.id}", source="offer")
     return OfferResult(**{**result.__dict__, "evidence_id": evidence.id})

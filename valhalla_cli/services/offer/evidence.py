@@ -17,6 +17,8 @@ from valhalla_cli.models import OfferEvidence
 from valhalla_cli.models.types import pk
 from valhalla_cli.money import from_cents
 
+__all__ = ["EvidenceDetail", "EvidenceSummary", "list_evidence", "show_evidence"]
+
 
 @dataclass(frozen=True)
 class EvidenceSummary:

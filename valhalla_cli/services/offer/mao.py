@@ -10,7 +10,13 @@ from fractions import Fraction
 from valhalla_cli.money import from_cents, to_cents
 from valhalla_cli.services.audit import Pack
 
+__all__ = ["ARV_BELOW_MINIMUM", "ARV_PCT_BOUNDS_BPS", "BPS", "DEFAULTS", "FIELDS",
+           "KPI_OFFER_GENERATED", "LIQUIDITY_BELOW_MINIMUM", "NO_VIABLE_OFFER", "OFFERS_THROTTLED",
+           "PACK", "PROVINCE_WIDE", "Figures", "apply_ratio_down", "arv_from_comps",
+           "floor_to_multiple", "median", "offer_figures"]
+
 PACK = Pack.OFFER
+KPI_OFFER_GENERATED = "offer_generated"  # KPI: 1 per offer computed and not refused
 PROVINCE_WIDE = "*"
 BPS = 10_000
 ARV_PCT_BOUNDS_BPS = (6000, 8000)  # 0.60 - 0.80

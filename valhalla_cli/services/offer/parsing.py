@@ -9,6 +9,8 @@ from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_decimal, parse_int
 from valhalla_cli.services.offer.mao import BPS
 
+__all__ = ["parse_min_liquidity_score", "parse_ratio", "parse_sqft"]
+
 
 def parse_ratio(value: str | Decimal, *, option: str, low_bps: int, high_bps: int) -> int:
     """A ratio such as 0.70 -> basis points; at most 4 decimals, within bounds (inclusive)."""

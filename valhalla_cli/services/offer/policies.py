@@ -32,6 +32,9 @@ from valhalla_cli.services.offer.mao import (
 )
 from valhalla_cli.services.offer.parsing import parse_min_liquidity_score, parse_ratio
 
+__all__ = ["EffectivePolicy", "PolicySetResult", "PolicyView", "effective_policy", "list_policies",
+           "set_policy"]
+
 
 @dataclass(frozen=True)
 class EffectivePolicy:

@@ -13,84 +13,17 @@ cycle on PostgreSQL; on SQLite every write transaction holds the write lock from
 `reserve` undoes its own partial work in a savepoint (an engine increment that GLOBAL refuses,
 a lost race on the same `--ref`), never the caller's transaction.
 
-The package, one module per responsibility (`from valhalla_cli.services import risk` re-exports
-them all): `rules` (engine names, headroom and utilization: pure functions), `views` (the read
+The package, one module per responsibility, offers the names each module lists in its
+`__all__`: `rules` (engine names, headroom and utilization: pure functions), `views` (the read
 models), `ledger` (the helpers over the policy, ledger, reservation and event tables),
 `reservations` (reserve, settle, release: the writes that move exposure), `policy` (the caps:
 list and set, audited), `reports` (the day's snapshot, its journal, the open reservations and
 the scorecard's overages) and `check` (the runbook check).
 """
 
-from valhalla_cli.services.risk.check import (
-    runbook_check,
-)
-from valhalla_cli.services.risk.policy import (
-    policies,
-    policy_set,
-)
-from valhalla_cli.services.risk.reports import (
-    Overage,
-    events,
-    open_reserved_cents,
-    overages,
-    snapshot,
-)
-from valhalla_cli.services.risk.reservations import (
-    release,
-    reserve,
-    settle,
-)
-from valhalla_cli.services.risk.rules import (
-    GLOBAL,
-    OPEN,
-    PACK,
-    RELEASED,
-    SETTLED,
-    headroom_cents,
-    normalize_engine,
-    utilization_pct,
-)
-from valhalla_cli.services.risk.views import (
-    Breach,
-    CloseOutcome,
-    CloseView,
-    EngineSnapshot,
-    EventView,
-    Policy,
-    PolicySetResult,
-    ReservationView,
-    ReserveOutcome,
-    Snapshot,
-)
-
-__all__ = [
-    "GLOBAL",
-    "OPEN",
-    "PACK",
-    "RELEASED",
-    "SETTLED",
-    "Breach",
-    "CloseOutcome",
-    "CloseView",
-    "EngineSnapshot",
-    "EventView",
-    "Overage",
-    "Policy",
-    "PolicySetResult",
-    "ReservationView",
-    "ReserveOutcome",
-    "Snapshot",
-    "events",
-    "headroom_cents",
-    "normalize_engine",
-    "open_reserved_cents",
-    "overages",
-    "policies",
-    "policy_set",
-    "release",
-    "reserve",
-    "runbook_check",
-    "settle",
-    "snapshot",
-    "utilization_pct",
-]
+from valhalla_cli.services.risk.check import *
+from valhalla_cli.services.risk.policy import *
+from valhalla_cli.services.risk.reports import *
+from valhalla_cli.services.risk.reservations import *
+from valhalla_cli.services.risk.rules import *
+from valhalla_cli.services.risk.views import *

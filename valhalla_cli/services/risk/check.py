@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from valhalla_cli.services.checks import CheckResult
     from valhalla_cli.settings import Settings
 
+__all__ = ["runbook_check"]
+
 
 def runbook_check(session: Session, settings: Settings, at: datetime) -> CheckResult:
     """Fails when GLOBAL's cap is missing or <= 0, an engine's cap is above GLOBAL's, or a cap

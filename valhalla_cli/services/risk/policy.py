@@ -18,6 +18,8 @@ from valhalla_cli.services.risk.ledger import _add_event, _engine_order, _polici
 from valhalla_cli.services.risk.rules import GLOBAL, PACK, normalize_engine
 from valhalla_cli.services.risk.views import Policy, PolicySetResult
 
+__all__ = ["policies", "policy_set"]
+
 
 def policies(session: Session) -> list[Policy]:
     """Every engine's cap, GLOBAL first."""

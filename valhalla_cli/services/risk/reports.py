@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.models import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.money import from_cents
 from valhalla_cli.services.risk.ledger import _engine_order, _known_engine, _ledger, _policies
 from valhalla_cli.services.risk.rules import GLOBAL, OPEN, headroom_cents, utilization_pct
 from valhalla_cli.services.risk.views import Breach, EngineSnapshot, EventView, Snapshot
+
+__all__ = ["Overage", "events", "open_reserved_cents", "overages", "snapshot"]
 
 
 def snapshot(session: Session, *, day: date) -> Snapshot:
@@ -53,11 +55,8 @@ def events(session: Session, *, day: date, engine: str | None = None) -> list[Ev
         query = query.where(col(RiskEvent.engine) == _known_engine(session, engine))
     query = query.order_by(col(RiskEvent.id))
     return [
-        EventView(id=pk(e.id), at=e.at, day=e.day, engine=e.engine, kind=e.kind,
-                  amount=from_cents(e.amount_cents),
-                  pnl=None if e.pnl_cents is None else from_cents(e.pnl_cents), ref=e.ref,
-                  reservation_id=e.reservation_id, binding_cap=e.binding_cap, reason=e.reason,
-                  actor=e.actor)
+        view_of(EventView, e, id=pk(e.id), amount=from_cents(e.amount_cents),
+                pnl=None if e.pnl_cents is None else from_cents(e.pnl_cents))
         for e in session.scalars(query)
     ]
 

@@ -43,6 +43,8 @@ from valhalla_cli.services.risk.views import (
     ReserveOutcome,
 )
 
+__all__ = ["release", "reserve", "settle"]
+
 
 def _same_request(existing: RiskReservation, *, engine: str, amount_cents: int) -> None:
     """A ref is reserved once: the same ref with another engine or amount is bad input."""

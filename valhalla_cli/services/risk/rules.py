@@ -9,6 +9,9 @@ from valhalla_cli.inputs import parse_text
 from valhalla_cli.models.risk import GLOBAL_ENGINE
 from valhalla_cli.services.audit import Pack
 
+__all__ = ["GLOBAL", "OPEN", "PACK", "RELEASED", "SETTLED", "headroom_cents", "normalize_engine",
+           "utilization_pct"]
+
 PACK = Pack.RISK
 GLOBAL = GLOBAL_ENGINE
 _ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")

@@ -9,6 +9,9 @@ from typing import Any
 
 from valhalla_cli.services.refusals import Refusal
 
+__all__ = ["Breach", "CloseOutcome", "CloseView", "EngineSnapshot", "EventView", "Policy",
+           "PolicySetResult", "ReservationView", "ReserveOutcome", "Snapshot"]
+
 
 @dataclass(frozen=True)
 class Policy:

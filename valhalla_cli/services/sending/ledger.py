@@ -17,11 +17,12 @@ from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.sending import MessageEvent, OutboundMessage, PhoneStatus
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import Reason
 
 PACK = Pack.SEND
+KPI_SMS_DELIVERED = "sms_delivered"  # KPI: 1 per text delivered, 0 per text undelivered or failed
 RANK = {"sending": 0, "accepted": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
         "not_sent": 3}
 FINAL = ("delivered", "undelivered", "failed", "not_sent")
@@ -179,7 +180,7 @@ def apply_code(session: Session, *, code: int | None, phone: str, at: datetime, 
 def move(session: Session, message: OutboundMessage, state: str, *, at: datetime,
          error_code: int | None = None) -> bool:
     """Move the message forward to `state`; a lower or equal rank changes nothing. Reaching
-    delivered / undelivered / failed emits KPI `sms_delivered` (1 or 0), once."""
+    delivered / undelivered / failed emits KPI `KPI_SMS_DELIVERED` (1 or 0), once."""
     from valhalla_cli.services import kpi
 
     if RANK[state] <= RANK[message.state]:
@@ -195,7 +196,7 @@ def move(session: Session, message: OutboundMessage, state: str, *, at: datetime
     if state in DELIVERY_FINAL and message.provider != "log":
         lead = session.scalars(select(Lead).where(col(Lead.lead_id) == message.lead_id)).first() \
             if message.lead_id else None
-        kpi.emit(session, metric="sms_delivered", value=1 if state == "delivered" else 0, at=at,
+        kpi.emit(session, metric=KPI_SMS_DELIVERED, value=1 if state == "delivered" else 0, at=at,
                  province=lead.province if lead else None, market=lead.market if lead else None,
                  ref=f"message-{message.message_id}", source="send")
     return True
@@ -303,14 +304,12 @@ class MessageView:
 
 def _view(session: Session, row: OutboundMessage, *, events: bool = True) -> MessageView:
     found = [] if not events or row.sid is None else [
-        EventView(e.status, e.error_code, e.received_at, e.actor)
+        view_of(EventView, e)
         for e in session.scalars(select(MessageEvent).where(col(MessageEvent.sid) == row.sid)
                                  .order_by(col(MessageEvent.received_at),
                                            col(MessageEvent.id)))]
-    return MessageView(pk(row.message_id), row.task_id, row.attempt, row.lead_id, row.to,
-                       row.sender, row.body, row.segments, row.provider, row.sid, row.state,
-                       row.error_code, meaning(row.error_code), row.created_at, row.accepted_at,
-                       row.final_at, row.actor, found)
+    return view_of(MessageView, row, message_id=pk(row.message_id),
+                   error_meaning=meaning(row.error_code), events=found)
 
 
 def show(session: Session, *, key: str) -> MessageView:

@@ -16,8 +16,9 @@ from valhalla_cli.errors import BadInput
 from valhalla_cli.models import Lead
 from valhalla_cli.models.sending import OutboundMessage
 from valhalla_cli.services.sending.ledger import meaning
+from valhalla_cli.vocabulary import SEND_REPORT_GROUPS
 
-GROUPS = ("sender", "province", "error")
+GROUPS = SEND_REPORT_GROUPS
 TOP_ERRORS = 5
 UNKNOWN_AFTER = timedelta(hours=72)
 STUCK_AFTER = timedelta(minutes=10)
