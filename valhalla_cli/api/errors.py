@@ -90,7 +90,7 @@ def error_response(request: Request, exc: BaseException) -> Response:
 def bad_request(request: Request, exc: BaseException) -> Response:
     """FastAPI's validation of a request's parameters, as one line of bad input (422): the first
     thing wrong, named by its parameter."""
-    errors = getattr(exc, "errors", lambda: [])()
+    errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
     return error_response(request, BadInput(validation_line(errors[0]) if errors else
                                             "the request's parameters are not valid"))
 

@@ -218,7 +218,7 @@ class PackRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         handler = super().get_route_handler()
-        if "POST" not in self.methods:
+        if "POST" not in (self.methods or ()):
             return handler
 
         async def route(request: Request) -> Response:

@@ -47,7 +47,9 @@ def settle(p: Settle, call: Call) -> Answer:
     """Close a reservation with its profit or loss."""
     from valhalla_cli.services import risk
 
-    outcome = risk.settle(call.session, reservation_id=p.reservation_id, ref=p.ref, pnl=p.pnl,
+    # A missing pnl is the service's bad input, worded as the CLI's.
+    outcome = risk.settle(call.session, reservation_id=p.reservation_id, ref=p.ref,
+                          pnl=p.pnl,  # type: ignore[arg-type]
                           at=call.instant(p.at), actor=call.actor,
                           business_timezone=call.settings.business_timezone)
     return Answer(outcome.result, refusal=outcome.refusal)
