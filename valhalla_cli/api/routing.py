@@ -15,6 +15,7 @@ import inspect
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
@@ -213,13 +214,23 @@ def _by_name(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 class PackRoute(APIRoute):
     """FastAPI's route, with a POST's parameters gathered by `post_fields` into the JSON body
-    its request model validates. An unreadable body is said after the token check (a caller
-    without a token learns nothing); a body over the limit is 413 at once."""
+    its request model validates (a GET's query string goes to its model as FastAPI reads it).
+    Bad input found here is said after the token check (a caller without a token learns
+    nothing); a body over the limit is 413 at once."""
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         handler = super().get_route_handler()
         if "POST" not in (self.methods or ()):
-            return handler
+            async def query_route(request: Request) -> Response:
+                # No GET takes a list: a name given twice is bad input, not "the last one wins".
+                counts = Counter(name for name, _ in request.query_params.multi_items())
+                repeated = sorted(name for name, count in counts.items() if count > 1)
+                if repeated:
+                    request.scope[UNREADABLE] = BadInput(
+                        f"parameter {repeated[0]!r} is given more than once")
+                return await handler(request)
+
+            return query_route
 
         async def route(request: Request) -> Response:
             try:
