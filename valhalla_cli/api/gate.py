@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from valhalla_cli.services.api_tokens import Principal
     from valhalla_cli.settings import Settings
 
-# A request scope key: why the body could not be read, said after the token check (a caller
-# without a token learns nothing).
+# A request scope key: bad input found before the request model is read (an unreadable body, a
+# name given twice), said after the token check (a caller without a token learns nothing).
 UNREADABLE = "valhalla.unreadable"
 
 

@@ -273,10 +273,6 @@ class Endpoint:
     # the OpenAPI document is built, so importing the routers imports no service).
     returns: str | None = None
 
-    @property
-    def write(self) -> bool:
-        return self.method == "POST"
-
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "A rule's no: the whole answer, with `refusal` (its reason code and "
