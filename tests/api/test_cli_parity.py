@@ -311,6 +311,28 @@ STEPS: list[Step] = [
 ]
 
 
+def said(stderr: str) -> str:
+    """The sentence of a "no" as the CLI prints it: its last line on standard error, after
+    `valhalla: ` (and `error: ` for a no that has no answer to print)."""
+    line = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    return line.removeprefix("valhalla: ").removeprefix("error: ")
+
+
+def refusal_of(answer) -> tuple[str, str]:
+    """The reason code and sentence of an HTTP 409: in its body (`refusal`, or the body itself
+    for a no without an answer) and, the same, in its headers."""
+    from urllib.parse import unquote
+
+    heard = unquote(answer.headers.get("valhalla-refusal", ""))
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        body = answer.json()
+        if isinstance(body, dict):
+            refusal = body.get("refusal", body)
+            assert refusal.get("message") == heard, (refusal, heard)
+            assert refusal.get("reason") == answer.headers.get("valhalla-reason"), refusal
+    return heard
+
+
 def _strip(value):
     if isinstance(value, dict):
         return {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
@@ -341,6 +363,8 @@ def twin_db_url(db_url: str, tmp_path: Path, request) -> Iterator[str]:
 
 
 def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url, serve):
+    """Each step's body is what the CLI prints; a "no" also carries the sentence the CLI says
+    on standard error (`refusal.message`, and the `Valhalla-Refusal` header)."""
     from api.test_readme_endpoints import expected_rows
 
     cli = Cli(twin_db_url)
@@ -370,11 +394,16 @@ def test_every_endpoint_answers_what_its_cli_command_prints(db_url, twin_db_url,
                 if printed.exit_code == 2 or (printed.exit_code == 1 and not printed.stdout):
                     assert answer.json().get("error") or answer.json().get("reason"), label
                     continue
+                if printed.exit_code == 1 and refusal_of(answer) != said(printed.stderr):
+                    failures.append(f"{label}: the sentences differ:\n  API "
+                                    f"{refusal_of(answer)}\n  CLI {said(printed.stderr)}")
                 if step.text:
                     same = answer.text == printed.stdout
                     got, want = answer.text, printed.stdout
                 else:
                     got, want = _strip(answer.json()), _strip(json.loads(printed.stdout))
+                    if printed.exit_code == 1 and isinstance(got, dict):
+                        got.pop("refusal", None)  # the sentence, compared above
                     same = got == want
                 if not same:
                     failures.append(f"{label}:\n  API {got}\n  CLI {want}")
@@ -477,8 +506,11 @@ def test_http_face_keeps_the_cli_promises_can_contact_with_a_lead_needs_no_provi
     finally:
         server.stop()
     assert answer.status_code == STATUS_OF_EXIT[printed.exit_code], answer.text
-    assert answer.json() == json.loads(printed.stdout)
-    assert answer.json()["lead_id"] == "L-3001"
+    body = answer.json()
+    if printed.exit_code == 1:
+        assert body.pop("refusal")["message"] == said(printed.stderr)
+    assert body == json.loads(printed.stdout)
+    assert body["lead_id"] == "L-3001"
 
 
 def test_http_face_keeps_the_cli_promises_ladder_create_takes_name_language_consent_at(
@@ -562,3 +594,43 @@ def _template(path: str) -> str:
 
 def httpx_client(server: AppServer, token: str):
     return server.client(None, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_no_says_the_same_sentence_on_both_faces(db_url, twin_db_url, serve):
+    """The same refusal through the CLI and through HTTP: the 409 carries the reason code and
+    the very sentence the CLI prints on standard error (a contact "no", a runbook "no" whose
+    answer is Markdown, and a dispatch "no" that has no answer to print)."""
+    from urllib.parse import unquote
+
+    cli = Cli(twin_db_url)
+    for url in (db_url, twin_db_url):  # an unsigned checklist item: the runbook says no
+        added = Cli(url)("golive", "checklist", "add", "dncl", "--title", "DNCL", "--at", AT)
+        assert added.exit_code == 0, added.stderr
+    token = create_token(db_url, "t-admin", "admin")
+    server = serve(db_url)
+    cases = [
+        ("GET", "/api/governance/market/can-contact",
+         {"province": "BC", "channel": "SMS", "at": "2027-01-15T08:30"},
+         ("market", "can-contact", "BC", "--channel", "SMS", "--at", "2027-01-15T08:30",
+          "--format", "json"), "outside_window"),
+        ("GET", "/api/governance/runbook/markdown", {"at": AT},
+         ("runbook", "markdown", "--at", AT), None),
+        ("POST", "/api/followups/dispatch", {"at": AT}, ("ladder", "dispatch", "--at", AT),
+         "golive_disabled"),
+    ]
+    try:
+        with httpx_client(server, token) as client:
+            for method, path, params, argv, reason in cases:
+                printed = cli(*argv)
+                answer = (client.get(path, params=params) if method == "GET"
+                          else client.post(path, json=params))
+                assert printed.exit_code == 1 and answer.status_code == 409, (path, answer.text)
+                sentence = said(printed.stderr)
+                assert sentence and unquote(answer.headers["valhalla-refusal"]) == sentence
+                if reason is not None:
+                    body = answer.json()
+                    refusal = body.get("refusal", body)
+                    assert refusal == {"reason": reason, "message": sentence}, refusal
+                    assert answer.headers["valhalla-reason"] == reason
+    finally:
+        server.stop()

@@ -64,6 +64,10 @@ def test_a_rule_no_is_409_with_the_whole_answer(server):
     cli = Cli(server.db_url)("risk", "reserve", "acquisitions", "9999999", "--ref", "BIG",
                              "--at", "2027-01-15T10:00", "--format", "json")
     assert cli.exit_code == 1
+    # The whole answer, and the reason code and sentence the CLI says on standard error.
+    refusal = body.pop("refusal")
+    assert refusal == {"reason": body["reason"],
+                       "message": cli.stderr.strip().removeprefix("valhalla: ")}
     assert {k: v for k, v in cli.json.items() if k != "reservation_id"} == \
         {k: v for k, v in body.items() if k != "reservation_id"}
 
@@ -247,3 +251,67 @@ def test_a_database_locked_past_the_timeout_is_503(short_busy_timeout, server, d
         holder.close()
     assert answer.status_code == 503, answer.text
     assert "locked" in answer.json()["error"]["message"]
+
+
+def test_bad_parameters_are_one_line_naming_the_first_thing_wrong(server):
+    """FastAPI's request models, answered as the HTTP face's one line of bad input (422, the
+    error shape of every other error): unknown names, missing ones, malformed values, a name
+    given twice, a whole number no BIGINT holds; nothing changes."""
+    db = open_database(server.db_url)
+    reserve = {"engine": "acquisitions", "amount": "10", "ref": "X"}
+    cases = [
+        ("GET", "/api/governance/market/suppressions", {"params": {"bogus": "1"}},
+         "unknown parameter 'bogus'"),
+        ("GET", "/api/governance/go-live/state", {"params": {"verbose": "1"}},
+         "unknown parameter 'verbose'"),
+        ("GET", "/api/governance/market/suppressions", {"params": {"limit": "0"}},
+         "parameter 'limit': "),
+        ("GET", "/api/governance/market/suppressions", {"params": {"limit": "ten"}},
+         "parameter 'limit': 'ten' is not a whole number"),
+        ("GET", "/api/governance/market/can-contact", {"params": {"province": "ON"}},
+         "parameter 'channel' is required"),
+        ("GET", "/api/governance/market/can-contact",
+         {"params": {"province": "ON", "channel": ["SMS", "CALL"]}},
+         "parameter 'channel' is given more than once"),
+        ("POST", "/api/governance/risk/reserve", {"params": {"ref": "X"}, "json": reserve},
+         "parameter 'ref' is given both in the body and in the URL"),
+        ("POST", "/api/governance/risk/reserve", {"json": {**reserve, "enable": True}},
+         "unknown parameter 'enable'"),
+        ("POST", "/api/governance/risk/reserve", {"json": {"engine": "acquisitions"}},
+         "parameter 'amount' is required"),
+        ("POST", "/api/governance/risk/reserve", {"json": [reserve]},
+         "the request body must be a JSON object of parameters"),
+        ("POST", "/api/followups/task/99999999999999999999/complete",
+         {"json": {"outcome": "sent"}}, "parameter 'task': '99999999999999999999' is out of "
+         "range"),
+        ("POST", "/api/governance/heimdall/record",
+         {"json": {"domain": "d", "confidence": "NaN", "subject": "s"}},
+         "parameter 'confidence': 'NaN' is not a number"),
+    ]
+    try:
+        before = snapshot_tables(db)
+        with server.client("admin") as client:
+            for method, path, kwargs, expected in cases:
+                answer = client.request(method, path, **kwargs)
+                assert answer.status_code == 422, (path, answer.text)
+                error = answer.json()["error"]
+                assert error["code"] == "bad_input", error
+                assert expected in error["message"] and "\n" not in error["message"], error
+        assert snapshot_tables(db) == before
+    finally:
+        db.dispose()
+
+
+def test_a_post_takes_a_form_or_the_query_string_and_reads_the_token_first(server):
+    form = {"metric": "offer_generated", "value": "2", "at": "2027-01-15T10:00"}
+    with server.client("operate") as client:
+        as_form = client.post("/api/governance/kpi/emit", data=form)
+        as_query = client.post("/api/governance/kpi/emit",
+                               params={**form, "metric": "ladder_created"})
+    assert as_form.status_code == 200 and as_form.json()["value"] == 2, as_form.text
+    assert as_query.status_code == 200, as_query.text
+    assert as_query.json()["metric"] == "ladder_created"
+    # Without a token, an unreadable body says nothing about the endpoint: 401 first.
+    anonymous = server.post("/api/governance/risk/reserve", scope=None, content=b"{not json",
+                            headers={"content-type": "application/json"})
+    assert anonymous.status_code == 401

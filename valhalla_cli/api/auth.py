@@ -1,9 +1,9 @@
 """Who is calling the HTTP API: where a request's token comes from, and the one check of it.
 
-Every endpoint (`api.app.Runner`) and the review page (`api.review`) authenticate through
-`authenticate`: the token sources are tried in order and the first token found is checked
-against the stored hashes (`services.api_tokens.authenticate`), so a second face of the same
-token never gets a check of its own.
+Every endpoint and page authenticates through `authenticate` (called by `api.gate.Gate`): the
+token sources are tried in order and the first token found is checked against the stored hashes
+(`services.api_tokens.authenticate`), so a second face of the same token never gets a check of
+its own. The provider's webhooks are signed instead (`signed_fields`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from valhalla_cli.api.body import read_body
 from valhalla_cli.api.errors import ApiDenied
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from valhalla_cli.services.api_tokens import Principal
+    from valhalla_cli.settings import Settings
 
 
 def bearer_token(request: Request) -> str | None:
@@ -89,3 +91,29 @@ def require_scope(principal: Principal, scope: str) -> None:
     if not scope_allows(principal.scope, scope):
         raise ApiDenied(403, "forbidden", f"the token {principal.name!r} has the "
                         f"{principal.scope!r} scope; this endpoint needs {scope!r}")
+
+
+def signed_url(request: Request, settings: Settings) -> str:
+    """The URL the provider called: behind a proxy, the configured public URL."""
+    public = settings.api.public_url
+    query = request.url.query
+    if public:
+        return public + request.url.path + (f"?{query}" if query else "")
+    return str(request.url)
+
+
+async def signed_fields(request: Request, settings: Settings, *, caller: str
+                        ) -> dict[str, str]:
+    """The provider's form fields, once its X-Twilio-Signature over them is checked (403 when
+    missing or wrong); `caller` names the webhook in the request log."""
+    from urllib.parse import parse_qsl
+
+    from valhalla_cli.services.webhooks import valid_twilio_signature
+
+    body = await read_body(request)
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    if not valid_twilio_signature(settings.api.twilio_auth_token, signed_url(request, settings),
+                                  pairs, request.headers.get("x-twilio-signature")):
+        raise ApiDenied(403, "forbidden", "missing or wrong X-Twilio-Signature")
+    request.state.token_name = caller
+    return dict(pairs)

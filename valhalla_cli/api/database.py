@@ -4,6 +4,7 @@ webhooks share it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,13 @@ class ServerDatabase:
         self.sqlite_file = sqlite_path(url)
         self._database: Database | None = None
         self._lock = threading.Lock()
-        # SQLite has one writer at a time. Threads of this process queue for it here, in
+        # SQLite has one writer at a time. Requests of this process queue for it here, in
         # order, instead of in SQLite's busy handler, whose growing sleeps (up to 100 ms each)
         # made the tail of concurrent writes; other processes still meet the busy timeout.
-        self.write_lock: threading.Lock | None = (
-            threading.Lock() if self.sqlite_file is not None else None)
+        # They wait on the event loop, holding no worker thread meanwhile (a writer waiting in
+        # a thread could leave the holder none to finish with).
+        self.write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self.sqlite_file is not None else None)
 
     def get(self) -> Database:
         # A SQLite file that disappeared under a running server must not be recreated empty

@@ -12,20 +12,16 @@ forged post is refused. The script is inline and runs only under this response's
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from valhalla_cli.api.auth import SESSION_COOKIE, authenticate, form_token
-from valhalla_cli.api.errors import ApiDenied, error_response
+from valhalla_cli.api.auth import SESSION_COOKIE, form_token
+from valhalla_cli.api.errors import NO_STORE, ApiDenied
+from valhalla_cli.api.gate import Call, Gate
 
-if TYPE_CHECKING:
-    from valhalla_cli.api.app import ServerDatabase
-    from valhalla_cli.settings import Settings
-
-_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+router = APIRouter(tags=["desk"])
 
 
 def content_security_policy(nonce: str) -> str:
@@ -37,76 +33,45 @@ def content_security_policy(nonce: str) -> str:
 
 
 def _page(status: int, html: str, nonce: str | None = None) -> HTMLResponse:
-    headers = dict(_NO_STORE)
+    headers = dict(NO_STORE)
     if nonce is not None:
         headers["Content-Security-Policy"] = content_security_policy(nonce)
     return HTMLResponse(html, status, headers=headers)
 
 
-def router(settings: Settings, database: ServerDatabase) -> APIRouter:
-    routes = APIRouter(tags=["desk"])
+@router.get("/desk", response_class=HTMLResponse, summary="The call desk.",
+            description="The page a caller works from: the queue, **Next call**, the lead "
+            "card, the call and its disposition, the owner's inbox. Scope `operate`; an "
+            "admin token may pass `?owner=`; `?at=` is passed to every request of the page. "
+            "Signed out: the sign-in form only.")
+def desk(request: Request,
+         call: Annotated[Call, Depends(Gate("operate", page=True), scope="function")],
+         owner: Annotated[str | None, Query(description="Whose desk (admin tokens).")] = None,
+         at: Annotated[str | None, Query(description="Replay this instant.")] = None
+         ) -> Response:
+    from valhalla_cli.api.review import signed_out
+    from valhalla_cli.api.routers.desk import desk_owner
+    from valhalla_cli.review_page import render_desk, render_refusal
+    from valhalla_cli.services.desk import voice_missing
+    from valhalla_cli.wire import jsonable
 
-    def page(request: Request) -> Response:
-        from valhalla_cli.api.routers.desk import desk_owner
-        from valhalla_cli.api.routing import Call
-        from valhalla_cli.inputs import parse_instant
-        from valhalla_cli.review_page import render_desk, render_refusal, render_sign_in
-        from valhalla_cli.schema import ensure_session_at_head
-        from valhalla_cli.services.api_tokens import scope_allows
-        from valhalla_cli.services.desk import voice_missing
-        from valhalla_cli.wire import jsonable
-
-        with database.get().transaction() as session:
-            ensure_session_at_head(session)
-            try:
-                principal = authenticate(session, request)
-            except ApiDenied as denied:
-                if denied.status != 401:
-                    raise
-                stale = SESSION_COOKIE in request.cookies
-                response = _page(200, render_sign_in(
-                    error="your sign-in is no longer valid (the token was revoked or is "
-                    "unknown); sign in again" if stale else None, next_page="/desk"))
-                if stale:
-                    from valhalla_cli.api.review import clear_cookie
-
-                    response.headers.append("set-cookie", clear_cookie())
-                return response
-        if not scope_allows(principal.scope, "operate"):
-            return _page(403, render_refusal(
-                f"the token {principal.name!r} has the {principal.scope!r} scope; the call "
-                "desk needs 'operate' (valhalla api token create NAME --scope operate "
-                "--owner OWNER)", signed_in_as=principal.name))
-        asked = request.query_params.get("owner") or None
-        try:
-            # Whose desk: the one rule of the endpoints under the page.
-            owner = desk_owner(Call(params={"owner": asked}, session=session,
-                                    settings=settings, principal=principal))
-        except ApiDenied as denied:
-            return _page(denied.status, render_refusal(denied.message,
-                                                       signed_in_as=principal.name))
-        raw_at = request.query_params.get("at")
-        at = parse_instant(raw_at, settings.business_timezone, field="at")
-        nonce = secrets.token_urlsafe(18)
-        cookie = request.cookies.get(SESSION_COOKIE) or ""
-        html = render_desk(
-            nonce=nonce, form=form_token(cookie) if cookie else "", owner=owner,
-            # The page's requests name the owner only when an admin chose one.
-            owner_param=owner if principal.scope == "admin" and asked else None,
-            at=jsonable(at) if raw_at else None, signed_in_as=principal.name,
-            business_timezone=settings.business_timezone,
-            voice=voice_missing(settings, principal.phone) is None)
-        return _page(200, html, nonce)
-
-    @routes.get("/desk", response_class=HTMLResponse, summary="The call desk.",
-                description="The page a caller works from: the queue, **Next call**, the lead "
-                "card, the call and its disposition, the owner's inbox. Scope `operate`; an "
-                "admin token may pass `?owner=`; `?at=` is passed to every request of the page. "
-                "Signed out: the sign-in form only.")
-    async def desk(request: Request) -> Response:
-        try:
-            return await run_in_threadpool(page, request)
-        except Exception as exc:
-            return error_response(request, exc)
-
-    return routes
+    principal = call.principal
+    if principal is None:
+        return signed_out(request, "/desk")
+    asked = owner or None
+    try:
+        # Whose desk: the one rule of the endpoints under the page.
+        chosen = desk_owner(call, asked)
+    except ApiDenied as denied:
+        return _page(denied.status, render_refusal(denied.message, signed_in_as=principal.name))
+    instant = call.instant(at)
+    nonce = secrets.token_urlsafe(18)
+    cookie = request.cookies.get(SESSION_COOKIE) or ""
+    html = render_desk(
+        nonce=nonce, form=form_token(cookie) if cookie else "", owner=chosen,
+        # The page's requests name the owner only when an admin chose one.
+        owner_param=chosen if principal.scope == "admin" and asked else None,
+        at=jsonable(instant) if at else None, signed_in_as=principal.name,
+        business_timezone=call.settings.business_timezone,
+        voice=voice_missing(call.settings, principal.phone) is None)
+    return _page(200, html, nonce)

@@ -7,9 +7,12 @@ under `/docs/assets/`; the page itself names no other host. Without that package
 self-contained page of our own that lists every endpoint from `/openapi.json` (no script from
 elsewhere, no "Try it out").
 
-The OpenAPI document declares the bearer scheme (`components.securitySchemes.bearer`), so
-Swagger UI's "Authorize" button takes a token and "Try it out" sends it as
-`Authorization: Bearer …`.
+The OpenAPI document is FastAPI's, from the request models, with what FastAPI cannot know added
+once when it is first built: the bearer scheme (`components.securitySchemes.bearer`), so Swagger
+UI's "Authorize" button takes a token and "Try it out" sends it as `Authorization: Bearer …`;
+each endpoint's 200 answer (the service's result type, which the handler serializes itself);
+and a POST's fields listed as query parameters too, as `routing.post_fields` takes them. Each
+operation stands alone (no `$ref`), as the pages that read it expect.
 """
 
 from __future__ import annotations
@@ -55,6 +58,28 @@ def declare_bearer(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def completed(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's document with each endpoint's answer, its POST fields as query parameters too,
+    and every operation standing alone."""
+    from valhalla_cli.api.routers import ROUTERS
+    from valhalla_cli.api.routing import answer_schema, inline
+
+    components = schema.get("components", {}).get("schemas", {})
+    paths = inline(schema.get("paths", {}), components, "#/components/schemas/")
+    for endpoint in (e for pack in ROUTERS for e in pack.endpoints):
+        operation = paths[endpoint.path][endpoint.method.lower()]
+        answer = operation["responses"]["200"]["content"]["application/json"]
+        answer["schema"] = answer_schema(endpoint.returns)
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+        properties = body.get("schema", {}).get("properties", {})
+        operation.setdefault("parameters", []).extend(
+            {"name": name, "in": "query", "required": False, "schema": field,
+             "description": field.get("description", "")}
+            for name, field in properties.items())
+    schema["paths"] = paths
+    return schema
+
+
 def mount(app: FastAPI) -> None:
     """`GET /docs` and its assets; the app must be created with `docs_url=None`."""
     folder = assets_directory()
@@ -62,7 +87,7 @@ def mount(app: FastAPI) -> None:
 
     def openapi_with_bearer() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = declare_bearer(openapi())
+            app.openapi_schema = declare_bearer(completed(openapi()))
         return app.openapi_schema
 
     app.openapi = openapi_with_bearer  # type: ignore[method-assign]

@@ -13,25 +13,21 @@ form and no figures.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from valhalla_cli.api.auth import SESSION_COOKIE, authenticate, require_scope
-from valhalla_cli.api.errors import ApiDenied, error_response
-from valhalla_cli.api.routing import BodyTooLarge, read_body
+from valhalla_cli.api.auth import SESSION_COOKIE
+from valhalla_cli.api.body import read_body
+from valhalla_cli.api.errors import NO_STORE
+from valhalla_cli.api.gate import Call, Gate
 
-if TYPE_CHECKING:
-    from valhalla_cli.api.database import ServerDatabase
-    from valhalla_cli.settings import Settings
-
-# The page is built per request from live figures: no cache may keep a copy of it.
-# same-origin, not no-referrer: with no referrer a browser posts the sign-in form with
-# `Origin: null`, which the login CSRF check must refuse.
-_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+# Every page is signed in by the one request pipeline; signed out, `call.principal` is None.
+PageCall = Annotated[Call, Depends(Gate("read", page=True), scope="function")]
+router = APIRouter(tags=["review"])
 
 
 def _cookie(value: str, *, clear: bool = False) -> str:
@@ -55,7 +51,7 @@ def _sign_in(status: int = 200, error: str | None = None, *, clear: bool = False
     from valhalla_cli.review_page import render_sign_in
 
     response = HTMLResponse(render_sign_in(error=error, next_page=next_page), status,
-                            headers=_NO_STORE)
+                            headers=NO_STORE)
     if clear:
         response.headers.append("set-cookie", _cookie("", clear=True))
     return response
@@ -86,80 +82,56 @@ def _same_origin(request: Request) -> bool:
     return True
 
 
-def router(settings: Settings, database: ServerDatabase) -> APIRouter:
-    routes = APIRouter(tags=["review"])
+def signed_out(request: Request, next_page: str) -> Response:
+    """The sign-in form of a page asked for without a valid sign-in; a cookie whose token was
+    revoked is cleared."""
+    stale = SESSION_COOKIE in request.cookies
+    return _sign_in(error="your sign-in is no longer valid (the token was revoked or is "
+                    "unknown); sign in again" if stale else None, clear=stale,
+                    next_page=next_page)
 
-    def page(request: Request) -> Response:
-        from valhalla_cli.inputs import parse_instant
-        from valhalla_cli.review_page import render_review
-        from valhalla_cli.schema import ensure_session_at_head
-        from valhalla_cli.services import status
-        from valhalla_cli.wire import jsonable
 
-        with database.get().transaction() as session:
-            ensure_session_at_head(session)
-            try:
-                principal = authenticate(session, request)
-            except ApiDenied as denied:
-                if denied.status != 401:
-                    raise
-                stale = SESSION_COOKIE in request.cookies
-                return _sign_in(error="your sign-in is no longer valid (the token was revoked "
-                                "or is unknown); sign in again" if stale else None, clear=stale)
-            require_scope(principal, "read")
-            at = parse_instant(request.query_params.get("at"), settings.business_timezone,
-                               field="at")
-            view = status.overview(session, settings, at)
-        return HTMLResponse(render_review(jsonable(view), signed_in_as=principal.name),
-                            headers=_NO_STORE)
+@router.get("/", response_class=HTMLResponse, summary="The Monday review page.",
+            description="The page of `valhalla status --format html` from live data "
+            "(`?at=` as `--at`); scope `read`. Signed out: the sign-in form only.")
+def review(request: Request, call: PageCall,
+           at: Annotated[str | None, Query(description="Replay this instant.")] = None
+           ) -> Response:
+    from valhalla_cli.review_page import render_review
+    from valhalla_cli.services import status
+    from valhalla_cli.wire import jsonable
 
-    def login(request: Request, token: str, next_page: str) -> Response:
-        from valhalla_cli.schema import ensure_session_at_head
-        from valhalla_cli.services import api_tokens
+    if call.principal is None:
+        return signed_out(request, "/")
+    view = status.overview(call.session, call.settings, call.instant(at))
+    return HTMLResponse(render_review(jsonable(view), signed_in_as=call.principal.name),
+                        headers=NO_STORE)
 
-        with database.get().transaction() as session:
-            ensure_session_at_head(session)
-            principal = api_tokens.authenticate(session, token) if token else None
-            if principal is None:
-                return _sign_in(401, "that token is not valid (unknown or revoked)",
-                                next_page=next_page)
-            require_scope(principal, "read")
-        request.state.token_name = principal.name
-        response = RedirectResponse(next_page, status_code=303, headers=_NO_STORE)
-        response.headers.append("set-cookie", _cookie(token))
-        return response
 
-    @routes.get("/", response_class=HTMLResponse, summary="The Monday review page.",
-                description="The page of `valhalla status --format html` from live data "
-                "(`?at=` as `--at`); scope `read`. Signed out: the sign-in form only.")
-    async def review(request: Request) -> Response:
-        try:
-            return await run_in_threadpool(page, request)
-        except Exception as exc:
-            return error_response(request, exc)
+@router.post("/login", response_class=HTMLResponse,
+             summary="Sign in to the review page with a token (a form post).")
+async def sign_in(request: Request, call: PageCall) -> Response:
+    from valhalla_cli.services import api_tokens
 
-    @routes.post("/login", response_class=HTMLResponse,
-                 summary="Sign in to the review page with a token (a form post).")
-    async def sign_in(request: Request) -> Response:
-        if not _same_origin(request):
-            return _sign_in(403, "a sign-in must come from this server's own page")
-        try:
-            body = await read_body(request)
-        except BodyTooLarge as exc:
-            return error_response(request, exc)
-        fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        token = fields.get("token", "").strip()
-        next_page = fields.get("next", "/")
-        next_page = next_page if next_page in NEXT_PAGES else "/"
-        try:
-            return await run_in_threadpool(login, request, token, next_page)
-        except Exception as exc:
-            return error_response(request, exc)
+    if not _same_origin(request):
+        return _sign_in(403, "a sign-in must come from this server's own page")
+    body = await read_body(request)
+    fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    token = fields.get("token", "").strip()
+    next_page = fields.get("next", "/")
+    next_page = next_page if next_page in NEXT_PAGES else "/"
+    principal = (await run_in_threadpool(api_tokens.authenticate, call.session, token)
+                 if token else None)
+    if principal is None:
+        return _sign_in(401, "that token is not valid (unknown or revoked)", next_page=next_page)
+    request.state.token_name = principal.name
+    response = RedirectResponse(next_page, status_code=303, headers=NO_STORE)
+    response.headers.append("set-cookie", _cookie(token))
+    return response
 
-    @routes.post("/logout", summary="Sign out of the review page (clears the cookie).")
-    async def sign_out() -> Response:
-        response = RedirectResponse("/", status_code=303, headers=_NO_STORE)
-        response.headers.append("set-cookie", _cookie("", clear=True))
-        return response
 
-    return routes
+@router.post("/logout", summary="Sign out of the review page (clears the cookie).")
+async def sign_out() -> Response:
+    response = RedirectResponse("/", status_code=303, headers=NO_STORE)
+    response.headers.append("set-cookie", _cookie("", clear=True))
+    return response

@@ -1,95 +1,115 @@
-"""How an endpoint is declared: its path, scope, parameters and the one service call it makes.
+"""How an endpoint is declared on FastAPI: its request model, its scope and the `Answer` it returns.
 
-Every endpoint is a plain function `handler(call) -> Answer` that reads its parsed parameters,
-calls one service with the request's session and renders nothing itself: the answer's data is
-serialized by `output.json_text`, the same function behind the CLI's `--format json`. The
-request's transaction, the schema gate, authentication, scopes and the mapping of errors to
-status codes live in `api.app`, once for every endpoint.
+A handler takes its parameters as a pydantic model (`Params`: unknown names are bad input) —
+`Annotated[Model, Query()]` for a GET, the JSON body for a POST —, its path parameters with
+`Path()`, and `call: Call`, which `PackRouter` binds to the request pipeline of `api.gate`
+for the endpoint's scope (one transaction, the schema gate, the token and the scope). It calls
+one service and returns an `Answer`, serialized by `wire.json_text`, the same function behind
+the CLI's `--format json`. A POST's parameters may also be given in the query string or as a
+form-encoded body: `post_fields` turns them into the one JSON object the model validates.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Message, Receive, Scope, Send
 
+from valhalla_cli.api.body import read_body
+from valhalla_cli.api.errors import refusal_headers
+from valhalla_cli.api.gate import UNREADABLE, Gate
+from valhalla_cli.api.gate import Call as Call  # what a handler is given
 from valhalla_cli.errors import BadInput
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from valhalla_cli.services.api_tokens import Principal
+    from valhalla_cli.api.database import ServerDatabase
     from valhalla_cli.services.refusals import Refusal
-    from valhalla_cli.settings import Settings
-
-MAX_BODY_BYTES = 1024 * 1024
-_KINDS = ("str", "int", "float", "bool", "list", "rows")
-_OPENAPI_TYPES: dict[str, dict[str, Any]] = {"str": {"type": "string"}, "int": {"type": "integer"},
-                                      "float": {"type": "number"}, "bool": {"type": "boolean"},
-                                      "list": {"type": "array", "items": {"type": "string"}},
-                                      "rows": {"type": "array", "items": {"type": "object"}}}
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
 
 
-class BodyTooLarge(Exception):
-    """A request body over MAX_BODY_BYTES (413)."""
+# --- the parameters ------------------------------------------------------------------------------
+
+class Params(BaseModel):
+    """A request's parameters, named as the CLI options they mirror (snake_case); any other name
+    is bad input, so a typo (`enable` for `enabled`) is never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True)
-class Param:
-    """One request parameter, named as the CLI option it mirrors (snake_case)."""
-
-    name: str
-    kind: str = "str"
-    required: bool = False
-    default: Any = None
-    help: str = ""
-    in_path: bool = False
-    minimum: int | None = None  # as the CLI option's `min=`
-
-    def __post_init__(self) -> None:
-        assert self.kind in _KINDS, self.kind
+def _text(value: Any) -> Any:
+    # A JSON number given for a text parameter is read as its text (`"amount": 5000`), as the
+    # CLI reads every option from text.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
-@dataclass
-class Call:
-    """What a handler gets: the parsed parameters, the request's session and settings."""
+def _whole(value: Any) -> Any:
+    # The CLI's rule for whole numbers: ASCII digits, within what a BIGINT column holds.
+    from valhalla_cli.inputs import parse_int
 
-    params: dict[str, Any]
-    session: Session
-    settings: Settings
-    principal: Principal
-    base_url: str = ""  # the server's URL as the caller reached it (no trailing slash)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{value!r} is not a whole number")
+    try:
+        return parse_int(value, field="value")
+    except BadInput as exc:
+        raise ValueError(exc.message.removeprefix("value: ")) from None
 
-    def __getitem__(self, name: str) -> Any:
-        return self.params[name]
 
-    @property
-    def actor(self) -> str:
-        return self.settings.actor
+def _number(value: Any) -> Any:
+    # A finite number (JSON has no NaN or infinity, and neither has a confidence or a drop).
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) \
+            or not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a number")
+    return float(number)
 
-    def instant(self, name: str = "at") -> datetime:
-        from valhalla_cli.inputs import parse_instant
 
-        return parse_instant(self.params.get(name), self.settings.business_timezone,
-                             field=name)
+def _listed(value: Any) -> Any:
+    # One value given for a list parameter is a list of one (`?window=...` once).
+    return value if isinstance(value, list) else [value]
 
-    def date(self, name: str) -> date | None:
-        from valhalla_cli.clock import parse_date
 
-        value = self.params.get(name)
-        return parse_date(value, option=name) if value is not None else None
+def _plain_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        for value in row.values():
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (str, int, float))):
+                raise ValueError("each row's values must be strings or numbers")
+    return rows
 
+
+Text = Annotated[str, BeforeValidator(_text)]
+Int = Annotated[int, BeforeValidator(_whole)]
+Number = Annotated[float, BeforeValidator(_number)]
+Texts = Annotated[list[Text], BeforeValidator(_listed)]
+# A file's rows over HTTP: a list of objects of plain values (the CLI reads them from a file).
+Rows = Annotated[list[dict[str, Any]], AfterValidator(_plain_rows)]
+
+
+# --- what a handler gets and returns -------------------------------------------------------------
 
 @dataclass
 class Answer:
-    """A handler's result: the data the CLI would print, and whether it is a rule's "no"."""
+    """A handler's result: the data the CLI would print, and the service's "no" if it is one."""
 
     data: Any
     refusal: Refusal | None = None  # the service's "no", when the answer is one (409)
@@ -101,121 +121,243 @@ class Answer:
     then: Callable[[Session], Answer] | None = None
 
 
+def rendered(answer: Answer) -> Response:
+    """A final answer as HTTP: 200, or 409 with the refusal's reason code and sentence."""
+    from valhalla_cli.wire import json_text
+
+    refusal = answer.refusal
+    if refusal is None:
+        if answer.text is not None:
+            return Response(answer.text, 200, media_type=answer.media_type)
+        return Response(json_text(answer.data), 200, media_type="application/json")
+    headers = refusal_headers(refusal.reason, refusal.message)
+    if answer.text is not None:
+        return Response(answer.text, 409, media_type=answer.media_type, headers=headers)
+    return Response(json_text(refused_body(answer.data, refusal)), 409, headers=headers,
+                    media_type="application/json")
+
+
+def refused_body(data: Any, refusal: Refusal) -> Any:
+    """The whole answer of a "no", with `refusal`: its reason code and the sentence the CLI
+    prints on standard error for it (an answer that is a list stays a list: see the headers)."""
+    from valhalla_cli.refusal_line import refusal_line
+    from valhalla_cli.wire import jsonable
+
+    body = jsonable(data)
+    if isinstance(body, dict):
+        body["refusal"] = {"reason": refusal.reason, "message": refusal_line(refusal.message)}
+    return body
+
+
+class Later(Response):
+    """An answer finished after the request's transaction has committed (`Answer.then`): its
+    reads run in read transactions of their own, without the write lock."""
+
+    def __init__(self, answer: Answer, database: ServerDatabase) -> None:
+        super().__init__()
+        self.answer, self.database = answer, database
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = await run_in_threadpool(self._finish)
+        await rendered(answer)(scope, receive, send)
+
+    def _finish(self) -> Answer:
+        answer = self.answer
+        while answer.then is not None:
+            with self.database.get().transaction() as session:
+                answer = answer.then(session)
+        return answer
+
+
+# --- a POST's parameters from the query string or a form ------------------------------------------
+
+async def post_fields(request: Request) -> dict[str, Any]:
+    """A POST's parameters as one JSON object: the body's (JSON, or form-encoded) and the query
+    string's (the seed's `curl …/upsert?province=ON&enabled=true`); a name given in both is bad
+    input, a name given twice in one is a list."""
+    fields = _by_name(request.query_params.multi_items())
+    body = await read_body(request)
+    if not body.strip():
+        return fields
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        source = _by_name(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    else:
+        try:
+            source = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise BadInput("the request body is not valid JSON") from None
+        except RecursionError:
+            # Arrays or objects nested deeper than the decoder's stack (`[` x 100 000 is 200
+            # KB, well under the size limit): a hostile body, not a bug.
+            raise BadInput("the request body is nested too deeply to be a JSON object of "
+                           "parameters") from None
+        if not isinstance(source, dict):
+            raise BadInput("the request body must be a JSON object of parameters")
+    for name, value in source.items():
+        if name in fields:
+            raise BadInput(f"parameter {name!r} is given both in the body and in the URL")
+        fields[name] = value
+    return fields
+
+
+def _by_name(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in fields:
+            before = fields[name]
+            fields[name] = [*before, value] if isinstance(before, list) else [before, value]
+        else:
+            fields[name] = value
+    return fields
+
+
+class PackRoute(APIRoute):
+    """FastAPI's route, with a POST's parameters gathered by `post_fields` into the JSON body
+    its request model validates (a GET's query string goes to its model as FastAPI reads it).
+    Bad input found here is said after the token check (a caller without a token learns
+    nothing); a body over the limit is 413 at once."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+        if "POST" not in (self.methods or ()):
+            async def query_route(request: Request) -> Response:
+                # No GET takes a list: a name given twice is bad input, not "the last one wins".
+                counts = Counter(name for name, _ in request.query_params.multi_items())
+                repeated = sorted(name for name, count in counts.items() if count > 1)
+                if repeated:
+                    request.scope[UNREADABLE] = BadInput(
+                        f"parameter {repeated[0]!r} is given more than once")
+                return await handler(request)
+
+            return query_route
+
+        async def route(request: Request) -> Response:
+            try:
+                fields = await post_fields(request)
+            except BadInput as exc:
+                request.scope[UNREADABLE] = exc
+                fields = {}
+            data = json.dumps(fields).encode("utf-8")
+            headers = [(k, v) for k, v in request.scope["headers"]
+                       if k not in (b"content-type", b"content-length")]
+            scope = {**request.scope, "headers": [*headers, (b"content-type", b"application/json"),
+                                                  (b"content-length", str(len(data)).encode())]}
+
+            async def receive() -> Message:
+                return {"type": "http.request", "body": data, "more_body": False}
+
+            return await handler(Request(scope, receive))
+
+        return route
+
+
+# --- declaring endpoints -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class Endpoint:
+    """One endpoint as the README's table and the CLI parity test read it."""
+
     method: str
     path: str
     scope: str
     cli: str
-    summary: str
-    params: tuple[Param, ...]
-    handler: Callable[[Call], Answer]
+    params: tuple[Parameter, ...]
     # What a 200 answers, as "module:Type" or "module:Type[]" for a list (resolved only when
     # the OpenAPI document is built, so importing the routers imports no service).
     returns: str | None = None
 
-    @property
-    def write(self) -> bool:
-        return self.method == "POST"
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A rule's no: the whole answer, with `refusal` (its reason code and "
+          "the sentence the CLI prints; headers `Valhalla-Reason` and `Valhalla-Refusal`)."},
+    422: {"description": "Bad input: {\"error\": {\"code\": \"bad_input\", \"message\": …}}; "
+          "nothing changed."},
+    401: {"description": "No token, a wrong one or a revoked one."},
+    403: {"description": "The token's scope does not allow this."},
+    503: {"description": "Database unavailable, locked or schema out of date."},
+}
 
 
-@dataclass
 class PackRouter:
-    """The endpoints of one pack, under one URL prefix, as a FastAPI router."""
+    """The endpoints of one pack under one URL prefix: a FastAPI router, and the list of its
+    endpoints with the CLI command each mirrors."""
 
-    pack: str
-    prefix: str
-    endpoints: list[Endpoint] = field(default_factory=list)
+    def __init__(self, pack: str, prefix: str) -> None:
+        self.pack, self.prefix = pack, prefix
+        self.api = APIRouter(prefix=prefix, tags=[pack], route_class=PackRoute)
+        self.endpoints: list[Endpoint] = []
 
-    def get(self, path: str, *, cli: str, params: Sequence[Param] = (),
-            scope: str = "read", returns: str | None = None
-            ) -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
-        return self._add("GET", path, scope, cli, params, returns)
+    def get(self, path: str, *, cli: str, scope: str = "read", returns: str | None = None
+            ) -> Callable[[Callable[..., Answer]], Callable[..., Answer]]:
+        return self._add("GET", path, scope, cli, returns)
 
-    def post(self, path: str, *, cli: str, scope: str, params: Sequence[Param] = (),
-             returns: str | None = None
-             ) -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
-        return self._add("POST", path, scope, cli, params, returns)
+    def post(self, path: str, *, cli: str, scope: str, returns: str | None = None
+             ) -> Callable[[Callable[..., Answer]], Callable[..., Answer]]:
+        return self._add("POST", path, scope, cli, returns)
 
-    def _add(self, method: str, path: str, scope: str, cli: str, params: Sequence[Param],
-             returns: str | None = None
-             ) -> Callable[[Callable[[Call], Answer]], Callable[[Call], Answer]]:
-        def register(handler: Callable[[Call], Answer]) -> Callable[[Call], Answer]:
+    def _add(self, method: str, path: str, scope: str, cli: str, returns: str | None
+             ) -> Callable[[Callable[..., Answer]], Callable[..., Answer]]:
+        def register(handler: Callable[..., Answer]) -> Callable[..., Answer]:
+            gate = Annotated[Call, Depends(Gate(scope, write=method == "POST"),
+                                           scope="function")]
+            hints = get_type_hints(handler, include_extras=True)
+            signature = inspect.signature(handler)
+            parameters = [p.replace(annotation=gate if hints[p.name] is Call else hints[p.name])
+                          for p in signature.parameters.values()]
+            call_name = next(p.name for p in parameters if p.annotation is gate)
+
+            def endpoint(**values: Any) -> Response:
+                answer = handler(**values)
+                if answer.then is not None:
+                    return Later(answer, values[call_name].database)
+                return rendered(answer)
+
+            endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+                parameters=parameters, return_annotation=Response)
+            endpoint.__name__ = handler.__name__
             summary = (handler.__doc__ or cli).strip().splitlines()[0]
-            self.endpoints.append(Endpoint(method, self.prefix + path, scope, cli, summary,
-                                           tuple(params), handler, returns))
+            self.api.add_api_route(
+                path, endpoint, methods=[method], summary=summary,
+                description=_description(method, cli, scope, handler.__doc__ or ""),
+                operation_id=f"{method.lower()}_{_op_name(self.prefix + path)}",
+                responses={200: {"description": f"What `{cli} --format json` prints.",
+                                 "content": {"application/json": {}}}, **RESPONSES})
+            self.endpoints.append(Endpoint(method, self.prefix + path, scope, cli,
+                                           _parameters(path, hints), returns))
             return handler
         return register
 
-    def api_router(self, run: Callable[[Request, Endpoint], Any]) -> APIRouter:
-        router = APIRouter(tags=[self.pack])
-        for endpoint in self.endpoints:
-            router.add_api_route(
-                endpoint.path, _route(run, endpoint), methods=[endpoint.method],
-                summary=endpoint.summary, description=_description(endpoint),
-                operation_id=f"{endpoint.method.lower()}_{_op_name(endpoint.path)}",
-                openapi_extra=_openapi(endpoint), include_in_schema=True,
-            )
-        return router
 
-
-def _route(run: Callable[[Request, Endpoint], Any], endpoint: Endpoint) -> Callable[..., Any]:
-    async def route(request: Request) -> Any:
-        return await run(request, endpoint)
-
-    route.__name__ = _op_name(endpoint.path)
-    return route
+def _parameters(path: str, hints: Mapping[str, Any]) -> tuple[Parameter, ...]:
+    """The endpoint's parameter names: its path's, then its request model's fields (by alias)."""
+    names = [Parameter(name) for name in re.findall(r"{(\w+)}", path)]
+    for hint in hints.values():
+        model = get_args(hint)[0] if get_origin(hint) is Annotated else hint
+        if isinstance(model, type) and issubclass(model, Params):
+            names.extend(Parameter(f.alias or name, f.description or "")
+                         for name, f in model.model_fields.items())
+    return tuple(names)
 
 
 def _op_name(path: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in path.strip("/")).strip("_")
 
 
-def _description(endpoint: Endpoint) -> str:
-    where = "query parameters" if endpoint.method == "GET" else \
-        "a JSON object body or query parameters"
-    return (f"Mirrors `{endpoint.cli}` (same JSON as its `--format json`). Scope: "
-            f"`{endpoint.scope}`. Parameters as {where}. 409 is a rule's no (the whole answer "
-            "with its `reason`), 422 bad input (nothing changed).")
-
-
-def _openapi(endpoint: Endpoint) -> dict[str, Any]:
-    parameters = []
-    properties: dict[str, Any] = {}
-    required = []
-    for param in endpoint.params:
-        schema = dict(_OPENAPI_TYPES[param.kind])
-        if param.default is not None:
-            schema["default"] = param.default
-        if param.in_path:
-            parameters.append({"name": param.name, "in": "path", "required": True,
-                               "schema": schema, "description": param.help})
-            continue
-        parameters.append({"name": param.name, "in": "query", "required":
-                           param.required and endpoint.method == "GET", "schema": schema,
-                           "description": param.help})
-        properties[param.name] = {**schema, "description": param.help}
-        if param.required:
-            required.append(param.name)
-    extra: dict[str, Any] = {"parameters": parameters}
-    if endpoint.write and properties:
-        body_schema: dict[str, Any] = {"type": "object", "properties": properties,
-                                       "additionalProperties": False}
-        if required:
-            body_schema["required"] = required
-        extra["requestBody"] = {"required": False,
-                                "content": {"application/json": {"schema": body_schema}}}
-    extra["responses"] = {
-        "200": {"description": f"What `{endpoint.cli} --format json` prints.",
-                "content": {"application/json": {"schema": answer_schema(endpoint.returns)}}},
-        "409": {"description": "A rule's no: the whole answer, with its reason."},
-        "422": {"description": "Bad input: {\"error\": {\"code\": \"bad_input\", ...}}; "
-                "nothing changed."},
-        "401": {"description": "No token, a wrong one or a revoked one."},
-        "403": {"description": "The token's scope does not allow this."},
-        "503": {"description": "Database unavailable, locked or schema out of date."},
-    }
-    return extra
+def _description(method: str, cli: str, scope: str, doc: str) -> str:
+    where = ("query parameters" if method == "GET" else
+             "a JSON object body, a form-encoded body or query parameters")
+    rest = "\n".join(doc.strip().splitlines()[1:]).strip()
+    return ((rest + "\n\n" if rest else "")
+            + f"Mirrors `{cli}` (same JSON as its `--format json`). Scope: `{scope}`. "
+            f"Parameters as {where}. 409 is a rule's no (the whole answer with its `refusal`), "
+            "422 bad input (nothing changed).")
 
 
 def answer_schema(returns: str | None) -> dict[str, Any]:
@@ -232,144 +374,19 @@ def answer_schema(returns: str | None) -> dict[str, Any]:
     kind: Any = getattr(import_module(module), name.removesuffix("[]"))
     target: Any = list.__class_getitem__(kind) if many else kind
     schema = TypeAdapter(target).json_schema(mode="serialization")
-    return _inline(schema, schema.pop("$defs", {}))
+    return inline(schema, schema.pop("$defs", {}), "#/$defs/")
 
 
-def _inline(node: Any, defs: dict[str, Any], depth: int = 0) -> Any:
-    """A schema without `$ref`s into its own `$defs` (an operation's schema must stand alone in
-    the OpenAPI document); a type nested past 12 levels is left as any value."""
+def inline(node: Any, defs: Mapping[str, Any], prefix: str, depth: int = 0) -> Any:
+    """A schema without `$ref`s into `defs` (an operation's schema stands alone in the OpenAPI
+    document); a type nested past 12 levels is left as any value."""
     if isinstance(node, list):
-        return [_inline(item, defs, depth) for item in node]
+        return [inline(item, defs, prefix, depth) for item in node]
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+    if isinstance(ref, str) and ref.startswith(prefix):
         if depth > 12:
             return {}
-        return _inline(defs[ref.removeprefix("#/$defs/")], defs, depth + 1)
-    return {key: _inline(value, defs, depth) for key, value in node.items()}
-
-
-# --- reading and parsing parameters --------------------------------------------------------------
-
-async def read_raw(request: Request, endpoint: Endpoint) -> dict[str, list[Any]]:
-    """Every value given for each name: path, query string and (for a POST) the body."""
-    raw: dict[str, list[Any]] = {}
-    for name, value in request.path_params.items():
-        raw.setdefault(name, []).append(value)
-    for name, value in request.query_params.multi_items():
-        raw.setdefault(name, []).append(value)
-    if not endpoint.write:
-        return raw
-    body = await read_body(request)
-    if not body.strip():
-        return raw
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        from urllib.parse import parse_qsl
-
-        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        values: dict[str, Any] = {}
-        for name, value in pairs:
-            values.setdefault(name, []).append(value)
-        source = {k: (v if len(v) > 1 else v[0]) for k, v in values.items()}
-    else:
-        try:
-            source = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadInput("the request body is not valid JSON") from None
-        except RecursionError:
-            # Arrays or objects nested deeper than the decoder's stack (`[` x 100 000 is 200
-            # KB, well under the size limit): a hostile body, not a bug.
-            raise BadInput("the request body is nested too deeply to be a JSON object of "
-                           "parameters") from None
-        if not isinstance(source, dict):
-            raise BadInput("the request body must be a JSON object of parameters")
-    for name, value in source.items():
-        if name in raw:
-            raise BadInput(f"parameter {name!r} is given both in the body and in the URL")
-        raw[name] = [value]
-    return raw
-
-
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_params(endpoint: Endpoint, raw: dict[str, list[Any]]) -> dict[str, Any]:
-    """Typed values for the endpoint's parameters; anything unknown or malformed is bad input."""
-    known = {p.name: p for p in endpoint.params}
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        names = ", ".join(sorted(known)) or "none"
-        raise BadInput(f"unknown parameter {unknown[0]!r} (this endpoint takes: {names})")
-    parsed: dict[str, Any] = {}
-    for param in endpoint.params:
-        values = raw.get(param.name)
-        if values is None or (len(values) == 1 and values[0] is None):
-            if param.required:
-                raise BadInput(f"parameter {param.name!r} is required")
-            parsed[param.name] = param.default
-            continue
-        parsed[param.name] = _coerce(param, values)
-    return parsed
-
-
-def _coerce(param: Param, values: list[Any]) -> Any:
-    if param.kind == "rows":  # a file's rows, given as a JSON list of objects
-        value = values[0] if len(values) == 1 else values
-        if not isinstance(value, list) or not all(
-                isinstance(row, dict) and all(v is None or (isinstance(v, (str, int, float))
-                                                            and not isinstance(v, bool))
-                                              for v in row.values()) for row in value):
-            raise BadInput(f"parameter {param.name!r} must be a list of objects of plain "
-                           "values (strings or numbers)")
-        return value
-    if param.kind == "list":
-        items: list[Any] = []
-        for value in values:
-            items.extend(value if isinstance(value, list) else [value])
-        if not all(isinstance(v, str) for v in items):
-            raise BadInput(f"parameter {param.name!r} must be a list of strings")
-        return items
-    if len(values) > 1:
-        raise BadInput(f"parameter {param.name!r} is given more than once")
-    value = values[0]
-    name = param.name
-    if param.kind == "str":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise BadInput(f"parameter {name!r} must be a string")
-        return value if isinstance(value, str) else str(value)
-    if param.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-            return value.strip().lower() in _TRUE
-        raise BadInput(f"parameter {name!r} must be true or false, not {value!r}")
-    if param.kind == "int":
-        from valhalla_cli.inputs import BIGINT_MIN, parse_int
-
-        if not isinstance(value, (str, int)):
-            raise BadInput(f"{name}: {value!r} is not a whole number")
-        return parse_int(value, field=name, minimum=BIGINT_MIN if param.minimum is None
-                         else param.minimum)
-    # float
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise BadInput(f"parameter {name!r} must be a number, not {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value):
-        raise BadInput(f"parameter {name!r} must be a number, not {value!r}")
-    return float(value)
+        return inline(defs[ref.removeprefix(prefix)], defs, prefix, depth + 1)
+    return {key: inline(value, defs, prefix, depth) for key, value in node.items()}

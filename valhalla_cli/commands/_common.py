@@ -137,11 +137,13 @@ def warn(ctx: typer.Context, text: str) -> None:
 
 
 def refuse(refusal: Refusal) -> NoReturn:
-    """A "no": the answer has been printed on stdout; say why on stderr (the service's sentence)
-    and exit with its code (1)."""
+    """A "no": the answer has been printed on stdout; say why on stderr (the service's sentence,
+    in the one line the HTTP face's 409 says it too) and exit with its code (1)."""
     import sys
 
-    sys.stderr.write(f"valhalla: {refusal.message}\n")
+    from valhalla_cli.refusal_line import refusal_line
+
+    sys.stderr.write(f"valhalla: {refusal_line(refusal.message)}\n")
     raise typer.Exit(refusal.code)
 
 

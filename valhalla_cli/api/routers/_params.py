@@ -1,17 +1,31 @@
 """Parameters several endpoints share, named as the CLI options they mirror."""
 
-from valhalla_cli.api.routing import Param
+from typing import Annotated
 
-AT = Param("at", help="Evaluate at this instant (ISO 8601; without an offset it is business "
-           "local time). Default: now.")
-REASON = Param("reason", required=True, help="Why (recorded in the audit log).")
-OPTIONAL_REASON = Param("reason", help="Why (recorded in the audit log).")
-PROVINCE = Param("province", required=True, help="Province or territory code, e.g. ON.")
-PROVINCE_FILTER = Param("province", help="Only this province.")
-MARKET = Param("market", help="Market name, e.g. TORONTO.")
-ENABLED = Param("enabled", "bool", help="Enable (true) or disable (false).")
-DRY_RUN = Param("dry_run", "bool", default=False, help="Show what would change; change nothing.")
+from fastapi import Path
+from pydantic import Field
+
+from valhalla_cli.api.routing import Int, Params, Text
+
+At = Annotated[Text | None, Field(description="Evaluate at this instant (ISO 8601; without an "
+                                  "offset it is business local time). Default: now.")]
+Reason = Annotated[Text, Field(description="Why (recorded in the audit log).")]
+OptionalReason = Annotated[Text | None, Field(description="Why (recorded in the audit log).")]
+Province = Annotated[Text, Field(description="Province or territory code, e.g. ON.")]
+ProvinceFilter = Annotated[Text | None, Field(description="Only this province.")]
+Market = Annotated[Text | None, Field(description="Market name, e.g. TORONTO.")]
+Enabled = Annotated[bool | None, Field(description="Enable (true) or disable (false).")]
+DryRun = Annotated[bool, Field(description="Show what would change; change nothing.")]
+Limit = Annotated[Int, Field(ge=1, description="At most this many.")]
+Note = Annotated[Text | None, Field(description="Free text.")]
+
+LeadPath = Annotated[Text, Path(description="The lead id.")]
+TaskPath = Annotated[Int, Path(description="The task id.")]
 
 
-def limit(default: int) -> Param:
-    return Param("limit", "int", default=default, minimum=1, help="At most this many.")
+class AtOnly(Params):
+    at: At = None
+
+
+class Nothing(Params):
+    """An endpoint without parameters (any name given is bad input)."""

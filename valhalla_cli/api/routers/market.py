@@ -1,88 +1,120 @@
 """Market policy and contact compliance: `/api/governance/market/*`, mirroring `valhalla market`."""
 
-from valhalla_cli.api.routers._params import AT, ENABLED, MARKET, PROVINCE, PROVINCE_FILTER, limit
-from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import Field
+
+from valhalla_cli.api.routers._params import At, Enabled, Limit, Market, Province, ProvinceFilter
+from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Text, Texts
 
 router = PackRouter("market", "/api/governance/market")
 
 
-@router.get("/policies", cli="valhalla market policies", params=(PROVINCE_FILTER,))
-def policies(call: Call) -> Answer:
+class PoliciesQuery(Params):
+    province: ProvinceFilter = None
+
+
+@router.get("/policies", cli="valhalla market policies")
+def policies(p: Annotated[PoliciesQuery, Query()], call: Call) -> Answer:
     """The stored policies (province-wide rows have market '*')."""
     from valhalla_cli.services import policies
 
-    return Answer(policies.list_policies(call.session, province=call["province"]))
+    return Answer(policies.list_policies(call.session, province=p.province))
 
 
-@router.post("/policies/upsert", cli="valhalla market policy-set", scope="admin", params=(
-    PROVINCE, MARKET,
-    Param("timezone", "list", help="IANA zones (replaces the list)."),
-    Param("window", "list", help="Contact windows, e.g. 'SMS mon-fri 09:00-20:00' (replaces "
-          "that channel's windows)."),
-    Param("channels", help="Allowed channels, e.g. SMS,CALL."),
-    Param("min_lead_score", "int", help="Minimum lead score, 0-100."),
-    Param("holidays", "bool", help="Quiet on the province's statutory holidays."),
-    ENABLED,
-    Param("require_sms_consent", "bool", help="Texts need CASL consent recorded here (seeded "
-          "on; the runbook warns while off)."), AT))
-def policy_set(call: Call) -> Answer:
+class PolicySet(Params):
+    province: Province
+    market: Market = None
+    timezone: Annotated[Texts | None, Field(description="IANA zones (replaces the list).")] = None
+    window: Annotated[Texts | None, Field(description="Contact windows, e.g. 'SMS mon-fri "
+                                          "09:00-20:00' (replaces that channel's windows).")] = None
+    channels: Annotated[Text | None, Field(description="Allowed channels, e.g. SMS,CALL.")] = None
+    min_lead_score: Annotated[Int | None, Field(description="Minimum lead score, 0-100.")] = None
+    holidays: Annotated[bool | None, Field(description="Quiet on the province's statutory "
+                                           "holidays.")] = None
+    enabled: Enabled = None
+    require_sms_consent: Annotated[bool | None, Field(
+        description="Texts need CASL consent recorded here (seeded on; the runbook warns while "
+        "off).")] = None
+    at: At = None
+
+
+@router.post("/policies/upsert", cli="valhalla market policy-set", scope="admin")
+def policy_set(p: PolicySet, call: Call) -> Answer:
     """Create or update a policy; only the fields given change (audited)."""
     from valhalla_cli.services import policies
 
     return Answer(policies.policy_set(
-        call.session, province=call["province"], market=call["market"],
-        timezones=call["timezone"], windows=call["window"], channels=call["channels"],
-        min_lead_score=call["min_lead_score"], quiet_on_holidays=call["holidays"],
-        enabled=call["enabled"], actor=call.actor, at=call.instant(),
-        require_sms_consent=call["require_sms_consent"]))
+        call.session, province=p.province, market=p.market, timezones=p.timezone,
+        windows=p.window, channels=p.channels, min_lead_score=p.min_lead_score,
+        quiet_on_holidays=p.holidays, enabled=p.enabled, actor=call.actor,
+        at=call.instant(p.at), require_sms_consent=p.require_sms_consent))
 
 
-@router.get("/effective", cli="valhalla market effective", params=(PROVINCE, MARKET))
-def effective(call: Call) -> Answer:
+class EffectiveQuery(Params):
+    province: Province
+    market: Market = None
+
+
+@router.get("/effective", cli="valhalla market effective")
+def effective(p: Annotated[EffectiveQuery, Query()], call: Call) -> Answer:
     """The merged policy for a province or market, with the source of each field."""
     from valhalla_cli.services import policies
 
-    return Answer(policies.effective_policy(call.session, province=call["province"],
-                                            market=call["market"]))
+    return Answer(policies.effective_policy(call.session, province=p.province, market=p.market))
+
+
+class CanContactQuery(Params):
+    province: Annotated[Text | None, Field(description="Province or territory code, e.g. ON "
+                                           "(may be left out with lead).")] = None
+    channel: Annotated[Text, Field(description="SMS or CALL.")]
+    market: Market = None
+    lead_score: Annotated[Int | None, Field(description="The lead's score, 0-100.")] = None
+    lead: Annotated[Text | None, Field(description="Lead id: its province, zones, number and "
+                                       "consents decide.")] = None
+    phone: Annotated[Text | None, Field(description="A number alone (suppression, DNCL, "
+                                        "area-code zones).")] = None
+    at: At = None
 
 
 @router.get("/can-contact", cli="valhalla market can-contact",
-            returns="valhalla_cli.services.market:ContactAnswer", params=(
-    Param("province", help="Province or territory code, e.g. ON (may be left out with lead)."),
-    Param("channel", required=True, help="SMS or CALL."), MARKET,
-    Param("lead_score", "int", help="The lead's score, 0-100."),
-    Param("lead", help="Lead id: its province, zones, number and consents decide."),
-    Param("phone", help="A number alone (suppression, DNCL, area-code zones)."), AT))
-def can_contact(call: Call) -> Answer:
+            returns="valhalla_cli.services.market:ContactAnswer")
+def can_contact(p: Annotated[CanContactQuery, Query()], call: Call) -> Answer:
     """May this lead be contacted on this channel now? 200 allowed, 409 denied."""
     from valhalla_cli.services import market
 
-    answer = market.can_contact(call.session, province=call["province"], market=call["market"],
-                                channel=call["channel"], at=call.instant(),
-                                lead_score=call["lead_score"], lead_id=call["lead"],
-                                phone=call["phone"],
+    answer = market.can_contact(call.session, province=p.province, market=p.market,
+                                channel=p.channel, at=call.instant(p.at),
+                                lead_score=p.lead_score, lead_id=p.lead, phone=p.phone,
                                 business_timezone=call.settings.business_timezone)
     return Answer(answer, refusal=answer.refusal)
 
 
-@router.post("/suppress", cli="valhalla market suppress", scope="operate", params=(
-    Param("lead", required=True, help="The lead id."),
-    Param("reason", required=True, help="Why (recorded in the audit log)."),
-    Param("phone", help="The phone number that opted out."), AT))
-def suppress(call: Call) -> Answer:
+class Suppress(Params):
+    lead: Annotated[Text, Field(description="The lead id.")]
+    reason: Annotated[Text, Field(description="Why (recorded in the audit log).")]
+    phone: Annotated[Text | None, Field(description="The phone number that opted out.")] = None
+    at: At = None
+
+
+@router.post("/suppress", cli="valhalla market suppress", scope="operate")
+def suppress(p: Suppress, call: Call) -> Answer:
     """Suppress a lead on every channel at once (its remaining follow-ups are cancelled)."""
     from valhalla_cli.services import suppression
 
-    return Answer(suppression.suppress(call.session, lead_id=call["lead"], phone=call["phone"],
-                                       reason=call["reason"], actor=call.actor,
-                                       at=call.instant()))
+    return Answer(suppression.suppress(call.session, lead_id=p.lead, phone=p.phone,
+                                       reason=p.reason, actor=call.actor, at=call.instant(p.at)))
 
 
-@router.get("/suppressions", cli="valhalla market suppressions", params=(
-    Param("lead", help="Only this lead."), limit(100)))
-def suppressions(call: Call) -> Answer:
+class SuppressionsQuery(Params):
+    lead: Annotated[Text | None, Field(description="Only this lead.")] = None
+    limit: Limit = 100
+
+
+@router.get("/suppressions", cli="valhalla market suppressions")
+def suppressions(p: Annotated[SuppressionsQuery, Query()], call: Call) -> Answer:
     """Suppressed leads, newest first."""
     from valhalla_cli.services import suppression
 
-    return Answer(suppression.list_suppressions(call.session, lead_id=call["lead"],
-                                                limit=call["limit"]))
+    return Answer(suppression.list_suppressions(call.session, lead_id=p.lead, limit=p.limit))

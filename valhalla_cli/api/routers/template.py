@@ -1,41 +1,54 @@
 """SMS templates: `/api/governance/templates/*`, mirroring `valhalla template`."""
 
-from valhalla_cli.api.routers._params import AT
-from valhalla_cli.api.routing import Answer, Call, PackRouter, Param
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import Field
+
+from valhalla_cli.api.routers._params import At, Nothing
+from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Text
 
 router = PackRouter("template", "/api/governance/templates")
 
 
 @router.get("", cli="valhalla template list")
-def list_templates(call: Call) -> Answer:
+def list_templates(p: Annotated[Nothing, Query()], call: Call) -> Answer:
     """The templates (step 'default' serves every SMS step without its own)."""
     from valhalla_cli.services import template
 
     return Answer(template.list_templates(call.session))
 
 
-@router.post("/upsert", cli="valhalla template set", scope="admin", params=(
-    Param("language", required=True, help="en or fr."),
-    Param("text", required=True, help="The text; placeholders {name} {business} {callback} "
-          "{market}; must hold {business} and STOP (en) or ARRÊT (fr)."),
-    Param("step", "int", help="For this ladder step only (default: every SMS step)."), AT))
-def upsert(call: Call) -> Answer:
+class Upsert(Params):
+    language: Annotated[Text, Field(description="en or fr.")]
+    text: Annotated[Text, Field(description="The text; placeholders {name} {business} "
+                                "{callback} {market}; must hold {business} and STOP (en) or "
+                                "ARRÊT (fr).")]
+    step: Annotated[Int | None, Field(description="For this ladder step only (default: every SMS "
+                                      "step).")] = None
+    at: At = None
+
+
+@router.post("/upsert", cli="valhalla template set", scope="admin")
+def upsert(p: Upsert, call: Call) -> Answer:
     """Create or replace a template (audited)."""
     from valhalla_cli.services import template
 
-    return Answer(template.set_template(call.session, step=call["step"],
-                                        language=call["language"], text=call["text"],
-                                        actor=call.actor, at=call.instant()))
+    return Answer(template.set_template(call.session, step=p.step, language=p.language,
+                                        text=p.text, actor=call.actor, at=call.instant(p.at)))
 
 
-@router.get("/preview", cli="valhalla template preview", params=(
-    Param("lead", required=True, help="The lead id."),
-    Param("step", "int", help="This ladder step (default: the lead's next SMS step).")))
-def preview(call: Call) -> Answer:
+class PreviewQuery(Params):
+    lead: Annotated[Text, Field(description="The lead id.")]
+    step: Annotated[Int | None, Field(description="This ladder step (default: the lead's next "
+                                      "SMS step).")] = None
+
+
+@router.get("/preview", cli="valhalla template preview")
+def preview(p: Annotated[PreviewQuery, Query()], call: Call) -> Answer:
     """The exact text the lead would be sent, as dispatch renders it."""
     from valhalla_cli.services import template
     from valhalla_cli.services.ladder import ladder_config
 
-    return Answer(template.preview(call.session, call.settings, lead_id=call["lead"],
-                                   step=call["step"],
+    return Answer(template.preview(call.session, call.settings, lead_id=p.lead, step=p.step,
                                    steps=ladder_config(call.settings.ladder).steps))
