@@ -2,15 +2,15 @@
 
 Exactly-once hand-out: a claim is one atomic conditional write. On SQLite the whole dispatch runs
 inside BEGIN IMMEDIATE and claims with one `UPDATE ... WHERE <still claimable> RETURNING`. On
-PostgreSQL overlapping runs really run together: a run reads its candidates with
-`FOR UPDATE SKIP LOCKED LIMIT want`, so it never reads (or evaluates) a row another run holds and
-the database re-checks each row's conditions on its newest version; it reads no more rows than it
-may still claim, because every row it reads is either claimed or acted on (moved, held, skipped,
-cancelled) by this run: locking a row and leaving it would make the other runs skip a row nobody
-takes. It claims by the same conditional UPDATE, keeps reading while it is short, and looks once
-more from the start before it gives up (a run that held rows may have rolled back). Each claim
-writes a fresh token; completion with `--claim-token` checks it, so a worker whose lease expired
-cannot complete the newer attempt.
+PostgreSQL overlapping runs really run together: candidates are read without locks, the windows
+are evaluated, and only then does a run lock (`FOR UPDATE SKIP LOCKED LIMIT want`) exactly the
+eligible rows it is about to claim, re-checking that they are still claimable, and claim them by
+the same conditional UPDATE. Locking more than it claims would make the other runs skip rows
+nobody takes; a run that finds its rows taken keeps reading further until it has its limit or no
+claimable task is left. (Locking as it reads, `LIMIT want` at a time, was measured: a lone claim
+of 500 at 5 M tasks took 210-220 ms instead of 160, in more and smaller reads, and four
+overlapping runs were no faster.) Each claim writes a fresh token; completion with
+`--claim-token` checks it, so a worker whose lease expired cannot complete the newer attempt.
 
 Cost grows with the batch, not the table: candidates come from the (status, ready, due_at) index,
 `ready` is set only when the previous step finishes, and a due task outside its window gets its

@@ -220,15 +220,11 @@ def due_pending(now: datetime) -> Any:
 
 def _candidates(session: Session, *, source: str, now: datetime, max_attempts: int,
                 after: tuple[datetime, int] | None, batch: int, lanes: Lanes,
-                channel: str | None = None, owners: tuple[str | None, ...] | None = None,
-                lock: bool = False) -> list[Any]:
+                channel: str | None = None, owners: tuple[str | None, ...] | None = None
+                ) -> list[Any]:
     """`expired` claims, then the due `pending` tasks that are likely deliverable, then the
     rest of the due tasks (`backlog`), each in due order; only `channel` when given, only the
-    tasks of `owners` when given (None in it: the unowned tasks).
-
-    `lock` (PostgreSQL): lock the rows as they are read, skipping rows another run holds, so
-    overlapping runs each read only rows no other run has; the database re-checks the
-    conditions on a row's newest version before it locks it."""
+    tasks of `owners` when given (None in it: the unowned tasks)."""
     query = select(*_COLUMNS)
     if channel is not None:
         query = query.where(col(FollowupTask.channel) == channel)
@@ -248,8 +244,6 @@ def _candidates(session: Session, *, source: str, now: datetime, max_attempts: i
                                 and_(col(FollowupTask.due_at) == after[0],
                                      col(FollowupTask.id) > after[1])))
     query = query.order_by(col(FollowupTask.due_at), col(FollowupTask.id)).limit(batch)
-    if lock:
-        query = query.with_for_update(skip_locked=True, of=FollowupTask)
     return list(session.execute(query))
 
 
@@ -259,6 +253,21 @@ def _claimable(at: datetime, max_attempts: int):
                     col(table.due_at) <= at),
                and_(col(table.status) == "claimed", col(table.lease_expires_at) <= at,
                     col(table.attempt) < max_attempts))
+
+
+def _lock_free(session: Session, ids: list[int], condition: Any, limit: int | None = None
+               ) -> list[int]:
+    """PostgreSQL: lock those of `ids` that still meet `condition` (re-read on the newest row
+    version), in due order, at most `limit`; rows another run holds are skipped, never waited
+    for, so overlapping runs neither block nor deadlock on each other."""
+    if not ids:
+        return []
+    query = (select(col(FollowupTask.id)).where(col(FollowupTask.id).in_(ids), condition)
+             .order_by(col(FollowupTask.due_at), col(FollowupTask.id))
+             .with_for_update(skip_locked=True))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
 def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int, lock: bool) -> int:
@@ -370,11 +379,25 @@ def _decide(rows: list[Any], *, at: datetime, evaluator: _Evaluator, facts: dict
     return _Batch(eligible, moves, skips, to_cancel)
 
 
-def _take(batch: _Batch, *, want: int) -> _Batch:
-    """The part of the batch this run acts on: the first `want` eligible tasks, and every move
-    and skip (on PostgreSQL every row of the batch is already locked by this run)."""
-    eligible = batch.eligible[:want]
-    return replace(batch, eligible=eligible, ids=[r.id for r in eligible])
+def _take(session: Session, batch: _Batch, *, lock: bool, claimable: Any, want: int
+          ) -> tuple[_Batch, int]:
+    """The part of the batch this run acts on, and how many eligible tasks another run held.
+
+    PostgreSQL (`lock`): the rows it can lock now, skipping those another run holds, at most
+    `want` eligible ones; otherwise the first `want` eligible tasks, and every move and skip."""
+    if lock:
+        ids = _lock_free(session, [r.id for r in batch.eligible], claimable, want)
+        contended = min(len(batch.eligible), want) - len(ids)
+        locked = set(_lock_free(session, [r.id for r, _ in batch.skips]
+                                + [m["task_id"] for m in batch.moves], claimable))
+        skips = [(r, why) for r, why in batch.skips if r.id in locked]
+        moves = [m for m in batch.moves if m["task_id"] in locked]
+    else:
+        ids, contended = [r.id for r in batch.eligible[:want]], 0
+        skips, moves = batch.skips, batch.moves
+    taken = set(ids)
+    return replace(batch, eligible=[r for r in batch.eligible if r.id in taken], skips=skips,
+                   moves=moves, ids=ids), contended
 
 
 def _count_dry(tally: _Tally, batch: _Batch, *, leads: dict[str, Any], messages: Any,
@@ -493,6 +516,7 @@ def dispatch(
     lock = dialect == "postgresql" and not dry_run
     failed = 0 if dry_run else _fail_exhausted(session, now=at, max_attempts=config.max_attempts,
                                                lock=lock)
+    claimable = _claimable(at, config.max_attempts)
     evaluator = _Evaluator(session, at)
     lookup = DnclLookup(session, at, business_timezone)
     lanes = lanes_of(lookup, identification)
@@ -507,19 +531,17 @@ def dispatch(
         if source == "backlog":
             examined = 0
         after: tuple[datetime, int] | None = None
-        # PostgreSQL: rows another run held when this one read are skipped. That run acts on
-        # them, unless it rolls back; so a run still short at the end looks once more.
-        rescanned = False
+        # PostgreSQL: eligible rows another run held when this one tried to lock them. That run
+        # claims them, unless it rolls back; so a run still short at the end looks once more.
+        contended, rescanned = 0, False
         while len(tally.claims) < limit and examined < max_examined:
             want = limit - len(tally.claims)
-            # Locking as it reads, a run reads no more than it may claim: a row locked and left
-            # unclaimed would be skipped by an overlapping run that could have claimed it.
-            batch = min(want, 1_000) if lock else min(max(2 * want, min_batch), 1_000)
+            batch = min(max(2 * want, min_batch), 1_000)
             rows = _candidates(session, source=source, now=at, max_attempts=config.max_attempts,
                                after=after, batch=batch, lanes=lanes, channel=channel,
-                               owners=owners, lock=lock)
-            if not rows and lock and after is not None and not rescanned:
-                after, rescanned = None, True
+                               owners=owners)
+            if not rows and contended and not rescanned:
+                after, contended, rescanned = None, 0, True
                 continue
             if not rows:
                 break
@@ -534,7 +556,9 @@ def dispatch(
             decided = _decide(rows, at=at, evaluator=evaluator, facts=facts, leads=leads,
                               messages=messages, identification=identification,
                               held_by=tally.held_by)
-            taken = _take(decided, want=want)
+            taken, held_elsewhere = _take(session, decided, lock=lock, claimable=claimable,
+                                          want=want)
+            contended += held_elsewhere
             for _, reason in taken.skips:
                 tally.skipped_by[reason] = tally.skipped_by.get(reason, 0) + 1
             if dry_run:
