@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import and_, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -60,7 +60,13 @@ def sla(
     since, until, lo, hi = business_period(at, since, until, business_timezone)
     t = FollowupTask
     grouped = by is not None
+    postgres = dialect_name(session) == "postgresql"
     group = getattr(t, by) if by is not None else literal_column("'all'")
+    if by == "province" and not postgres:
+        # An expression, not the bare column: otherwise SQLite groups by walking the contact
+        # audit index (province first), which covers neither report: 1.2 s instead of 0.2 s
+        # for a month at 5 M tasks, the overdue count a scan of the whole index.
+        group = col(t.province).op("||")(literal(""))
     label = group.label("grp")
     # Only `done` tasks have a response time: the (completed_at, response_minutes, owner,
     # province, step) index covers the report, grouped or not.
@@ -75,7 +81,6 @@ def sla(
                              else_=0)).label("fast"),
                func.sum(case((col(t.response_minutes) <= config.sla_minutes, 1),
                              else_=0)).label("ok")]
-    postgres = dialect_name(session) == "postgresql"
     if postgres:
         # One pass: ordered-set aggregates sort each group's values once. The median of the
         # middle pair is percentile_cont(0.5); percentile_disc(0.9) is rank ceil(0.9 n), the
