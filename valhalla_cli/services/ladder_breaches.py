@@ -117,9 +117,9 @@ def _listing_statements() -> dict[str, Any]:
 def _in_spans(kind: str, size: int, what: str) -> Any:
     """One statement over the scope's done tasks inside up to `size` spans (a CTE of rows, each
     an index range scan; `_span_params` fills it): the count per span (`what="count"`), or the
-    tasks of leads whose numbers start with `prefixes` and have no confirmed zone (`"special"`,
-    SQLite only: see `_special_in_span`). Sizes are powers of two, so a handful of statements
-    serve every report."""
+    tasks of leads whose numbers start with `prefixes` and have no confirmed zone (`"special"`).
+    Sizes are powers of two, so a handful of statements serve every report. SQLite's form;
+    PostgreSQL's is `_unnested_spans`."""
     t, lead = FollowupTask, Lead
     scope, filters = _scope_filters()
     # A UNION ALL of parameter rows rather than VALUES: SQLAlchemy caches its compiled form.
@@ -139,23 +139,45 @@ def _in_spans(kind: str, size: int, what: str) -> Any:
             .join(lead, col(lead.lead_id) == col(t.lead_id)).where(*special))
 
 
-@lru_cache(maxsize=64)
-def _special_in_spans(kind: str, size: int) -> Any:
-    """`_in_spans(…, "special")` in PostgreSQL's form: the spans as an OR of `size` ranges,
-    which its planner turns into a BitmapOr of index range scans of the contact-audit index,
-    then probes each task's lead by its index. Given the spans as rows to join (or as a LATERAL
-    subquery) it read the scope's whole history instead (9 s at 5 M tasks); one statement per
-    span was one round trip per span (about 900 a month)."""
+@lru_cache(maxsize=8)
+def _unnested_spans(kind: str, what: str) -> Any:
+    """PostgreSQL's form of `_in_spans`: the spans arrive as arrays (`idx`, `los`, `his`) and
+    are unnested into rows. For the count, a correlated count per span row; for the tasks of
+    leads with a zone-widening number (`prefixes`, no confirmed zone), a LATERAL subquery per
+    span behind OFFSET 0, which the planner may not flatten into a join (flattened, it read the
+    scope's whole history: 9 s at 5 M tasks). Either way each span is an index-only range scan
+    of the contact-audit index, and each task's lead one probe of its index.
+
+    A fixed handful of parameters whatever the number of spans: SQLAlchemy compiles each of the
+    six statements once per process, psycopg parses each once (it caches only statements with
+    at most 50 parameters: the OR of one range per span it replaces was parsed again on every
+    execution), and the planner sees one short statement."""
+    from sqlalchemy import DateTime, String, any_, literal_column, true
+    from sqlalchemy.dialects.postgresql import ARRAY
+
     t, lead = FollowupTask, Lead
     scope, filters = _scope_filters()
-    prefixes: Any = bindparam("prefixes", expanding=True)
-    spans = or_(*(and_(col(t.completed_at) >= bindparam(f"lo{k}", type_=UTCDateTime),
-                       col(t.completed_at) < bindparam(f"hi{k}", type_=UTCDateTime))
-                  for k in range(size)))
-    return (select(col(t.id), col(t.completed_at))
-            .join(lead, col(lead.lead_id) == col(t.lead_id))
-            .where(*scope, *filters[kind], spans, col(lead.timezone).is_(None),
-                   func.substr(col(lead.phone), 1, 5).in_(prefixes)))
+    instants = ARRAY(DateTime(timezone=True))
+    spans = (func.unnest(bindparam("idx", type_=ARRAY(Integer)), bindparam("los", type_=instants),
+                         bindparam("his", type_=instants))
+             .table_valued("i", "lo", "hi").render_derived(name="spans"))
+    inside = [col(t.completed_at) >= spans.c.lo, col(t.completed_at) < spans.c.hi, *scope,
+              *filters[kind]]
+    if what == "count":
+        return select(spans.c.i, select(func.count()).where(*inside).scalar_subquery())
+    tasks = (select(col(t.id), col(t.completed_at), col(t.lead_id)).where(*inside)
+             .offset(literal_column("0")).lateral("tasks"))
+    prefixes: Any = bindparam("prefixes", type_=ARRAY(String))
+    return (select(tasks.c.id, tasks.c.completed_at).select_from(spans).join(tasks, true())
+            .join(lead, col(lead.lead_id) == tasks.c.lead_id)
+            .where(col(lead.timezone).is_(None),
+                   func.substr(col(lead.phone), 1, 5) == any_(prefixes)))
+
+
+def _span_arrays(spans: list[Span]) -> dict[str, Any]:
+    """`_unnested_spans`' parameters: row `i` is `spans[i]`."""
+    return {"idx": list(range(len(spans))), "los": [a for a, _ in spans],
+            "his": [b for _, b in spans]}
 
 
 MAX_SPANS_PER_STATEMENT = 256  # SQLite allows 500 terms in a compound SELECT
@@ -179,25 +201,27 @@ def _span_params(spans: list[Span]
 
 
 @lru_cache(maxsize=1)
-def _area_code_probes() -> tuple[list[tuple[str, str]], Any]:
-    # Text, not a construct: compiling 728 EXISTS clauses took 0.5 s in every new process. The
-    # literals are the project's own province codes and area-code digits, never user input.
-    pairs = [(p, code) for p in PROVINCES for code in sorted(AREA_CODES)]
-    probes = ", ".join(f"EXISTS (SELECT 1 FROM lead WHERE province = '{p}' AND phone >= '+1{code}'"
-                       f" AND phone < '+1{int(code) + 1}')" for p, code in pairs)
-    return pairs, text(f"SELECT {probes}")
+def _area_code_probes() -> Any:
+    # Text, not a construct: compiling 728 probes took 0.5 s in every new process. The literals
+    # are the project's own province codes and area-code digits, never user input. One row per
+    # (province, area code) with a correlated probe in the select list, which both planners run
+    # as one index probe per row: written as 728 EXISTS columns instead, PostgreSQL spent 53 ms
+    # planning it on every run.
+    rows = ", ".join(f"('{p}', '{code}', '+1{code}', '+1{int(code) + 1}')"
+                     for p in PROVINCES for code in sorted(AREA_CODES))
+    return text("SELECT p.column1, p.column2, (SELECT 1 FROM lead WHERE province = p.column1 "
+                "AND phone >= p.column3 AND phone < p.column4 LIMIT 1) "
+                f"FROM (VALUES {rows}) AS p")
 
 
 def _area_codes_in_use(session: Session) -> dict[str, list[str]]:
     """Per province, the geographic area codes of at least one of its leads' numbers: one probe
     of ix_lead_province_phone each, all in one statement, so the cost does not grow with the
     lead registry."""
-    pairs, statement = _area_code_probes()
-    found = session.connection().execute(statement).one()
     in_use: dict[str, list[str]] = {}
-    for (p, code), present in zip(pairs, found, strict=True):
+    for province, code, present in session.connection().execute(_area_code_probes()):
         if present:
-            in_use.setdefault(p, []).append(code)
+            in_use.setdefault(province, []).append(code)
     return in_use
 
 
@@ -252,14 +276,15 @@ class _Scanner:
             self.spans[rules] = Spans(closed_spans(rules, self.lo, self.hi, self.zone_spans))
         return self.spans[rules]
 
-    def _special_tasks(self, kind: str, spans: list[Span],
-                       params: dict[str, Any]) -> Iterator[tuple[int, datetime]]:
-        sqlite = self.conn.dialect.name == "sqlite"
+    def _rows_in_spans(self, kind: str, what: str, spans: list[Span],
+                  params: dict[str, Any]) -> Iterator[Any]:
+        """The rows of `_in_spans` (SQLite) or `_unnested_spans` (PostgreSQL) over `spans`."""
+        if self.conn.dialect.name != "sqlite":
+            yield from self.conn.execute(_unnested_spans(kind, what),
+                                         {**params, **_span_arrays(spans)})
+            return
         for size, rows in _span_params(spans):
-            statement = (_in_spans(kind, size, "special") if sqlite
-                         else _special_in_spans(kind, size))
-            yield from ((row[0], row[1]) for row in self.conn.execute(statement,
-                                                                     {**params, **rows}))
+            yield from self.conn.execute(_in_spans(kind, size, what), {**params, **rows})
 
     def scan(self, rules: ChannelRules, kind: str, params: dict[str, Any],
              confirmed: dict[int, datetime]) -> None:
@@ -278,16 +303,14 @@ class _Scanner:
             extra = subtract(self.closed(widened).spans, policy.spans)
             if not extra:
                 continue
-            for task_id, at_ in self._special_tasks(kind, extra, {**params,
-                                                                 "prefixes": prefixes}):
+            for task_id, at_ in self._rows_in_spans(kind, "special", extra,
+                                                    {**params, "prefixes": prefixes}):
                 self.tally.breaches += 1
                 self.tally.offer(at_, task_id, rules)
         if not policy.spans:
             return
         skipped = sorted(confirmed.values())
-        counts = [row for size, spans in _span_params(policy.spans)
-                  for row in self.conn.execute(_in_spans(kind, size, "count"),
-                                               {**params, **spans})]
+        counts = list(self._rows_in_spans(kind, "count", policy.spans, params))
         for i, found in counts:
             if not found or i >= len(policy.spans):  # no breach, or a padding row
                 continue
