@@ -186,7 +186,7 @@ def bench(url: str, runs: int, now) -> dict[str, float]:  # type: ignore[no-unty
     from valhalla_cli import review_page
 
     def html() -> None:
-        review_page._environment.cache_clear()  # a process compiles the templates once: count it
+        review_page._environment.cache_clear()  # each process builds its environment: count it
         with redirect_stdout(io.StringIO()):
             result = runner.invoke(app, ["--db", url, "status", "--at", at, "--format", "html"])
         assert result.exit_code in (0, 1), result.output

@@ -152,3 +152,31 @@ def test_sections_of_newer_packs_show_when_the_status_has_them(cli, tmp_path, br
             visit.screenshot("file-newer-sections")
     finally:
         visit.close()
+
+
+def _html(db_url, tmpdir):
+    from conftest import run_valhalla
+
+    proc = run_valhalla("status", "--at", AT, "--format", "html", db_url=db_url,
+                        env={"TMPDIR": str(tmpdir)})
+    assert proc.exit_code in (0, 1), proc.stderr
+    assert proc.stdout.startswith("<!DOCTYPE html>") and not proc.stderr
+    return proc.stdout
+
+
+def test_a_process_loads_the_page_compiled_and_a_broken_cache_is_never_an_error(db, db_url,
+                                                                               tmp_path):
+    """The compiled page is kept between processes (Jinja2's cache, under the temporary
+    directory); a damaged cache file, or a cache directory that cannot be made, still gives
+    the same page."""
+    page = _html(db_url, tmp_path)
+    kept = sorted(tmp_path.glob("_jinja2-cache-*/__jinja2_*.cache"))
+    assert len(kept) == 2  # the review page and the base it extends
+    assert _html(db_url, tmp_path) == page
+    for cached in kept:
+        cached.write_bytes(cached.read_bytes()[:40])  # truncated in the middle of the code
+    assert _html(db_url, tmp_path) == page
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / kept[0].parent.name).write_text("a file where the cache directory would be")
+    assert _html(db_url, occupied) == page
