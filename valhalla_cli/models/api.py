@@ -2,12 +2,13 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import CheckConstraint, Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class ApiToken(SQLModel, table=True):
+class ApiToken(TableModel, table=True):
     """A bearer token of the HTTP API. Only the token's SHA-256 is kept, never the token."""
 
     __tablename__ = "api_token"
@@ -30,7 +31,7 @@ class ApiToken(SQLModel, table=True):
     phone: Optional[str] = Field(default=None, max_length=16)
 
 
-class SmsWebhookReceipt(SQLModel, table=True):
+class SmsWebhookReceipt(TableModel, table=True):
     """One row per SMS provider message handled: a repeated MessageSid is a no-op."""
 
     __tablename__ = "sms_webhook_receipt"

@@ -2,12 +2,13 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(TableModel, table=True):
     """Append-only log of every state change: who, when, what (before -> after) and why.
 
     A trigger rejects UPDATE and DELETE on both engines (see models/ddl.py).

@@ -5,12 +5,13 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class Call(SQLModel, table=True):
+class Call(TableModel, table=True):
     """A call placed through the provider: the caller's phone rings first, then the lead is
     dialled. `status` only moves forward (callbacks arrive late, twice or out of order);
     `duration_seconds` is the provider's figure once the call has ended."""
@@ -36,7 +37,7 @@ class Call(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-class CallEvent(SQLModel, table=True):
+class CallEvent(TableModel, table=True):
     """Every call status the provider posted, once per (sid, status): a repeat changes nothing,
     and a status that arrives before its call's sid is recorded is applied when it is."""
 

@@ -2,12 +2,13 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import CheckConstraint, Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import UTCDateTime
 
 
-class GoLiveState(SQLModel, table=True):
+class GoLiveState(TableModel, table=True):
     """The singleton go-live state (id is always 1). Live = enabled and not kill_switch."""
 
     __tablename__ = "go_live_state"
@@ -24,7 +25,7 @@ class GoLiveState(SQLModel, table=True):
     kill_switch_reason: Optional[str] = Field(default=None)
 
 
-class GoLiveChecklistItem(SQLModel, table=True):
+class GoLiveChecklistItem(TableModel, table=True):
     """A manual sign-off item; an unsigned item fails the runbook's golive check."""
 
     __tablename__ = "go_live_checklist_item"

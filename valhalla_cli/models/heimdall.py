@@ -2,12 +2,13 @@ from datetime import date, datetime
 from typing import Any, Optional
 
 from sqlalchemy import JSON, CheckConstraint, Column, Float, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class HeimdallPolicy(SQLModel, table=True):
+class HeimdallPolicy(TableModel, table=True):
     """One AI recommendation domain: its mode (sandbox | production) and its gate thresholds.
 
     The thresholds are checked by `heimdall policy-set` and by the runbook (not by constraints,
@@ -29,7 +30,7 @@ class HeimdallPolicy(SQLModel, table=True):
     updated_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class HeimdallRecommendation(SQLModel, table=True):
+class HeimdallRecommendation(TableModel, table=True):
     """An AI recommendation as recorded, with the gate's decision and (later) its outcome."""
 
     __tablename__ = "heimdall_recommendation"
@@ -60,7 +61,7 @@ class HeimdallRecommendation(SQLModel, table=True):
     outcome_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class HeimdallScorecard(SQLModel, table=True):
+class HeimdallScorecard(TableModel, table=True):
     """Daily roll-up: outcomes recorded per business day, domain and mode.
 
     Counts the recommendations at or above the domain's `min_confidence` at the time of the

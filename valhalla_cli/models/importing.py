@@ -3,12 +3,13 @@ from typing import Any, Optional
 
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime, table_of
 
 
-class ImportBatch(SQLModel, table=True):
+class ImportBatch(TableModel, table=True):
     """One bulk import, written in short transactions (no write lock held for long).
 
     Rows an import writes carry its id in `import_batch_id` and stay invisible to every ORM

@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, PartialIndex, UTCDateTime
 from valhalla_cli.vocabulary import INBOX_OUTCOMES
 
@@ -14,7 +15,7 @@ ITEM_STATUSES = ("open", "closed")
 OUTCOMES = INBOX_OUTCOMES
 
 
-class InboxItem(SQLModel, table=True):
+class InboxItem(TableModel, table=True):
     """A lead's conversation waiting for a person. `kind` keeps the most severe kind the item
     has seen; `waiting_since` is the oldest inbound text not answered yet (null once answered);
     `refusal_at` is when the first refusal arrived and `deadline` the end of the 10th business
@@ -51,7 +52,7 @@ class InboxItem(SQLModel, table=True):
     closed_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class WrongNumber(SQLModel, table=True):
+class WrongNumber(TableModel, table=True):
     """A number a lead's item closed as a wrong number: never set on that lead again."""
 
     __tablename__ = "wrong_number"

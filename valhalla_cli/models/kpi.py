@@ -2,13 +2,14 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import BigInteger, Column, Float, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.importing import hide_unfinished_imports_of
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class KpiEvent(SQLModel, table=True):
+class KpiEvent(TableModel, table=True):
     """A business metric observation; packs emit their own, operators may add more."""
 
     __tablename__ = "kpi_event"

@@ -2,8 +2,9 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import BigInteger, Column, Float, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.importing import hide_unfinished_imports_of
 from valhalla_cli.models.types import BigIntPK, PartialIndex, UTCDateTime
 
@@ -11,7 +12,7 @@ ACTIVE_STATUSES = ("pending", "claimed")
 FINISHED_STATUSES = ("done", "skipped", "cancelled", "failed")
 
 
-class FollowupTask(SQLModel, table=True):
+class FollowupTask(TableModel, table=True):
     """One step of a follow-up ladder; a ladder is the tasks sharing a `ladder_id`.
 
     `ready` is set when the previous step is finished (done, skipped, cancelled or failed), so the

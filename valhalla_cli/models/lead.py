@@ -11,12 +11,13 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class Lead(SQLModel, table=True):
+class Lead(TableModel, table=True):
     """A person the business may contact: the operator's id, the number, where they are.
 
     `timezone` is a zone an operator confirmed for the person; when it is set it alone decides
@@ -46,7 +47,7 @@ class Lead(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-class LeadConsent(SQLModel, table=True):
+class LeadConsent(TableModel, table=True):
     """Consent evidence, append-only like the audit log (a trigger rejects UPDATE and DELETE).
 
     `kind` is express | inquiry | business, or `withdrawal` (an opt-out: nothing given before it
@@ -85,7 +86,7 @@ def dncl_key(generation: int, ten_digits: int) -> int:
     return generation * GENERATION_SPAN + ten_digits
 
 
-class DnclArea(SQLModel, table=True):
+class DnclArea(TableModel, table=True):
     """One area code's copy of the National Do Not Call List: how old it is, how many numbers,
     and which generation of `dncl_number` keys holds them."""
 
@@ -101,7 +102,7 @@ class DnclArea(SQLModel, table=True):
     imported_by: str = Field(max_length=200)
 
 
-class DnclNumber(SQLModel, table=True):
+class DnclNumber(TableModel, table=True):
     """A listed number: `dncl_key(generation, ten digits)` as the primary key (one probe per
     contact decision; an area code's generation is one key range, deleted in range chunks)."""
 
@@ -110,7 +111,7 @@ class DnclNumber(SQLModel, table=True):
     number: int = Field(sa_column=Column(BigIntPK, primary_key=True, autoincrement=False))
 
 
-class MessageTemplate(SQLModel, table=True):
+class MessageTemplate(TableModel, table=True):
     """The text of an SMS step in one language; step 0 is the default for every SMS step."""
 
     __tablename__ = "message_template"
@@ -125,7 +126,7 @@ class MessageTemplate(SQLModel, table=True):
     updated_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class InboundMessage(SQLModel, table=True):
+class InboundMessage(TableModel, table=True):
     """What a number texted back (an opt-out or a reply); `lead_id` is null for an unknown
     number, one row per lead otherwise."""
 
@@ -146,7 +147,7 @@ class InboundMessage(SQLModel, table=True):
 # --- `lead import` staging: validated rows wait here, invisible, until the import's last
 # transaction applies them to `lead` and `lead_consent` with set-based SQL --------------------
 
-class LeadImportLead(SQLModel, table=True):
+class LeadImportLead(TableModel, table=True):
     """What one running `lead import` will do to one lead: the file's rows for that lead folded
     into one change (fields given override; `language` is the language a row chose, followed
     through later province changes; `has_qc` / `has_other` say which provinces the rows named,
@@ -170,7 +171,7 @@ class LeadImportLead(SQLModel, table=True):
     has_other: bool = Field(sa_column=Column(Boolean, nullable=False))
 
 
-class LeadImportConsent(SQLModel, table=True):
+class LeadImportConsent(TableModel, table=True):
     """A consent a running `lead import` will append to the ledger (which refuses deletes, so
     it cannot take rows that might be discarded)."""
 

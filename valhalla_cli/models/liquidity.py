@@ -2,13 +2,14 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.importing import hide_unfinished_imports_of
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class BuyerFeedbackEvent(SQLModel, table=True):
+class BuyerFeedbackEvent(TableModel, table=True):
     """A cash buyer's reaction to a deal sent to them (one row per send).
 
     `business_date` is the business day of `at` in the business time zone when it was recorded;
@@ -39,7 +40,7 @@ class BuyerFeedbackEvent(SQLModel, table=True):
         BigInteger, nullable=True, index=True))
 
 
-class BuyerLiquidityNode(SQLModel, table=True):
+class BuyerLiquidityNode(TableModel, table=True):
     """Per (province, market, property type) and business date: sends, responses and closes.
 
     Upserted atomically with each feedback event, so a 90-day score sums at most 90 rows.

@@ -2,12 +2,13 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 
-class MarketPolicy(SQLModel, table=True):
+class MarketPolicy(TableModel, table=True):
     """Contact policy for a province (market '*') or one market of it.
 
     On a market row a NULL field means "inherit the province-wide value"; `windows` is inherited
@@ -38,7 +39,7 @@ class MarketPolicy(SQLModel, table=True):
     updated_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class ContactSuppression(SQLModel, table=True):
+class ContactSuppression(TableModel, table=True):
     """A lead or a number that must never be contacted again, on any channel (opt-out, the
     internal do-not-call list). A row with a phone covers every lead with that number, now or
     later; `lead_id` is null for a number suppressed on its own. Never deleted (the CRTC asks

@@ -2,14 +2,15 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
 
 PROVINCE_WIDE = "*"
 
 
-class OfferPolicy(SQLModel, table=True):
+class OfferPolicy(TableModel, table=True):
     """How offers are bounded, per province (`market = '*'`) and optionally per market.
 
     Ratios are stored exactly in basis points (0.70 -> 7000), money in whole cents. On a market
@@ -39,7 +40,7 @@ class OfferPolicy(SQLModel, table=True):
     updated_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class OfferEvidence(SQLModel, table=True):
+class OfferEvidence(TableModel, table=True):
     """Every computed (or refused) offer, with everything needed to reproduce it.
 
     Append-only: a trigger rejects UPDATE and DELETE on both engines (see models/ddl.py).
@@ -82,7 +83,7 @@ class OfferEvidence(SQLModel, table=True):
     result: dict[str, Any] = Field(sa_column=Column(StoredJSON, nullable=False))
 
 
-class OfferOutcome(SQLModel, table=True):
+class OfferOutcome(TableModel, table=True):
     """What happened to an offer after it was computed: one row per stage it reached.
 
     Append-only like the evidence it refers to (a trigger rejects UPDATE and DELETE on both
@@ -111,7 +112,7 @@ class OfferOutcome(SQLModel, table=True):
     actor: str = Field(max_length=200)
 
 
-class OfferFunnel(SQLModel, table=True):
+class OfferFunnel(TableModel, table=True):
     """How far each sent offer got: one row per offer, written by `offer outcome` in the
     transaction that appends the stage, so `offer funnel` reads this narrow table instead of
     joining every stage of the cohort (derived from `offer_outcome`; migration 0022 backfills it).

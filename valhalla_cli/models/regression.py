@@ -2,12 +2,13 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import CheckConstraint, Column, Float
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import UTCDateTime
 
 
-class RegressionPolicy(SQLModel, table=True):
+class RegressionPolicy(TableModel, table=True):
     """The tripwire's rule for one KPI metric and the lever it throttles.
 
     The lever's state is `regression_state` (foundation, read by the packs that obey it).

@@ -2,12 +2,13 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Column, Float
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import UTCDateTime
 
 
-class RegressionState(SQLModel, table=True):
+class RegressionState(TableModel, table=True):
     """One row per lever (`followups`, `offers`): throttled until a human releases it.
 
     Part of the foundation because the packs that obey a lever (ladder dispatch, offer compute)

@@ -2,14 +2,15 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, UTCDateTime
 
 GLOBAL_ENGINE = "GLOBAL"
 
 
-class RiskPolicy(SQLModel, table=True):
+class RiskPolicy(TableModel, table=True):
     """A daily loss cap per engine, in cents; GLOBAL caps the sum of all engines."""
 
     __tablename__ = "risk_policy"
@@ -22,7 +23,7 @@ class RiskPolicy(SQLModel, table=True):
     updated_by: Optional[str] = Field(default=None, max_length=200)
 
 
-class RiskLedger(SQLModel, table=True):
+class RiskLedger(TableModel, table=True):
     """One row per business day and engine (GLOBAL included, kept as the sum of the engines).
 
     Exposure = reserved_cents (open reservations made that day) + realized_loss_cents (losses
@@ -46,7 +47,7 @@ class RiskLedger(SQLModel, table=True):
                                                                    default=0))
 
 
-class RiskReservation(SQLModel, table=True):
+class RiskReservation(TableModel, table=True):
     """Money held against a day's cap until it is settled or released. `ref` is idempotent."""
 
     __tablename__ = "risk_reservation"
@@ -69,7 +70,7 @@ class RiskReservation(SQLModel, table=True):
     pnl_cents: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
 
 
-class RiskEvent(SQLModel, table=True):
+class RiskEvent(TableModel, table=True):
     """The money journal: every reservation, denial, settlement and release."""
 
     __tablename__ = "risk_event"

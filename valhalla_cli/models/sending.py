@@ -5,15 +5,16 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from valhalla_cli.models.base import TableModel
 from valhalla_cli.models.types import BigIntPK, StoredJSON, UTCDateTime
 
 MESSAGE_STATES = ("sending", "accepted", "sent", "delivered", "undelivered", "failed",
                   "not_sent")
 
 
-class OutboundMessage(SQLModel, table=True):
+class OutboundMessage(TableModel, table=True):
     """One text handed (or about to be handed) to a provider.
 
     The row is committed in `sending` before the request leaves, keyed by (task, attempt), so a
@@ -58,7 +59,7 @@ class OutboundMessage(SQLModel, table=True):
     actor: str = Field(max_length=200)
 
 
-class MessageEvent(SQLModel, table=True):
+class MessageEvent(TableModel, table=True):
     """Every status a provider reported for a sid, once per (sid, status). `applied` is false
     for an event whose sid no message carries yet (the callback outran the send's answer); it
     applies when the sid is recorded."""
@@ -80,7 +81,7 @@ class MessageEvent(SQLModel, table=True):
     actor: str = Field(max_length=200)
 
 
-class PhoneStatus(SQLModel, table=True):
+class PhoneStatus(TableModel, table=True):
     """A number that cannot receive texts, since when and by which provider code; an inbound
     text from the number deletes the row (it can text, so it can be texted)."""
 
