@@ -29,6 +29,8 @@ from valhalla_cli.vocabulary import INBOX_OUTCOMES, words
 
 app = typer.Typer(invoke_without_command=True)
 
+# Selections: an open item's figures a person acts on (the JSON has its timestamps and outcome);
+# the SLA figures without the owner, which `--by owner` puts first.
 ITEM_COLUMNS = ("lead_id", "name", "owner", "kind", "waiting_minutes", "last_text", "deadline")
 SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
                "open_refusals", "since", "until")

@@ -49,6 +49,7 @@ OUTCOMES_HELP = (f"{', '.join(LADDER_CONTINUE_OUTCOMES)} (continue); "
 # What a terminal shows by default (--wide: every column); the message is `ladder due --json`'s.
 CLAIM_COMPACT = ("task_id", "lead_id", "step", "channel", "to", "due_at", "lease_expires_at")
 DUE_COMPACT = ("task_id", "lead_id", "step", "channel", "owner", "due_at", "status_reason")
+# An SLA row's figures first and its period last; a grouped table puts the group first.
 SLA_COLUMNS = ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
                "p90_response_minutes", "overdue_now", "target_within_2h_pct", "meets_target",
                "since", "until")

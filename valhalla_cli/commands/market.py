@@ -12,6 +12,7 @@ from valhalla_cli.commands._common import (
     ReasonOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -24,11 +25,7 @@ from valhalla_cli.commands._common import (
 app = typer.Typer(help="Market policy (province routing) and contact compliance.",
                   no_args_is_help=True)
 
-POLICY_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
-                  "quiet_on_holidays", "enabled", "require_sms_consent", "updated_at",
-                  "updated_by")
-EFFECTIVE_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
-                     "quiet_on_holidays", "enabled", "require_sms_consent", "sources")
+# A suppression's fields without `created` and `tasks_cancelled`, which only `suppress` answers.
 SUPPRESSION_COLUMNS = ("id", "lead_id", "phone", "reason", "at", "actor")
 
 ProvinceArg = Annotated[str, typer.Argument(help="Province or territory code, e.g. ON.")]
@@ -52,7 +49,7 @@ def policies(
     from valhalla_cli.services import policies
 
     show(ctx, lambda session: policies.list_policies(session, province=province), fmt, as_json,
-         columns=POLICY_COLUMNS)
+         columns=columns_of(policies.PolicyView))
 
 
 @app.command("policy-set")
@@ -96,7 +93,7 @@ def policy_set(
             channels=channels, min_lead_score=min_lead_score, quiet_on_holidays=holidays,
             enabled=enable, actor=cfg.actor, at=when,
             require_sms_consent=require_sms_consent),
-        fmt, as_json, at=at, columns=POLICY_COLUMNS)
+        fmt, as_json, at=at, columns=columns_of(policies.PolicyView))
 
 
 @app.command("effective")
@@ -112,7 +109,7 @@ def effective(ctx: typer.Context, province: ProvinceArg, market_name: MarketOpt 
 
     show(ctx,
          lambda session: policies.effective_policy(session, province=province, market=market_name),
-         fmt, as_json, columns=EFFECTIVE_COLUMNS)
+         fmt, as_json, columns=columns_of(policies.EffectivePolicy))
 
 
 @app.command("can-contact")

@@ -26,6 +26,8 @@ from valhalla_cli.commands._common import (
 )
 from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_STAGES, words
 
+# Selections: an outcome without its stage list and message; a funnel row without its group,
+# which a grouped table puts first.
 OUTCOME_COLUMNS = ("evidence_id", "status", "recorded", "stage", "previous", "amount", "at",
                    "max_offer", "reason", "over_max_reason")
 FUNNEL_COLUMNS = ("since", "until", "sent", "countered", "accepted", "rejected", "contracted",

@@ -25,6 +25,7 @@ from valhalla_cli.commands._common import (
 app = typer.Typer(help="Regression tripwire: throttle a lever when a KPI drops.",
                   no_args_is_help=True)
 
+# An evaluation's figures; `tripped` and the note are in the JSON (the status says it in a word).
 EVAL_COLUMNS = ("metric", "lever", "statistic", "baseline", "recent", "drop_pct", "z", "status")
 
 
