@@ -31,6 +31,7 @@ from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import OfferEvidence, OfferFunnel, OfferOutcome
+from valhalla_cli.models.types import view_of
 from valhalla_cli.money import from_cents, to_cents
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.refusals import Refusal
@@ -123,8 +124,8 @@ def _stages(session: Session, evidence_id: int) -> list[OfferOutcome]:
 
 
 def _stage_views(rows: list[OfferOutcome]) -> list[StageView]:
-    return [StageView(r.status, r.at, None if r.amount_cents is None else from_cents(
-        r.amount_cents), r.actor, r.note) for r in rows]
+    return [view_of(StageView, r, amount=None if r.amount_cents is None
+                    else from_cents(r.amount_cents)) for r in rows]
 
 
 def record(session: Session, *, evidence_id: int, status: str, amount: str | Decimal | None,
