@@ -21,6 +21,7 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import CONTACT_CHANNELS, words
 
 app = typer.Typer(help="Market policy (province routing) and contact compliance.",
                   no_args_is_help=True)
@@ -117,8 +118,8 @@ def can_contact(
     ctx: typer.Context,
     province: Annotated[Optional[str], typer.Argument(
         help="Province or territory code, e.g. ON (may be left out with --lead).")] = None,
-    channel: Annotated[Optional[str], typer.Option("--channel", "-c", help="SMS or CALL "
-                                                   "(required).")] = None,
+    channel: Annotated[Optional[str], typer.Option(
+        "--channel", "-c", help=f"{words(CONTACT_CHANNELS)} (required).")] = None,
     market_name: MarketOpt = None,
     lead_score: Annotated[Optional[int], typer.Option(
         "--lead-score", metavar="N", help="The lead's score, 0-100 (required when the policy "
@@ -143,7 +144,7 @@ def can_contact(
     from valhalla_cli.services import market
 
     if channel is None:
-        raise BadInput("missing option '--channel' (SMS or CALL)")
+        raise BadInput(f"missing option '--channel' ({words(CONTACT_CHANNELS)})")
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)

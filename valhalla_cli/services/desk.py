@@ -24,12 +24,12 @@ from valhalla_cli.errors import BadInput, NotFound, Refused
 from valhalla_cli.models import ApiToken, Call, CallEvent, FollowupTask
 from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services.refusals import Refusal
+from valhalla_cli.vocabulary import DESK_DISPOSITIONS
 
 PACK = "desk"
 CHANNEL = "CALL"
 # The page's disposition buttons, in the order of its keys 1-7.
-DISPOSITIONS = ("no_answer", "voicemail", "contacted", "appointment", "not_interested",
-                "wrong_number", "do_not_call")
+DISPOSITIONS = DESK_DISPOSITIONS
 DO_NOT_CALL = "do_not_call"
 OVERDUE_AFTER = timedelta(hours=2)
 QUEUE_LIMIT = 100
