@@ -4,6 +4,9 @@ to the result appears in the table, TSV and Markdown too, never only in the JSON
 from __future__ import annotations
 
 import dataclasses
+import importlib
+
+import pytest
 
 AT = "2027-01-04T10:00:00-05:00"  # a Monday in Toronto
 LATER = "2027-01-08T12:00:00-05:00"  # the Friday after
@@ -99,3 +102,19 @@ def test_status_markdown_sections_shown_whole_print_their_fields(cli):
     table = _ok(cli("status", "--at", LATER, "--format", "table",
                     env={"COLUMNS": "200"})).stdout
     assert "Offers sent, not answered: 1" in table
+
+
+@pytest.mark.parametrize(("args", "view"), [
+    (("risk", "policies"), "valhalla_cli.services.risk:Policy"),
+    (("risk", "snapshot", "--day", "2027-01-04"), "valhalla_cli.services.risk:EngineSnapshot"),
+    (("regression", "state"), "valhalla_cli.services.regression:LeverState"),
+    (("regression", "policies"), "valhalla_cli.services.regression:PolicyView"),
+    (("heimdall", "policies"), "valhalla_cli.services.heimdall:PolicyView"),
+    (("golive", "checklist", "list"), "valhalla_cli.services.golive:ChecklistItem"),
+    (("ladder", "due", "--at", AT), "valhalla_cli.services.ladder:DueTask"),
+    (("offer", "evidence", "list"), "valhalla_cli.services.offer:EvidenceSummary"),
+])
+def test_other_tables_shown_whole_print_their_fields(cli, args, view):
+    module, _, name = view.partition(":")
+    fields = _fields(getattr(importlib.import_module(module), name))
+    assert _tsv_header(cli(*args, "--format", "tsv")) == fields
