@@ -32,6 +32,7 @@ from valhalla_cli.commands._common import (
 )
 from valhalla_cli.vocabulary import (
     CONSENT_KINDS,
+    CONTACT_CHANNELS,
     LADDER_CONTINUE_OUTCOMES,
     LADDER_GROUPS,
     LADDER_OPT_OUT,
@@ -241,8 +242,9 @@ def dispatch(
     worker: Annotated[Optional[str], typer.Option(
         "--worker", metavar="NAME", help="Who claims (default: actor@host:pid).")] = None,
     channel: Annotated[Optional[str], typer.Option(
-        "--channel", metavar="SMS|CALL", help="Hand out this channel's tasks only (default: "
-        "both, or CALL only while [sender] provider sends the texts).")] = None,
+        "--channel", metavar="|".join(CONTACT_CHANNELS),
+        help="Hand out this channel's tasks only (default: both, or CALL only while [sender] "
+        "provider sends the texts).")] = None,
     at: AtOpt = None, dry_run: DryRunOpt = False, fmt: FormatOpt = None,
     as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:
