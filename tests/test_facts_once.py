@@ -102,6 +102,14 @@ def _help(cli_nodb, *path: str) -> str:
     (("offer", "compute"), "valhalla_cli.inputs:PROPERTY_TYPES"),
     (("liquidity", "feedback"), "valhalla_cli.inputs:PROPERTY_TYPES"),
     (("send", "report"), "valhalla_cli.services.sending.report:GROUPS"),
+    (("market", "can-contact"), "valhalla_cli.services.contact_rules:CHANNELS"),
+    (("inbox",), "valhalla_cli.services.inbox_rules:KINDS"),
+    (("offer", "outcome"), "valhalla_cli.services.offer_outcome:PRICED"),
+    (("regression", "release"), "valhalla_cli.services.levers:LEVERS"),
+    (("regression", "policy-set"), "valhalla_cli.services.levers:LEVERS"),
+    (("regression", "policy-set"), "valhalla_cli.services.stats:STATISTICS"),
+    (("api", "token"), "valhalla_cli.services.api_tokens:SCOPES"),
+    (("api", "token", "create"), "valhalla_cli.services.api_tokens:SCOPES"),
 ])
 def test_a_help_lists_exactly_the_words_its_rule_accepts(cli_nodb, path, accepted):
     from valhalla_cli import vocabulary
@@ -112,6 +120,42 @@ def test_a_help_lists_exactly_the_words_its_rule_accepts(cli_nodb, path, accepte
     assert any(words is value for value in vars(vocabulary).values()), accepted
     shown = _help(cli_nodb, *path)
     assert [w for w in words if not re.search(rf"(?<![\w-]){w}(?![\w-])", shown)] == [], shown
+
+
+@pytest.mark.parametrize(("model", "field", "accepted"), [
+    ("desk:Disposition", "outcome", "valhalla_cli.services.desk:DISPOSITIONS"),
+    ("inbox:ListQuery", "kind", "valhalla_cli.services.inbox_rules:KINDS"),
+    ("inbox:Close", "outcome", "valhalla_cli.models.inbox:OUTCOMES"),
+    ("ladder:Create", "language", "valhalla_cli.services.contact_facts:LANGUAGES"),
+    ("ladder:Create", "consent", "valhalla_cli.services.consent:KINDS"),
+    ("ladder:Complete", "outcome", "valhalla_cli.services.ladder.config:CONTINUE_OUTCOMES"),
+    ("ladder:Complete", "outcome", "valhalla_cli.services.ladder.config:STOP_OUTCOMES"),
+    ("ladder:Dispatch", "channel", "valhalla_cli.services.contact_rules:CHANNELS"),
+    ("ladder:SlaQuery", "by", "valhalla_cli.services.ladder.config:GROUPS"),
+    ("lead:Upsert", "language", "valhalla_cli.services.contact_facts:LANGUAGES"),
+    ("lead:Consent", "kind", "valhalla_cli.services.consent:KINDS"),
+    ("lead:Consent", "channel", "valhalla_cli.services.consent:CONSENT_CHANNELS"),
+    ("liquidity:Feedback", "type", "valhalla_cli.inputs:PROPERTY_TYPES"),
+    ("market:CanContactQuery", "channel", "valhalla_cli.services.contact_rules:CHANNELS"),
+    ("offer:Compute", "type", "valhalla_cli.inputs:PROPERTY_TYPES"),
+    ("offer:Outcome", "status", "valhalla_cli.services.offer_outcome:STAGES"),
+    ("offer:Outcome", "amount", "valhalla_cli.services.offer_outcome:PRICED"),
+    ("template:Upsert", "language", "valhalla_cli.services.contact_facts:LANGUAGES"),
+    ("regression:Release", "lever", "valhalla_cli.services.levers:LEVERS"),
+    ("regression:PolicySet", "lever", "valhalla_cli.services.levers:LEVERS"),
+    ("regression:PolicySet", "statistic", "valhalla_cli.services.stats:STATISTICS"),
+])
+def test_an_api_field_describes_exactly_the_words_its_rule_accepts(model, field, accepted):
+    from valhalla_cli import vocabulary
+
+    module, _, name = accepted.partition(":")
+    words = getattr(importlib.import_module(module), name)
+    assert any(words is value for value in vars(vocabulary).values()), accepted
+    router, _, cls = model.partition(":")
+    params = getattr(importlib.import_module(f"valhalla_cli.api.routers.{router}"), cls)
+    described = params.model_fields[field].description
+    assert [w for w in words if not re.search(rf"(?<![\w-]){w}(?![\w-])", described)] == [], \
+        described
 
 
 def test_one_reader_of_the_schema_revision():
@@ -181,3 +225,51 @@ def test_config_path_follows_the_same_precedence_as_every_command(cli_nodb, tmp_
                     env={"VALHALLA_CONFIG": str(env)}).stdout == f"{flag}\n"
     blank = cli_nodb("config", "path", env={"VALHALLA_CONFIG": ""})
     assert blank.exit_code == 2 and "VALHALLA_CONFIG" in blank.stderr
+
+
+def _enumerations() -> dict[str, tuple[str, ...]]:
+    from valhalla_cli import vocabulary
+
+    return {name: value for name, value in vars(vocabulary).items()
+            if name.isupper() and isinstance(value, tuple) and len(value) > 1}
+
+
+def _retyped_lists(text: str) -> list[tuple[str, str]]:
+    """(enumeration, the words) for each list in `text` ("a, b or c") of at least three of one
+    enumeration's words, or all of a shorter one's: a list the vocabulary should have built. Two
+    words of a long enumeration in a sentence ("a province or market") are prose."""
+    found = []
+    for name, items in _enumerations().items():
+        word = "|".join(re.escape(w) for w in sorted(items, key=len, reverse=True))
+        run = rf"(?<![\w-])(?:{word})(?:(?:, or |, and |, | or | and )(?:{word}))+(?![\w-])"
+        found += [(name, m.group(0)) for m in re.finditer(run, text)
+                  if len(set(re.split(r",? or |,? and |, ", m.group(0))))
+                  >= min(3, len(items))]
+    return found
+
+
+def _face_strings():
+    """Every string literal of the two faces' modules (help texts, descriptions, docstrings,
+    messages), with where it is."""
+    for folder in ("commands", "api/routers"):
+        for path in sorted((PACKAGE / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    yield f"{path.relative_to(REPO)}:{node.lineno}", node.value
+
+
+def test_no_face_retypes_an_enumeration_of_the_vocabulary():
+    retyped = [(where, name, words) for where, text in _face_strings()
+               for name, words in _retyped_lists(text)]
+    assert retyped == []
+
+
+def test_a_retyped_enumeration_is_found():
+    assert _retyped_lists('help="en or fr (default: fr for QC)."') == [("LANGUAGES", "en or fr")]
+    assert ("LADDER_GROUPS", "owner, province or step") in _retyped_lists(
+        "Group by owner, province or step.")
+    assert ("OFFER_STAGES", "sent, accepted, countered") in _retyped_lists(
+        "Record the stage: sent, accepted, countered (a counter is answered)")
+    assert _retyped_lists("Group by {words(LADDER_GROUPS)}.") == []
+    assert _retyped_lists("The merged policy for a province or market.") == []
+    assert _retyped_lists("mean (of the values) or rate (events per hour)") == []

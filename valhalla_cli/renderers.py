@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-RUNBOOK_CHECK_COLUMNS = ("name", "status", "detail", "fix")  # a check line's fields, in order
-
 
 def runbook_markdown(report: Any) -> str:
     """The runbook report as Markdown (`runbook markdown`, `GET …/runbook/markdown`)."""
+    import dataclasses
+
     from valhalla_cli.output import markdown_table
+    from valhalla_cli.services.runbook import CheckLine
     from valhalla_cli.wire import jsonable
 
     verdict = "OK to enable go-live" if report.ok_to_enable_go_live else "NOT OK to enable"
@@ -17,4 +18,4 @@ def runbook_markdown(report: Any) -> str:
     for row in rows:
         row["fix"] = f"`{row['fix']}`" if row["fix"] else ""
     return (f"# Valhalla runbook: {verdict}\n\nGenerated {jsonable(report.generated_at)}.\n\n"
-            + markdown_table(rows, RUNBOOK_CHECK_COLUMNS))
+            + markdown_table(rows, [f.name for f in dataclasses.fields(CheckLine)]))

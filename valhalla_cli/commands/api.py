@@ -15,11 +15,13 @@ from valhalla_cli.commands._common import (
     settings,
     show,
 )
+from valhalla_cli.vocabulary import TOKEN_SCOPES, words
 
 app = typer.Typer(help="The HTTP API (valhalla serve): bearer tokens.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens: read, operate or admin scope.", no_args_is_help=True)
+token_app = typer.Typer(help=f"Bearer tokens: {words(TOKEN_SCOPES)} scope.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
+# A token's fields reordered: whose it is (owner, phone) next to its name and scope.
 TOKEN_COLUMNS = ("name", "scope", "owner", "phone", "active", "created_at", "created_by",
                  "revoked_at", "revoked_by")
 NameArg = Annotated[str, typer.Argument(help="The token's name (the audit actor is api:NAME).")]

@@ -6,6 +6,7 @@ import typer
 
 from valhalla_cli.commands._common import AtOpt, FormatOpt, JsonOpt, at_instant, show
 
+# The queue's counts reordered: what is due before the calls and the inbox.
 QUEUE_COLUMNS = ("owner", "due", "overdue", "calls", "inbox")
 
 

@@ -220,6 +220,7 @@ def checklist_unsign(
         fmt, as_json, at=at)
 
 
+# An audit entry without its pack: the history shows only go-live's own events.
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "subject", "before", "after", "reason")
 
 

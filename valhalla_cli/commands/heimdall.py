@@ -26,6 +26,8 @@ from valhalla_cli.commands._common import (
 app = typer.Typer(help="Heimdall: confidence gates for AI recommendations.",
                   no_args_is_help=True)
 
+# Selections: a record without its message and warning (the warning goes to standard error); a
+# scorecard row without the policy thresholds (`heimdall policies` shows them).
 RECORD_COLUMNS = ("recommendation_id", "domain", "subject", "confidence", "min_confidence",
                   "mode", "decision", "reason", "recorded_at")
 SCORECARD_COLUMNS = ("domain", "mode", "samples", "successes", "success_rate", "wilson_lower",

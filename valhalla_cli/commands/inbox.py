@@ -25,10 +25,12 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
-from valhalla_cli.vocabulary import INBOX_OUTCOMES, words
+from valhalla_cli.vocabulary import INBOX_KINDS, INBOX_OUTCOMES, words
 
 app = typer.Typer(invoke_without_command=True)
 
+# Selections: an open item's figures a person acts on (the JSON has its timestamps and outcome);
+# the SLA figures without the owner, which `--by owner` puts first.
 ITEM_COLUMNS = ("lead_id", "name", "owner", "kind", "waiting_minutes", "last_text", "deadline")
 SLA_COLUMNS = ("opened", "answered", "median_minutes_to_answer", "within_5m_pct",
                "open_refusals", "since", "until")
@@ -56,7 +58,7 @@ def inbox(
     owner: Annotated[Optional[str], typer.Option("--owner", metavar="O",
                                                  help="Only this owner's items.")] = None,
     kind: Annotated[Optional[str], typer.Option(
-        "--kind", metavar="K", help="Only refusal, wrong_number or reply.")] = None,
+        "--kind", metavar="K", help=f"Only {words(INBOX_KINDS)}.")] = None,
     all_items: Annotated[bool, typer.Option("--all", help="Closed items too.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, callback=bigint,
                                        help="At most this many.")] = 100,

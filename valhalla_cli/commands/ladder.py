@@ -32,6 +32,7 @@ from valhalla_cli.commands._common import (
 )
 from valhalla_cli.vocabulary import (
     CONSENT_KINDS,
+    CONTACT_CHANNELS,
     LADDER_CONTINUE_OUTCOMES,
     LADDER_GROUPS,
     LADDER_OPT_OUT,
@@ -49,6 +50,7 @@ OUTCOMES_HELP = (f"{', '.join(LADDER_CONTINUE_OUTCOMES)} (continue); "
 # What a terminal shows by default (--wide: every column); the message is `ladder due --json`'s.
 CLAIM_COMPACT = ("task_id", "lead_id", "step", "channel", "to", "due_at", "lease_expires_at")
 DUE_COMPACT = ("task_id", "lead_id", "step", "channel", "owner", "due_at", "status_reason")
+# An SLA row's figures first and its period last; a grouped table puts the group first.
 SLA_COLUMNS = ("completed", "within_30m_pct", "within_2h_pct", "median_response_minutes",
                "p90_response_minutes", "overdue_now", "target_within_2h_pct", "meets_target",
                "since", "until")
@@ -240,8 +242,9 @@ def dispatch(
     worker: Annotated[Optional[str], typer.Option(
         "--worker", metavar="NAME", help="Who claims (default: actor@host:pid).")] = None,
     channel: Annotated[Optional[str], typer.Option(
-        "--channel", metavar="SMS|CALL", help="Hand out this channel's tasks only (default: "
-        "both, or CALL only while [sender] provider sends the texts).")] = None,
+        "--channel", metavar="|".join(CONTACT_CHANNELS),
+        help="Hand out this channel's tasks only (default: both, or CALL only while [sender] "
+        "provider sends the texts).")] = None,
     at: AtOpt = None, dry_run: DryRunOpt = False, fmt: FormatOpt = None,
     as_json: JsonOpt = False, wide: WideOpt = False,
 ) -> None:

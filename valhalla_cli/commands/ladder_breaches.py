@@ -16,6 +16,7 @@ from valhalla_cli.commands._common import (
     UntilOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -23,9 +24,6 @@ from valhalla_cli.commands._common import (
     say,
     settings,
 )
-
-BREACH_COLUMNS = ("task_id", "lead_id", "timezone", "local_time", "owner", "reason",
-                  "completed_at", "channel", "province", "market", "step")
 
 
 def breaches(
@@ -57,7 +55,8 @@ def breaches(
     with database(ctx) as db, db.transaction() as session:
         result = ladder_breaches.report(session, at=when, since=first, until=last,
                                         business_timezone=cfg.business_timezone, limit=limit)
-    emit(result.items, output, columns=BREACH_COLUMNS, title="Contact-window breaches")
+    emit(result.items, output, columns=columns_of(ladder_breaches.Breach),
+         title="Contact-window breaches")
     compliance = "n/a" if result.compliance is None else f"{result.compliance:.6g}"
     shown = (f"; listing the first {len(result.items)}" if result.truncated else "")
     say(ctx, f"{result.since}..{result.until}: {result.breaches} breaches in "

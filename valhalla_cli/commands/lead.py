@@ -13,6 +13,7 @@ from valhalla_cli.commands._common import (
     WideOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -26,10 +27,15 @@ from valhalla_cli.vocabulary import CONSENT_CHANNELS, CONSENT_KINDS, LANGUAGES, 
 app = typer.Typer(help="Leads: phone numbers, consent evidence, opt-outs and replies.",
                   no_args_is_help=True)
 
-LEAD_COLUMNS = ("lead_id", "phone", "name", "province", "market", "language", "timezone",
-                "source", "created_at", "updated_at")
 LEAD_COMPACT = ("lead_id", "phone", "name", "province", "market", "language")
 LeadArg = Annotated[str, typer.Argument(help="The lead id.")]
+
+
+def _lead_columns() -> tuple[str, ...]:
+    """A lead's fields, read from its dataclass when a command has loaded the service."""
+    from valhalla_cli.services.contact_facts import LeadRecord
+
+    return columns_of(LeadRecord)
 
 
 @app.command("add")
@@ -71,7 +77,7 @@ def add(
     with database(ctx) as db, db.transaction(write=True) as session:
         result = service.add(session, fields=fields, at=when, actor=cfg.actor)
     emit(service.upsert_view(result), output,
-         columns=(*LEAD_COLUMNS, "created", "changed"))
+         columns=(*_lead_columns(), "created", "changed"))
 
 
 @app.command("show")
@@ -92,7 +98,7 @@ def show_command(ctx: typer.Context, lead: LeadArg, at: AtOpt = None, fmt: Forma
         view = lead_show.show(session, lead_id=lead, at=when,
                             business_timezone=cfg.business_timezone)
     emit(lead_show.as_data(view), output,
-         columns=(*LEAD_COLUMNS, "suppressed", "dncl", "contact", "consents", "suppressions",
+         columns=(*_lead_columns(), "suppressed", "dncl", "contact", "consents", "suppressions",
                   "inbound", "ladders", "messages", "conversation", "inbox", "calls"))
 
 
@@ -117,7 +123,7 @@ def list_command(
 
     show(ctx, lambda session: service.list_leads(session, province=province, market=market_name,
                                                  limit=limit),
-         fmt, as_json, columns=LEAD_COLUMNS, compact=LEAD_COMPACT, wide=wide)
+         fmt, as_json, columns=_lead_columns(), compact=LEAD_COMPACT, wide=wide)
 
 
 @app.command("import")

@@ -31,6 +31,7 @@ TypeOpt = Annotated[Optional[str], typer.Option(
     "--type", "-t",
     help=f"Property type: {words(PROPERTY_TYPES)} (default {DEFAULT_PROPERTY_TYPE}).")]
 
+# A score's figures without the note (said on standard error); a node adds its last feedback.
 SCORE_COLUMNS = ("province", "market", "property_type", "window_start", "window_end", "sent",
                  "responded", "closed", "response_rate", "close_rate", "score", "band")
 NODE_COLUMNS = (*SCORE_COLUMNS, "last_feedback_on")

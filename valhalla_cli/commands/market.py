@@ -12,6 +12,7 @@ from valhalla_cli.commands._common import (
     ReasonOpt,
     at_instant,
     bigint,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -20,15 +21,12 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import CONTACT_CHANNELS, words
 
 app = typer.Typer(help="Market policy (province routing) and contact compliance.",
                   no_args_is_help=True)
 
-POLICY_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
-                  "quiet_on_holidays", "enabled", "require_sms_consent", "updated_at",
-                  "updated_by")
-EFFECTIVE_COLUMNS = ("province", "market", "timezones", "windows", "channels", "min_lead_score",
-                     "quiet_on_holidays", "enabled", "require_sms_consent", "sources")
+# A suppression's fields without `created` and `tasks_cancelled`, which only `suppress` answers.
 SUPPRESSION_COLUMNS = ("id", "lead_id", "phone", "reason", "at", "actor")
 
 ProvinceArg = Annotated[str, typer.Argument(help="Province or territory code, e.g. ON.")]
@@ -52,7 +50,7 @@ def policies(
     from valhalla_cli.services import policies
 
     show(ctx, lambda session: policies.list_policies(session, province=province), fmt, as_json,
-         columns=POLICY_COLUMNS)
+         columns=columns_of(policies.PolicyView))
 
 
 @app.command("policy-set")
@@ -96,7 +94,7 @@ def policy_set(
             channels=channels, min_lead_score=min_lead_score, quiet_on_holidays=holidays,
             enabled=enable, actor=cfg.actor, at=when,
             require_sms_consent=require_sms_consent),
-        fmt, as_json, at=at, columns=POLICY_COLUMNS)
+        fmt, as_json, at=at, columns=columns_of(policies.PolicyView))
 
 
 @app.command("effective")
@@ -112,7 +110,7 @@ def effective(ctx: typer.Context, province: ProvinceArg, market_name: MarketOpt 
 
     show(ctx,
          lambda session: policies.effective_policy(session, province=province, market=market_name),
-         fmt, as_json, columns=EFFECTIVE_COLUMNS)
+         fmt, as_json, columns=columns_of(policies.EffectivePolicy))
 
 
 @app.command("can-contact")
@@ -120,8 +118,8 @@ def can_contact(
     ctx: typer.Context,
     province: Annotated[Optional[str], typer.Argument(
         help="Province or territory code, e.g. ON (may be left out with --lead).")] = None,
-    channel: Annotated[Optional[str], typer.Option("--channel", "-c", help="SMS or CALL "
-                                                   "(required).")] = None,
+    channel: Annotated[Optional[str], typer.Option(
+        "--channel", "-c", help=f"{words(CONTACT_CHANNELS)} (required).")] = None,
     market_name: MarketOpt = None,
     lead_score: Annotated[Optional[int], typer.Option(
         "--lead-score", metavar="N", help="The lead's score, 0-100 (required when the policy "
@@ -146,7 +144,7 @@ def can_contact(
     from valhalla_cli.services import market
 
     if channel is None:
-        raise BadInput("missing option '--channel' (SMS or CALL)")
+        raise BadInput(f"missing option '--channel' ({words(CONTACT_CHANNELS)})")
     cfg = settings(ctx)
     output = fmt_of(fmt, as_json)
     when = at_instant(ctx, at)

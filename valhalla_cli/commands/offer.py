@@ -34,9 +34,11 @@ app.add_typer(evidence_app, name="evidence")
 ProvinceArg = Annotated[str, typer.Argument(help="Province code, e.g. ON.", show_default=False)]
 Money = Optional[str]
 
+# An offer policy's fields reordered: `enabled` beside the scope it switches.
 POLICY_COLUMNS = ("province", "market", "scope", "enabled", "arv_pct", "assignment_fee",
                   "closing_costs", "holding_costs", "rounding", "opening_ratio", "min_arv",
                   "min_liquidity_score", "overrides", "updated_at", "updated_by")
+# An offer's figures without the arithmetic steps, message and warning (in the JSON).
 OFFER_COLUMNS = ("evidence_id", "at", "province", "market", "property_type", "deal_ref", "arv",
                  "arv_source", "repairs", "fees", "mao", "max_offer", "opening_offer",
                  "policy", "liquidity", "comps", "mode", "throttled", "outcome", "reason",

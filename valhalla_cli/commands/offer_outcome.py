@@ -24,8 +24,10 @@ from valhalla_cli.commands._common import (
     say,
     settings,
 )
-from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_STAGES, words
+from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_PRICED_STAGES, OFFER_STAGES, words
 
+# Selections: an outcome without its stage list and message; a funnel row without its group,
+# which a grouped table puts first.
 OUTCOME_COLUMNS = ("evidence_id", "status", "recorded", "stage", "previous", "amount", "at",
                    "max_offer", "reason", "over_max_reason")
 FUNNEL_COLUMNS = ("since", "until", "sent", "countered", "accepted", "rejected", "contracted",
@@ -41,15 +43,15 @@ def outcome(
     status: Annotated[Optional[str], typer.Option(
         "--status", "-s", help=f"{words(OFFER_STAGES)}.", show_default=False)] = None,
     amount: Annotated[Optional[str], typer.Option(
-        "--amount", metavar="AMOUNT", help="The price at this stage (countered, accepted, "
-        "contracted, closed).")] = None,
+        "--amount", metavar="AMOUNT",
+        help=f"The price at this stage ({', '.join(OFFER_PRICED_STAGES)}).")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="Kept with the stage.")] = None,
     over_max_reason: Annotated[Optional[str], typer.Option(
         "--over-max-reason", metavar="TEXT", help="Accept above the offer's max_offer anyway, "
         "and why (audited; counted as over_max in the funnel).")] = None,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Record the stage an offer reached: sent, accepted, countered, rejected, contracted, closed.
+    """Record the stage an offer reached (the stages are listed under --status).
 
     Stages go sent -> accepted/countered/rejected -> contracted -> closed (a counter is answered
     with accepted or rejected; withdrawn from any open stage). The current stage again is a

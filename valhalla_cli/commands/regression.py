@@ -21,10 +21,12 @@ from valhalla_cli.commands._common import (
     show,
     write,
 )
+from valhalla_cli.vocabulary import LEVERS, words
 
 app = typer.Typer(help="Regression tripwire: throttle a lever when a KPI drops.",
                   no_args_is_help=True)
 
+# An evaluation's figures; `tripped` and the note are in the JSON (the status says it in a word).
 EVAL_COLUMNS = ("metric", "lever", "statistic", "baseline", "recent", "drop_pct", "z", "status")
 
 
@@ -66,7 +68,7 @@ def state(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
 @app.command("release")
 def release(
     ctx: typer.Context,
-    lever: Annotated[str, typer.Argument(help="followups or offers.")],
+    lever: Annotated[str, typer.Argument(help=f"{words(LEVERS)}.")],
     reason: ReasonOpt,
     at: AtOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -102,7 +104,7 @@ def policies(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False
 def policy_set(
     ctx: typer.Context,
     metric: Annotated[str, typer.Argument(help="The KPI metric, e.g. followup_completed.")],
-    lever: Annotated[Optional[str], typer.Option("--lever", help="followups or offers.")] = None,
+    lever: Annotated[Optional[str], typer.Option("--lever", help=f"{words(LEVERS)}.")] = None,
     statistic: Annotated[Optional[str], typer.Option(
         "--statistic", help="mean (of the values) or rate (events per hour).")] = None,
     recent: Annotated[Optional[int], typer.Option(

@@ -8,6 +8,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     ReportFormatOpt,
     at_instant,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -28,9 +29,9 @@ def render_report(report, output: str) -> None:
     elif output in ("json",):
         emit(report, output)
     else:
-        from valhalla_cli.renderers import RUNBOOK_CHECK_COLUMNS
+        from valhalla_cli.services.runbook import CheckLine
 
-        emit(report.checks, output, columns=RUNBOOK_CHECK_COLUMNS)
+        emit(report.checks, output, columns=columns_of(CheckLine))
         if output == "table":  # a person reads it: the verdict in one line under the checks
             typer.echo(report.verdict)
 

@@ -29,6 +29,8 @@ from valhalla_cli.vocabulary import SEND_REPORT_GROUPS, words
 
 app = typer.Typer(invoke_without_command=True)
 
+# Selections: a handled task's line (its reason only when a rule stopped it, its message only on
+# a dry run); a delivery row without its group, which a grouped table puts first.
 HANDLED_COLUMNS = ("task_id", "lead_id", "to", "message_id", "sid", "state", "error_code",
                    "reason")
 REPORT_COLUMNS = ("accepted", "delivered", "undelivered", "failed", "awaiting", "not_sent",

@@ -10,6 +10,7 @@ from valhalla_cli.commands._common import (
     JsonOpt,
     StatusFormatOpt,
     at_instant,
+    columns_of,
     database,
     emit,
     fmt_of,
@@ -18,6 +19,8 @@ from valhalla_cli.commands._common import (
     warn,
 )
 
+# The columns below select a section's fields for the page (the JSON has them all). A section
+# shown whole reads its columns from its dataclass (columns_of) when it is rendered.
 ENGINE_COLUMNS = ("engine", "cap", "exposure", "headroom", "utilization_pct", "enabled")
 LEVER_COLUMNS = ("lever", "throttled", "since", "metric", "drop_pct", "reason")
 DOMAIN_COLUMNS = ("domain", "mode", "enabled", "samples", "success_rate", "wilson_lower",
@@ -25,30 +28,27 @@ DOMAIN_COLUMNS = ("domain", "mode", "enabled", "samples", "success_rate", "wilso
 SLA_COLUMNS = ("since", "until", "completed", "within_30m_pct", "within_2h_pct",
                "median_response_minutes", "p90_response_minutes", "target_within_2h_pct",
                "meets_target")
-SLA_DAY_COLUMNS = ("day", "completed", "within_2h", "within_2h_pct", "meets_target")
 KPI_COLUMNS = ("metric", "count", "mean")
-TASK_COLUMNS = ("due", "ready", "overdue", "claimed", "held_dncl_not_checked",
-                "held_no_identification")
 DNCL_COLUMNS = ("area_code", "as_of", "age_days", "numbers", "fresh")
-CHECK_COLUMNS = ("name", "status", "detail", "fix")
+# A task's and a reply's rows gain their `age` in words (from age_minutes) on the page.
 WORK_TASK_COLUMNS = ("task_id", "lead_id", "owner", "step", "channel", "due_at", "age",
                      "reason")
 WORK_REPLY_COLUMNS = ("message_id", "lead_id", "phone", "received_at", "age", "body")
-WORK_OFFER_COLUMNS = ("evidence_id", "deal_ref", "province", "market", "amount", "sent_at",
-                      "age_days")
 _TERMINAL_TASK = ("task_id", "lead_id", "owner", "step", "age", "reason")
 TERMINAL_WORK_COLUMNS: dict[str, tuple[str, ...]] = {
     "overdue": _TERMINAL_TASK, "stuck": _TERMINAL_TASK, "held": _TERMINAL_TASK,
     "replies": ("lead_id", "phone", "age", "body"),
     "offers": ("evidence_id", "deal_ref", "market", "amount", "age_days")}
-# (key, title, columns): the worklists of the overview, in the order a person works them.
-WORKLISTS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
+# (key, title, columns, command): the worklists of the overview, in the order a person works
+# them; None: the offer item's fields, read from its dataclass when rendered.
+WORKLISTS: tuple[tuple[str, str, tuple[str, ...] | None, str | None], ...] = (
     ("overdue", "Overdue tasks", WORK_TASK_COLUMNS, "valhalla ladder overdue"),
     ("stuck", "Stuck tasks (claimed past the lease)", WORK_TASK_COLUMNS, None),
     ("held", "Held tasks", WORK_TASK_COLUMNS, None),
     ("replies", "Replies waiting for a person", WORK_REPLY_COLUMNS, None),
-    ("offers", "Offers sent, not answered", WORK_OFFER_COLUMNS, None),
+    ("offers", "Offers sent, not answered", None, None),
 )
+# A scorecard metric's figures; comparison, threshold, state and note are in the JSON.
 SCORECARD_COLUMNS = ("metric", "value", "target", "met", "detail")
 
 
@@ -108,6 +108,7 @@ def _html(view: Any) -> None:
 
 def _markdown(view: Any) -> list[Any]:
     from valhalla_cli.output import Grid, Text, displayable
+    from valhalla_cli.services import ladder, runbook
 
     data = displayable(view)
     verdict = "OK to enable go-live" if view.ok else "NOT OK to enable go-live"
@@ -126,13 +127,13 @@ def _markdown(view: Any) -> list[Any]:
         Grid("Heimdall", data["heimdall"], DOMAIN_COLUMNS),
         Grid(f"Follow-up SLA, last {_sla_days()} days", [data["sla"]], SLA_COLUMNS)
         if data["sla"] else Text(f"## Follow-up SLA, last {_sla_days()} days\n\n" + _NO_LADDER),
-        Grid("Follow-up SLA per business day", data["sla_daily"], SLA_DAY_COLUMNS)
+        Grid("Follow-up SLA per business day", data["sla_daily"], columns_of(ladder.SlaDay))
         if data["sla_daily"] else Text("## Follow-up SLA per business day\n\n" + _NO_LADDER),
         Grid(f"KPI events, {data['kpi']['since']} to {data['kpi']['until']}",
              data["kpi"]["metrics"], KPI_COLUMNS) if data["kpi"]["metrics"]
         else Text(f"## KPI events, {data['kpi']['since']} to {data['kpi']['until']}\n\n"
                   "no KPI events in the window\n"),
-        Grid("Follow-up tasks", [data["tasks"]], TASK_COLUMNS)
+        Grid("Follow-up tasks", [data["tasks"]], columns_of(ladder.TaskCounts))
         if data["tasks"] else Text("## Follow-up tasks\n\n" + _NO_LADDER),
         *_worklist_blocks(data, markdown=True),
     ]
@@ -150,7 +151,8 @@ def _markdown(view: Any) -> list[Any]:
     if view.scorecard.missed:
         blocks.append(Text(f"**Missed:** {', '.join(view.scorecard.missed)}\n"))
     blocks.append(Grid("Runbook", [{**c, "fix": f"`{c['fix']}`" if c["fix"] else ""}
-                                   for c in data["runbook"]["checks"]], CHECK_COLUMNS))
+                                   for c in data["runbook"]["checks"]],
+                       columns_of(runbook.CheckLine)))
     return blocks
 
 
@@ -203,6 +205,7 @@ def _change(golive: Any) -> str:
 def _table(view: Any) -> list[Any]:
     """The overview on a terminal."""
     from valhalla_cli.output import Grid, Text, displayable
+    from valhalla_cli.services import runbook
     from valhalla_cli.wording import plural
 
     data = displayable(view)
@@ -263,10 +266,11 @@ def _table(view: Any) -> list[Any]:
     blocks.append(_scorecard_grid(view, data, missed=True))
     problems = [c for c in data["runbook"]["checks"] if c["status"] != "ok"]
     if problems:
-        blocks.append(section("Runbook checks not ok", problems, CHECK_COLUMNS))
+        blocks.append(section("Runbook checks not ok", problems, columns_of(runbook.CheckLine)))
     return blocks
 
 
+# Delivery's figures without the alert, which is a line under the table.
 DELIVERY_COLUMNS = ("accepted_today", "delivered_today", "delivery_rate_today", "accepted_7d",
                     "delivered_7d", "delivery_rate_7d", "awaiting", "stuck_sending")
 
@@ -288,13 +292,15 @@ def _worklist_blocks(data: dict, *, markdown: bool) -> list[Any]:
     """A titled table per non-empty worklist, its total in the title and, when bounded, the
     "and N more" line (with the command that lists them all, when there is one)."""
     from valhalla_cli.output import Grid, Text, age_text
+    from valhalla_cli.services import worklists
 
     lists = data.get("worklists")
     if not lists:
         return []
     blocks: list[Any] = []
     quiet = []
-    for key, title, columns, command in WORKLISTS:
+    for key, title, listed, command in WORKLISTS:
+        columns = listed or columns_of(worklists.OfferItem)
         work = lists[key]
         if not work["total"]:
             quiet.append(title.split(" (")[0].lower())
@@ -316,6 +322,7 @@ def _worklist_blocks(data: dict, *, markdown: bool) -> list[Any]:
     return blocks
 
 
+# An open refusal's fields but `opened_at`: the deadline is what a person acts on.
 REFUSAL_COLUMNS = ("lead_id", "refusal_at", "deadline", "clock")
 
 

@@ -26,9 +26,10 @@ from valhalla_cli.models import ApiToken
 from valhalla_cli.models.types import view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
+from valhalla_cli.vocabulary import TOKEN_SCOPES
 
 PACK = Pack.API
-SCOPES = ("read", "operate", "admin")
+SCOPES = TOKEN_SCOPES
 TOKEN_PREFIX = "vh_"
 # 32 random bytes = 256 bits of entropy (a token needs at least 32 bytes of entropy).
 TOKEN_BYTES = 32

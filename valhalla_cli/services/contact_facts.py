@@ -21,6 +21,7 @@ from sqlmodel import col
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression, Lead, LeadConsent
+from valhalla_cli.models.types import view_of
 from valhalla_cli.phones import area_code_zones
 from valhalla_cli.services.consent import ConsentRecord, consent_covers, outweighs
 from valhalla_cli.services.contact_rules import Reason
@@ -71,8 +72,7 @@ class LeadRecord:
 
 
 def _record(row: Lead) -> LeadRecord:
-    return LeadRecord(row.lead_id, row.phone, row.name, row.province, row.market, row.language,
-                      row.timezone, row.source, row.created_at, row.updated_at)
+    return view_of(LeadRecord, row)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from functools import lru_cache
 
 from valhalla_cli.errors import BadInput
 from valhalla_cli.tz import zone
+from valhalla_cli.vocabulary import CONTACT_CHANNELS
 
-CHANNELS = ("SMS", "CALL")
+CHANNELS = CONTACT_CHANNELS
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # CRTC telemarketing hours in the recipient's local time (minutes of the day).
 CRTC_WEEKDAY = (9 * 60, 21 * 60 + 30)

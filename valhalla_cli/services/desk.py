@@ -22,14 +22,14 @@ from sqlmodel import col
 from valhalla_cli.db import dialect_name
 from valhalla_cli.errors import BadInput, NotFound, Refused
 from valhalla_cli.models import ApiToken, Call, CallEvent, FollowupTask
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services.refusals import Refusal
+from valhalla_cli.vocabulary import DESK_DISPOSITIONS
 
 PACK = "desk"
 CHANNEL = "CALL"
 # The page's disposition buttons, in the order of its keys 1-7.
-DISPOSITIONS = ("no_answer", "voicemail", "contacted", "appointment", "not_interested",
-                "wrong_number", "do_not_call")
+DISPOSITIONS = DESK_DISPOSITIONS
 DO_NOT_CALL = "do_not_call"
 OVERDUE_AFTER = timedelta(hours=2)
 QUEUE_LIMIT = 100
@@ -643,6 +643,6 @@ def calls_of_lead(session: Session, lead_id: str) -> list[CallView]:
         state = (c.status, c.duration_seconds, c.updated_at)
         for event in events.get(c.provider_sid or "", []):
             state = advance(state, event.status, event.duration_seconds, event.received_at)
-        views.append(CallView(pk(c.id), c.task_id, c.provider_sid, state[0], state[1], c.to,
-                              c.from_number, c.token_name, c.created_at, state[2]))
+        views.append(view_of(CallView, c, call_id=pk(c.id), sid=c.provider_sid, status=state[0],
+                             duration_seconds=state[1], updated_at=state[2]))
     return views

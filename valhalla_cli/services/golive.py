@@ -18,6 +18,7 @@ from sqlmodel import col
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
+from valhalla_cli.models.types import view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.refusals import Refusal
@@ -208,8 +209,7 @@ class ChecklistItem:
 
 
 def _item_view(item: GoLiveChecklistItem) -> ChecklistItem:
-    return ChecklistItem(key=item.key, title=item.title, signed=item.signed,
-                         signed_by=item.signed_by, signed_at=item.signed_at, note=item.note)
+    return view_of(ChecklistItem, item)
 
 
 def list_checklist(session: Session) -> list[ChecklistItem]:

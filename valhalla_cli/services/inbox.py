@@ -200,9 +200,9 @@ def show(session: Session, *, lead_id: str, at: datetime) -> ShowView:
                            .order_by(col(InboxItem.status) == "open",
                                      col(InboxItem.opened_at), col(InboxItem.id))).all()
     latest = item[-1] if item else None
-    return ShowView(lead.lead_id, lead.name, lead.phone,
-                    _view(latest, lead.name, at) if latest is not None else None,
-                    conversation(session, lead_id=lead.lead_id, at=at))
+    return view_of(ShowView, lead,
+                   item=_view(latest, lead.name, at) if latest is not None else None,
+                   conversation=conversation(session, lead_id=lead.lead_id, at=at))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 
-REFUSAL = "refusal"
-WRONG_NUMBER = "wrong_number"
-REPLY = "reply"
-KINDS = (REFUSAL, WRONG_NUMBER, REPLY)
+from valhalla_cli.vocabulary import INBOX_KINDS
+
+KINDS = INBOX_KINDS
+REFUSAL, WRONG_NUMBER, REPLY = KINDS
 SEVERITY = {REPLY: 0, WRONG_NUMBER: 1, REFUSAL: 2}
 
 REFUSAL_PHRASES_EN = (

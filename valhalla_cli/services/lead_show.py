@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from valhalla_cli.errors import NotFound
 from valhalla_cli.models import ContactSuppression, InboundMessage, LeadConsent
+from valhalla_cli.models.types import view_of
 from valhalla_cli.services.contact_facts import LeadRecord, facts_for, get_lead
 from valhalla_cli.services.lead import ConsentView, _consent_view
 
@@ -74,7 +75,7 @@ def show(session: Session, *, lead_id: str, at: datetime, business_timezone: str
         ladders = ladder.show(session, lead_id=lead.lead_id)
     except NotFound:
         ladders = []
-    inbound_rows = [InboundView(r.received_at, r.phone, r.body, r.action) for r in session.scalars(
+    inbound_rows = [view_of(InboundView, r) for r in session.scalars(
         select(InboundMessage).where(col(InboundMessage.lead_id) == lead.lead_id)
         .order_by(col(InboundMessage.received_at), col(InboundMessage.id)))]
     contact = []

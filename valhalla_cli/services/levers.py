@@ -4,7 +4,8 @@
 reports `throttled: true` and exits 1 ("do not send"). The names are written here once: the
 packs that obey a lever, the tripwire's seeded policies and `regression policy-set --lever`
 import them (a pack's own modules cannot hold them: importing any module of `services/ladder`
-runs the whole package, which reads its lever here).
+runs the whole package, which reads its lever here). Their spelling is the vocabulary's, which
+the help texts list.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from valhalla_cli.models import RegressionState
+from valhalla_cli.vocabulary import LEVERS
 
-FOLLOWUPS = "followups"  # obeyed by `ladder dispatch`
-OFFERS = "offers"  # obeyed by `offer compute`
-LEVERS = (FOLLOWUPS, OFFERS)
+# followups: obeyed by `ladder dispatch`; offers: obeyed by `offer compute`
+FOLLOWUPS, OFFERS = LEVERS
 
 
 def known_levers() -> tuple[str, ...]:

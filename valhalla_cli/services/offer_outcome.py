@@ -31,10 +31,11 @@ from sqlmodel import col
 
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import OfferEvidence, OfferFunnel, OfferOutcome
+from valhalla_cli.models.types import view_of
 from valhalla_cli.money import from_cents, to_cents
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.refusals import Refusal
-from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_STAGES
+from valhalla_cli.vocabulary import OFFER_FUNNEL_GROUPS, OFFER_PRICED_STAGES, OFFER_STAGES
 
 PACK = Pack.OFFER
 KPI_OFFER_ACCEPTED = "offer_accepted"  # KPI: 1 per offer accepted, 0 per offer rejected
@@ -52,7 +53,7 @@ NEXT: dict[str | None, tuple[str, ...]] = {
 }
 # --amount is the price at that stage: countered (the seller's counter), accepted, contracted,
 # closing. A sent, rejected or withdrawn offer has no price of its own.
-PRICED = ("countered", "accepted", "contracted", "closed")
+PRICED = OFFER_PRICED_STAGES
 GROUPS = OFFER_FUNNEL_GROUPS
 
 OUT_OF_ORDER = "out_of_order"
@@ -123,8 +124,8 @@ def _stages(session: Session, evidence_id: int) -> list[OfferOutcome]:
 
 
 def _stage_views(rows: list[OfferOutcome]) -> list[StageView]:
-    return [StageView(r.status, r.at, None if r.amount_cents is None else from_cents(
-        r.amount_cents), r.actor, r.note) for r in rows]
+    return [view_of(StageView, r, amount=None if r.amount_cents is None
+                    else from_cents(r.amount_cents)) for r in rows]
 
 
 def record(session: Session, *, evidence_id: int, status: str, amount: str | Decimal | None,

@@ -19,6 +19,7 @@ from sqlmodel import col
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key, parse_market, parse_province
 from valhalla_cli.models import MarketPolicy
+from valhalla_cli.models.types import view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import (
@@ -73,12 +74,7 @@ class EffectivePolicy:
 
 
 def _view(row: MarketPolicy) -> PolicyView:
-    return PolicyView(province=row.province, market=row.market, timezones=row.timezones,
-                      windows=row.windows, channels=row.channels,
-                      min_lead_score=row.min_lead_score,
-                      quiet_on_holidays=row.quiet_on_holidays, enabled=row.enabled,
-                      require_sms_consent=row.require_sms_consent,
-                      updated_at=row.updated_at, updated_by=row.updated_by)
+    return view_of(PolicyView, row)
 
 
 def list_policies(session: Session, *, province: str | None = None) -> list[PolicyView]:

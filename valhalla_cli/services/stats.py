@@ -14,11 +14,13 @@ from datetime import datetime
 from itertools import pairwise
 from statistics import NormalDist, fmean, variance
 
+from valhalla_cli.vocabulary import STATISTICS as VOCABULARY_STATISTICS
+
 # One-sided 95 %: the gate asks "is the true rate at least X?", so all 5 % goes to one tail.
 WILSON_Z = 1.645
 
-MEAN, RATE = "mean", "rate"
-STATISTICS = (MEAN, RATE)
+STATISTICS = VOCABULARY_STATISTICS
+MEAN, RATE = STATISTICS
 
 
 def wilson_lower_bound(successes: int, samples: int, z: float = WILSON_Z) -> float:

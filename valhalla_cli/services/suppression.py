@@ -15,7 +15,7 @@ from valhalla_cli.clock import utcnow
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 
@@ -44,9 +44,8 @@ class SuppressionView:
 
 
 def _suppression_view(row: ContactSuppression, created: bool, cancelled: int) -> SuppressionView:
-    return SuppressionView(id=pk(row.id), lead_id=row.lead_id, phone=row.phone, reason=row.reason,
-                           at=row.at, actor=row.actor, created=created,
-                           tasks_cancelled=cancelled)
+    return view_of(SuppressionView, row, id=pk(row.id), created=created,
+                   tasks_cancelled=cancelled)
 
 
 def _cancel_for_leads(session: Session, lead_ids: list[str], *, at: datetime, reason: str

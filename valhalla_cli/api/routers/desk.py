@@ -8,6 +8,7 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, Note
 from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Text
+from valhalla_cli.vocabulary import DESK_DISPOSITIONS, words
 
 router = PackRouter("desk", "/api/desk")
 
@@ -88,8 +89,7 @@ def check(task: TaskPath, p: Annotated[CheckQuery, Query()], call: Call) -> Answ
 
 class Disposition(Params):
     claim_token: ClaimToken
-    outcome: Annotated[Text, Field(description="no_answer, voicemail, contacted, appointment, "
-                                   "not_interested, wrong_number or do_not_call.")]
+    outcome: Annotated[Text, Field(description=f"{words(DESK_DISPOSITIONS)}.")]
     note: Note = None
     at: At = None
 

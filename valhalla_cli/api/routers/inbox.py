@@ -8,6 +8,7 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, LeadPath, Limit
 from valhalla_cli.api.routing import Answer, Call, PackRouter, Params, Text
+from valhalla_cli.vocabulary import INBOX_KINDS, INBOX_OUTCOMES, words
 
 router = PackRouter("inbox", "/api/inbox")
 
@@ -28,7 +29,7 @@ def _or_no(call: Call, lead: str, act: Callable[[], Any], done: str) -> Answer:
 
 class ListQuery(Params):
     owner: Annotated[Text | None, Field(description="Only this owner's items.")] = None
-    kind: Annotated[Text | None, Field(description="Only refusal, wrong_number or reply.")] = None
+    kind: Annotated[Text | None, Field(description=f"Only {words(INBOX_KINDS)}.")] = None
     all: Annotated[bool, Field(description="Closed items too.")] = False
     limit: Limit = 100
     at: At = None
@@ -77,8 +78,7 @@ def reply(lead: LeadPath, p: Reply, call: Call) -> Answer:
 
 
 class Close(Params):
-    outcome: Annotated[Text, Field(description="resume, appointment, contacted, not_interested, "
-                                   "wrong_number or opt_out.")]
+    outcome: Annotated[Text, Field(description=f"{words(INBOX_OUTCOMES)}.")]
     note: Annotated[Text | None, Field(description="Why (audited).")] = None
     at: At = None
 

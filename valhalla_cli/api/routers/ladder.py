@@ -15,6 +15,16 @@ from valhalla_cli.api.routers._params import (
     TaskPath,
 )
 from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Text
+from valhalla_cli.vocabulary import (
+    CONSENT_KINDS,
+    CONTACT_CHANNELS,
+    LADDER_CONTINUE_OUTCOMES,
+    LADDER_GROUPS,
+    LADDER_OPT_OUT,
+    LADDER_STOP_OUTCOMES,
+    LANGUAGES,
+    words,
+)
 
 router = PackRouter("ladder", "/api/followups")
 
@@ -34,10 +44,10 @@ class Create(Params):
                                             "policy has a minimum).")] = None
     phone: Annotated[Text | None, Field(description="The lead's phone number.")] = None
     name: Annotated[Text | None, Field(description="The lead's name.")] = None
-    language: Annotated[Text | None, Field(description="en or fr (default: fr for QC, en "
-                                           "elsewhere).")] = None
-    consent: Annotated[Text | None, Field(description="Record consent: express, inquiry or "
-                                          "business.")] = None
+    language: Annotated[Text | None, Field(description=f"{words(LANGUAGES)} (default: fr for QC, "
+                                           "en elsewhere).")] = None
+    consent: Annotated[Text | None, Field(
+        description=f"Record consent: {words(CONSENT_KINDS)}.")] = None
     consent_at: Annotated[Text | None, Field(description="When the consent was given (ISO "
                                              "8601; default: at).")] = None
     at: At = None
@@ -84,9 +94,9 @@ def stop(lead: LeadPath, p: Stop, call: Call) -> Answer:
 
 
 class Complete(Params):
-    outcome: Annotated[Text, Field(description="sent, no_answer, voicemail (continue); "
-                                   "contacted, appointment, not_interested, wrong_number (stop); "
-                                   "opt_out (stop and suppress).")]
+    outcome: Annotated[Text, Field(
+        description=f"{', '.join(LADDER_CONTINUE_OUTCOMES)} (continue); "
+        f"{', '.join(LADDER_STOP_OUTCOMES)} (stop); {LADDER_OPT_OUT} (stop and suppress).")]
     claim_token: Annotated[Text | None, Field(description="The token from dispatch: a stale one "
                                               "is refused.")] = None
     note: Note = None
@@ -153,9 +163,9 @@ class Dispatch(Params):
                                         "the [ladder] config).")] = None
     worker: Annotated[Text | None, Field(description="Who claims (default: "
                                          "api:NAME@host:pid).")] = None
-    channel: Annotated[Text | None, Field(description="SMS or CALL only (default: both, or CALL "
-                                          "only while a [sender] provider sends the "
-                                          "texts).")] = None
+    channel: Annotated[Text | None, Field(
+        description=f"{words(CONTACT_CHANNELS)} only (default: both, or CALL only while a "
+        "[sender] provider sends the texts).")] = None
     at: At = None
     dry_run: DryRun = False
 
@@ -190,7 +200,7 @@ class SlaQuery(Params):
                                         "29 days before until).")] = None
     until: Annotated[Text | None, Field(description="Last business date, inclusive (default: "
                                         "today).")] = None
-    by: Annotated[Text | None, Field(description="Group by owner, province or step.")] = None
+    by: Annotated[Text | None, Field(description=f"Group by {words(LADDER_GROUPS)}.")] = None
     at: At = None
 
 

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, AtOnly, LeadPath, Limit, Market
 from valhalla_cli.api.routing import Answer, Call, PackRouter, Params, Text
+from valhalla_cli.vocabulary import CONSENT_CHANNELS, CONSENT_KINDS, LANGUAGES, words
 
 router = PackRouter("lead", "/api/leads")
 
@@ -19,8 +20,8 @@ class Upsert(Params):
                                         "as E.164).")] = None
     market: Market = None
     name: Annotated[Text | None, Field(description="The person's name.")] = None
-    language: Annotated[Text | None, Field(description="en or fr (default: fr for QC, en "
-                                           "elsewhere).")] = None
+    language: Annotated[Text | None, Field(description=f"{words(LANGUAGES)} (default: fr for QC, "
+                                           "en elsewhere).")] = None
     source: Annotated[Text | None, Field(description="Where the lead came from, e.g. ppc, "
                                          "direct_mail.")] = None
     timezone: Annotated[Text | None, Field(description="A confirmed zone where the person is: "
@@ -87,9 +88,10 @@ def show(lead: LeadPath, p: Annotated[AtOnly, Query()], call: Call) -> Answer:
 
 
 class Consent(Params):
-    kind: Annotated[Text, Field(description="express, inquiry (6 months) or business (2 years "
-                                "SMS, 18 months call exemption).")]
-    channel: Annotated[Text | None, Field(description="SMS, CALL or all (default all).")] = None
+    kind: Annotated[Text, Field(description=f"{words(CONSENT_KINDS)} (inquiry: 6 months; "
+                                "business: 2 years SMS, 18 months call exemption).")]
+    channel: Annotated[Text | None, Field(
+        description=f"{words(CONSENT_CHANNELS)} (default all).")] = None
     evidence: Annotated[Text | None, Field(description="What proves it, e.g. 'web form "
                                            "2027-01-03, IP 203.0.113.9'.")] = None
     at: At = None

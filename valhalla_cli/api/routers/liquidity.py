@@ -7,12 +7,13 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, Province, ProvinceFilter
 from valhalla_cli.api.routing import Answer, Call, PackRouter, Params, Text
+from valhalla_cli.vocabulary import DEFAULT_PROPERTY_TYPE, PROPERTY_TYPES, words
 
 router = PackRouter("liquidity", "/api/buyers/liquidity")
 
 Market = Annotated[Text, Field(description="Market name, e.g. TORONTO.")]
-Type = Annotated[Text | None, Field(description="Property type: SFR, CONDO, TOWNHOUSE, MULTI or "
-                                    "LAND (default SFR).")]
+Type = Annotated[Text | None, Field(description=f"Property type: {words(PROPERTY_TYPES)} "
+                                    f"(default {DEFAULT_PROPERTY_TYPE}).")]
 
 
 class NodesQuery(Params):

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, Enabled, Limit, Market, Province, ProvinceFilter
 from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Text, Texts
+from valhalla_cli.vocabulary import CONTACT_CHANNELS, words
 
 router = PackRouter("market", "/api/governance/market")
 
@@ -68,7 +69,7 @@ def effective(p: Annotated[EffectiveQuery, Query()], call: Call) -> Answer:
 class CanContactQuery(Params):
     province: Annotated[Text | None, Field(description="Province or territory code, e.g. ON "
                                            "(may be left out with lead).")] = None
-    channel: Annotated[Text, Field(description="SMS or CALL.")]
+    channel: Annotated[Text, Field(description=f"{words(CONTACT_CHANNELS)}.")]
     market: Market = None
     lead_score: Annotated[Int | None, Field(description="The lead's score, 0-100.")] = None
     lead: Annotated[Text | None, Field(description="Lead id: its province, zones, number and "

@@ -15,6 +15,13 @@ from valhalla_cli.api.routers._params import (
     ProvinceFilter,
 )
 from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Rows, Text
+from valhalla_cli.vocabulary import (
+    DEFAULT_PROPERTY_TYPE,
+    OFFER_PRICED_STAGES,
+    OFFER_STAGES,
+    PROPERTY_TYPES,
+    words,
+)
 
 router = PackRouter("offer", "/api/deals/offers")
 
@@ -84,8 +91,8 @@ class Compute(Params):
                                        "comps.")] = None
     repairs: Annotated[Text | None, Field(description="Repair estimate (required; 0 for "
                                           "none).")] = None
-    type: Annotated[Text | None, Field(description="SFR, CONDO, TOWNHOUSE, MULTI or LAND "
-                                       "(default SFR).")] = None
+    type: Annotated[Text | None, Field(description=f"{words(PROPERTY_TYPES)} "
+                                       f"(default {DEFAULT_PROPERTY_TYPE}).")] = None
     assignment_fee: Annotated[Text | None, Field(description="Override the policy's assignment "
                                                  "fee.")] = None
     deal_ref: Annotated[Text | None, Field(description="The deal's reference.")] = None
@@ -136,10 +143,9 @@ def evidence_show(evidence_id: EvidencePath, p: Annotated[Nothing, Query()],
 
 
 class Outcome(Params):
-    status: Annotated[Text, Field(description="sent, accepted, countered, rejected, contracted, "
-                                  "closed or withdrawn.")]
-    amount: Annotated[Text | None, Field(description="The price at this stage (countered, "
-                                         "accepted, contracted, closed).")] = None
+    status: Annotated[Text, Field(description=f"{words(OFFER_STAGES)}.")]
+    amount: Annotated[Text | None, Field(
+        description=f"The price at this stage ({', '.join(OFFER_PRICED_STAGES)}).")] = None
     note: Annotated[Text | None, Field(description="Kept with the stage.")] = None
     over_max_reason: Annotated[Text | None, Field(
         description="Accept above the offer's max_offer anyway, and why (audited; counted as "

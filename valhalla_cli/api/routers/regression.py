@@ -7,10 +7,11 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, DryRun, Enabled, Nothing, OptionalReason, Reason
 from valhalla_cli.api.routing import Answer, Call, Int, Number, PackRouter, Params, Text
+from valhalla_cli.vocabulary import LEVERS, words
 
 router = PackRouter("regression", "/api/governance/regression")
 
-Lever = Annotated[Text, Field(description="followups or offers.")]
+Lever = Annotated[Text, Field(description=f"{words(LEVERS)}.")]
 
 
 class Evaluate(Params):
@@ -61,7 +62,7 @@ def policies(p: Annotated[Nothing, Query()], call: Call) -> Answer:
 
 class PolicySet(Params):
     metric: Annotated[Text, Field(description="The KPI metric, e.g. followup_completed.")]
-    lever: Annotated[Text | None, Field(description="followups or offers.")] = None
+    lever: Annotated[Text | None, Field(description=f"{words(LEVERS)}.")] = None
     statistic: Annotated[Text | None, Field(description="mean (of the values) or rate (events "
                                             "per hour).")] = None
     recent: Annotated[Int | None, Field(description="Events in the recent window.")] = None

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from valhalla_cli.api.routers._params import At, Nothing
 from valhalla_cli.api.routing import Answer, Call, Int, PackRouter, Params, Text
+from valhalla_cli.vocabulary import LANGUAGES, words
 
 router = PackRouter("template", "/api/governance/templates")
 
@@ -20,7 +21,7 @@ def list_templates(p: Annotated[Nothing, Query()], call: Call) -> Answer:
 
 
 class Upsert(Params):
-    language: Annotated[Text, Field(description="en or fr.")]
+    language: Annotated[Text, Field(description=f"{words(LANGUAGES)}.")]
     text: Annotated[Text, Field(description="The text; placeholders {name} {business} "
                                 "{callback} {market}; must hold {business} and STOP (en) or "
                                 "ARRÊT (fr).")]

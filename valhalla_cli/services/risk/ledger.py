@@ -14,7 +14,7 @@ from sqlmodel import col
 from valhalla_cli.db import upsert_insert
 from valhalla_cli.errors import NotFound
 from valhalla_cli.models import RiskEvent, RiskLedger, RiskPolicy, RiskReservation
-from valhalla_cli.models.types import table_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.money import from_cents
 from valhalla_cli.services.risk.rules import GLOBAL, headroom_cents, normalize_engine
 from valhalla_cli.services.risk.views import Policy
@@ -24,8 +24,7 @@ _RESERVATION = table_of(RiskReservation)
 
 
 def _policy_view(row: RiskPolicy) -> Policy:
-    return Policy(engine=row.engine, daily_cap=from_cents(row.daily_cap_cents),
-                  enabled=row.enabled, updated_at=row.updated_at, updated_by=row.updated_by)
+    return view_of(Policy, row, daily_cap=from_cents(row.daily_cap_cents))
 
 
 def _engine_order(name: str) -> tuple[int, str]:

@@ -16,7 +16,7 @@ from valhalla_cli.db import affected_rows
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_money_cents
 from valhalla_cli.models import RiskPolicy, RiskReservation
-from valhalla_cli.models.types import pk
+from valhalla_cli.models.types import pk, view_of
 from valhalla_cli.money import from_cents
 from valhalla_cli.services.risk.ledger import (
     _LEDGER,
@@ -210,11 +210,9 @@ def _find_reservation(session: Session, reservation_id: int | None,
 
 def _close_view(row: RiskReservation, *, refused: bool, reason: str | None) -> CloseView:
     pnl = row.pnl_cents
-    return CloseView(
-        reservation_id=pk(row.id), engine=row.engine, amount=from_cents(row.amount_cents),
-        ref=row.ref, day=row.day, status=row.status, refused=refused, reason=reason,
-        closed_day=row.closed_day, closed_at=row.closed_at,
-        pnl=None if pnl is None else from_cents(pnl),
+    return view_of(
+        CloseView, row, reservation_id=pk(row.id), amount=from_cents(row.amount_cents),
+        refused=refused, reason=reason, pnl=None if pnl is None else from_cents(pnl),
         realized_loss=from_cents(-pnl if pnl is not None and pnl < 0 else 0),
         realized_profit=from_cents(pnl if pnl is not None and pnl > 0 else 0),
     )
