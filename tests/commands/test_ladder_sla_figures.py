@@ -81,7 +81,7 @@ def test_the_sla_by_province_reads_the_sla_index_not_the_contact_audit_one(db, d
                 ("ix_followup_task_contact_audit", "5000004 384616 192308 1 1 1 1 1"),
                 ("ix_followup_task_status_ready_due_at", "5000004 2500002 1666668 1"),
                 ("ix_followup_task_owner_status_ready_due_at", "5000004 250001 125001 83334 1"),
-                ("ix_followup_task_lead_id", "5000004 6"),
+                ("ix_followup_task_lead_id_completed_at", "5000004 6 6"),
                 ("ix_followup_task_import_batch_id", "5000004 5000004"),
                 ("ux_followup_task_active_lead_step", "48000 6 1")):
             conn.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES ('followup_task', ?, ?)",

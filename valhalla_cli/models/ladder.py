@@ -25,7 +25,10 @@ class FollowupTask(TableModel, table=True):
     __table_args__ = (
         UniqueConstraint("ladder_id", "step", name="uq_followup_task_ladder_step"),
         Index("ix_followup_task_status_ready_due_at", "status", "ready", "due_at"),
-        Index("ix_followup_task_lead_id", "lead_id"),
+        # A lead's tasks (its ladder, cancelling them) by the prefix; with completed_at, the
+        # period's contacts of one lead (`ladder breaches` judges the leads with a confirmed
+        # zone one by one) are a range of the index instead of a table read per task.
+        Index("ix_followup_task_lead_id_completed_at", "lead_id", "completed_at"),
         # The call desk's Next: one owner's due tasks in due order, without walking the other
         # owners' (the scan above would, and cost more the more of the queue was worked).
         Index("ix_followup_task_owner_status_ready_due_at", "owner", "status", "ready",

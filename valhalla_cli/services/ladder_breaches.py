@@ -353,8 +353,9 @@ class _Listable:
 def _confirmed_zone_tasks(session: Session, lo: datetime, hi: datetime
                           ) -> list[tuple[int, datetime, str, str | None, str, str]]:
     """(id, completed_at, province, market, channel, zone) of the period's contacts whose lead
-    has a confirmed zone: read from the lead side (ix_lead_timezone, then each lead's tasks by
-    ix_followup_task_lead_id), since an operator confirms zones one lead at a time."""
+    has a confirmed zone: read from the lead side (ix_lead_timezone, then each lead's period by
+    ix_followup_task_lead_id_completed_at), since an operator confirms zones one lead at a
+    time."""
     t, lead = FollowupTask, Lead
     zones = dict(session.execute(select(col(lead.lead_id), col(lead.timezone))
                                  .where(col(lead.timezone).is_not(None))).all())
