@@ -25,6 +25,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_followup_task_lead_id_completed_at',
                               ['lead_id', 'completed_at'], unique=False)
         batch_op.drop_index('ix_followup_task_lead_id')
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite" and bind.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+        # A database that was analysed keeps statistics for every index: without the new
+        # one's, SQLite's planner would guess its selectivity (PostgreSQL plans from the
+        # column statistics it already has).
+        bind.exec_driver_sql("ANALYZE ix_followup_task_lead_id_completed_at")
 
 
 def downgrade() -> None:
