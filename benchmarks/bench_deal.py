@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _engines import DATA, is_postgres, mirror  # noqa: E402
+from _engines import DATA, is_postgres, mirror, upgrade_to_head  # noqa: E402
 
 DB_PATH = DATA / "deal.db"
 SQLITE_URL = f"sqlite:///{DB_PATH}"
@@ -259,6 +259,7 @@ def main() -> None:
     if args.rebuild or events < EVENTS or evidence < EVIDENCE:
         build()
         events, evidence = counts()
+    upgrade_to_head(SQLITE_URL)  # a reused file may predate the latest migration
     if is_postgres(args.db):
         name = "bench_deal_smallest" if args.smallest else "bench_deal"
         URL = mirror(DB_PATH, args.db, name, rebuild=args.rebuild)

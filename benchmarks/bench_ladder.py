@@ -40,6 +40,7 @@ from _engines import (  # noqa: E402
     is_postgres,
     mirror,
     sqlite_url,
+    upgrade_to_head,
 )
 from _timing import Stopwatch  # noqa: E402
 
@@ -67,6 +68,7 @@ def build(rows: int) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"ladder_{rows}.db"
     if path.exists():
+        upgrade_to_head(f"sqlite:///{path}")  # reused across migrations: bring it to head
         return path
     tmp = path.with_suffix(".building")
     for leftover in DATA.glob(tmp.name + "*"):

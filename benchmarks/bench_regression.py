@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _engines import DATA, is_postgres, mirror, sqlite_url  # noqa: E402
+from _engines import DATA, is_postgres, mirror, sqlite_url, upgrade_to_head  # noqa: E402
 
 METRICS = ("ladder_created", "followup_completed", "buyer_feedback", "offer_generated",
            "sms_delivered", "calls_made", "deals_closed", "leads_imported")
@@ -84,6 +84,7 @@ def ensure(total: int, rebuild: bool) -> Path:
     path = DATA / f"regression_{total}.db"
     if rebuild or not path.exists():
         build(path, total)
+    upgrade_to_head(f"sqlite:///{path}")  # a reused file may predate the latest migration
     return path
 
 

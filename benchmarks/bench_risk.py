@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _engines import DATA, is_postgres, mirror  # noqa: E402
+from _engines import DATA, is_postgres, mirror, upgrade_to_head  # noqa: E402
 
 DB_PATH = DATA / "risk.db"
 SQLITE_URL = f"sqlite:///{DB_PATH}"
@@ -149,6 +149,7 @@ def main() -> None:
     global URL
     if args.rebuild or not DB_PATH.exists():
         build()
+    upgrade_to_head(URL)  # a reused file may predate the latest migration
     if is_postgres(args.db):
         URL = mirror(DB_PATH, args.db, "bench_risk", rebuild=args.rebuild)
 

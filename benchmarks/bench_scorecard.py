@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_deal  # noqa: E402
 import bench_ladder  # noqa: E402
-from _engines import mirror  # noqa: E402
+from _engines import mirror, upgrade_to_head  # noqa: E402
 
 TASKS = 5_000_004
 LADDER_UNTIL = date(2027, 5, 31)  # the month `bench_ladder.py --sla-only` measures
@@ -167,6 +167,7 @@ def bench_funnel(runs: int, server: str | None) -> dict[str, float]:
         bench_deal.build()
     add_outcomes(bench_deal.DB_PATH)
     url = bench_deal.SQLITE_URL
+    upgrade_to_head(url)  # bench_deal's file is reused across migrations
     if server:  # its own mirror: bench_deal's mirror may predate the outcomes
         url = mirror(bench_deal.DB_PATH, server, f"bench_funnel_{bench_deal.EVIDENCE}")
     figures: dict[str, float] = {}

@@ -176,10 +176,10 @@ def summary(session: Session, *, at: datetime, days: int, business_timezone: str
         if dialect_name(session) == "postgresql":
             # Both figures from one range scan per pair (SQLite has no LATERAL): at a full
             # month of 340 000 events, 82 -> 45 ms.
-            day = (select(func.count().label("n"), func.sum(col(KpiEvent.value)).label("s"))
-                   .where(*in_day).lateral("day_totals"))
-            query = (select(metric_table.c.metric, day_table.c.i, day.c.n, day.c.s)
-                     .select_from(pairs.join(day, literal(True))))
+            totals = (select(func.count().label("n"), func.sum(col(KpiEvent.value)).label("s"))
+                      .where(*in_day).lateral("day_totals"))
+            query = (select(metric_table.c.metric, day_table.c.i, totals.c.n, totals.c.s)
+                     .select_from(pairs.join(totals, literal(True))))
         else:
             day_count = select(func.count()).where(*in_day).scalar_subquery()
             day_sum = select(func.sum(col(KpiEvent.value))).where(*in_day).scalar_subquery()
