@@ -151,3 +151,23 @@ def test_locked_sqlite_past_the_timeout_is_exit_4(tmp_path, sqlite_template):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert waited >= 5  # it waited for the busy timeout before giving up
+
+
+def test_liquidity_nodes_keep_their_counts_when_the_key_moves_to_the_market_key(cli, db):
+    """Revision 0025 makes (province, market_key, property type, date) the primary key: the
+    nodes recorded before it keep their rows and counts, down and up again."""
+    from sqlalchemy import text
+
+    assert cli("db", "downgrade", "0024", "--yes").exit_code == 0
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO buyer_liquidity_node (province, market, market_key, property_type,"
+            " business_date, sent, responded, closed) VALUES"
+            " ('QC', 'Montréal', 'MONTREAL', 'SFR', '2027-01-15', 5, 3, 1),"
+            " ('QC', 'Laval', 'LAVAL', 'SFR', '2027-01-15', 2, 1, 0)"))
+    assert cli("db", "upgrade").exit_code == 0
+    rows = "SELECT COUNT(*) FROM buyer_liquidity_node WHERE market_key = :key AND sent = :sent"
+    assert db_count(db, rows, key="MONTREAL", sent=5) == 1
+    assert db_count(db, rows, key="LAVAL", sent=2) == 1
+    assert cli("db", "downgrade", "0024", "--yes").exit_code == 0
+    assert db_count(db, "SELECT SUM(sent) FROM buyer_liquidity_node") == 7

@@ -119,13 +119,33 @@ def test_closed_without_response_is_bad_input():
         _check_outcome(None, False)
 
 
+_start_together = None  # a barrier, set in each pool process
+
+
+def _share_barrier(barrier) -> None:
+    global _start_together
+    _start_together = barrier
+
+
+def _writers(db_url: str, count: int, *, new_node_each_time: bool) -> None:
+    """4 processes, connected and warmed up, start writing at the same moment."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4, initializer=_share_barrier, initargs=(ctx.Barrier(4),)) as pool:
+        pool.map(_worker, [(db_url, w, count, new_node_each_time) for w in range(4)])
+
+
 def _worker(args):
-    url, worker, count = args
+    url, worker, count, new_node_each_time = args
     from valhalla_cli.bootstrap import open_database
 
     db = open_database(url)
-    at = datetime(2027, 1, 15, 17, 0, tzinfo=UTC)
+    with db.transaction() as session:
+        liquidity.score(session, province="ON", market="TORONTO", property_type="SFR",
+                        at=datetime(2027, 1, 15, tzinfo=UTC), business_timezone=TZ)
+    _start_together.wait(timeout=60)
+    first = datetime(2027, 1, 15, 17, 0, tzinfo=UTC)
     for i in range(count):
+        at = first + timedelta(days=i) if new_node_each_time else first
         with db.transaction(write=True) as session:
             liquidity.record_feedback(
                 session, province="ON", market="TORONTO", buyer=f"w{worker}-{i}",
@@ -136,10 +156,31 @@ def _worker(args):
 
 def test_concurrent_feedback_keeps_nodes_exact(db_url, db):
     """4 processes x 25 events on one node-day: the upsert never loses an increment."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(4) as pool:
-        pool.map(_worker, [(db_url, w, 25) for w in range(4)])
+    _writers(db_url, 25, new_node_each_time=False)
     assert db_count(db, "SELECT sent FROM buyer_liquidity_node") == 100
     assert db_count(db, "SELECT responded FROM buyer_liquidity_node") == 52
     assert db_count(db, "SELECT closed FROM buyer_liquidity_node") == 28
     assert db_count(db, "SELECT COUNT(*) FROM buyer_feedback_event") == 100
+
+
+def test_concurrent_writers_creating_the_same_nodes_add_up(db_url, db):
+    """4 processes each open the same 150 node-days in the same order: every node-day is
+    created by whichever writer comes first and incremented by the others, never refused."""
+    _writers(db_url, 150, new_node_each_time=True)
+    assert db_count(db, "SELECT COUNT(*) FROM buyer_liquidity_node") == 150
+    assert db_count(db, "SELECT COUNT(*) FROM buyer_liquidity_node WHERE sent = 4") == 150
+    assert db_count(db, "SELECT SUM(responded) FROM buyer_liquidity_node") == 300
+    assert db_count(db, "SELECT SUM(closed) FROM buyer_liquidity_node") == 152
+
+
+def test_the_node_key_is_the_upserts_only_unique_key(db):
+    """PostgreSQL's ON CONFLICT arbitrates on one unique index: a second one on the table
+    turns two writers creating the same node into a unique violation."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(db.engine)
+    keys = [inspector.get_pk_constraint("buyer_liquidity_node")["constrained_columns"]]
+    keys += [u["column_names"] for u in inspector.get_unique_constraints("buyer_liquidity_node")]
+    keys += [i["column_names"] for i in inspector.get_indexes("buyer_liquidity_node")
+             if i["unique"]]
+    assert keys == [["province", "market_key", "property_type", "business_date"]]

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, UniqueConstraint
 from sqlmodel import Field
 
 from valhalla_cli.models.base import TableModel
@@ -49,16 +49,18 @@ class BuyerLiquidityNode(TableModel, table=True):
     __tablename__ = "buyer_liquidity_node"
     __table_args__ = (
         Index("ix_buyer_liquidity_node_business_date", "business_date"),
-        # The identity of a node: two spellings of one market (MONTREAL, MONTRÉAL) share it.
-        UniqueConstraint("province", "market_key", "property_type", "business_date",
-                         name="uq_buyer_liquidity_node_key"),
+        # The key is the node's identity: two spellings of one market (MONTREAL, MONTRÉAL)
+        # share it. It must be the table's only unique index: PostgreSQL's ON CONFLICT
+        # arbitrates on one, and two writers creating a node at once would collide on another.
+        PrimaryKeyConstraint("province", "market_key", "property_type", "business_date",
+                             name="buyer_liquidity_node_pkey"),
     )
 
-    province: str = Field(primary_key=True, max_length=2)
-    market: str = Field(primary_key=True, max_length=80)
-    market_key: str = Field(max_length=80)
-    property_type: str = Field(primary_key=True, max_length=12)
-    business_date: date = Field(primary_key=True)
+    province: str = Field(max_length=2)
+    market: str = Field(max_length=80)  # the name as first written, shown to people
+    market_key: str = Field(max_length=80)  # identity: inputs.market_key(market)
+    property_type: str = Field(max_length=12)
+    business_date: date
     sent: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     responded: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     closed: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
