@@ -289,6 +289,22 @@ def upsert_insert(session: Session) -> Any:
     return sqlite_insert
 
 
+def insert_if_missing(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """Insert the row unless one with any of its unique keys exists; True when it was inserted.
+
+    The race-free half of "create it if missing, then change it": two transactions that both
+    found no row would otherwise both INSERT and the second would fail on a unique key. Here
+    the second waits for the first to commit and inserts nothing; the caller then reads the
+    row with SELECT ... FOR UPDATE and sees it. No conflict target is named, so every unique
+    key of the table arbitrates (a table with two, such as a name and its normalised key, is
+    covered).
+    """
+    # RETURNING, not the row count: psycopg reports -1 for this INSERT through SQLAlchemy.
+    key = next(iter(table.primary_key.columns))
+    stmt = upsert_insert(session)(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(stmt).first() is not None
+
+
 def affected_rows(result: Any) -> int:
     """How many rows an UPDATE or DELETE changed (its cursor result's rowcount)."""
     return int(result.rowcount or 0)

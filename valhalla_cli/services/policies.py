@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.db import insert_if_missing
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import PROVINCES, market_key, parse_market, parse_province
 from valhalla_cli.models import MarketPolicy
-from valhalla_cli.models.types import view_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import (
@@ -205,18 +206,16 @@ def policy_set(
     query = select(MarketPolicy).where(
         col(MarketPolicy.province) == province,
         col(MarketPolicy.market_key) == market_key(market_name)).with_for_update()
-    row = session.scalars(query).first()
-    before = None
-    if row is None:
-        row = MarketPolicy(province=province, market=market_name,
-                           market_key=market_key(market_name))
-        if market_name == PROVINCE_WIDE:  # a province-wide policy is always complete
-            row.timezones, row.windows, row.channels = [], seeded_windows(), list(CHANNELS)
-            row.min_lead_score, row.quiet_on_holidays, row.enabled = 0, True, False
-            row.require_sms_consent = True
-        session.add(row)
-    else:
-        before = {name: getattr(row, name) for name in FIELDS}
+    start: dict[str, Any] = {"province": province, "market": market_name,
+                             "market_key": market_key(market_name)}
+    if market_name == PROVINCE_WIDE:  # a province-wide policy is always complete
+        start |= {"timezones": [], "windows": seeded_windows(), "channels": list(CHANNELS),
+                  "min_lead_score": 0, "quiet_on_holidays": True, "enabled": False,
+                  "require_sms_consent": True}
+    # Two operators creating the same market's policy at once: the second updates the first's.
+    created = insert_if_missing(session, table_of(MarketPolicy), start)
+    row = session.scalars(query).one()
+    before = None if created else {name: getattr(row, name) for name in FIELDS}
     for name, value in changes.items():
         if name == "windows":
             merged = dict(row.windows or {})

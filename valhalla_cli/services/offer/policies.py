@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.db import insert_if_missing
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import (
     market_key,
@@ -21,6 +22,7 @@ from valhalla_cli.inputs import (
     parse_reason,
 )
 from valhalla_cli.models import OfferPolicy
+from valhalla_cli.models.types import table_of
 from valhalla_cli.money import format_money, from_cents, to_cents
 from valhalla_cli.services.offer.mao import (
     ARV_PCT_BOUNDS_BPS,
@@ -233,21 +235,24 @@ def set_policy(
                        "`valhalla offer policy-set --help`)")
     note = parse_reason(reason)
 
+    if key == PROVINCE_WIDE:
+        fresh: dict[str, Any] = {**DEFAULTS, "min_liquidity_inherit": False}
+    else:
+        fresh = {name: None for name in FIELDS} | {"min_liquidity_inherit": True}
+    # Two operators creating the same policy at once: the second waits, then updates the
+    # first's (a dry run creates nothing and reads what is there).
+    created = not dry_run and insert_if_missing(session, table_of(OfferPolicy), {
+        "province": province, "market": key, "market_key": market_key(key), **fresh})
     row = session.scalars(select(OfferPolicy).where(
         col(OfferPolicy.province) == province, col(OfferPolicy.market_key) == market_key(key)
-    ).with_for_update()).first()
-    created = row is None
+    ).with_for_update()).first()  # None only on a dry run of a new policy
     if row is not None:
         key = row.market  # the spelling the policy was created with
-    if row is None:
-        if key == PROVINCE_WIDE:
-            start: dict[str, Any] = {**DEFAULTS, "min_liquidity_inherit": False}
-        else:
-            start = {name: None for name in FIELDS} | {"min_liquidity_inherit": True}
-    else:
-        start = {name: getattr(row, name) for name in (*FIELDS, "min_liquidity_inherit")}
-    before = None if created else _row_dict(OfferPolicy(province=province, market=key,
-                                                        market_key=market_key(key), **start))
+    is_new = created or row is None
+    start = fresh if is_new else {
+        name: getattr(row, name) for name in (*FIELDS, "min_liquidity_inherit")}
+    before = None if is_new else _row_dict(OfferPolicy(province=province, market=key,
+                                                       market_key=market_key(key), **start))
     values = {**start, **updates}
     if "min_liquidity_score" in updates and key != PROVINCE_WIDE:
         values["min_liquidity_inherit"] = False
@@ -263,12 +268,9 @@ def set_policy(
             province=province, market=key, created=False, changed=changed, dry_run=dry_run,
             policy=_view(merged, market=key, updated_at=row.updated_at if row else None,
                          updated_by=row.updated_by if row else None))
-    if row is None:
-        row = candidate
-        session.add(row)
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
+    assert row is not None  # created above unless this is a dry run
+    for name, value in values.items():
+        setattr(row, name, value)
     row.updated_at, row.updated_by = at, actor
     session.flush()
     from valhalla_cli.services import audit
