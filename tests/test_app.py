@@ -113,7 +113,13 @@ def test_internal_errors_hide_the_traceback_unless_debug(tmp_path):
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "valhalla_cli.services", "jinja2")
 
 
-def _modules_after(argv: list[str], env: dict | None = None) -> tuple[str, list[str]]:
+# Typer finds the shell to complete for among the process's parents, as when a person types
+# the command: under a test runner started by cron or a detached job there is none.
+IN_A_SHELL = ["bash", "-c", '"$@"; exit $?', "bash"]  # a compound command: bash stays a parent
+
+
+def _modules_after(argv: list[str], env: dict | None = None,
+                   in_a_shell: bool = False) -> tuple[str, list[str]]:
     """Run the CLI in a fresh interpreter; return its stdout and the heavy modules it loaded."""
     import json
     import os
@@ -131,8 +137,9 @@ def _modules_after(argv: list[str], env: dict | None = None) -> tuple[str, list[
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print(json.dumps([out.getvalue(), heavy]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=REPO, env={**os.environ, **(env or {})}, check=True)
+    proc = subprocess.run([*(IN_A_SHELL if in_a_shell else []), sys.executable, "-c", code],
+                          capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, **(env or {})}, check=True)
     stdout, heavy = json.loads(proc.stdout.strip().splitlines()[-1])
     return stdout, heavy
 
@@ -185,13 +192,14 @@ def test_show_completion_prints_the_bash_script(shell_env):
     env = {k: v for k, v in os.environ.items() if k != "SHELL"}
     if shell_env:
         env["SHELL"] = shell_env
-    proc = subprocess.run([sys.executable, "-m", "valhalla_cli", "--show-completion", "bash"],
+    proc = subprocess.run([*IN_A_SHELL, sys.executable, "-m", "valhalla_cli",
+                           "--show-completion", "bash"],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "_VALHALLA_COMPLETE=complete_bash" in proc.stdout
     assert "complete -o default -F _valhalla_completion valhalla" in proc.stdout
     assert "Traceback" not in proc.stderr
-    stdout, heavy = _modules_after(["--show-completion", "bash"])
+    stdout, heavy = _modules_after(["--show-completion", "bash"], in_a_shell=True)
     assert "_VALHALLA_COMPLETE" in stdout and heavy == []
 
 
