@@ -1,0 +1,179 @@
+"""Two callers creating the same row at the same moment (real processes, both engines): the
+provider's concurrent callbacks for one number, two operators adding the same lead, template,
+policy, checklist item or wrong number. Neither gets a unique-key failure (exit 5 / HTTP 500);
+the second gets what it would have got coming second in sequence."""
+
+import multiprocessing
+from datetime import UTC, datetime
+
+import pytest
+from conftest import db_count
+
+ROUNDS = 20
+_start_together = None  # a barrier, set in each pool process
+
+
+def _share_barrier(barrier) -> None:
+    global _start_together
+    _start_together = barrier
+
+
+def _not_textable(session, i: int, worker: int) -> str:
+    # Two messages to one number failing with "not textable": their callbacks arrive together.
+    from valhalla_cli.services.sending import ledger
+
+    ledger.apply_code(session, code=30006, phone=f"+1514555{i:04d}", at=datetime.now(UTC),
+                      actor="api:sms-status")
+    return "recorded"
+
+
+def _lead(session, i: int, worker: int) -> str:
+    from valhalla_cli.services import lead
+
+    fields = lead.validate_fields(lead_id=f"RACE-{i}", province="QC",
+                                  phone=f"+1438555{i:04d}", name=f"Operator {worker}")
+    result = lead.add(session, fields=fields, at=datetime.now(UTC), actor=f"op{worker}")
+    return "created" if result.created else "updated"
+
+
+def _template(session, i: int, worker: int) -> str:
+    from valhalla_cli.services import template
+
+    view = template.set_template(session, step=80 + i, language="en",
+                                 text=f"{{business}}: hello from {worker}. Reply STOP to opt out.",
+                                 actor=f"op{worker}", at=datetime.now(UTC))
+    return "created" if view.created else "updated"
+
+
+def _heimdall(session, i: int, worker: int) -> str:
+    from valhalla_cli.services.heimdall import policies
+
+    change = policies.set_policy(session, domain=f"race_domain_{i}", actor=f"op{worker}",
+                                 at=datetime.now(UTC), min_samples=10 + worker)
+    return "created" if change.created else "updated"
+
+
+def _regression(session, i: int, worker: int) -> str:
+    from valhalla_cli.services import regression
+
+    change = regression.set_policy(session, metric=f"race_metric_{i}", actor=f"op{worker}",
+                                   at=datetime.now(UTC), lever="offers", statistic="mean",
+                                   max_drop_pct=10.0 + worker)
+    return "created" if change.created else "updated"
+
+
+def _checklist(session, i: int, worker: int) -> str:
+    from valhalla_cli.errors import BadInput
+    from valhalla_cli.services import golive
+
+    try:
+        golive.add_checklist_item(session, key=f"race-{i}", title=f"Step {i} by {worker}",
+                                  actor=f"op{worker}", at=datetime.now(UTC))
+    except BadInput as exc:  # the refusal the second of two sequential adds gets
+        assert "already exists" in str(exc)
+        return "refused"
+    return "created"
+
+
+def _wrong_number(session, i: int, worker: int) -> str:
+    # `inbox close` and `ladder complete --outcome wrong_number` on one lead at once.
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from valhalla_cli.models import Lead
+    from valhalla_cli.services.inbox_tasks import detach_wrong_number
+
+    lead = session.scalars(select(Lead).where(col(Lead.lead_id) == f"WRONG-{i}")).one()
+    detached = detach_wrong_number(session, lead=lead, at=datetime.now(UTC),
+                                   actor=f"op{worker}")
+    return "detached" if detached else "none"
+
+
+SCENARIOS = {f.__name__.lstrip("_"): f for f in (
+    _not_textable, _lead, _template, _heimdall, _regression, _checklist, _wrong_number)}
+
+
+def _caller(args) -> list[str]:
+    url, scenario, worker = args
+    from valhalla_cli.bootstrap import open_database
+
+    db = open_database(url)
+    outcomes = []
+    for i in range(ROUNDS):
+        _start_together.wait(timeout=120)
+        try:
+            with db.transaction(write=True) as session:
+                outcomes.append(SCENARIOS[scenario](session, i, worker))
+        except Exception as exc:  # reported to the parent, which fails the test
+            outcomes.append(f"failed: {type(exc).__name__}: {str(exc)[:300]}")
+    db.dispose()
+    return outcomes
+
+
+def _two_callers(db_url: str, scenario: str) -> list[str]:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2, initializer=_share_barrier, initargs=(ctx.Barrier(2),)) as pool:
+        return [outcome for outcomes in pool.map(_caller, [(db_url, scenario, w)
+                                                          for w in range(2)])
+                for outcome in outcomes]
+
+
+def _failures(outcomes: list[str]) -> list[str]:
+    return [o for o in outcomes if o.startswith("failed")]
+
+
+def test_two_not_textable_callbacks_for_one_number(db_url, db):
+    outcomes = _two_callers(db_url, "not_textable")
+    assert _failures(outcomes) == []
+    assert db_count(db, "SELECT COUNT(*) FROM phone_status WHERE number LIKE '+1514555%' "
+                        "AND code = 30006") == ROUNDS
+
+
+def test_two_operators_adding_one_lead(db_url, db):
+    outcomes = _two_callers(db_url, "lead")
+    assert _failures(outcomes) == []
+    # the first creates the lead, the second updates it (its name), as in sequence
+    assert sorted(outcomes) == ["created"] * ROUNDS + ["updated"] * ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'RACE-%'") == ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE pack = 'lead' "
+                        "AND action = 'add' AND subject LIKE 'RACE-%'") == ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE pack = 'lead' "
+                        "AND action = 'update' AND subject LIKE 'RACE-%'") == ROUNDS
+
+
+@pytest.mark.parametrize("scenario,table,where", [
+    ("template", "message_template", "step >= 80"),
+    ("heimdall", "heimdall_policy", "domain LIKE 'race_domain_%'"),
+    ("regression", "regression_policy", "metric LIKE 'race_metric_%'"),
+])
+def test_two_operators_creating_one_setting(db_url, db, scenario, table, where):
+    outcomes = _two_callers(db_url, scenario)
+    assert _failures(outcomes) == []
+    # the first creates it, the second replaces its values
+    assert sorted(outcomes) == ["created"] * ROUNDS + ["updated"] * ROUNDS
+    assert db_count(db, f"SELECT COUNT(*) FROM {table} WHERE {where}") == ROUNDS
+
+
+def test_two_operators_adding_one_checklist_item(db_url, db):
+    outcomes = _two_callers(db_url, "checklist")
+    assert _failures(outcomes) == []
+    # the second is refused as it is when it comes second in sequence
+    assert sorted(outcomes) == ["created"] * ROUNDS + ["refused"] * ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM go_live_checklist_item "
+                        "WHERE key LIKE 'race-%'") == ROUNDS
+
+
+def test_two_operators_detaching_one_wrong_number(db_url, db):
+    from valhalla_cli.services import lead
+
+    with db.transaction(write=True) as session:
+        for i in range(ROUNDS):
+            lead.add(session, fields=lead.validate_fields(
+                lead_id=f"WRONG-{i}", province="ON", phone=f"+1416555{i:04d}"),
+                at=datetime.now(UTC), actor="setup")
+    outcomes = _two_callers(db_url, "wrong_number")
+    assert _failures(outcomes) == []
+    assert db_count(db, "SELECT COUNT(*) FROM wrong_number WHERE lead_id LIKE 'WRONG-%'") \
+        == ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'WRONG-%' "
+                        "AND phone IS NOT NULL") == 0
