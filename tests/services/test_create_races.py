@@ -89,8 +89,27 @@ def _wrong_number(session, i: int, worker: int) -> str:
     return "detached" if detached else "none"
 
 
+def _inbound(session, i: int, worker: int) -> str:
+    # A person sending two texts at once (round i: both STOP when i is even, both a reply when
+    # odd) from a number the provider had marked not textable.
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    from valhalla_cli.services import lead
+
+    body = "STOP" if i % 2 == 0 else f"Yes, call me ({worker})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # e.g. a row deleted twice
+        result = lead.inbound(session, phone=f"+1613555{i:04d}", body=body,
+                              at=datetime.now(UTC), actor="api:sms-webhook",
+                              business_name="Valhalla")
+    return result.action
+
+
 SCENARIOS = {f.__name__.lstrip("_"): f for f in (
-    _not_textable, _lead, _template, _heimdall, _regression, _checklist, _wrong_number)}
+    _not_textable, _lead, _template, _heimdall, _regression, _checklist, _wrong_number,
+    _inbound)}
 
 
 def _caller(args) -> list[str]:
@@ -177,3 +196,25 @@ def test_two_operators_detaching_one_wrong_number(db_url, db):
         == ROUNDS
     assert db_count(db, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'WRONG-%' "
                         "AND phone IS NOT NULL") == 0
+
+
+def test_two_texts_from_one_number_at_once(db_url, db):
+    from valhalla_cli.services import lead
+    from valhalla_cli.services.sending import ledger
+
+    with db.transaction(write=True) as session:
+        for i in range(ROUNDS):
+            lead.add(session, fields=lead.validate_fields(
+                lead_id=f"TEXT-{i}", province="ON", phone=f"+1613555{i:04d}"),
+                at=datetime.now(UTC), actor="setup")
+            ledger.mark_not_textable(session, phone=f"+1613555{i:04d}", code=30006,
+                                     at=datetime.now(UTC))
+    outcomes = _two_callers(db_url, "inbound")
+    assert _failures(outcomes) == []
+    assert sorted(outcomes) == ["opted_out"] * ROUNDS + ["recorded"] * ROUNDS
+    # both texts are kept; the number can be texted again; one open item per replying lead
+    assert db_count(db, "SELECT COUNT(*) FROM inbound_message WHERE phone LIKE '+1613555%'") \
+        == 2 * ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM phone_status WHERE number LIKE '+1613555%'") == 0
+    assert db_count(db, "SELECT COUNT(*) FROM inbox_item WHERE lead_id LIKE 'TEXT-%' "
+                        "AND status = 'open'") == ROUNDS // 2

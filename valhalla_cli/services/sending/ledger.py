@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.clock import utcnow
-from valhalla_cli.db import insert_if_missing
+from valhalla_cli.db import affected_rows, insert_if_missing
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
@@ -144,12 +144,11 @@ def mark_not_textable(session: Session, *, phone: str, code: int, at: datetime) 
 
 def lift_not_textable(session: Session, *, phone: str) -> bool:
     """An inbound text from the number shows it can receive texts again."""
-    row = session.get(PhoneStatus, phone)
-    if row is None:
-        return False
-    session.delete(row)
-    session.flush()
-    return True
+    # One statement, not a read then a delete: two texts from the number arriving together
+    # both lift it, and the second finds nothing left to delete.
+    lifted = affected_rows(session.execute(
+        delete(PhoneStatus).where(col(PhoneStatus.number) == phone)))
+    return lifted > 0
 
 
 def not_textable_among(session: Session, phones: list[str], at: datetime) -> set[str]:
