@@ -91,7 +91,7 @@ def _wrong_number(session, i: int, worker: int) -> str:
 
 def _inbound(session, i: int, worker: int) -> str:
     # A person sending two texts at once (round i: both STOP when i is even, both a reply when
-    # odd) from a number the provider had marked not textable.
+    # odd), from a number the provider had marked not textable in half the rounds.
     import warnings
 
     from sqlalchemy.exc import SAWarning
@@ -107,9 +107,18 @@ def _inbound(session, i: int, worker: int) -> str:
     return result.action
 
 
+def _suppress(session, i: int, worker: int) -> str:
+    from valhalla_cli.services import suppression
+
+    view = suppression.suppress(session, lead_id=f"SUP-{i}", phone=None,
+                                reason=f"asked by operator {worker}", actor=f"op{worker}",
+                                at=datetime.now(UTC))
+    return "created" if view.created else "existing"
+
+
 SCENARIOS = {f.__name__.lstrip("_"): f for f in (
     _not_textable, _lead, _template, _heimdall, _regression, _checklist, _wrong_number,
-    _inbound)}
+    _inbound, _suppress)}
 
 
 def _caller(args) -> list[str]:
@@ -207,8 +216,9 @@ def test_two_texts_from_one_number_at_once(db_url, db):
             lead.add(session, fields=lead.validate_fields(
                 lead_id=f"TEXT-{i}", province="ON", phone=f"+1613555{i:04d}"),
                 at=datetime.now(UTC), actor="setup")
-            ledger.mark_not_textable(session, phone=f"+1613555{i:04d}", code=30006,
-                                     at=datetime.now(UTC))
+            if i % 4 < 2:
+                ledger.mark_not_textable(session, phone=f"+1613555{i:04d}", code=30006,
+                                         at=datetime.now(UTC))
     outcomes = _two_callers(db_url, "inbound")
     assert _failures(outcomes) == []
     assert sorted(outcomes) == ["opted_out"] * ROUNDS + ["recorded"] * ROUNDS
@@ -218,3 +228,24 @@ def test_two_texts_from_one_number_at_once(db_url, db):
     assert db_count(db, "SELECT COUNT(*) FROM phone_status WHERE number LIKE '+1613555%'") == 0
     assert db_count(db, "SELECT COUNT(*) FROM inbox_item WHERE lead_id LIKE 'TEXT-%' "
                         "AND status = 'open'") == ROUNDS // 2
+    # STOP twice suppresses the number once
+    assert db_count(db, "SELECT COUNT(*) FROM contact_suppression "
+                        "WHERE phone LIKE '+1613555%'") == ROUNDS // 2
+
+
+def test_two_operators_suppressing_one_lead(db_url, db):
+    from valhalla_cli.services import lead
+
+    with db.transaction(write=True) as session:
+        for i in range(ROUNDS):
+            lead.add(session, fields=lead.validate_fields(
+                lead_id=f"SUP-{i}", province="ON", phone=f"+1705555{i:04d}"),
+                at=datetime.now(UTC), actor="setup")
+    outcomes = _two_callers(db_url, "suppress")
+    assert _failures(outcomes) == []
+    # the second gets the first's entry back (created: false), as it does in sequence
+    assert sorted(outcomes) == ["created"] * ROUNDS + ["existing"] * ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM contact_suppression "
+                        "WHERE lead_id LIKE 'SUP-%'") == ROUNDS
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE action = 'suppress' "
+                        "AND subject LIKE 'SUP-%'") == ROUNDS

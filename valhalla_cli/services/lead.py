@@ -103,20 +103,11 @@ class UpsertResult:
 
 def lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
     """Serialise the writers of these lead ids until the transaction ends, so one that found
-    no lead and creates it is never overtaken by another doing the same (PostgreSQL; SQLite's
-    BEGIN IMMEDIATE already serialises every writer). A lock on the id, not on a row: the
-    lead may not exist yet. Taken in sorted order, so two callers never deadlock."""
-    from sqlalchemy import text
+    no lead and creates it is never overtaken by another doing the same. A lock on the id,
+    not on a row: the lead may not exist yet."""
+    from valhalla_cli.db import lock_keys
 
-    from valhalla_cli.db import dialect_name
-
-    if dialect_name(session) != "postgresql":
-        return
-    ids = sorted(set(lead_ids))
-    if ids:
-        session.execute(text(
-            "SELECT pg_advisory_xact_lock(hashtext(x)) FROM "
-            "(SELECT unnest(CAST(:ids AS text[])) AS x ORDER BY 1) AS s"), {"ids": ids})
+    lock_keys(session, lead_ids)
 
 
 def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, actor: str,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.clock import utcnow
+from valhalla_cli.db import lock_keys
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression
@@ -75,6 +76,11 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
         raise BadInput("give a LEAD or --phone N")
     if lead is not None and number is None:
         number = session.scalar(select(col(Lead.phone)).where(col(Lead.lead_id) == lead))
+    # Two callers suppressing the same lead or number at once (an operator and a STOP, two
+    # STOPs): the second waits, finds the first's entry and returns it, as it would coming
+    # second. There is no row to lock yet, and several entries may legitimately exist (one
+    # lifted by a consent, then a new one), so no unique key can arbitrate.
+    lock_keys(session, [f"contact_suppression {lead or ''} {number or ''}"])
     s = ContactSuppression
     existing = session.scalars(select(s).where(
         col(s.lead_id).is_(None) if lead is None else col(s.lead_id) == lead,
