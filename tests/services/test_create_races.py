@@ -121,6 +121,31 @@ SCENARIOS = {f.__name__.lstrip("_"): f for f in (
     _inbound, _suppress)}
 
 
+def _dncl_area(i: int) -> int:
+    from valhalla_cli.phones import AREA_CODES
+
+    return int(sorted(AREA_CODES)[i])
+
+
+def _dncl_import(db, i: int, worker: int) -> str:
+    # Two `dncl import` runs of downloads holding the same new area code, as the command runs
+    # them (staged batches, then the flip that points the area code at its numbers).
+    from valhalla_cli.services import dncl
+    from valhalla_cli.staging import StagedImport
+
+    area = _dncl_area(i)
+    with StagedImport(db, "dncl import", actor=f"op{worker}", path=f"dncl-{worker}.zip") \
+            as staged, db.transaction(write=True) as session:
+        staged.bind(session)
+        download = dncl.Download(f"dncl-{worker}.zip",
+                                 [(area, area * 10_000_000 + 5550000 + worker)],
+                                 lambda: staged.checkpoint(session))
+        dncl.import_numbers(session, download, as_of=None, at=datetime.now(UTC),
+                            actor=f"op{worker}", business_timezone="America/Toronto")
+        staged.flip(session)
+    return "imported"
+
+
 def _caller(args) -> list[str]:
     url, scenario, worker = args
     from valhalla_cli.bootstrap import open_database
@@ -130,6 +155,9 @@ def _caller(args) -> list[str]:
     for i in range(ROUNDS):
         _start_together.wait(timeout=120)
         try:
+            if scenario == "dncl_import":  # its own transactions, as the command's
+                outcomes.append(_dncl_import(db, i, worker))
+                continue
             with db.transaction(write=True) as session:
                 outcomes.append(SCENARIOS[scenario](session, i, worker))
         except Exception as exc:  # reported to the parent, which fails the test
@@ -249,3 +277,12 @@ def test_two_operators_suppressing_one_lead(db_url, db):
                         "WHERE lead_id LIKE 'SUP-%'") == ROUNDS
     assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE action = 'suppress' "
                         "AND subject LIKE 'SUP-%'") == ROUNDS
+
+
+def test_two_dncl_imports_of_one_new_area_code(db_url, db):
+    outcomes = _two_callers(db_url, "dncl_import")
+    assert _failures(outcomes) == []
+    areas = ", ".join(str(_dncl_area(i)) for i in range(ROUNDS))
+    # each area code points at one of the two downloads, whose one number is there
+    assert db_count(db, f"SELECT COUNT(*) FROM dncl_area WHERE area_code IN ({areas}) "
+                        "AND numbers = 1") == ROUNDS
