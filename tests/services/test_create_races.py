@@ -146,8 +146,36 @@ def _dncl_import(db, i: int, worker: int) -> str:
     return "imported"
 
 
+IMPORTED_LEADS = 30
+
+
+def _lead_file(folder: str, i: int) -> str:
+    return f"{folder}/leads-{i}.csv"
+
+
+def _lead_import(db, i: int, worker: int, folder: str) -> str:
+    # The same file imported twice at once (an operator re-running it while the first run is
+    # still going), as `lead import` runs it: staged batches, then the flip.
+    from pathlib import Path
+
+    from valhalla_cli.importing import read_rows
+    from valhalla_cli.services import lead_import
+    from valhalla_cli.staging import StagedImport
+
+    path = Path(_lead_file(folder, i))
+    with StagedImport(db, "lead import", actor=f"op{worker}", path=path) as staged, \
+            db.transaction(write=True) as session:
+        staged.bind(session)
+        rows = read_rows(path, required=lead_import.REQUIRED, optional=lead_import.OPTIONAL,
+                         after_batch=lambda: staged.checkpoint(session))
+        lead_import.import_rows(session, rows, at=datetime.now(UTC), actor=f"op{worker}",
+                                business_timezone="America/Toronto")
+        staged.flip(session)
+    return "imported"
+
+
 def _caller(args) -> list[str]:
-    url, scenario, worker = args
+    url, scenario, worker, folder = args
     from valhalla_cli.bootstrap import open_database
 
     db = open_database(url)
@@ -158,6 +186,9 @@ def _caller(args) -> list[str]:
             if scenario == "dncl_import":  # its own transactions, as the command's
                 outcomes.append(_dncl_import(db, i, worker))
                 continue
+            if scenario == "lead_import":
+                outcomes.append(_lead_import(db, i, worker, folder))
+                continue
             with db.transaction(write=True) as session:
                 outcomes.append(SCENARIOS[scenario](session, i, worker))
         except Exception as exc:  # reported to the parent, which fails the test
@@ -166,10 +197,10 @@ def _caller(args) -> list[str]:
     return outcomes
 
 
-def _two_callers(db_url: str, scenario: str) -> list[str]:
+def _two_callers(db_url: str, scenario: str, folder: str = "") -> list[str]:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2, initializer=_share_barrier, initargs=(ctx.Barrier(2),)) as pool:
-        return [outcome for outcomes in pool.map(_caller, [(db_url, scenario, w)
+        return [outcome for outcomes in pool.map(_caller, [(db_url, scenario, w, folder)
                                                           for w in range(2)])
                 for outcome in outcomes]
 
@@ -286,3 +317,17 @@ def test_two_dncl_imports_of_one_new_area_code(db_url, db):
     # each area code points at one of the two downloads, whose one number is there
     assert db_count(db, f"SELECT COUNT(*) FROM dncl_area WHERE area_code IN ({areas}) "
                         "AND numbers = 1") == ROUNDS
+
+
+def test_one_lead_file_imported_twice_at_once(db_url, db, tmp_path):
+    for i in range(ROUNDS):
+        lines = ["lead_id,province,phone,name"] + [
+            f"IMP-{i}-{n},QC,+1819555{i:02d}{n:02d},Person {n}" for n in range(IMPORTED_LEADS)]
+        with open(_lead_file(str(tmp_path), i), "w", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+    outcomes = _two_callers(db_url, "lead_import", str(tmp_path))
+    assert _failures(outcomes) == []
+    assert db_count(db, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'IMP-%'") \
+        == ROUNDS * IMPORTED_LEADS
+    assert db_count(db, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'IMP-%' "
+                        "AND name LIKE 'Person %' AND language = 'fr'") == ROUNDS * IMPORTED_LEADS
