@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import db_count
 
+pytestmark = pytest.mark.slow  # real processes racing: about 45 s for the file on both engines
 ROUNDS = 20
 _start_together = None  # a barrier, set in each pool process
 
