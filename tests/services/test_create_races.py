@@ -1,7 +1,8 @@
-"""Two callers creating the same row at the same moment (real processes, both engines): the
-provider's concurrent callbacks for one number, two operators adding the same lead, template,
-policy, checklist item or wrong number. Neither gets a unique-key failure (exit 5 / HTTP 500);
-the second gets what it would have got coming second in sequence."""
+"""Two callers creating the same thing at the same moment (real processes started together,
+both engines): the provider's callbacks or a person's texts for one number, two operators
+adding the same lead, template, policy, checklist item, wrong number or suppression, the same
+lead file or DNCL area code imported twice. Neither gets a unique-key failure (exit 5 / HTTP
+500) nor a duplicate; the second gets what it would have got coming second in sequence."""
 
 import multiprocessing
 from datetime import UTC, datetime
