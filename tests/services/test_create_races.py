@@ -118,7 +118,17 @@ def _suppress(session, i: int, worker: int) -> str:
     return "created" if view.created else "existing"
 
 
+def _risk_policy(session, i: int, worker: int) -> str:
+    from valhalla_cli.services.risk import policy
+
+    result = policy.policy_set(session, engine=f"race-engine-{i}", daily_cap=f"{100 + worker}",
+                               enabled=None, at=datetime.now(UTC), actor=f"op{worker}",
+                               business_timezone="America/Toronto")
+    return "created" if result.created else "updated"
+
+
 SCENARIOS = {f.__name__.lstrip("_"): f for f in (
+    _risk_policy,
     _not_textable, _lead, _template, _heimdall, _regression, _checklist, _wrong_number,
     _inbound, _suppress)}
 
@@ -234,6 +244,7 @@ def test_two_operators_adding_one_lead(db_url, db):
     ("template", "message_template", "step >= 80"),
     ("heimdall", "heimdall_policy", "domain LIKE 'race_domain_%'"),
     ("regression", "regression_policy", "metric LIKE 'race_metric_%'"),
+    ("risk_policy", "risk_policy", "engine LIKE 'race-engine-%'"),
 ])
 def test_two_operators_creating_one_setting(db_url, db, scenario, table, where):
     outcomes = _two_callers(db_url, scenario)
