@@ -13,7 +13,7 @@ updates.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,6 +303,23 @@ def insert_if_missing(session: Session, table: Any, values: dict[str, Any]) -> b
     key = next(iter(table.primary_key.columns))
     stmt = upsert_insert(session)(table).values(**values).on_conflict_do_nothing().returning(key)
     return session.execute(stmt).first() is not None
+
+
+def lock_keys(session: Session, keys: Iterable[str]) -> None:
+    """Serialise the writers of these keys until the transaction ends: for "find it, else
+    create it" where there is no row to lock yet and no unique key to arbitrate (PostgreSQL
+    advisory locks on the keys' hashes; SQLite's BEGIN IMMEDIATE already serialises every
+    writer). Taken in sorted order, so two callers never deadlock; a hash collision only
+    makes two unrelated writers wait for each other."""
+    if dialect_name(session) != "postgresql":
+        return
+    names = sorted(set(keys))
+    if names:
+        from sqlalchemy import text
+
+        session.execute(text(
+            "SELECT pg_advisory_xact_lock(hashtext(x)) FROM "
+            "(SELECT unnest(CAST(:names AS text[])) AS x ORDER BY 1) AS s"), {"names": names})
 
 
 def affected_rows(result: Any) -> int:

@@ -185,6 +185,36 @@ def test_four_clients_dispatching_at_once_hand_each_task_out_once(racing, tmp_pa
     assert "Traceback" not in server.log()
 
 
+def test_two_clients_submitting_one_new_lead_at_once(racing):
+    """An operator's double submit: the same new lead posted twice at the same moment, to the
+    two workers. Both are answered 200: one created it, the other updated it."""
+    server, token = racing.server, racing.token
+    rounds = 10
+    step = threading.Barrier(2)
+
+    def work(index: int) -> list[tuple[int, bool | None]]:
+        answers = []
+        with httpx.Client(base_url=server.url, timeout=60,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            for n in range(rounds):
+                step.wait(timeout=60)
+                answer = client.post("/api/leads/upsert", json={
+                    "lead": f"DOUBLE-{n}", "province": "QC", "phone": f"+1450555{n:04d}",
+                    "name": f"Client {index}", "at": AT})
+                answers.append((answer.status_code, answer.json().get("created")
+                                if answer.status_code == 200 else None))
+        return answers
+
+    answers = [a for each in _barrier_threads(2, work, step) for a in each]
+    assert Counter(answers) == Counter({(200, True): rounds, (200, False): rounds}), answers
+    db = open_database(racing.db_url)
+    try:
+        assert db_count(db, "SELECT COUNT(*) FROM lead WHERE lead_id LIKE 'DOUBLE-%'") == rounds
+    finally:
+        db.dispose()
+    assert "Traceback" not in server.log()
+
+
 def test_sigterm_during_requests_loses_none_answered_200(db_url, db, tmp_path):
     cli = Cli(db_url)
     _go_live(cli, "20000")

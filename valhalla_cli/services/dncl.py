@@ -36,7 +36,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from valhalla_cli.db import affected_rows, dialect_name
+from valhalla_cli.db import affected_rows, dialect_name, upsert_insert
 from valhalla_cli.errors import BadInput
 from valhalla_cli.lock_yield import pause_for_writers
 from valhalla_cli.models import DnclArea, DnclNumber, ImportBatch
@@ -398,15 +398,15 @@ def import_numbers(session: Session, download: Download, *, as_of: date | None, 
         if download.after_batch is not None:  # a count walks ~600 000 keys: its own step
             download.after_batch()
     # The flip: every area code of the download reads its new generation from here on.
+    # One statement per area code, insert or replace: two imports of a new area code flipping
+    # at once both succeed and the later flip's generation is the one read, as in sequence.
+    areas = table_of(DnclArea)
     for result in results:
-        row = session.get(DnclArea, int(result.area_code))
-        if row is None:
-            row = DnclArea(area_code=int(result.area_code), as_of=as_of, numbers=0,
-                           imported_at=at, imported_by=actor)
-            session.add(row)
-        row.generation, row.as_of, row.numbers = generation, as_of, result.numbers
-        row.imported_at, row.imported_by = at, actor
-    session.flush()
+        values = {"generation": generation, "as_of": as_of, "numbers": result.numbers,
+                  "imported_at": at, "imported_by": actor}
+        session.execute(upsert_insert(session)(areas)
+                        .values(area_code=int(result.area_code), **values)
+                        .on_conflict_do_update(index_elements=["area_code"], set_=values))
     released = release_held(session, at=at, reason=Reason.DNCL_NOT_CHECKED)
     audit.record(session, pack=PACK, action="import", actor=actor, at=at, subject=download.name,
                  after={"as_of": as_of.isoformat(), "area_codes": [r.area_code for r in results],

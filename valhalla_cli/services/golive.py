@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.db import insert_if_missing
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import REASON_MAX_LENGTH, parse_text
 from valhalla_cli.models import GoLiveChecklistItem, GoLiveState
-from valhalla_cli.models.types import view_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.refusals import Refusal
@@ -237,12 +238,14 @@ def add_checklist_item(session: Session, *, key: str, title: str, actor: str,
     title = parse_text(title, field="--title", max_length=300) or ""
     if not title:
         raise BadInput("--title must not be empty")
-    if session.get(GoLiveChecklistItem, key) is not None:
+    # Two operators adding the same key at once: the second gets the refusal it would get
+    # coming second, not a unique-key failure.
+    if not insert_if_missing(session, table_of(GoLiveChecklistItem), {
+            "key": key, "title": title.strip(), "signed": False, "created_by": actor,
+            "created_at": at}):
         raise BadInput(f"checklist item {key!r} already exists")
-    item = GoLiveChecklistItem(key=key, title=title.strip(), signed=False, created_by=actor,
-                               created_at=at)
-    session.add(item)
-    session.flush()
+    item = session.get(GoLiveChecklistItem, key)
+    assert item is not None  # inserted just above
     audit.record(session, pack=PACK, action="checklist_add", actor=actor, at=at, subject=key,
                  after={"title": item.title, "signed": False})
     return _item_view(item)

@@ -13,10 +13,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from valhalla_cli.db import affected_rows
+from valhalla_cli.db import affected_rows, insert_if_missing
 from valhalla_cli.errors import Refused
 from valhalla_cli.models import FollowupTask, Lead
 from valhalla_cli.models.inbox import InboxItem, WrongNumber
+from valhalla_cli.models.types import table_of
 from valhalla_cli.services import inbox_rules
 from valhalla_cli.services.audit import Pack
 
@@ -59,10 +60,10 @@ def detach_wrong_number(session: Session, *, lead: Lead, at: datetime, actor: st
     detached = lead.phone
     if not detached:
         return None
-    if session.scalars(select(WrongNumber).where(
-            col(WrongNumber.lead_id) == lead.lead_id,
-            col(WrongNumber.phone) == detached)).first() is None:
-        session.add(WrongNumber(lead_id=lead.lead_id, phone=detached, at=at, actor=actor))
+    # Kept once per pair: an inbox close and a task's completion detaching the number at the
+    # same moment both keep it, neither fails on the pair's key.
+    insert_if_missing(session, table_of(WrongNumber), {
+        "lead_id": lead.lead_id, "phone": detached, "at": at, "actor": actor})
     lead.phone, lead.updated_at = None, at
     session.flush()
     return detached

@@ -13,6 +13,7 @@ rules below exist once:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,11 +101,23 @@ class UpsertResult:
     changed: list[str]
 
 
+def lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
+    """Serialise the writers of these lead ids until the transaction ends, so one that found
+    no lead and creates it is never overtaken by another doing the same. A lock on the id,
+    not on a row: the lead may not exist yet."""
+    from valhalla_cli.db import lock_keys
+
+    lock_keys(session, lead_ids)
+
+
 def upsert_many(session: Session, items: list[LeadFields], *, at: datetime, actor: str,
                 audit_each: bool = True) -> list[UpsertResult]:
     """Create or update leads; an update changes only the fields given. Audited (before ->
     after) one event per lead created or changed, or one summary event for bulk callers.
-    New leads go in as one multi-row INSERT (bulk imports: no ORM object per row)."""
+    New leads go in as one multi-row INSERT (bulk imports: no ORM object per row).
+
+    The caller holds `lock_leads` on the ids: two callers creating the same new lead at once
+    would otherwise both find nothing and the second would fail on the lead's key."""
     from sqlalchemy import insert
 
     from valhalla_cli.services import audit
@@ -181,6 +194,8 @@ def _audit_view(row: Lead) -> dict[str, Any]:
 
 
 def add(session: Session, *, fields: LeadFields, at: datetime, actor: str) -> UpsertResult:
+    """`lead add`: two operators adding the same new lead at once, the second updates it."""
+    lock_leads(session, [fields.lead_id])
     return upsert_many(session, [fields], at=at, actor=actor)[0]
 
 

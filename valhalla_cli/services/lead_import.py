@@ -31,6 +31,7 @@ from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, s
 from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import utcnow
+from valhalla_cli.db import upsert_insert
 from valhalla_cli.errors import BadInput
 from valhalla_cli.importing import Progress, RowError, RowSource, import_in_batches
 from valhalla_cli.models import Lead, LeadConsent, LeadImportConsent, LeadImportLead
@@ -261,18 +262,23 @@ def _apply_staged(session: Session, batch_id: int, *, at: datetime, actor: str) 
         (follows, _default_language_sql(staged.c.province)),
         else_=leads.c.language)
     changed = or_(*(expr.is_distinct_from(leads.c[name]) for name, expr in values.items()))
-    session.execute(update(leads).where(staged.c.import_batch_id == batch_id,
-                                        staged.c.lead_id == leads.c.lead_id, changed)
-                    .values(**values, updated_at=at)
-                    .execution_options(synchronize_session=False))
+    # The new leads first, then the changes: a lead created meanwhile by another writer (a
+    # `lead add`, the same file imported again at once) is not inserted twice (the INSERT
+    # waits for that writer and skips it) and the UPDATE, which reads what is committed when
+    # it starts, then applies the file to it. A lead this INSERT created is left as it is by
+    # the UPDATE (nothing differs).
     columns = ["lead_id", "province", *FOLDED, "language", "created_at", "updated_at"]
-    session.execute(insert(leads).from_select(columns, select(
+    session.execute(upsert_insert(session)(leads).from_select(columns, select(
         staged.c.lead_id, staged.c.province, *(staged.c[name] for name in FOLDED),
         func.coalesce(staged.c.language, _default_language_sql(staged.c.province)),
         literal(at, leads.c.created_at.type), literal(at, leads.c.updated_at.type))
         .where(staged.c.import_batch_id == batch_id,
                ~exists().where(leads.c.lead_id == staged.c.lead_id))
-        .order_by(staged.c.id)))
+        .order_by(staged.c.id)).on_conflict_do_nothing())
+    session.execute(update(leads).where(staged.c.import_batch_id == batch_id,
+                                        staged.c.lead_id == leads.c.lead_id, changed)
+                    .values(**values, updated_at=at)
+                    .execution_options(synchronize_session=False))
     session.execute(insert(consents).from_select(
         ["lead_id", "kind", "channel", "given_at", "recorded_at", "evidence", "actor"],
         select(staged_consents.c.lead_id, staged_consents.c.kind, literal("all"),

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from valhalla_cli.db import affected_rows, upsert_insert
+from valhalla_cli.db import affected_rows, insert_if_missing, upsert_insert
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import KpiEvent, RegressionPolicy, RegressionState
@@ -185,8 +185,7 @@ def set_policy(
     if enabled is not None:
         values["enabled"] = enabled
     policy = session.get(RegressionPolicy, name, with_for_update=True)
-    created = policy is None
-    before = None if policy is None else _as_dict(policy)
+    created = False
     if policy is None:
         seeded = seeded_policies().get(name)
         stat = values.get("statistic", seeded[0] if seeded else None)
@@ -194,11 +193,16 @@ def set_policy(
         if stat is None or lev is None:
             raise BadInput(f"no regression policy for {name!r}: a new metric needs --lever and "
                            "--statistic")
-        policy = RegressionPolicy(metric=name, lever=lev, statistic=stat,
-                                  recent_window=DEFAULT_RECENT, baseline_window=DEFAULT_BASELINE,
-                                  max_drop_pct=DEFAULT_MAX_DROP_PCT,
-                                  confidence=DEFAULT_CONFIDENCE, enabled=True)
-        session.add(policy)
+        # Two operators creating the same metric's policy at once: the second waits for the
+        # first's row and changes it, as if it had come second.
+        created = insert_if_missing(session, table_of(RegressionPolicy), {
+            "metric": name, "lever": lev, "statistic": stat, "recent_window": DEFAULT_RECENT,
+            "baseline_window": DEFAULT_BASELINE, "max_drop_pct": DEFAULT_MAX_DROP_PCT,
+            "confidence": DEFAULT_CONFIDENCE, "enabled": True})
+        policy = session.get(RegressionPolicy, name, with_for_update=True,
+                             populate_existing=True)
+        assert policy is not None  # inserted above, or by the caller that came first
+    before = None if created else _as_dict(policy)
     changed = audit.apply_policy_change(
         session, policy, values, created=created, before=before, snapshot=_as_dict,
         pack=PACK, subject=name, actor=actor, at=at, reason=reason)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.clock import utcnow
+from valhalla_cli.db import lock_keys
 from valhalla_cli.errors import BadInput
 from valhalla_cli.inputs import parse_lead_id, parse_text
 from valhalla_cli.models import ContactSuppression
@@ -75,11 +76,6 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
         raise BadInput("give a LEAD or --phone N")
     if lead is not None and number is None:
         number = session.scalar(select(col(Lead.phone)).where(col(Lead.lead_id) == lead))
-    s = ContactSuppression
-    existing = session.scalars(select(s).where(
-        col(s.lead_id).is_(None) if lead is None else col(s.lead_id) == lead,
-        col(s.phone).is_(None) if number is None else col(s.phone) == number,
-    ).order_by(col(s.at).desc()).limit(1)).first()
     covered = [lead] if lead is not None else []
     if number is not None:
         covered += list(session.scalars(select(col(Lead.lead_id))
@@ -89,6 +85,18 @@ def suppress(session: Session, *, lead_id: str | None, phone: str | None, reason
     from valhalla_cli.services.inbox_tasks import close_for_opt_out
 
     close_for_opt_out(session, lead_ids=covered, at=at, actor=actor)
+    # Two callers suppressing the same lead or number at once (an operator and a STOP, two
+    # STOPs): the second waits here, finds the first's entry and returns it, as it would
+    # coming second. There is no row to lock yet, and several entries may legitimately exist
+    # (one lifted by a consent, then a new one), so no unique key can arbitrate. Taken after
+    # the rows this rule changes (tasks, inbox items), not before them: a caller that locked
+    # a task first (`ladder complete --outcome opt_out`) and waits here is never waited on.
+    lock_keys(session, [f"contact_suppression {lead or ''} {number or ''}"])
+    s = ContactSuppression
+    existing = session.scalars(select(s).where(
+        col(s.lead_id).is_(None) if lead is None else col(s.lead_id) == lead,
+        col(s.phone).is_(None) if number is None else col(s.phone) == number,
+    ).order_by(col(s.at).desc()).limit(1)).first()
     lifted = False
     if existing is not None and lead is not None:
         # A suppression an express consent has lifted is no longer in force: record anew.

@@ -18,9 +18,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.db import insert_if_missing
 from valhalla_cli.errors import BadInput
 from valhalla_cli.models import MessageTemplate
-from valhalla_cli.models.types import view_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import Reason
 
@@ -107,14 +108,13 @@ def set_template(session: Session, *, step: int | None, language: str, text: str
         raise BadInput("--step must be a ladder step number from 1 to 100")
     number = step or 0
     value = check_text(text, lang)
+    # Two operators setting the same new template at once: the second replaces the first's.
+    created = insert_if_missing(session, table_of(MessageTemplate), {
+        "step": number, "language": lang, "text": value, "updated_at": at, "updated_by": actor})
     row = session.scalars(select(MessageTemplate).where(
         col(MessageTemplate.step) == number, col(MessageTemplate.language) == lang)
-        .with_for_update()).first()
-    before = None if row is None else {"text": row.text}
-    created = row is None
-    if row is None:
-        row = MessageTemplate(step=number, language=lang, text=value)
-        session.add(row)
+        .with_for_update().execution_options(populate_existing=True)).one()
+    before = None if created else {"text": row.text}
     row.text, row.updated_at, row.updated_by = value, at, actor
     session.flush()
     audit.record(session, pack=PACK, action="set", actor=actor, at=at,

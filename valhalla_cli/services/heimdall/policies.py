@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from valhalla_cli.db import insert_if_missing
 from valhalla_cli.errors import NotFound
 from valhalla_cli.inputs import parse_reason
 from valhalla_cli.models import HeimdallPolicy
-from valhalla_cli.models.types import view_of
+from valhalla_cli.models.types import table_of, view_of
 from valhalla_cli.services import audit
 from valhalla_cli.services.heimdall.rules import (
     DEFAULT_MIN_CONFIDENCE,
@@ -91,15 +92,18 @@ def set_policy(
     if min_samples is not None:
         min_samples = _min_samples(min_samples)
     policy = session.get(HeimdallPolicy, name, with_for_update=True)
-    created = policy is None
+    created = False
     if policy is None:
-        policy = HeimdallPolicy(domain=name, mode=SANDBOX, min_confidence=DEFAULT_MIN_CONFIDENCE,
-                                min_samples=DEFAULT_MIN_SAMPLES,
-                                min_success_rate=DEFAULT_MIN_SUCCESS_RATE, enabled=True)
-        session.add(policy)
-        before = None
-    else:
-        before = _policy_dict(policy)
+        # Two operators creating the same domain's policy at once: the second waits for the
+        # first's row and changes it, as if it had come second.
+        created = insert_if_missing(session, table_of(HeimdallPolicy), {
+            "domain": name, "mode": SANDBOX, "min_confidence": DEFAULT_MIN_CONFIDENCE,
+            "min_samples": DEFAULT_MIN_SAMPLES, "min_success_rate": DEFAULT_MIN_SUCCESS_RATE,
+            "enabled": True})
+        policy = session.get(HeimdallPolicy, name, with_for_update=True,
+                             populate_existing=True)
+        assert policy is not None  # inserted above, or by the caller that came first
+    before = None if created else _policy_dict(policy)
     values = {field: value for field, value in (
         ("min_confidence", min_confidence), ("min_samples", min_samples),
         ("min_success_rate", min_success_rate), ("enabled", enabled)) if value is not None}

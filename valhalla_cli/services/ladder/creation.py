@@ -4,12 +4,11 @@ for a bulk import."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -77,17 +76,6 @@ class CreateRequest:
     language: str | None = None
     consent: str | None = None
     consent_at: datetime | None = None
-
-
-def _lock_leads(session: Session, lead_ids: Iterable[str]) -> None:
-    """PostgreSQL: serialise creations per lead (SQLite's BEGIN IMMEDIATE already does)."""
-    if dialect_name(session) != "postgresql":
-        return
-    ids = sorted(set(lead_ids))
-    if ids:
-        session.execute(text(
-            "SELECT pg_advisory_xact_lock(hashtext(x)) FROM "
-            "(SELECT unnest(CAST(:ids AS text[])) AS x ORDER BY 1) AS s"), {"ids": ids})
 
 
 def _active_ladders(session: Session, lead_ids: list[str]) -> dict[str, str]:
@@ -178,7 +166,7 @@ def create_many(
 
     cache = cache or PolicyCache(session)
     leads = [r.lead_id for r in requests]
-    _lock_leads(session, leads)
+    lead_service.lock_leads(session, leads)
     upserted = lead_service.upsert_many(session, [
         lead_service.LeadFields(lead_id=r.lead_id, province=r.province, market=r.market,
                                 phone=r.phone, name=r.name, language=r.language)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from valhalla_cli.clock import business_date
+from valhalla_cli.db import insert_if_missing
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.inputs import parse_money_cents, parse_reason
 from valhalla_cli.models import RiskPolicy
+from valhalla_cli.models.types import table_of
 from valhalla_cli.money import from_cents
 from valhalla_cli.services import audit
 from valhalla_cli.services.risk.ledger import _add_event, _engine_order, _policies, _policy_view
@@ -59,15 +60,17 @@ def policy_set(session: Session, *, engine: str, daily_cap: str | Decimal | None
 
     day = business_date(at, business_timezone)
     if current is None:
-        row = RiskPolicy(engine=engine, daily_cap_cents=new_cap,
-                         enabled=True if enabled is None else enabled,
-                         updated_at=at, updated_by=actor)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise BadInput(f"engine {engine!r} was created by someone else just now: "
-                           "run the command again") from None
+        # Two operators creating the same engine's cap at once: the second waits for the
+        # first's row, then sets it as if it had come second (checked again against it).
+        if not insert_if_missing(session, table_of(RiskPolicy), {
+                "engine": engine, "daily_cap_cents": new_cap,
+                "enabled": True if enabled is None else enabled,
+                "updated_at": at, "updated_by": actor}):
+            return policy_set(session, engine=engine, daily_cap=daily_cap, enabled=enabled,
+                              at=at, actor=actor, reason=reason,
+                              business_timezone=business_timezone)
+        row = session.get(RiskPolicy, engine, populate_existing=True)
+        assert row is not None  # inserted just above
         before = None
         action = "policy_create"
     else:

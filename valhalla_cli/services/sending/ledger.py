@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from valhalla_cli.clock import utcnow
+from valhalla_cli.db import affected_rows, insert_if_missing
 from valhalla_cli.errors import BadInput, NotFound
 from valhalla_cli.models import FollowupTask, Lead, LeadConsent
 from valhalla_cli.models.ladder import ACTIVE_STATUSES
 from valhalla_cli.models.sending import MessageEvent, OutboundMessage, PhoneStatus
-from valhalla_cli.models.types import pk, view_of
+from valhalla_cli.models.types import pk, table_of, view_of
 from valhalla_cli.services.audit import Pack
 from valhalla_cli.services.contact_rules import Reason
 
@@ -118,12 +119,14 @@ def mark_not_textable(session: Session, *, phone: str, code: int, at: datetime) 
     skipped (`not_textable`); their calls go on. Returns the tasks skipped."""
     from valhalla_cli.services.ladder.readiness import _advance
 
-    row = session.get(PhoneStatus, phone)
-    if row is None:
-        session.add(PhoneStatus(number=phone, code=code, since=at))
-    else:
-        row.code, row.since = code, min(row.since, at)
-    session.flush()
+    # Callbacks for two messages to one number arrive together: the second waits for the
+    # first's row and updates it instead of failing on the number's key.
+    if not insert_if_missing(session, table_of(PhoneStatus),
+                             {"number": phone, "code": code, "since": at}):
+        row = session.get(PhoneStatus, phone, with_for_update=True, populate_existing=True)
+        if row is not None:
+            row.code, row.since = code, min(row.since, at)
+            session.flush()
     lead_ids = [lead.lead_id for lead in _leads_of(session, phone)]
     if not lead_ids:
         return 0
@@ -141,12 +144,11 @@ def mark_not_textable(session: Session, *, phone: str, code: int, at: datetime) 
 
 def lift_not_textable(session: Session, *, phone: str) -> bool:
     """An inbound text from the number shows it can receive texts again."""
-    row = session.get(PhoneStatus, phone)
-    if row is None:
-        return False
-    session.delete(row)
-    session.flush()
-    return True
+    # One statement, not a read then a delete: two texts from the number arriving together
+    # both lift it, and the second finds nothing left to delete.
+    lifted = affected_rows(session.execute(
+        delete(PhoneStatus).where(col(PhoneStatus.number) == phone)))
+    return lifted > 0
 
 
 def not_textable_among(session: Session, phones: list[str], at: datetime) -> set[str]:
