@@ -1,8 +1,9 @@
 """Two callers creating the same thing at the same moment (real processes started together,
 both engines): the provider's callbacks or a person's texts for one number, two operators
-adding the same lead, template, policy, checklist item, wrong number or suppression, the same
-lead file or DNCL area code imported twice. Neither gets a unique-key failure (exit 5 / HTTP
-500) nor a duplicate; the second gets what it would have got coming second in sequence."""
+adding the same lead, template, policy (market, offer, risk, heimdall, regression), checklist
+item, wrong number or suppression, the same lead file or DNCL area code imported twice. Neither
+gets a unique-key failure (exit 5 / HTTP 500) nor a duplicate; the second gets what it would
+have got coming second in sequence."""
 
 import multiprocessing
 from datetime import UTC, datetime
@@ -127,8 +128,29 @@ def _risk_policy(session, i: int, worker: int) -> str:
     return "created" if result.created else "updated"
 
 
+def _market_policy(session, i: int, worker: int) -> str:
+    # the same market, spelled differently by each operator (one identity, market_key)
+    from valhalla_cli.services import policies
+
+    policies.policy_set(session, province="QC", market=f"Rivière-{i}" if worker else f"RIVIERE-{i}",
+                        timezones=None, windows=None, channels=None, min_lead_score=10 + worker,
+                        quiet_on_holidays=None, enabled=None, actor=f"op{worker}",
+                        at=datetime.now(UTC))
+    return "set"
+
+
+def _offer_policy(session, i: int, worker: int) -> str:
+    from valhalla_cli.services.offer import policies
+
+    result = policies.set_policy(session, province="QC",
+                                 market=f"Rivière-{i}" if worker else f"RIVIERE-{i}",
+                                 actor=f"op{worker}", at=datetime.now(UTC), reason="new market",
+                                 arv_pct="0.70")
+    return "created" if result.created else "updated"
+
+
 SCENARIOS = {f.__name__.lstrip("_"): f for f in (
-    _risk_policy,
+    _risk_policy, _market_policy, _offer_policy,
     _not_textable, _lead, _template, _heimdall, _regression, _checklist, _wrong_number,
     _inbound, _suppress)}
 
@@ -245,6 +267,7 @@ def test_two_operators_adding_one_lead(db_url, db):
     ("heimdall", "heimdall_policy", "domain LIKE 'race_domain_%'"),
     ("regression", "regression_policy", "metric LIKE 'race_metric_%'"),
     ("risk_policy", "risk_policy", "engine LIKE 'race-engine-%'"),
+    ("offer_policy", "offer_policy", "province = 'QC' AND market <> '*'"),
 ])
 def test_two_operators_creating_one_setting(db_url, db, scenario, table, where):
     outcomes = _two_callers(db_url, scenario)
@@ -252,6 +275,16 @@ def test_two_operators_creating_one_setting(db_url, db, scenario, table, where):
     # the first creates it, the second replaces its values
     assert sorted(outcomes) == ["created"] * ROUNDS + ["updated"] * ROUNDS
     assert db_count(db, f"SELECT COUNT(*) FROM {table} WHERE {where}") == ROUNDS
+
+
+def test_two_operators_creating_one_market_policy(db_url, db):
+    outcomes = _two_callers(db_url, "market_policy")
+    assert _failures(outcomes) == []
+    assert db_count(db, "SELECT COUNT(*) FROM market_policy WHERE province = 'QC' "
+                        "AND market <> '*'") == ROUNDS
+    # both changes are audited (the first creates the row, the second changes its score)
+    assert db_count(db, "SELECT COUNT(*) FROM audit_event WHERE pack = 'market' "
+                        "AND subject LIKE 'QC/%'") == 2 * ROUNDS
 
 
 def test_two_operators_adding_one_checklist_item(db_url, db):
