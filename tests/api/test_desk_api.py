@@ -467,6 +467,45 @@ def test_a_call_the_decision_refuses_never_reaches_twilio(voice, db, cli):
 
 
 @pytest.mark.slow
+def test_a_double_click_on_call_rings_the_callers_phone_once(voice, db, cli):
+    double = voice.double
+    # the caller is still on the phone: Twilio has not reported the call's end
+    double.behaviour.call_statuses = [("initiated", None), ("ringing", None)]
+    _ladders(cli, voice.config_path, [("L-1", "va1", "+14165550101")])
+    _live(cli, voice.config_path)
+    alice = _token(db, "alice", owner="va1", phone="+14165550142")
+    card = _as(voice, alice, "POST", "/api/desk/next", json={"at": AT}).json()["task"]
+    path = f"/api/desk/{card['task_id']}/call"
+    body = {"claim_token": card["claim_token"], "at": AT}
+    start, answers = threading.Barrier(2), []
+
+    def click() -> None:
+        start.wait(timeout=30)
+        answers.append(_as(voice, alice, "POST", path, json=body))
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join(timeout=60)
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    [refused] = [a.json() for a in answers if a.status_code == 409]
+    assert refused["reason"] == "call_in_progress" and refused["tel"] == "tel:+14165550101"
+    assert len(double.call_creates()) == 1
+    sid = next(a.json()["sid"] for a in answers if a.status_code == 200)
+    double.wait_call(sid)
+    # a click while it rings is refused too; once it has ended the caller may call again
+    again = _as(voice, alice, "POST", path, json=body)
+    assert again.status_code == 409 and again.json()["reason"] == "call_in_progress"
+    assert double.call_status(f"{voice.url}/api/webhooks/voice/status", sid, "no-answer",
+                              "0") == 200
+    redial = _as(voice, alice, "POST", path, json=body)
+    assert redial.status_code == 200, redial.text
+    assert len(double.call_creates()) == 2
+    assert db_count(db, "SELECT COUNT(*) FROM call") == 2
+
+
+@pytest.mark.slow
 def test_the_queue_shows_the_owners_open_inbox_items_with_their_conversation(desk, db, cli):
     _ladders(cli, desk.config_path, [("L-1", "va1", "+14165550101"),
                                      ("L-2", "va2", "+14165550102")])

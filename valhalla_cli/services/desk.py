@@ -42,6 +42,7 @@ KEPT_YEARS, KEPT_DAYS = 3, 14
 CALL_RANKS = {"requesting": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4,
               "completed": 5, "busy": 5, "no-answer": 5, "failed": 5, "canceled": 5}
 FINAL_RANK = 5
+IN_PROGRESS = tuple(status for status, rank in CALL_RANKS.items() if rank < FINAL_RANK)
 BRIDGE_PATH = "/api/webhooks/voice/bridge"
 STATUS_PATH = "/api/webhooks/voice/status"
 
@@ -499,6 +500,15 @@ def place_call(session: Session, *, task_id: int, claim_token: str | None, token
     if missing is not None:
         return no("voice_not_configured", f"calls through the business number need {missing}; "
                   "call with the tel: link instead", tel=tel)
+    # A double click (or a retry while the first request waits on the provider) queues on the
+    # task's lock and then finds the first call: the caller's phone rings once. A call whose
+    # end the provider never reported holds only this claim; the tel: link still works.
+    ongoing = session.scalars(select(Call).where(
+        col(Call.task_id) == pk(task.id), col(Call.status).in_(IN_PROGRESS),
+        col(Call.created_at) >= task.claimed_at).order_by(col(Call.id).desc())).first()
+    if ongoing is not None:
+        return no("call_in_progress", f"task {task_id}: call {ongoing.id} is still "
+                  f"{ongoing.status}; wait for it to end, or call with the tel: link", tel=tel)
     row = Call(task_id=pk(task.id), lead_id=task.lead_id, owner=owner, token_name=token_name,
                provider_sid=None, status="requesting", to=str(lead_phone),
                from_number=voice_from, created_at=at, updated_at=at)

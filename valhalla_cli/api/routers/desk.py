@@ -114,8 +114,9 @@ class PlaceCall(Params):
              returns="valhalla_cli.services.desk:CallResult")
 def place_call(task: TaskPath, p: PlaceCall, call: Call) -> Answer:
     """Call through the business's number: the caller's phone rings, then the lead. 409 with
-    the reason when the call is not allowed now, the lease is lost, or voice is not set up
-    (`voice_not_configured`: use the `tel:` link)."""
+    the reason when the call is not allowed now, the lease is lost, the task's last call has
+    not ended (`call_in_progress`), or voice is not set up (`voice_not_configured`: use the
+    `tel:` link)."""
     from valhalla_cli.services import desk
 
     caller = call.caller
