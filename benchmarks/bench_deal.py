@@ -8,9 +8,10 @@ own work with 2 000 000 buyer-feedback events and 100 000 offer-evidence rows.
 The data is built with bulk SQL (recursive CTEs) straight into a SQLite file migrated to head:
 520 nodes (13 provinces x 8 markets x 5 types) over 730 business dates, so each node has ~3 800
 events and its 90-day window ~470; nodes are rebuilt from the events with one GROUP BY. Service
-calls are timed in-process (the command's own work); the full command is timed as a subprocess,
-next to a subprocess that only imports what the command imports (interpreter + imports), and
-the difference is reported as the command's own work. Figures are medians. With `--db
+calls and whole commands are timed in-process (the command's own work: settings, opening the
+database, the schema check, the query, the output); each command is also timed as a whole
+process, beside `python -c "import sqlmodel"` for scale (no difference is taken: a command
+imports only its own packs, so no import-only process matches it). Figures are medians. With `--db
 postgresql…` the SQLite file is mirrored through COPY into a database on that server
 (`_engines.mirror`) and everything is measured there.
 """
@@ -201,25 +202,18 @@ def in_process(repeat: int) -> dict[str, float]:
     return figures
 
 
-IMPORTS = ("import valhalla_cli.app, valhalla_cli.db, valhalla_cli.models, "
-           "valhalla_cli.services.offer, valhalla_cli.services.liquidity, "
-           "valhalla_cli.services.golive, valhalla_cli.services.levers, "
-           "valhalla_cli.services.kpi, valhalla_cli.output, {driver}, typer; "
-           "typer.main.get_command(valhalla_cli.app.app)")
-
-
 def subprocesses(repeat: int) -> dict[str, float]:
-    """Interleaved runs (baseline, score, compute, baseline, ...) so that load on a shared
-    machine affects all three alike; own work is the median of the paired differences."""
+    """Whole processes, interleaved (reference, score, compute, reference, ...) so that load on
+    a shared machine affects all three alike."""
     env = {**os.environ, "VALHALLA_ACTOR": "bench"}
     cli = [PYTHON, "-m", "valhalla_cli", "--db", URL]
     commands = {
-        "baseline": [PYTHON, "-c", IMPORTS.format(
-            driver="sqlalchemy.dialects.postgresql.psycopg, psycopg" if is_postgres(URL)
-            else "sqlalchemy.dialects.sqlite")],
-        "score": [*cli, "-q", "liquidity", "score", "ON", "--market", "MKT3", "--at", AT, "--json"],
-        "compute": [*cli, "-q", "offer", "compute", "ON", "--market", "MKT3", "--arv", "450000",
-                    "--repairs", "50000", "--at", AT, "--json"],
+        "python -c 'import sqlmodel' (reference)": [PYTHON, "-c", "import sqlmodel"],
+        "valhalla liquidity score (whole process)": [
+            *cli, "-q", "liquidity", "score", "ON", "--market", "MKT3", "--at", AT, "--json"],
+        "valhalla offer compute (whole process)": [
+            *cli, "-q", "offer", "compute", "ON", "--market", "MKT3", "--arv", "450000",
+            "--repairs", "50000", "--at", AT, "--json"],
     }
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(repeat + 1):
@@ -231,15 +225,7 @@ def subprocesses(repeat: int) -> dict[str, float]:
                 raise SystemExit(f"{argv} failed: {proc.stderr}")
             if round_:  # the first round warms the page cache
                 samples[name].append(elapsed)
-    pairs = lambda name: [c - b for c, b in zip(samples[name], samples["baseline"],  # noqa: E731
-                                                strict=True)]
-    return {
-        "python + imports only (subprocess baseline)": statistics.median(samples["baseline"]),
-        "valhalla liquidity score (subprocess)": statistics.median(samples["score"]),
-        "valhalla offer compute (subprocess)": statistics.median(samples["compute"]),
-        "liquidity score own work (subprocess - baseline)": statistics.median(pairs("score")),
-        "offer compute own work (subprocess - baseline)": statistics.median(pairs("compute")),
-    }
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -269,9 +255,7 @@ def main() -> None:
     targets = {"liquidity score (service, in-process)": "< 50 ms",
                "liquidity score (whole command, in-process)": "< 50 ms",
                "offer compute (whole command, in-process)": "< 100 ms",
-               "offer compute (service + commit, in-process)": "< 100 ms",
-               "liquidity score own work (subprocess - baseline)": "< 50 ms",
-               "offer compute own work (subprocess - baseline)": "< 100 ms"}
+               "offer compute (service + commit, in-process)": "< 100 ms"}
     for name, ms in results.items():
         target = targets.get(name)
         print(f"{name:<52} {ms:8.1f} ms" + (f"   (target {target})" if target else ""))
