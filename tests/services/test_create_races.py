@@ -296,14 +296,19 @@ def test_two_operators_adding_one_checklist_item(db_url, db):
                         "WHERE key LIKE 'race-%'") == ROUNDS
 
 
-def test_two_operators_detaching_one_wrong_number(db_url, db):
+def _add_leads(db, prefix: str, province: str, phone_prefix: str) -> None:
+    """ROUNDS leads PREFIX-0..., each with its own number, created before the race."""
     from valhalla_cli.services import lead
 
     with db.transaction(write=True) as session:
         for i in range(ROUNDS):
             lead.add(session, fields=lead.validate_fields(
-                lead_id=f"WRONG-{i}", province="ON", phone=f"+1416555{i:04d}"),
+                lead_id=f"{prefix}-{i}", province=province, phone=f"{phone_prefix}{i:04d}"),
                 at=datetime.now(UTC), actor="setup")
+
+
+def test_two_operators_detaching_one_wrong_number(db_url, db):
+    _add_leads(db, "WRONG", "ON", "+1416555")
     outcomes = _two_callers(db_url, "wrong_number")
     assert _failures(outcomes) == []
     assert db_count(db, "SELECT COUNT(*) FROM wrong_number WHERE lead_id LIKE 'WRONG-%'") \
@@ -313,14 +318,11 @@ def test_two_operators_detaching_one_wrong_number(db_url, db):
 
 
 def test_two_texts_from_one_number_at_once(db_url, db):
-    from valhalla_cli.services import lead
     from valhalla_cli.services.sending import ledger
 
+    _add_leads(db, "TEXT", "ON", "+1613555")
     with db.transaction(write=True) as session:
         for i in range(ROUNDS):
-            lead.add(session, fields=lead.validate_fields(
-                lead_id=f"TEXT-{i}", province="ON", phone=f"+1613555{i:04d}"),
-                at=datetime.now(UTC), actor="setup")
             if i % 4 < 2:
                 ledger.mark_not_textable(session, phone=f"+1613555{i:04d}", code=30006,
                                          at=datetime.now(UTC))
@@ -339,13 +341,7 @@ def test_two_texts_from_one_number_at_once(db_url, db):
 
 
 def test_two_operators_suppressing_one_lead(db_url, db):
-    from valhalla_cli.services import lead
-
-    with db.transaction(write=True) as session:
-        for i in range(ROUNDS):
-            lead.add(session, fields=lead.validate_fields(
-                lead_id=f"SUP-{i}", province="ON", phone=f"+1705555{i:04d}"),
-                at=datetime.now(UTC), actor="setup")
+    _add_leads(db, "SUP", "ON", "+1705555")
     outcomes = _two_callers(db_url, "suppress")
     assert _failures(outcomes) == []
     # the second gets the first's entry back (created: false), as it does in sequence
